@@ -1,0 +1,197 @@
+//! Signal service ↔ SFU node media-control messages.
+//!
+//! In `silta dev` these pass as values through an in-process call; in a
+//! cluster they travel as JSON over NATS request/reply. Every request carries
+//! a request id and every reply echoes it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::signal::IceCandidate;
+use super::{ParticipantId, RequestId, RoomId};
+
+/// A request from the signal service to a media node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MediaRequest {
+    /// Request id, echoed in the reply.
+    pub id: RequestId,
+    /// What to do.
+    pub command: MediaCommand,
+}
+
+/// What the signal service asks of a media node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MediaCommand {
+    /// Create a room (idempotent).
+    OpenRoom {
+        /// The room.
+        room: RoomId,
+    },
+    /// Close a room and every peer in it (idempotent).
+    CloseRoom {
+        /// The room.
+        room: RoomId,
+    },
+    /// Admit a participant; its peer connection is created on its first
+    /// offer.
+    AddParticipant {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+        /// May publish media.
+        publish: bool,
+        /// May receive others' media.
+        subscribe: bool,
+    },
+    /// Remove a participant; its forwarding stops at once (idempotent).
+    RemoveParticipant {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+    },
+    /// A participant's SDP offer; the reply carries the answer.
+    Offer {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+        /// The offer.
+        sdp: String,
+    },
+    /// A participant's answer to an offer the node sent.
+    Answer {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+        /// The answer.
+        sdp: String,
+    },
+    /// A participant's trickled ICE candidate.
+    IceCandidate {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+        /// The candidate.
+        candidate: IceCandidate,
+    },
+}
+
+/// A media node's reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MediaReply {
+    /// The request id.
+    pub id: RequestId,
+    /// The outcome.
+    pub result: MediaResult,
+}
+
+/// The outcome of a media request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum MediaResult {
+    /// Done; nothing to return.
+    Ok,
+    /// The node's SDP answer to an `offer`.
+    Answer {
+        /// The answer.
+        sdp: String,
+    },
+    /// Refused or failed.
+    Error {
+        /// Stable code.
+        code: MediaErrorCode,
+        /// Explanation.
+        message: String,
+    },
+}
+
+/// Stable media error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MediaErrorCode {
+    /// The room is not open on this node.
+    UnknownRoom,
+    /// The participant is not in the room.
+    UnknownParticipant,
+    /// The SDP could not be parsed or negotiated.
+    InvalidSdp,
+    /// The ICE candidate could not be parsed.
+    InvalidCandidate,
+    /// The node is at capacity.
+    Overloaded,
+    /// Another failure.
+    Internal,
+}
+
+/// An event from a media node to the signal service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum MediaEvent {
+    /// The node offers a participant a new description (renegotiation).
+    Offer {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+        /// The offer.
+        sdp: String,
+    },
+    /// A candidate of the node for a participant.
+    IceCandidate {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+        /// The candidate.
+        candidate: IceCandidate,
+    },
+    /// The loudest participant of a room changed.
+    ActiveSpeaker {
+        /// The room.
+        room: RoomId,
+        /// The speaker, or none for silence.
+        participant: Option<ParticipantId>,
+    },
+    /// Periodic statistics of one participant's transport.
+    ParticipantStats {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+        /// Bits per second received from the participant.
+        bitrate_in: u64,
+        /// Bits per second sent to the participant.
+        bitrate_out: u64,
+        /// Fraction lost, 0–1.
+        loss: f32,
+        /// Round-trip time in milliseconds, if known.
+        rtt_ms: Option<u32>,
+    },
+    /// The participant's transport connected or failed.
+    PeerState {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+        /// The new state.
+        state: PeerState,
+    },
+}
+
+/// Transport state of one peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PeerState {
+    /// ICE and DTLS are up.
+    Connected,
+    /// ICE lost connectivity; it may come back (ICE restart).
+    Disconnected,
+    /// The peer failed and was closed.
+    Failed,
+}

@@ -1,0 +1,17 @@
+//! Version 1 of the wire protocol.
+
+mod decode;
+mod ids;
+pub mod media;
+pub mod signal;
+
+pub use decode::{DecodeError, decode_client_message, peek_request_id};
+
+pub use ids::{
+    AgencyCode, DocumentType, IdError, LanguageTag, OutcomeCode, ParticipantId, PresenceStatus, RequestId, Role,
+    RoomId, ServicePointId, Subject,
+};
+
+/// The protocol version string carried in WebSocket subprotocols and NATS
+/// subjects.
+pub const PROTOCOL_VERSION: &str = "v1";

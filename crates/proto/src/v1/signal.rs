@@ -1,0 +1,811 @@
+//! Browser ↔ signal service messages (WebSocket, JSON text frames).
+//!
+//! Every message is a JSON object with a `type` field. A client message
+//! carries a client-chosen request `id`; the reply to it (or the `error`)
+//! echoes that id. Messages without an id are events.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, PresenceStatus, RequestId, Role, RoomId,
+    ServicePointId, Subject,
+};
+
+/// The largest SDP the protocol accepts, in bytes.
+pub const MAX_SDP_BYTES: usize = 32 * 1024;
+/// The largest ICE candidate line the protocol accepts, in bytes.
+pub const MAX_CANDIDATE_BYTES: usize = 1024;
+/// The largest token the protocol accepts, in bytes.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// A message from a client (browser app or Rust peer) to the signal service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Authenticate the connection, optionally resuming a dropped session.
+    /// Must be the first message unless the token came in a header.
+    Auth(Auth),
+    /// Set the sender's availability (experts and interpreters).
+    PresenceSet(PresenceSet),
+    /// Open a service session for a kiosk (advisor; a kiosk for itself).
+    SessionOpen(SessionOpen),
+    /// Ask for an expert: a named one or the on-demand queue (advisor).
+    ExpertRequest(ExpertRequest),
+    /// Invite an interpreter by language or by person (advisor, expert).
+    InterpreterInvite(InterpreterInvite),
+    /// Invite an expert of another agency to take over (expert).
+    Transfer(Transfer),
+    /// Accept an offered call or invitation (expert, interpreter).
+    CallAccept(RoomRequest),
+    /// Decline an offered call or invitation (expert, interpreter).
+    CallDecline(RoomRequest),
+    /// Join a room one has a grant for, or return to it (advisor called back).
+    Join(RoomRequest),
+    /// Leave a room; the session goes on (advisor, expert, interpreter).
+    Leave(RoomRequest),
+    /// Call the advisor back into the room (kiosk).
+    AdvisorCall(RoomRequest),
+    /// Mark that the citizen's identity was checked from a document (advisor).
+    IdentityChecked(IdentityChecked),
+    /// End the session with an outcome (expert, advisor).
+    SessionEnd(SessionEnd),
+    /// Send an SDP offer to the room's media node; the reply is `sdp_answer`.
+    SdpOffer(SdpMessage),
+    /// Answer an SDP offer the media node sent (renegotiation).
+    SdpAnswer(SdpMessage),
+    /// Send a trickled ICE candidate to the room's media node.
+    IceCandidate(IceCandidateMessage),
+}
+
+impl ClientMessage {
+    /// The request id the message carries.
+    pub fn request_id(&self) -> &RequestId {
+        match self {
+            ClientMessage::Auth(m) => &m.id,
+            ClientMessage::PresenceSet(m) => &m.id,
+            ClientMessage::SessionOpen(m) => &m.id,
+            ClientMessage::ExpertRequest(m) => &m.id,
+            ClientMessage::InterpreterInvite(m) => &m.id,
+            ClientMessage::Transfer(m) => &m.id,
+            ClientMessage::CallAccept(m)
+            | ClientMessage::CallDecline(m)
+            | ClientMessage::Join(m)
+            | ClientMessage::Leave(m)
+            | ClientMessage::AdvisorCall(m) => &m.id,
+            ClientMessage::IdentityChecked(m) => &m.id,
+            ClientMessage::SessionEnd(m) => &m.id,
+            ClientMessage::SdpOffer(m) | ClientMessage::SdpAnswer(m) => &m.id,
+            ClientMessage::IceCandidate(m) => &m.id,
+        }
+    }
+
+    /// The wire name of every client message type.
+    pub const TYPES: &'static [&'static str] = &[
+        "auth",
+        "presence_set",
+        "session_open",
+        "expert_request",
+        "interpreter_invite",
+        "transfer",
+        "call_accept",
+        "call_decline",
+        "join",
+        "leave",
+        "advisor_call",
+        "identity_checked",
+        "session_end",
+        "sdp_offer",
+        "sdp_answer",
+        "ice_candidate",
+    ];
+}
+
+/// `auth`: the token, and a resume token when coming back after a drop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Auth {
+    /// Request id.
+    pub id: RequestId,
+    /// A signed access token (JWT).
+    #[schemars(length(max = 8192))]
+    pub token: String,
+    /// The resume token from the previous `welcome`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
+    pub resume_token: Option<String>,
+}
+
+/// `presence_set`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PresenceSet {
+    /// Request id.
+    pub id: RequestId,
+    /// The new status.
+    pub status: PresenceStatus,
+}
+
+/// `session_open`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionOpen {
+    /// Request id.
+    pub id: RequestId,
+    /// The kiosk (its subject) the session is for.
+    pub kiosk: Subject,
+    /// A room id chosen in advance (a booked appointment's room); generated
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<RoomId>,
+}
+
+/// Which expert to bring in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum ExpertTarget {
+    /// A named expert, e.g. the one a booking reserved.
+    Person {
+        /// The expert's subject.
+        subject: Subject,
+    },
+    /// The first free expert of the agency who speaks the language.
+    Queue {
+        /// The agency.
+        agency: AgencyCode,
+        /// The language of service.
+        language: LanguageTag,
+    },
+}
+
+/// `expert_request`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ExpertRequest {
+    /// Request id.
+    pub id: RequestId,
+    /// The room.
+    pub room: RoomId,
+    /// Whom to ask.
+    pub target: ExpertTarget,
+}
+
+/// Which interpreter to invite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum InterpreterTarget {
+    /// A named interpreter.
+    Person {
+        /// The interpreter's subject.
+        subject: Subject,
+    },
+    /// The first free interpreter of the language.
+    Language {
+        /// The language to interpret (spoken or signed).
+        language: LanguageTag,
+    },
+}
+
+/// `interpreter_invite`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InterpreterInvite {
+    /// Request id.
+    pub id: RequestId,
+    /// The room.
+    pub room: RoomId,
+    /// Whom to invite.
+    pub target: InterpreterTarget,
+}
+
+/// `transfer`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Transfer {
+    /// Request id.
+    pub id: RequestId,
+    /// The room.
+    pub room: RoomId,
+    /// The expert (of another agency) to bring in.
+    pub target: ExpertTarget,
+}
+
+/// A request that names only a room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RoomRequest {
+    /// Request id.
+    pub id: RequestId,
+    /// The room.
+    pub room: RoomId,
+}
+
+/// `identity_checked`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IdentityChecked {
+    /// Request id.
+    pub id: RequestId,
+    /// The room.
+    pub room: RoomId,
+    /// The kind of document; never its number or the identity code.
+    pub document_type: DocumentType,
+}
+
+/// `session_end`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionEnd {
+    /// Request id.
+    pub id: RequestId,
+    /// The room.
+    pub room: RoomId,
+    /// The outcome, counted in the statistics.
+    pub outcome: OutcomeCode,
+}
+
+/// `sdp_offer` / `sdp_answer` from a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SdpMessage {
+    /// Request id.
+    pub id: RequestId,
+    /// The room.
+    pub room: RoomId,
+    /// The session description.
+    #[schemars(length(max = 32768))]
+    pub sdp: String,
+}
+
+/// A trickled ICE candidate, as the browser's `RTCIceCandidateInit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IceCandidate {
+    /// The `candidate:` attribute line; empty for end-of-candidates.
+    #[schemars(length(max = 1024))]
+    pub candidate: String,
+    /// The media stream identification tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub sdp_mid: Option<String>,
+    /// The m-line index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_m_line_index: Option<u16>,
+}
+
+/// `ice_candidate` from a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IceCandidateMessage {
+    /// Request id.
+    pub id: RequestId,
+    /// The room.
+    pub room: RoomId,
+    /// The candidate.
+    pub candidate: IceCandidate,
+}
+
+/// A message from the signal service to a client: replies (with the request
+/// `id`) and events (without).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Reply to `auth` (or sent first when the token came in a header).
+    Welcome(Welcome),
+    /// Success reply to a request that returns nothing more.
+    Ack(Ack),
+    /// Reply to `session_open`, `join` and `call_accept`, and an event to a
+    /// kiosk whose session an advisor opened: the room as it is now.
+    Joined(Joined),
+    /// Reply to the client's `sdp_offer`.
+    SdpAnswer(SdpAnswerReply),
+    /// A request was refused, or a message could not be read.
+    Error(ErrorMessage),
+    /// Someone joined a room one is in.
+    ParticipantJoined(ParticipantEvent),
+    /// Someone left a room one is in.
+    ParticipantLeft(ParticipantLeft),
+    /// Someone's connection dropped; they may come back within the resume
+    /// window.
+    ParticipantReconnecting(ParticipantRef),
+    /// Someone came back after a drop.
+    ParticipantReconnected(ParticipantRef),
+    /// Position in the on-demand queue (to the room's kiosk and advisor).
+    QueueStatus(QueueStatus),
+    /// The waiting requests an expert could take (to the agency's experts).
+    QueueSnapshot(QueueSnapshot),
+    /// A call or invitation offered to an expert or interpreter.
+    CallOffered(CallOffered),
+    /// An earlier offer is no longer open (taken, cancelled or timed out).
+    CallWithdrawn(CallWithdrawn),
+    /// A kiosk asks for its advisor (to the service point's advisors).
+    AdvisorCalled(AdvisorCalled),
+    /// A kiosk went online or offline, or its session changed (to the
+    /// service point's advisors).
+    KioskStatus(KioskStatus),
+    /// The advisor checked the citizen's identity.
+    IdentityChecked(IdentityCheckedEvent),
+    /// The session ended.
+    SessionEnded(SessionEnded),
+    /// The kiosk should ask the citizen for feedback now.
+    FeedbackRequested(FeedbackRequested),
+    /// The media node offers a new session description (renegotiation).
+    SdpOffer(SdpOfferEvent),
+    /// A trickled ICE candidate from the media node.
+    IceCandidate(IceCandidateEvent),
+    /// The loudest participant changed.
+    ActiveSpeaker(ActiveSpeaker),
+    /// Connection quality of a participant, for the quality indicator.
+    ConnectionQuality(ConnectionQuality),
+    /// The server is shutting down: reconnect (with the resume token).
+    ServerShutdown(ServerShutdown),
+}
+
+impl ServerMessage {
+    /// The wire name of every server message type.
+    pub const TYPES: &'static [&'static str] = &[
+        "welcome",
+        "ack",
+        "joined",
+        "sdp_answer",
+        "error",
+        "participant_joined",
+        "participant_left",
+        "participant_reconnecting",
+        "participant_reconnected",
+        "queue_status",
+        "queue_snapshot",
+        "call_offered",
+        "call_withdrawn",
+        "advisor_called",
+        "kiosk_status",
+        "identity_checked",
+        "session_ended",
+        "feedback_requested",
+        "sdp_offer",
+        "ice_candidate",
+        "active_speaker",
+        "connection_quality",
+        "server_shutdown",
+    ];
+
+    /// The request id this message replies to, if it is a reply.
+    pub fn request_id(&self) -> Option<&RequestId> {
+        match self {
+            ServerMessage::Welcome(m) => m.id.as_ref(),
+            ServerMessage::Ack(m) => Some(&m.id),
+            ServerMessage::Joined(m) => m.id.as_ref(),
+            ServerMessage::SdpAnswer(m) => Some(&m.id),
+            ServerMessage::Error(m) => m.id.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Short-lived TURN credentials (coturn REST API scheme).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TurnCredentials {
+    /// TURN/STUN URLs.
+    pub urls: Vec<String>,
+    /// `expiry:random-id`, as coturn expects.
+    pub username: String,
+    /// Base64 HMAC-SHA1 of the username with the shared secret.
+    pub credential: String,
+    /// Seconds until the credentials expire.
+    pub ttl_seconds: u64,
+}
+
+/// `welcome`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Welcome {
+    /// The `auth` request id; absent when the token came in a header.
+    pub id: Option<RequestId>,
+    /// This connection's participant id (kept across resumes).
+    pub participant: ParticipantId,
+    /// The authenticated role.
+    pub role: Role,
+    /// Present the resume token after a drop to come back as the same
+    /// participant.
+    pub resume_token: String,
+    /// How long the server keeps a dropped session, in milliseconds.
+    pub resume_window_ms: u64,
+    /// True when this connection resumed an earlier session.
+    pub resumed: bool,
+    /// The rooms this participant is in (non-empty after a resume).
+    pub rooms: Vec<RoomState>,
+    /// TURN credentials, when TURN is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turn: Option<TurnCredentials>,
+    /// For advisors: the service point's kiosks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kiosks: Vec<KioskStatus>,
+    /// For experts and interpreters: offers open for them right now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<CallOffered>,
+}
+
+/// `ack`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Ack {
+    /// The request id.
+    pub id: RequestId,
+}
+
+/// The state of a participant's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Connected.
+    Connected,
+    /// Dropped; may come back within the resume window.
+    Reconnecting,
+}
+
+/// A participant as others see it: a role and an organisation, never a name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ParticipantInfo {
+    /// Participant id.
+    pub participant: ParticipantId,
+    /// Role in the room.
+    pub role: Role,
+    /// Organisation: the service point or agency code.
+    pub organisation: String,
+    /// Languages the participant serves in.
+    pub languages: Vec<LanguageTag>,
+    /// Connection state.
+    pub connection: ConnectionState,
+}
+
+/// The phase of a service session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionPhase {
+    /// Opened; no expert asked for yet.
+    CheckIn,
+    /// Waiting for an expert (queue or a named expert).
+    WaitingForExpert,
+    /// An expert is in the room.
+    InService,
+    /// Ended.
+    Ended,
+}
+
+/// A room snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RoomState {
+    /// The room.
+    pub room: RoomId,
+    /// The service point.
+    pub service_point: ServicePointId,
+    /// The phase of the session.
+    pub phase: SessionPhase,
+    /// Who is in the room.
+    pub participants: Vec<ParticipantInfo>,
+    /// The identity document type, once the advisor checked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_checked: Option<DocumentType>,
+}
+
+/// `joined`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Joined {
+    /// The request id, when this is a reply.
+    pub id: Option<RequestId>,
+    /// The room as it is now.
+    pub room: RoomState,
+}
+
+/// `sdp_answer` from the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SdpAnswerReply {
+    /// The request id of the `sdp_offer`.
+    pub id: RequestId,
+    /// The room.
+    pub room: RoomId,
+    /// The media node's answer.
+    pub sdp: String,
+}
+
+/// Stable error codes. Clients branch on these; the text is for people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame was not valid JSON (or not UTF-8 text).
+    InvalidJson,
+    /// Valid JSON, but not an object with a string `type`.
+    InvalidMessage,
+    /// The `type` is not one this protocol version knows.
+    UnknownType,
+    /// A field is missing or has an invalid value.
+    InvalidField,
+    /// The message is larger than the limit.
+    MessageTooLarge,
+    /// Too many messages; slow down.
+    RateLimited,
+    /// The connection has not authenticated yet.
+    NotAuthenticated,
+    /// The connection already authenticated.
+    AlreadyAuthenticated,
+    /// The token has expired.
+    TokenExpired,
+    /// The token's signature, form or claims are invalid.
+    TokenInvalid,
+    /// The token was signed with a key this server does not know.
+    UnknownKey,
+    /// The token is meant for another audience.
+    WrongAudience,
+    /// The token's role may not do this.
+    Forbidden,
+    /// The token grants other rooms, not this one.
+    RoomNotGranted,
+    /// The room does not exist (or has ended).
+    RoomNotFound,
+    /// The sender is not a participant of the room.
+    NotInRoom,
+    /// The sender is already in the room.
+    AlreadyInRoom,
+    /// Joining needs an invitation, and there is none.
+    NotInvited,
+    /// The room has the maximum number of participants.
+    RoomFull,
+    /// The kiosk is not connected.
+    KioskOffline,
+    /// The kiosk already has a session.
+    KioskBusy,
+    /// The kiosk belongs to another service point.
+    WrongServicePoint,
+    /// The named expert or interpreter is not connected or not available.
+    Unavailable,
+    /// There is no open offer for this room.
+    NoOffer,
+    /// The request does not fit the session's current phase.
+    InvalidState,
+    /// The media node refused or failed the request.
+    MediaError,
+    /// No media node is available.
+    MediaUnavailable,
+    /// The server is shutting down.
+    ShuttingDown,
+    /// An unexpected server-side failure; details are in the server's log.
+    Internal,
+}
+
+/// `error`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorMessage {
+    /// The offending request's id, when it could be read.
+    pub id: Option<RequestId>,
+    /// Stable machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable explanation (English).
+    pub message: String,
+}
+
+/// A participant event with the participant's details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ParticipantEvent {
+    /// The room.
+    pub room: RoomId,
+    /// The participant.
+    pub participant: ParticipantInfo,
+}
+
+/// A participant event that names the participant only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ParticipantRef {
+    /// The room.
+    pub room: RoomId,
+    /// The participant.
+    pub participant: ParticipantId,
+}
+
+/// Why a participant left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// They left.
+    Left,
+    /// Their connection did not come back within the resume window.
+    Timeout,
+}
+
+/// `participant_left`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ParticipantLeft {
+    /// The room.
+    pub room: RoomId,
+    /// The participant.
+    pub participant: ParticipantId,
+    /// Their role.
+    pub role: Role,
+    /// Why.
+    pub reason: LeaveReason,
+}
+
+/// `queue_status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct QueueStatus {
+    /// The room waiting.
+    pub room: RoomId,
+    /// 1 = next in line.
+    pub position: u32,
+    /// Estimated wait in seconds.
+    pub estimated_wait_seconds: u64,
+}
+
+/// One waiting request in a queue snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct QueueEntry {
+    /// The room waiting.
+    pub room: RoomId,
+    /// The service point it waits at.
+    pub service_point: ServicePointId,
+    /// The language of service.
+    pub language: LanguageTag,
+    /// How long it has waited, in seconds.
+    pub waiting_seconds: u64,
+}
+
+/// `queue_snapshot`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct QueueSnapshot {
+    /// The agency whose queue this is.
+    pub agency: AgencyCode,
+    /// Waiting requests, oldest first.
+    pub entries: Vec<QueueEntry>,
+}
+
+/// What is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferKind {
+    /// A citizen waiting for an expert (queue or named).
+    Call,
+    /// An expert of another agency takes over the session.
+    Transfer,
+    /// An interpreter is invited.
+    Interpretation,
+}
+
+/// `call_offered`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CallOffered {
+    /// The room to join on accept.
+    pub room: RoomId,
+    /// What is offered.
+    pub kind: OfferKind,
+    /// The service point.
+    pub service_point: ServicePointId,
+    /// The language of service (or to interpret).
+    pub language: Option<LanguageTag>,
+    /// How long the request has waited, in seconds.
+    pub waiting_seconds: u64,
+    /// Seconds left to accept before the offer moves on.
+    pub expires_in_seconds: u64,
+}
+
+/// Why an offer was withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawReason {
+    /// Someone else took it.
+    Taken,
+    /// Nobody answered in time; it moves on.
+    Expired,
+    /// The person asked declined.
+    Declined,
+    /// The session ended or the request was cancelled.
+    Cancelled,
+}
+
+/// `call_withdrawn`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CallWithdrawn {
+    /// The room.
+    pub room: RoomId,
+    /// Why.
+    pub reason: WithdrawReason,
+}
+
+/// `advisor_called`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AdvisorCalled {
+    /// The room whose kiosk calls.
+    pub room: RoomId,
+    /// The kiosk.
+    pub kiosk: Subject,
+}
+
+/// `kiosk_status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KioskStatus {
+    /// The kiosk.
+    pub kiosk: Subject,
+    /// Whether it is connected.
+    pub online: bool,
+    /// Its current session, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<RoomId>,
+}
+
+/// `identity_checked` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IdentityCheckedEvent {
+    /// The room.
+    pub room: RoomId,
+    /// The kind of document checked.
+    pub document_type: DocumentType,
+}
+
+/// `session_ended`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionEnded {
+    /// The room.
+    pub room: RoomId,
+    /// The outcome.
+    pub outcome: OutcomeCode,
+    /// The role that ended it (absent when the server ended it).
+    pub ended_by: Option<Role>,
+}
+
+/// `feedback_requested`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FeedbackRequested {
+    /// The session the feedback is about.
+    pub room: RoomId,
+}
+
+/// `sdp_offer` from the media node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SdpOfferEvent {
+    /// The room.
+    pub room: RoomId,
+    /// The offer; answer it with `sdp_answer`.
+    pub sdp: String,
+}
+
+/// `ice_candidate` from the media node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IceCandidateEvent {
+    /// The room.
+    pub room: RoomId,
+    /// The candidate.
+    pub candidate: IceCandidate,
+}
+
+/// `active_speaker`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ActiveSpeaker {
+    /// The room.
+    pub room: RoomId,
+    /// The loudest participant, or none for silence.
+    pub participant: Option<ParticipantId>,
+}
+
+/// A coarse quality grade for the indicator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityGrade {
+    /// Good.
+    Good,
+    /// Degraded: loss or delay noticeable.
+    Fair,
+    /// Poor: media is breaking up.
+    Poor,
+}
+
+/// `connection_quality`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConnectionQuality {
+    /// The room.
+    pub room: RoomId,
+    /// The participant measured.
+    pub participant: ParticipantId,
+    /// The grade.
+    pub grade: QualityGrade,
+    /// Inbound bitrate at the media node, bits per second.
+    pub bitrate_in: u64,
+    /// Outbound bitrate at the media node, bits per second.
+    pub bitrate_out: u64,
+    /// Fraction of packets lost, 0–1.
+    pub loss: f32,
+    /// Round-trip time in milliseconds, if known.
+    pub rtt_ms: Option<u32>,
+}
+
+/// `server_shutdown`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ServerShutdown {
+    /// Reconnect (to any node) after this many milliseconds, presenting the
+    /// resume token.
+    pub reconnect_in_ms: u64,
+}

@@ -1,0 +1,330 @@
+//! The service: HTTP routes, the WebSocket endpoint, background tasks and
+//! lifecycle (`Application::build` → `run_until_stopped`).
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use silta_auth::{AuthError, TokenIssuer, TokenVerifier, VerificationKey};
+use silta_proto::v1::media::MediaEvent;
+use silta_proto::v1::signal::{
+    ActiveSpeaker, ConnectionQuality, IceCandidateEvent, QualityGrade, SdpOfferEvent, ServerMessage,
+};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+use crate::bus::{Bus, Delivery, Topic};
+use crate::connection;
+use crate::core::Core;
+use crate::hub::Hub;
+use crate::media::SharedMediaControl;
+use crate::settings::SignalSettings;
+
+/// What the signal service needs from outside.
+#[derive(Clone)]
+pub struct SignalDependencies {
+    /// Verifies access tokens.
+    pub verifier: TokenVerifier,
+    /// Issues kiosk access tokens in exchange for device credentials; the
+    /// exchange endpoint answers 503 without one.
+    pub issuer: Option<TokenIssuer>,
+    /// Public keys published at `/.well-known/jwks.json`.
+    pub published_keys: Vec<VerificationKey>,
+    /// The media nodes.
+    pub media: SharedMediaControl,
+    /// The event bus.
+    pub bus: Arc<dyn Bus>,
+}
+
+/// Shared state of the routes and connections.
+#[derive(Clone)]
+pub struct SignalState {
+    pub(crate) settings: Arc<SignalSettings>,
+    pub(crate) core: Arc<Core>,
+    pub(crate) verifier: Arc<TokenVerifier>,
+    issuer: Option<Arc<TokenIssuer>>,
+    published_keys: Arc<Vec<VerificationKey>>,
+    connections: Arc<Semaphore>,
+    pub(crate) shutdown: watch::Sender<bool>,
+}
+
+impl SignalState {
+    /// Builds the state and starts its background work (the hub's clock and
+    /// the media event relay). Needs a tokio runtime.
+    pub fn start(settings: SignalSettings, dependencies: SignalDependencies) -> Self {
+        let core = Core::start(Hub::new(settings.hub()), dependencies.bus.clone(), dependencies.media.clone());
+        let (shutdown, _) = watch::channel(false);
+        let state = Self {
+            connections: Arc::new(Semaphore::new(settings.max_connections)),
+            settings: Arc::new(settings),
+            core,
+            verifier: Arc::new(dependencies.verifier),
+            issuer: dependencies.issuer.map(Arc::new),
+            published_keys: Arc::new(dependencies.published_keys),
+            shutdown,
+        };
+        spawn_clock(state.core.clone(), state.shutdown.subscribe());
+        spawn_media_event_relay(state.core.clone(), dependencies.media, state.shutdown.subscribe());
+        state
+    }
+
+    /// Tells every connection to reconnect elsewhere and stops background
+    /// work.
+    pub fn shut_down(&self) {
+        self.shutdown.send_replace(true);
+    }
+}
+
+/// The tick that expires resume windows and offers.
+fn spawn_clock(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => core.run(|hub, _| hub.tick(Instant::now())),
+                _ = shutdown.changed() => break,
+            }
+        }
+    });
+}
+
+/// Relays media node events to the participants they concern.
+fn spawn_media_event_relay(core: Arc<Core>, media: SharedMediaControl, mut shutdown: watch::Receiver<bool>) {
+    let mut events = media.events();
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = shutdown.changed() => break,
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "media events were dropped: the relay fell behind");
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            };
+            relay_media_event(&core, event);
+        }
+    });
+}
+
+fn relay_media_event(core: &Core, event: MediaEvent) {
+    let to_one = |participant, message| {
+        core.bus.publish(&Topic::Participant(participant), Delivery::Message(Arc::new(message)));
+    };
+    match event {
+        MediaEvent::Offer { room, participant, sdp } => {
+            to_one(participant, ServerMessage::SdpOffer(SdpOfferEvent { room, sdp }))
+        }
+        MediaEvent::IceCandidate { room, participant, candidate } => {
+            to_one(participant, ServerMessage::IceCandidate(IceCandidateEvent { room, candidate }));
+        }
+        MediaEvent::ActiveSpeaker { room, participant } => {
+            let message = Arc::new(ServerMessage::ActiveSpeaker(ActiveSpeaker { room: room.clone(), participant }));
+            for member in core.run(|hub, _| hub.room_members(&room)) {
+                core.bus.publish(&Topic::Participant(member), Delivery::Message(message.clone()));
+            }
+        }
+        MediaEvent::ParticipantStats { room, participant, bitrate_in, bitrate_out, loss, rtt_ms } => {
+            let grade = if loss > 0.10 || rtt_ms.is_some_and(|rtt| rtt > 400) {
+                QualityGrade::Poor
+            } else if loss > 0.02 || rtt_ms.is_some_and(|rtt| rtt > 200) {
+                QualityGrade::Fair
+            } else {
+                QualityGrade::Good
+            };
+            let message = Arc::new(ServerMessage::ConnectionQuality(ConnectionQuality {
+                room: room.clone(),
+                participant,
+                grade,
+                bitrate_in,
+                bitrate_out,
+                loss,
+                rtt_ms,
+            }));
+            for member in core.run(|hub, _| hub.room_members(&room)) {
+                core.bus.publish(&Topic::Participant(member), Delivery::Message(message.clone()));
+            }
+        }
+        MediaEvent::PeerState { state, .. } => {
+            tracing::debug!(?state, "peer transport state changed");
+        }
+    }
+}
+
+/// The routes of the signal service.
+pub fn router(state: SignalState) -> Router {
+    Router::new()
+        .route("/v1/signal", get(websocket))
+        .route("/v1/token/kiosk", post(exchange_kiosk_credential))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/healthz", get(health))
+        .with_state(state)
+}
+
+/// The WebSocket subprotocol clients may offer.
+pub const SUBPROTOCOL: &str = "silta.v1";
+
+async fn websocket(State(state): State<SignalState>, headers: HeaderMap, upgrade: WebSocketUpgrade) -> Response {
+    if *state.shutdown.borrow() {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is shutting down; reconnect elsewhere",
+        );
+    }
+    let Ok(permit) = state.connections.clone().try_acquire_owned() else {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_connections",
+            "this node is at its connection limit",
+        );
+    };
+    // The token may come in a header; never in the query string, which
+    // lands in access logs.
+    let header_token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or_else(|| {
+            headers
+                .get(header::SEC_WEBSOCKET_PROTOCOL)
+                .and_then(|value| value.to_str().ok())
+                .and_then(connection::token_from_protocols)
+        });
+    let limit = state.settings.hard_max_message_bytes;
+    upgrade
+        .protocols([SUBPROTOCOL])
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| connection::serve(socket, state, header_token, permit))
+}
+
+/// A problem+json response (RFC 9457) with a stable code.
+fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
+    let body = serde_json::json!({
+        "type": format!("https://silta.invalid/problems/{code}"),
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "code": code,
+        "detail": detail,
+    });
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
+}
+
+fn auth_problem(err: &AuthError) -> Response {
+    let code = match err {
+        AuthError::Expired => "token_expired",
+        AuthError::UnknownKey => "unknown_key",
+        AuthError::WrongAudience => "wrong_audience",
+        AuthError::Revoked => "credential_revoked",
+        _ => "token_invalid",
+    };
+    problem(StatusCode::UNAUTHORIZED, code, &err.to_string())
+}
+
+/// `POST /v1/token/kiosk` with `Authorization: Bearer <device credential>`:
+/// a short-lived kiosk access token.
+async fn exchange_kiosk_credential(State(state): State<SignalState>, headers: HeaderMap) -> Response {
+    let Some(issuer) = &state.issuer else {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "exchange_unavailable", "this node does not issue tokens");
+    };
+    let Some(credential) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    else {
+        return problem(StatusCode::UNAUTHORIZED, "credential_missing", "send the device credential as a Bearer token");
+    };
+    let device = match state.verifier.verify_device(credential) {
+        Ok(device) => device,
+        Err(err) => return auth_problem(&err),
+    };
+    let lifetime = state.settings.kiosk_token_lifetime_seconds;
+    match issuer.exchange_device_credential(&device, lifetime) {
+        Ok(token) => {
+            tracing::info!("kiosk device credential exchanged");
+            Json(serde_json::json!({"access_token": token, "token_type": "Bearer", "expires_in": lifetime}))
+                .into_response()
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "issuing a kiosk token failed");
+            problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the token could not be issued")
+        }
+    }
+}
+
+async fn jwks(State(state): State<SignalState>) -> Json<serde_json::Value> {
+    let keys: Vec<serde_json::Value> = state.published_keys.iter().map(VerificationKey::to_jwk).collect();
+    Json(serde_json::json!({ "keys": keys }))
+}
+
+async fn health(State(state): State<SignalState>) -> Json<serde_json::Value> {
+    let (clients, rooms) = state.core.run(|hub, _| (hub.client_count(), hub.room_count()));
+    let connections = state.settings.max_connections - state.connections.available_permits();
+    Json(serde_json::json!({"status": "ok", "connections": connections, "clients": clients, "rooms": rooms}))
+}
+
+/// A signal service bound to its port.
+pub struct Application {
+    listener: TcpListener,
+    state: SignalState,
+    extra_routes: Router,
+}
+
+impl Application {
+    /// Binds the listener and starts the state; port 0 picks a free port.
+    pub async fn build(settings: SignalSettings, dependencies: SignalDependencies) -> io::Result<Self> {
+        settings.validate().map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+        let listener = TcpListener::bind(settings.bind).await?;
+        let state = SignalState::start(settings, dependencies);
+        Ok(Self { listener, state, extra_routes: Router::new() })
+    }
+
+    /// Serves `routes` beside the signal routes on the same port (e.g. the
+    /// web apps and development endpoints of `silta dev`).
+    pub fn with_routes(mut self, routes: Router) -> Self {
+        self.extra_routes = self.extra_routes.merge(routes);
+        self
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// A handle to the state, e.g. to shut the service down.
+    pub fn state(&self) -> SignalState {
+        self.state.clone()
+    }
+
+    /// Serves until [`SignalState::shut_down`] is called; connections are
+    /// told to reconnect elsewhere before the listener stops.
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        let mut stopped = self.state.shutdown.subscribe();
+        let app = router(self.state.clone()).merge(self.extra_routes);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stopped| *stopped).await;
+            })
+            .await?;
+        // Upgraded WebSockets outlive the HTTP server: give them a moment to
+        // tell their clients to reconnect. Each holds a permit until it ends.
+        let all = u32::try_from(self.state.settings.max_connections).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.state.connections.acquire_many(all)).await;
+        Ok(())
+    }
+}

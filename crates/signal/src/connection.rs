@@ -1,0 +1,406 @@
+//! One WebSocket connection: framing, limits, heartbeats and turning client
+//! messages into hub operations and media requests.
+//!
+//! A bad message never closes the connection: it gets an `error` with a
+//! stable code and the request id when one could be read. Only frames above
+//! the hard size limit, a dead peer, a superseded session or shutdown close
+//! it.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use silta_auth::Identity;
+use silta_proto::v1::media::{MediaCommand, MediaResult};
+use silta_proto::v1::signal::{
+    Ack, ClientMessage, ErrorCode, ErrorMessage, Joined, SdpAnswerReply, ServerMessage, ServerShutdown,
+};
+use silta_proto::v1::{ParticipantId, RequestId, decode_client_message, peek_request_id};
+use tokio::sync::{OwnedSemaphorePermit, broadcast};
+
+use crate::app::SignalState;
+use crate::bus::{Delivery, Subscription, Topic};
+use crate::error::SignalError;
+use crate::media::MediaControlError;
+use crate::ratelimit::TokenBucket;
+
+/// How long one send to a client may take before the client counts as dead.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Consecutive rate-limited messages after which the connection is closed.
+const MAX_RATE_STRIKES: u32 = 200;
+
+/// Close codes (RFC 6455 private range 4000–4999 for ours).
+mod close_code {
+    pub const GOING_AWAY_RESTART: u16 = 1012;
+    pub const POLICY: u16 = 1008;
+    pub const AUTH_FAILED: u16 = 4001;
+    pub const SUPERSEDED: u16 = 4002;
+    pub const AUTH_TIMEOUT: u16 = 4003;
+    pub const TOO_SLOW: u16 = 4008;
+}
+
+/// The authenticated side of a connection.
+struct Session {
+    participant: ParticipantId,
+    epoch: u64,
+    subscription: Subscription,
+}
+
+struct Connection {
+    state: SignalState,
+    sink: SplitSink<WebSocket, Message>,
+    session: Option<Session>,
+    limiter: TokenBucket,
+    rate_strikes: u32,
+}
+
+/// Why the loop stopped.
+enum Ending {
+    /// The peer went away or its connection broke: keep its place for the
+    /// resume window.
+    Dropped,
+    /// A newer connection took the session over: leave the hub alone.
+    Superseded,
+    /// The server closes.
+    Shutdown,
+}
+
+/// Serves one upgraded WebSocket until it ends.
+pub(crate) async fn serve(
+    socket: WebSocket,
+    state: SignalState,
+    header_token: Option<String>,
+    _permit: OwnedSemaphorePermit,
+) {
+    let settings = state.settings.clone();
+    let (sink, mut stream) = socket.split();
+    let now = Instant::now();
+    let mut connection = Connection {
+        state: state.clone(),
+        sink,
+        session: None,
+        limiter: TokenBucket::new(settings.rate_limit_per_second, settings.rate_limit_burst, now),
+        rate_strikes: 0,
+    };
+    if let Some(token) = header_token
+        && let Err(err) = connection.authenticate(&token, None, None).await
+    {
+        let _ = connection.send(&error_message(None, &err)).await;
+        connection.close(close_code::AUTH_FAILED, "authentication failed").await;
+        return;
+    }
+    let ending = connection.run(&mut stream).await;
+    if let (Ending::Dropped, Some(session)) = (&ending, &connection.session) {
+        let (participant, epoch) = (session.participant.clone(), session.epoch);
+        state.core.run(|hub, _| hub.detach(&participant, epoch, Instant::now()));
+    }
+}
+
+async fn next_delivery(session: &mut Option<Session>) -> Result<Delivery, broadcast::error::RecvError> {
+    match session {
+        Some(session) => session.subscription.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn error_message(id: Option<RequestId>, err: &SignalError) -> ServerMessage {
+    ServerMessage::Error(ErrorMessage { id, code: err.code(), message: err.to_string() })
+}
+
+fn protocol_error(id: Option<RequestId>, code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+    ServerMessage::Error(ErrorMessage { id, code, message: message.into() })
+}
+
+impl Connection {
+    async fn run(&mut self, stream: &mut SplitStream<WebSocket>) -> Ending {
+        let settings = self.state.settings.clone();
+        let mut shutdown = self.state.shutdown.subscribe();
+        let mut heartbeat = tokio::time::interval(Duration::from_millis(settings.heartbeat_interval_ms));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        heartbeat.tick().await;
+        let dead_after = Duration::from_millis(settings.dead_peer_timeout_ms);
+        let auth_deadline = tokio::time::sleep(Duration::from_millis(settings.auth_timeout_ms));
+        tokio::pin!(auth_deadline);
+        let mut last_heard = Instant::now();
+        if *shutdown.borrow() {
+            self.announce_shutdown().await;
+            return Ending::Shutdown;
+        }
+        loop {
+            tokio::select! {
+                frame = stream.next() => {
+                    let Some(Ok(frame)) = frame else { return Ending::Dropped };
+                    last_heard = Instant::now();
+                    match frame {
+                        Message::Text(text) => {
+                            if !self.handle_text(text.as_str()).await {
+                                return Ending::Dropped;
+                            }
+                        }
+                        Message::Binary(_) => {
+                            let reply = protocol_error(None, ErrorCode::InvalidJson, "binary frames are not accepted; send JSON text");
+                            if !self.send(&reply).await {
+                                return Ending::Dropped;
+                            }
+                        }
+                        Message::Ping(_) | Message::Pong(_) => {}
+                        Message::Close(_) => return Ending::Dropped,
+                    }
+                }
+                delivery = next_delivery(&mut self.session) => {
+                    match delivery {
+                        Ok(Delivery::Message(message)) => {
+                            if !self.send(&message).await {
+                                return Ending::Dropped;
+                            }
+                        }
+                        Ok(Delivery::Superseded { epoch }) => {
+                            if self.session.as_ref().is_some_and(|session| epoch > session.epoch) {
+                                self.close(close_code::SUPERSEDED, "session resumed on another connection").await;
+                                return Ending::Superseded;
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            // Events were lost: the client must resume to get a fresh snapshot.
+                            self.close(close_code::TOO_SLOW, "too slow to keep up; resume").await;
+                            return Ending::Dropped;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return Ending::Dropped,
+                    }
+                }
+                _ = heartbeat.tick() => {
+                    if last_heard.elapsed() > dead_after {
+                        tracing::debug!("dead peer: no frame within the timeout");
+                        return Ending::Dropped;
+                    }
+                    let ping = tokio::time::timeout(SEND_TIMEOUT, self.sink.send(Message::Ping(Default::default()))).await;
+                    if !matches!(ping, Ok(Ok(()))) {
+                        return Ending::Dropped;
+                    }
+                }
+                () = &mut auth_deadline, if self.session.is_none() => {
+                    let reply = protocol_error(None, ErrorCode::NotAuthenticated, "authenticate within the time allowed");
+                    let _ = self.send(&reply).await;
+                    self.close(close_code::AUTH_TIMEOUT, "authentication timeout").await;
+                    return Ending::Dropped;
+                }
+                _ = shutdown.changed() => {
+                    self.announce_shutdown().await;
+                    return Ending::Shutdown;
+                }
+            }
+        }
+    }
+
+    async fn announce_shutdown(&mut self) {
+        let notice = ServerMessage::ServerShutdown(ServerShutdown {
+            reconnect_in_ms: self.state.settings.shutdown_reconnect_ms,
+        });
+        let _ = self.send(&notice).await;
+        self.close(close_code::GOING_AWAY_RESTART, "server shutting down; reconnect and resume").await;
+    }
+
+    /// Sends one message; false when the client is gone.
+    async fn send(&mut self, message: &ServerMessage) -> bool {
+        let text = match serde_json::to_string(message) {
+            Ok(text) => text,
+            Err(err) => {
+                tracing::error!(error = %err, "a server message failed to serialise");
+                return true;
+            }
+        };
+        matches!(tokio::time::timeout(SEND_TIMEOUT, self.sink.send(Message::Text(text.into()))).await, Ok(Ok(())))
+    }
+
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame { code, reason: reason.into() };
+        let _ = tokio::time::timeout(SEND_TIMEOUT, self.sink.send(Message::Close(Some(frame)))).await;
+    }
+
+    /// Handles one text frame; false when the connection must end.
+    async fn handle_text(&mut self, text: &str) -> bool {
+        let now = Instant::now();
+        if !self.limiter.allow(now) {
+            self.rate_strikes += 1;
+            if self.rate_strikes >= MAX_RATE_STRIKES {
+                self.close(close_code::POLICY, "rate limit exceeded persistently").await;
+                return false;
+            }
+            let reply = protocol_error(peek_request_id(text), ErrorCode::RateLimited, "too many messages; slow down");
+            return self.send(&reply).await;
+        }
+        self.rate_strikes = 0;
+        if text.len() > self.state.settings.max_message_bytes {
+            let reply = protocol_error(
+                peek_request_id(text),
+                ErrorCode::MessageTooLarge,
+                format!("messages are limited to {} bytes", self.state.settings.max_message_bytes),
+            );
+            return self.send(&reply).await;
+        }
+        let message = match decode_client_message(text) {
+            Ok(message) => message,
+            Err(err) => return self.send(&protocol_error(err.id, err.code, err.message)).await,
+        };
+        let id = message.request_id().clone();
+        if let ClientMessage::Auth(auth) = message {
+            if self.session.is_some() {
+                let reply = protocol_error(
+                    Some(id),
+                    ErrorCode::AlreadyAuthenticated,
+                    "this connection is already authenticated",
+                );
+                return self.send(&reply).await;
+            }
+            return match self.authenticate(&auth.token, auth.resume_token.as_deref(), Some(id.clone())).await {
+                Ok(()) => true,
+                Err(err) => self.send(&error_message(Some(id), &err)).await,
+            };
+        }
+        let reply = match self.dispatch(message).await {
+            Ok(reply) => reply,
+            Err(err) => error_message(Some(id), &err),
+        };
+        self.send(&reply).await
+    }
+
+    async fn authenticate(
+        &mut self,
+        token: &str,
+        resume_token: Option<&str>,
+        request: Option<RequestId>,
+    ) -> Result<(), SignalError> {
+        let identity: Identity = self.state.verifier.verify_access(token).map_err(SignalError::Auth)?;
+        let core = self.state.core.clone();
+        let (attached, subscription) = core.run(|hub, bus| {
+            let attached = hub.attach(identity, resume_token, request, Instant::now());
+            // Subscribe before the hub's effects are published, so nothing
+            // addressed to this participant is missed.
+            let subscription = bus.subscribe(&Topic::Participant(attached.participant.clone()));
+            (attached, subscription)
+        });
+        let mut welcome = attached.welcome;
+        if let Some(turn) = &self.state.settings.turn {
+            welcome.turn = Some(silta_auth::turn_credentials(
+                turn.shared_secret.as_bytes(),
+                &turn.urls,
+                turn.ttl_seconds,
+                silta_auth::unix_now(),
+                attached.participant.as_str(),
+            ));
+        }
+        tracing::info!(role = %welcome.role, resumed = welcome.resumed, "client authenticated");
+        self.session = Some(Session { participant: attached.participant, epoch: attached.epoch, subscription });
+        self.send(&ServerMessage::Welcome(welcome)).await;
+        for message in attached.follow_up {
+            self.send(&message).await;
+        }
+        Ok(())
+    }
+
+    fn participant(&self) -> Result<ParticipantId, SignalError> {
+        self.session.as_ref().map(|session| session.participant.clone()).ok_or(SignalError::NotAuthenticated)
+    }
+
+    async fn dispatch(&mut self, message: ClientMessage) -> Result<ServerMessage, SignalError> {
+        let id = message.request_id().clone();
+        let me = self.participant()?;
+        let core = self.state.core.clone();
+        let ack = || Ok(ServerMessage::Ack(Ack { id: id.clone() }));
+        let joined = |room| Ok(ServerMessage::Joined(Joined { id: Some(id.clone()), room }));
+        let now = Instant::now();
+        match message {
+            ClientMessage::Auth(_) => unreachable_auth(),
+            ClientMessage::PresenceSet(m) => {
+                core.run(|hub, _| hub.set_presence(&me, m.status, now))?;
+                ack()
+            }
+            ClientMessage::SessionOpen(m) => joined(core.run(|hub, _| hub.open_session(&me, &m.kiosk, m.room, now))?),
+            ClientMessage::ExpertRequest(m) => {
+                core.run(|hub, _| hub.request_expert(&me, &m.room, m.target, now))?;
+                ack()
+            }
+            ClientMessage::InterpreterInvite(m) => {
+                core.run(|hub, _| hub.invite_interpreter(&me, &m.room, m.target, now))?;
+                ack()
+            }
+            ClientMessage::Transfer(m) => {
+                core.run(|hub, _| hub.transfer(&me, &m.room, m.target, now))?;
+                ack()
+            }
+            ClientMessage::CallAccept(m) => joined(core.run(|hub, _| hub.accept(&me, &m.room, now))?),
+            ClientMessage::CallDecline(m) => {
+                core.run(|hub, _| hub.decline(&me, &m.room, now))?;
+                ack()
+            }
+            ClientMessage::Join(m) => joined(core.run(|hub, _| hub.join(&me, &m.room, now))?),
+            ClientMessage::Leave(m) => {
+                core.run(|hub, _| hub.leave(&me, &m.room, now))?;
+                ack()
+            }
+            ClientMessage::AdvisorCall(m) => {
+                core.run(|hub, _| hub.call_advisor(&me, &m.room))?;
+                ack()
+            }
+            ClientMessage::IdentityChecked(m) => {
+                core.run(|hub, _| hub.mark_identity_checked(&me, &m.room, m.document_type))?;
+                ack()
+            }
+            ClientMessage::SessionEnd(m) => {
+                core.run(|hub, _| hub.end_session(&me, &m.room, m.outcome, now))?;
+                ack()
+            }
+            ClientMessage::SdpOffer(m) => {
+                core.run(|hub, _| hub.check_member(&me, &m.room))?;
+                let command = MediaCommand::Offer { room: m.room.clone(), participant: me, sdp: m.sdp };
+                match core.media_request(command).await? {
+                    MediaResult::Answer { sdp } => {
+                        Ok(ServerMessage::SdpAnswer(SdpAnswerReply { id, room: m.room, sdp }))
+                    }
+                    other => Err(media_failure(other)),
+                }
+            }
+            ClientMessage::SdpAnswer(m) => {
+                core.run(|hub, _| hub.check_member(&me, &m.room))?;
+                let command = MediaCommand::Answer { room: m.room, participant: me, sdp: m.sdp };
+                expect_ok(core.media_request(command).await?)?;
+                ack()
+            }
+            ClientMessage::IceCandidate(m) => {
+                core.run(|hub, _| hub.check_member(&me, &m.room))?;
+                let command = MediaCommand::IceCandidate { room: m.room, participant: me, candidate: m.candidate };
+                expect_ok(core.media_request(command).await?)?;
+                ack()
+            }
+        }
+    }
+}
+
+fn unreachable_auth() -> Result<ServerMessage, SignalError> {
+    // `auth` is handled before the match; reaching here is a logic error,
+    // answered as an invalid state rather than a panic.
+    Err(SignalError::InvalidState("authentication is handled separately"))
+}
+
+fn media_failure(result: MediaResult) -> SignalError {
+    match result {
+        MediaResult::Error { code, message } => SignalError::Media(MediaControlError::Refused { code, message }),
+        _ => SignalError::Media(MediaControlError::Refused {
+            code: silta_proto::v1::media::MediaErrorCode::Internal,
+            message: "the media node sent an unexpected reply".into(),
+        }),
+    }
+}
+
+fn expect_ok(result: MediaResult) -> Result<(), SignalError> {
+    match result {
+        MediaResult::Ok => Ok(()),
+        other => Err(media_failure(other)),
+    }
+}
+
+/// Reads the bearer token from a subprotocol entry `silta.bearer.<jwt>`.
+pub(crate) fn token_from_protocols(protocols: &str) -> Option<String> {
+    protocols.split(',').map(str::trim).find_map(|protocol| protocol.strip_prefix("silta.bearer.")).map(str::to_owned)
+}

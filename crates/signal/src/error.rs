@@ -1,0 +1,88 @@
+//! The signal service's errors and their stable wire codes.
+
+use silta_auth::AuthError;
+use silta_proto::v1::signal::ErrorCode;
+
+use crate::media::MediaControlError;
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// The token was refused.
+    #[error("{0}")]
+    Auth(#[from] AuthError),
+    /// The sender's role may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// No such room (or it has ended).
+    #[error("the room does not exist or has ended")]
+    RoomNotFound,
+    /// The sender is not in the room.
+    #[error("you are not a participant of this room")]
+    NotInRoom,
+    /// The sender is already in the room.
+    #[error("you are already in this room")]
+    AlreadyInRoom,
+    /// Joining needs an invitation.
+    #[error("joining this room needs an invitation")]
+    NotInvited,
+    /// The room is full.
+    #[error("the room has the maximum of {0} participants")]
+    RoomFull(usize),
+    /// The kiosk is not connected.
+    #[error("the kiosk is not connected")]
+    KioskOffline,
+    /// The kiosk already has a session.
+    #[error("the kiosk already has a session")]
+    KioskBusy,
+    /// The kiosk belongs to another service point.
+    #[error("the kiosk belongs to another service point")]
+    WrongServicePoint,
+    /// The named person is not reachable.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// No open offer.
+    #[error("there is no open offer for you in this room")]
+    NoOffer,
+    /// The request does not fit the current phase.
+    #[error("{0}")]
+    InvalidState(&'static str),
+    /// The media node failed.
+    #[error("media: {0}")]
+    Media(#[from] MediaControlError),
+    /// The request is fine but a limit of the session was reached.
+    #[error("the connection must authenticate first")]
+    NotAuthenticated,
+}
+
+impl SignalError {
+    /// The stable code sent to the client.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            SignalError::Auth(auth) => match auth {
+                AuthError::Expired => ErrorCode::TokenExpired,
+                AuthError::UnknownKey => ErrorCode::UnknownKey,
+                AuthError::WrongAudience => ErrorCode::WrongAudience,
+                AuthError::RoomNotGranted => ErrorCode::RoomNotGranted,
+                AuthError::RoleNotGranted => ErrorCode::Forbidden,
+                _ => ErrorCode::TokenInvalid,
+            },
+            SignalError::Forbidden(_) => ErrorCode::Forbidden,
+            SignalError::RoomNotFound => ErrorCode::RoomNotFound,
+            SignalError::NotInRoom => ErrorCode::NotInRoom,
+            SignalError::AlreadyInRoom => ErrorCode::AlreadyInRoom,
+            SignalError::NotInvited => ErrorCode::NotInvited,
+            SignalError::RoomFull(_) => ErrorCode::RoomFull,
+            SignalError::KioskOffline => ErrorCode::KioskOffline,
+            SignalError::KioskBusy => ErrorCode::KioskBusy,
+            SignalError::WrongServicePoint => ErrorCode::WrongServicePoint,
+            SignalError::Unavailable(_) => ErrorCode::Unavailable,
+            SignalError::NoOffer => ErrorCode::NoOffer,
+            SignalError::InvalidState(_) => ErrorCode::InvalidState,
+            SignalError::Media(MediaControlError::Unavailable) => ErrorCode::MediaUnavailable,
+            SignalError::Media(_) => ErrorCode::MediaError,
+            SignalError::NotAuthenticated => ErrorCode::NotAuthenticated,
+        }
+    }
+}

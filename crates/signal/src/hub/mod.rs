@@ -1,0 +1,461 @@
+//! The room state machine: clients, rooms, offers and the on-demand queue.
+//!
+//! The hub is synchronous and never reads the clock: every operation takes
+//! `now` and leaves its consequences in an [`Effects`] value (events for the
+//! bus, commands for the media node) that the caller carries out. That keeps
+//! it testable transition by transition, without sockets or timers.
+//!
+//! Architecture invariant: the hub knows nothing of WebSockets, JSON or
+//! tokio. Personal data never enters it: clients are known by pseudonymous
+//! subjects, roles and organisations.
+
+mod offers;
+mod rooms;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use silta_auth::Identity;
+use silta_proto::v1::media::MediaCommand;
+use silta_proto::v1::signal::{
+    ConnectionState, KioskStatus, ParticipantInfo, ParticipantRef, RoomState, ServerMessage, Welcome,
+};
+use silta_proto::v1::{AgencyCode, ParticipantId, PresenceStatus, RequestId, Role, RoomId};
+
+use crate::bus::{Delivery, Topic};
+use crate::error::SignalError;
+
+pub use offers::Offer;
+pub use rooms::Room;
+
+/// The hub's tunables.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// How long a dropped client may come back as the same participant.
+    pub resume_window: Duration,
+    /// How long an offered call waits for an answer before it moves on.
+    pub offer_timeout: Duration,
+    /// Most participants in one room.
+    pub max_participants: usize,
+    /// Assumed handling time of a call before any has been measured.
+    pub default_handling_time: Duration,
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        Self {
+            resume_window: Duration::from_secs(30),
+            offer_timeout: Duration::from_secs(30),
+            max_participants: 6,
+            default_handling_time: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// What an operation caused, for the caller to carry out in order.
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// Events to publish.
+    pub deliveries: Vec<(Topic, Delivery)>,
+    /// Commands for the media node.
+    pub media: Vec<MediaCommand>,
+}
+
+/// One authenticated client session (a participant id), attached to a
+/// connection or waiting within the resume window.
+#[derive(Debug)]
+pub struct Client {
+    id: ParticipantId,
+    identity: Identity,
+    presence: PresenceStatus,
+    epoch: u64,
+    attached: bool,
+    detached_at: Option<Instant>,
+    resume_token: String,
+    rooms: BTreeSet<RoomId>,
+    /// When the client last finished a call; the longest-idle free expert
+    /// gets the next offer.
+    idle_since: Instant,
+}
+
+impl Client {
+    fn info(&self) -> ParticipantInfo {
+        ParticipantInfo {
+            participant: self.id.clone(),
+            role: self.identity.role,
+            organisation: self.identity.organisation.as_str().to_owned(),
+            languages: self.identity.languages.clone(),
+            connection: if self.attached { ConnectionState::Connected } else { ConnectionState::Reconnecting },
+        }
+    }
+}
+
+/// What the connection needs after authenticating.
+#[derive(Debug)]
+pub struct Attached {
+    /// The participant.
+    pub participant: ParticipantId,
+    /// This attachment's epoch; older connections of the participant close.
+    pub epoch: u64,
+    /// The welcome to send.
+    pub welcome: Welcome,
+    /// Messages to send right after the welcome (e.g. the queue snapshot).
+    pub follow_up: Vec<ServerMessage>,
+}
+
+/// The state machine.
+#[derive(Debug)]
+pub struct Hub {
+    settings: HubSettings,
+    clients: HashMap<ParticipantId, Client>,
+    resume_index: HashMap<String, ParticipantId>,
+    rooms: HashMap<RoomId, Room>,
+    offers: Vec<Offer>,
+    handling_time: HashMap<AgencyCode, Duration>,
+    effects: Effects,
+}
+
+fn random_id(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+impl Hub {
+    /// An empty hub.
+    pub fn new(settings: HubSettings) -> Self {
+        Self {
+            settings,
+            clients: HashMap::new(),
+            resume_index: HashMap::new(),
+            rooms: HashMap::new(),
+            offers: Vec::new(),
+            handling_time: HashMap::new(),
+            effects: Effects::default(),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &HubSettings {
+        &self.settings
+    }
+
+    /// Takes the effects accumulated since the last call.
+    pub fn take_effects(&mut self) -> Effects {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Number of client sessions (attached or waiting to resume).
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// Number of open rooms.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    // ----- delivery helpers -------------------------------------------------
+
+    fn send(&mut self, to: &ParticipantId, message: ServerMessage) {
+        if self.clients.get(to).is_some_and(|client| client.attached) {
+            self.effects.deliveries.push((Topic::Participant(to.clone()), Delivery::Message(Arc::new(message))));
+        }
+    }
+
+    fn send_to_room(&mut self, room: &RoomId, message: ServerMessage, except: Option<&ParticipantId>) {
+        let Some(members) = self.rooms.get(room).map(|room| room.participants.clone()) else {
+            return;
+        };
+        let shared = Arc::new(message);
+        for member in members.iter().filter(|member| Some(*member) != except) {
+            if self.clients.get(member).is_some_and(|client| client.attached) {
+                self.effects.deliveries.push((Topic::Participant(member.clone()), Delivery::Message(shared.clone())));
+            }
+        }
+    }
+
+    fn publish_session_event(&mut self, message: ServerMessage) {
+        self.effects.deliveries.push((Topic::Sessions, Delivery::Message(Arc::new(message))));
+    }
+
+    fn client(&self, id: &ParticipantId) -> Result<&Client, SignalError> {
+        self.clients.get(id).ok_or(SignalError::NotAuthenticated)
+    }
+
+    // ----- authentication, drop and resume ----------------------------------
+
+    /// Authenticates a connection as a new client session, or resumes the
+    /// session named by `resume_token` when it belongs to the same subject
+    /// and is within its window. A resume token that does not fit starts a
+    /// fresh session (`welcome.resumed` is false).
+    pub fn attach(
+        &mut self,
+        identity: Identity,
+        resume_token: Option<&str>,
+        request: Option<RequestId>,
+        now: Instant,
+    ) -> Attached {
+        let resumable = resume_token.and_then(|token| self.resume_index.get(token).cloned()).filter(|id| {
+            self.clients.get(id).is_some_and(|client| {
+                client.identity.subject == identity.subject && client.identity.role == identity.role
+            })
+        });
+        let (id, resumed) = match resumable {
+            Some(id) => {
+                self.reattach(&id, identity, now);
+                (id, true)
+            }
+            None => {
+                let id = ParticipantId::parse(random_id("p-")).expect("generated ids are valid");
+                let token = random_id("rt-");
+                self.resume_index.insert(token.clone(), id.clone());
+                let client = Client {
+                    id: id.clone(),
+                    identity,
+                    presence: PresenceStatus::Available,
+                    epoch: 1,
+                    attached: true,
+                    detached_at: None,
+                    resume_token: token,
+                    rooms: BTreeSet::new(),
+                    idle_since: now,
+                };
+                self.clients.insert(id.clone(), client);
+                (id, false)
+            }
+        };
+        self.announce_kiosk(&id);
+        self.dispatch(now);
+        let welcome = self.welcome(&id, request, resumed, now);
+        let follow_up = self.queue_snapshots_for(&id, now);
+        let epoch = self.clients.get(&id).map(|client| client.epoch).unwrap_or(1);
+        Attached { participant: id, epoch, welcome, follow_up }
+    }
+
+    fn reattach(&mut self, id: &ParticipantId, identity: Identity, now: Instant) {
+        let new_token = random_id("rt-");
+        let Some(client) = self.clients.get_mut(id) else { return };
+        let was_attached = client.attached;
+        self.resume_index.remove(&client.resume_token);
+        client.resume_token = new_token.clone();
+        client.identity = identity;
+        client.attached = true;
+        client.detached_at = None;
+        client.epoch += 1;
+        let epoch = client.epoch;
+        let rooms: Vec<RoomId> = client.rooms.iter().cloned().collect();
+        self.resume_index.insert(new_token, id.clone());
+        // A connection of an older epoch may still think it is alive (its
+        // network vanished without a close): tell it to go.
+        self.effects.deliveries.push((Topic::Participant(id.clone()), Delivery::Superseded { epoch }));
+        if !was_attached {
+            for room in rooms {
+                let event = ServerMessage::ParticipantReconnected(ParticipantRef {
+                    room: room.clone(),
+                    participant: id.clone(),
+                });
+                self.send_to_room(&room, event, Some(id));
+            }
+        }
+        let _ = now;
+    }
+
+    /// The connection of `id` at `epoch` dropped. The client keeps its place
+    /// for the resume window; others see it as reconnecting.
+    pub fn detach(&mut self, id: &ParticipantId, epoch: u64, now: Instant) {
+        let Some(client) = self.clients.get_mut(id) else { return };
+        if client.epoch != epoch || !client.attached {
+            return; // A newer connection already took over.
+        }
+        client.attached = false;
+        client.detached_at = Some(now);
+        let rooms: Vec<RoomId> = client.rooms.iter().cloned().collect();
+        for room in rooms {
+            let event =
+                ServerMessage::ParticipantReconnecting(ParticipantRef { room: room.clone(), participant: id.clone() });
+            self.send_to_room(&room, event, Some(id));
+        }
+        self.release_offers_held_by(id, now);
+        self.announce_kiosk(id);
+        self.dispatch(now);
+    }
+
+    /// Advances time: drops clients whose resume window passed and moves on
+    /// offers nobody answered.
+    pub fn tick(&mut self, now: Instant) {
+        let window = self.settings.resume_window;
+        let expired: Vec<ParticipantId> = self
+            .clients
+            .values()
+            .filter(|client| client.detached_at.is_some_and(|at| now.duration_since(at) >= window))
+            .map(|client| client.id.clone())
+            .collect();
+        for id in expired {
+            self.remove_client(&id, now);
+        }
+        self.expire_offers(now);
+    }
+
+    fn remove_client(&mut self, id: &ParticipantId, now: Instant) {
+        let Some(client) = self.clients.get(id) else { return };
+        let rooms: Vec<RoomId> = client.rooms.iter().cloned().collect();
+        let role = client.identity.role;
+        for room in rooms {
+            if role == Role::Kiosk {
+                // Without the citizen there is no session to continue.
+                self.end_room(&room, silta_proto::v1::OutcomeCode::ConnectionLost, None, now);
+            } else {
+                self.remove_participant(&room, id, silta_proto::v1::signal::LeaveReason::Timeout, now);
+            }
+        }
+        self.withdraw_offers_of_requester(id);
+        if let Some(client) = self.clients.remove(id) {
+            self.resume_index.remove(&client.resume_token);
+            if client.identity.role == Role::Kiosk {
+                self.announce_kiosk_status(&client, false, None);
+            }
+        }
+        self.dispatch(now);
+    }
+
+    fn welcome(&self, id: &ParticipantId, request: Option<RequestId>, resumed: bool, now: Instant) -> Welcome {
+        let client = &self.clients[id];
+        let rooms = client.rooms.iter().filter_map(|room| self.room_state(room)).collect();
+        let kiosks = match (client.identity.role, client.identity.service_point()) {
+            (Role::Advisor, Some(point)) => self.kiosks_of(point),
+            _ => Vec::new(),
+        };
+        let offers = self.offers_for(id, now);
+        Welcome {
+            id: request,
+            participant: id.clone(),
+            role: client.identity.role,
+            resume_token: client.resume_token.clone(),
+            resume_window_ms: u64::try_from(self.settings.resume_window.as_millis()).unwrap_or(u64::MAX),
+            resumed,
+            rooms,
+            turn: None,
+            kiosks,
+            offers,
+        }
+    }
+
+    // ----- presence ----------------------------------------------------------
+
+    /// Sets an expert's or interpreter's availability.
+    pub fn set_presence(
+        &mut self,
+        id: &ParticipantId,
+        status: PresenceStatus,
+        now: Instant,
+    ) -> Result<(), SignalError> {
+        let role = self.client(id)?.identity.role;
+        if !matches!(role, Role::Expert | Role::Interpreter) {
+            return Err(SignalError::Forbidden("only experts and interpreters set their availability"));
+        }
+        if let Some(client) = self.clients.get_mut(id) {
+            client.presence = status;
+        }
+        if status != PresenceStatus::Available {
+            self.release_offers_held_by(id, now);
+        }
+        self.dispatch(now);
+        Ok(())
+    }
+
+    fn kiosks_of(&self, point: &silta_proto::v1::ServicePointId) -> Vec<KioskStatus> {
+        let mut kiosks: Vec<KioskStatus> = self
+            .clients
+            .values()
+            .filter(|client| client.identity.role == Role::Kiosk && client.identity.service_point() == Some(point))
+            .map(|client| KioskStatus {
+                kiosk: client.identity.subject.clone(),
+                online: client.attached,
+                room: client.rooms.iter().next().cloned(),
+            })
+            .collect();
+        kiosks.sort_by(|a, b| a.kiosk.cmp(&b.kiosk));
+        kiosks
+    }
+
+    /// Tells the advisors of a kiosk's service point about it.
+    fn announce_kiosk(&mut self, id: &ParticipantId) {
+        let Some(client) = self.clients.get(id) else { return };
+        if client.identity.role != Role::Kiosk {
+            return;
+        }
+        let online = client.attached;
+        let room = client.rooms.iter().next().cloned();
+        let status = KioskStatus { kiosk: client.identity.subject.clone(), online, room };
+        let point = client.identity.service_point().cloned();
+        if let Some(point) = point {
+            self.send_to_advisors(&point, ServerMessage::KioskStatus(status));
+        }
+    }
+
+    fn announce_kiosk_status(&mut self, client: &Client, online: bool, room: Option<RoomId>) {
+        if let Some(point) = client.identity.service_point().cloned() {
+            let status = KioskStatus { kiosk: client.identity.subject.clone(), online, room };
+            self.send_to_advisors(&point, ServerMessage::KioskStatus(status));
+        }
+    }
+
+    fn send_to_advisors(&mut self, point: &silta_proto::v1::ServicePointId, message: ServerMessage) {
+        let advisors: Vec<ParticipantId> = self
+            .clients
+            .values()
+            .filter(|client| {
+                client.attached
+                    && client.identity.role == Role::Advisor
+                    && client.identity.service_point() == Some(point)
+            })
+            .map(|client| client.id.clone())
+            .collect();
+        for advisor in advisors {
+            self.send(&advisor, message.clone());
+        }
+    }
+
+    // ----- queries for the connection layer ---------------------------------
+
+    /// Checks that `id` is a participant of `room` and returns its grant's
+    /// media rights `(publish, subscribe)`.
+    pub fn check_member(&self, id: &ParticipantId, room: &RoomId) -> Result<(), SignalError> {
+        let client = self.client(id)?;
+        if !self.rooms.contains_key(room) {
+            return Err(SignalError::RoomNotFound);
+        }
+        if !client.rooms.contains(room) {
+            return Err(SignalError::NotInRoom);
+        }
+        Ok(())
+    }
+
+    /// The attached participants of a room.
+    pub fn room_members(&self, room: &RoomId) -> Vec<ParticipantId> {
+        self.rooms.get(room).map(|room| room.participants.clone()).unwrap_or_default()
+    }
+
+    /// The current epoch of a participant, if it exists.
+    pub fn epoch_of(&self, id: &ParticipantId) -> Option<u64> {
+        self.clients.get(id).map(|client| client.epoch)
+    }
+
+    fn room_state(&self, room: &RoomId) -> Option<RoomState> {
+        let room = self.rooms.get(room)?;
+        Some(RoomState {
+            room: room.id.clone(),
+            service_point: room.service_point.clone(),
+            phase: room.phase,
+            participants: room
+                .participants
+                .iter()
+                .filter_map(|member| self.clients.get(member).map(Client::info))
+                .collect(),
+            identity_checked: room.identity_checked,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

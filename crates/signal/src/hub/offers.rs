@@ -1,0 +1,512 @@
+//! Offers: asking for an expert (named or from the on-demand queue),
+//! inviting an interpreter, transferring to another agency; accepting,
+//! declining, timing out, and the queue's positions and estimated waits.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use silta_proto::v1::signal::{
+    CallOffered, CallWithdrawn, ExpertTarget, InterpreterTarget, OfferKind, QueueEntry, QueueSnapshot, QueueStatus,
+    RoomState, ServerMessage, SessionPhase, WithdrawReason,
+};
+use silta_proto::v1::{AgencyCode, LanguageTag, ParticipantId, PresenceStatus, Role, RoomId, Subject};
+
+use super::Hub;
+use crate::error::SignalError;
+
+/// Whom an offer is for.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Wanted {
+    /// A named person.
+    Person(Subject),
+    /// Any expert of the agency who speaks the language.
+    Agency { agency: AgencyCode, language: LanguageTag },
+    /// Any interpreter of the language.
+    Language(LanguageTag),
+}
+
+/// An open request for someone to join a room.
+#[derive(Debug)]
+pub struct Offer {
+    pub(super) room: RoomId,
+    pub(super) kind: OfferKind,
+    pub(super) role: Role,
+    pub(super) wanted: Wanted,
+    pub(super) created: Instant,
+    /// Who holds the offer now, and until when.
+    pub(super) offered_to: Option<(ParticipantId, Instant)>,
+    /// Subjects who declined or let it time out; not offered again.
+    pub(super) declined: HashSet<Subject>,
+    pub(super) requested_by: ParticipantId,
+}
+
+impl Offer {
+    fn language(&self) -> Option<LanguageTag> {
+        match &self.wanted {
+            Wanted::Person(_) => None,
+            Wanted::Agency { language, .. } | Wanted::Language(language) => Some(language.clone()),
+        }
+    }
+
+    fn queued_agency(&self) -> Option<&AgencyCode> {
+        match (&self.kind, &self.wanted) {
+            (OfferKind::Call, Wanted::Agency { agency, .. }) => Some(agency),
+            _ => None,
+        }
+    }
+}
+
+impl Hub {
+    /// Asks for an expert for the room (advisor): a named one, or the
+    /// on-demand queue by agency and language.
+    pub fn request_expert(
+        &mut self,
+        id: &ParticipantId,
+        room_id: &RoomId,
+        target: ExpertTarget,
+        now: Instant,
+    ) -> Result<(), SignalError> {
+        self.require_member_with_role(id, room_id, &[Role::Advisor], "only the advisor asks for an expert")?;
+        self.create_offer(id, room_id, OfferKind::Call, Role::Expert, expert_wanted(target), now)
+    }
+
+    /// Brings in an expert of another agency (expert). The requesting expert
+    /// leaves once the new one has joined.
+    pub fn transfer(
+        &mut self,
+        id: &ParticipantId,
+        room_id: &RoomId,
+        target: ExpertTarget,
+        now: Instant,
+    ) -> Result<(), SignalError> {
+        self.require_member_with_role(id, room_id, &[Role::Expert], "only an expert transfers a session")?;
+        let own_agency = self.clients[id].identity.agency().cloned();
+        if let ExpertTarget::Queue { agency, .. } = &target
+            && Some(agency) == own_agency.as_ref()
+        {
+            return Err(SignalError::InvalidState("a transfer goes to another agency"));
+        }
+        self.create_offer(id, room_id, OfferKind::Transfer, Role::Expert, expert_wanted(target), now)
+    }
+
+    /// Invites an interpreter (advisor or expert).
+    pub fn invite_interpreter(
+        &mut self,
+        id: &ParticipantId,
+        room_id: &RoomId,
+        target: InterpreterTarget,
+        now: Instant,
+    ) -> Result<(), SignalError> {
+        self.require_member_with_role(
+            id,
+            room_id,
+            &[Role::Advisor, Role::Expert],
+            "only the advisor or the expert invites an interpreter",
+        )?;
+        let wanted = match target {
+            InterpreterTarget::Person { subject } => Wanted::Person(subject),
+            InterpreterTarget::Language { language } => Wanted::Language(language),
+        };
+        self.create_offer(id, room_id, OfferKind::Interpretation, Role::Interpreter, wanted, now)
+    }
+
+    fn create_offer(
+        &mut self,
+        requester: &ParticipantId,
+        room_id: &RoomId,
+        kind: OfferKind,
+        role: Role,
+        wanted: Wanted,
+        now: Instant,
+    ) -> Result<(), SignalError> {
+        if self.offers.iter().any(|offer| &offer.room == room_id && offer.role == role) {
+            return Err(SignalError::InvalidState("this room already has an open request of that kind"));
+        }
+        if kind == OfferKind::Call && self.rooms[room_id].phase == SessionPhase::InService {
+            return Err(SignalError::InvalidState("an expert is already in the session; transfer instead"));
+        }
+        self.ensure_capacity(room_id)?;
+        if let Wanted::Person(subject) = &wanted {
+            let reachable = self
+                .clients
+                .values()
+                .any(|client| client.attached && &client.identity.subject == subject && client.identity.role == role);
+            if !reachable {
+                return Err(SignalError::Unavailable("that person is not connected"));
+            }
+        }
+        self.offers.push(Offer {
+            room: room_id.clone(),
+            kind,
+            role,
+            wanted,
+            created: now,
+            offered_to: None,
+            declined: HashSet::new(),
+            requested_by: requester.clone(),
+        });
+        if role == Role::Expert
+            && kind == OfferKind::Call
+            && let Some(room) = self.rooms.get_mut(room_id)
+        {
+            room.phase = SessionPhase::WaitingForExpert;
+        }
+        self.dispatch(now);
+        self.announce_queue(now);
+        Ok(())
+    }
+
+    /// Accepts a call or invitation: the one offered to the caller, or a
+    /// waiting queue request the caller could serve (picked from the queue
+    /// view).
+    pub fn accept(&mut self, id: &ParticipantId, room_id: &RoomId, now: Instant) -> Result<RoomState, SignalError> {
+        let client = self.client(id)?;
+        client.identity.grant_for(room_id, client.identity.role)?;
+        if !self.rooms.contains_key(room_id) {
+            return Err(SignalError::RoomNotFound);
+        }
+        if client.rooms.contains(room_id) {
+            return Err(SignalError::AlreadyInRoom);
+        }
+        let index = self
+            .offers
+            .iter()
+            .position(|offer| {
+                &offer.room == room_id
+                    && (offer.offered_to.as_ref().is_some_and(|(holder, _)| holder == id)
+                        || (offer.offered_to.is_none() && self.matches(offer, id, false)))
+            })
+            .ok_or(SignalError::NoOffer)?;
+        self.ensure_capacity(room_id)?;
+        let offer = self.offers.remove(index);
+        if let Some((holder, _)) = &offer.offered_to
+            && holder != id
+        {
+            self.send(holder, withdrawn(room_id, WithdrawReason::Taken));
+        }
+        self.add_participant(room_id, id, now);
+        self.dispatch(now);
+        self.announce_queue(now);
+        Ok(self.room_state(room_id).expect("room exists"))
+    }
+
+    /// Declines an offer. A queue request moves on to the next free match;
+    /// a named request is withdrawn and the room is told.
+    pub fn decline(&mut self, id: &ParticipantId, room_id: &RoomId, now: Instant) -> Result<(), SignalError> {
+        let index = self
+            .offers
+            .iter()
+            .position(|offer| {
+                &offer.room == room_id && offer.offered_to.as_ref().is_some_and(|(holder, _)| holder == id)
+            })
+            .ok_or(SignalError::NoOffer)?;
+        self.pass_on(index, WithdrawReason::Declined, now);
+        self.dispatch(now);
+        self.announce_queue(now);
+        Ok(())
+    }
+
+    /// The holder of `self.offers[index]` declined or let it expire.
+    fn pass_on(&mut self, index: usize, reason: WithdrawReason, now: Instant) {
+        let Some((holder, _)) = self.offers[index].offered_to.take() else { return };
+        if reason == WithdrawReason::Expired {
+            self.send(&holder, withdrawn(&self.offers[index].room.clone(), WithdrawReason::Expired));
+        }
+        if let Some(subject) = self.clients.get(&holder).map(|client| client.identity.subject.clone()) {
+            self.offers[index].declined.insert(subject);
+        }
+        if matches!(self.offers[index].wanted, Wanted::Person(_)) {
+            let offer = self.offers.remove(index);
+            self.after_offer_removed(&offer, reason);
+        }
+        let _ = now;
+    }
+
+    fn after_offer_removed(&mut self, offer: &Offer, reason: WithdrawReason) {
+        if offer.role == Role::Expert
+            && offer.kind == OfferKind::Call
+            && let Some(room) = self.rooms.get_mut(&offer.room)
+            && room.phase == SessionPhase::WaitingForExpert
+        {
+            room.phase = SessionPhase::CheckIn;
+        }
+        self.send_to_room(&offer.room.clone(), withdrawn(&offer.room, reason), None);
+    }
+
+    pub(super) fn expire_offers(&mut self, now: Instant) {
+        let mut index = 0;
+        let mut changed = false;
+        while index < self.offers.len() {
+            let expired = self.offers[index].offered_to.as_ref().is_some_and(|(_, deadline)| *deadline <= now);
+            let before = self.offers.len();
+            if expired {
+                self.pass_on(index, WithdrawReason::Expired, now);
+                changed = true;
+            }
+            if self.offers.len() == before {
+                index += 1;
+            }
+        }
+        if changed {
+            self.dispatch(now);
+            self.announce_queue(now);
+        }
+    }
+
+    /// A client dropped or became unavailable: offers it held go back to the
+    /// pool (without counting as a decline).
+    pub(super) fn release_offers_held_by(&mut self, id: &ParticipantId, now: Instant) {
+        let mut released = false;
+        for offer in &mut self.offers {
+            if offer.offered_to.as_ref().is_some_and(|(holder, _)| holder == id) {
+                offer.offered_to = None;
+                released = true;
+            }
+        }
+        if released {
+            self.dispatch(now);
+        }
+    }
+
+    pub(super) fn withdraw_offers_of_requester(&mut self, id: &ParticipantId) {
+        let (gone, kept): (Vec<Offer>, Vec<Offer>) = std::mem::take(&mut self.offers)
+            .into_iter()
+            .partition(|offer| &offer.requested_by == id && offer.kind == OfferKind::Transfer);
+        self.offers = kept;
+        for offer in gone {
+            if let Some((holder, _)) = &offer.offered_to {
+                self.send(holder, withdrawn(&offer.room, WithdrawReason::Cancelled));
+            }
+        }
+    }
+
+    pub(super) fn cancel_offers_for_room(&mut self, room_id: &RoomId) {
+        let (gone, kept): (Vec<Offer>, Vec<Offer>) =
+            std::mem::take(&mut self.offers).into_iter().partition(|offer| &offer.room == room_id);
+        self.offers = kept;
+        for offer in gone {
+            if let Some((holder, _)) = &offer.offered_to {
+                self.send(holder, withdrawn(room_id, WithdrawReason::Cancelled));
+            }
+        }
+    }
+
+    /// A participant joined a room directly (with a room grant): named
+    /// offers for them in that room are done.
+    pub(super) fn fulfil_offers_for(&mut self, room_id: &RoomId, id: &ParticipantId) {
+        let Some(subject) = self.clients.get(id).map(|client| client.identity.subject.clone()) else { return };
+        self.offers.retain(|offer| !(&offer.room == room_id && offer.wanted == Wanted::Person(subject.clone())));
+    }
+
+    /// Could `id` take `offer`? `for_dispatch` adds the conditions for being
+    /// pushed an offer unasked (available, not already holding one).
+    fn matches(&self, offer: &Offer, id: &ParticipantId, for_dispatch: bool) -> bool {
+        let Some(client) = self.clients.get(id) else { return false };
+        if !client.attached || client.identity.role != offer.role {
+            return false;
+        }
+        // Someone who declined is not pushed the offer again, but may still
+        // pick it from the queue view.
+        if for_dispatch && offer.declined.contains(&client.identity.subject) {
+            return false;
+        }
+        let wanted = match &offer.wanted {
+            Wanted::Person(subject) => &client.identity.subject == subject,
+            Wanted::Agency { agency, language } => {
+                client.identity.agency() == Some(agency) && client.identity.languages.contains(language)
+            }
+            Wanted::Language(language) => client.identity.languages.contains(language),
+        };
+        if !wanted {
+            return false;
+        }
+        if !for_dispatch {
+            return true;
+        }
+        let named = matches!(offer.wanted, Wanted::Person(_));
+        let free = client.rooms.is_empty() && client.presence == PresenceStatus::Available;
+        let holding = self.offers.iter().any(|other| other.offered_to.as_ref().is_some_and(|(holder, _)| holder == id));
+        !holding && (named || free)
+    }
+
+    /// Offers every unoffered request, oldest first, to the longest-idle
+    /// free match.
+    pub(super) fn dispatch(&mut self, now: Instant) {
+        let timeout = self.settings.offer_timeout;
+        for index in 0..self.offers.len() {
+            if self.offers[index].offered_to.is_some() {
+                continue;
+            }
+            let candidate = self
+                .clients
+                .values()
+                .filter(|client| matches!(client.identity.role, Role::Expert | Role::Interpreter))
+                .filter(|client| self.matches(&self.offers[index], &client.id, true))
+                .min_by_key(|client| (client.idle_since, client.id.clone()))
+                .map(|client| client.id.clone());
+            let Some(candidate) = candidate else { continue };
+            self.offers[index].offered_to = Some((candidate.clone(), now + timeout));
+            let offered = self.describe_offer(&self.offers[index], now);
+            self.send(&candidate, ServerMessage::CallOffered(offered));
+        }
+    }
+
+    fn describe_offer(&self, offer: &Offer, now: Instant) -> CallOffered {
+        let expires = offer
+            .offered_to
+            .as_ref()
+            .map(|(_, deadline)| deadline.saturating_duration_since(now))
+            .unwrap_or(self.settings.offer_timeout);
+        CallOffered {
+            room: offer.room.clone(),
+            kind: offer.kind,
+            service_point: self.service_point_of(&offer.room),
+            language: offer.language(),
+            waiting_seconds: now.duration_since(offer.created).as_secs(),
+            expires_in_seconds: expires.as_secs(),
+        }
+    }
+
+    pub(super) fn offers_for(&self, id: &ParticipantId, now: Instant) -> Vec<CallOffered> {
+        self.offers
+            .iter()
+            .filter(|offer| offer.offered_to.as_ref().is_some_and(|(holder, _)| holder == id))
+            .map(|offer| self.describe_offer(offer, now))
+            .collect()
+    }
+
+    // ----- the on-demand queue ----------------------------------------------
+
+    pub(super) fn record_handling_time(&mut self, agency: AgencyCode, took: Duration) {
+        // An exponential moving average: recent calls count most.
+        let previous = self.handling_time.get(&agency).copied().unwrap_or(self.settings.default_handling_time);
+        let average = (previous * 3 + took) / 4;
+        self.handling_time.insert(agency, average);
+    }
+
+    /// Estimated wait at `position` (1-based) in `agency`'s queue: the
+    /// requests ahead are served in parallel by the agency's connected
+    /// experts, each taking the average handling time.
+    fn estimated_wait(&self, agency: &AgencyCode, position: usize) -> Duration {
+        let experts = self
+            .clients
+            .values()
+            .filter(|client| {
+                client.attached && client.identity.role == Role::Expert && client.identity.agency() == Some(agency)
+            })
+            .count()
+            .max(1);
+        let handling = self.handling_time.get(agency).copied().unwrap_or(self.settings.default_handling_time);
+        let rounds = u32::try_from((position - 1) / experts + 1).unwrap_or(u32::MAX);
+        let free_now = self.clients.values().any(|client| {
+            client.attached
+                && client.identity.role == Role::Expert
+                && client.identity.agency() == Some(agency)
+                && client.rooms.is_empty()
+                && client.presence == PresenceStatus::Available
+        });
+        if free_now && position <= experts { Duration::ZERO } else { handling * rounds }
+    }
+
+    fn queues(&self) -> BTreeMap<AgencyCode, Vec<&Offer>> {
+        let mut queues: BTreeMap<AgencyCode, Vec<&Offer>> = BTreeMap::new();
+        for offer in &self.offers {
+            if let Some(agency) = offer.queued_agency() {
+                queues.entry(agency.clone()).or_default().push(offer);
+            }
+        }
+        queues
+    }
+
+    /// Tells every waiting room its position and estimated wait, and every
+    /// connected expert their agency's queue.
+    pub(super) fn announce_queue(&mut self, now: Instant) {
+        let mut statuses = Vec::new();
+        let mut snapshots = Vec::new();
+        let queues = self.queues();
+        let mut agencies_with_experts: HashSet<AgencyCode> = self
+            .clients
+            .values()
+            .filter(|client| client.attached && client.identity.role == Role::Expert)
+            .filter_map(|client| client.identity.agency().cloned())
+            .collect();
+        for (agency, waiting) in &queues {
+            let mut entries = Vec::new();
+            for (index, offer) in waiting.iter().enumerate() {
+                let position = index + 1;
+                statuses.push((
+                    offer.room.clone(),
+                    QueueStatus {
+                        room: offer.room.clone(),
+                        position: u32::try_from(position).unwrap_or(u32::MAX),
+                        estimated_wait_seconds: self.estimated_wait(agency, position).as_secs(),
+                    },
+                ));
+                entries.push(self.queue_entry(offer, now));
+            }
+            agencies_with_experts.remove(agency);
+            snapshots.push(QueueSnapshot { agency: agency.clone(), entries });
+        }
+        // Agencies whose queue just emptied get an empty snapshot.
+        for agency in agencies_with_experts {
+            snapshots.push(QueueSnapshot { agency, entries: Vec::new() });
+        }
+        for (room, status) in statuses {
+            self.send_to_room(&room, ServerMessage::QueueStatus(status), None);
+        }
+        for snapshot in snapshots {
+            let experts: Vec<ParticipantId> = self
+                .clients
+                .values()
+                .filter(|client| {
+                    client.attached
+                        && client.identity.role == Role::Expert
+                        && client.identity.agency() == Some(&snapshot.agency)
+                })
+                .map(|client| client.id.clone())
+                .collect();
+            for expert in experts {
+                self.send(&expert, ServerMessage::QueueSnapshot(snapshot.clone()));
+            }
+        }
+    }
+
+    fn service_point_of(&self, room: &RoomId) -> silta_proto::v1::ServicePointId {
+        self.rooms
+            .get(room)
+            .map(|room| room.service_point.clone())
+            .unwrap_or_else(|| silta_proto::v1::ServicePointId::parse("unknown").expect("static id is valid"))
+    }
+
+    fn queue_entry(&self, offer: &Offer, now: Instant) -> QueueEntry {
+        QueueEntry {
+            room: offer.room.clone(),
+            service_point: self.service_point_of(&offer.room),
+            language: offer.language().unwrap_or_else(|| LanguageTag::parse("und").expect("static tag")),
+            waiting_seconds: now.duration_since(offer.created).as_secs(),
+        }
+    }
+
+    pub(super) fn queue_snapshots_for(&self, id: &ParticipantId, now: Instant) -> Vec<ServerMessage> {
+        let Some(agency) = self.clients.get(id).and_then(|client| client.identity.agency().cloned()) else {
+            return Vec::new();
+        };
+        let queues = self.queues();
+        let entries = queues
+            .get(&agency)
+            .map(|waiting| waiting.iter().map(|offer| self.queue_entry(offer, now)).collect())
+            .unwrap_or_default();
+        vec![ServerMessage::QueueSnapshot(QueueSnapshot { agency, entries })]
+    }
+}
+
+fn expert_wanted(target: ExpertTarget) -> Wanted {
+    match target {
+        ExpertTarget::Person { subject } => Wanted::Person(subject),
+        ExpertTarget::Queue { agency, language } => Wanted::Agency { agency, language },
+    }
+}
+
+fn withdrawn(room: &RoomId, reason: WithdrawReason) -> ServerMessage {
+    ServerMessage::CallWithdrawn(CallWithdrawn { room: room.clone(), reason })
+}

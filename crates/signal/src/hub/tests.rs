@@ -1,0 +1,600 @@
+//! Transition-by-transition tests of the state machine, allowed and refused.
+
+use std::time::{Duration, Instant};
+
+use silta_auth::{Identity, Organisation, RoomGrant};
+use silta_proto::v1::media::MediaCommand;
+use silta_proto::v1::signal::{
+    ErrorCode, ExpertTarget, InterpreterTarget, LeaveReason, OfferKind, ServerMessage, SessionPhase, WithdrawReason,
+};
+use silta_proto::v1::{
+    AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, PresenceStatus, Role, RoomId, ServicePointId,
+    Subject,
+};
+
+use super::{Effects, Hub, HubSettings};
+use crate::bus::{Delivery, Topic};
+
+fn identity(subject: &str, role: Role, org: &str, languages: &[&str]) -> Identity {
+    Identity {
+        subject: Subject::parse(subject).unwrap(),
+        role,
+        organisation: Organisation::parse(role, org).unwrap(),
+        languages: languages.iter().map(|l| LanguageTag::parse(*l).unwrap()).collect(),
+        rooms: Vec::new(),
+        expires_at: u64::MAX,
+    }
+}
+
+struct World {
+    hub: Hub,
+    now: Instant,
+}
+
+impl World {
+    fn new() -> Self {
+        Self { hub: Hub::new(HubSettings::default()), now: Instant::now() }
+    }
+
+    fn connect(&mut self, identity: Identity) -> ParticipantId {
+        // Connections arrive a moment apart, so "longest idle" is decided by
+        // arrival order and not by the random tie-break.
+        self.now += Duration::from_millis(1);
+        let attached = self.hub.attach(identity, None, None, self.now);
+        self.hub.take_effects();
+        attached.participant
+    }
+
+    fn effects(&mut self) -> Effects {
+        self.hub.take_effects()
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.hub.tick(self.now);
+    }
+}
+
+/// Messages delivered to `to` in `effects`.
+fn received(effects: &Effects, to: &ParticipantId) -> Vec<ServerMessage> {
+    effects
+        .deliveries
+        .iter()
+        .filter(|(topic, _)| topic == &Topic::Participant(to.clone()))
+        .filter_map(|(_, delivery)| match delivery {
+            Delivery::Message(message) => Some((**message).clone()),
+            Delivery::Superseded { .. } => None,
+        })
+        .collect()
+}
+
+fn code(err: crate::error::SignalError) -> ErrorCode {
+    err.code()
+}
+
+/// A service point with a kiosk, an advisor, a Vero expert (fi, sv), a
+/// Kela expert and a Swedish interpreter.
+struct Cast {
+    world: World,
+    kiosk: ParticipantId,
+    advisor: ParticipantId,
+    vero: ParticipantId,
+    kela: ParticipantId,
+    interpreter: ParticipantId,
+}
+
+fn cast() -> Cast {
+    let mut world = World::new();
+    let kiosk = world.connect(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]));
+    let advisor = world.connect(identity("advisor-1", Role::Advisor, "sp-kemi", &["fi", "sv"]));
+    let vero = world.connect(identity("expert-vero", Role::Expert, "VERO", &["fi", "sv"]));
+    let kela = world.connect(identity("expert-kela", Role::Expert, "KELA", &["fi"]));
+    let interpreter = world.connect(identity("interp-sv", Role::Interpreter, "TULKIT", &["sv", "fi"]));
+    Cast { world, kiosk, advisor, vero, kela, interpreter }
+}
+
+fn open(cast: &mut Cast) -> RoomId {
+    let now = cast.world.now;
+    let kiosk_subject = Subject::parse("kiosk-1").unwrap();
+    let state = cast.world.hub.open_session(&cast.advisor, &kiosk_subject, None, now).unwrap();
+    state.room
+}
+
+fn queue_vero(cast: &mut Cast, room: &RoomId) {
+    let now = cast.world.now;
+    let target =
+        ExpertTarget::Queue { agency: AgencyCode::parse("VERO").unwrap(), language: LanguageTag::parse("sv").unwrap() };
+    cast.world.hub.request_expert(&cast.advisor, room, target, now).unwrap();
+}
+
+#[test]
+fn advisor_opens_a_session_and_the_kiosk_is_told() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    let effects = cast.world.effects();
+    let kiosk_saw = received(&effects, &cast.kiosk);
+    assert!(
+        kiosk_saw
+            .iter()
+            .any(|m| matches!(m, ServerMessage::Joined(j) if j.room.room == room && j.room.participants.len() == 2))
+    );
+    assert!(effects.media.contains(&MediaCommand::OpenRoom { room: room.clone() }));
+    let adds = effects.media.iter().filter(|c| matches!(c, MediaCommand::AddParticipant { .. })).count();
+    assert_eq!(adds, 2);
+}
+
+#[test]
+fn session_open_is_refused_for_the_wrong_people_and_states() {
+    let mut cast = cast();
+    let now = cast.world.now;
+    let kiosk = Subject::parse("kiosk-1").unwrap();
+    // An expert may not open a session.
+    assert_eq!(code(cast.world.hub.open_session(&cast.vero, &kiosk, None, now).unwrap_err()), ErrorCode::Forbidden);
+    // An advisor of another service point may not.
+    let stranger = cast.world.connect(identity("advisor-2", Role::Advisor, "sp-oulu", &["fi"]));
+    assert_eq!(
+        code(cast.world.hub.open_session(&stranger, &kiosk, None, now).unwrap_err()),
+        ErrorCode::WrongServicePoint
+    );
+    // An unknown kiosk is offline.
+    let ghost = Subject::parse("kiosk-404").unwrap();
+    assert_eq!(
+        code(cast.world.hub.open_session(&cast.advisor, &ghost, None, now).unwrap_err()),
+        ErrorCode::KioskOffline
+    );
+    // A kiosk already in session is busy.
+    open(&mut cast);
+    assert_eq!(code(cast.world.hub.open_session(&cast.advisor, &kiosk, None, now).unwrap_err()), ErrorCode::KioskBusy);
+}
+
+#[test]
+fn kiosk_may_open_a_session_for_itself_only() {
+    let mut cast = cast();
+    let now = cast.world.now;
+    let other = Subject::parse("kiosk-2").unwrap();
+    assert_eq!(code(cast.world.hub.open_session(&cast.kiosk, &other, None, now).unwrap_err()), ErrorCode::Forbidden);
+    let own = Subject::parse("kiosk-1").unwrap();
+    let state = cast.world.hub.open_session(&cast.kiosk, &own, None, now).unwrap();
+    assert_eq!(state.participants.len(), 1);
+}
+
+#[test]
+fn queue_request_is_offered_to_a_free_matching_expert_who_accepts() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    cast.world.effects();
+    queue_vero(&mut cast, &room);
+    let effects = cast.world.effects();
+    // The Vero expert (speaks sv) is offered the call; the Kela expert is not.
+    assert!(
+        received(&effects, &cast.vero)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallOffered(o) if o.room == room && o.kind == OfferKind::Call))
+    );
+    assert!(!received(&effects, &cast.kela).iter().any(|m| matches!(m, ServerMessage::CallOffered(_))));
+    // The kiosk sees its position.
+    assert!(
+        received(&effects, &cast.kiosk).iter().any(|m| matches!(m, ServerMessage::QueueStatus(q) if q.position == 1))
+    );
+    let now = cast.world.now;
+    let state = cast.world.hub.accept(&cast.vero, &room, now).unwrap();
+    assert_eq!(state.phase, SessionPhase::InService);
+    assert_eq!(state.participants.len(), 3);
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.kiosk)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ParticipantJoined(p) if p.participant.role == Role::Expert))
+    );
+}
+
+#[test]
+fn declined_queue_request_moves_to_the_next_expert() {
+    let mut cast = cast();
+    let second = cast.world.connect(identity("expert-vero-2", Role::Expert, "VERO", &["sv"]));
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    let now = cast.world.now;
+    // The longest-idle expert (connected first) holds the offer.
+    cast.world.effects();
+    cast.world.hub.decline(&cast.vero, &room, now).unwrap();
+    let effects = cast.world.effects();
+    assert!(received(&effects, &second).iter().any(|m| matches!(m, ServerMessage::CallOffered(o) if o.room == room)));
+    // The first may no longer decline: the offer is not theirs.
+    assert_eq!(code(cast.world.hub.decline(&cast.vero, &room, now).unwrap_err()), ErrorCode::NoOffer);
+}
+
+#[test]
+fn unanswered_offer_expires_and_moves_on() {
+    let mut cast = cast();
+    let second = cast.world.connect(identity("expert-vero-2", Role::Expert, "VERO", &["sv"]));
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    cast.world.effects();
+    cast.world.advance(Duration::from_secs(31));
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.vero)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallWithdrawn(w) if w.reason == WithdrawReason::Expired))
+    );
+    assert!(received(&effects, &second).iter().any(|m| matches!(m, ServerMessage::CallOffered(_))));
+}
+
+#[test]
+fn busy_or_away_experts_are_not_offered_calls() {
+    let mut cast = cast();
+    let now = cast.world.now;
+    cast.world.hub.set_presence(&cast.vero, PresenceStatus::Away, now).unwrap();
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    let effects = cast.world.effects();
+    assert!(!received(&effects, &cast.vero).iter().any(|m| matches!(m, ServerMessage::CallOffered(_))));
+    cast.world.hub.set_presence(&cast.vero, PresenceStatus::Available, now).unwrap();
+    let effects = cast.world.effects();
+    assert!(received(&effects, &cast.vero).iter().any(|m| matches!(m, ServerMessage::CallOffered(_))));
+    // Only experts and interpreters have presence.
+    assert_eq!(
+        code(cast.world.hub.set_presence(&cast.kiosk, PresenceStatus::Busy, now).unwrap_err()),
+        ErrorCode::Forbidden
+    );
+}
+
+#[test]
+fn queue_positions_and_estimated_waits_follow_arrival_order() {
+    let mut world = World::new();
+    let mut rooms = Vec::new();
+    let mut kiosks = Vec::new();
+    let advisor = world.connect(identity("advisor-1", Role::Advisor, "sp-kemi", &["fi"]));
+    for n in 0..3 {
+        let kiosk = world.connect(identity(&format!("kiosk-{n}"), Role::Kiosk, "sp-kemi", &["fi"]));
+        let now = world.now;
+        let room =
+            world.hub.open_session(&advisor, &Subject::parse(format!("kiosk-{n}")).unwrap(), None, now).unwrap().room;
+        let target = ExpertTarget::Queue {
+            agency: AgencyCode::parse("TE").unwrap(),
+            language: LanguageTag::parse("fi").unwrap(),
+        };
+        world.advance(Duration::from_secs(1));
+        let now = world.now;
+        world.hub.request_expert(&advisor, &room, target, now).unwrap();
+        rooms.push(room);
+        kiosks.push(kiosk);
+    }
+    world.effects();
+    // One TE expert connects: one request is offered, the queue is announced.
+    let now = world.now;
+    let expert = world.connect(identity("expert-te", Role::Expert, "TE", &["fi"]));
+    world.hub.set_presence(&expert, PresenceStatus::Available, now).unwrap();
+    world.hub.leave(&advisor, &rooms[2], now).unwrap();
+    let effects = world.effects();
+    let position = |kiosk: &ParticipantId| {
+        received(&effects, kiosk).into_iter().rev().find_map(|m| match m {
+            ServerMessage::QueueStatus(q) => Some((q.position, q.estimated_wait_seconds)),
+            _ => None,
+        })
+    };
+    let _ = position(&kiosks[0]);
+    // Accepting the oldest request moves everyone up.
+    world.hub.accept(&expert, &rooms[0], now).unwrap();
+    let effects = world.effects();
+    let status = |kiosk: &ParticipantId| {
+        received(&effects, kiosk).into_iter().find_map(|m| match m {
+            ServerMessage::QueueStatus(q) => Some((q.position, q.estimated_wait_seconds)),
+            _ => None,
+        })
+    };
+    let (second_position, second_wait) = status(&kiosks[1]).expect("second kiosk told its position");
+    let (third_position, third_wait) = status(&kiosks[2]).expect("third kiosk told its position");
+    assert_eq!((second_position, third_position), (1, 2));
+    assert!(second_wait > 0, "the only expert is busy, so the wait is not zero");
+    assert!(third_wait > second_wait);
+    // The expert's queue view lists the two still waiting, oldest first.
+    let snapshot = received(&effects, &expert)
+        .into_iter()
+        .find_map(|m| match m {
+            ServerMessage::QueueSnapshot(s) => Some(s),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(snapshot.entries.iter().map(|e| e.room.clone()).collect::<Vec<_>>(), rooms[1..].to_vec());
+}
+
+#[test]
+fn handoff_keeps_the_session_and_the_kiosk_can_call_the_advisor_back() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    let now = cast.world.now;
+    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
+    cast.world.effects();
+    cast.world.hub.leave(&cast.advisor, &room, now).unwrap();
+    let effects = cast.world.effects();
+    assert!(received(&effects, &cast.kiosk).iter().any(
+        |m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Advisor && l.reason == LeaveReason::Left)
+    ));
+    assert!(
+        effects
+            .media
+            .iter()
+            .any(|c| matches!(c, MediaCommand::RemoveParticipant { participant, .. } if participant == &cast.advisor))
+    );
+    assert!(!effects.media.iter().any(|c| matches!(c, MediaCommand::CloseRoom { .. })));
+    // Only the kiosk calls the advisor back.
+    assert_eq!(code(cast.world.hub.call_advisor(&cast.vero, &room).unwrap_err()), ErrorCode::Forbidden);
+    cast.world.hub.call_advisor(&cast.kiosk, &room).unwrap();
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.advisor)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::AdvisorCalled(c) if c.room == room))
+    );
+    let state = cast.world.hub.join(&cast.advisor, &room, now).unwrap();
+    assert_eq!(state.participants.len(), 3);
+}
+
+#[test]
+fn kiosk_cannot_leave_and_advisor_of_another_point_cannot_join() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    let now = cast.world.now;
+    assert_eq!(code(cast.world.hub.leave(&cast.kiosk, &room, now).unwrap_err()), ErrorCode::Forbidden);
+    let stranger = cast.world.connect(identity("advisor-2", Role::Advisor, "sp-oulu", &["fi"]));
+    assert_eq!(code(cast.world.hub.join(&stranger, &room, now).unwrap_err()), ErrorCode::Forbidden);
+}
+
+#[test]
+fn interpreter_joins_by_invitation_only_and_leaving_keeps_the_session() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    let now = cast.world.now;
+    // Without an invitation: refused.
+    assert_eq!(code(cast.world.hub.join(&cast.interpreter, &room, now).unwrap_err()), ErrorCode::NotInvited);
+    assert_eq!(code(cast.world.hub.accept(&cast.interpreter, &room, now).unwrap_err()), ErrorCode::NoOffer);
+    // The citizen may not invite.
+    let by_language = InterpreterTarget::Language { language: LanguageTag::parse("sv").unwrap() };
+    assert_eq!(
+        code(cast.world.hub.invite_interpreter(&cast.kiosk, &room, by_language.clone(), now).unwrap_err()),
+        ErrorCode::Forbidden
+    );
+    cast.world.hub.invite_interpreter(&cast.advisor, &room, by_language, now).unwrap();
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.interpreter)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallOffered(o) if o.kind == OfferKind::Interpretation))
+    );
+    cast.world.hub.accept(&cast.interpreter, &room, now).unwrap();
+    cast.world.hub.leave(&cast.interpreter, &room, now).unwrap();
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.kiosk)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Interpreter))
+    );
+    assert!(!received(&effects, &cast.kiosk).iter().any(|m| matches!(m, ServerMessage::SessionEnded(_))));
+}
+
+#[test]
+fn transfer_brings_in_another_agency_and_the_first_expert_leaves() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    let now = cast.world.now;
+    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
+    // Only an expert transfers; not to its own agency.
+    let to_kela =
+        ExpertTarget::Queue { agency: AgencyCode::parse("KELA").unwrap(), language: LanguageTag::parse("fi").unwrap() };
+    assert_eq!(
+        code(cast.world.hub.transfer(&cast.advisor, &room, to_kela.clone(), now).unwrap_err()),
+        ErrorCode::Forbidden
+    );
+    let to_vero =
+        ExpertTarget::Queue { agency: AgencyCode::parse("VERO").unwrap(), language: LanguageTag::parse("fi").unwrap() };
+    assert_eq!(code(cast.world.hub.transfer(&cast.vero, &room, to_vero, now).unwrap_err()), ErrorCode::InvalidState);
+    cast.world.effects();
+    cast.world.hub.transfer(&cast.vero, &room, to_kela, now).unwrap();
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.kela)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallOffered(o) if o.kind == OfferKind::Transfer))
+    );
+    cast.world.hub.accept(&cast.kela, &room, now).unwrap();
+    cast.world.hub.leave(&cast.vero, &room, now).unwrap();
+    let state = cast.world.hub.join(&cast.vero, &room, now).unwrap();
+    // (The Vero expert was admitted before, so may come back.)
+    assert_eq!(state.phase, SessionPhase::InService);
+    assert!(state.participants.iter().any(|p| p.organisation == "KELA"));
+}
+
+#[test]
+fn ending_the_session_asks_the_kiosk_for_feedback_and_closes_media() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    let now = cast.world.now;
+    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
+    cast.world.effects();
+    // The kiosk cannot end it.
+    assert_eq!(
+        code(cast.world.hub.end_session(&cast.kiosk, &room, OutcomeCode::Resolved, now).unwrap_err()),
+        ErrorCode::Forbidden
+    );
+    cast.world.hub.end_session(&cast.vero, &room, OutcomeCode::Resolved, now).unwrap();
+    let effects = cast.world.effects();
+    let kiosk_saw = received(&effects, &cast.kiosk);
+    assert!(kiosk_saw.iter().any(|m| matches!(m, ServerMessage::SessionEnded(e) if e.outcome == OutcomeCode::Resolved && e.ended_by == Some(Role::Expert))));
+    assert!(kiosk_saw.iter().any(|m| matches!(m, ServerMessage::FeedbackRequested(f) if f.room == room)));
+    assert!(effects.media.contains(&MediaCommand::CloseRoom { room: room.clone() }));
+    assert!(effects.deliveries.iter().any(|(topic, _)| topic == &Topic::Sessions));
+    // The room is gone.
+    assert_eq!(code(cast.world.hub.join(&cast.advisor, &room, now).unwrap_err()), ErrorCode::RoomNotFound);
+}
+
+#[test]
+fn identity_check_is_the_advisors_and_carries_only_the_document_type() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    let now = cast.world.now;
+    let _ = now;
+    assert_eq!(
+        code(cast.world.hub.mark_identity_checked(&cast.kiosk, &room, DocumentType::Passport).unwrap_err()),
+        ErrorCode::Forbidden
+    );
+    cast.world.hub.mark_identity_checked(&cast.advisor, &room, DocumentType::IdentityCard).unwrap();
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.kiosk)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::IdentityChecked(i) if i.document_type == DocumentType::IdentityCard))
+    );
+}
+
+#[test]
+fn dropped_client_resumes_within_the_window_as_the_same_participant() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    let now = cast.world.now;
+    let epoch = cast.world.hub.epoch_of(&cast.kiosk).unwrap();
+    let resume_token = cast.world.hub.clients[&cast.kiosk].resume_token.clone();
+    cast.world.hub.detach(&cast.kiosk, epoch, now);
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.advisor)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ParticipantReconnecting(r) if r.participant == cast.kiosk))
+    );
+    cast.world.advance(Duration::from_secs(20));
+    let now = cast.world.now;
+    let again =
+        cast.world.hub.attach(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), Some(&resume_token), None, now);
+    assert!(again.welcome.resumed);
+    assert_eq!(again.participant, cast.kiosk);
+    assert_eq!(again.welcome.rooms.len(), 1);
+    assert_ne!(again.welcome.resume_token, resume_token, "resume tokens rotate");
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.advisor)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ParticipantReconnected(r) if r.participant == cast.kiosk))
+    );
+    // The old token is spent.
+    let third =
+        cast.world.hub.attach(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), Some(&resume_token), None, now);
+    assert!(!third.welcome.resumed);
+    let _ = room;
+}
+
+#[test]
+fn resume_token_of_someone_else_does_not_resume() {
+    let mut cast = cast();
+    let token = cast.world.hub.clients[&cast.kiosk].resume_token.clone();
+    let now = cast.world.now;
+    let other =
+        cast.world.hub.attach(identity("advisor-9", Role::Advisor, "sp-kemi", &["fi"]), Some(&token), None, now);
+    assert!(!other.welcome.resumed);
+    assert_ne!(other.participant, cast.kiosk);
+}
+
+#[test]
+fn after_the_window_a_dropped_expert_is_removed_and_a_dropped_kiosk_ends_the_session() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    let now = cast.world.now;
+    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
+    let epoch = cast.world.hub.epoch_of(&cast.vero).unwrap();
+    cast.world.hub.detach(&cast.vero, epoch, now);
+    cast.world.effects();
+    cast.world.advance(Duration::from_secs(31));
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.kiosk)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::ParticipantLeft(l) if l.reason == LeaveReason::Timeout))
+    );
+    let epoch = cast.world.hub.epoch_of(&cast.kiosk).unwrap();
+    let now = cast.world.now;
+    cast.world.hub.detach(&cast.kiosk, epoch, now);
+    cast.world.advance(Duration::from_secs(31));
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.advisor)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::SessionEnded(e) if e.outcome == OutcomeCode::ConnectionLost))
+    );
+}
+
+#[test]
+fn room_scoped_token_works_only_in_its_room() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    let now = cast.world.now;
+    let mut scoped = identity("expert-booked", Role::Expert, "VERO", &["fi"]);
+    scoped.rooms = vec![RoomGrant {
+        room: RoomId::parse("room-elsewhere").unwrap(),
+        role: Role::Expert,
+        publish: true,
+        subscribe: true,
+    }];
+    let booked = cast.world.connect(scoped);
+    assert_eq!(code(cast.world.hub.join(&booked, &room, now).unwrap_err()), ErrorCode::RoomNotGranted);
+    let mut granted = identity("expert-booked-2", Role::Expert, "VERO", &["fi"]);
+    granted.rooms = vec![RoomGrant { room: room.clone(), role: Role::Expert, publish: true, subscribe: false }];
+    let booked = cast.world.connect(granted);
+    cast.world.hub.join(&booked, &room, now).unwrap();
+    let effects = cast.world.effects();
+    assert!(effects.media.iter().any(|c| matches!(c, MediaCommand::AddParticipant { participant, publish: true, subscribe: false, .. } if participant == &booked)));
+}
+
+#[test]
+fn rooms_have_a_participant_limit() {
+    let mut world =
+        World { hub: Hub::new(HubSettings { max_participants: 2, ..HubSettings::default() }), now: Instant::now() };
+    world.connect(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]));
+    let advisor = world.connect(identity("advisor-1", Role::Advisor, "sp-kemi", &["fi"]));
+    let second = world.connect(identity("advisor-2", Role::Advisor, "sp-kemi", &["fi"]));
+    let now = world.now;
+    let room = world.hub.open_session(&advisor, &Subject::parse("kiosk-1").unwrap(), None, now).unwrap().room;
+    assert_eq!(code(world.hub.join(&second, &room, now).unwrap_err()), ErrorCode::RoomFull);
+}
+
+#[test]
+fn named_expert_must_be_connected_and_a_decline_tells_the_room() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    let now = cast.world.now;
+    let absent = ExpertTarget::Person { subject: Subject::parse("expert-absent").unwrap() };
+    assert_eq!(
+        code(cast.world.hub.request_expert(&cast.advisor, &room, absent, now).unwrap_err()),
+        ErrorCode::Unavailable
+    );
+    let named = ExpertTarget::Person { subject: Subject::parse("expert-kela").unwrap() };
+    cast.world.hub.request_expert(&cast.advisor, &room, named, now).unwrap();
+    cast.world.effects();
+    cast.world.hub.decline(&cast.kela, &room, now).unwrap();
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.advisor)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::CallWithdrawn(w) if w.reason == WithdrawReason::Declined))
+    );
+}
+
+#[test]
+fn advisors_see_their_points_kiosks_come_and_go() {
+    let mut world = World::new();
+    let advisor = world.connect(identity("advisor-1", Role::Advisor, "sp-kemi", &["fi"]));
+    let now = world.now;
+    let attached = world.hub.attach(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), None, None, now);
+    let effects = world.effects();
+    assert!(received(&effects, &advisor).iter().any(|m| matches!(m, ServerMessage::KioskStatus(k) if k.online)));
+    world.hub.detach(&attached.participant, attached.epoch, now);
+    let effects = world.effects();
+    assert!(received(&effects, &advisor).iter().any(|m| matches!(m, ServerMessage::KioskStatus(k) if !k.online)));
+    // A later advisor gets the list in its welcome.
+    let later = world.hub.attach(identity("advisor-2", Role::Advisor, "sp-kemi", &["fi"]), None, None, now);
+    assert_eq!(later.welcome.kiosks.len(), 1);
+    let _ = ServicePointId::parse("sp-kemi").unwrap();
+}

@@ -1,0 +1,285 @@
+//! `silta`: every Silta service in one binary.
+//!
+//! `silta dev` runs the whole system in one process on embedded defaults;
+//! `silta signal` runs the signal service alone for a cluster; `silta token`,
+//! `silta device-credential` and `silta keygen` are tools for development
+//! and operations.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod dev;
+mod keys;
+mod settings;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use silta_auth::{AccessTokenRequest, RoomGrant, SigningKey, TokenIssuer};
+use silta_proto::v1::{LanguageTag, Role, RoomId, ServicePointId, Subject};
+use silta_signal::bus::InProcessBus;
+use silta_signal::media::NoMediaNodes;
+use silta_signal::{Application, SignalDependencies};
+use tracing_subscriber::EnvFilter;
+
+use crate::settings::{LogFormat, Settings};
+
+#[derive(Debug, Parser)]
+#[command(name = "silta", version, about = "Silta remote-service video platform")]
+struct Cli {
+    /// Config file (TOML). Default: ./silta.toml when it exists.
+    #[arg(long, global = true, env = "SILTA_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run everything in one process on embedded defaults and print the URLs.
+    Dev,
+    /// Run the signal service.
+    Signal,
+    /// Mint an access token (at most 15 minutes) with the configured signing key.
+    Token(TokenArgs),
+    /// Mint a long-lived kiosk device credential bound to a service point.
+    DeviceCredential(DeviceArgs),
+    /// Generate an Ed25519 signing key and print its public key.
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TokenArgs {
+    /// Role: kiosk, advisor, expert, interpreter or admin.
+    #[arg(long, value_parser = parse_role)]
+    role: Role,
+    /// Pseudonymous subject (kiosk id, staff id); never a name.
+    #[arg(long)]
+    subject: String,
+    /// Organisation: service point id (kiosk, advisor) or agency code (expert).
+    #[arg(long)]
+    org: String,
+    /// Languages, comma-separated BCP 47 tags.
+    #[arg(long, value_delimiter = ',', default_value = "fi")]
+    lang: Vec<String>,
+    /// Scope the token to these rooms (repeatable).
+    #[arg(long)]
+    room: Vec<String>,
+    /// Lifetime in seconds (at most 900).
+    #[arg(long, default_value_t = 900)]
+    ttl: u64,
+}
+
+#[derive(Debug, clap::Args)]
+struct DeviceArgs {
+    /// The kiosk's id.
+    #[arg(long)]
+    kiosk: String,
+    /// The service point it is bound to.
+    #[arg(long)]
+    service_point: String,
+    /// Languages the kiosk offers first, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "fi,sv,en")]
+    lang: Vec<String>,
+    /// Validity in days.
+    #[arg(long, default_value_t = 365)]
+    days: u64,
+}
+
+#[derive(Debug, clap::Args)]
+struct KeygenArgs {
+    /// Key id for the new key.
+    #[arg(long)]
+    kid: String,
+    /// Where to write the private key (PKCS#8 PEM, mode 0600).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    serde_json::from_value(serde_json::Value::String(value.to_owned()))
+        .map_err(|_| format!("unknown role `{value}` (kiosk, advisor, expert, interpreter, admin)"))
+}
+
+fn languages(tags: &[String]) -> anyhow::Result<Vec<LanguageTag>> {
+    tags.iter()
+        .map(|tag| LanguageTag::parse(tag.trim()).with_context(|| format!("invalid language tag `{tag}`")))
+        .collect()
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match settings.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // The whole cause chain on one line, without a backtrace.
+            eprintln!("silta: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    init_logging(&settings);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    match cli.command {
+        Command::Dev => runtime.block_on(run_dev(settings)),
+        Command::Signal => runtime.block_on(run_signal(settings)),
+        Command::Token(args) => mint_token(&settings, args),
+        Command::DeviceCredential(args) => mint_device_credential(&settings, args),
+        Command::Keygen(args) => keygen(args),
+    }
+}
+
+fn configured_signing_key(settings: &Settings) -> anyhow::Result<SigningKey> {
+    let path = settings.auth.signing_key_file.clone().unwrap_or_else(|| keys::dev_key_path(settings));
+    keys::read_signing_key(&path, &settings.auth.signing_key_id)
+        .context("set auth.signing_key_file, or run `silta dev` once to create a development key")
+}
+
+async fn run_dev(settings: Settings) -> anyhow::Result<()> {
+    let key_path = settings.auth.signing_key_file.clone().unwrap_or_else(|| keys::dev_key_path(&settings));
+    let key = keys::read_or_create_signing_key(&key_path, &settings.auth.signing_key_id)?;
+    let (issuer, verifier, published_keys) = keys::issuer_and_verifier(&settings, Some(key))?;
+    let issuer = issuer.context("the development signing key is missing")?;
+    let dependencies = SignalDependencies {
+        verifier,
+        issuer: Some(issuer.clone()),
+        published_keys,
+        media: Arc::new(NoMediaNodes::default()),
+        bus: Arc::new(InProcessBus::default()),
+    };
+    let app = Application::build(settings.signal.clone(), dependencies)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {} (set SILTA_SIGNAL__BIND to another address)", settings.signal.bind)
+        })?
+        .with_routes(dev::routes(issuer));
+    let address = app.local_addr()?;
+    let base = format!("http://{address}");
+    println!();
+    println!("Silta dev is running (stop with Ctrl-C).");
+    println!("  Signal WebSocket   ws://{address}/v1/signal");
+    println!("  Health             {base}/healthz");
+    println!("  Demo identities    {base}/dev/identities");
+    println!(
+        "  Demo token         curl -s -X POST {base}/dev/token -H 'content-type: application/json' -d '{{\"subject\":\"advisor-kemi-1\"}}'"
+    );
+    println!("  Kiosk token        POST {base}/v1/token/kiosk with a device credential (silta device-credential)");
+    println!("  Media              no SFU in this build yet: SDP requests answer `media_unavailable`");
+    println!("  Data               {}", settings.data_dir.display());
+    println!();
+    serve_until_signal(app).await
+}
+
+async fn run_signal(settings: Settings) -> anyhow::Result<()> {
+    let signing_key = match &settings.auth.signing_key_file {
+        Some(path) => Some(keys::read_signing_key(path, &settings.auth.signing_key_id)?),
+        None => None,
+    };
+    let (issuer, verifier, published_keys) = keys::issuer_and_verifier(&settings, signing_key)?;
+    let dependencies = SignalDependencies {
+        verifier,
+        issuer,
+        published_keys,
+        media: Arc::new(NoMediaNodes::default()),
+        bus: Arc::new(InProcessBus::default()),
+    };
+    let app = Application::build(settings.signal.clone(), dependencies)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.signal.bind))?;
+    tracing::info!(address = %app.local_addr()?, "signal service listening");
+    serve_until_signal(app).await
+}
+
+async fn serve_until_signal(app: Application) -> anyhow::Result<()> {
+    let state = app.state();
+    tokio::spawn(async move {
+        wait_for_stop_signal().await;
+        tracing::info!("stopping: telling clients to reconnect elsewhere");
+        state.shut_down();
+    });
+    app.run_until_stopped().await.context("the server failed")
+}
+
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn mint_token(settings: &Settings, args: TokenArgs) -> anyhow::Result<()> {
+    let issuer = TokenIssuer::new(configured_signing_key(settings)?, &settings.auth.issuer);
+    let rooms = args
+        .room
+        .iter()
+        .map(|room| {
+            Ok(RoomGrant {
+                room: RoomId::parse(room.as_str()).with_context(|| format!("invalid room id `{room}`"))?,
+                role: args.role,
+                publish: true,
+                subscribe: true,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let request = AccessTokenRequest {
+        subject: Subject::parse(args.subject.as_str()).context("invalid subject")?,
+        role: args.role,
+        organisation: args.org,
+        languages: languages(&args.lang)?,
+        rooms,
+        lifetime_seconds: args.ttl,
+    };
+    println!("{}", issuer.issue_access(&request)?);
+    Ok(())
+}
+
+fn mint_device_credential(settings: &Settings, args: DeviceArgs) -> anyhow::Result<()> {
+    let issuer = TokenIssuer::new(configured_signing_key(settings)?, &settings.auth.issuer);
+    let credential = issuer.issue_device_credential(
+        &Subject::parse(args.kiosk.as_str()).context("invalid kiosk id")?,
+        &ServicePointId::parse(args.service_point.as_str()).context("invalid service point id")?,
+        &languages(&args.lang)?,
+        args.days.saturating_mul(24 * 3600),
+    )?;
+    println!("{credential}");
+    Ok(())
+}
+
+fn keygen(args: KeygenArgs) -> anyhow::Result<()> {
+    let key = SigningKey::generate(args.kid.as_str()).context("invalid key id")?;
+    keys::write_private(&args.out, &key.to_pkcs8_pem())?;
+    let public = key.verification_key();
+    println!("Private key written to {}", args.out.display());
+    println!("Add to auth.verification_keys of every node:");
+    println!("  {{ kid = \"{}\", x = \"{}\" }}", public.kid, public.x);
+    Ok(())
+}

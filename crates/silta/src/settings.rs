@@ -1,0 +1,139 @@
+//! Layered, typed settings: defaults → config file → `SILTA_…` environment.
+//!
+//! Nested keys use a double underscore in the environment:
+//! `SILTA_SIGNAL__BIND=0.0.0.0:7100` sets `signal.bind`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use silta_auth::VerificationKey;
+use silta_signal::SignalSettings;
+
+/// All settings of the `silta` binary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where `silta dev` keeps its keys and data.
+    pub data_dir: PathBuf,
+    /// Logging.
+    pub log: LogSettings,
+    /// Tokens.
+    pub auth: AuthSettings,
+    /// The signal service.
+    pub signal: SignalSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(".silta"),
+            log: LogSettings::default(),
+            auth: AuthSettings::default(),
+            signal: SignalSettings::default(),
+        }
+    }
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `pretty` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `silta_signal=debug,info`;
+    /// `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: LogFormat::Pretty, filter: "info".into() }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Token settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The `iss` of tokens issued and accepted.
+    pub issuer: String,
+    /// PKCS#8 PEM file of the Ed25519 signing key. `silta dev` creates one
+    /// under `data_dir` when unset.
+    pub signing_key_file: Option<PathBuf>,
+    /// Key id (`kid`) of the signing key.
+    pub signing_key_id: String,
+    /// Further public keys to accept (key rotation, other issuers' nodes).
+    pub verification_keys: Vec<VerificationKey>,
+    /// Device credentials to refuse, by kiosk id or credential id.
+    pub revoked_devices: Vec<String>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            issuer: "silta".into(),
+            signing_key_file: None,
+            signing_key_id: "dev".into(),
+            verification_keys: Vec::new(),
+            revoked_devices: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the settings: defaults, then `file` (or `silta.toml` in the
+    /// working directory when it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match file {
+            Some(file) => {
+                anyhow::ensure!(file.exists(), "config file {} does not exist", file.display());
+                figment = figment.merge(Toml::file(file));
+            }
+            None => figment = figment.merge(Toml::file("silta.toml")),
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("SILTA_").split("__"))
+            .extract()
+            .context("invalid settings (defaults → config file → SILTA_ environment)")?;
+        settings.signal.validate().map_err(anyhow::Error::msg).context("invalid [signal] settings")?;
+        Ok(settings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_config_parses_and_matches_the_defaults_where_it_says_so() {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/silta.sample.toml");
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::file(&sample))
+            .extract()
+            .expect("the sample config is valid");
+        assert_eq!(settings.signal.max_message_bytes, 64 * 1024);
+        settings.signal.validate().expect("sample values validate");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let result: Result<Settings, _> = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string("[signal]\nbnid = \"x\""))
+            .extract();
+        assert!(result.is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the signal service: a real server on port 0, real
+//! WebSocket clients, real tokens. Media sits behind a test double of the
+//! `MediaControl` trait.
+
+mod bad_input_keeps_the_connection;
+mod connection_limits_and_shutdown;
+mod kiosk_device_credential_exchange;
+mod media_is_relayed;
+mod reconnect_within_and_after_the_window;
+mod whole_service_session;

@@ -1,0 +1,76 @@
+//! SDP and ICE pass between clients and the media seam; media events reach
+//! the participants they concern.
+
+use serde_json::json;
+use silta_proto::v1::media::{MediaCommand, MediaEvent};
+use silta_proto::v1::signal::{IceCandidate, ServerMessage};
+use silta_proto::v1::{ParticipantId, Role, RoomId};
+use silta_tests::signal::spawn_signal;
+
+#[tokio::test]
+async fn sdp_and_candidates_flow_both_ways_for_members_only() {
+    let app = spawn_signal().await;
+    let mut kiosk = app.connect("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]).await;
+    let mut advisor = app.connect("advisor-1", Role::Advisor, "sp-kemi", &["fi"]).await;
+    let mut outsider = app.connect("advisor-2", Role::Advisor, "sp-oulu", &["fi"]).await;
+    let ServerMessage::Joined(opened) = advisor.ok(json!({"type": "session_open", "kiosk": "kiosk-1"})).await else {
+        panic!()
+    };
+    let room = opened.room.room.clone();
+    kiosk.wait_for(|m| matches!(m, ServerMessage::Joined(_))).await;
+
+    // A member's offer is answered by the media node.
+    let reply = kiosk.ok(json!({"type": "sdp_offer", "room": room, "sdp": "v=0\r\n"})).await;
+    let kiosk_id = kiosk.welcome().participant.clone();
+    assert!(matches!(&reply, ServerMessage::SdpAnswer(a) if a.sdp.contains(kiosk_id.as_str())), "{reply:?}");
+    kiosk.ok(json!({"type": "ice_candidate", "room": room, "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 5000 typ host", "sdp_mid": "0"}})).await;
+    assert!(
+        app.media
+            .commands()
+            .iter()
+            .any(|c| matches!(c, MediaCommand::IceCandidate { participant, .. } if participant == &kiosk_id))
+    );
+    // A refused SDP gets media_error; a non-member gets not_in_room.
+    assert_eq!(kiosk.refused(json!({"type": "sdp_offer", "room": room, "sdp": "garbage"})).await, "media_error");
+    assert_eq!(outsider.refused(json!({"type": "sdp_offer", "room": room, "sdp": "v=0\r\n"})).await, "not_in_room");
+
+    // The node's candidates and offers reach the one participant.
+    let candidate = IceCandidate {
+        candidate: "candidate:9 1 udp 9 127.0.0.1 4000 typ host".into(),
+        sdp_mid: Some("0".into()),
+        sdp_m_line_index: Some(0),
+    };
+    app.media.emit(MediaEvent::IceCandidate {
+        room: room.clone(),
+        participant: kiosk_id.clone(),
+        candidate: candidate.clone(),
+    });
+    kiosk.wait_for(|m| matches!(m, ServerMessage::IceCandidate(c) if c.candidate == candidate)).await;
+    app.media.emit(MediaEvent::Offer {
+        room: room.clone(),
+        participant: kiosk_id.clone(),
+        sdp: "v=0\r\ns=renegotiate\r\n".into(),
+    });
+    kiosk.wait_for(|m| matches!(m, ServerMessage::SdpOffer(o) if o.sdp.contains("renegotiate"))).await;
+    kiosk.ok(json!({"type": "sdp_answer", "room": room, "sdp": "v=0\r\n"})).await;
+
+    // Room-wide events reach every member.
+    app.media.emit(MediaEvent::ActiveSpeaker { room: room.clone(), participant: Some(kiosk_id.clone()) });
+    advisor
+        .wait_for(|m| matches!(m, ServerMessage::ActiveSpeaker(s) if s.participant.as_ref() == Some(&kiosk_id)))
+        .await;
+    app.media.emit(MediaEvent::ParticipantStats {
+        room: room.clone(),
+        participant: kiosk_id.clone(),
+        bitrate_in: 900_000,
+        bitrate_out: 1_200_000,
+        loss: 0.2,
+        rtt_ms: Some(80),
+    });
+    advisor
+        .wait_for(|m| matches!(m, ServerMessage::ConnectionQuality(q) if q.participant == kiosk_id && serde_json::to_value(q.grade).unwrap() == "poor"))
+        .await;
+
+    let _: (RoomId, ParticipantId) = (room, kiosk_id);
+    app.shut_down().await;
+}

@@ -1,0 +1,8 @@
+//! Test harnesses: start real services on port 0 and drive them with typed
+//! clients.
+//!
+//! `spawn_signal()` starts the real signal service (real router, real
+//! WebSockets, real tokens) with a media test double behind the
+//! `MediaControl` trait until a test needs the real SFU.
+
+pub mod signal;
