@@ -5,4 +5,5 @@
 //! WebSockets, real tokens) with a media test double behind the
 //! `MediaControl` trait until a test needs the real SFU.
 
+pub mod booking;
 pub mod signal;

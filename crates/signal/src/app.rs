@@ -76,6 +76,17 @@ impl SignalState {
         state
     }
 
+    /// Delivers a message to the connected clients of a subject in a role;
+    /// returns how many received it.
+    pub fn notify_subject(
+        &self,
+        subject: &silta_proto::v1::Subject,
+        role: silta_proto::v1::Role,
+        message: ServerMessage,
+    ) -> usize {
+        self.core.run(|hub, _| hub.send_to_subject(subject, role, message))
+    }
+
     /// Tells every connection to reconnect elsewhere and stops background
     /// work.
     pub fn shut_down(&self) {

@@ -1,7 +1,7 @@
 //! `silta`: every Silta service in one binary.
 //!
 //! `silta dev` runs the whole system in one process on embedded defaults;
-//! `silta signal` runs the signal service alone for a cluster; `silta token`,
+//! `silta signal` and `silta booking` run one service each for a cluster; `silta token`,
 //! `silta device-credential` and `silta keygen` are tools for development
 //! and operations.
 
@@ -17,6 +17,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use silta_auth::{AccessTokenRequest, RoomGrant, SigningKey, TokenIssuer};
+use silta_booking::events::BookingEvent;
+use silta_booking::{BookingApp, BookingState};
+use silta_proto::v1::signal::{AppointmentCheckedIn, ServerMessage};
 use silta_proto::v1::{LanguageTag, Role, RoomId, ServicePointId, Subject};
 use silta_signal::bus::InProcessBus;
 use silta_signal::media::NoMediaNodes;
@@ -41,12 +44,21 @@ enum Command {
     Dev,
     /// Run the signal service.
     Signal,
+    /// Run the booking service.
+    Booking(BookingArgs),
     /// Mint an access token (at most 15 minutes) with the configured signing key.
     Token(TokenArgs),
     /// Mint a long-lived kiosk device credential bound to a service point.
     DeviceCredential(DeviceArgs),
     /// Generate an Ed25519 signing key and print its public key.
     Keygen(KeygenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BookingArgs {
+    /// Load the demo directory (agencies, points, experts, …) before serving.
+    #[arg(long)]
+    seed_demo: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -129,6 +141,8 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> anyhow::Result<()> {
+    // One crypto backend for every TLS user (sqlx, SMTP, webhooks).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
     init_logging(&settings);
@@ -137,6 +151,7 @@ fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Dev => runtime.block_on(run_dev(settings)),
         Command::Signal => runtime.block_on(run_signal(settings)),
+        Command::Booking(args) => runtime.block_on(run_booking(settings, args)),
         Command::Token(args) => mint_token(&settings, args),
         Command::DeviceCredential(args) => mint_device_credential(&settings, args),
         Command::Keygen(args) => keygen(args),
@@ -154,6 +169,14 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
     let key = keys::read_or_create_signing_key(&key_path, &settings.auth.signing_key_id)?;
     let (issuer, verifier, published_keys) = keys::issuer_and_verifier(&settings, Some(key))?;
     let issuer = issuer.context("the development signing key is missing")?;
+    let database_url = settings.booking_database_url()?;
+    let booking = BookingState::start(settings.booking.clone(), &database_url, verifier.clone())
+        .await
+        .context("cannot start the booking service")?;
+    silta_booking::seed::demo(booking.store())
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))
+        .context("cannot seed demo data")?;
     let dependencies = SignalDependencies {
         verifier,
         issuer: Some(issuer.clone()),
@@ -166,7 +189,9 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| {
             format!("cannot listen on {} (set SILTA_SIGNAL__BIND to another address)", settings.signal.bind)
         })?
-        .with_routes(dev::routes(issuer));
+        .with_routes(dev::routes(issuer))
+        .with_routes(silta_booking::api::router(booking.clone()));
+    relay_booking_events(&booking, app.state());
     let address = app.local_addr()?;
     let base = format!("http://{address}");
     println!();
@@ -178,6 +203,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         "  Demo token         curl -s -X POST {base}/dev/token -H 'content-type: application/json' -d '{{\"subject\":\"advisor-kemi-1\"}}'"
     );
     println!("  Kiosk token        POST {base}/v1/token/kiosk with a device credential (silta device-credential)");
+    println!("  Booking API        {base}/api/v1/…  (OpenAPI: {base}/api/openapi.json; demo data loaded)");
     println!("  Media              no SFU in this build yet: SDP requests answer `media_unavailable`");
     println!("  Data               {}", settings.data_dir.display());
     println!();
@@ -202,6 +228,61 @@ async fn run_signal(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.signal.bind))?;
     tracing::info!(address = %app.local_addr()?, "signal service listening");
     serve_until_signal(app).await
+}
+
+/// Check-ins in the booking service reach the booked expert through the
+/// signal service.
+fn relay_booking_events(booking: &BookingState, signal: silta_signal::app::SignalState) {
+    let mut events = booking.subscribe_events();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(BookingEvent::CheckedIn { appointment, room, expert, service_point, .. }) => {
+                    let (Ok(subject), Ok(room), Ok(point)) =
+                        (Subject::parse(expert), RoomId::parse(room), ServicePointId::parse(service_point))
+                    else {
+                        continue;
+                    };
+                    let message = ServerMessage::AppointmentCheckedIn(AppointmentCheckedIn {
+                        appointment,
+                        room,
+                        service_point: point,
+                    });
+                    let told = signal.notify_subject(&subject, Role::Expert, message);
+                    tracing::info!(told, "check-in relayed to the booked expert");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "booking events were dropped");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+async fn run_booking(settings: Settings, args: BookingArgs) -> anyhow::Result<()> {
+    let signing_key = match &settings.auth.signing_key_file {
+        Some(path) => Some(keys::read_signing_key(path, &settings.auth.signing_key_id)?),
+        None => None,
+    };
+    let (_, verifier, _) = keys::issuer_and_verifier(&settings, signing_key)?;
+    let database_url = settings.booking_database_url()?;
+    let app = BookingApp::build(settings.booking.clone(), &database_url, verifier)
+        .await
+        .with_context(|| format!("cannot start the booking service on {}", settings.booking.bind))?;
+    if args.seed_demo {
+        silta_booking::seed::demo(app.state().store())
+            .await
+            .map_err(|err| anyhow::anyhow!("{err}"))
+            .context("cannot seed demo data")?;
+    }
+    tracing::info!(address = %app.local_addr()?, "booking service listening");
+    let state = app.state();
+    tokio::spawn(async move {
+        wait_for_stop_signal().await;
+        state.shut_down();
+    });
+    app.run_until_stopped().await.context("the booking service failed")
 }
 
 async fn serve_until_signal(app: Application) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use silta_auth::VerificationKey;
+use silta_booking::BookingSettings;
 use silta_signal::SignalSettings;
 
 /// All settings of the `silta` binary.
@@ -24,6 +25,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The signal service.
     pub signal: SignalSettings,
+    /// The booking service.
+    pub booking: BookingSettings,
 }
 
 impl Default for Settings {
@@ -33,6 +36,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             auth: AuthSettings::default(),
             signal: SignalSettings::default(),
+            booking: BookingSettings::default(),
         }
     }
 }
@@ -111,6 +115,17 @@ impl Settings {
             .context("invalid settings (defaults → config file → SILTA_ environment)")?;
         settings.signal.validate().map_err(anyhow::Error::msg).context("invalid [signal] settings")?;
         Ok(settings)
+    }
+
+    /// The booking database URL: the configured one, or an SQLite file in
+    /// the data directory.
+    pub fn booking_database_url(&self) -> anyhow::Result<String> {
+        if !self.booking.database_url.is_empty() {
+            return Ok(self.booking.database_url.clone());
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))?;
+        Ok(silta_booking::Store::sqlite_url(&self.data_dir.join("booking.db")))
     }
 }
 

@@ -327,6 +327,9 @@ pub enum ServerMessage {
     ConnectionQuality(ConnectionQuality),
     /// The server is shutting down: reconnect (with the resume token).
     ServerShutdown(ServerShutdown),
+    /// A booked citizen was checked in (to the booked expert); the advisor's
+    /// named request follows as `call_offered`.
+    AppointmentCheckedIn(AppointmentCheckedIn),
 }
 
 impl ServerMessage {
@@ -355,6 +358,7 @@ impl ServerMessage {
         "active_speaker",
         "connection_quality",
         "server_shutdown",
+        "appointment_checked_in",
     ];
 
     /// The request id this message replies to, if it is a reply.
@@ -808,4 +812,15 @@ pub struct ServerShutdown {
     /// Reconnect (to any node) after this many milliseconds, presenting the
     /// resume token.
     pub reconnect_in_ms: u64,
+}
+
+/// `appointment_checked_in`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AppointmentCheckedIn {
+    /// The appointment.
+    pub appointment: String,
+    /// The room reserved for it.
+    pub room: RoomId,
+    /// The service point where the citizen waits.
+    pub service_point: ServicePointId,
 }

@@ -416,6 +416,21 @@ impl Hub {
         }
     }
 
+    /// Sends a message to every attached client of a subject in a role (e.g.
+    /// the booked expert); returns how many received it.
+    pub fn send_to_subject(&mut self, subject: &silta_proto::v1::Subject, role: Role, message: ServerMessage) -> usize {
+        let targets: Vec<ParticipantId> = self
+            .clients
+            .values()
+            .filter(|client| client.attached && client.identity.role == role && &client.identity.subject == subject)
+            .map(|client| client.id.clone())
+            .collect();
+        for target in &targets {
+            self.send(target, message.clone());
+        }
+        targets.len()
+    }
+
     // ----- queries for the connection layer ---------------------------------
 
     /// Checks that `id` is a participant of `room` and returns its grant's

@@ -1,0 +1,494 @@
+//! The REST API under `/api/v1`, with its OpenAPI 3.1 document at
+//! `/api/openapi.json`. Errors are `application/problem+json`.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use silta_auth::AuthError;
+use silta_proto::v1::Role;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::access::{Caller, page};
+use crate::app::BookingState;
+use crate::error::AppError;
+use crate::model::*;
+use crate::{appointments, audit, directory, ics, queue, stats};
+
+fn now() -> i64 {
+    Utc::now().timestamp()
+}
+
+impl FromRequestParts<BookingState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &BookingState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                AppError::Unauthorized("token_missing", "send an access token as `Authorization: Bearer`".into())
+            })?;
+        state.verifier.verify_access(token).map(Caller).map_err(|err| {
+            let code = match err {
+                AuthError::Expired => "token_expired",
+                AuthError::WrongAudience => "wrong_audience",
+                AuthError::UnknownKey => "unknown_key",
+                _ => "token_invalid",
+            };
+            AppError::Unauthorized(code, err.to_string())
+        })
+    }
+}
+
+struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Silta booking API", version = "1", description = "Appointments, the on-demand queue, feedback and statistics of Silta remote service points. Errors are application/problem+json with a stable `code`."),
+    modifiers(&BearerSecurity),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+/// The router and its OpenAPI document.
+pub fn router(state: BookingState) -> axum::Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(list_agencies, put_agency))
+        .routes(routes!(list_services, put_service))
+        .routes(routes!(list_service_points, put_service_point))
+        .routes(routes!(put_opening_exception))
+        .routes(routes!(put_holiday))
+        .routes(routes!(list_kiosks, put_kiosk))
+        .routes(routes!(list_experts, put_expert))
+        .routes(routes!(list_interpreters, put_interpreter))
+        .routes(routes!(put_agreement))
+        .routes(routes!(search_slots))
+        .routes(routes!(list_appointments, create_appointment))
+        .routes(routes!(get_appointment))
+        .routes(routes!(cancel_appointment))
+        .routes(routes!(reschedule_appointment))
+        .routes(routes!(no_show_appointment))
+        .routes(routes!(check_in_appointment))
+        .routes(routes!(list_queue, create_queue_request))
+        .routes(routes!(take_next_request))
+        .routes(routes!(queue_action))
+        .routes(routes!(record_session))
+        .routes(routes!(record_session_join))
+        .routes(routes!(add_feedback))
+        .routes(routes!(get_statistics))
+        .routes(routes!(get_statistics_csv))
+        .routes(routes!(list_audit))
+        .routes(routes!(expert_calendar))
+        .with_state(state)
+        .split_for_parts();
+    let document = api.to_pretty_json().unwrap_or_else(|_| "{}".into());
+    router.route(
+        "/api/openapi.json",
+        axum::routing::get(move || {
+            let document = document.clone();
+            async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+        }),
+    )
+}
+
+type ApiResult<T> = Result<T, AppError>;
+
+#[utoipa::path(get, path = "/api/v1/agencies", tag = "directory", responses((status = 200, body = Vec<Agency>)))]
+async fn list_agencies(State(state): State<BookingState>, _caller: Caller) -> ApiResult<Json<Vec<Agency>>> {
+    Ok(Json(directory::list_agencies(&state.store).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/agencies", tag = "directory", request_body = Agency, responses((status = 204), (status = 403)))]
+async fn put_agency(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<Agency>,
+) -> ApiResult<StatusCode> {
+    caller.require_admin()?;
+    directory::upsert_agency(&state.store, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AgencyFilter {
+    /// Only this agency.
+    agency: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/services", tag = "directory", params(AgencyFilter), responses((status = 200, body = Vec<Service>)))]
+async fn list_services(
+    State(state): State<BookingState>,
+    _caller: Caller,
+    Query(filter): Query<AgencyFilter>,
+) -> ApiResult<Json<Vec<Service>>> {
+    Ok(Json(directory::list_services(&state.store, filter.agency.as_deref()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/services", tag = "directory", request_body = Service, responses((status = 204), (status = 403)))]
+async fn put_service(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<Service>,
+) -> ApiResult<StatusCode> {
+    caller.require_admin()?;
+    directory::upsert_service(&state.store, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/service-points", tag = "directory", responses((status = 200, body = Vec<ServicePoint>)))]
+async fn list_service_points(State(state): State<BookingState>, _caller: Caller) -> ApiResult<Json<Vec<ServicePoint>>> {
+    Ok(Json(directory::list_service_points(&state.store).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/service-points", tag = "directory", request_body = ServicePoint, responses((status = 204), (status = 403)))]
+async fn put_service_point(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<ServicePoint>,
+) -> ApiResult<StatusCode> {
+    caller.require_admin()?;
+    directory::upsert_service_point(&state.store, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/opening-exceptions", tag = "directory", request_body = OpeningException, responses((status = 204), (status = 403)))]
+async fn put_opening_exception(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<OpeningException>,
+) -> ApiResult<StatusCode> {
+    caller.require_admin()?;
+    directory::upsert_exception(&state.store, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/holidays", tag = "directory", request_body = Holiday, responses((status = 204), (status = 403)))]
+async fn put_holiday(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<Holiday>,
+) -> ApiResult<StatusCode> {
+    caller.require_admin()?;
+    directory::upsert_holiday(&state.store, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PointFilter {
+    /// Only this service point.
+    service_point: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/kiosks", tag = "directory", params(PointFilter), responses((status = 200, body = Vec<Kiosk>)))]
+async fn list_kiosks(
+    State(state): State<BookingState>,
+    _caller: Caller,
+    Query(filter): Query<PointFilter>,
+) -> ApiResult<Json<Vec<Kiosk>>> {
+    Ok(Json(directory::list_kiosks(&state.store, filter.service_point.as_deref()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/kiosks", tag = "directory", request_body = Kiosk, responses((status = 204), (status = 403)))]
+async fn put_kiosk(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<Kiosk>,
+) -> ApiResult<StatusCode> {
+    caller.require_admin()?;
+    directory::upsert_kiosk(&state.store, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/experts", tag = "directory", params(AgencyFilter), responses((status = 200, body = Vec<Expert>)))]
+async fn list_experts(
+    State(state): State<BookingState>,
+    _caller: Caller,
+    Query(filter): Query<AgencyFilter>,
+) -> ApiResult<Json<Vec<Expert>>> {
+    Ok(Json(directory::list_experts(&state.store, filter.agency.as_deref()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/experts", tag = "directory", request_body = Expert, responses((status = 204), (status = 403)))]
+async fn put_expert(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<Expert>,
+) -> ApiResult<StatusCode> {
+    caller.require_admin()?;
+    directory::upsert_expert(&state.store, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/interpreters", tag = "directory", responses((status = 200, body = Vec<Interpreter>)))]
+async fn list_interpreters(State(state): State<BookingState>, _caller: Caller) -> ApiResult<Json<Vec<Interpreter>>> {
+    Ok(Json(directory::list_interpreters(&state.store).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/interpreters", tag = "directory", request_body = Interpreter, responses((status = 204), (status = 403)))]
+async fn put_interpreter(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<Interpreter>,
+) -> ApiResult<StatusCode> {
+    caller.require_admin()?;
+    directory::upsert_interpreter(&state.store, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/agreements", tag = "directory", request_body = Agreement, responses((status = 204), (status = 403)))]
+async fn put_agreement(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<Agreement>,
+) -> ApiResult<StatusCode> {
+    caller.require_admin()?;
+    directory::upsert_agreement(&state.store, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn require_staff(caller: &Caller) -> ApiResult<()> {
+    match caller.role() {
+        Role::Admin | Role::Advisor | Role::Expert => Ok(()),
+        _ => Err(AppError::Forbidden("for advisors, experts and admins".into())),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/slots", tag = "appointments", params(SlotSearch), responses((status = 200, body = Vec<Slot>), (status = 400), (status = 403)))]
+async fn search_slots(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Query(search): Query<SlotSearch>,
+) -> ApiResult<Json<Vec<Slot>>> {
+    require_staff(&caller)?;
+    Ok(Json(appointments::search_slots(&state.store, &search, now()).await?))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/appointments", tag = "appointments", request_body = NewAppointment,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first result")),
+    responses((status = 201, body = Appointment), (status = 200, description = "An idempotent replay", body = Appointment), (status = 409), (status = 422))
+)]
+async fn create_appointment(
+    State(state): State<BookingState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<NewAppointment>,
+) -> ApiResult<Response> {
+    let key = headers.get("idempotency-key").map(|value| value.to_str().unwrap_or("\u{fffd}"));
+    let booked = appointments::create(&state.store, &caller, &body, key, &state.settings.notifications, now()).await?;
+    let status = if booked.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(booked.appointment)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/appointments", tag = "appointments", params(AppointmentFilter), responses((status = 200, body = Page<Appointment>), (status = 403)))]
+async fn list_appointments(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Query(filter): Query<AppointmentFilter>,
+) -> ApiResult<Json<Page<Appointment>>> {
+    Ok(Json(appointments::list(&state.store, &caller, &filter).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/appointments/{id}", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 403), (status = 404)))]
+async fn get_appointment(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Appointment>> {
+    Ok(Json(appointments::get(&state.store, &caller, &id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 409)))]
+async fn cancel_appointment(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Appointment>> {
+    Ok(Json(appointments::cancel(&state.store, &caller, &id, &state.settings.notifications, now()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "appointments", params(("id" = String, Path)), request_body = Reschedule, responses((status = 200, body = Appointment), (status = 409)))]
+async fn reschedule_appointment(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<Reschedule>,
+) -> ApiResult<Json<Appointment>> {
+    Ok(Json(appointments::reschedule(&state.store, &caller, &id, &body, &state.settings.notifications, now()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/no-show", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 409)))]
+async fn no_show_appointment(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Appointment>> {
+    Ok(Json(appointments::no_show(&state.store, &caller, &id, now()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/check-in", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 403), (status = 409)))]
+async fn check_in_appointment(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Appointment>> {
+    Ok(Json(appointments::check_in(&state.store, &caller, &id, &state.events, now()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/queue", tag = "queue", request_body = NewQueueRequest, responses((status = 201, body = QueueRequest), (status = 409)))]
+async fn create_queue_request(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<NewQueueRequest>,
+) -> ApiResult<(StatusCode, Json<QueueRequest>)> {
+    let created = queue::create(&state.store, &caller, &body, state.settings.default_handling_seconds, now()).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+#[utoipa::path(get, path = "/api/v1/queue", tag = "queue", params(PageParams), responses((status = 200, body = Page<QueueRequest>), (status = 403)))]
+async fn list_queue(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Query(params): Query<PageParams>,
+) -> ApiResult<Json<Page<QueueRequest>>> {
+    let (limit, offset) = page(params.limit, params.offset)?;
+    Ok(Json(queue::list(&state.store, &caller, limit, offset, state.settings.default_handling_seconds, now()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/queue/next", tag = "queue", responses((status = 200, body = QueueRequest), (status = 204, description = "Nothing waiting for you")))]
+async fn take_next_request(State(state): State<BookingState>, caller: Caller) -> ApiResult<Response> {
+    Ok(match queue::take_next(&state.store, &caller, now()).await? {
+        Some(request) => Json(request).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/queue/{id}/{action}", tag = "queue", params(("id" = String, Path), ("action" = String, Path, description = "accept, decline or cancel")), responses((status = 200, body = QueueRequest), (status = 409)))]
+async fn queue_action(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Path((id, action)): Path<(String, String)>,
+) -> ApiResult<Json<QueueRequest>> {
+    Ok(Json(queue::transition(&state.store, &caller, &id, &action, now()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "statistics", request_body = SessionRecord, responses((status = 204), (status = 403)))]
+async fn record_session(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<SessionRecord>,
+) -> ApiResult<StatusCode> {
+    stats::record_session(&state.store, &caller, &body, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/session-joins", tag = "audit", request_body = SessionJoin, responses((status = 204), (status = 403)))]
+async fn record_session_join(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<SessionJoin>,
+) -> ApiResult<StatusCode> {
+    stats::record_join(&state.store, &caller, &body, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/feedback", tag = "statistics", request_body = NewFeedback, responses((status = 204), (status = 404), (status = 409)))]
+async fn add_feedback(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Json(body): Json<NewFeedback>,
+) -> ApiResult<StatusCode> {
+    stats::add_feedback(&state.store, &caller, &body, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/statistics", tag = "statistics", params(StatisticsQuery), responses((status = 200, body = Vec<StatisticsRow>), (status = 403)))]
+async fn get_statistics(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Query(query): Query<StatisticsQuery>,
+) -> ApiResult<Json<Vec<StatisticsRow>>> {
+    Ok(Json(stats::statistics(&state.store, &caller, &query.from, &query.to).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/statistics.csv", tag = "statistics", params(StatisticsQuery), responses((status = 200, content_type = "text/csv", body = String), (status = 403)))]
+async fn get_statistics_csv(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Query(query): Query<StatisticsQuery>,
+) -> ApiResult<Response> {
+    let rows = stats::statistics(&state.store, &caller, &query.from, &query.to).await?;
+    let mut response = stats::to_csv(&rows).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"silta-statistics.csv\""));
+    Ok(response)
+}
+
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(PageParams), responses((status = 200, body = Page<AuditEntry>), (status = 403)))]
+async fn list_audit(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Query(params): Query<PageParams>,
+) -> ApiResult<Json<Page<AuditEntry>>> {
+    caller.require_admin()?;
+    let (limit, offset) = page(params.limit, params.offset)?;
+    Ok(Json(audit::list(&state.store, limit, offset).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/experts/{id}/calendar.ics", tag = "appointments", params(("id" = String, Path)), responses((status = 200, content_type = "text/calendar", body = String), (status = 403)))]
+async fn expert_calendar(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    if !(caller.role() == Role::Admin || (caller.role() == Role::Expert && caller.subject() == id)) {
+        return Err(AppError::Forbidden("an expert reads their own calendar".into()));
+    }
+    let now = now();
+    let list = appointments::of_expert(&state.store, &id, appointments::feed_start(now)).await?;
+    let points = directory::list_service_points(&state.store).await?;
+    let events: Vec<ics::Event> = list
+        .into_iter()
+        .map(|appointment| {
+            let place = points
+                .iter()
+                .find(|point| point.id.as_str() == appointment.service_point)
+                .map(|point| format!("{}, {}", point.address, point.municipality))
+                .unwrap_or_else(|| appointment.service_point.clone());
+            ics::Event {
+                summary: format!("{} remote appointment ({})", appointment.agency, appointment.service),
+                location: place,
+                uid: appointment.id,
+                starts_at: appointment.starts_at,
+                ends_at: appointment.ends_at,
+                cancelled: false,
+            }
+        })
+        .collect();
+    let body = ics::calendar("PUBLISH", &events, Utc::now());
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8"));
+    Ok(response)
+}

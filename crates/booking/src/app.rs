@@ -1,0 +1,151 @@
+//! The booking service's settings, state and lifecycle.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use silta_auth::TokenVerifier;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+
+use crate::events::BookingEvent;
+use crate::notify::{Notifier, NotifySettings};
+use crate::store::Store;
+
+/// Settings (`[booking]`, `SILTA_BOOKING__…`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BookingSettings {
+    /// Listen address of `silta booking` (in `silta dev` the API shares the
+    /// signal service's port).
+    pub bind: SocketAddr,
+    /// `sqlite://PATH` or `postgres://…`; empty means an SQLite file in the
+    /// data directory.
+    pub database_url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Assumed call length for queue wait estimates until sessions have been
+    /// recorded.
+    pub default_handling_seconds: u64,
+    /// Notifications.
+    pub notifications: NotifySettings,
+}
+
+impl Default for BookingSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 7200)),
+            database_url: String::new(),
+            max_connections: 10,
+            default_handling_seconds: 600,
+            notifications: NotifySettings::default(),
+        }
+    }
+}
+
+/// Shared state of the routes.
+#[derive(Clone)]
+pub struct BookingState {
+    pub(crate) store: Store,
+    pub(crate) verifier: Arc<TokenVerifier>,
+    pub(crate) settings: Arc<BookingSettings>,
+    pub(crate) events: broadcast::Sender<BookingEvent>,
+    stop: watch::Sender<bool>,
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The database.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The notification adapters.
+    #[error(transparent)]
+    Notifier(#[from] crate::notify::NotifierError),
+    /// The listener.
+    #[error("cannot listen: {0}")]
+    Listen(#[from] io::Error),
+}
+
+impl BookingState {
+    /// Connects the store, migrates, and starts the outbox worker.
+    pub async fn start(
+        settings: BookingSettings,
+        database_url: &str,
+        verifier: TokenVerifier,
+    ) -> Result<Self, StartError> {
+        let store = Store::connect(database_url, settings.max_connections).await?;
+        let notifier = Notifier::new(store.clone(), settings.notifications.clone())?;
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(notifier.run(stopped));
+        Ok(Self {
+            store,
+            verifier: Arc::new(verifier),
+            settings: Arc::new(settings),
+            events: broadcast::channel(256).0,
+            stop,
+        })
+    }
+
+    /// The store (for seeding and tools).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Booking events for the signal service.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<BookingEvent> {
+        self.events.subscribe()
+    }
+
+    /// Stops the background worker.
+    pub fn shut_down(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// A receiver that turns true on shutdown.
+    pub fn stopped(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+}
+
+/// A booking service bound to its port.
+pub struct BookingApp {
+    listener: TcpListener,
+    state: BookingState,
+}
+
+impl BookingApp {
+    /// Binds and starts; port 0 picks a free port.
+    pub async fn build(
+        settings: BookingSettings,
+        database_url: &str,
+        verifier: TokenVerifier,
+    ) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(settings.bind).await?;
+        let state = BookingState::start(settings, database_url, verifier).await?;
+        Ok(Self { listener, state })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The state.
+    pub fn state(&self) -> BookingState {
+        self.state.clone()
+    }
+
+    /// Serves until [`BookingState::shut_down`].
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        let mut stopped = self.state.stopped();
+        let app = crate::api::router(self.state.clone()).route("/healthz", axum::routing::get(|| async { "ok" }));
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stopped| *stopped).await;
+            })
+            .await
+    }
+}

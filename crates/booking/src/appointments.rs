@@ -1,0 +1,610 @@
+//! Appointments: slot search, booking (expert + kiosk + interpreter in one
+//! transaction), idempotent retries, cancel, reschedule, no-show, check-in.
+//!
+//! The database refuses a double booking by itself: every 15-minute unit a
+//! booking occupies is a row of `resource_slots` with a unique key per
+//! resource. Two racing transactions cannot both insert the same unit.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use silta_proto::v1::{LanguageTag, Role};
+
+use crate::access::Caller;
+use crate::availability::{FreeSlot, Resource, SlotQuery, free_slots, occupied_units};
+use crate::directory::{self, parse_date};
+use crate::error::AppError;
+use crate::model::{
+    Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Page, Reschedule, Slot, SlotSearch,
+};
+use crate::notify::{self, NotificationKind};
+use crate::store::Store;
+use crate::{audit, events::BookingEvent};
+
+/// Longest date range a slot search covers.
+pub const MAX_SEARCH_DAYS: i64 = 31;
+
+fn timestamp(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap_or_default()
+}
+
+/// The parts of a slot search after parsing.
+struct SearchSpec<'a> {
+    search: &'a SlotSearch,
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+/// Loads everything the computation needs and runs it. `ignore` names an
+/// appointment whose own units count as free (rescheduling it).
+async fn compute(
+    store: &Store,
+    spec: &SearchSpec<'_>,
+    now: i64,
+    ignore: Option<&str>,
+) -> Result<Vec<FreeSlot>, AppError> {
+    let search = spec.search;
+    let service = directory::get_service(store, &search.service).await?;
+    if service.agency != search.agency {
+        return Err(AppError::BadRequest("service_of_other_agency", "the service belongs to another agency".into()));
+    }
+    if !service.languages.contains(&search.language) {
+        return Err(AppError::BadRequest("language_not_offered", "the service is not offered in that language".into()));
+    }
+    let point = directory::load_point_calendar(store, &search.service_point).await?;
+    let tz = point.time_zone;
+    let expert_hours = directory::load_weekly_hours(store, "expert:").await?;
+    let experts = directory::list_experts(store, Some(search.agency.as_str())).await?;
+    let kiosks = directory::list_kiosks(store, Some(search.service_point.as_str())).await?;
+    let window_start = crate::availability::local_instant(tz, spec.from, 0).unwrap_or(0) - 86_400;
+    let window_end = crate::availability::local_instant(tz, spec.to, 0).unwrap_or(0) + 2 * 86_400;
+    let booked_rows: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT resource, slot_start, appointment_id FROM resource_slots WHERE slot_start >= $1 AND slot_start < $2",
+    )
+    .bind(window_start)
+    .bind(window_end)
+    .fetch_all(store.pool())
+    .await?;
+    let mut booked: HashMap<String, std::collections::HashSet<i64>> = HashMap::new();
+    for (resource, unit, appointment) in booked_rows {
+        if Some(appointment.as_str()) != ignore {
+            booked.entry(resource).or_default().insert(unit);
+        }
+    }
+    let mut take = |key: String| booked.remove(&key).unwrap_or_default();
+    let expert_resources: Vec<Resource> = experts
+        .into_iter()
+        .filter(|expert| expert.services.contains(&service.id) && expert.languages.contains(&search.language))
+        .map(|expert| Resource {
+            booked: take(format!("expert:{}", expert.id)),
+            hours: Some(expert_hours.get(&expert.id).cloned().unwrap_or_default()),
+            time_zone: tz,
+            id: expert.id,
+        })
+        .collect();
+    let kiosk_resources: Vec<Resource> = kiosks
+        .into_iter()
+        .filter(|kiosk| kiosk.active)
+        .map(|kiosk| Resource { booked: take(format!("kiosk:{}", kiosk.id)), hours: None, time_zone: tz, id: kiosk.id })
+        .collect();
+    let interpreter_resources = match &search.interpreter_language {
+        None => None,
+        Some(language) => {
+            let hours = directory::load_weekly_hours(store, "interpreter:").await?;
+            let list = directory::list_interpreters(store).await?;
+            Some(
+                list.into_iter()
+                    .filter(|interpreter| interpreter.languages.contains(language))
+                    .map(|interpreter| Resource {
+                        booked: take(format!("interpreter:{}", interpreter.id)),
+                        hours: Some(hours.get(&interpreter.id).cloned().unwrap_or_default()),
+                        time_zone: tz,
+                        id: interpreter.id,
+                    })
+                    .collect(),
+            )
+        }
+    };
+    let query = SlotQuery {
+        from: spec.from,
+        to: spec.to,
+        duration_minutes: service.duration_minutes,
+        point,
+        experts: expert_resources,
+        kiosks: kiosk_resources,
+        interpreters: interpreter_resources,
+        not_before: now,
+    };
+    Ok(free_slots(&query))
+}
+
+/// Free slots for a search.
+pub async fn search_slots(store: &Store, search: &SlotSearch, now: i64) -> Result<Vec<Slot>, AppError> {
+    let (from, to) = (parse_date(&search.from)?, parse_date(&search.to)?);
+    if to < from || (to - from).num_days() > MAX_SEARCH_DAYS {
+        return Err(AppError::BadRequest(
+            "invalid_range",
+            format!("`to` must be 0–{MAX_SEARCH_DAYS} days after `from`"),
+        ));
+    }
+    let tz = directory::load_point_calendar(store, &search.service_point).await?.time_zone;
+    let slots = compute(store, &SearchSpec { search, from, to }, now, None).await?;
+    Ok(slots
+        .into_iter()
+        .map(|slot| Slot {
+            starts_at: timestamp(slot.starts_at),
+            ends_at: timestamp(slot.ends_at),
+            local_start: timestamp(slot.starts_at).with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string(),
+            experts_free: slot.experts.len(),
+            experts: slot.experts,
+        })
+        .collect())
+}
+
+/// Finds the free slot starting exactly at `starts_at`.
+async fn slot_at(
+    store: &Store,
+    request: &NewAppointment,
+    starts_at: i64,
+    now: i64,
+    ignore: Option<&str>,
+) -> Result<FreeSlot, AppError> {
+    let tz = directory::load_point_calendar(store, &request.service_point).await?.time_zone;
+    let local = timestamp(starts_at).with_timezone(&tz).date_naive();
+    let search = SlotSearch {
+        agency: request.agency.clone(),
+        service: request.service.clone(),
+        service_point: request.service_point.clone(),
+        language: request.language.clone(),
+        interpreter_language: request.interpreter_language.clone(),
+        from: local.format("%Y-%m-%d").to_string(),
+        to: local.format("%Y-%m-%d").to_string(),
+    };
+    let slots = compute(store, &SearchSpec { search: &search, from: local, to: local }, now, ignore).await?;
+    slots
+        .into_iter()
+        .find(|slot| slot.starts_at == starts_at)
+        .ok_or_else(|| AppError::Conflict("slot_unavailable", "that time is not free; search again".into()))
+}
+
+/// Who may act on appointments of a point and agency.
+fn may_manage(caller: &Caller, service_point: &str, agency: &str) -> bool {
+    match caller.role() {
+        Role::Admin => true,
+        Role::Advisor => caller.service_point() == Some(service_point),
+        Role::Expert => caller.agency() == Some(agency),
+        _ => false,
+    }
+}
+
+fn request_hash(request: &NewAppointment) -> String {
+    // Stable across retries of the same body: serde_json writes struct
+    // fields in declaration order.
+    let text = serde_json::to_string(request).unwrap_or_default();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// The outcome of a booking request.
+pub struct Booked {
+    /// The appointment.
+    pub appointment: Appointment,
+    /// True when an earlier request with the same idempotency key made it.
+    pub replayed: bool,
+}
+
+/// Books an appointment.
+pub async fn create(
+    store: &Store,
+    caller: &Caller,
+    request: &NewAppointment,
+    idempotency_key: Option<&str>,
+    settings: &notify::NotifySettings,
+    now: i64,
+) -> Result<Booked, AppError> {
+    if !matches!(caller.role(), Role::Admin | Role::Advisor) {
+        return Err(AppError::Forbidden("only advisors and admins book appointments".into()));
+    }
+    if !may_manage(caller, request.service_point.as_str(), request.agency.as_str()) {
+        return Err(AppError::Forbidden("advisors book for their own service point".into()));
+    }
+    if let Some(key) = idempotency_key
+        && (key.is_empty() || key.len() > 128)
+    {
+        return Err(AppError::BadRequest("invalid_idempotency_key", "Idempotency-Key must be 1–128 characters".into()));
+    }
+    notify::validate_contact(&request.contact)?;
+    let hash = request_hash(request);
+    if let Some(key) = idempotency_key
+        && let Some(existing) = find_by_idempotency_key(store, key, &hash).await?
+    {
+        return Ok(Booked { appointment: existing, replayed: true });
+    }
+    let starts_at = request.starts_at.timestamp();
+    let slot = slot_at(store, request, starts_at, now, None).await?;
+    let expert = match &request.expert {
+        Some(wanted) if slot.experts.contains(wanted) => wanted.clone(),
+        Some(_) => return Err(AppError::Conflict("expert_unavailable", "that expert is not free at that time".into())),
+        None => slot.experts[0].clone(),
+    };
+    let kiosk = slot.kiosks[0].clone();
+    let interpreter = slot.interpreters.first().cloned();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let room = format!("appt-{id}");
+    let mut tx = store.begin_write().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO appointments (id, agency_code, service_id, service_point_id, kiosk_id, expert_id, interpreter_id,
+           language, interpreter_language, starts_at, ends_at, status, room_id, contact_email, contact_phone,
+           idempotency_key, request_hash, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'booked', $12, $13, $14, $15, $16, $17, $18, $18)",
+    )
+    .bind(id.clone())
+    .bind(request.agency.as_str().to_owned())
+    .bind(request.service.clone())
+    .bind(request.service_point.as_str().to_owned())
+    .bind(kiosk.clone())
+    .bind(expert.clone())
+    .bind(interpreter.clone())
+    .bind(request.language.as_str().to_owned())
+    .bind(request.interpreter_language.as_ref().map(|tag| tag.as_str().to_owned()))
+    .bind(starts_at)
+    .bind(slot.ends_at)
+    .bind(room.clone())
+    .bind(request.contact.email.clone())
+    .bind(request.contact.phone.clone())
+    .bind(idempotency_key.map(str::to_owned))
+    .bind(hash.clone())
+    .bind(caller.role().as_str().to_owned())
+    .bind(now)
+    .execute(&mut *tx)
+    .await;
+    if let Err(err) = inserted {
+        drop(tx);
+        // A concurrent request with the same key won the race: answer as a replay.
+        if let (Some(key), AppError::Conflict(..)) = (idempotency_key, AppError::from(err))
+            && let Some(existing) = find_by_idempotency_key(store, key, &hash).await?
+        {
+            return Ok(Booked { appointment: existing, replayed: true });
+        }
+        return Err(AppError::Conflict("slot_taken", "the slot was just taken; search again".into()));
+    }
+    let mut resources = vec![format!("expert:{expert}"), format!("kiosk:{kiosk}")];
+    resources.extend(interpreter.iter().map(|interpreter| format!("interpreter:{interpreter}")));
+    reserve(&mut tx, &id, &resources, starts_at, slot.ends_at).await?;
+    notify::enqueue(&mut tx, &id, NotificationKind::Confirmation, &request.contact, starts_at, settings, now).await?;
+    notify::enqueue(&mut tx, &id, NotificationKind::Reminder, &request.contact, starts_at, settings, now).await?;
+    audit::append(
+        &mut tx,
+        caller,
+        "appointment.create",
+        &format!("appointment:{id}"),
+        &format!("starts_at={starts_at}"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Booked { appointment: get_unchecked(store, &id).await?, replayed: false })
+}
+
+/// Inserts the slot rows; a unique violation means the slot was taken.
+async fn reserve(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    appointment: &str,
+    resources: &[String],
+    starts_at: i64,
+    ends_at: i64,
+) -> Result<(), AppError> {
+    for resource in resources {
+        for unit in occupied_units(starts_at, ends_at) {
+            let result =
+                sqlx::query("INSERT INTO resource_slots (resource, slot_start, appointment_id) VALUES ($1, $2, $3)")
+                    .bind(resource.clone())
+                    .bind(unit)
+                    .bind(appointment.to_owned())
+                    .execute(&mut **tx)
+                    .await;
+            if let Err(err) = result {
+                return Err(match AppError::from(err) {
+                    AppError::Conflict(..) => {
+                        AppError::Conflict("slot_taken", "the slot was just taken; search again".into())
+                    }
+                    other => other,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn find_by_idempotency_key(store: &Store, key: &str, hash: &str) -> Result<Option<Appointment>, AppError> {
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, request_hash FROM appointments WHERE idempotency_key = $1")
+            .bind(key.to_owned())
+            .fetch_optional(store.pool())
+            .await?;
+    match row {
+        None => Ok(None),
+        Some((id, stored)) if stored.as_deref() == Some(hash) => Ok(Some(get_unchecked(store, &id).await?)),
+        Some(_) => Err(AppError::Unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request".into(),
+        )),
+    }
+}
+
+const COLUMNS: &str = "id, agency_code, service_id, service_point_id, kiosk_id, expert_id, interpreter_id, language,
+    interpreter_language, starts_at, ends_at, status, room_id";
+
+type AppointmentRow =
+    (String, String, String, String, String, String, Option<String>, String, Option<String>, i64, i64, String, String);
+
+fn appointment_of(row: AppointmentRow) -> Appointment {
+    let (
+        id,
+        agency,
+        service,
+        service_point,
+        kiosk,
+        expert,
+        interpreter,
+        language,
+        interpreter_language,
+        starts,
+        ends,
+        status,
+        room,
+    ) = row;
+    Appointment {
+        id,
+        agency,
+        service,
+        service_point,
+        kiosk,
+        expert,
+        interpreter,
+        language,
+        interpreter_language,
+        starts_at: timestamp(starts),
+        ends_at: timestamp(ends),
+        status: AppointmentStatus::parse(&status).unwrap_or(AppointmentStatus::Booked),
+        room,
+    }
+}
+
+async fn get_unchecked(store: &Store, id: &str) -> Result<Appointment, AppError> {
+    let sql = format!("SELECT {COLUMNS} FROM appointments WHERE id = $1");
+    let row: Option<AppointmentRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()).fetch_optional(store.pool()).await?;
+    row.map(appointment_of).ok_or(AppError::NotFound("appointment"))
+}
+
+/// One appointment, if the caller may see it (others get 404 or 403).
+pub async fn get(store: &Store, caller: &Caller, id: &str) -> Result<Appointment, AppError> {
+    let appointment = get_unchecked(store, id).await?;
+    if !may_manage(caller, &appointment.service_point, &appointment.agency) {
+        return Err(AppError::Forbidden("not your service point's or agency's appointment".into()));
+    }
+    Ok(appointment)
+}
+
+/// Lists appointments visible to the caller.
+pub async fn list(store: &Store, caller: &Caller, filter: &AppointmentFilter) -> Result<Page<Appointment>, AppError> {
+    let (mut point, mut agency) = (filter.service_point.clone(), filter.agency.clone());
+    match caller.role() {
+        Role::Admin => {}
+        Role::Advisor => point = caller.service_point().map(str::to_owned),
+        Role::Expert => agency = caller.agency().map(str::to_owned),
+        _ => return Err(AppError::Forbidden("appointments are for advisors, experts and admins".into())),
+    }
+    let (limit, offset) = crate::access::page(filter.limit, filter.offset)?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM appointments
+         WHERE ($1 = '' OR service_point_id = $1) AND ($2 = '' OR agency_code = $2) AND ($3 = '' OR expert_id = $3)
+           AND ($4 = '' OR status = $4) AND starts_at >= $5 AND starts_at < $6
+         ORDER BY starts_at, id LIMIT $7 OFFSET $8"
+    );
+    let rows: Vec<AppointmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(point.unwrap_or_default())
+        .bind(agency.unwrap_or_default())
+        .bind(filter.expert.clone().unwrap_or_default())
+        .bind(filter.status.clone().unwrap_or_default())
+        .bind(filter.from.map(|t| t.timestamp()).unwrap_or(i64::MIN))
+        .bind(filter.to.map(|t| t.timestamp()).unwrap_or(i64::MAX))
+        .bind(i64::from(limit) + 1)
+        .bind(i64::from(offset))
+        .fetch_all(store.pool())
+        .await?;
+    Ok(crate::access::paginate(rows.into_iter().map(appointment_of).collect(), limit, offset))
+}
+
+async fn set_status(
+    store: &Store,
+    caller: &Caller,
+    id: &str,
+    from: &[AppointmentStatus],
+    to: AppointmentStatus,
+    now: i64,
+) -> Result<(Appointment, sqlx::Transaction<'static, sqlx::Any>), AppError> {
+    let appointment = get(store, caller, id).await?;
+    if !from.contains(&appointment.status) {
+        return Err(AppError::Conflict("invalid_status", format!("the appointment is {:?}", appointment.status)));
+    }
+    let mut tx = store.begin_write().await?;
+    let updated = sqlx::query("UPDATE appointments SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+        .bind(to.as_str().to_owned())
+        .bind(now)
+        .bind(id.to_owned())
+        .bind(appointment.status.as_str().to_owned())
+        .execute(&mut *tx)
+        .await?;
+    if updated.rows_affected() != 1 {
+        return Err(AppError::Conflict("invalid_status", "the appointment changed meanwhile; reload".into()));
+    }
+    Ok((appointment, tx))
+}
+
+/// Cancels: frees the resources, withdraws the reminder, sends a notice.
+pub async fn cancel(
+    store: &Store,
+    caller: &Caller,
+    id: &str,
+    settings: &notify::NotifySettings,
+    now: i64,
+) -> Result<Appointment, AppError> {
+    let (appointment, mut tx) =
+        set_status(store, caller, id, &[AppointmentStatus::Booked], AppointmentStatus::Cancelled, now).await?;
+    sqlx::query("DELETE FROM resource_slots WHERE appointment_id = $1").bind(id.to_owned()).execute(&mut *tx).await?;
+    notify::withdraw_pending(&mut tx, id).await?;
+    let contact = notify::contact_of(&mut tx, id).await?;
+    notify::enqueue(
+        &mut tx,
+        id,
+        NotificationKind::Cancellation,
+        &contact,
+        appointment.starts_at.timestamp(),
+        settings,
+        now,
+    )
+    .await?;
+    audit::append(&mut tx, caller, "appointment.cancel", &format!("appointment:{id}"), "", now).await?;
+    tx.commit().await?;
+    get_unchecked(store, id).await
+}
+
+/// Moves a booked appointment to another free start.
+pub async fn reschedule(
+    store: &Store,
+    caller: &Caller,
+    id: &str,
+    change: &Reschedule,
+    settings: &notify::NotifySettings,
+    now: i64,
+) -> Result<Appointment, AppError> {
+    let current = get(store, caller, id).await?;
+    if current.status != AppointmentStatus::Booked {
+        return Err(AppError::Conflict("invalid_status", "only a booked appointment can be rescheduled".into()));
+    }
+    let request = NewAppointment {
+        agency: silta_proto::v1::AgencyCode::parse(current.agency.as_str()).map_err(AppError::internal)?,
+        service: current.service.clone(),
+        service_point: silta_proto::v1::ServicePointId::parse(current.service_point.as_str())
+            .map_err(AppError::internal)?,
+        starts_at: change.starts_at,
+        language: LanguageTag::parse(current.language.as_str()).map_err(AppError::internal)?,
+        interpreter_language: current
+            .interpreter_language
+            .as_deref()
+            .map(LanguageTag::parse)
+            .transpose()
+            .map_err(AppError::internal)?,
+        expert: None,
+        contact: Default::default(),
+    };
+    let starts_at = change.starts_at.timestamp();
+    let slot = slot_at(store, &request, starts_at, now, Some(id)).await?;
+    let keep_or_first = |wanted: Option<&String>, free: &[String]| -> Option<String> {
+        wanted.filter(|wanted| free.contains(wanted)).cloned().or_else(|| free.first().cloned())
+    };
+    let expert = keep_or_first(Some(&current.expert), &slot.experts).ok_or(AppError::NotFound("expert"))?;
+    let kiosk = keep_or_first(Some(&current.kiosk), &slot.kiosks).ok_or(AppError::NotFound("kiosk"))?;
+    let interpreter = current.interpreter.as_ref().and_then(|wanted| keep_or_first(Some(wanted), &slot.interpreters));
+    let mut tx = store.begin_write().await?;
+    sqlx::query("DELETE FROM resource_slots WHERE appointment_id = $1").bind(id.to_owned()).execute(&mut *tx).await?;
+    let mut resources = vec![format!("expert:{expert}"), format!("kiosk:{kiosk}")];
+    resources.extend(interpreter.iter().map(|interpreter| format!("interpreter:{interpreter}")));
+    reserve(&mut tx, id, &resources, starts_at, slot.ends_at).await?;
+    let updated = sqlx::query(
+        "UPDATE appointments SET starts_at = $1, ends_at = $2, expert_id = $3, kiosk_id = $4, interpreter_id = $5, updated_at = $6
+         WHERE id = $7 AND status = 'booked'",
+    )
+    .bind(starts_at)
+    .bind(slot.ends_at)
+    .bind(expert)
+    .bind(kiosk)
+    .bind(interpreter)
+    .bind(now)
+    .bind(id.to_owned())
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Err(AppError::Conflict("invalid_status", "the appointment changed meanwhile; reload".into()));
+    }
+    notify::withdraw_pending(&mut tx, id).await?;
+    let contact = notify::contact_of(&mut tx, id).await?;
+    notify::enqueue(&mut tx, id, NotificationKind::Confirmation, &contact, starts_at, settings, now).await?;
+    notify::enqueue(&mut tx, id, NotificationKind::Reminder, &contact, starts_at, settings, now).await?;
+    audit::append(
+        &mut tx,
+        caller,
+        "appointment.reschedule",
+        &format!("appointment:{id}"),
+        &format!("starts_at={starts_at}"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    get_unchecked(store, id).await
+}
+
+/// Marks a no-show.
+pub async fn no_show(store: &Store, caller: &Caller, id: &str, now: i64) -> Result<Appointment, AppError> {
+    let (_, mut tx) = set_status(
+        store,
+        caller,
+        id,
+        &[AppointmentStatus::Booked, AppointmentStatus::CheckedIn],
+        AppointmentStatus::NoShow,
+        now,
+    )
+    .await?;
+    notify::withdraw_pending(&mut tx, id).await?;
+    audit::append(&mut tx, caller, "appointment.no_show", &format!("appointment:{id}"), "", now).await?;
+    tx.commit().await?;
+    get_unchecked(store, id).await
+}
+
+/// The advisor checks the citizen in; the expert is told through the bus.
+pub async fn check_in(
+    store: &Store,
+    caller: &Caller,
+    id: &str,
+    events: &tokio::sync::broadcast::Sender<BookingEvent>,
+    now: i64,
+) -> Result<Appointment, AppError> {
+    if !matches!(caller.role(), Role::Advisor | Role::Admin) {
+        return Err(AppError::Forbidden("the advisor checks the citizen in".into()));
+    }
+    let (appointment, mut tx) =
+        set_status(store, caller, id, &[AppointmentStatus::Booked], AppointmentStatus::CheckedIn, now).await?;
+    audit::append(&mut tx, caller, "appointment.check_in", &format!("appointment:{id}"), "", now).await?;
+    tx.commit().await?;
+    let _ = events.send(BookingEvent::CheckedIn {
+        appointment: appointment.id.clone(),
+        room: appointment.room.clone(),
+        expert: appointment.expert.clone(),
+        kiosk: appointment.kiosk.clone(),
+        service_point: appointment.service_point.clone(),
+        interpreter: appointment.interpreter.clone(),
+    });
+    get_unchecked(store, id).await
+}
+
+/// Appointments of one expert from `since`, for the ICS feed.
+pub async fn of_expert(store: &Store, expert: &str, since: i64) -> Result<Vec<Appointment>, AppError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM appointments WHERE expert_id = $1 AND starts_at >= $2 AND status IN ('booked', 'checked_in')
+         ORDER BY starts_at LIMIT 1000"
+    );
+    let rows: Vec<AppointmentRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(expert.to_owned()).bind(since).fetch_all(store.pool()).await?;
+    Ok(rows.into_iter().map(appointment_of).collect())
+}
+
+/// How far back the expert ICS feed reaches.
+pub fn feed_start(now: i64) -> i64 {
+    now - Duration::days(30).num_seconds()
+}

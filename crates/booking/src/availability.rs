@@ -1,0 +1,402 @@
+//! Free-slot computation: the intersection of a service point's opening
+//! hours, experts' working hours, kiosks' free time and (when asked) an
+//! interpreter's free time, on a 15-minute grid.
+//!
+//! Pure and synchronous: the store loads the calendars and bookings, this
+//! module computes. Local times become absolute instants through the time
+//! zone database, so a slot at 09:00 Helsinki time is 07:00 UTC in winter
+//! and 06:00 UTC in summer, and a local time that does not exist (the
+//! spring-forward gap) produces no slot.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone};
+use chrono_tz::Tz;
+
+/// The booking grid, in seconds.
+pub const SLOT_SECONDS: i64 = 15 * 60;
+
+/// A time-of-day interval in minutes after local midnight, `start < end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayInterval {
+    /// First minute.
+    pub start: u16,
+    /// Minute after the last.
+    pub end: u16,
+}
+
+impl DayInterval {
+    /// A valid interval, or `None`.
+    pub fn new(start: u16, end: u16) -> Option<Self> {
+        (start < end && end <= 24 * 60).then_some(Self { start, end })
+    }
+}
+
+/// Weekly hours: index 0 is Monday.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WeeklyHours(pub [Vec<DayInterval>; 7]);
+
+impl WeeklyHours {
+    /// Adds hours on an ISO weekday (1 = Monday … 7 = Sunday).
+    pub fn add(&mut self, iso_weekday: u8, interval: DayInterval) {
+        if (1..=7).contains(&iso_weekday) {
+            self.0[usize::from(iso_weekday - 1)].push(interval);
+        }
+    }
+
+    fn on(&self, date: NaiveDate) -> &[DayInterval] {
+        &self.0[date.weekday().num_days_from_monday() as usize]
+    }
+}
+
+/// A service point's calendar.
+#[derive(Debug, Clone)]
+pub struct PointCalendar {
+    /// The point's time zone.
+    pub time_zone: Tz,
+    /// Regular weekly opening hours.
+    pub weekly: WeeklyHours,
+    /// Dates with other hours; `None` means closed.
+    pub exceptions: HashMap<NaiveDate, Option<DayInterval>>,
+    /// Public holidays (closed unless an exception opens the point).
+    pub holidays: HashSet<NaiveDate>,
+}
+
+impl PointCalendar {
+    /// Opening hours on a local date.
+    pub fn open_on(&self, date: NaiveDate) -> Vec<DayInterval> {
+        if let Some(exception) = self.exceptions.get(&date) {
+            return exception.iter().copied().collect();
+        }
+        if self.holidays.contains(&date) {
+            return Vec::new();
+        }
+        self.weekly.on(date).to_vec()
+    }
+}
+
+/// A bookable resource: an expert, a kiosk or an interpreter.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// Its id.
+    pub id: String,
+    /// Working hours; `None` means "whenever the point is open" (kiosks).
+    pub hours: Option<WeeklyHours>,
+    /// Time zone of the working hours.
+    pub time_zone: Tz,
+    /// Start instants (Unix seconds) of grid slots already booked.
+    pub booked: HashSet<i64>,
+}
+
+/// What to search.
+#[derive(Debug, Clone)]
+pub struct SlotQuery {
+    /// First local date.
+    pub from: NaiveDate,
+    /// Last local date (inclusive).
+    pub to: NaiveDate,
+    /// Length of the service, a multiple of 15 minutes.
+    pub duration_minutes: u32,
+    /// The point.
+    pub point: PointCalendar,
+    /// Experts who offer the service in the language.
+    pub experts: Vec<Resource>,
+    /// The point's active kiosks.
+    pub kiosks: Vec<Resource>,
+    /// Interpreters of the requested language, when one is needed.
+    pub interpreters: Option<Vec<Resource>>,
+    /// No slot may start before this instant (Unix seconds).
+    pub not_before: i64,
+}
+
+/// A free slot and who could serve it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreeSlot {
+    /// Start, Unix seconds.
+    pub starts_at: i64,
+    /// End, Unix seconds.
+    pub ends_at: i64,
+    /// Free experts, in the query's order.
+    pub experts: Vec<String>,
+    /// Free kiosks.
+    pub kiosks: Vec<String>,
+    /// Free interpreters (empty when none was asked for).
+    pub interpreters: Vec<String>,
+}
+
+/// The absolute instant of a local date and minute, or `None` in a gap.
+pub fn local_instant(time_zone: Tz, date: NaiveDate, minute: u16) -> Option<i64> {
+    if minute == 24 * 60 {
+        return local_instant(time_zone, date.succ_opt()?, 0);
+    }
+    let time = NaiveTime::from_hms_opt(u32::from(minute / 60), u32::from(minute % 60), 0)?;
+    time_zone.from_local_datetime(&date.and_time(time)).earliest().map(|instant| instant.timestamp())
+}
+
+fn absolute(time_zone: Tz, date: NaiveDate, intervals: &[DayInterval]) -> Vec<(i64, i64)> {
+    intervals
+        .iter()
+        .filter_map(|interval| {
+            Some((local_instant(time_zone, date, interval.start)?, local_instant(time_zone, date, interval.end)?))
+        })
+        .collect()
+}
+
+struct DayView<'a> {
+    resource: &'a Resource,
+    windows: Option<Vec<(i64, i64)>>,
+}
+
+impl DayView<'_> {
+    fn free(&self, start: i64, end: i64) -> bool {
+        let within = match &self.windows {
+            None => true,
+            Some(windows) => windows.iter().any(|(from, to)| *from <= start && end <= *to),
+        };
+        within && (start..end).step_by(SLOT_SECONDS as usize).all(|unit| !self.resource.booked.contains(&unit))
+    }
+}
+
+fn day_views(resources: &[Resource], date: NaiveDate) -> Vec<DayView<'_>> {
+    resources
+        .iter()
+        .map(|resource| DayView {
+            resource,
+            windows: resource.hours.as_ref().map(|hours| absolute(resource.time_zone, date, hours.on(date))),
+        })
+        .filter(|view| view.windows.as_ref().is_none_or(|windows| !windows.is_empty()))
+        .collect()
+}
+
+fn free_ids(views: &[DayView<'_>], start: i64, end: i64) -> Vec<String> {
+    views.iter().filter(|view| view.free(start, end)).map(|view| view.resource.id.clone()).collect()
+}
+
+/// Computes every free slot of the query, in time order.
+pub fn free_slots(query: &SlotQuery) -> Vec<FreeSlot> {
+    let length = i64::from(query.duration_minutes) * 60;
+    let mut slots = Vec::new();
+    if length <= 0 || length % SLOT_SECONDS != 0 {
+        return slots;
+    }
+    let mut date = query.from;
+    while date <= query.to {
+        let experts = day_views(&query.experts, date);
+        let kiosks = day_views(&query.kiosks, date);
+        let interpreters = query.interpreters.as_ref().map(|list| day_views(list, date));
+        for (open, close) in absolute(query.point.time_zone, date, &query.point.open_on(date)) {
+            let mut start = open;
+            while start + length <= close {
+                let end = start + length;
+                if start >= query.not_before {
+                    let free_experts = free_ids(&experts, start, end);
+                    let free_kiosks = if free_experts.is_empty() { Vec::new() } else { free_ids(&kiosks, start, end) };
+                    let free_interpreters = match &interpreters {
+                        Some(views) if !free_kiosks.is_empty() => free_ids(views, start, end),
+                        _ => Vec::new(),
+                    };
+                    let interpreter_ok = interpreters.is_none() || !free_interpreters.is_empty();
+                    if !free_experts.is_empty() && !free_kiosks.is_empty() && interpreter_ok {
+                        slots.push(FreeSlot {
+                            starts_at: start,
+                            ends_at: end,
+                            experts: free_experts,
+                            kiosks: free_kiosks,
+                            interpreters: free_interpreters,
+                        });
+                    }
+                }
+                start += SLOT_SECONDS;
+            }
+        }
+        date += Duration::days(1);
+    }
+    slots
+}
+
+/// The grid slot starts that `[starts_at, ends_at)` occupies.
+pub fn occupied_units(starts_at: i64, ends_at: i64) -> impl Iterator<Item = i64> {
+    (starts_at..ends_at).step_by(SLOT_SECONDS as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn helsinki() -> Tz {
+        chrono_tz::Europe::Helsinki
+    }
+
+    fn weekdays(start: u16, end: u16) -> WeeklyHours {
+        let mut hours = WeeklyHours::default();
+        for day in 1..=5 {
+            hours.add(day, DayInterval::new(start, end).unwrap());
+        }
+        hours
+    }
+
+    fn point() -> PointCalendar {
+        PointCalendar {
+            time_zone: helsinki(),
+            weekly: weekdays(9 * 60, 16 * 60),
+            exceptions: HashMap::new(),
+            holidays: HashSet::new(),
+        }
+    }
+
+    fn resource(id: &str, hours: Option<WeeklyHours>) -> Resource {
+        Resource { id: id.into(), hours, time_zone: helsinki(), booked: HashSet::new() }
+    }
+
+    fn query(from: NaiveDate, to: NaiveDate) -> SlotQuery {
+        SlotQuery {
+            from,
+            to,
+            duration_minutes: 30,
+            point: point(),
+            experts: vec![resource("e1", Some(weekdays(8 * 60, 12 * 60)))],
+            kiosks: vec![resource("k1", None)],
+            interpreters: None,
+            not_before: 0,
+        }
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn nine_oclock_helsinki_moves_in_utc_across_the_spring_dst_change() {
+        // DST began in Finland on Sunday 2026-03-29.
+        let slots = free_slots(&query(date(2026, 3, 27), date(2026, 3, 30)));
+        let firsts: Vec<i64> = [date(2026, 3, 27), date(2026, 3, 30)]
+            .iter()
+            .map(|day| {
+                let first = slots.iter().find(|slot| {
+                    chrono::DateTime::from_timestamp(slot.starts_at, 0).unwrap().with_timezone(&helsinki()).date_naive()
+                        == *day
+                });
+                first.unwrap().starts_at
+            })
+            .collect();
+        let utc = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap().format("%H:%M").to_string();
+        assert_eq!(utc(firsts[0]), "07:00", "Friday, winter time UTC+2");
+        assert_eq!(utc(firsts[1]), "06:00", "Monday, summer time UTC+3");
+        // Weekend: closed. 09:00–12:00 (the expert's end) in 30-minute slots on a 15-minute grid.
+        assert_eq!(slots.len(), 2 * 11);
+    }
+
+    #[test]
+    fn holidays_close_and_exceptions_override() {
+        let mut q = query(date(2026, 12, 24), date(2026, 12, 25));
+        q.point.holidays.insert(date(2026, 12, 25));
+        q.point.exceptions.insert(date(2026, 12, 24), DayInterval::new(9 * 60, 10 * 60));
+        let slots = free_slots(&q);
+        assert_eq!(slots.len(), 3, "only 09:00, 09:15, 09:30 on Christmas Eve; Christmas Day closed");
+    }
+
+    #[test]
+    fn a_booked_kiosk_blocks_the_slot_even_with_free_experts() {
+        let mut q = query(date(2026, 6, 1), date(2026, 6, 1));
+        let nine = local_instant(helsinki(), date(2026, 6, 1), 9 * 60).unwrap();
+        q.kiosks[0].booked.insert(nine + SLOT_SECONDS);
+        let starts: Vec<i64> = free_slots(&q).iter().map(|slot| slot.starts_at).collect();
+        assert!(!starts.contains(&nine), "09:00–09:30 overlaps the 09:15 booking");
+        assert!(!starts.contains(&(nine + SLOT_SECONDS)));
+        assert!(starts.contains(&(nine + 2 * SLOT_SECONDS)));
+    }
+
+    #[test]
+    fn an_interpreter_must_also_be_free_when_asked_for() {
+        let mut q = query(date(2026, 6, 1), date(2026, 6, 1));
+        let mut hours = WeeklyHours::default();
+        hours.add(1, DayInterval::new(10 * 60, 11 * 60).unwrap());
+        q.interpreters = Some(vec![resource("i1", Some(hours))]);
+        let slots = free_slots(&q);
+        assert_eq!(slots.len(), 3);
+        assert!(slots.iter().all(|slot| slot.interpreters == vec!["i1".to_string()]));
+    }
+
+    #[test]
+    fn the_spring_forward_gap_produces_no_slot() {
+        assert!(local_instant(helsinki(), date(2026, 3, 29), 3 * 60 + 30).is_none());
+        assert!(local_instant(helsinki(), date(2026, 3, 29), 4 * 60 + 30).is_some());
+    }
+
+    fn arb_interval() -> impl Strategy<Value = DayInterval> {
+        (0u16..95, 1u16..40).prop_map(|(start, len)| {
+            let start = start * 15;
+            DayInterval::new(start, (start + len * 15).min(1440)).unwrap()
+        })
+    }
+
+    fn arb_week() -> impl Strategy<Value = WeeklyHours> {
+        prop::collection::vec((1u8..=7, arb_interval()), 0..10).prop_map(|list| {
+            let mut hours = WeeklyHours::default();
+            for (day, interval) in list {
+                hours.add(day, interval);
+            }
+            hours
+        })
+    }
+
+    fn within(tz: Tz, hours: &[DayInterval], date: NaiveDate, start: i64, end: i64) -> bool {
+        absolute(tz, date, hours).iter().any(|(from, to)| *from <= start && end <= *to)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        /// No slot outside opening hours or the chosen expert's working
+        /// hours, and none overlapping an existing booking of the resources
+        /// it offers.
+        #[test]
+        fn slots_respect_hours_and_bookings(
+            point_week in arb_week(),
+            expert_weeks in prop::collection::vec(arb_week(), 1..4),
+            booked in prop::collection::vec((0usize..4, 0i64..(14 * 96)), 0..40),
+            kiosk_booked in prop::collection::vec(0i64..(14 * 96), 0..20),
+            duration in 1u32..5,
+            start_day in 0u32..365,
+        ) {
+            let tz = helsinki();
+            let from = date(2026, 1, 1) + Duration::days(i64::from(start_day));
+            let to = from + Duration::days(13);
+            let origin = local_instant(tz, from, 0).unwrap();
+            let mut experts: Vec<Resource> = expert_weeks
+                .iter()
+                .enumerate()
+                .map(|(n, week)| resource(&format!("e{n}"), Some(week.clone())))
+                .collect();
+            for (who, unit) in &booked {
+                if let Some(expert) = experts.get_mut(*who) {
+                    expert.booked.insert(origin + unit * SLOT_SECONDS);
+                }
+            }
+            let mut kiosk = resource("k", None);
+            kiosk.booked.extend(kiosk_booked.iter().map(|unit| origin + unit * SLOT_SECONDS));
+            let q = SlotQuery {
+                from, to,
+                duration_minutes: duration * 15,
+                point: PointCalendar { time_zone: tz, weekly: point_week, exceptions: HashMap::new(), holidays: HashSet::new() },
+                experts: experts.clone(),
+                kiosks: vec![kiosk.clone()],
+                interpreters: None,
+                not_before: 0,
+            };
+            for slot in free_slots(&q) {
+                let local = chrono::DateTime::from_timestamp(slot.starts_at, 0).unwrap().with_timezone(&tz).date_naive();
+                prop_assert!(within(tz, &q.point.open_on(local), local, slot.starts_at, slot.ends_at), "outside opening hours");
+                prop_assert!(!slot.experts.is_empty());
+                for id in &slot.experts {
+                    let expert = experts.iter().find(|e| &e.id == id).unwrap();
+                    let hours = expert.hours.as_ref().unwrap();
+                    prop_assert!(within(tz, hours.on(local), local, slot.starts_at, slot.ends_at), "outside working hours");
+                    prop_assert!(occupied_units(slot.starts_at, slot.ends_at).all(|u| !expert.booked.contains(&u)), "expert double-booked");
+                }
+                prop_assert!(occupied_units(slot.starts_at, slot.ends_at).all(|u| !kiosk.booked.contains(&u)), "kiosk double-booked");
+            }
+        }
+    }
+}

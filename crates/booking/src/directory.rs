@@ -1,0 +1,509 @@
+//! Reference data: agencies, services, service points with their opening
+//! hours, kiosks, experts, interpreters, holidays and agreements. Writes are
+//! upserts (create or replace), so an admin tool can re-apply its data.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use silta_proto::v1::{AgencyCode, LanguageTag, ServicePointId};
+use sqlx::Any;
+
+use crate::availability::{DayInterval, PointCalendar, WeeklyHours};
+use crate::error::AppError;
+use crate::model::{
+    Agency, Agreement, Expert, Holiday, Interpreter, Kiosk, Names, OpeningException, Service, ServicePoint,
+    WeekdayHours,
+};
+use crate::store::Store;
+
+/// Parses `HH:MM` (00:00–24:00) into minutes after midnight.
+pub fn parse_clock(value: &str) -> Result<u16, AppError> {
+    let bad = || AppError::BadRequest("invalid_time", format!("`{value}` is not a time HH:MM"));
+    let (hours, minutes) = value.split_once(':').ok_or_else(bad)?;
+    let hours: u16 = hours.parse().map_err(|_| bad())?;
+    let minutes: u16 = minutes.parse().map_err(|_| bad())?;
+    if minutes >= 60 || hours > 24 || (hours == 24 && minutes > 0) {
+        return Err(bad());
+    }
+    Ok(hours * 60 + minutes)
+}
+
+/// Formats minutes after midnight as `HH:MM`.
+pub fn format_clock(minutes: i64) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// Parses a `YYYY-MM-DD` date.
+pub fn parse_date(value: &str) -> Result<NaiveDate, AppError> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map_err(|_| AppError::BadRequest("invalid_date", format!("`{value}` is not a date YYYY-MM-DD")))
+}
+
+/// Parses an IANA time zone name.
+pub fn parse_time_zone(value: &str) -> Result<Tz, AppError> {
+    value.parse::<Tz>().map_err(|_| AppError::BadRequest("invalid_time_zone", format!("unknown time zone `{value}`")))
+}
+
+fn parse_hours(hours: &[WeekdayHours]) -> Result<Vec<(i64, i64, i64)>, AppError> {
+    hours
+        .iter()
+        .map(|entry| {
+            let (opens, closes) = (parse_clock(&entry.opens)?, parse_clock(&entry.closes)?);
+            if !(1..=7).contains(&entry.weekday) || opens >= closes || opens % 15 != 0 || closes % 15 != 0 {
+                return Err(AppError::BadRequest(
+                    "invalid_hours",
+                    "hours need a weekday 1–7 and opens < closes on the 15-minute grid".into(),
+                ));
+            }
+            Ok((i64::from(entry.weekday), i64::from(opens), i64::from(closes)))
+        })
+        .collect()
+}
+
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Splits a stored comma list.
+pub fn split(list: &str) -> Vec<String> {
+    list.split(',').filter(|item| !item.is_empty()).map(str::to_owned).collect()
+}
+
+fn tags(list: &str) -> Vec<LanguageTag> {
+    split(list).into_iter().filter_map(|tag| LanguageTag::parse(tag).ok()).collect()
+}
+
+fn hours_of(rows: &[(i64, i64, i64)]) -> Vec<WeekdayHours> {
+    rows.iter()
+        .map(|(weekday, opens, closes)| WeekdayHours {
+            weekday: u8::try_from(*weekday).unwrap_or(1),
+            opens: format_clock(*opens),
+            closes: format_clock(*closes),
+        })
+        .collect()
+}
+
+/// Creates or replaces an agency.
+pub async fn upsert_agency(store: &Store, agency: &Agency) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO agencies (code, name_fi, name_sv, name_en) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (code) DO UPDATE SET name_fi = excluded.name_fi, name_sv = excluded.name_sv, name_en = excluded.name_en",
+    )
+    .bind(agency.code.as_str().to_owned())
+    .bind(agency.names.fi.clone())
+    .bind(agency.names.sv.clone())
+    .bind(agency.names.en.clone())
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// All agencies.
+pub async fn list_agencies(store: &Store) -> Result<Vec<Agency>, AppError> {
+    let rows: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT code, name_fi, name_sv, name_en FROM agencies ORDER BY code")
+            .fetch_all(store.pool())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(code, fi, sv, en)| {
+            Some(Agency { code: AgencyCode::parse(code).ok()?, names: Names { fi, sv, en } })
+        })
+        .collect())
+}
+
+/// Creates or replaces a service.
+pub async fn upsert_service(store: &Store, service: &Service) -> Result<(), AppError> {
+    if service.duration_minutes == 0
+        || !service.duration_minutes.is_multiple_of(15)
+        || service.duration_minutes > 8 * 60
+    {
+        return Err(AppError::BadRequest(
+            "invalid_duration",
+            "duration must be 15–480 minutes in 15-minute steps".into(),
+        ));
+    }
+    if service.id.is_empty() || service.id.len() > 64 {
+        return Err(AppError::BadRequest("invalid_id", "a service id is 1–64 characters".into()));
+    }
+    sqlx::query(
+        "INSERT INTO services (id, agency_code, name_fi, name_sv, name_en, duration_minutes, languages, remote_capable)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (id) DO UPDATE SET agency_code = excluded.agency_code, name_fi = excluded.name_fi,
+           name_sv = excluded.name_sv, name_en = excluded.name_en, duration_minutes = excluded.duration_minutes,
+           languages = excluded.languages, remote_capable = excluded.remote_capable",
+    )
+    .bind(service.id.clone())
+    .bind(service.agency.as_str().to_owned())
+    .bind(service.names.fi.clone())
+    .bind(service.names.sv.clone())
+    .bind(service.names.en.clone())
+    .bind(i64::from(service.duration_minutes))
+    .bind(join(&service.languages))
+    .bind(i64::from(service.remote_capable))
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+type ServiceRow = (String, String, String, String, String, i64, String, i64);
+
+fn service_of(row: ServiceRow) -> Option<Service> {
+    let (id, agency, fi, sv, en, duration, languages, remote) = row;
+    Some(Service {
+        id,
+        agency: AgencyCode::parse(agency).ok()?,
+        names: Names { fi, sv, en },
+        duration_minutes: u32::try_from(duration).ok()?,
+        languages: tags(&languages),
+        remote_capable: remote != 0,
+    })
+}
+
+/// Services, optionally of one agency.
+pub async fn list_services(store: &Store, agency: Option<&str>) -> Result<Vec<Service>, AppError> {
+    let rows: Vec<ServiceRow> = sqlx::query_as(
+        "SELECT id, agency_code, name_fi, name_sv, name_en, duration_minutes, languages, remote_capable
+         FROM services WHERE ($1 = '' OR agency_code = $1) ORDER BY id",
+    )
+    .bind(agency.unwrap_or_default().to_owned())
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows.into_iter().filter_map(service_of).collect())
+}
+
+/// One service.
+pub async fn get_service(store: &Store, id: &str) -> Result<Service, AppError> {
+    let row: Option<ServiceRow> = sqlx::query_as(
+        "SELECT id, agency_code, name_fi, name_sv, name_en, duration_minutes, languages, remote_capable
+         FROM services WHERE id = $1",
+    )
+    .bind(id.to_owned())
+    .fetch_optional(store.pool())
+    .await?;
+    row.and_then(service_of).ok_or(AppError::NotFound("service"))
+}
+
+/// Creates or replaces a service point and its weekly opening hours.
+pub async fn upsert_service_point(store: &Store, point: &ServicePoint) -> Result<(), AppError> {
+    parse_time_zone(&point.time_zone)?;
+    let hours = parse_hours(&point.opening_hours)?;
+    let mut tx = store.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO service_points (id, municipality, address, time_zone) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET municipality = excluded.municipality, address = excluded.address,
+           time_zone = excluded.time_zone",
+    )
+    .bind(point.id.as_str().to_owned())
+    .bind(point.municipality.clone())
+    .bind(point.address.clone())
+    .bind(point.time_zone.clone())
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM opening_hours WHERE service_point_id = $1")
+        .bind(point.id.as_str().to_owned())
+        .execute(&mut *tx)
+        .await?;
+    for (weekday, opens, closes) in hours {
+        sqlx::query(
+            "INSERT INTO opening_hours (service_point_id, weekday, opens_minute, closes_minute) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(point.id.as_str().to_owned())
+        .bind(weekday)
+        .bind(opens)
+        .bind(closes)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// All service points.
+pub async fn list_service_points(store: &Store) -> Result<Vec<ServicePoint>, AppError> {
+    let points: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT id, municipality, address, time_zone FROM service_points ORDER BY id")
+            .fetch_all(store.pool())
+            .await?;
+    let hours: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT service_point_id, weekday, opens_minute, closes_minute FROM opening_hours ORDER BY weekday, opens_minute",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut by_point: HashMap<String, Vec<(i64, i64, i64)>> = HashMap::new();
+    for (point, weekday, opens, closes) in hours {
+        by_point.entry(point).or_default().push((weekday, opens, closes));
+    }
+    Ok(points
+        .into_iter()
+        .filter_map(|(id, municipality, address, time_zone)| {
+            let opening_hours = hours_of(by_point.get(&id).map(Vec::as_slice).unwrap_or_default());
+            Some(ServicePoint { id: ServicePointId::parse(id).ok()?, municipality, address, time_zone, opening_hours })
+        })
+        .collect())
+}
+
+/// Sets other hours (or closure) on one date.
+pub async fn upsert_exception(store: &Store, exception: &OpeningException) -> Result<(), AppError> {
+    parse_date(&exception.date)?;
+    let (opens, closes) = match (&exception.opens, &exception.closes) {
+        (Some(opens), Some(closes)) => {
+            let (opens, closes) = (parse_clock(opens)?, parse_clock(closes)?);
+            if opens >= closes {
+                return Err(AppError::BadRequest("invalid_hours", "opens must be before closes".into()));
+            }
+            (Some(i64::from(opens)), Some(i64::from(closes)))
+        }
+        (None, None) => (None, None),
+        _ => return Err(AppError::BadRequest("invalid_hours", "give both opens and closes, or neither".into())),
+    };
+    sqlx::query(
+        "INSERT INTO opening_exceptions (service_point_id, date, opens_minute, closes_minute, reason) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (service_point_id, date) DO UPDATE SET opens_minute = excluded.opens_minute,
+           closes_minute = excluded.closes_minute, reason = excluded.reason",
+    )
+    .bind(exception.service_point.as_str().to_owned())
+    .bind(exception.date.clone())
+    .bind(opens)
+    .bind(closes)
+    .bind(exception.reason.clone())
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Adds or renames a public holiday.
+pub async fn upsert_holiday(store: &Store, holiday: &Holiday) -> Result<(), AppError> {
+    parse_date(&holiday.date)?;
+    sqlx::query("INSERT INTO public_holidays (date, name) VALUES ($1, $2) ON CONFLICT (date) DO UPDATE SET name = excluded.name")
+        .bind(holiday.date.clone())
+        .bind(holiday.name.clone())
+        .execute(store.pool())
+        .await?;
+    Ok(())
+}
+
+/// Creates or replaces a kiosk.
+pub async fn upsert_kiosk(store: &Store, kiosk: &Kiosk) -> Result<(), AppError> {
+    silta_proto::v1::Subject::parse(kiosk.id.as_str())
+        .map_err(|err| AppError::BadRequest("invalid_id", err.to_string()))?;
+    sqlx::query(
+        "INSERT INTO kiosks (id, service_point_id, active) VALUES ($1, $2, $3)
+         ON CONFLICT (id) DO UPDATE SET service_point_id = excluded.service_point_id, active = excluded.active",
+    )
+    .bind(kiosk.id.clone())
+    .bind(kiosk.service_point.as_str().to_owned())
+    .bind(i64::from(kiosk.active))
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+/// Kiosks, optionally of one service point.
+pub async fn list_kiosks(store: &Store, point: Option<&str>) -> Result<Vec<Kiosk>, AppError> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT id, service_point_id, active FROM kiosks WHERE ($1 = '' OR service_point_id = $1) ORDER BY id",
+    )
+    .bind(point.unwrap_or_default().to_owned())
+    .fetch_all(store.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, point, active)| {
+            Some(Kiosk { id, service_point: ServicePointId::parse(point).ok()?, active: active != 0 })
+        })
+        .collect())
+}
+
+async fn replace_hours(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    resource: &str,
+    hours: &[(i64, i64, i64)],
+) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM working_hours WHERE resource = $1").bind(resource.to_owned()).execute(&mut **tx).await?;
+    for (weekday, start, end) in hours {
+        sqlx::query("INSERT INTO working_hours (resource, weekday, start_minute, end_minute) VALUES ($1, $2, $3, $4)")
+            .bind(resource.to_owned())
+            .bind(*weekday)
+            .bind(*start)
+            .bind(*end)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates or replaces an expert and their working hours.
+pub async fn upsert_expert(store: &Store, expert: &Expert) -> Result<(), AppError> {
+    silta_proto::v1::Subject::parse(expert.id.as_str())
+        .map_err(|err| AppError::BadRequest("invalid_id", err.to_string()))?;
+    let hours = parse_hours(&expert.working_hours)?;
+    let mut tx = store.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO experts (id, agency_code, languages, services) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET agency_code = excluded.agency_code, languages = excluded.languages,
+           services = excluded.services",
+    )
+    .bind(expert.id.clone())
+    .bind(expert.agency.as_str().to_owned())
+    .bind(join(&expert.languages))
+    .bind(expert.services.join(","))
+    .execute(&mut *tx)
+    .await?;
+    replace_hours(&mut tx, &format!("expert:{}", expert.id), &hours).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn hours_by_resource(store: &Store, prefix: &str) -> Result<HashMap<String, Vec<(i64, i64, i64)>>, AppError> {
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT resource, weekday, start_minute, end_minute FROM working_hours WHERE resource LIKE $1 ORDER BY weekday, start_minute",
+    )
+    .bind(format!("{prefix}%"))
+    .fetch_all(store.pool())
+    .await?;
+    let mut map: HashMap<String, Vec<(i64, i64, i64)>> = HashMap::new();
+    for (resource, weekday, start, end) in rows {
+        map.entry(resource).or_default().push((weekday, start, end));
+    }
+    Ok(map)
+}
+
+/// Experts, optionally of one agency.
+pub async fn list_experts(store: &Store, agency: Option<&str>) -> Result<Vec<Expert>, AppError> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT id, agency_code, languages, services FROM experts WHERE ($1 = '' OR agency_code = $1) ORDER BY id",
+    )
+    .bind(agency.unwrap_or_default().to_owned())
+    .fetch_all(store.pool())
+    .await?;
+    let hours = hours_by_resource(store, "expert:").await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, agency, languages, services)| {
+            let working = hours.get(&format!("expert:{id}")).map(Vec::as_slice).unwrap_or_default();
+            Some(Expert {
+                working_hours: hours_of(working),
+                id,
+                agency: AgencyCode::parse(agency).ok()?,
+                languages: tags(&languages),
+                services: split(&services),
+            })
+        })
+        .collect())
+}
+
+/// Creates or replaces an interpreter and their working hours.
+pub async fn upsert_interpreter(store: &Store, interpreter: &Interpreter) -> Result<(), AppError> {
+    silta_proto::v1::Subject::parse(interpreter.id.as_str())
+        .map_err(|err| AppError::BadRequest("invalid_id", err.to_string()))?;
+    let hours = parse_hours(&interpreter.working_hours)?;
+    let mut tx = store.begin_write().await?;
+    sqlx::query("INSERT INTO interpreters (id, languages) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET languages = excluded.languages")
+        .bind(interpreter.id.clone())
+        .bind(join(&interpreter.languages))
+        .execute(&mut *tx)
+        .await?;
+    replace_hours(&mut tx, &format!("interpreter:{}", interpreter.id), &hours).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// All interpreters.
+pub async fn list_interpreters(store: &Store) -> Result<Vec<Interpreter>, AppError> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, languages FROM interpreters ORDER BY id").fetch_all(store.pool()).await?;
+    let hours = hours_by_resource(store, "interpreter:").await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, languages)| {
+            let working = hours.get(&format!("interpreter:{id}")).map(Vec::as_slice).unwrap_or_default();
+            Interpreter { working_hours: hours_of(working), id, languages: tags(&languages) }
+        })
+        .collect())
+}
+
+/// Creates or replaces a reimbursement agreement.
+pub async fn upsert_agreement(store: &Store, agreement: &Agreement) -> Result<(), AppError> {
+    if agreement.base_share_cents < 0 || agreement.per_transaction_cents < 0 {
+        return Err(AppError::BadRequest("invalid_value", "shares cannot be negative".into()));
+    }
+    sqlx::query(
+        "INSERT INTO agreements (service_point_id, agency_code, base_share_cents, per_transaction_cents) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (service_point_id, agency_code) DO UPDATE SET base_share_cents = excluded.base_share_cents,
+           per_transaction_cents = excluded.per_transaction_cents",
+    )
+    .bind(agreement.service_point.as_str().to_owned())
+    .bind(agreement.agency.as_str().to_owned())
+    .bind(agreement.base_share_cents)
+    .bind(agreement.per_transaction_cents)
+    .execute(store.pool())
+    .await?;
+    Ok(())
+}
+
+fn weekly(rows: &[(i64, i64, i64)]) -> WeeklyHours {
+    let mut hours = WeeklyHours::default();
+    for (weekday, start, end) in rows {
+        let (Ok(weekday), Ok(start), Ok(end)) = (u8::try_from(*weekday), u16::try_from(*start), u16::try_from(*end))
+        else {
+            continue;
+        };
+        if let Some(interval) = DayInterval::new(start, end) {
+            hours.add(weekday, interval);
+        }
+    }
+    hours
+}
+
+/// A service point's calendar for slot computation.
+pub async fn load_point_calendar(store: &Store, point: &ServicePointId) -> Result<PointCalendar, AppError> {
+    let (time_zone,): (String,) = sqlx::query_as("SELECT time_zone FROM service_points WHERE id = $1")
+        .bind(point.as_str().to_owned())
+        .fetch_optional(store.pool())
+        .await?
+        .ok_or(AppError::NotFound("service point"))?;
+    let hours: Vec<(i64, i64, i64)> =
+        sqlx::query_as("SELECT weekday, opens_minute, closes_minute FROM opening_hours WHERE service_point_id = $1")
+            .bind(point.as_str().to_owned())
+            .fetch_all(store.pool())
+            .await?;
+    let exceptions: Vec<(String, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT date, opens_minute, closes_minute FROM opening_exceptions WHERE service_point_id = $1")
+            .bind(point.as_str().to_owned())
+            .fetch_all(store.pool())
+            .await?;
+    let holidays: Vec<(String,)> = sqlx::query_as("SELECT date FROM public_holidays").fetch_all(store.pool()).await?;
+    Ok(PointCalendar {
+        time_zone: parse_time_zone(&time_zone)?,
+        weekly: weekly(&hours),
+        exceptions: exceptions
+            .into_iter()
+            .filter_map(|(date, opens, closes)| {
+                let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d").ok()?;
+                let interval = match (opens, closes) {
+                    (Some(opens), Some(closes)) => {
+                        DayInterval::new(u16::try_from(opens).ok()?, u16::try_from(closes).ok()?)
+                    }
+                    _ => None,
+                };
+                Some((date, interval))
+            })
+            .collect(),
+        holidays: holidays
+            .into_iter()
+            .filter_map(|(date,)| NaiveDate::parse_from_str(&date, "%Y-%m-%d").ok())
+            .collect::<HashSet<_>>(),
+    })
+}
+
+/// Working hours of resources with a prefix (`expert:`, `interpreter:`),
+/// as weekly hours keyed by id.
+pub async fn load_weekly_hours(store: &Store, prefix: &str) -> Result<HashMap<String, WeeklyHours>, AppError> {
+    let map = hours_by_resource(store, prefix).await?;
+    Ok(map
+        .into_iter()
+        .map(|(resource, rows)| (resource.trim_start_matches(prefix).to_owned(), weekly(&rows)))
+        .collect())
+}

@@ -1,0 +1,33 @@
+//! The booking service: the system of record for agencies, services,
+//! service points, kiosks, experts and interpreters; appointments and their
+//! free-slot search; the on-demand queue; notifications through an outbox;
+//! anonymous feedback; statistics for reimbursement; the audit log.
+//!
+//! Layers: [`api`] (axum + utoipa, problem+json) → the domain modules
+//! ([`appointments`], [`queue`], [`stats`], [`directory`]) → [`store`] (sqlx
+//! over SQLite or PostgreSQL). [`availability`] is the pure slot
+//! computation.
+//!
+//! Architecture invariant: the booking service knows nothing of WebSockets
+//! or media. It never stores an identity code; contact details are used for
+//! notifications only and never logged.
+
+pub mod access;
+pub mod api;
+pub mod app;
+pub mod appointments;
+pub mod audit;
+pub mod availability;
+pub mod directory;
+pub mod error;
+pub mod events;
+pub mod ics;
+pub mod model;
+pub mod notify;
+pub mod queue;
+pub mod seed;
+pub mod stats;
+pub mod store;
+
+pub use app::{BookingApp, BookingSettings, BookingState};
+pub use store::{Backend, Store};

@@ -1,0 +1,514 @@
+//! Request and response bodies of the REST API (`/api/v1`).
+//!
+//! Identifier fields use the proto crate's newtypes, so a malformed agency
+//! code or language tag is refused while the body is read.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use silta_proto::v1::{AgencyCode, LanguageTag, ServicePointId};
+use utoipa::{IntoParams, ToSchema};
+
+/// Names in the three languages of the service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Names {
+    /// Finnish.
+    pub fi: String,
+    /// Swedish.
+    pub sv: String,
+    /// English.
+    pub en: String,
+}
+
+/// An agency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Agency {
+    /// Code, e.g. `VERO`.
+    #[schema(value_type = String, example = "VERO")]
+    pub code: AgencyCode,
+    /// Names.
+    pub names: Names,
+}
+
+/// A service an agency offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Service {
+    /// Id, e.g. `vero-tax-card`.
+    pub id: String,
+    /// The agency.
+    #[schema(value_type = String)]
+    pub agency: AgencyCode,
+    /// Names.
+    pub names: Names,
+    /// Length of an appointment, a multiple of 15 minutes.
+    pub duration_minutes: u32,
+    /// Languages it is offered in.
+    #[schema(value_type = Vec<String>)]
+    pub languages: Vec<LanguageTag>,
+    /// Whether it can be served remotely.
+    pub remote_capable: bool,
+}
+
+/// Hours on one weekday, in local time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WeekdayHours {
+    /// ISO weekday: 1 = Monday … 7 = Sunday.
+    pub weekday: u8,
+    /// Opening, `HH:MM`.
+    #[schema(example = "09:00")]
+    pub opens: String,
+    /// Closing, `HH:MM`.
+    #[schema(example = "16:00")]
+    pub closes: String,
+}
+
+/// A service point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ServicePoint {
+    /// Id.
+    #[schema(value_type = String, example = "sp-kemi")]
+    pub id: ServicePointId,
+    /// Municipality.
+    pub municipality: String,
+    /// Street address.
+    pub address: String,
+    /// IANA time zone.
+    #[serde(default = "helsinki")]
+    pub time_zone: String,
+    /// Regular opening hours.
+    pub opening_hours: Vec<WeekdayHours>,
+}
+
+fn helsinki() -> String {
+    "Europe/Helsinki".into()
+}
+
+/// Other hours on one date (or closed when `opens` is absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OpeningException {
+    /// The service point.
+    #[schema(value_type = String)]
+    pub service_point: ServicePointId,
+    /// Local date `YYYY-MM-DD`.
+    pub date: String,
+    /// Opening `HH:MM`, absent when closed.
+    pub opens: Option<String>,
+    /// Closing `HH:MM`, absent when closed.
+    pub closes: Option<String>,
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A public holiday (all points closed unless an exception opens one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Holiday {
+    /// Date `YYYY-MM-DD`.
+    pub date: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A kiosk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Kiosk {
+    /// Id (the subject of its device credential).
+    pub id: String,
+    /// Its service point.
+    #[schema(value_type = String)]
+    pub service_point: ServicePointId,
+    /// Whether it takes bookings.
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An expert (by staff id; no name is stored).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Expert {
+    /// Staff id (the subject of their tokens).
+    pub id: String,
+    /// Agency.
+    #[schema(value_type = String)]
+    pub agency: AgencyCode,
+    /// Languages.
+    #[schema(value_type = Vec<String>)]
+    pub languages: Vec<LanguageTag>,
+    /// Service ids they handle.
+    pub services: Vec<String>,
+    /// Weekly working hours.
+    pub working_hours: Vec<WeekdayHours>,
+}
+
+/// An interpreter (spoken or sign languages, e.g. `fse`, `fss`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Interpreter {
+    /// Id.
+    pub id: String,
+    /// Languages interpreted.
+    #[schema(value_type = Vec<String>)]
+    pub languages: Vec<LanguageTag>,
+    /// Weekly working hours.
+    pub working_hours: Vec<WeekdayHours>,
+}
+
+/// A reimbursement agreement of a service point with an agency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Agreement {
+    /// Service point.
+    #[schema(value_type = String)]
+    pub service_point: ServicePointId,
+    /// Agency.
+    #[schema(value_type = String)]
+    pub agency: AgencyCode,
+    /// Base share per month, euro cents.
+    pub base_share_cents: i64,
+    /// Share per completed transaction, euro cents.
+    pub per_transaction_cents: i64,
+}
+
+/// Slot search parameters.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SlotSearch {
+    /// Agency.
+    #[param(value_type = String)]
+    pub agency: AgencyCode,
+    /// Service id.
+    pub service: String,
+    /// Service point.
+    #[param(value_type = String)]
+    pub service_point: ServicePointId,
+    /// Language of service.
+    #[param(value_type = String)]
+    pub language: LanguageTag,
+    /// Interpreter language, when an interpreter is needed.
+    #[param(value_type = Option<String>)]
+    pub interpreter_language: Option<LanguageTag>,
+    /// First local date `YYYY-MM-DD`.
+    pub from: String,
+    /// Last local date `YYYY-MM-DD` (at most 31 days after `from`).
+    pub to: String,
+}
+
+/// A free slot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Slot {
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// End.
+    pub ends_at: DateTime<Utc>,
+    /// Local start at the service point, `YYYY-MM-DDTHH:MM`.
+    pub local_start: String,
+    /// How many experts are free.
+    pub experts_free: usize,
+    /// Free expert ids (to book a particular one).
+    pub experts: Vec<String>,
+}
+
+/// Contact for confirmations and reminders. Used for notifications only;
+/// never written to logs.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+pub struct Contact {
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number for SMS, E.164.
+    pub phone: Option<String>,
+}
+
+/// A booking request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct NewAppointment {
+    /// Agency.
+    #[schema(value_type = String)]
+    pub agency: AgencyCode,
+    /// Service id.
+    pub service: String,
+    /// Service point.
+    #[schema(value_type = String)]
+    pub service_point: ServicePointId,
+    /// Start (must be a free slot).
+    pub starts_at: DateTime<Utc>,
+    /// Language of service.
+    #[schema(value_type = String)]
+    pub language: LanguageTag,
+    /// Interpreter language, when an interpreter is needed.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub interpreter_language: Option<LanguageTag>,
+    /// A particular expert; otherwise the first free one.
+    #[serde(default)]
+    pub expert: Option<String>,
+    /// Where to send the confirmation.
+    #[serde(default)]
+    pub contact: Contact,
+}
+
+/// Appointment status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentStatus {
+    /// Booked.
+    Booked,
+    /// The advisor checked the citizen in.
+    CheckedIn,
+    /// Cancelled.
+    Cancelled,
+    /// The citizen did not come.
+    NoShow,
+}
+
+impl AppointmentStatus {
+    /// Database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppointmentStatus::Booked => "booked",
+            AppointmentStatus::CheckedIn => "checked_in",
+            AppointmentStatus::Cancelled => "cancelled",
+            AppointmentStatus::NoShow => "no_show",
+        }
+    }
+
+    /// Parses the database spelling.
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "booked" => AppointmentStatus::Booked,
+            "checked_in" => AppointmentStatus::CheckedIn,
+            "cancelled" => AppointmentStatus::Cancelled,
+            "no_show" => AppointmentStatus::NoShow,
+            _ => return None,
+        })
+    }
+}
+
+/// An appointment. Contact details are not returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Appointment {
+    /// Id.
+    pub id: String,
+    /// Agency.
+    pub agency: String,
+    /// Service id.
+    pub service: String,
+    /// Service point.
+    pub service_point: String,
+    /// The kiosk reserved.
+    pub kiosk: String,
+    /// The expert reserved.
+    pub expert: String,
+    /// The interpreter reserved, if any.
+    pub interpreter: Option<String>,
+    /// Language of service.
+    pub language: String,
+    /// Interpreter language.
+    pub interpreter_language: Option<String>,
+    /// Start.
+    pub starts_at: DateTime<Utc>,
+    /// End.
+    pub ends_at: DateTime<Utc>,
+    /// Status.
+    pub status: AppointmentStatus,
+    /// The room the session will use.
+    pub room: String,
+}
+
+/// New start time.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct Reschedule {
+    /// The new start (must be a free slot).
+    pub starts_at: DateTime<Utc>,
+}
+
+/// List filters and pagination.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AppointmentFilter {
+    /// Only this service point.
+    pub service_point: Option<String>,
+    /// Only this agency.
+    pub agency: Option<String>,
+    /// Only this expert.
+    pub expert: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Starting at or after (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Starting before (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// Items to skip.
+    pub offset: Option<u32>,
+}
+
+/// Pagination only.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size, 1–200 (default 50).
+    pub limit: Option<u32>,
+    /// Items to skip.
+    pub offset: Option<u32>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// The offset of the next page, when there is one.
+    pub next_offset: Option<u32>,
+}
+
+/// An on-demand request from a kiosk.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewQueueRequest {
+    /// The kiosk.
+    pub kiosk: String,
+    /// Agency.
+    #[schema(value_type = String)]
+    pub agency: AgencyCode,
+    /// Language of service.
+    #[schema(value_type = String)]
+    pub language: LanguageTag,
+    /// Interpreter language, if needed.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub interpreter_language: Option<LanguageTag>,
+}
+
+/// A queue request with its position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct QueueRequest {
+    /// Id.
+    pub id: String,
+    /// The kiosk.
+    pub kiosk: String,
+    /// Its service point.
+    pub service_point: String,
+    /// Agency.
+    pub agency: String,
+    /// Language.
+    pub language: String,
+    /// Interpreter language.
+    pub interpreter_language: Option<String>,
+    /// `waiting`, `offered`, `cancelled`.
+    pub status: String,
+    /// The expert it was offered to.
+    pub expert: Option<String>,
+    /// The room the session will use.
+    pub room: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// Arrival order (milliseconds since the epoch); the queue is served by it.
+    pub enqueued_ms: i64,
+    /// 1 = next (waiting requests only).
+    pub position: Option<u32>,
+    /// Estimated wait in seconds (waiting requests only).
+    pub estimated_wait_seconds: Option<u64>,
+}
+
+/// A completed session, reported by the signal service.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionRecord {
+    /// The room.
+    pub room: String,
+    /// The appointment, if it was booked.
+    pub appointment: Option<String>,
+    /// Service point.
+    #[schema(value_type = String)]
+    pub service_point: ServicePointId,
+    /// Agency that served.
+    #[schema(value_type = String)]
+    pub agency: AgencyCode,
+    /// Language of service.
+    #[schema(value_type = String)]
+    pub language: LanguageTag,
+    /// Whether an interpreter took part.
+    pub interpreter_used: bool,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End.
+    pub ended_at: DateTime<Utc>,
+    /// Outcome code (`resolved`, `follow_up`, `referred`, `abandoned`, `technical_failure`, `connection_lost`).
+    pub outcome: String,
+}
+
+/// Anonymous feedback for a completed session.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewFeedback {
+    /// The session's room.
+    pub room: String,
+    /// 1 (poor) – 5 (excellent).
+    pub score: u8,
+    /// Optional comment, at most 1000 characters.
+    pub comment: Option<String>,
+}
+
+/// A session join for the audit log (reported by the signal service).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionJoin {
+    /// The room.
+    pub room: String,
+    /// Role of who joined.
+    pub role: String,
+    /// Their organisation.
+    pub organisation: String,
+}
+
+/// Statistics period.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatisticsQuery {
+    /// First month `YYYY-MM`.
+    pub from: String,
+    /// Last month `YYYY-MM`.
+    pub to: String,
+}
+
+/// One row of the statistics: a service point × agency × month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StatisticsRow {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Service point.
+    pub service_point: String,
+    /// Agency.
+    pub agency: String,
+    /// Completed transactions (resolved, follow-up, referred).
+    pub transactions: i64,
+    /// All sessions, whatever their outcome.
+    pub sessions: i64,
+    /// Mean session length in seconds.
+    pub mean_duration_seconds: f64,
+    /// Sessions with an interpreter.
+    pub interpreter_sessions: i64,
+    /// Mean feedback score, if any feedback.
+    pub feedback_mean: Option<f64>,
+    /// Feedback count.
+    pub feedback_count: i64,
+    /// Reimbursement estimate in euro cents (base share + per-transaction
+    /// share × transactions), when an agreement exists.
+    pub reimbursement_cents: Option<i64>,
+}
+
+/// An audit log row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    /// Sequence number.
+    pub seq: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who: role.
+    pub actor_role: String,
+    /// Who: organisation.
+    pub actor_org: String,
+    /// What.
+    pub action: String,
+    /// On what (e.g. `appointment:ID`, `room:ID`).
+    pub object: String,
+    /// Details (never personal data).
+    pub detail: String,
+}

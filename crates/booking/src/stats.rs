@@ -1,0 +1,211 @@
+//! Completed sessions, anonymous feedback and the statistics the state's
+//! reimbursement is based on: transactions per service point × agency ×
+//! month, durations, interpreter use, feedback, and the estimate.
+
+use chrono::DateTime;
+use silta_proto::v1::Role;
+
+use crate::access::Caller;
+use crate::error::AppError;
+use crate::model::{NewFeedback, SessionJoin, SessionRecord, StatisticsRow};
+use crate::store::Store;
+
+/// Outcomes that count as a completed transaction.
+pub const TRANSACTION_OUTCOMES: [&str; 3] = ["resolved", "follow_up", "referred"];
+const ALL_OUTCOMES: [&str; 6] =
+    ["resolved", "follow_up", "referred", "abandoned", "technical_failure", "connection_lost"];
+
+/// Records a completed session (idempotent per room).
+pub async fn record_session(store: &Store, caller: &Caller, record: &SessionRecord, now: i64) -> Result<(), AppError> {
+    caller.require_admin()?;
+    if !ALL_OUTCOMES.contains(&record.outcome.as_str()) {
+        return Err(AppError::BadRequest("invalid_outcome", format!("outcome must be one of {ALL_OUTCOMES:?}")));
+    }
+    if record.ended_at < record.started_at {
+        return Err(AppError::BadRequest("invalid_range", "a session cannot end before it starts".into()));
+    }
+    let (time_zone,): (String,) = sqlx::query_as("SELECT time_zone FROM service_points WHERE id = $1")
+        .bind(record.service_point.as_str().to_owned())
+        .fetch_optional(store.pool())
+        .await?
+        .ok_or(AppError::NotFound("service point"))?;
+    let tz = crate::directory::parse_time_zone(&time_zone)?;
+    let month = record.ended_at.with_timezone(&tz).format("%Y-%m").to_string();
+    let mut tx = store.begin_write().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO sessions (room_id, appointment_id, service_point_id, agency_code, language, interpreter_used,
+           started_at, ended_at, outcome, month) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (room_id) DO NOTHING",
+    )
+    .bind(record.room.clone())
+    .bind(record.appointment.clone())
+    .bind(record.service_point.as_str().to_owned())
+    .bind(record.agency.as_str().to_owned())
+    .bind(record.language.as_str().to_owned())
+    .bind(i64::from(record.interpreter_used))
+    .bind(record.started_at.timestamp())
+    .bind(record.ended_at.timestamp())
+    .bind(record.outcome.clone())
+    .bind(month)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 1 {
+        crate::audit::append(
+            &mut tx,
+            caller,
+            "session.completed",
+            &format!("room:{}", record.room),
+            &record.outcome,
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Records a session join in the audit log (reported by the signal service).
+pub async fn record_join(store: &Store, caller: &Caller, join: &SessionJoin, now: i64) -> Result<(), AppError> {
+    caller.require_admin()?;
+    crate::audit::append_for(store, &join.role, &join.organisation, "session.join", &format!("room:{}", join.room), now)
+        .await
+}
+
+/// Stores anonymous feedback for a completed session; one per session.
+pub async fn add_feedback(store: &Store, caller: &Caller, feedback: &NewFeedback, now: i64) -> Result<(), AppError> {
+    if !(1..=5).contains(&feedback.score) {
+        return Err(AppError::BadRequest("invalid_score", "score must be 1–5".into()));
+    }
+    if feedback.comment.as_ref().is_some_and(|comment| comment.chars().count() > 1000) {
+        return Err(AppError::BadRequest("comment_too_long", "a comment is at most 1000 characters".into()));
+    }
+    let session: Option<(String,)> = sqlx::query_as("SELECT service_point_id FROM sessions WHERE room_id = $1")
+        .bind(feedback.room.clone())
+        .fetch_optional(store.pool())
+        .await?;
+    let (point,) = session.ok_or(AppError::NotFound("completed session"))?;
+    let allowed = match caller.role() {
+        Role::Admin => true,
+        Role::Kiosk | Role::Advisor => caller.service_point() == Some(point.as_str()),
+        _ => false,
+    };
+    if !allowed {
+        return Err(AppError::Forbidden("feedback is given at the session's service point".into()));
+    }
+    let result = sqlx::query("INSERT INTO feedback (room_id, score, comment, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(feedback.room.clone())
+        .bind(i64::from(feedback.score))
+        .bind(feedback.comment.clone())
+        .bind(now)
+        .execute(store.pool())
+        .await;
+    match result.map_err(AppError::from) {
+        Ok(_) => Ok(()),
+        Err(AppError::Conflict(..)) => {
+            Err(AppError::Conflict("feedback_exists", "this session already has feedback".into()))
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn check_month(value: &str) -> Result<(), AppError> {
+    let ok = value.len() == 7
+        && value.as_bytes()[4] == b'-'
+        && value[..4].parse::<u16>().is_ok()
+        && value[5..].parse::<u8>().is_ok_and(|month| (1..=12).contains(&month));
+    if ok { Ok(()) } else { Err(AppError::BadRequest("invalid_month", format!("`{value}` is not a month YYYY-MM"))) }
+}
+
+/// Statistics for the months `from..=to` (`YYYY-MM`).
+pub async fn statistics(store: &Store, caller: &Caller, from: &str, to: &str) -> Result<Vec<StatisticsRow>, AppError> {
+    caller.require_admin()?;
+    check_month(from)?;
+    check_month(to)?;
+    let sql = format!(
+        "SELECT s.month, s.service_point_id, s.agency_code,
+                SUM(CASE WHEN s.outcome IN ('{}') THEN 1 ELSE 0 END),
+                COUNT(*),
+                CAST(AVG(s.ended_at - s.started_at) AS DOUBLE PRECISION),
+                SUM(s.interpreter_used),
+                CAST(AVG(f.score) AS DOUBLE PRECISION),
+                COUNT(f.score),
+                MAX(a.base_share_cents),
+                MAX(a.per_transaction_cents)
+         FROM sessions s
+         LEFT JOIN feedback f ON f.room_id = s.room_id
+         LEFT JOIN agreements a ON a.service_point_id = s.service_point_id AND a.agency_code = s.agency_code
+         WHERE s.month >= $1 AND s.month <= $2
+         GROUP BY s.month, s.service_point_id, s.agency_code
+         ORDER BY s.month, s.service_point_id, s.agency_code",
+        TRANSACTION_OUTCOMES.join("', '")
+    );
+    type Row = (String, String, String, i64, i64, Option<f64>, i64, Option<f64>, i64, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(from.to_owned())
+        .bind(to.to_owned())
+        .fetch_all(store.pool())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                month,
+                service_point,
+                agency,
+                transactions,
+                sessions,
+                duration,
+                interpreters,
+                feedback,
+                feedback_count,
+                base,
+                per,
+            )| {
+                StatisticsRow {
+                    month,
+                    service_point,
+                    agency,
+                    transactions,
+                    sessions,
+                    mean_duration_seconds: duration.unwrap_or(0.0),
+                    interpreter_sessions: interpreters,
+                    feedback_mean: feedback,
+                    feedback_count,
+                    reimbursement_cents: base.zip(per).map(|(base, per)| base + per * transactions),
+                }
+            },
+        )
+        .collect())
+}
+
+/// The statistics as CSV (RFC 4180), for spreadsheets.
+pub fn to_csv(rows: &[StatisticsRow]) -> String {
+    fn field(value: &str) -> String {
+        if value.contains([',', '"', '\n']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value.to_owned() }
+    }
+    let mut out = String::from(
+        "month,service_point,agency,transactions,sessions,mean_duration_seconds,interpreter_sessions,feedback_mean,feedback_count,reimbursement_eur\r\n",
+    );
+    for row in rows {
+        let line = [
+            field(&row.month),
+            field(&row.service_point),
+            field(&row.agency),
+            row.transactions.to_string(),
+            row.sessions.to_string(),
+            format!("{:.0}", row.mean_duration_seconds),
+            row.interpreter_sessions.to_string(),
+            row.feedback_mean.map(|mean| format!("{mean:.2}")).unwrap_or_default(),
+            row.feedback_count.to_string(),
+            row.reimbursement_cents.map(|cents| format!("{}.{:02}", cents / 100, cents % 100)).unwrap_or_default(),
+        ];
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Seconds since the epoch of a timestamp, for tests and tools.
+pub fn seconds(time: DateTime<chrono::Utc>) -> i64 {
+    time.timestamp()
+}

@@ -1,0 +1,32 @@
+//! Integration tests of the booking service over HTTP. Every scenario runs
+//! twice — on a fresh SQLite file and on a fresh PostgreSQL database.
+
+mod fixture;
+
+mod booking_reserves_each_resource_once;
+mod notifications_are_delivered_from_the_outbox;
+mod openapi_document_is_served;
+mod queue_keeps_order_and_survives_restart;
+mod roles_see_only_their_own_work;
+mod slot_search_follows_the_calendars;
+mod statistics_count_completed_transactions;
+
+/// Generates a `sqlite` and a `postgres` test for each scenario function.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$scenario(silta_tests::booking::Database::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$scenario(silta_tests::booking::Database::Postgres).await;
+                }
+            }
+        )*
+    };
+}
