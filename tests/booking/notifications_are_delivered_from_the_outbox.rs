@@ -97,3 +97,38 @@ crate::on_both_databases!(
     confirmation_and_cancellation_reach_the_smtp_server,
     an_unreachable_smtp_server_is_retried_not_lost
 );
+
+async fn sms_goes_to_the_webhook_gateway(database: Database) {
+    use axum::routing::post;
+    let (sender, mut received) = tokio::sync::mpsc::unbounded_channel::<(Option<String>, serde_json::Value)>();
+    let gateway = axum::Router::new().route(
+        "/send",
+        post(move |headers: axum::http::HeaderMap, axum::Json(body): axum::Json<serde_json::Value>| {
+            let sender = sender.clone();
+            async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let _ = sender.send((auth, body));
+                "queued"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/send", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, gateway).await });
+    let app = spawn_booking_with(database, |settings| {
+        settings.notifications.sms =
+            silta_booking::notify::SmsSettings::Webhook { url, bearer_token: Some("gateway-secret".into()) };
+    })
+    .await;
+    seed(&app).await;
+    let mut body = book_body(&helsinki(fixture::monday_ahead(), 10, 0), "fi");
+    body["contact"] = json!({"phone": "+358401234567"});
+    assert_eq!(app.post("/api/v1/appointments", Some(&advisor(&app)), body, &[]).await.status, 201);
+    let (auth, sms) = tokio::time::timeout(Duration::from_secs(10), received.recv()).await.expect("an SMS").unwrap();
+    assert_eq!(auth.as_deref(), Some("Bearer gateway-secret"));
+    assert_eq!(sms["to"], "+358401234567");
+    let text = sms["text"].as_str().unwrap();
+    assert!(text.contains("Verohallinto") && text.contains("Valtakatu 26"), "{text}");
+}
+
+crate::on_both_databases!(sms_goes_to_the_webhook_gateway);

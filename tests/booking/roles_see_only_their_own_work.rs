@@ -109,3 +109,22 @@ async fn bad_input_gets_problem_json_not_a_crash(database: Database) {
 }
 
 crate::on_both_databases!(each_role_is_allowed_or_refused, bad_input_gets_problem_json_not_a_crash);
+
+async fn directory_lists_are_paginated(database: Database) {
+    let app = spawn_booking(database).await;
+    seed(&app).await;
+    let token = advisor(&app);
+    let first = app.get("/api/v1/agencies?limit=1", Some(&token)).await;
+    assert_eq!(first.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(first.body["next_offset"], 1);
+    let second = app.get("/api/v1/agencies?limit=1&offset=1", Some(&token)).await;
+    assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
+    assert!(second.body["next_offset"].is_null(), "two agencies in all");
+    assert_ne!(first.body["items"][0]["code"], second.body["items"][0]["code"]);
+    let experts = app.get("/api/v1/experts?agency=VERO&limit=200", Some(&token)).await;
+    assert_eq!(experts.body["items"].as_array().unwrap().len(), 2);
+    let none = app.get("/api/v1/experts?agency=KELA", Some(&token)).await;
+    assert_eq!(none.body["items"].as_array().unwrap().len(), 0);
+}
+
+crate::on_both_databases!(directory_lists_are_paginated);

@@ -111,9 +111,21 @@ pub fn router(state: BookingState) -> axum::Router {
 
 type ApiResult<T> = Result<T, AppError>;
 
-#[utoipa::path(get, path = "/api/v1/agencies", tag = "directory", responses((status = 200, body = Vec<Agency>)))]
-async fn list_agencies(State(state): State<BookingState>, _caller: Caller) -> ApiResult<Json<Vec<Agency>>> {
-    Ok(Json(directory::list_agencies(&state.store).await?))
+/// Pages a fully loaded directory list (directories are small: hundreds of
+/// rows at most).
+fn page_of<T>(items: Vec<T>, params: &PageParams) -> ApiResult<Page<T>> {
+    let (limit, offset) = page(params.limit, params.offset)?;
+    let items: Vec<T> = items.into_iter().skip(offset as usize).take(limit as usize + 1).collect();
+    Ok(crate::access::paginate(items, limit, offset))
+}
+
+#[utoipa::path(get, path = "/api/v1/agencies", tag = "directory", params(PageParams), responses((status = 200, body = Page<Agency>)))]
+async fn list_agencies(
+    State(state): State<BookingState>,
+    _caller: Caller,
+    Query(params): Query<PageParams>,
+) -> ApiResult<Json<Page<Agency>>> {
+    Ok(Json(page_of(directory::list_agencies(&state.store).await?, &params)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/agencies", tag = "directory", request_body = Agency, responses((status = 204), (status = 403)))]
@@ -132,15 +144,25 @@ async fn put_agency(
 struct AgencyFilter {
     /// Only this agency.
     agency: Option<String>,
+    /// Page size, 1–200 (default 50).
+    limit: Option<u32>,
+    /// Items to skip.
+    offset: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/services", tag = "directory", params(AgencyFilter), responses((status = 200, body = Vec<Service>)))]
+impl AgencyFilter {
+    fn page(&self) -> PageParams {
+        PageParams { limit: self.limit, offset: self.offset }
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/services", tag = "directory", params(AgencyFilter), responses((status = 200, body = Page<Service>)))]
 async fn list_services(
     State(state): State<BookingState>,
     _caller: Caller,
     Query(filter): Query<AgencyFilter>,
-) -> ApiResult<Json<Vec<Service>>> {
-    Ok(Json(directory::list_services(&state.store, filter.agency.as_deref()).await?))
+) -> ApiResult<Json<Page<Service>>> {
+    Ok(Json(page_of(directory::list_services(&state.store, filter.agency.as_deref()).await?, &filter.page())?))
 }
 
 #[utoipa::path(post, path = "/api/v1/services", tag = "directory", request_body = Service, responses((status = 204), (status = 403)))]
@@ -154,9 +176,13 @@ async fn put_service(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/service-points", tag = "directory", responses((status = 200, body = Vec<ServicePoint>)))]
-async fn list_service_points(State(state): State<BookingState>, _caller: Caller) -> ApiResult<Json<Vec<ServicePoint>>> {
-    Ok(Json(directory::list_service_points(&state.store).await?))
+#[utoipa::path(get, path = "/api/v1/service-points", tag = "directory", params(PageParams), responses((status = 200, body = Page<ServicePoint>)))]
+async fn list_service_points(
+    State(state): State<BookingState>,
+    _caller: Caller,
+    Query(params): Query<PageParams>,
+) -> ApiResult<Json<Page<ServicePoint>>> {
+    Ok(Json(page_of(directory::list_service_points(&state.store).await?, &params)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/service-points", tag = "directory", request_body = ServicePoint, responses((status = 204), (status = 403)))]
@@ -197,15 +223,20 @@ async fn put_holiday(
 struct PointFilter {
     /// Only this service point.
     service_point: Option<String>,
+    /// Page size, 1–200 (default 50).
+    limit: Option<u32>,
+    /// Items to skip.
+    offset: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/kiosks", tag = "directory", params(PointFilter), responses((status = 200, body = Vec<Kiosk>)))]
+#[utoipa::path(get, path = "/api/v1/kiosks", tag = "directory", params(PointFilter), responses((status = 200, body = Page<Kiosk>)))]
 async fn list_kiosks(
     State(state): State<BookingState>,
     _caller: Caller,
     Query(filter): Query<PointFilter>,
-) -> ApiResult<Json<Vec<Kiosk>>> {
-    Ok(Json(directory::list_kiosks(&state.store, filter.service_point.as_deref()).await?))
+) -> ApiResult<Json<Page<Kiosk>>> {
+    let kiosks = directory::list_kiosks(&state.store, filter.service_point.as_deref()).await?;
+    Ok(Json(page_of(kiosks, &PageParams { limit: filter.limit, offset: filter.offset })?))
 }
 
 #[utoipa::path(post, path = "/api/v1/kiosks", tag = "directory", request_body = Kiosk, responses((status = 204), (status = 403)))]
@@ -219,13 +250,13 @@ async fn put_kiosk(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/experts", tag = "directory", params(AgencyFilter), responses((status = 200, body = Vec<Expert>)))]
+#[utoipa::path(get, path = "/api/v1/experts", tag = "directory", params(AgencyFilter), responses((status = 200, body = Page<Expert>)))]
 async fn list_experts(
     State(state): State<BookingState>,
     _caller: Caller,
     Query(filter): Query<AgencyFilter>,
-) -> ApiResult<Json<Vec<Expert>>> {
-    Ok(Json(directory::list_experts(&state.store, filter.agency.as_deref()).await?))
+) -> ApiResult<Json<Page<Expert>>> {
+    Ok(Json(page_of(directory::list_experts(&state.store, filter.agency.as_deref()).await?, &filter.page())?))
 }
 
 #[utoipa::path(post, path = "/api/v1/experts", tag = "directory", request_body = Expert, responses((status = 204), (status = 403)))]
@@ -239,9 +270,13 @@ async fn put_expert(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/interpreters", tag = "directory", responses((status = 200, body = Vec<Interpreter>)))]
-async fn list_interpreters(State(state): State<BookingState>, _caller: Caller) -> ApiResult<Json<Vec<Interpreter>>> {
-    Ok(Json(directory::list_interpreters(&state.store).await?))
+#[utoipa::path(get, path = "/api/v1/interpreters", tag = "directory", params(PageParams), responses((status = 200, body = Page<Interpreter>)))]
+async fn list_interpreters(
+    State(state): State<BookingState>,
+    _caller: Caller,
+    Query(params): Query<PageParams>,
+) -> ApiResult<Json<Page<Interpreter>>> {
+    Ok(Json(page_of(directory::list_interpreters(&state.store).await?, &params)?))
 }
 
 #[utoipa::path(post, path = "/api/v1/interpreters", tag = "directory", request_body = Interpreter, responses((status = 204), (status = 403)))]
