@@ -272,11 +272,8 @@ pub async fn create(
         }
         return Err(AppError::Conflict("slot_taken", "the slot was just taken; search again".into()));
     }
-    let mut resources = vec![format!("expert:{expert}"), format!("kiosk:{kiosk}")];
-    resources.extend(interpreter.iter().map(|interpreter| format!("interpreter:{interpreter}")));
-    reserve(&mut tx, &id, &resources, starts_at, slot.ends_at).await?;
-    notify::enqueue(&mut tx, &id, NotificationKind::Confirmation, &request.contact, starts_at, settings, now).await?;
-    notify::enqueue(&mut tx, &id, NotificationKind::Reminder, &request.contact, starts_at, settings, now).await?;
+    reserve(&mut tx, &id, &resource_keys(&expert, &kiosk, interpreter.as_deref()), starts_at, slot.ends_at).await?;
+    enqueue_confirmation_and_reminder(&mut tx, &id, &request.contact, starts_at, settings, now).await?;
     audit::append(
         &mut tx,
         caller,
@@ -288,6 +285,25 @@ pub async fn create(
     .await?;
     tx.commit().await?;
     Ok(Booked { appointment: get_unchecked(store, &id).await?, replayed: false })
+}
+
+/// The `resource_slots` keys of the resources a booking holds.
+fn resource_keys(expert: &str, kiosk: &str, interpreter: Option<&str>) -> Vec<String> {
+    let mut keys = vec![format!("expert:{expert}"), format!("kiosk:{kiosk}")];
+    keys.extend(interpreter.map(|interpreter| format!("interpreter:{interpreter}")));
+    keys
+}
+
+async fn enqueue_confirmation_and_reminder(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: &str,
+    contact: &crate::model::Contact,
+    starts_at: i64,
+    settings: &notify::NotifySettings,
+    now: i64,
+) -> Result<(), AppError> {
+    notify::enqueue(tx, id, NotificationKind::Confirmation, contact, starts_at, settings, now).await?;
+    notify::enqueue(tx, id, NotificationKind::Reminder, contact, starts_at, settings, now).await
 }
 
 /// Inserts the slot rows; a unique violation means the slot was taken.
@@ -514,9 +530,7 @@ pub async fn reschedule(
     let interpreter = current.interpreter.as_ref().and_then(|wanted| keep_or_first(Some(wanted), &slot.interpreters));
     let mut tx = store.begin_write().await?;
     sqlx::query("DELETE FROM resource_slots WHERE appointment_id = $1").bind(id.to_owned()).execute(&mut *tx).await?;
-    let mut resources = vec![format!("expert:{expert}"), format!("kiosk:{kiosk}")];
-    resources.extend(interpreter.iter().map(|interpreter| format!("interpreter:{interpreter}")));
-    reserve(&mut tx, id, &resources, starts_at, slot.ends_at).await?;
+    reserve(&mut tx, id, &resource_keys(&expert, &kiosk, interpreter.as_deref()), starts_at, slot.ends_at).await?;
     let updated = sqlx::query(
         "UPDATE appointments SET starts_at = $1, ends_at = $2, expert_id = $3, kiosk_id = $4, interpreter_id = $5, updated_at = $6
          WHERE id = $7 AND status = 'booked'",
@@ -535,8 +549,7 @@ pub async fn reschedule(
     }
     notify::withdraw_pending(&mut tx, id).await?;
     let contact = notify::contact_of(&mut tx, id).await?;
-    notify::enqueue(&mut tx, id, NotificationKind::Confirmation, &contact, starts_at, settings, now).await?;
-    notify::enqueue(&mut tx, id, NotificationKind::Reminder, &contact, starts_at, settings, now).await?;
+    enqueue_confirmation_and_reminder(&mut tx, id, &contact, starts_at, settings, now).await?;
     audit::append(
         &mut tx,
         caller,
