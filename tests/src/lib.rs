@@ -6,4 +6,5 @@
 //! `MediaControl` trait until a test needs the real SFU.
 
 pub mod booking;
+pub mod media;
 pub mod signal;

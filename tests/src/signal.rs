@@ -94,17 +94,28 @@ pub async fn spawn_signal() -> SignalTestApp {
 
 /// Starts the signal service on port 0 with adjusted settings.
 pub async fn spawn_signal_with(adjust: impl FnOnce(&mut SignalSettings)) -> SignalTestApp {
+    let media = Arc::new(RecordingMedia::default());
+    spawn_signal_with_media(media.clone(), media, adjust).await
+}
+
+/// Starts the signal service on port 0 in front of a given media
+/// implementation (`recording` is the double's view, for assertions).
+pub async fn spawn_signal_with_media(
+    control: Arc<dyn MediaControl>,
+    recording: Arc<RecordingMedia>,
+    adjust: impl FnOnce(&mut SignalSettings),
+) -> SignalTestApp {
     let mut settings = SignalSettings { bind: "127.0.0.1:0".parse().unwrap(), ..SignalSettings::default() };
     adjust(&mut settings);
     let key = SigningKey::generate("test-key").unwrap();
     let verifier = TokenVerifier::new(ISSUER, &[key.verification_key()]).unwrap();
     let issuer = TokenIssuer::new(key.clone(), ISSUER);
-    let media = Arc::new(RecordingMedia::default());
+    let media = recording;
     let dependencies = SignalDependencies {
         verifier,
         issuer: Some(issuer.clone()),
         published_keys: vec![key.verification_key()],
-        media: media.clone(),
+        media: control,
         bus: Arc::new(InProcessBus::default()),
     };
     let app = Application::build(settings, dependencies).await.expect("the signal service starts");

@@ -367,6 +367,13 @@ impl Connection {
                 expect_ok(core.media_request(command).await?)?;
                 ack()
             }
+            ClientMessage::ReceiveLimit(m) => {
+                core.run(|hub, _| hub.check_member(&me, &m.room))?;
+                let command =
+                    MediaCommand::SetReceiveLimit { room: m.room, participant: me, max_bitrate_bps: m.max_bitrate_bps };
+                expect_ok(core.media_request(command).await?)?;
+                ack()
+            }
             ClientMessage::IceCandidate(m) => {
                 core.run(|hub, _| hub.check_member(&me, &m.room))?;
                 let command = MediaCommand::IceCandidate { room: m.room, participant: me, candidate: m.candidate };

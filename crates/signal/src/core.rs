@@ -40,7 +40,8 @@ fn room_of(command: &MediaCommand) -> &RoomId {
         | MediaCommand::RemoveParticipant { room, .. }
         | MediaCommand::Offer { room, .. }
         | MediaCommand::Answer { room, .. }
-        | MediaCommand::IceCandidate { room, .. } => room,
+        | MediaCommand::IceCandidate { room, .. }
+        | MediaCommand::SetReceiveLimit { room, .. } => room,
     }
 }
 

@@ -64,9 +64,10 @@ impl MediaControl for NoMediaNodes {
             | MediaCommand::CloseRoom { .. }
             | MediaCommand::AddParticipant { .. }
             | MediaCommand::RemoveParticipant { .. } => Ok(MediaResult::Ok),
-            MediaCommand::Offer { .. } | MediaCommand::Answer { .. } | MediaCommand::IceCandidate { .. } => {
-                Err(MediaControlError::Unavailable)
-            }
+            MediaCommand::Offer { .. }
+            | MediaCommand::Answer { .. }
+            | MediaCommand::IceCandidate { .. }
+            | MediaCommand::SetReceiveLimit { .. } => Err(MediaControlError::Unavailable),
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod dev;
 mod keys;
+mod media;
 mod settings;
 
 use std::path::PathBuf;
@@ -177,11 +178,15 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         .await
         .map_err(|err| anyhow::anyhow!("{err}"))
         .context("cannot seed demo data")?;
+    let (sfu, _sfu_task) = silta_sfu::start(&settings.sfu)
+        .await
+        .with_context(|| format!("cannot start the SFU on {} (set SILTA_SFU__BIND)", settings.sfu.bind))?;
+    let media_candidate = sfu.candidate();
     let dependencies = SignalDependencies {
         verifier,
         issuer: Some(issuer.clone()),
         published_keys,
-        media: Arc::new(NoMediaNodes::default()),
+        media: Arc::new(media::InProcessSfu(sfu)),
         bus: Arc::new(InProcessBus::default()),
     };
     let app = Application::build(settings.signal.clone(), dependencies)
@@ -204,7 +209,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
     );
     println!("  Kiosk token        POST {base}/v1/token/kiosk with a device credential (silta device-credential)");
     println!("  Booking API        {base}/api/v1/…  (OpenAPI: {base}/api/openapi.json; demo data loaded)");
-    println!("  Media              no SFU in this build yet: SDP requests answer `media_unavailable`");
+    println!("  Media (SFU)        udp://{media_candidate} (all peers share this port)");
     println!("  Data               {}", settings.data_dir.display());
     println!();
     serve_until_signal(app).await

@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use silta_auth::VerificationKey;
 use silta_booking::BookingSettings;
+use silta_sfu::SfuSettings;
 use silta_signal::SignalSettings;
 
 /// All settings of the `silta` binary.
@@ -27,6 +28,8 @@ pub struct Settings {
     pub signal: SignalSettings,
     /// The booking service.
     pub booking: BookingSettings,
+    /// The SFU media relay.
+    pub sfu: SfuSettings,
 }
 
 impl Default for Settings {
@@ -37,6 +40,7 @@ impl Default for Settings {
             auth: AuthSettings::default(),
             signal: SignalSettings::default(),
             booking: BookingSettings::default(),
+            sfu: SfuSettings::default(),
         }
     }
 }

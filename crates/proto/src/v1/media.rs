@@ -79,6 +79,16 @@ pub enum MediaCommand {
         /// The candidate.
         candidate: IceCandidate,
     },
+    /// Caps the bitrate a participant receives (the size it asked for);
+    /// simulcast layers are chosen within it. `None` lifts the cap.
+    SetReceiveLimit {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+        /// Bits per second, or none.
+        max_bitrate_bps: Option<u64>,
+    },
 }
 
 /// A media node's reply.

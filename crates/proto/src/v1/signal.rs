@@ -56,6 +56,9 @@ pub enum ClientMessage {
     SdpAnswer(SdpMessage),
     /// Send a trickled ICE candidate to the room's media node.
     IceCandidate(IceCandidateMessage),
+    /// Cap the bitrate this client receives (e.g. a small window or a poor
+    /// link); the media node picks simulcast layers within it.
+    ReceiveLimit(ReceiveLimit),
 }
 
 impl ClientMessage {
@@ -77,6 +80,7 @@ impl ClientMessage {
             ClientMessage::SessionEnd(m) => &m.id,
             ClientMessage::SdpOffer(m) | ClientMessage::SdpAnswer(m) => &m.id,
             ClientMessage::IceCandidate(m) => &m.id,
+            ClientMessage::ReceiveLimit(m) => &m.id,
         }
     }
 
@@ -98,6 +102,7 @@ impl ClientMessage {
         "sdp_offer",
         "sdp_answer",
         "ice_candidate",
+        "receive_limit",
     ];
 }
 
@@ -271,6 +276,18 @@ pub struct IceCandidateMessage {
     pub room: RoomId,
     /// The candidate.
     pub candidate: IceCandidate,
+}
+
+/// `receive_limit`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReceiveLimit {
+    /// Request id.
+    pub id: RequestId,
+    /// The room.
+    pub room: RoomId,
+    /// Bits per second to receive at most; absent lifts the cap.
+    #[serde(default)]
+    pub max_bitrate_bps: Option<u64>,
 }
 
 /// A message from the signal service to a client: replies (with the request

@@ -1,0 +1,435 @@
+//! A synthetic WebRTC peer on the `webrtc` crate: publishes paced probe
+//! RTP, answers the media node's renegotiation offers, and measures every
+//! stream it receives. ICE is restricted to the address it binds (loopback
+//! in tests).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rtc::ice::mdns::MulticastDnsMode;
+use rtc::ice::network_type::NetworkType;
+use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::rtp::header::Header;
+use rtc::rtp::packet::Packet;
+use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use silta_proto::v1::RoomId;
+use silta_proto::v1::signal::ServerMessage;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use webrtc::media_stream::MediaStreamTrack;
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::crypto::providers::AwsLcRsProvider;
+use webrtc::peer_connection::{
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
+    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder, register_default_interceptors,
+};
+use webrtc::rtp_transceiver::RtpSender;
+
+use crate::probe::{ProbeStats, audio_payload, video_payload};
+use crate::signaling::{SignalClient, SignalError};
+
+/// What a peer publishes.
+#[derive(Debug, Clone)]
+pub struct PeerOptions {
+    /// The address ICE binds (and the only host candidate).
+    pub bind_ip: IpAddr,
+    /// Publish a VP8-shaped video stream.
+    pub video: bool,
+    /// Publish an Opus-shaped audio stream.
+    pub audio: bool,
+    /// Video frames per second.
+    pub fps: u32,
+    /// RTP packets per video frame.
+    pub packets_per_frame: u32,
+    /// Bytes per video packet.
+    pub video_packet_bytes: usize,
+    /// A keyframe this often.
+    pub keyframe_interval: Duration,
+}
+
+impl Default for PeerOptions {
+    fn default() -> Self {
+        Self {
+            bind_ip: IpAddr::from([127, 0, 0, 1]),
+            video: true,
+            audio: true,
+            fps: 30,
+            packets_per_frame: 3,
+            video_packet_bytes: 1100,
+            keyframe_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why a peer failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerError {
+    /// WebRTC.
+    #[error("webrtc: {0}")]
+    WebRtc(#[from] webrtc::error::Error),
+    /// Signaling.
+    #[error("signaling: {0}")]
+    Signal(#[from] SignalError),
+    /// Something did not happen in time.
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    /// The media node answered unexpectedly.
+    #[error("unexpected: {0}")]
+    Unexpected(String),
+}
+
+/// One received stream and its measurements.
+#[derive(Debug, Clone)]
+pub struct ReceivedTrack {
+    /// Its SSRC on this leg.
+    pub ssrc: u32,
+    /// Video or audio.
+    pub video: bool,
+    /// Measurements.
+    pub stats: ProbeStats,
+}
+
+type Received = Arc<Mutex<HashMap<u32, ReceivedTrack>>>;
+
+struct Handler {
+    gathered: Arc<Notify>,
+    state: watch::Sender<RTCPeerConnectionState>,
+    received: Received,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.gathered.notify_one();
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        self.state.send_replace(state);
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let received = self.received.clone();
+        // Never loop inside the callback: it runs on the connection's driver.
+        tokio::spawn(async move {
+            let video = track.kind().await == RtpCodecKind::Video;
+            while let Some(event) = track.poll().await {
+                match event {
+                    TrackRemoteEvent::OnRtpPacket(packet) => {
+                        let mut received = received.lock().unwrap_or_else(|poison| poison.into_inner());
+                        let entry = received.entry(packet.header.ssrc).or_insert_with(|| ReceivedTrack {
+                            ssrc: packet.header.ssrc,
+                            video,
+                            stats: ProbeStats::default(),
+                        });
+                        entry.stats.record(packet.header.sequence_number, &packet.payload, video);
+                    }
+                    TrackRemoteEvent::OnEnded => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+enum Command {
+    Request(serde_json::Value, oneshot::Sender<Result<ServerMessage, SignalError>>),
+}
+
+/// A connected synthetic peer.
+pub struct Peer {
+    pc: Arc<dyn PeerConnection>,
+    received: Received,
+    state: watch::Receiver<RTCPeerConnectionState>,
+    commands: mpsc::Sender<Command>,
+    events: tokio::sync::broadcast::Sender<ServerMessage>,
+    stop: watch::Sender<bool>,
+    /// Packets sent so far (video, audio).
+    pub sent: Arc<Mutex<(u64, u64)>>,
+}
+
+async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str) -> Result<u8, PeerError> {
+    sender
+        .get_parameters()
+        .await?
+        .rtp_parameters
+        .codecs
+        .iter()
+        .find(|codec| codec.rtp_codec.mime_type.eq_ignore_ascii_case(mime))
+        .map(|codec| codec.payload_type)
+        .ok_or_else(|| PeerError::Unexpected(format!("{mime} was not negotiated")))
+}
+
+fn local_track(kind: RtpCodecKind, id: &str, ssrc: u32, codec: RTCRtpCodec) -> Arc<TrackLocalStaticRTP> {
+    Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        format!("silta-{id}"),
+        id.into(),
+        id.into(),
+        kind,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
+            codec,
+            ..Default::default()
+        }],
+    )))
+}
+
+impl Peer {
+    /// Builds a peer connection, negotiates with the room's media node over
+    /// `signal` (already authenticated and in `room`), waits until it is
+    /// connected and starts publishing.
+    pub async fn join(mut signal: SignalClient, room: RoomId, options: PeerOptions) -> Result<Peer, PeerError> {
+        let mut engine = MediaEngine::default();
+        engine.register_default_codecs()?;
+        let registry = register_default_interceptors(Registry::new(), &mut engine)?;
+        let settings = SettingEngineBuilder::new()
+            .with_crypto_provider(Arc::new(AwsLcRsProvider::new()))
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .with_network_types(vec![if options.bind_ip.is_ipv4() { NetworkType::Udp4 } else { NetworkType::Udp6 }])
+            .build();
+        let gathered = Arc::new(Notify::new());
+        let (state_sender, state) = watch::channel(RTCPeerConnectionState::New);
+        let received: Received = Arc::new(Mutex::new(HashMap::new()));
+        let handler = Handler { gathered: gathered.clone(), state: state_sender, received: received.clone() };
+        let pc: Arc<dyn PeerConnection> = Arc::new(
+            PeerConnectionBuilder::new()
+                .with_media_engine(engine)
+                .with_interceptor_registry(registry)
+                .with_setting_engine(settings)
+                .with_handler(Arc::new(handler))
+                .with_udp_addrs(vec![std::net::SocketAddr::new(options.bind_ip, 0)])
+                .build()
+                .await?,
+        );
+        let video_ssrc = 0x1000_0000 | (crate::probe::now_micros() as u32 & 0x0fff_ffff);
+        let audio_ssrc = video_ssrc ^ 0x0f0f_0f0f;
+        let video = options.video.then(|| {
+            let codec = RTCRtpCodec { mime_type: MIME_TYPE_VP8.into(), clock_rate: 90_000, ..Default::default() };
+            local_track(RtpCodecKind::Video, "video", video_ssrc, codec)
+        });
+        let audio = options.audio.then(|| {
+            let codec =
+                RTCRtpCodec { mime_type: MIME_TYPE_OPUS.into(), clock_rate: 48_000, channels: 2, ..Default::default() };
+            local_track(RtpCodecKind::Audio, "audio", audio_ssrc, codec)
+        });
+        let video_sender = match &video {
+            Some(track) => Some(pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?),
+            None => None,
+        };
+        let audio_sender = match &audio {
+            Some(track) => Some(pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?),
+            None => None,
+        };
+        let offer = pc.create_offer(None).await?;
+        pc.set_local_description(offer).await?;
+        tokio::time::timeout(Duration::from_secs(5), gathered.notified())
+            .await
+            .map_err(|_| PeerError::Timeout("ICE gathering"))?;
+        let local = pc.local_description().await.ok_or_else(|| PeerError::Unexpected("no local description".into()))?;
+        let reply = signal.request(serde_json::json!({"type": "sdp_offer", "room": room, "sdp": local.sdp})).await?;
+        let ServerMessage::SdpAnswer(answer) = reply else {
+            return Err(PeerError::Unexpected(format!("expected sdp_answer, got {reply:?}")));
+        };
+        pc.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
+
+        let (commands, command_receiver) = mpsc::channel(64);
+        let (events, _) = tokio::sync::broadcast::channel(256);
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(signaling_loop(signal, pc.clone(), room, command_receiver, events.clone(), stopped.clone()));
+
+        let mut waiting = state.clone();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            waiting.wait_for(|state| *state == RTCPeerConnectionState::Connected),
+        )
+        .await
+        .map_err(|_| PeerError::Timeout("the peer connection"))?
+        .map_err(|_| PeerError::Unexpected("the peer connection closed".into()))?;
+
+        let sent = Arc::new(Mutex::new((0u64, 0u64)));
+        if let (Some(track), Some(sender)) = (video, video_sender) {
+            let pt = negotiated_pt(&sender, MIME_TYPE_VP8).await?;
+            tokio::spawn(publish_video(track, video_ssrc, pt, options.clone(), sent.clone(), stopped.clone()));
+        }
+        if let (Some(track), Some(sender)) = (audio, audio_sender) {
+            let pt = negotiated_pt(&sender, MIME_TYPE_OPUS).await?;
+            tokio::spawn(publish_audio(track, audio_ssrc, pt, sent.clone(), stopped));
+        }
+        Ok(Peer { pc, received, state, commands, events, stop, sent })
+    }
+
+    /// A snapshot of every received stream.
+    pub fn received(&self) -> Vec<ReceivedTrack> {
+        let mut tracks: Vec<ReceivedTrack> =
+            self.received.lock().unwrap_or_else(|poison| poison.into_inner()).values().cloned().collect();
+        tracks.sort_by_key(|track| track.ssrc);
+        tracks
+    }
+
+    /// Resets the longest-gap measurement of every received stream.
+    pub fn reset_gaps(&self) {
+        for track in self.received.lock().unwrap_or_else(|poison| poison.into_inner()).values_mut() {
+            track.stats.reset_gap();
+        }
+    }
+
+    /// Sends a signaling request on this peer's connection.
+    pub async fn request(&self, message: serde_json::Value) -> Result<ServerMessage, PeerError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Request(message, reply))
+            .await
+            .map_err(|_| PeerError::Unexpected("signaling ended".into()))?;
+        Ok(answer.await.map_err(|_| PeerError::Unexpected("signaling ended".into()))??)
+    }
+
+    /// Signaling events (other than media negotiation, which is handled).
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<ServerMessage> {
+        self.events.subscribe()
+    }
+
+    /// The connection state.
+    pub fn state(&self) -> RTCPeerConnectionState {
+        *self.state.borrow()
+    }
+
+    /// Stops publishing and closes the connection.
+    pub async fn close(self) {
+        self.stop.send_replace(true);
+        let _ = self.pc.close().await;
+    }
+}
+
+async fn signaling_loop(
+    mut signal: SignalClient,
+    pc: Arc<dyn PeerConnection>,
+    room: RoomId,
+    mut commands: mpsc::Receiver<Command>,
+    events: tokio::sync::broadcast::Sender<ServerMessage>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut waiting: HashMap<String, oneshot::Sender<Result<ServerMessage, SignalError>>> = HashMap::new();
+    loop {
+        tokio::select! {
+            command = commands.recv() => {
+                let Some(Command::Request(message, reply)) = command else { break };
+                match signal.send(message).await {
+                    Ok(id) => { waiting.insert(id, reply); }
+                    Err(err) => { let _ = reply.send(Err(err)); }
+                }
+            }
+            message = signal.next() => {
+                let Ok(message) = message else { break };
+                if let Some(id) = message.request_id()
+                    && let Some(reply) = waiting.remove(id.as_str()) {
+                        let result = match message {
+                            ServerMessage::Error(error) => Err(SignalError::Refused(format!("{:?}: {}", error.code, error.message))),
+                            other => Ok(other),
+                        };
+                        let _ = reply.send(result);
+                        continue;
+                    }
+                match message {
+                    ServerMessage::SdpOffer(offer) => {
+                        if let Err(err) = answer_offer(&mut signal, &pc, &room, offer.sdp).await {
+                            tracing::warn!(error = %err, "renegotiation failed");
+                        }
+                    }
+                    other => { let _ = events.send(other); }
+                }
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+}
+
+async fn answer_offer(
+    signal: &mut SignalClient,
+    pc: &Arc<dyn PeerConnection>,
+    room: &RoomId,
+    sdp: String,
+) -> Result<(), PeerError> {
+    pc.set_remote_description(RTCSessionDescription::offer(sdp)?).await?;
+    let answer = pc.create_answer(None).await?;
+    pc.set_local_description(answer).await?;
+    let local = pc.local_description().await.ok_or_else(|| PeerError::Unexpected("no local answer".into()))?;
+    signal.send(serde_json::json!({"type": "sdp_answer", "room": room, "sdp": local.sdp})).await?;
+    Ok(())
+}
+
+async fn publish_video(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+    options: PeerOptions,
+    sent: Arc<Mutex<(u64, u64)>>,
+    stopped: watch::Receiver<bool>,
+) {
+    let frame_interval = Duration::from_secs(1) / options.fps.max(1);
+    let mut tick = tokio::time::interval(frame_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let frames_per_keyframe = (options.keyframe_interval.as_secs_f64() * f64::from(options.fps)).max(1.0) as u32;
+    let mut sequence: u16 = 1;
+    let mut timestamp: u32 = 90_000;
+    for frame in 0u32.. {
+        tick.tick().await;
+        if *stopped.borrow() {
+            break;
+        }
+        let keyframe = frame % frames_per_keyframe == 0;
+        for index in 0..options.packets_per_frame {
+            let mut payload = video_payload(keyframe && index == 0, frame, options.video_packet_bytes);
+            if index > 0 {
+                payload[0] = 0x00; // continuation of the partition, not a frame start
+            }
+            let header = Header {
+                version: 2,
+                marker: index + 1 == options.packets_per_frame,
+                payload_type: pt,
+                sequence_number: sequence,
+                timestamp,
+                ssrc,
+                ..Default::default()
+            };
+            if track.write_rtp(Packet { header, payload: Bytes::from(payload) }).await.is_err() {
+                return;
+            }
+            sequence = sequence.wrapping_add(1);
+            sent.lock().unwrap_or_else(|poison| poison.into_inner()).0 += 1;
+        }
+        timestamp = timestamp.wrapping_add(90_000 / options.fps.max(1));
+    }
+}
+
+async fn publish_audio(
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    pt: u8,
+    sent: Arc<Mutex<(u64, u64)>>,
+    stopped: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sequence: u16 = 1;
+    let mut timestamp: u32 = 48_000;
+    for counter in 0u32.. {
+        tick.tick().await;
+        if *stopped.borrow() {
+            break;
+        }
+        let header =
+            Header { version: 2, payload_type: pt, sequence_number: sequence, timestamp, ssrc, ..Default::default() };
+        if track.write_rtp(Packet { header, payload: Bytes::from(audio_payload(counter, 80)) }).await.is_err() {
+            return;
+        }
+        sequence = sequence.wrapping_add(1);
+        timestamp = timestamp.wrapping_add(960);
+        sent.lock().unwrap_or_else(|poison| poison.into_inner()).1 += 1;
+    }
+}

@@ -1,0 +1,97 @@
+//! Recognising keyframes in RTP payloads without decoding, so a layer
+//! switch happens where the subscriber's decoder can start.
+
+use str0m::format::Codec;
+
+/// Whether `payload` starts a keyframe of `codec`. Unknown codecs answer
+/// false (the switch then waits for the next recognised keyframe).
+pub fn starts_keyframe(codec: Codec, payload: &[u8]) -> bool {
+    match codec {
+        Codec::Vp8 => vp8(payload),
+        Codec::H264 => h264(payload),
+        Codec::Vp9 => vp9(payload),
+        _ => false,
+    }
+}
+
+/// RFC 7741: payload descriptor, then (at a partition start) the VP8
+/// header whose lowest bit P is 0 for a key frame.
+fn vp8(payload: &[u8]) -> bool {
+    let Some(&first) = payload.first() else { return false };
+    let start_of_partition = first & 0x10 != 0;
+    let partition_id = first & 0x0f;
+    if !start_of_partition || partition_id != 0 {
+        return false;
+    }
+    let mut offset = 1;
+    if first & 0x80 != 0 {
+        let Some(&extension) = payload.get(offset) else { return false };
+        offset += 1;
+        if extension & 0x80 != 0 {
+            // PictureID: 7 or 15 bits.
+            let Some(&picture) = payload.get(offset) else { return false };
+            offset += if picture & 0x80 != 0 { 2 } else { 1 };
+        }
+        if extension & 0x40 != 0 {
+            offset += 1; // TL0PICIDX
+        }
+        if extension & 0x30 != 0 {
+            offset += 1; // TID / KEYIDX
+        }
+    }
+    payload.get(offset).is_some_and(|header| header & 0x01 == 0)
+}
+
+/// RFC 6184: an IDR slice (5) or SPS (7), directly or in a STAP-A (24) or at
+/// the start of an FU-A (28).
+fn h264(payload: &[u8]) -> bool {
+    let Some(&header) = payload.first() else { return false };
+    match header & 0x1f {
+        5 | 7 => true,
+        24 => {
+            let mut offset = 1;
+            while offset + 2 < payload.len() {
+                let size = usize::from(u16::from_be_bytes([payload[offset], payload[offset + 1]]));
+                if let Some(&nal) = payload.get(offset + 2)
+                    && matches!(nal & 0x1f, 5 | 7)
+                {
+                    return true;
+                }
+                offset += 2 + size;
+            }
+            false
+        }
+        28 => payload.get(1).is_some_and(|fu| fu & 0x80 != 0 && matches!(fu & 0x1f, 5 | 7)),
+        _ => false,
+    }
+}
+
+/// VP9 payload descriptor (draft-ietf-payload-vp9): B (start of frame) set
+/// and P (inter-picture predicted) clear.
+fn vp9(payload: &[u8]) -> bool {
+    payload.first().is_some_and(|first| first & 0x08 != 0 && first & 0x40 == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vp8_key_and_delta_frames() {
+        assert!(starts_keyframe(Codec::Vp8, &[0x10, 0x00, 0x9d]));
+        assert!(!starts_keyframe(Codec::Vp8, &[0x10, 0x01]));
+        assert!(!starts_keyframe(Codec::Vp8, &[0x00, 0x00]), "not a partition start");
+        // With an extended descriptor and a 15-bit picture id.
+        assert!(starts_keyframe(Codec::Vp8, &[0x90, 0x80, 0x81, 0x23, 0x00]));
+        assert!(!starts_keyframe(Codec::Vp8, &[]));
+    }
+
+    #[test]
+    fn h264_idr_in_each_packetisation() {
+        assert!(starts_keyframe(Codec::H264, &[0x65]));
+        assert!(starts_keyframe(Codec::H264, &[0x7c, 0x85]));
+        assert!(!starts_keyframe(Codec::H264, &[0x7c, 0x05]), "not the first fragment");
+        assert!(starts_keyframe(Codec::H264, &[0x78, 0x00, 0x02, 0x67, 0x42]));
+        assert!(!starts_keyframe(Codec::H264, &[0x41]));
+    }
+}

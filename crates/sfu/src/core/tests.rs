@@ -1,0 +1,122 @@
+//! Deterministic tests of the core without sockets.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use silta_proto::v1::media::{MediaCommand, MediaErrorCode, MediaResult};
+use silta_proto::v1::{ParticipantId, RoomId};
+
+use super::{CoreConfig, SfuCore};
+
+fn core() -> SfuCore {
+    SfuCore::new(CoreConfig::new("127.0.0.1:40000".parse().unwrap()))
+}
+
+fn room() -> RoomId {
+    RoomId::parse("room-1").unwrap()
+}
+
+fn participant(name: &str) -> ParticipantId {
+    ParticipantId::parse(name).unwrap()
+}
+
+fn error_code(result: MediaResult) -> MediaErrorCode {
+    match result {
+        MediaResult::Error { code, .. } => code,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn garbage_and_truncated_datagrams_are_dropped_and_counted() {
+    let mut core = core();
+    let now = Instant::now();
+    core.handle_command(now, MediaCommand::OpenRoom { room: room() });
+    core.handle_command(
+        now,
+        MediaCommand::AddParticipant { room: room(), participant: participant("p1"), publish: true, subscribe: true },
+    );
+    let source: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+    let samples: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0xff; 10],
+        vec![0x80, 0x60],                   // truncated RTP
+        vec![0x81, 0xc8, 0x00],             // truncated RTCP
+        vec![0x16, 0xfe, 0xfd, 0, 0, 0, 0], // DTLS from an unknown peer
+        vec![0x00, 0x01, 0x00, 0x00],       // truncated STUN
+        (0..1500).map(|n| (n * 7 % 251) as u8).collect(),
+    ];
+    for bytes in &samples {
+        core.handle_datagram(now, source, bytes);
+    }
+    let counters = core.counters();
+    assert_eq!(counters.datagrams_in, samples.len() as u64);
+    assert_eq!(counters.dropped_malformed + counters.dropped_unknown_peer, samples.len() as u64);
+    assert_eq!(counters.peer_panics, 0);
+    assert_eq!(core.peer_count(), 1, "the participant is unaffected");
+}
+
+#[test]
+fn commands_for_unknown_participants_and_bad_sdp_are_refused() {
+    let mut core = core();
+    let now = Instant::now();
+    let offer = MediaCommand::Offer { room: room(), participant: participant("ghost"), sdp: "v=0".into() };
+    assert_eq!(error_code(core.handle_command(now, offer)), MediaErrorCode::UnknownParticipant);
+    core.handle_command(
+        now,
+        MediaCommand::AddParticipant { room: room(), participant: participant("p1"), publish: true, subscribe: true },
+    );
+    for sdp in [
+        "",
+        "v=0",
+        "not sdp at all",
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n",
+    ] {
+        let offer = MediaCommand::Offer { room: room(), participant: participant("p1"), sdp: sdp.into() };
+        assert_eq!(error_code(core.handle_command(now, offer)), MediaErrorCode::InvalidSdp, "{sdp:?}");
+    }
+    let answer = MediaCommand::Answer { room: room(), participant: participant("p1"), sdp: "v=0".into() };
+    assert_eq!(error_code(core.handle_command(now, answer)), MediaErrorCode::InvalidSdp);
+    let candidate = MediaCommand::IceCandidate {
+        room: room(),
+        participant: participant("p1"),
+        candidate: silta_proto::v1::signal::IceCandidate {
+            candidate: "garbage".into(),
+            sdp_mid: None,
+            sdp_m_line_index: None,
+        },
+    };
+    assert_eq!(error_code(core.handle_command(now, candidate)), MediaErrorCode::InvalidCandidate);
+}
+
+#[test]
+fn rooms_have_a_participant_limit_and_removal_is_idempotent() {
+    let mut core = core();
+    let now = Instant::now();
+    for n in 0..6 {
+        let added = core.handle_command(
+            now,
+            MediaCommand::AddParticipant {
+                room: room(),
+                participant: participant(&format!("p{n}")),
+                publish: true,
+                subscribe: true,
+            },
+        );
+        assert_eq!(added, MediaResult::Ok);
+    }
+    let seventh = core.handle_command(
+        now,
+        MediaCommand::AddParticipant { room: room(), participant: participant("p6"), publish: true, subscribe: true },
+    );
+    assert_eq!(error_code(seventh), MediaErrorCode::Overloaded);
+    for _ in 0..2 {
+        assert_eq!(
+            core.handle_command(now, MediaCommand::RemoveParticipant { room: room(), participant: participant("p0") }),
+            MediaResult::Ok
+        );
+    }
+    assert_eq!(core.peer_count(), 5);
+    core.handle_command(now, MediaCommand::CloseRoom { room: room() });
+    assert_eq!(core.peer_count(), 0);
+}

@@ -1,0 +1,190 @@
+//! The tokio shell around the core: one UDP socket for all peers, the
+//! clock, and a command channel. It owns no media logic.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use silta_proto::v1::media::{MediaCommand, MediaErrorCode, MediaEvent, MediaResult};
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::core::{CoreConfig, Counters, SfuCore};
+
+/// SFU settings (`[sfu]`, `SILTA_SFU__…`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SfuSettings {
+    /// The UDP address all peers share; port 0 picks one.
+    pub bind: SocketAddr,
+    /// The IP announced in candidates (1:1 NAT: the public address). When
+    /// unset, the bind IP, which must then not be a wildcard.
+    pub announce_ip: Option<IpAddr>,
+    /// Most participants per room.
+    pub max_participants: usize,
+    /// Drop this share (per mille) of outgoing RTP/RTCP datagrams. For loss
+    /// tests and benchmarks only; 0 in production.
+    pub test_egress_loss_per_mille: u32,
+}
+
+impl Default for SfuSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 7300)),
+            announce_ip: None,
+            max_participants: 6,
+            test_egress_loss_per_mille: 0,
+        }
+    }
+}
+
+/// Why the SFU could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The socket.
+    #[error("cannot bind the media socket {0}: {1}")]
+    Bind(SocketAddr, #[source] std::io::Error),
+    /// No announceable address.
+    #[error("the media socket is bound to a wildcard address; set sfu.announce_ip to the address peers reach")]
+    NoAnnounceAddress,
+}
+
+enum Job {
+    Command(MediaCommand, oneshot::Sender<MediaResult>),
+    Counters(oneshot::Sender<Counters>),
+}
+
+/// A handle to a running SFU.
+#[derive(Clone)]
+pub struct SfuHandle {
+    jobs: mpsc::Sender<Job>,
+    events: broadcast::Sender<MediaEvent>,
+    candidate: SocketAddr,
+    stop: watch::Sender<bool>,
+}
+
+impl SfuHandle {
+    /// Carries out a media command.
+    pub async fn execute(&self, command: MediaCommand) -> MediaResult {
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job::Command(command, reply)).await.is_err() {
+            return MediaResult::Error { code: MediaErrorCode::Internal, message: "the SFU has stopped".into() };
+        }
+        answer
+            .await
+            .unwrap_or(MediaResult::Error { code: MediaErrorCode::Internal, message: "the SFU has stopped".into() })
+    }
+
+    /// The node's events.
+    pub fn events(&self) -> broadcast::Receiver<MediaEvent> {
+        self.events.subscribe()
+    }
+
+    /// The announced candidate address.
+    pub fn candidate(&self) -> SocketAddr {
+        self.candidate
+    }
+
+    /// The core's counters.
+    pub async fn counters(&self) -> Counters {
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job::Counters(reply)).await.is_err() {
+            return Counters::default();
+        }
+        answer.await.unwrap_or_default()
+    }
+
+    /// Stops the node.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+}
+
+/// A deterministic loss pattern for the test impairment.
+struct Impairment {
+    per_mille: u32,
+    state: u64,
+}
+
+impl Impairment {
+    fn drop_this(&mut self, contents: &[u8]) -> bool {
+        if self.per_mille == 0 || !contents.first().is_some_and(|byte| (128..192).contains(byte)) {
+            return false; // Only RTP/RTCP; handshakes always pass.
+        }
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        (self.state % 1000) < u64::from(self.per_mille)
+    }
+}
+
+/// Binds the socket and starts the node on the current runtime.
+pub async fn start(settings: &SfuSettings) -> Result<(SfuHandle, tokio::task::JoinHandle<()>), StartError> {
+    let socket = UdpSocket::bind(settings.bind).await.map_err(|err| StartError::Bind(settings.bind, err))?;
+    let local = socket.local_addr().map_err(|err| StartError::Bind(settings.bind, err))?;
+    let ip = match settings.announce_ip {
+        Some(ip) => ip,
+        None if local.ip().is_unspecified() => return Err(StartError::NoAnnounceAddress),
+        None => local.ip(),
+    };
+    let candidate = SocketAddr::new(ip, local.port());
+    let mut config = CoreConfig::new(candidate);
+    config.max_participants = settings.max_participants;
+    let (jobs, job_receiver) = mpsc::channel(1024);
+    let (events, _) = broadcast::channel(4096);
+    let (stop, stopped) = watch::channel(false);
+    let handle = SfuHandle { jobs, events: events.clone(), candidate, stop };
+    let impairment =
+        Impairment { per_mille: settings.test_egress_loss_per_mille.min(1000), state: 0x9e37_79b9_7f4a_7c15 };
+    let task = tokio::spawn(run(socket, SfuCore::new(config), job_receiver, events, stopped, impairment));
+    tracing::info!(%candidate, "SFU listening");
+    Ok((handle, task))
+}
+
+async fn run(
+    socket: UdpSocket,
+    mut core: SfuCore,
+    mut jobs: mpsc::Receiver<Job>,
+    events: broadcast::Sender<MediaEvent>,
+    mut stopped: watch::Receiver<bool>,
+    mut impairment: Impairment,
+) {
+    let mut buffer = vec![0u8; 2048];
+    loop {
+        let deadline = core.next_timeout().unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
+        let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
+        tokio::select! {
+            received = socket.recv_from(&mut buffer) => {
+                match received {
+                    Ok((length, source)) => core.handle_datagram(Instant::now(), source, &buffer[..length]),
+                    Err(err) => tracing::debug!(error = %err, "receive failed"),
+                }
+            }
+            job = jobs.recv() => {
+                match job {
+                    Some(Job::Command(command, reply)) => {
+                        let _ = reply.send(core.handle_command(Instant::now(), command));
+                    }
+                    Some(Job::Counters(reply)) => {
+                        let _ = reply.send(core.counters());
+                    }
+                    None => break,
+                }
+            }
+            () = sleep => core.handle_timeout(Instant::now()),
+            _ = stopped.changed() => break,
+        }
+        while let Some(datagram) = core.poll_transmit() {
+            if impairment.drop_this(&datagram.contents) {
+                continue;
+            }
+            if let Err(err) = socket.send_to(&datagram.contents, datagram.destination).await {
+                tracing::debug!(error = %err, "send failed");
+            }
+        }
+        while let Some(event) = core.poll_event() {
+            let _ = events.send(event);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Two and three peers through the real SFU: every published packet
+//! arrives, in order.
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use serde_json::json;
+use silta_loadgen::{Peer, PeerOptions, SignalClient};
+use silta_proto::v1::signal::ServerMessage;
+use silta_proto::v1::{Role, RoomId};
+use silta_tests::media::{MediaStack, spawn_media_stack, wait_until};
+
+pub fn scenarios() -> Vec<super::Scenario> {
+    vec![
+        ("two_peers_receive_each_others_media", || two_peers().boxed()),
+        ("three_peers_receive_everyone_elses_media", || three_peers().boxed()),
+    ]
+}
+
+async fn client(stack: &MediaStack, subject: &str, role: Role, organisation: &str) -> SignalClient {
+    let token = stack.signal.token(subject, role, organisation, &["fi", "sv"]);
+    SignalClient::connect(&stack.signal.ws_url(), &token).await.expect("signaling connects")
+}
+
+/// Opens a session for kiosk-1 and returns the room with both connected.
+async fn kiosk_and_advisor(stack: &MediaStack) -> (RoomId, SignalClient, SignalClient) {
+    let kiosk = client(stack, "kiosk-1", Role::Kiosk, "sp-kemi").await;
+    let mut advisor = client(stack, "advisor-1", Role::Advisor, "sp-kemi").await;
+    let ServerMessage::Joined(joined) =
+        advisor.request(json!({"type": "session_open", "kiosk": "kiosk-1"})).await.unwrap()
+    else {
+        panic!("session_open replies joined")
+    };
+    (joined.room.room, kiosk, advisor)
+}
+
+/// Each peer must receive `streams` streams from the others, and after a
+/// few seconds of media every stream must be complete and in order.
+async fn check_complete(peers: &[&Peer], streams: usize) {
+    wait_until(Duration::from_secs(10), "every stream to flow", || {
+        peers.iter().all(|peer| {
+            let received = peer.received();
+            received.len() >= streams && received.iter().all(|track| track.stats.received >= 20)
+        })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // two seconds of steady media to measure
+    for (index, peer) in peers.iter().enumerate() {
+        let received = peer.received();
+        assert_eq!(received.len(), streams, "peer {index} streams");
+        for track in received {
+            let stats = &track.stats;
+            let span_ms = (stats.last_arrival_us.unwrap_or(0) - stats.first_arrival_us.unwrap_or(0)) / 1000;
+            assert!(
+                span_ms >= 1500 && stats.received >= 60,
+                "peer {index} ssrc {}: {} packets over {span_ms} ms",
+                track.ssrc,
+                stats.received
+            );
+            assert_eq!(
+                stats.missing(),
+                0,
+                "peer {index} ssrc {}: {} of {} missing",
+                track.ssrc,
+                stats.missing(),
+                stats.expected()
+            );
+            assert_eq!(stats.duplicates, 0);
+            assert_eq!(stats.out_of_order, 0, "peer {index} ssrc {}: packets out of order", track.ssrc);
+        }
+    }
+}
+
+async fn two_peers() {
+    let stack = spawn_media_stack(|_| {}).await;
+    let (room, kiosk, advisor) = kiosk_and_advisor(&stack).await;
+    let kiosk = Peer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("the kiosk peer connects");
+    let advisor = Peer::join(advisor, room, PeerOptions::default()).await.expect("the advisor peer connects");
+    check_complete(&[&kiosk, &advisor], 2).await;
+    let counters = stack.sfu.counters().await;
+    assert!(counters.rtp_forwarded > 500, "{counters:?}");
+    assert_eq!(counters.peer_panics, 0);
+}
+
+async fn three_peers() {
+    let stack = spawn_media_stack(|_| {}).await;
+    let (room, kiosk, mut advisor) = kiosk_and_advisor(&stack).await;
+    let mut expert = client(&stack, "expert-vero-1", Role::Expert, "VERO").await;
+    advisor
+        .request(
+            json!({"type": "expert_request", "room": room, "target": {"by": "person", "subject": "expert-vero-1"}}),
+        )
+        .await
+        .unwrap();
+    expert.request(json!({"type": "call_accept", "room": room})).await.unwrap();
+    let kiosk = Peer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("kiosk");
+    let advisor = Peer::join(advisor, room.clone(), PeerOptions::default()).await.expect("advisor");
+    let expert = Peer::join(expert, room, PeerOptions::default()).await.expect("expert");
+    check_complete(&[&kiosk, &advisor, &expert], 4).await;
+}
