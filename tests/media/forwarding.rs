@@ -17,13 +17,13 @@ pub fn scenarios() -> Vec<super::Scenario> {
     ]
 }
 
-async fn client(stack: &MediaStack, subject: &str, role: Role, organisation: &str) -> SignalClient {
+pub async fn client(stack: &MediaStack, subject: &str, role: Role, organisation: &str) -> SignalClient {
     let token = stack.signal.token(subject, role, organisation, &["fi", "sv"]);
     SignalClient::connect(&stack.signal.ws_url(), &token).await.expect("signaling connects")
 }
 
 /// Opens a session for kiosk-1 and returns the room with both connected.
-async fn kiosk_and_advisor(stack: &MediaStack) -> (RoomId, SignalClient, SignalClient) {
+pub async fn kiosk_and_advisor(stack: &MediaStack) -> (RoomId, SignalClient, SignalClient) {
     let kiosk = client(stack, "kiosk-1", Role::Kiosk, "sp-kemi").await;
     let mut advisor = client(stack, "advisor-1", Role::Advisor, "sp-kemi").await;
     let ServerMessage::Joined(joined) =

@@ -9,6 +9,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod forwarding;
+mod resilience;
 
 use std::process::{Command, ExitCode};
 
@@ -17,7 +18,9 @@ use silta_tests::media::in_loopback_only_namespace;
 type Scenario = (&'static str, fn() -> futures_util::future::BoxFuture<'static, ()>);
 
 fn scenarios() -> Vec<Scenario> {
-    forwarding::scenarios()
+    let mut all = forwarding::scenarios();
+    all.extend(resilience::scenarios());
+    all
 }
 
 fn main() -> ExitCode {

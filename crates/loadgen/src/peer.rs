@@ -150,6 +150,7 @@ pub struct Peer {
     commands: mpsc::Sender<Command>,
     events: tokio::sync::broadcast::Sender<ServerMessage>,
     stop: watch::Sender<bool>,
+    closing: watch::Sender<bool>,
     /// Packets sent so far (video, audio).
     pub sent: Arc<Mutex<(u64, u64)>>,
 }
@@ -241,7 +242,8 @@ impl Peer {
         let (commands, command_receiver) = mpsc::channel(64);
         let (events, _) = tokio::sync::broadcast::channel(256);
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(signaling_loop(signal, pc.clone(), room, command_receiver, events.clone(), stopped.clone()));
+        let (closing, closed) = watch::channel(false);
+        tokio::spawn(signaling_loop(signal, pc.clone(), room, command_receiver, events.clone(), closed));
 
         let mut waiting = state.clone();
         tokio::time::timeout(
@@ -261,7 +263,7 @@ impl Peer {
             let pt = negotiated_pt(&sender, MIME_TYPE_OPUS).await?;
             tokio::spawn(publish_audio(track, audio_ssrc, pt, sent.clone(), stopped));
         }
-        Ok(Peer { pc, received, state, commands, events, stop, sent })
+        Ok(Peer { pc, received, state, commands, events, stop, closing, sent })
     }
 
     /// A snapshot of every received stream.
@@ -299,9 +301,41 @@ impl Peer {
         *self.state.borrow()
     }
 
+    /// Restarts ICE (a new offer with fresh credentials) and waits until
+    /// the connection is up again.
+    pub async fn ice_restart(&self, room: &RoomId) -> Result<(), PeerError> {
+        let offer = self
+            .pc
+            .create_offer(Some(rtc::peer_connection::configuration::RTCOfferOptions { ice_restart: true }))
+            .await?;
+        self.pc.set_local_description(offer).await?;
+        let local =
+            self.pc.local_description().await.ok_or_else(|| PeerError::Unexpected("no local description".into()))?;
+        let reply = self.request(serde_json::json!({"type": "sdp_offer", "room": room, "sdp": local.sdp})).await?;
+        let ServerMessage::SdpAnswer(answer) = reply else {
+            return Err(PeerError::Unexpected(format!("expected sdp_answer, got {reply:?}")));
+        };
+        self.pc.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
+        let mut waiting = self.state.clone();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            waiting.wait_for(|state| *state == RTCPeerConnectionState::Connected),
+        )
+        .await
+        .map_err(|_| PeerError::Timeout("reconnection after the ICE restart"))?
+        .map_err(|_| PeerError::Unexpected("the peer connection closed".into()))?;
+        Ok(())
+    }
+
+    /// Stops publishing; received streams keep being measured.
+    pub fn stop_publishing(&self) {
+        self.stop.send_replace(true);
+    }
+
     /// Stops publishing and closes the connection.
     pub async fn close(self) {
         self.stop.send_replace(true);
+        self.closing.send_replace(true);
         let _ = self.pc.close().await;
     }
 }

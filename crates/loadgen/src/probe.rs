@@ -126,6 +126,14 @@ impl ProbeStats {
         self.expected().saturating_sub(self.received)
     }
 
+    /// The sequence numbers missing between the first and highest seen.
+    pub fn missing_sequences(&self) -> Vec<u64> {
+        match self.first_seq {
+            None => Vec::new(),
+            Some(first) => (first..=self.highest_seq).filter(|seq| !self.seen.contains(seq)).collect(),
+        }
+    }
+
     /// Clears the gap measurement (e.g. after the warm-up).
     pub fn reset_gap(&mut self) {
         self.longest_gap_us = 0;

@@ -2,6 +2,8 @@
 //! clock, and a command channel. It owns no media logic.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -62,6 +64,7 @@ pub struct SfuHandle {
     events: broadcast::Sender<MediaEvent>,
     candidate: SocketAddr,
     stop: watch::Sender<bool>,
+    impairment_drops: Arc<AtomicU64>,
 }
 
 impl SfuHandle {
@@ -95,6 +98,11 @@ impl SfuHandle {
         answer.await.unwrap_or_default()
     }
 
+    /// Datagrams dropped by the test impairment so far.
+    pub fn impairment_drops(&self) -> u64 {
+        self.impairment_drops.load(Ordering::Relaxed)
+    }
+
     /// Stops the node.
     pub fn stop(&self) {
         self.stop.send_replace(true);
@@ -105,6 +113,7 @@ impl SfuHandle {
 struct Impairment {
     per_mille: u32,
     state: u64,
+    drops: Arc<AtomicU64>,
 }
 
 impl Impairment {
@@ -115,7 +124,11 @@ impl Impairment {
         self.state ^= self.state << 13;
         self.state ^= self.state >> 7;
         self.state ^= self.state << 17;
-        (self.state % 1000) < u64::from(self.per_mille)
+        let drop = (self.state % 1000) < u64::from(self.per_mille);
+        if drop {
+            self.drops.fetch_add(1, Ordering::Relaxed);
+        }
+        drop
     }
 }
 
@@ -134,9 +147,10 @@ pub async fn start(settings: &SfuSettings) -> Result<(SfuHandle, tokio::task::Jo
     let (jobs, job_receiver) = mpsc::channel(1024);
     let (events, _) = broadcast::channel(4096);
     let (stop, stopped) = watch::channel(false);
-    let handle = SfuHandle { jobs, events: events.clone(), candidate, stop };
+    let drops = Arc::new(AtomicU64::new(0));
+    let handle = SfuHandle { jobs, events: events.clone(), candidate, stop, impairment_drops: drops.clone() };
     let impairment =
-        Impairment { per_mille: settings.test_egress_loss_per_mille.min(1000), state: 0x9e37_79b9_7f4a_7c15 };
+        Impairment { per_mille: settings.test_egress_loss_per_mille.min(1000), state: 0x9e37_79b9_7f4a_7c15, drops };
     let task = tokio::spawn(run(socket, SfuCore::new(config), job_receiver, events, stopped, impairment));
     tracing::info!(%candidate, "SFU listening");
     Ok((handle, task))

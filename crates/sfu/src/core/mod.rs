@@ -98,6 +98,11 @@ pub struct Counters {
 
 type PeerKey = u64;
 
+/// Packets kept per outgoing video stream to answer NACKs from.
+const RTX_CACHE_PACKETS: usize = 1024;
+/// How long a sent packet can still be repaired.
+const RTX_CACHE_AGE: Duration = Duration::from_secs(3);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Source {
     peer: PeerKey,
@@ -185,7 +190,10 @@ impl SfuCore {
         let template = Rtc::builder()
             .set_ice_lite(true)
             .set_rtp_mode(true)
-            .enable_bwe(Some(Bitrate::kbps(600)))
+            // The starting estimate must exceed what one subscriber receives:
+            // under 2–10 % loss the estimator holds rather than grows, and a
+            // pacer below the media rate would only build a queue.
+            .enable_bwe(Some(Bitrate::mbps(2)))
             .set_stats_interval(Some(config.stats_interval));
         Self {
             config,
@@ -406,6 +414,28 @@ impl SfuCore {
                         if let Some(outgoing) = peer.outgoing.get_mut(mid) {
                             outgoing.active = true;
                             sources.push(*source);
+                        }
+                    }
+                    // Repairs must not be given up: str0m's default clears every
+                    // queued resend once retransmissions exceed 15 % of the bytes
+                    // sent, and bandwidth probing (padding made of spurious
+                    // resends) counts towards that share. NACK-driven resends
+                    // are bounded by the loss itself, so no cap is set.
+                    for (mid, source) in &adds {
+                        if source.kind == MediaKind::Video {
+                            let configured = catch_unwind(AssertUnwindSafe(|| {
+                                if let Some(stream) = peer.rtc.direct_api().stream_tx_by_mid(*mid, None) {
+                                    stream.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, None);
+                                    // Forwarded video was paced by its publisher already;
+                                    // pacing it again behind an estimator that holds under
+                                    // random loss only adds queueing delay. The estimate
+                                    // still drives layer choice.
+                                    stream.set_unpaced(true);
+                                }
+                            }));
+                            if configured.is_err() {
+                                self.counters.peer_panics += 1;
+                            }
                         }
                     }
                     for mid in &stops {
