@@ -118,8 +118,9 @@ async fn main() {
     let mut commit = Vec::with_capacity(BOOKINGS);
     let tz = chrono_tz::Europe::Helsinki;
     for n in 0..BOOKINGS {
-        let day = monday + chrono::Duration::days(((n / 28) % 5) as i64 + 7 * ((n / 140) % 2) as i64);
-        let slot = (n % 28) as u32;
+        let day = monday + chrono::Duration::days(((n / 27) % 5) as i64 + 7 * ((n / 135) % 2) as i64);
+        // 27 starts a day: 09:00–15:30 for a 30-minute service.
+        let slot = (n % 27) as u32;
         let local = day.and_hms_opt(9 + slot / 4, (slot % 4) * 15, 0).unwrap();
         let starts_at = tz.from_local_datetime(&local).earliest().unwrap().with_timezone(&Utc);
         let request = NewAppointment {
@@ -157,6 +158,39 @@ async fn main() {
         found = appointments::search_slots(&store, &search, now).await.unwrap().len();
         searches.push(started.elapsed());
     }
+    // The same computation without the database: where the time goes.
+    let mut weekly = silta_booking::availability::WeeklyHours::default();
+    for day in 1..=5 {
+        weekly.add(day, silta_booking::availability::DayInterval::new(8 * 60, 16 * 60).unwrap());
+    }
+    let mut point_hours = silta_booking::availability::WeeklyHours::default();
+    for day in 1..=5 {
+        point_hours.add(day, silta_booking::availability::DayInterval::new(9 * 60, 16 * 60).unwrap());
+    }
+    let resource = |id: String, hours: Option<silta_booking::availability::WeeklyHours>| {
+        silta_booking::availability::Resource { id, hours, time_zone: tz, booked: Default::default() }
+    };
+    let query = silta_booking::availability::SlotQuery {
+        from: monday,
+        to: monday + chrono::Duration::days(13),
+        duration_minutes: 30,
+        point: silta_booking::availability::PointCalendar {
+            time_zone: tz,
+            weekly: point_hours,
+            exceptions: Default::default(),
+            holidays: Default::default(),
+        },
+        experts: (0..EXPERTS).map(|n| resource(format!("expert-{n}"), Some(weekly.clone()))).collect(),
+        kiosks: (0..KIOSKS).map(|n| resource(format!("kiosk-{n}"), None)).collect(),
+        interpreters: None,
+        not_before: now,
+    };
+    let mut pure = Vec::with_capacity(SEARCHES);
+    for _ in 0..SEARCHES {
+        let started = Instant::now();
+        std::hint::black_box(silta_booking::availability::free_slots(&query));
+        pure.push(started.elapsed());
+    }
     println!();
     println!("| measurement | n | p50 | p99 |");
     println!("|---|---|---|---|");
@@ -169,6 +203,11 @@ async fn main() {
         "| booking commit (expert + kiosk, outbox, audit) | {BOOKINGS} | {:.2?} | {:.2?} |",
         percentile(&mut commit, 0.5),
         percentile(&mut commit, 0.99)
+    );
+    println!(
+        "| slot computation only (no database), same size | {SEARCHES} | {:.2?} | {:.2?} |",
+        percentile(&mut pure, 0.5),
+        percentile(&mut pure, 0.99)
     );
     drop(store);
     let _ =

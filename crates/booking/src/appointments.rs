@@ -21,6 +21,9 @@ use crate::notify::{self, NotificationKind};
 use crate::store::Store;
 use crate::{audit, events::BookingEvent};
 
+/// Free experts named per slot in a search (the count is always exact).
+pub const SLOT_EXPERTS_LISTED: usize = 20;
+
 /// Longest date range a slot search covers.
 pub const MAX_SEARCH_DAYS: i64 = 31;
 
@@ -37,12 +40,20 @@ struct SearchSpec<'a> {
 
 /// Loads everything the computation needs and runs it. `ignore` names an
 /// appointment whose own units count as free (rescheduling it).
-async fn compute(
-    store: &Store,
-    spec: &SearchSpec<'_>,
-    now: i64,
-    ignore: Option<&str>,
-) -> Result<Vec<FreeSlot>, AppError> {
+/// Free slots with the ids their indices refer to.
+struct Computed {
+    slots: Vec<FreeSlot>,
+    experts: Vec<String>,
+    kiosks: Vec<String>,
+    interpreters: Vec<String>,
+    time_zone: chrono_tz::Tz,
+}
+
+fn ids(list: &[String], indices: &[u32]) -> Vec<String> {
+    indices.iter().filter_map(|index| list.get(*index as usize).cloned()).collect()
+}
+
+async fn compute(store: &Store, spec: &SearchSpec<'_>, now: i64, ignore: Option<&str>) -> Result<Computed, AppError> {
     let search = spec.search;
     let service = directory::get_service(store, &search.service).await?;
     if service.agency != search.agency {
@@ -53,8 +64,7 @@ async fn compute(
     }
     let point = directory::load_point_calendar(store, &search.service_point).await?;
     let tz = point.time_zone;
-    let expert_hours = directory::load_weekly_hours(store, "expert:").await?;
-    let experts = directory::list_experts(store, Some(search.agency.as_str())).await?;
+    let experts = directory::bookable_experts(store, &search.agency, &service.id, &search.language).await?;
     let kiosks = directory::list_kiosks(store, Some(search.service_point.as_str())).await?;
     let window_start = crate::availability::local_instant(tz, spec.from, 0).unwrap_or(0) - 86_400;
     let window_end = crate::availability::local_instant(tz, spec.to, 0).unwrap_or(0) + 2 * 86_400;
@@ -74,13 +84,7 @@ async fn compute(
     let mut take = |key: String| booked.remove(&key).unwrap_or_default();
     let expert_resources: Vec<Resource> = experts
         .into_iter()
-        .filter(|expert| expert.services.contains(&service.id) && expert.languages.contains(&search.language))
-        .map(|expert| Resource {
-            booked: take(format!("expert:{}", expert.id)),
-            hours: Some(expert_hours.get(&expert.id).cloned().unwrap_or_default()),
-            time_zone: tz,
-            id: expert.id,
-        })
+        .map(|(id, hours)| Resource { booked: take(format!("expert:{id}")), hours: Some(hours), time_zone: tz, id })
         .collect();
     let kiosk_resources: Vec<Resource> = kiosks
         .into_iter()
@@ -115,7 +119,15 @@ async fn compute(
         interpreters: interpreter_resources,
         not_before: now,
     };
-    Ok(free_slots(&query))
+    let slots = free_slots(&query);
+    let names = |list: &[Resource]| list.iter().map(|resource| resource.id.clone()).collect::<Vec<_>>();
+    Ok(Computed {
+        experts: names(&query.experts),
+        kiosks: names(&query.kiosks),
+        interpreters: query.interpreters.as_deref().map(names).unwrap_or_default(),
+        slots,
+        time_zone: tz,
+    })
 }
 
 /// Free slots for a search.
@@ -127,18 +139,27 @@ pub async fn search_slots(store: &Store, search: &SlotSearch, now: i64) -> Resul
             format!("`to` must be 0–{MAX_SEARCH_DAYS} days after `from`"),
         ));
     }
-    let tz = directory::load_point_calendar(store, &search.service_point).await?.time_zone;
-    let slots = compute(store, &SearchSpec { search, from, to }, now, None).await?;
-    Ok(slots
-        .into_iter()
+    let computed = compute(store, &SearchSpec { search, from, to }, now, None).await?;
+    let tz = computed.time_zone;
+    Ok(computed
+        .slots
+        .iter()
         .map(|slot| Slot {
             starts_at: timestamp(slot.starts_at),
             ends_at: timestamp(slot.ends_at),
             local_start: timestamp(slot.starts_at).with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string(),
             experts_free: slot.experts.len(),
-            experts: slot.experts,
+            experts: ids(&computed.experts, &slot.experts[..slot.experts.len().min(SLOT_EXPERTS_LISTED)]),
         })
         .collect())
+}
+
+/// A free slot by id.
+struct SlotAt {
+    ends_at: i64,
+    experts: Vec<String>,
+    kiosks: Vec<String>,
+    interpreters: Vec<String>,
 }
 
 /// Finds the free slot starting exactly at `starts_at`.
@@ -148,7 +169,7 @@ async fn slot_at(
     starts_at: i64,
     now: i64,
     ignore: Option<&str>,
-) -> Result<FreeSlot, AppError> {
+) -> Result<SlotAt, AppError> {
     let tz = directory::load_point_calendar(store, &request.service_point).await?.time_zone;
     let local = timestamp(starts_at).with_timezone(&tz).date_naive();
     let search = SlotSearch {
@@ -160,11 +181,18 @@ async fn slot_at(
         from: local.format("%Y-%m-%d").to_string(),
         to: local.format("%Y-%m-%d").to_string(),
     };
-    let slots = compute(store, &SearchSpec { search: &search, from: local, to: local }, now, ignore).await?;
-    slots
-        .into_iter()
+    let computed = compute(store, &SearchSpec { search: &search, from: local, to: local }, now, ignore).await?;
+    let slot = computed
+        .slots
+        .iter()
         .find(|slot| slot.starts_at == starts_at)
-        .ok_or_else(|| AppError::Conflict("slot_unavailable", "that time is not free; search again".into()))
+        .ok_or_else(|| AppError::Conflict("slot_unavailable", "that time is not free; search again".into()))?;
+    Ok(SlotAt {
+        ends_at: slot.ends_at,
+        experts: ids(&computed.experts, &slot.experts),
+        kiosks: ids(&computed.kiosks, &slot.kiosks),
+        interpreters: ids(&computed.interpreters, &slot.interpreters),
+    })
 }
 
 /// Who may act on appointments of a point and agency.

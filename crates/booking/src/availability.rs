@@ -109,19 +109,22 @@ pub struct SlotQuery {
     pub not_before: i64,
 }
 
-/// A free slot and who could serve it.
+/// A free slot and who could serve it, as indices into the query's lists
+/// (ids are looked up only where needed: cloning hundreds of ids per slot
+/// dominated the computation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FreeSlot {
     /// Start, Unix seconds.
     pub starts_at: i64,
     /// End, Unix seconds.
     pub ends_at: i64,
-    /// Free experts, in the query's order.
-    pub experts: Vec<String>,
-    /// Free kiosks.
-    pub kiosks: Vec<String>,
-    /// Free interpreters (empty when none was asked for).
-    pub interpreters: Vec<String>,
+    /// Free experts: indices into `SlotQuery::experts`, in order.
+    pub experts: Vec<u32>,
+    /// Free kiosks: indices into `SlotQuery::kiosks`.
+    pub kiosks: Vec<u32>,
+    /// Free interpreters: indices into `SlotQuery::interpreters` (empty when
+    /// none was asked for).
+    pub interpreters: Vec<u32>,
 }
 
 /// The absolute instant of a local date and minute, or `None` in a gap.
@@ -143,6 +146,7 @@ fn absolute(time_zone: Tz, date: NaiveDate, intervals: &[DayInterval]) -> Vec<(i
 }
 
 struct DayView<'a> {
+    index: u32,
     resource: &'a Resource,
     windows: Option<Vec<(i64, i64)>>,
 }
@@ -160,7 +164,9 @@ impl DayView<'_> {
 fn day_views(resources: &[Resource], date: NaiveDate) -> Vec<DayView<'_>> {
     resources
         .iter()
-        .map(|resource| DayView {
+        .enumerate()
+        .map(|(index, resource)| DayView {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
             resource,
             windows: resource.hours.as_ref().map(|hours| absolute(resource.time_zone, date, hours.on(date))),
         })
@@ -168,8 +174,8 @@ fn day_views(resources: &[Resource], date: NaiveDate) -> Vec<DayView<'_>> {
         .collect()
 }
 
-fn free_ids(views: &[DayView<'_>], start: i64, end: i64) -> Vec<String> {
-    views.iter().filter(|view| view.free(start, end)).map(|view| view.resource.id.clone()).collect()
+fn free_ids(views: &[DayView<'_>], start: i64, end: i64) -> Vec<u32> {
+    views.iter().filter(|view| view.free(start, end)).map(|view| view.index).collect()
 }
 
 /// Computes every free slot of the query, in time order.
@@ -315,7 +321,7 @@ mod tests {
         q.interpreters = Some(vec![resource("i1", Some(hours))]);
         let slots = free_slots(&q);
         assert_eq!(slots.len(), 3);
-        assert!(slots.iter().all(|slot| slot.interpreters == vec!["i1".to_string()]));
+        assert!(slots.iter().all(|slot| slot.interpreters == vec![0]));
     }
 
     #[test]
@@ -389,8 +395,8 @@ mod tests {
                 let local = chrono::DateTime::from_timestamp(slot.starts_at, 0).unwrap().with_timezone(&tz).date_naive();
                 prop_assert!(within(tz, &q.point.open_on(local), local, slot.starts_at, slot.ends_at), "outside opening hours");
                 prop_assert!(!slot.experts.is_empty());
-                for id in &slot.experts {
-                    let expert = experts.iter().find(|e| &e.id == id).unwrap();
+                for index in &slot.experts {
+                    let expert = &experts[*index as usize];
                     let hours = expert.hours.as_ref().unwrap();
                     prop_assert!(within(tz, hours.on(local), local, slot.starts_at, slot.ends_at), "outside working hours");
                     prop_assert!(occupied_units(slot.starts_at, slot.ends_at).all(|u| !expert.booked.contains(&u)), "expert double-booked");

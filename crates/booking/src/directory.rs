@@ -498,6 +498,39 @@ pub async fn load_point_calendar(store: &Store, point: &ServicePointId) -> Resul
     })
 }
 
+/// The experts of an agency who offer `service` in `language`, with their
+/// weekly hours, in one query (the slot search's hot path).
+pub async fn bookable_experts(
+    store: &Store,
+    agency: &AgencyCode,
+    service: &str,
+    language: &LanguageTag,
+) -> Result<Vec<(String, WeeklyHours)>, AppError> {
+    let rows: Vec<(String, String, String, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "SELECT e.id, e.languages, e.services, w.weekday, w.start_minute, w.end_minute
+         FROM experts e LEFT JOIN working_hours w ON w.resource = 'expert:' || e.id
+         WHERE e.agency_code = $1 ORDER BY e.id",
+    )
+    .bind(agency.as_str().to_owned())
+    .fetch_all(store.pool())
+    .await?;
+    let mut experts: Vec<(String, Vec<(i64, i64, i64)>)> = Vec::new();
+    for (id, languages, services, weekday, start, end) in rows {
+        let offers = split(&services).iter().any(|offered| offered == service)
+            && split(&languages).iter().any(|spoken| spoken == language.as_str());
+        if !offers {
+            continue;
+        }
+        if experts.last().is_none_or(|(last, _)| *last != id) {
+            experts.push((id, Vec::new()));
+        }
+        if let (Some(weekday), Some(start), Some(end), Some((_, hours))) = (weekday, start, end, experts.last_mut()) {
+            hours.push((weekday, start, end));
+        }
+    }
+    Ok(experts.into_iter().map(|(id, hours)| (id, weekly(&hours))).collect())
+}
+
 /// Working hours of resources with a prefix (`expert:`, `interpreter:`),
 /// as weekly hours keyed by id.
 pub async fn load_weekly_hours(store: &Store, prefix: &str) -> Result<HashMap<String, WeeklyHours>, AppError> {

@@ -204,7 +204,7 @@ pub struct Slot {
     pub local_start: String,
     /// How many experts are free.
     pub experts_free: usize,
-    /// Free expert ids (to book a particular one).
+    /// Up to 20 of the free experts' ids (to book a particular one).
     pub experts: Vec<String>,
 }
 
