@@ -498,6 +498,13 @@ pub async fn load_point_calendar(store: &Store, point: &ServicePointId) -> Resul
     })
 }
 
+/// Weekday, start minute, end minute.
+type HoursRow = (i64, i64, i64);
+
+/// Expert id, languages, services, and one working-hours row (absent for an
+/// expert without hours).
+type ExpertHoursRow = (String, String, String, Option<i64>, Option<i64>, Option<i64>);
+
 /// The experts of an agency who offer `service` in `language`, with their
 /// weekly hours, in one query (the slot search's hot path).
 pub async fn bookable_experts(
@@ -506,7 +513,7 @@ pub async fn bookable_experts(
     service: &str,
     language: &LanguageTag,
 ) -> Result<Vec<(String, WeeklyHours)>, AppError> {
-    let rows: Vec<(String, String, String, Option<i64>, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let rows: Vec<ExpertHoursRow> = sqlx::query_as(
         "SELECT e.id, e.languages, e.services, w.weekday, w.start_minute, w.end_minute
          FROM experts e LEFT JOIN working_hours w ON w.resource = 'expert:' || e.id
          WHERE e.agency_code = $1 ORDER BY e.id",
@@ -514,7 +521,7 @@ pub async fn bookable_experts(
     .bind(agency.as_str().to_owned())
     .fetch_all(store.pool())
     .await?;
-    let mut experts: Vec<(String, Vec<(i64, i64, i64)>)> = Vec::new();
+    let mut experts: Vec<(String, Vec<HoursRow>)> = Vec::new();
     for (id, languages, services, weekday, start, end) in rows {
         let offers = split(&services).iter().any(|offered| offered == service)
             && split(&languages).iter().any(|spoken| spoken == language.as_str());
