@@ -9,4 +9,4 @@ pub mod core;
 pub mod shell;
 
 pub use core::{CoreConfig, Counters, SfuCore};
-pub use shell::{SfuHandle, SfuSettings, start};
+pub use shell::{SfuHandle, SfuSettings, SfuStats, start};

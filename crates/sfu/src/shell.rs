@@ -54,7 +54,70 @@ pub enum StartError {
 
 enum Job {
     Command(MediaCommand, oneshot::Sender<MediaResult>),
-    Counters(oneshot::Sender<Counters>),
+    Stats(oneshot::Sender<SfuStats>),
+}
+
+/// Counters and the forwarding-latency distribution of a node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SfuStats {
+    /// The core's counters.
+    pub counters: Counters,
+    /// RTP datagrams whose forwarding time was measured.
+    pub latency_samples: u64,
+    /// Median time from receiving an RTP datagram to having sent every
+    /// datagram it caused, in microseconds.
+    pub latency_p50_us: u64,
+    /// 99th percentile of the same, in microseconds.
+    pub latency_p99_us: u64,
+}
+
+/// A latency histogram: 10 µs buckets to 1 ms, then 1 ms buckets to 100 ms.
+struct Histogram {
+    fine: [u64; 100],
+    coarse: [u64; 100],
+    samples: u64,
+}
+
+impl Histogram {
+    fn new() -> Self {
+        Self { fine: [0; 100], coarse: [0; 100], samples: 0 }
+    }
+
+    fn record(&mut self, elapsed: Duration) {
+        let micros = elapsed.as_micros();
+        self.samples += 1;
+        if micros < 1000 {
+            self.fine[(micros / 10) as usize] += 1;
+        } else {
+            self.coarse[((micros / 1000) as usize).min(99)] += 1;
+        }
+    }
+
+    fn quantile(&self, q: f64) -> u64 {
+        if self.samples == 0 {
+            return 0;
+        }
+        let target = ((self.samples as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (index, count) in self.fine.iter().enumerate() {
+            seen += count;
+            if seen >= target {
+                return (index as u64 + 1) * 10;
+            }
+        }
+        for (index, count) in self.coarse.iter().enumerate() {
+            seen += count;
+            if seen >= target {
+                return (index as u64 + 1) * 1000;
+            }
+        }
+        100_000
+    }
+}
+
+/// RTP (not RTCP): version 2 and a payload type outside RTCP's 192–223.
+fn is_rtp(datagram: &[u8]) -> bool {
+    datagram.len() >= 12 && (128..192).contains(&datagram[0]) && !(64..96).contains(&(datagram[1] & 0x7f))
 }
 
 /// A handle to a running SFU.
@@ -91,9 +154,14 @@ impl SfuHandle {
 
     /// The core's counters.
     pub async fn counters(&self) -> Counters {
+        self.stats().await.counters
+    }
+
+    /// Counters and forwarding latency.
+    pub async fn stats(&self) -> SfuStats {
         let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job::Counters(reply)).await.is_err() {
-            return Counters::default();
+        if self.jobs.send(Job::Stats(reply)).await.is_err() {
+            return SfuStats::default();
         }
         answer.await.unwrap_or_default()
     }
@@ -165,13 +233,21 @@ async fn run(
     mut impairment: Impairment,
 ) {
     let mut buffer = vec![0u8; 2048];
+    let mut latency = Histogram::new();
     loop {
+        let mut measured: Option<Instant> = None;
         let deadline = core.next_timeout().unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
         let sleep = tokio::time::sleep_until(tokio::time::Instant::from_std(deadline));
         tokio::select! {
             received = socket.recv_from(&mut buffer) => {
                 match received {
-                    Ok((length, source)) => core.handle_datagram(Instant::now(), source, &buffer[..length]),
+                    Ok((length, source)) => {
+                        let arrived = Instant::now();
+                        if is_rtp(&buffer[..length]) {
+                            measured = Some(arrived);
+                        }
+                        core.handle_datagram(arrived, source, &buffer[..length]);
+                    }
                     Err(err) => tracing::debug!(error = %err, "receive failed"),
                 }
             }
@@ -180,8 +256,13 @@ async fn run(
                     Some(Job::Command(command, reply)) => {
                         let _ = reply.send(core.handle_command(Instant::now(), command));
                     }
-                    Some(Job::Counters(reply)) => {
-                        let _ = reply.send(core.counters());
+                    Some(Job::Stats(reply)) => {
+                        let _ = reply.send(SfuStats {
+                            counters: core.counters(),
+                            latency_samples: latency.samples,
+                            latency_p50_us: latency.quantile(0.5),
+                            latency_p99_us: latency.quantile(0.99),
+                        });
                     }
                     None => break,
                 }
@@ -189,6 +270,7 @@ async fn run(
             () = sleep => core.handle_timeout(Instant::now()),
             _ = stopped.changed() => break,
         }
+        let mut sent_any = false;
         while let Some(datagram) = core.poll_transmit() {
             if impairment.drop_this(&datagram.contents) {
                 continue;
@@ -196,6 +278,10 @@ async fn run(
             if let Err(err) = socket.send_to(&datagram.contents, datagram.destination).await {
                 tracing::debug!(error = %err, "send failed");
             }
+            sent_any = true;
+        }
+        if let (Some(arrived), true) = (measured, sent_any) {
+            latency.record(arrived.elapsed());
         }
         while let Some(event) = core.poll_event() {
             let _ = events.send(event);

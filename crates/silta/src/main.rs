@@ -186,7 +186,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         verifier,
         issuer: Some(issuer.clone()),
         published_keys,
-        media: Arc::new(media::InProcessSfu(sfu)),
+        media: Arc::new(media::InProcessSfu(sfu.clone())),
         bus: Arc::new(InProcessBus::default()),
     };
     let app = Application::build(settings.signal.clone(), dependencies)
@@ -195,7 +195,8 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
             format!("cannot listen on {} (set SILTA_SIGNAL__BIND to another address)", settings.signal.bind)
         })?
         .with_routes(dev::routes(issuer))
-        .with_routes(silta_booking::api::router(booking.clone()));
+        .with_routes(silta_booking::api::router(booking.clone()))
+        .with_routes(media::metrics_routes(sfu));
     relay_booking_events(&booking, app.state());
     let address = app.local_addr()?;
     let base = format!("http://{address}");
@@ -210,6 +211,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
     println!("  Kiosk token        POST {base}/v1/token/kiosk with a device credential (silta device-credential)");
     println!("  Booking API        {base}/api/v1/…  (OpenAPI: {base}/api/openapi.json; demo data loaded)");
     println!("  Media (SFU)        udp://{media_candidate} (all peers share this port)");
+    println!("  Metrics            {base}/metrics");
     println!("  Data               {}", settings.data_dir.display());
     println!();
     serve_until_signal(app).await

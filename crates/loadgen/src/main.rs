@@ -1,0 +1,291 @@
+//! `silta-loadgen`: synthetic WebRTC clients against a running Silta
+//! (`silta dev`), for benchmarks and soak tests.
+//!
+//! ```sh
+//! silta-loadgen --rooms 10 --participants 3 --duration 30s --sfu-pid $(pgrep -f 'silta dev')
+//! ```
+//!
+//! It mints tokens with the development signing key, opens one service
+//! session per room through the real signaling protocol (kiosk, advisor,
+//! then an expert and an interpreter by invitation), joins every
+//! participant with a WebRTC peer that publishes VP8- and Opus-shaped probe
+//! RTP, and measures delivery, loss, latency and join time. With `--sfu-pid`
+//! it reads the SFU process's CPU time before and after and divides by the
+//! packets the SFU reports forwarded (`/metrics`). Only loopback or
+//! namespaces you made are valid targets.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde_json::json;
+use silta_auth::{AccessTokenRequest, SigningKey, TokenIssuer};
+use silta_loadgen::probe::{now_micros, quantile};
+use silta_loadgen::{Peer, PeerOptions, SignalClient};
+use silta_proto::v1::signal::ServerMessage;
+use silta_proto::v1::{LanguageTag, Role, RoomId, Subject};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Debug, Parser)]
+#[command(name = "silta-loadgen", about = "Synthetic WebRTC clients for Silta")]
+struct Args {
+    /// The signaling WebSocket.
+    #[arg(long, default_value = "ws://127.0.0.1:7100/v1/signal")]
+    signal: String,
+    /// The metrics endpoint of the node under test.
+    #[arg(long, default_value = "http://127.0.0.1:7100/metrics")]
+    metrics: String,
+    /// The signing key that `silta dev` created.
+    #[arg(long, default_value = ".silta/keys/signing-key.pem")]
+    signing_key: PathBuf,
+    /// Its key id.
+    #[arg(long, default_value = "dev")]
+    kid: String,
+    /// The token issuer.
+    #[arg(long, default_value = "silta")]
+    issuer: String,
+    /// Rooms (service sessions) to run at once.
+    #[arg(long, default_value_t = 1)]
+    rooms: usize,
+    /// Participants per room, 2–4 (kiosk, advisor, expert, interpreter).
+    #[arg(long, default_value_t = 3)]
+    participants: usize,
+    /// How long to measure, e.g. 30s or 2m.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// RTP packets per video frame (30 frames/s, 1100 bytes each).
+    #[arg(long, default_value_t = 3)]
+    packets_per_frame: u32,
+    /// The address peers bind (loopback only).
+    #[arg(long, default_value = "127.0.0.1")]
+    bind_ip: IpAddr,
+    /// The SFU's process id, to measure its CPU time.
+    #[arg(long)]
+    sfu_pid: Option<u32>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    let (number, unit) = value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len()));
+    let number: u64 = number.parse().map_err(|_| format!("`{value}` is not a duration like 30s or 2m"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        "ms" => Ok(Duration::from_millis(number)),
+        _ => Err(format!("unknown unit in `{value}` (use ms, s or m)")),
+    }
+}
+
+struct Minter {
+    issuer: TokenIssuer,
+}
+
+impl Minter {
+    fn token(&self, subject: &str, role: Role, organisation: &str) -> anyhow::Result<String> {
+        Ok(self.issuer.issue_access(&AccessTokenRequest {
+            subject: Subject::parse(subject)?,
+            role,
+            organisation: organisation.into(),
+            languages: vec![LanguageTag::parse("fi")?, LanguageTag::parse("sv")?],
+            rooms: Vec::new(),
+            lifetime_seconds: 900,
+        })?)
+    }
+}
+
+/// Opens one room through the real protocol; returns the room and each
+/// participant's authenticated signaling client.
+async fn open_room(args: &Args, minter: &Minter, index: usize) -> anyhow::Result<(RoomId, Vec<SignalClient>)> {
+    let point = "sp-load";
+    let kiosk_id = format!("load-kiosk-{index}");
+    let kiosk = SignalClient::connect(&args.signal, &minter.token(&kiosk_id, Role::Kiosk, point)?).await?;
+    let mut advisor =
+        SignalClient::connect(&args.signal, &minter.token(&format!("load-advisor-{index}"), Role::Advisor, point)?)
+            .await?;
+    let ServerMessage::Joined(joined) = advisor.request(json!({"type": "session_open", "kiosk": kiosk_id})).await?
+    else {
+        bail!("session_open did not answer joined");
+    };
+    let room = joined.room.room;
+    let mut clients = vec![kiosk];
+    if args.participants >= 3 {
+        let subject = format!("load-expert-{index}");
+        let mut expert = SignalClient::connect(&args.signal, &minter.token(&subject, Role::Expert, "VERO")?).await?;
+        advisor
+            .request(json!({"type": "expert_request", "room": room, "target": {"by": "person", "subject": subject}}))
+            .await?;
+        expert.request(json!({"type": "call_accept", "room": room})).await?;
+        clients.push(expert);
+    }
+    if args.participants >= 4 {
+        let subject = format!("load-interpreter-{index}");
+        let mut interpreter =
+            SignalClient::connect(&args.signal, &minter.token(&subject, Role::Interpreter, "TULKKI")?).await?;
+        advisor
+            .request(
+                json!({"type": "interpreter_invite", "room": room, "target": {"by": "person", "subject": subject}}),
+            )
+            .await?;
+        interpreter.request(json!({"type": "call_accept", "room": room})).await?;
+        clients.push(interpreter);
+    }
+    clients.insert(1, advisor);
+    Ok((room, clients))
+}
+
+/// Reads one counter from the Prometheus text at `url` (plain HTTP).
+async fn read_metric(url: &str, name: &str) -> anyhow::Result<u64> {
+    let rest = url.strip_prefix("http://").context("--metrics must be an http:// URL")?;
+    let (host, path) =
+        rest.split_once('/').map(|(host, path)| (host, format!("/{path}"))).unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.with_context(|| format!("cannot reach {host}"))?;
+    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name).and_then(|value| value.trim().parse().ok()))
+        .with_context(|| format!("{name} is not in {url}"))
+}
+
+/// CPU time (user + system) of a process in microseconds.
+fn cpu_micros(pid: u32) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("no process {pid}"))?;
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).context("unreadable /proc stat")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 =
+        fields.get(11).context("short stat")?.parse::<u64>()? + fields.get(12).context("short stat")?.parse::<u64>()?;
+    // Linux reports CPU time in clock ticks of 100 Hz on every common build.
+    Ok(ticks * 10_000)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("silta-loadgen: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt().with_env_filter("error").with_writer(std::io::stderr).try_init();
+    if !(2..=4).contains(&args.participants) {
+        bail!("--participants must be 2–4");
+    }
+    if !args.bind_ip.is_loopback() {
+        bail!("--bind-ip must be a loopback address: load tests stay on this machine");
+    }
+    let pem = std::fs::read_to_string(&args.signing_key)
+        .with_context(|| format!("cannot read {} (start `silta dev` once to create it)", args.signing_key.display()))?;
+    let minter =
+        Minter { issuer: TokenIssuer::new(SigningKey::from_pkcs8_pem(args.kid.as_str(), &pem)?, &args.issuer) };
+    let options =
+        PeerOptions { bind_ip: args.bind_ip, packets_per_frame: args.packets_per_frame, ..PeerOptions::default() };
+
+    eprintln!("joining {} rooms × {} participants …", args.rooms, args.participants);
+    let mut peers = Vec::new();
+    let mut join_ms = Vec::new();
+    for index in 0..args.rooms {
+        let (room, clients) = open_room(&args, &minter, index).await.with_context(|| format!("room {index}"))?;
+        for client in clients {
+            let started = now_micros();
+            let peer = Peer::join(client, room.clone(), options.clone())
+                .await
+                .with_context(|| format!("a peer of room {index}"))?;
+            peers.push((started, peer));
+        }
+    }
+    // Join → first packet: wait until every peer receives from every other.
+    let streams = (args.participants - 1) * 2;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while peers.iter().any(|(_, peer)| peer.received().len() < streams) {
+        if Instant::now() > deadline {
+            bail!("not every peer received every stream within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (started, peer) in &peers {
+        if let Some(first) = peer.received().iter().filter_map(|track| track.stats.first_arrival_us).min() {
+            join_ms.push(first.saturating_sub(*started) / 1000);
+        }
+    }
+
+    // Measure.
+    let forwarded_before = read_metric(&args.metrics, "silta_sfu_rtp_forwarded_total").await.ok();
+    let cpu_before = args.sfu_pid.map(cpu_micros).transpose()?;
+    let baseline: Vec<Vec<(u64, u64)>> = peers
+        .iter()
+        .map(|(_, peer)| peer.received().iter().map(|track| (track.stats.received, track.stats.expected())).collect())
+        .collect();
+    let started = Instant::now();
+    while started.elapsed() < args.duration {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let received: u64 = peers.iter().flat_map(|(_, peer)| peer.received()).map(|track| track.stats.received).sum();
+        eprint!("\r  {:>4}s  peers {:>4}  packets received {:>10}", started.elapsed().as_secs(), peers.len(), received);
+    }
+    eprintln!();
+    let elapsed = started.elapsed().as_secs_f64();
+    let forwarded_after = read_metric(&args.metrics, "silta_sfu_rtp_forwarded_total").await.ok();
+    let cpu_after = args.sfu_pid.map(cpu_micros).transpose()?;
+    let latency_p50 = read_metric(&args.metrics, "silta_sfu_forward_latency_p50_microseconds").await.ok();
+    let latency_p99 = read_metric(&args.metrics, "silta_sfu_forward_latency_p99_microseconds").await.ok();
+
+    let (mut received, mut expected, mut latencies, mut reordered) = (0u64, 0u64, Vec::new(), 0u64);
+    for ((_, peer), before) in peers.iter().zip(&baseline) {
+        for (index, track) in peer.received().iter().enumerate() {
+            let (received_before, expected_before) = before.get(index).copied().unwrap_or((0, 0));
+            received += track.stats.received - received_before;
+            expected += track.stats.expected() - expected_before;
+            reordered += track.stats.out_of_order;
+            latencies.extend_from_slice(&track.stats.latencies_us);
+        }
+    }
+    let delivery = if expected == 0 { 0.0 } else { received as f64 / expected as f64 };
+    let forwarded = forwarded_before.zip(forwarded_after).map(|(before, after)| after - before);
+    let cpu_per_packet = cpu_before
+        .zip(cpu_after)
+        .zip(forwarded)
+        .filter(|(_, forwarded)| *forwarded > 0)
+        .map(|((before, after), forwarded)| (after - before) as f64 / forwarded as f64);
+    let summary = json!({
+        "rooms": args.rooms,
+        "participants_per_room": args.participants,
+        "peers": peers.len(),
+        "seconds": elapsed,
+        "packets_expected": expected,
+        "packets_received": received,
+        "delivery": delivery,
+        "loss": 1.0 - delivery,
+        "reordered_or_repaired": reordered,
+        "latency_end_to_end_p50_us": quantile(&latencies, 0.5),
+        "latency_end_to_end_p99_us": quantile(&latencies, 0.99),
+        "join_to_first_packet_p50_ms": quantile(&join_ms, 0.5),
+        "join_to_first_packet_p99_ms": quantile(&join_ms, 0.99),
+        "sfu_forwarded_packets": forwarded,
+        "sfu_forwarded_per_second": forwarded.map(|forwarded| forwarded as f64 / elapsed),
+        "sfu_cpu_us_per_forwarded_packet": cpu_per_packet,
+        "sfu_forward_latency_p50_us": latency_p50,
+        "sfu_forward_latency_p99_us": latency_p99,
+    });
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!("| measure | value |");
+        println!("|---|---|");
+        for (key, value) in summary.as_object().into_iter().flatten() {
+            println!("| {key} | {value} |");
+        }
+    }
+    for (_, peer) in peers {
+        peer.close().await;
+    }
+    Ok(())
+}
