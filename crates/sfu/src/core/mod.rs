@@ -15,6 +15,8 @@
 
 mod keyframe;
 mod rewrite;
+#[cfg(test)]
+mod simulation;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

@@ -1,0 +1,231 @@
+//! A simulated network and str0m client peers around the core, on a virtual
+//! clock: deterministic tests of forwarding under loss and jitter.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use silta_proto::v1::media::{MediaCommand, MediaEvent, MediaResult};
+use silta_proto::v1::{ParticipantId, RoomId};
+use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::RtpWrite;
+use str0m::{Candidate, Event, Input, Output, Rtc};
+
+use super::{CoreConfig, SfuCore};
+
+/// Network conditions on every link.
+#[derive(Debug, Clone, Copy)]
+pub struct Conditions {
+    /// Per mille of datagrams lost.
+    pub loss_per_mille: u64,
+    /// One-way delay.
+    pub delay: Duration,
+    /// Extra random delay up to this (reorders packets).
+    pub jitter: Duration,
+}
+
+/// A client peer (a full ICE agent, RTP mode).
+pub struct Client {
+    pub participant: ParticipantId,
+    pub address: SocketAddr,
+    pub rtc: Rtc,
+    pub publish_mid: Option<Mid>,
+    /// Extended sequence numbers received, per SSRC.
+    pub received: HashMap<u32, Vec<u64>>,
+    sent: u64,
+}
+
+/// The core, its clients and the wires between them.
+pub struct Simulation {
+    pub now: Instant,
+    pub core: SfuCore,
+    pub clients: Vec<Client>,
+    room: RoomId,
+    conditions: Conditions,
+    in_flight: BTreeMap<(Instant, u64), (SocketAddr, SocketAddr, Vec<u8>)>,
+    order: u64,
+    random: u64,
+    candidate: SocketAddr,
+}
+
+impl Simulation {
+    pub fn new(conditions: Conditions) -> Self {
+        let candidate: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        let now = Instant::now();
+        let mut core = SfuCore::new(CoreConfig::new(candidate));
+        let room = RoomId::parse("sim-room").unwrap();
+        core.handle_command(now, MediaCommand::OpenRoom { room: room.clone() });
+        Self {
+            now,
+            core,
+            clients: Vec::new(),
+            room,
+            conditions,
+            in_flight: BTreeMap::new(),
+            order: 0,
+            random: 0x2545_f491_4f6c_dd1d,
+            candidate,
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        self.random ^= self.random << 13;
+        self.random ^= self.random >> 7;
+        self.random ^= self.random << 17;
+        self.random
+    }
+
+    /// Adds a participant that publishes one VP8 video stream.
+    pub fn join(&mut self, name: &str) {
+        let index = self.clients.len();
+        let address: SocketAddr = format!("10.0.1.{}:5000", index + 1).parse().unwrap();
+        let participant = ParticipantId::parse(name).unwrap();
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
+        rtc.add_local_candidate(Candidate::host(address, "udp").unwrap());
+        let mut api = rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let (offer, pending) = api.apply().expect("an offer");
+        let added = self.core.handle_command(
+            self.now,
+            MediaCommand::AddParticipant {
+                room: self.room.clone(),
+                participant: participant.clone(),
+                publish: true,
+                subscribe: true,
+            },
+        );
+        assert_eq!(added, MediaResult::Ok);
+        let answer = self.core.handle_command(
+            self.now,
+            MediaCommand::Offer {
+                room: self.room.clone(),
+                participant: participant.clone(),
+                sdp: offer.to_sdp_string(),
+            },
+        );
+        let MediaResult::Answer { sdp } = answer else { panic!("expected an answer, got {answer:?}") };
+        rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&sdp).unwrap()).unwrap();
+        self.clients.push(Client {
+            participant,
+            address,
+            rtc,
+            publish_mid: Some(mid),
+            received: HashMap::new(),
+            sent: 0,
+        });
+    }
+
+    fn send(&mut self, from: SocketAddr, to: SocketAddr, contents: Vec<u8>) {
+        if self.next_random() % 1000 < self.conditions.loss_per_mille {
+            return;
+        }
+        let jitter_ns = self.conditions.jitter.as_nanos() as u64;
+        let extra = if jitter_ns == 0 { 0 } else { self.next_random() % jitter_ns };
+        let at = self.now + self.conditions.delay + Duration::from_nanos(extra);
+        self.order += 1;
+        self.in_flight.insert((at, self.order), (from, to, contents));
+    }
+
+    fn drain_client(&mut self, index: usize) {
+        loop {
+            let output = self.clients[index].rtc.poll_output().expect("a client polls");
+            match output {
+                Output::Timeout(_) => break,
+                Output::Transmit(transmit) => {
+                    let from = self.clients[index].address;
+                    self.send(from, transmit.destination, transmit.contents.into());
+                }
+                Output::Event(Event::RtpPacket(packet)) => {
+                    self.clients[index].received.entry(*packet.header.ssrc).or_default().push(*packet.seq_no);
+                }
+                Output::Event(_) => {}
+            }
+        }
+    }
+
+    /// Advances the virtual clock by `step`, delivering what is due.
+    pub fn step(&mut self, step: Duration) {
+        self.now += step;
+        let now = self.now;
+        while let Some(entry) = self.in_flight.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((at, _), (from, to, contents)) = entry.remove_entry();
+            if to == self.candidate {
+                self.core.handle_datagram(at, from, &contents);
+            } else if let Some(index) = self.clients.iter().position(|client| client.address == to) {
+                let receive = Receive::new(Protocol::Udp, from, to, &contents).unwrap();
+                self.clients[index].rtc.handle_input(Input::Receive(at, receive)).unwrap();
+                self.drain_client(index);
+            }
+        }
+        for index in 0..self.clients.len() {
+            self.clients[index].rtc.handle_input(Input::Timeout(now)).unwrap();
+            self.drain_client(index);
+        }
+        self.core.handle_timeout(now);
+        while let Some(datagram) = self.core.poll_transmit() {
+            let from = self.candidate;
+            self.send(from, datagram.destination, datagram.contents);
+        }
+        while let Some(event) = self.core.poll_event() {
+            self.on_event(event);
+        }
+    }
+
+    fn on_event(&mut self, event: MediaEvent) {
+        if let MediaEvent::Offer { participant, sdp, .. } = event {
+            let index = self.clients.iter().position(|client| client.participant == participant).unwrap();
+            let answer =
+                self.clients[index].rtc.sdp_api().accept_offer(SdpOffer::from_sdp_string(&sdp).unwrap()).unwrap();
+            self.drain_client(index);
+            let result = self.core.handle_command(
+                self.now,
+                MediaCommand::Answer { room: self.room.clone(), participant, sdp: answer.to_sdp_string() },
+            );
+            assert_eq!(result, MediaResult::Ok);
+        }
+    }
+
+    /// Every client writes one video packet (a keyframe every 60).
+    pub fn publish(&mut self) {
+        let now = self.now;
+        for index in 0..self.clients.len() {
+            let client = &mut self.clients[index];
+            let Some(mid) = client.publish_mid else { continue };
+            if !client.rtc.is_connected() {
+                continue;
+            }
+            let Some(pt) = client
+                .rtc
+                .codec_config()
+                .params()
+                .iter()
+                .find(|params| params.spec().codec == Codec::Vp8)
+                .map(|params| params.pt())
+            else {
+                continue;
+            };
+            let sequence = client.sent + 1;
+            let keyframe = client.sent.is_multiple_of(60);
+            let payload: Vec<u8> = vec![0x10, if keyframe { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a, 0, 0, 0];
+            let timestamp = 90_000 + (sequence as u32) * 3000;
+            if let Some(stream) = client.rtc.direct_api().stream_tx_by_mid(mid, None) {
+                stream
+                    .write_rtp(RtpWrite::new(pt, sequence.into(), timestamp, now, payload).marker(true).nackable(true));
+                client.sent += 1;
+            }
+            client.rtc.handle_input(Input::Timeout(now)).unwrap();
+            self.drain_client(index);
+        }
+    }
+
+    /// Packets each client has written.
+    pub fn sent(&self, index: usize) -> u64 {
+        self.clients[index].sent
+    }
+}
