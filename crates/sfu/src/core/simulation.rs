@@ -9,7 +9,7 @@ use silta_proto::v1::media::{MediaCommand, MediaEvent, MediaResult};
 use silta_proto::v1::{ParticipantId, RoomId};
 use str0m::change::{SdpAnswer, SdpOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, MediaKind, Mid};
+use str0m::media::{Direction, MediaKind, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpWrite;
 use str0m::{Candidate, Event, Input, Output, Rtc};
@@ -33,8 +33,11 @@ pub struct Client {
     pub address: SocketAddr,
     pub rtc: Rtc,
     pub publish_mid: Option<Mid>,
-    /// Extended sequence numbers received, per SSRC.
-    pub received: HashMap<u32, Vec<u64>>,
+    /// Extended sequence numbers received, per SSRC, with the payload's
+    /// layer tag (byte 5) and whether it started a keyframe.
+    pub received: HashMap<u32, Vec<(u64, u8, bool)>>,
+    /// Simulcast layers published (rid, payload bytes), if any.
+    layers: Vec<(Rid, usize)>,
     sent: u64,
 }
 
@@ -80,13 +83,23 @@ impl Simulation {
 
     /// Adds a participant that publishes one VP8 video stream.
     pub fn join(&mut self, name: &str) {
+        self.join_with_layers(name, Vec::new());
+    }
+
+    /// Adds a participant publishing VP8 simulcast: one layer per
+    /// `(rid, payload bytes)`, tagged with its index in byte 5.
+    pub fn join_with_layers(&mut self, name: &str, layers: Vec<(&str, usize)>) {
         let index = self.clients.len();
         let address: SocketAddr = format!("10.0.1.{}:5000", index + 1).parse().unwrap();
         let participant = ParticipantId::parse(name).unwrap();
         let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
         rtc.add_local_candidate(Candidate::host(address, "udp").unwrap());
         let mut api = rtc.sdp_api();
-        let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let simulcast = (!layers.is_empty()).then(|| Simulcast {
+            send: layers.iter().map(|(rid, _)| SimulcastLayer::new(rid)).collect(),
+            recv: Vec::new(),
+        });
+        let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast);
         let (offer, pending) = api.apply().expect("an offer");
         let added = self.core.handle_command(
             self.now,
@@ -114,6 +127,7 @@ impl Simulation {
             rtc,
             publish_mid: Some(mid),
             received: HashMap::new(),
+            layers: layers.into_iter().map(|(rid, size)| (Rid::from(rid), size)).collect(),
             sent: 0,
         });
     }
@@ -139,7 +153,13 @@ impl Simulation {
                     self.send(from, transmit.destination, transmit.contents.into());
                 }
                 Output::Event(Event::RtpPacket(packet)) => {
-                    self.clients[index].received.entry(*packet.header.ssrc).or_default().push(*packet.seq_no);
+                    let tag = packet.payload.get(5).copied().unwrap_or(0);
+                    let keyframe = packet.payload.get(1).is_some_and(|byte| byte & 1 == 0);
+                    self.clients[index].received.entry(*packet.header.ssrc).or_default().push((
+                        *packet.seq_no,
+                        tag,
+                        keyframe,
+                    ));
                 }
                 Output::Event(_) => {}
             }
@@ -212,16 +232,39 @@ impl Simulation {
             };
             let sequence = client.sent + 1;
             let keyframe = client.sent.is_multiple_of(60);
-            let payload: Vec<u8> = vec![0x10, if keyframe { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a, 0, 0, 0];
             let timestamp = 90_000 + (sequence as u32) * 3000;
-            if let Some(stream) = client.rtc.direct_api().stream_tx_by_mid(mid, None) {
-                stream
-                    .write_rtp(RtpWrite::new(pt, sequence.into(), timestamp, now, payload).marker(true).nackable(true));
+            let layers: Vec<(Option<Rid>, usize)> = if client.layers.is_empty() {
+                vec![(None, 8)]
+            } else {
+                client.layers.iter().map(|(rid, size)| (Some(*rid), *size)).collect()
+            };
+            let mut wrote = false;
+            for (tag, (rid, size)) in layers.into_iter().enumerate() {
+                let mut payload: Vec<u8> = vec![0x10, if keyframe { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a, tag as u8];
+                payload.resize(size.max(8), 0);
+                if let Some(stream) = client.rtc.direct_api().stream_tx_by_mid(mid, rid) {
+                    stream.write_rtp(
+                        RtpWrite::new(pt, sequence.into(), timestamp, now, payload).marker(true).nackable(true),
+                    );
+                    wrote = true;
+                }
+            }
+            if wrote {
                 client.sent += 1;
             }
             client.rtc.handle_input(Input::Timeout(now)).unwrap();
             self.drain_client(index);
         }
+    }
+
+    /// Caps what a participant receives.
+    pub fn limit(&mut self, index: usize, max_bitrate_bps: Option<u64>) {
+        let participant = self.clients[index].participant.clone();
+        let result = self.core.handle_command(
+            self.now,
+            MediaCommand::SetReceiveLimit { room: self.room.clone(), participant, max_bitrate_bps },
+        );
+        assert_eq!(result, MediaResult::Ok);
     }
 
     /// Packets each client has written.

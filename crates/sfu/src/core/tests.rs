@@ -143,7 +143,7 @@ mod simulated {
         let mut streams = Vec::new();
         for client in &simulation.clients {
             for sequences in client.received.values() {
-                let mut distinct = sequences.clone();
+                let mut distinct: Vec<u64> = sequences.iter().map(|(seq, _, _)| *seq).collect();
                 distinct.sort_unstable();
                 distinct.dedup();
                 let span = distinct.last().copied().unwrap_or(0) - distinct.first().copied().unwrap_or(0) + 1;
@@ -181,5 +181,66 @@ mod simulated {
         }
         let counters = simulation.core.counters();
         assert!(counters.rtp_forwarded > 1500, "{counters:?}");
+    }
+}
+
+mod simulcast {
+    use std::time::Duration;
+
+    use super::super::simulation::{Conditions, Simulation};
+
+    /// A publisher sends three layers (100, 400 and 1000 bytes per packet
+    /// at 100 packets/s: about 80 kbit/s, 320 kbit/s and 800 kbit/s).
+    fn simulcast_room() -> Simulation {
+        let mut simulation =
+            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        simulation.join_with_layers("alice", vec![("l", 100), ("m", 400), ("h", 1000)]);
+        simulation.join("bob");
+        simulation
+    }
+
+    fn run_for(simulation: &mut Simulation, millis: u64) {
+        for step in 0..millis {
+            simulation.step(Duration::from_millis(1));
+            if step % 10 == 0 {
+                simulation.publish();
+            }
+        }
+    }
+
+    /// Bob's received stream of Alice's video: (seq, layer tag, keyframe).
+    fn bobs_view_of_alice(simulation: &Simulation) -> Vec<(u64, u8, bool)> {
+        let bob = &simulation.clients[1];
+        let mut streams: Vec<&Vec<(u64, u8, bool)>> = bob.received.values().collect();
+        streams.sort_by_key(|packets| std::cmp::Reverse(packets.len()));
+        streams.first().map(|packets| (*packets).clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_capped_subscriber_gets_the_low_layer_and_switches_up_at_a_keyframe_seamlessly() {
+        let mut simulation = simulcast_room();
+        simulation.limit(1, Some(150_000));
+        run_for(&mut simulation, 4000);
+        let before = bobs_view_of_alice(&simulation);
+        let recent: Vec<u8> = before.iter().rev().take(100).map(|(_, tag, _)| *tag).collect();
+        assert!(
+            recent.len() == 100 && recent.iter().all(|tag| *tag == 0),
+            "capped at 150 kbit/s: only the low layer, got {recent:?}"
+        );
+
+        simulation.limit(1, Some(5_000_000));
+        run_for(&mut simulation, 4000);
+        let after = bobs_view_of_alice(&simulation);
+        let switch = after.iter().position(|(_, tag, _)| *tag == 2).expect("switched up to the high layer");
+        assert!(after[switch].2, "the switch happens at a keyframe");
+        assert!(after[switch..].iter().take(100).all(|(_, tag, _)| *tag == 2), "and stays there");
+        // One continuous outgoing stream across the switch.
+        let mut sequences: Vec<u64> = after.iter().map(|(seq, _, _)| *seq).collect();
+        sequences.sort_unstable();
+        sequences.dedup();
+        let span = sequences.last().unwrap() - sequences.first().unwrap() + 1;
+        assert_eq!(span, sequences.len() as u64, "sequence numbers stay continuous across the switch");
+        assert!(simulation.core.counters().layer_switches >= 1);
+        assert!(simulation.core.counters().keyframe_requests >= 1);
     }
 }
