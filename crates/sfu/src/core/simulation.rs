@@ -38,6 +38,10 @@ pub struct Client {
     pub received: HashMap<u32, Vec<(u64, u8, bool)>>,
     /// Simulcast layers published (rid, payload bytes), if any.
     layers: Vec<(Rid, usize)>,
+    /// The audio m-line, when the client publishes audio.
+    pub audio_mid: Option<Mid>,
+    /// The RFC 6464 level its audio carries (dBov, 0 loudest, -127 silent).
+    pub audio_level: i8,
     sent: u64,
 }
 
@@ -49,6 +53,8 @@ pub struct Simulation {
     room: RoomId,
     conditions: Conditions,
     in_flight: BTreeMap<(Instant, u64), (SocketAddr, SocketAddr, Vec<u8>)>,
+    /// Media events other than offers, in order.
+    pub events: Vec<MediaEvent>,
     order: u64,
     random: u64,
     candidate: SocketAddr,
@@ -68,6 +74,7 @@ impl Simulation {
             room,
             conditions,
             in_flight: BTreeMap::new(),
+            events: Vec::new(),
             order: 0,
             random: 0x2545_f491_4f6c_dd1d,
             candidate,
@@ -84,6 +91,25 @@ impl Simulation {
     /// Adds a participant that publishes one VP8 video stream.
     pub fn join(&mut self, name: &str) {
         self.join_with_layers(name, Vec::new());
+    }
+
+    /// Adds a participant that publishes video and Opus audio at `level`.
+    pub fn join_speaking(&mut self, name: &str, level: i8) {
+        self.join_with_layers(name, Vec::new());
+        let index = self.clients.len() - 1;
+        self.clients[index].audio_level = level;
+        // Add the audio m-line by renegotiation from the client's side.
+        let mut api = self.clients[index].rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+        let (offer, pending) = api.apply().expect("an audio offer");
+        let participant = self.clients[index].participant.clone();
+        let answer = self.core.handle_command(
+            self.now,
+            MediaCommand::Offer { room: self.room.clone(), participant, sdp: offer.to_sdp_string() },
+        );
+        let MediaResult::Answer { sdp } = answer else { panic!("expected an answer, got {answer:?}") };
+        self.clients[index].rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&sdp).unwrap()).unwrap();
+        self.clients[index].audio_mid = Some(mid);
     }
 
     /// Adds a participant publishing VP8 simulcast: one layer per
@@ -128,6 +154,8 @@ impl Simulation {
             publish_mid: Some(mid),
             received: HashMap::new(),
             layers: layers.into_iter().map(|(rid, size)| (Rid::from(rid), size)).collect(),
+            audio_mid: None,
+            audio_level: -127,
             sent: 0,
         });
     }
@@ -198,6 +226,10 @@ impl Simulation {
     }
 
     fn on_event(&mut self, event: MediaEvent) {
+        if !matches!(event, MediaEvent::Offer { .. }) {
+            self.events.push(event);
+            return;
+        }
         if let MediaEvent::Offer { participant, sdp, .. } = event {
             let index = self.clients.iter().position(|client| client.participant == participant).unwrap();
             let answer =
@@ -251,6 +283,26 @@ impl Simulation {
             }
             if wrote {
                 client.sent += 1;
+            }
+            if let Some(audio) = client.audio_mid {
+                let opus = client
+                    .rtc
+                    .codec_config()
+                    .params()
+                    .iter()
+                    .find(|params| params.spec().codec == Codec::Opus)
+                    .map(|params| params.pt());
+                if let (Some(pt), Some(stream)) = (opus, client.rtc.direct_api().stream_tx_by_mid(audio, None)) {
+                    let extensions = str0m::rtp::ExtensionValues {
+                        audio_level: Some(client.audio_level),
+                        voice_activity: Some(client.audio_level > -50),
+                        ..Default::default()
+                    };
+                    let payload = vec![0xf8, 0xff, 0xfe, 0x00];
+                    stream.write_rtp(
+                        RtpWrite::new(pt, sequence.into(), (sequence as u32) * 480, now, payload).ext_vals(extensions),
+                    );
+                }
             }
             client.rtc.handle_input(Input::Timeout(now)).unwrap();
             self.drain_client(index);

@@ -244,3 +244,42 @@ mod simulcast {
         assert!(simulation.core.counters().keyframe_requests >= 1);
     }
 }
+
+mod speaker_and_stats {
+    use std::time::Duration;
+
+    use silta_proto::v1::media::MediaEvent;
+
+    use super::super::simulation::{Conditions, Simulation};
+
+    #[test]
+    fn the_loudest_participant_becomes_the_active_speaker_and_stats_are_reported() {
+        let mut simulation =
+            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        simulation.join_speaking("quiet", -90);
+        simulation.join_speaking("talker", -20);
+        for step in 0..4000u64 {
+            simulation.step(Duration::from_millis(1));
+            if step % 10 == 0 {
+                simulation.publish();
+            }
+        }
+        let speakers: Vec<Option<String>> = simulation
+            .events
+            .iter()
+            .filter_map(|event| match event {
+                MediaEvent::ActiveSpeaker { participant, .. } => {
+                    Some(participant.as_ref().map(|p| p.as_str().to_owned()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(speakers.last(), Some(&Some("talker".to_owned())), "events: {speakers:?}");
+        let stats = simulation
+            .events
+            .iter()
+            .filter(|event| matches!(event, MediaEvent::ParticipantStats { bitrate_in, .. } if *bitrate_in > 0))
+            .count();
+        assert!(stats >= 2, "per-participant statistics with measured bitrates");
+    }
+}
