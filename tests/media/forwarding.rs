@@ -82,10 +82,11 @@ async fn two_peers() {
     assert_eq!(counters.peer_panics, 0);
 }
 
-async fn three_peers() {
-    let stack = spawn_media_stack(|_| {}).await;
-    let (room, kiosk, mut advisor) = kiosk_and_advisor(&stack).await;
-    let mut expert = client(&stack, "expert-vero-1", Role::Expert, "VERO").await;
+/// A kiosk, its advisor and a named expert in one room, each with a
+/// connected peer.
+pub async fn three_party_room(stack: &MediaStack) -> (RoomId, Peer, Peer, Peer) {
+    let (room, kiosk, mut advisor) = kiosk_and_advisor(stack).await;
+    let mut expert = client(stack, "expert-vero-1", Role::Expert, "VERO").await;
     advisor
         .request(
             json!({"type": "expert_request", "room": room, "target": {"by": "person", "subject": "expert-vero-1"}}),
@@ -95,6 +96,12 @@ async fn three_peers() {
     expert.request(json!({"type": "call_accept", "room": room})).await.unwrap();
     let kiosk = Peer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("kiosk");
     let advisor = Peer::join(advisor, room.clone(), PeerOptions::default()).await.expect("advisor");
-    let expert = Peer::join(expert, room, PeerOptions::default()).await.expect("expert");
+    let expert = Peer::join(expert, room.clone(), PeerOptions::default()).await.expect("expert");
+    (room, kiosk, advisor, expert)
+}
+
+async fn three_peers() {
+    let stack = spawn_media_stack(|_| {}).await;
+    let (_room, kiosk, advisor, expert) = three_party_room(&stack).await;
     check_complete(&[&kiosk, &advisor, &expert], 4).await;
 }

@@ -5,10 +5,9 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde_json::json;
 use silta_loadgen::{Peer, PeerOptions};
-use silta_proto::v1::Role;
 use silta_tests::media::{spawn_media_stack, wait_until};
 
-use crate::forwarding::{client, kiosk_and_advisor};
+use crate::forwarding::{kiosk_and_advisor, three_party_room};
 
 pub fn scenarios() -> Vec<super::Scenario> {
     vec![
@@ -54,18 +53,7 @@ async fn loss_is_repaired() {
 
 async fn others_keep_flowing() {
     let stack = spawn_media_stack(|_| {}).await;
-    let (room, kiosk, mut advisor) = kiosk_and_advisor(&stack).await;
-    let mut expert = client(&stack, "expert-vero-1", Role::Expert, "VERO").await;
-    advisor
-        .request(
-            json!({"type": "expert_request", "room": room, "target": {"by": "person", "subject": "expert-vero-1"}}),
-        )
-        .await
-        .unwrap();
-    expert.request(json!({"type": "call_accept", "room": room})).await.unwrap();
-    let kiosk = Peer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("kiosk");
-    let advisor = Peer::join(advisor, room.clone(), PeerOptions::default()).await.expect("advisor");
-    let expert = Peer::join(expert, room.clone(), PeerOptions::default()).await.expect("expert");
+    let (room, kiosk, advisor, expert) = three_party_room(&stack).await;
     wait_until(Duration::from_secs(10), "all streams", || {
         [&kiosk, &advisor, &expert]
             .iter()
