@@ -220,6 +220,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     // Measure.
     let forwarded_before = read_metric(&args.metrics, "silta_sfu_rtp_forwarded_total").await.ok();
+    let switches_before = read_metric(&args.metrics, "silta_sfu_layer_switches_total").await.ok();
     let cpu_before = args.sfu_pid.map(cpu_micros).transpose()?;
     let baseline: Vec<Vec<(u64, u64)>> = peers
         .iter()
@@ -235,6 +236,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let forwarded_after = read_metric(&args.metrics, "silta_sfu_rtp_forwarded_total").await.ok();
     let cpu_after = args.sfu_pid.map(cpu_micros).transpose()?;
+    let switches_after = read_metric(&args.metrics, "silta_sfu_layer_switches_total").await.ok();
     let latency_p50 = read_metric(&args.metrics, "silta_sfu_forward_latency_p50_microseconds").await.ok();
     let latency_p99 = read_metric(&args.metrics, "silta_sfu_forward_latency_p99_microseconds").await.ok();
 
@@ -274,6 +276,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "sfu_cpu_us_per_forwarded_packet": cpu_per_packet,
         "sfu_forward_latency_p50_us": latency_p50,
         "sfu_forward_latency_p99_us": latency_p99,
+        "sfu_layer_switches": switches_before.zip(switches_after).map(|(before, after)| after - before),
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

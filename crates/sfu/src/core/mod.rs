@@ -100,6 +100,9 @@ pub struct Counters {
 
 type PeerKey = u64;
 
+/// Upper bound on a room's size on one node (the configured limit is lower).
+const MAX_ROOM_SIZE: usize = 16;
+
 /// Packets kept per outgoing video stream to answer NACKs from.
 const RTX_CACHE_PACKETS: usize = 1024;
 /// How long a sent packet can still be repaired.
@@ -306,7 +309,7 @@ impl SfuCore {
             return MediaResult::Ok;
         }
         let members = self.rooms.entry(room.clone()).or_default();
-        if members.len() >= self.config.max_participants {
+        if members.len() >= self.config.max_participants.min(MAX_ROOM_SIZE) {
             return refused(MediaErrorCode::Overloaded, "the room is full on this node");
         }
         let mut rtc = self.template.clone().build(now);
@@ -875,7 +878,6 @@ impl SfuCore {
                 publisher.audio_level = Some((now, level));
             }
         }
-        let room = publisher.room.clone();
         let keyframe = kind == MediaKind::Video && starts_keyframe(params.spec().codec, &packet.payload);
         let forwarded_extensions = ExtensionValues {
             audio_level: extensions.audio_level,
@@ -883,8 +885,16 @@ impl SfuCore {
             video_orientation: extensions.video_orientation,
             ..Default::default()
         };
-        let members = self.rooms.get(&room).cloned().unwrap_or_default();
-        for member in members.into_iter().filter(|member| *member != key) {
+        // The room's members, copied to the stack: no allocation per packet.
+        let mut members = [0 as PeerKey; MAX_ROOM_SIZE];
+        let mut count = 0;
+        for member in self.rooms.get(&publisher.room).into_iter().flatten() {
+            if *member != key && count < MAX_ROOM_SIZE {
+                members[count] = *member;
+                count += 1;
+            }
+        }
+        for &member in &members[..count] {
             let mut wrote = false;
             let mut switched = false;
             let written = self.guard(member, now, |subscriber| {
@@ -894,16 +904,11 @@ impl SfuCore {
                 let Some(pt) = subscriber.rtc.codec_config().match_params(params).map(|params| params.pt()) else {
                     return;
                 };
-                let mids: Vec<Mid> = subscriber
-                    .outgoing
-                    .iter()
-                    .filter(|(_, outgoing)| {
-                        outgoing.active && outgoing.source.peer == key && outgoing.source.mid == mid
-                    })
-                    .map(|(mid, _)| *mid)
-                    .collect();
-                for out_mid in mids {
-                    let Some(outgoing) = subscriber.outgoing.get_mut(&out_mid) else { continue };
+                let Peer { outgoing, rtc, .. } = subscriber;
+                for (out_mid, outgoing) in outgoing.iter_mut() {
+                    if !(outgoing.active && outgoing.source.peer == key && outgoing.source.mid == mid) {
+                        continue;
+                    }
                     if simulcast && outgoing.current != rid {
                         if outgoing.target == rid && keyframe {
                             if outgoing.started {
@@ -923,13 +928,13 @@ impl SfuCore {
                         .marker(packet.header.marker)
                         .ext_vals(forwarded_extensions.clone())
                         .nackable(kind == MediaKind::Video);
-                    if let Some(stream) = subscriber.rtc.direct_api().stream_tx_by_mid(out_mid, None) {
+                    if let Some(stream) = rtc.direct_api().stream_tx_by_mid(*out_mid, None) {
                         stream.write_rtp(write);
                         wrote = true;
                     }
                 }
                 if wrote {
-                    let _ = subscriber.rtc.handle_input(Input::Timeout(now));
+                    let _ = rtc.handle_input(Input::Timeout(now));
                 }
             });
             if written.is_some() && wrote {
