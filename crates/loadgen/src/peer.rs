@@ -247,7 +247,7 @@ impl Peer {
 
         let mut waiting = state.clone();
         tokio::time::timeout(
-            Duration::from_secs(10),
+            Duration::from_secs(30),
             waiting.wait_for(|state| *state == RTCPeerConnectionState::Connected),
         )
         .await

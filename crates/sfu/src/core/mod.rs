@@ -166,6 +166,8 @@ struct Peer {
     limit_bps: Option<u64>,
     last_stats: Option<(Instant, u64, u64)>,
     audio_level: Option<(Instant, i8)>,
+    /// Media was written since the last timeout pass.
+    dirty: bool,
 }
 
 /// The forwarding core of one media node.
@@ -183,6 +185,10 @@ pub struct SfuCore {
     counters: Counters,
     speakers: HashMap<RoomId, Option<ParticipantId>>,
     next_speaker_check: Option<Instant>,
+    /// Subscribers with media written but not yet sent.
+    dirty: Vec<PeerKey>,
+    /// The latest time the core was given.
+    last_now: Option<Instant>,
 }
 
 fn refused(code: MediaErrorCode, message: impl Into<String>) -> MediaResult {
@@ -214,6 +220,8 @@ impl SfuCore {
             counters: Counters::default(),
             speakers: HashMap::new(),
             next_speaker_check: None,
+            dirty: Vec::new(),
+            last_now: None,
         }
     }
 
@@ -227,9 +235,31 @@ impl SfuCore {
         self.peers.len()
     }
 
-    /// The next datagram to send.
+    /// The next datagram to send. Media written since the last call is
+    /// sent now: one timeout pass per subscriber for a whole batch of
+    /// forwarded packets, rather than one per packet (str0m's timeout
+    /// handling dominated the per-packet cost).
     pub fn poll_transmit(&mut self) -> Option<Datagram> {
+        if !self.dirty.is_empty()
+            && let Some(now) = self.last_now
+        {
+            self.flush(now);
+        }
         self.transmits.pop_front()
+    }
+
+    fn flush(&mut self, now: Instant) {
+        while let Some(key) = self.dirty.pop() {
+            let ran = self.guard(key, now, |peer| {
+                peer.dirty = false;
+                peer.rtc.handle_input(Input::Timeout(now))
+            });
+            if let Some(Err(_)) = ran {
+                self.counters.peer_input_errors += 1;
+            }
+            self.drain(key, now);
+        }
+        self.process(now);
     }
 
     /// The next event for the signal service.
@@ -250,6 +280,7 @@ impl SfuCore {
 
     /// Carries out a media command from the signal service.
     pub fn handle_command(&mut self, now: Instant, command: MediaCommand) -> MediaResult {
+        self.last_now = Some(now);
         let result = match command {
             MediaCommand::OpenRoom { room } => {
                 self.rooms.entry(room).or_default();
@@ -343,6 +374,7 @@ impl SfuCore {
                 limit_bps: None,
                 last_stats: None,
                 audio_level: None,
+                dirty: false,
             },
         );
         MediaResult::Ok
@@ -492,6 +524,7 @@ impl SfuCore {
 
     /// A datagram arrived from `source`.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, contents: &[u8]) {
+        self.last_now = Some(now);
         self.counters.datagrams_in += 1;
         let Ok(receive) = Receive::new(Protocol::Udp, source, self.config.candidate, contents) else {
             self.counters.dropped_malformed += 1;
@@ -518,6 +551,8 @@ impl SfuCore {
 
     /// Time passed: timers of peers that are due, the speaker check.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = Some(now);
+        self.flush(now);
         let due: Vec<PeerKey> =
             self.peers.iter().filter(|(_, peer)| peer.timeout <= now).map(|(key, _)| *key).collect();
         for key in due {
@@ -933,8 +968,8 @@ impl SfuCore {
                         wrote = true;
                     }
                 }
-                if wrote {
-                    let _ = rtc.handle_input(Input::Timeout(now));
+                if wrote && !subscriber.dirty {
+                    subscriber.dirty = true;
                 }
             });
             if written.is_some() && wrote {
@@ -942,6 +977,11 @@ impl SfuCore {
                 if switched {
                     self.counters.layer_switches += 1;
                 }
+                if !self.dirty.contains(&member) {
+                    self.dirty.push(member);
+                }
+                // str0m wants a drain after every mutation; after a write it
+                // only reports the next timeout.
                 self.drain(member, now);
             }
         }
