@@ -40,6 +40,8 @@ pub struct Client {
     layers: Vec<(Rid, usize)>,
     /// The audio m-line, when the client publishes audio.
     pub audio_mid: Option<Mid>,
+    /// A second video m-line (screen share) sending H.264, if any.
+    pub screen_mid: Option<Mid>,
     /// The RFC 6464 level its audio carries (dBov, 0 loudest, -127 silent).
     pub audio_level: i8,
     sent: u64,
@@ -91,6 +93,23 @@ impl Simulation {
     /// Adds a participant that publishes one VP8 video stream.
     pub fn join(&mut self, name: &str) {
         self.join_with_layers(name, Vec::new());
+    }
+
+    /// Adds a participant publishing a VP8 camera and an H.264 screen share.
+    pub fn join_with_screen_share(&mut self, name: &str) {
+        self.join_with_layers(name, Vec::new());
+        let index = self.clients.len() - 1;
+        let mut api = self.clients[index].rtc.sdp_api();
+        let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+        let (offer, pending) = api.apply().expect("a screen-share offer");
+        let participant = self.clients[index].participant.clone();
+        let answer = self.core.handle_command(
+            self.now,
+            MediaCommand::Offer { room: self.room.clone(), participant, sdp: offer.to_sdp_string() },
+        );
+        let MediaResult::Answer { sdp } = answer else { panic!("expected an answer, got {answer:?}") };
+        self.clients[index].rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&sdp).unwrap()).unwrap();
+        self.clients[index].screen_mid = Some(mid);
     }
 
     /// Adds a participant that publishes video and Opus audio at `level`.
@@ -155,6 +174,7 @@ impl Simulation {
             received: HashMap::new(),
             layers: layers.into_iter().map(|(rid, size)| (Rid::from(rid), size)).collect(),
             audio_mid: None,
+            screen_mid: None,
             audio_level: -127,
             sent: 0,
         });
@@ -283,6 +303,22 @@ impl Simulation {
             }
             if wrote {
                 client.sent += 1;
+            }
+            if let Some(screen) = client.screen_mid {
+                let h264 = client
+                    .rtc
+                    .codec_config()
+                    .params()
+                    .iter()
+                    .find(|params| params.spec().codec == Codec::H264)
+                    .map(|params| params.pt());
+                if let (Some(pt), Some(stream)) = (h264, client.rtc.direct_api().stream_tx_by_mid(screen, None)) {
+                    // IDR slice for a keyframe, a non-IDR slice otherwise; byte 5 tags the stream.
+                    let payload = vec![if keyframe { 0x65 } else { 0x41 }, 0x88, 0x84, 0x00, 0x33, 9, 0, 0];
+                    stream.write_rtp(
+                        RtpWrite::new(pt, sequence.into(), timestamp, now, payload).marker(true).nackable(true),
+                    );
+                }
             }
             if let Some(audio) = client.audio_mid {
                 let opus = client

@@ -283,3 +283,43 @@ mod speaker_and_stats {
         assert!(stats >= 2, "per-participant statistics with measured bitrates");
     }
 }
+
+mod second_video {
+    use std::time::Duration;
+
+    use super::super::simulation::{Conditions, Simulation};
+
+    #[test]
+    fn a_camera_in_vp8_and_a_screen_share_in_h264_both_reach_the_other_participant() {
+        let mut simulation =
+            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        simulation.join_with_screen_share("expert");
+        simulation.join("citizen");
+        for step in 0..5000u64 {
+            simulation.step(Duration::from_millis(1));
+            if step % 10 == 0 && step < 4000 {
+                simulation.publish();
+            }
+        }
+        let citizen = &simulation.clients[1];
+        let mut streams: Vec<(u8, usize, u64)> = citizen
+            .received
+            .values()
+            .map(|packets| {
+                let mut sequences: Vec<u64> = packets.iter().map(|(seq, _, _)| *seq).collect();
+                sequences.sort_unstable();
+                sequences.dedup();
+                let span = sequences.last().unwrap() - sequences.first().unwrap() + 1;
+                (packets[0].1, sequences.len(), span)
+            })
+            .collect();
+        streams.sort();
+        assert_eq!(streams.len(), 2, "camera and screen share: {streams:?}");
+        let screen = streams.iter().find(|(tag, _, _)| *tag == 9).expect("the H.264 screen share (tag 9)");
+        let camera = streams.iter().find(|(tag, _, _)| *tag == 0).expect("the VP8 camera (tag 0)");
+        for (tag, received, span) in [screen, camera] {
+            assert!(*received > 300, "stream {tag}: {received} packets");
+            assert_eq!(*received as u64, *span, "stream {tag}: no gap");
+        }
+    }
+}
