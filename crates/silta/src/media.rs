@@ -1,6 +1,10 @@
 //! Glue: the SFU as the signal service's media seam, by in-process call
 //! (`silta dev`). A cluster puts NATS request/reply here instead.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
 use silta_proto::v1::media::{MediaCommand, MediaEvent, MediaResult};
 use silta_sfu::SfuHandle;
@@ -21,13 +25,43 @@ impl MediaControl for InProcessSfu {
     }
 }
 
-/// `GET /metrics` (Prometheus text format) with the SFU's counters and
-/// forwarding latency.
+/// The latest statistics of each participant, from the SFU's events.
+type ParticipantStats = Arc<Mutex<HashMap<(String, String), (Instant, MediaEvent)>>>;
+
+/// Keeps the latest `participant_stats` event per participant (entries
+/// older than 10 s are dropped: the participant left).
+fn collect_participant_stats(sfu: &SfuHandle) -> ParticipantStats {
+    let latest: ParticipantStats = Arc::default();
+    let mut events = sfu.events();
+    let store = latest.clone();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event @ MediaEvent::ParticipantStats { .. }) => {
+                    let MediaEvent::ParticipantStats { room, participant, .. } = &event else { continue };
+                    let key = (room.as_str().to_owned(), participant.as_str().to_owned());
+                    let mut map = store.lock().unwrap_or_else(|poison| poison.into_inner());
+                    map.insert(key, (Instant::now(), event));
+                    map.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(10));
+                }
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    latest
+}
+
+/// `GET /metrics` (Prometheus text format) with the SFU's counters,
+/// forwarding latency and per-participant statistics (labelled with the
+/// random room and participant ids, never a person's).
 pub fn metrics_routes(sfu: SfuHandle) -> axum::Router {
+    let participants = collect_participant_stats(&sfu);
     axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
             let sfu = sfu.clone();
+            let participants = participants.clone();
             async move {
                 let stats = sfu.stats().await;
                 let counters = stats.counters;
@@ -46,6 +80,33 @@ pub fn metrics_routes(sfu: SfuHandle) -> axum::Router {
                 let mut body = String::new();
                 for (name, kind, value) in lines {
                     body.push_str(&format!("# TYPE {name} {kind}\n{name} {value}\n"));
+                }
+                let snapshot: Vec<MediaEvent> = participants
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner())
+                    .values()
+                    .map(|(_, event)| event.clone())
+                    .collect();
+                for name in [
+                    "silta_sfu_participant_bitrate_in_bps",
+                    "silta_sfu_participant_bitrate_out_bps",
+                    "silta_sfu_participant_loss_ratio",
+                    "silta_sfu_participant_rtt_milliseconds",
+                ] {
+                    body.push_str(&format!("# TYPE {name} gauge\n"));
+                }
+                for event in snapshot {
+                    if let MediaEvent::ParticipantStats { room, participant, bitrate_in, bitrate_out, loss, rtt_ms } =
+                        event
+                    {
+                        let labels = format!("room=\"{room}\",participant=\"{participant}\"");
+                        body.push_str(&format!("silta_sfu_participant_bitrate_in_bps{{{labels}}} {bitrate_in}\n"));
+                        body.push_str(&format!("silta_sfu_participant_bitrate_out_bps{{{labels}}} {bitrate_out}\n"));
+                        body.push_str(&format!("silta_sfu_participant_loss_ratio{{{labels}}} {loss}\n"));
+                        if let Some(rtt) = rtt_ms {
+                            body.push_str(&format!("silta_sfu_participant_rtt_milliseconds{{{labels}}} {rtt}\n"));
+                        }
+                    }
                 }
                 ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
             }
