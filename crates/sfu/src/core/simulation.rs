@@ -126,6 +126,55 @@ impl Simulation {
         mid
     }
 
+    /// Adds a participant publishing VP8 simulcast: one layer per
+    /// `(rid, payload bytes)`, tagged with its index in byte 5.
+    pub fn join_with_layers(&mut self, name: &str, layers: Vec<(&str, usize)>) {
+        let index = self.clients.len();
+        let address: SocketAddr = format!("10.0.1.{}:5000", index + 1).parse().unwrap();
+        let participant = ParticipantId::parse(name).unwrap();
+        let mut rtc = Rtc::builder().set_rtp_mode(true).build(self.now);
+        rtc.add_local_candidate(Candidate::host(address, "udp").unwrap());
+        let mut api = rtc.sdp_api();
+        let simulcast = (!layers.is_empty()).then(|| Simulcast {
+            send: layers.iter().map(|(rid, _)| SimulcastLayer::new(rid)).collect(),
+            recv: Vec::new(),
+        });
+        let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast);
+        let (offer, pending) = api.apply().expect("an offer");
+        let added = self.core.handle_command(
+            self.now,
+            MediaCommand::AddParticipant {
+                room: self.room.clone(),
+                participant: participant.clone(),
+                publish: true,
+                subscribe: true,
+            },
+        );
+        assert_eq!(added, MediaResult::Ok);
+        let answer = self.core.handle_command(
+            self.now,
+            MediaCommand::Offer {
+                room: self.room.clone(),
+                participant: participant.clone(),
+                sdp: offer.to_sdp_string(),
+            },
+        );
+        let MediaResult::Answer { sdp } = answer else { panic!("expected an answer, got {answer:?}") };
+        rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&sdp).unwrap()).unwrap();
+        self.clients.push(Client {
+            participant,
+            address,
+            rtc,
+            publish_mid: Some(mid),
+            received: HashMap::new(),
+            layers: layers.into_iter().map(|(rid, size)| (Rid::from(rid), size)).collect(),
+            audio_mid: None,
+            screen_mid: None,
+            audio_level: -127,
+            sent: 0,
+        });
+    }
+
     fn send(&mut self, from: SocketAddr, to: SocketAddr, contents: Vec<u8>) {
         if self.next_random() % 1000 < self.conditions.loss_per_mille {
             return;
