@@ -1060,17 +1060,24 @@ impl SfuCore {
             if !incoming.simulcast {
                 continue;
             }
-            let mut layers: Vec<(Option<Rid>, u64)> = incoming
+            let mut layers: Vec<(Option<Rid>, u64, u64)> = incoming
                 .layers
                 .iter()
                 .filter(|(_, meter)| {
                     meter.last_seen.is_some_and(|seen| now.duration_since(seen) < Duration::from_secs(2))
                 })
-                .map(|(rid, meter)| (*rid, meter.rate_bps))
+                .map(|(rid, meter)| (*rid, meter.rate_bps, meter.bytes))
                 .collect();
-            layers.sort_by_key(|(_, rate)| *rate);
-            let Some(&(lowest, _)) = layers.first() else { continue };
-            let chosen = layers.iter().rev().find(|(_, rate)| *rate * 10 <= share * 9).map_or(lowest, |(rid, _)| *rid);
+            // Measured rate first; before a full second has been measured,
+            // the bytes seen so far order the layers.
+            layers.sort_by_key(|(rid, rate, bytes)| (*rate, *bytes, rid.map(|rid| rid.to_string())));
+            let Some(&(lowest, _, _)) = layers.first() else { continue };
+            // An unmeasured layer never counts as fitting: start small.
+            let chosen = layers
+                .iter()
+                .rev()
+                .find(|(_, rate, _)| *rate > 0 && *rate * 10 <= share * 9)
+                .map_or(lowest, |(rid, _, _)| *rid);
             if target != chosen {
                 changes.push((mid, chosen));
                 requests.push((source, chosen));

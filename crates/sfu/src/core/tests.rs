@@ -231,7 +231,8 @@ mod simulcast {
         simulation.limit(1, Some(5_000_000));
         run_for(&mut simulation, 4000);
         let after = bobs_view_of_alice(&simulation);
-        let switch = after.iter().position(|(_, tag, _)| *tag == 2).expect("switched up to the high layer");
+        let switch = before.len()
+            + after[before.len()..].iter().position(|(_, tag, _)| *tag == 2).expect("switched up to the high layer");
         assert!(after[switch].2, "the switch happens at a keyframe");
         assert!(after[switch..].iter().take(100).all(|(_, tag, _)| *tag == 2), "and stays there");
         // One continuous outgoing stream across the switch.
