@@ -57,6 +57,9 @@ pub struct Simulation {
     in_flight: BTreeMap<(Instant, u64), (SocketAddr, SocketAddr, Vec<u8>)>,
     /// Media events other than offers, in order.
     pub events: Vec<MediaEvent>,
+    /// Links from the SFU with a bandwidth cap: destination → (bits per
+    /// second, bits available now, last refill).
+    caps: HashMap<SocketAddr, (u64, f64, Instant)>,
     order: u64,
     random: u64,
     candidate: SocketAddr,
@@ -77,6 +80,7 @@ impl Simulation {
             conditions,
             in_flight: BTreeMap::new(),
             events: Vec::new(),
+            caps: HashMap::new(),
             order: 0,
             random: 0x2545_f491_4f6c_dd1d,
             candidate,
@@ -106,6 +110,12 @@ impl Simulation {
     pub fn join_speaking(&mut self, name: &str, level: i8) {
         self.join_with_layers(name, Vec::new());
         let index = self.clients.len() - 1;
+        self.clients[index].audio_level = level;
+        self.clients[index].audio_mid = Some(self.add_client_media(index, MediaKind::Audio));
+    }
+
+    /// Gives an existing participant an audio line at `level`.
+    pub fn add_audio(&mut self, index: usize, level: i8) {
         self.clients[index].audio_level = level;
         self.clients[index].audio_mid = Some(self.add_client_media(index, MediaKind::Audio));
     }
@@ -175,9 +185,26 @@ impl Simulation {
         });
     }
 
+    /// Caps the link from the SFU to a client: what exceeds the rate (with
+    /// a 50 ms burst allowance) is dropped, as a congested access link would.
+    pub fn cap_link(&mut self, index: usize, bits_per_second: u64) {
+        let destination = self.clients[index].address;
+        self.caps.insert(destination, (bits_per_second, bits_per_second as f64 * 0.05, self.now));
+    }
+
     fn send(&mut self, from: SocketAddr, to: SocketAddr, contents: Vec<u8>) {
         if self.next_random() % 1000 < self.conditions.loss_per_mille {
             return;
+        }
+        if let Some((rate, available, refilled)) = self.caps.get_mut(&to) {
+            let elapsed = self.now.duration_since(*refilled).as_secs_f64();
+            *refilled = self.now;
+            *available = (*available + elapsed * *rate as f64).min(*rate as f64 * 0.05);
+            let bits = (contents.len() * 8) as f64;
+            if *available < bits {
+                return;
+            }
+            *available -= bits;
         }
         let jitter_ns = self.conditions.jitter.as_nanos() as u64;
         let extra = if jitter_ns == 0 { 0 } else { self.next_random() % jitter_ns };
@@ -329,7 +356,8 @@ impl Simulation {
                         voice_activity: Some(client.audio_level > -50),
                         ..Default::default()
                     };
-                    let payload = vec![0xf8, 0xff, 0xfe, 0x00];
+                    // Byte 5 tags audio (0xff) for the tests.
+                    let payload = vec![0xf8, 0xff, 0xfe, 0x00, 0x00, 0xff, 0x00, 0x00];
                     stream.write_rtp(
                         RtpWrite::new(pt, sequence.into(), (sequence as u32) * 480, now, payload).ext_vals(extensions),
                     );

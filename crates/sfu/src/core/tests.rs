@@ -324,3 +324,62 @@ mod second_video {
         }
     }
 }
+
+mod congestion {
+    use std::time::Duration;
+
+    use super::super::simulation::{Conditions, Simulation};
+
+    #[test]
+    fn on_a_congested_link_video_steps_down_and_audio_keeps_flowing() {
+        let mut simulation =
+            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(20), jitter: Duration::ZERO });
+        simulation.join_with_layers("expert", vec![("l", 100), ("m", 400), ("h", 1000)]);
+        let expert = simulation.clients.len() - 1;
+        simulation.join_speaking("citizen", -30);
+        // The expert also speaks: give their client an audio line.
+        simulation.add_audio(expert, -20);
+        let run = |simulation: &mut Simulation, millis: u64| {
+            for step in 0..millis {
+                simulation.step(Duration::from_millis(1));
+                if step % 10 == 0 {
+                    simulation.publish();
+                }
+            }
+        };
+        run(&mut simulation, 3000);
+        let uncongested: Vec<u8> = simulation.clients[1]
+            .received
+            .values()
+            .filter(|packets| packets.iter().any(|(_, tag, _)| *tag != 0xff))
+            .flat_map(|packets| packets.iter().rev().take(50).map(|(_, tag, _)| *tag))
+            .collect();
+        assert!(
+            uncongested.iter().all(|tag| *tag > 0),
+            "before the congestion video runs above the low layer: {uncongested:?}"
+        );
+        // The citizen's access link drops to 300 kbit/s.
+        simulation.cap_link(1, 300_000);
+        run(&mut simulation, 8000);
+        let marks: Vec<usize> = simulation.clients[1].received.values().map(Vec::len).collect();
+        run(&mut simulation, 3000);
+        let citizen = &simulation.clients[1];
+        let mut audio = None;
+        let mut video = None;
+        for (index, packets) in citizen.received.values().enumerate() {
+            let recent = &packets[marks.get(index).copied().unwrap_or(0)..];
+            if packets.iter().all(|(_, tag, _)| *tag == 0xff) {
+                audio = Some(recent.len());
+            } else {
+                video = Some(recent.iter().map(|(_, tag, _)| *tag).collect::<Vec<u8>>());
+            }
+        }
+        let audio = audio.expect("the expert's audio reaches the citizen");
+        assert!(audio >= 270, "audio keeps flowing on the congested link: {audio} packets in 3 s");
+        let video = video.expect("video");
+        assert!(
+            !video.is_empty() && video.iter().all(|tag| *tag == 0),
+            "video stepped down to the low layer: {video:?}"
+        );
+    }
+}
