@@ -10,6 +10,7 @@
 
 mod forwarding;
 mod resilience;
+mod simulcast;
 
 use std::process::{Command, ExitCode};
 
@@ -20,6 +21,7 @@ type Scenario = (&'static str, fn() -> futures_util::future::BoxFuture<'static, 
 fn scenarios() -> Vec<Scenario> {
     let mut all = forwarding::scenarios();
     all.extend(resilience::scenarios());
+    all.extend(simulcast::scenarios());
     all
 }
 

@@ -60,6 +60,9 @@ struct Args {
     /// RTP packets per video frame (30 frames/s, 1100 bytes each).
     #[arg(long, default_value_t = 3)]
     packets_per_frame: u32,
+    /// Publish video as three simulcast layers.
+    #[arg(long)]
+    simulcast: bool,
     /// The address peers bind (loopback only).
     #[arg(long, default_value = "127.0.0.1")]
     bind_ip: IpAddr,

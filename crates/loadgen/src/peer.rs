@@ -49,6 +49,10 @@ pub struct PeerOptions {
     pub video_packet_bytes: usize,
     /// A keyframe this often.
     pub keyframe_interval: Duration,
+    /// Publish video as three simulcast layers (rids `q`, `h`, `f`: one
+    /// 200-byte, one 600-byte and `packets_per_frame` full-size packets per
+    /// frame).
+    pub simulcast: bool,
 }
 
 impl Default for PeerOptions {
@@ -61,6 +65,7 @@ impl Default for PeerOptions {
             packets_per_frame: 3,
             video_packet_bytes: 1100,
             keyframe_interval: Duration::from_secs(2),
+            simulcast: false,
         }
     }
 }
@@ -167,18 +172,60 @@ async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str) -> Result<u8, Pe
         .ok_or_else(|| PeerError::Unexpected(format!("{mime} was not negotiated")))
 }
 
-fn local_track(kind: RtpCodecKind, id: &str, ssrc: u32, codec: RTCRtpCodec) -> Arc<TrackLocalStaticRTP> {
+/// Simulcast layers: rid, SSRC offset, packet size (None = the full size).
+const LAYERS: [(&str, u32, Option<usize>); 3] = [("q", 0, Some(200)), ("h", 1, Some(600)), ("f", 2, None)];
+
+fn local_track(
+    kind: RtpCodecKind,
+    id: &str,
+    ssrcs: &[(Option<&str>, u32)],
+    codec: RTCRtpCodec,
+) -> Arc<TrackLocalStaticRTP> {
     Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
         format!("silta-{id}"),
         id.into(),
         id.into(),
         kind,
-        vec![RTCRtpEncodingParameters {
-            rtp_coding_parameters: RTCRtpCodingParameters { ssrc: Some(ssrc), ..Default::default() },
-            codec,
-            ..Default::default()
-        }],
+        ssrcs
+            .iter()
+            .map(|(rid, ssrc)| RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(*ssrc),
+                    rid: rid.map(str::to_owned).unwrap_or_default(),
+                    ..Default::default()
+                },
+                codec: codec.clone(),
+                ..Default::default()
+            })
+            .collect(),
     )))
+}
+
+/// The RTP header-extension ids negotiated for `uri` on a sender.
+async fn extension_id(sender: &Arc<dyn RtpSender>, uri: &str) -> Result<Option<u8>, PeerError> {
+    Ok(sender
+        .get_parameters()
+        .await?
+        .rtp_parameters
+        .header_extensions
+        .iter()
+        .find(|extension| extension.uri == uri)
+        .and_then(|extension| u8::try_from(extension.id).ok()))
+}
+
+/// The `a=mid` of the first video m-line of an SDP.
+fn video_mid(sdp: &str) -> Option<String> {
+    let section = sdp.split("m=video").nth(1)?;
+    let section = section.split("\nm=").next()?;
+    section.lines().find_map(|line| line.trim().strip_prefix("a=mid:").map(str::to_owned))
+}
+
+/// How simulcast packets are labelled for the SFU (mid and rid extensions).
+#[derive(Clone)]
+struct SimulcastLabels {
+    mid: String,
+    mid_id: u8,
+    rid_id: u8,
 }
 
 impl Peer {
@@ -210,14 +257,19 @@ impl Peer {
         );
         let video_ssrc = 0x1000_0000 | (crate::probe::now_micros() as u32 & 0x0fff_ffff);
         let audio_ssrc = video_ssrc ^ 0x0f0f_0f0f;
+        let video_ssrcs: Vec<(Option<&str>, u32)> = if options.simulcast {
+            LAYERS.iter().map(|(rid, offset, _)| (Some(*rid), video_ssrc + offset)).collect()
+        } else {
+            vec![(None, video_ssrc)]
+        };
         let video = options.video.then(|| {
             let codec = RTCRtpCodec { mime_type: MIME_TYPE_VP8.into(), clock_rate: 90_000, ..Default::default() };
-            local_track(RtpCodecKind::Video, "video", video_ssrc, codec)
+            local_track(RtpCodecKind::Video, "video", &video_ssrcs, codec)
         });
         let audio = options.audio.then(|| {
             let codec =
                 RTCRtpCodec { mime_type: MIME_TYPE_OPUS.into(), clock_rate: 48_000, channels: 2, ..Default::default() };
-            local_track(RtpCodecKind::Audio, "audio", audio_ssrc, codec)
+            local_track(RtpCodecKind::Audio, "audio", &[(None, audio_ssrc)], codec)
         });
         let video_sender = match &video {
             Some(track) => Some(pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?),
@@ -257,7 +309,18 @@ impl Peer {
         let sent = Arc::new(Mutex::new((0u64, 0u64)));
         if let (Some(track), Some(sender)) = (video, video_sender) {
             let pt = negotiated_pt(&sender, MIME_TYPE_VP8).await?;
-            tokio::spawn(publish_video(track, video_ssrc, pt, options.clone(), sent.clone(), stopped.clone()));
+            let labels = if options.simulcast {
+                let mid_id = extension_id(&sender, "urn:ietf:params:rtp-hdrext:sdes:mid").await?;
+                let rid_id = extension_id(&sender, "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id").await?;
+                let mid = video_mid(&local.sdp);
+                match (mid, mid_id, rid_id) {
+                    (Some(mid), Some(mid_id), Some(rid_id)) => Some(SimulcastLabels { mid, mid_id, rid_id }),
+                    _ => return Err(PeerError::Unexpected("simulcast needs the mid and rid header extensions".into())),
+                }
+            } else {
+                None
+            };
+            tokio::spawn(publish_video(track, video_ssrc, pt, labels, options.clone(), sent.clone(), stopped.clone()));
         }
         if let (Some(track), Some(sender)) = (audio, audio_sender) {
             let pt = negotiated_pt(&sender, MIME_TYPE_OPUS).await?;
@@ -278,6 +341,13 @@ impl Peer {
     pub fn reset_gaps(&self) {
         for track in self.received.lock().unwrap_or_else(|poison| poison.into_inner()).values_mut() {
             track.stats.reset_gap();
+        }
+    }
+
+    /// Resets the payload-size counts of every received stream.
+    pub fn reset_sizes(&self) {
+        for track in self.received.lock().unwrap_or_else(|poison| poison.into_inner()).values_mut() {
+            track.stats.reset_sizes();
         }
     }
 
@@ -401,6 +471,7 @@ async fn publish_video(
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     pt: u8,
+    labels: Option<SimulcastLabels>,
     options: PeerOptions,
     sent: Arc<Mutex<(u64, u64)>>,
     stopped: watch::Receiver<bool>,
@@ -409,7 +480,17 @@ async fn publish_video(
     let mut tick = tokio::time::interval(frame_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let frames_per_keyframe = (options.keyframe_interval.as_secs_f64() * f64::from(options.fps)).max(1.0) as u32;
-    let mut sequence: u16 = 1;
+    // (rid, SSRC, packets per frame, packet size, next sequence number)
+    let mut layers: Vec<(Option<&str>, u32, u32, usize, u16)> = match &labels {
+        None => vec![(None, ssrc, options.packets_per_frame, options.video_packet_bytes, 1)],
+        Some(_) => LAYERS
+            .iter()
+            .map(|(rid, offset, size)| {
+                let packets = if size.is_some() { 1 } else { options.packets_per_frame };
+                (Some(*rid), ssrc + offset, packets, size.unwrap_or(options.video_packet_bytes), 1)
+            })
+            .collect(),
+    };
     let mut timestamp: u32 = 90_000;
     for frame in 0u32.. {
         tick.tick().await;
@@ -417,25 +498,31 @@ async fn publish_video(
             break;
         }
         let keyframe = frame % frames_per_keyframe == 0;
-        for index in 0..options.packets_per_frame {
-            let mut payload = video_payload(keyframe && index == 0, frame, options.video_packet_bytes);
-            if index > 0 {
-                payload[0] = 0x00; // continuation of the partition, not a frame start
+        for (rid, layer_ssrc, packets, size, sequence) in &mut layers {
+            for index in 0..*packets {
+                let mut payload = video_payload(keyframe && index == 0, frame, *size);
+                if index > 0 {
+                    payload[0] = 0x00; // continuation of the partition, not a frame start
+                }
+                let mut header = Header {
+                    version: 2,
+                    marker: index + 1 == *packets,
+                    payload_type: pt,
+                    sequence_number: *sequence,
+                    timestamp,
+                    ssrc: *layer_ssrc,
+                    ..Default::default()
+                };
+                if let (Some(labels), Some(rid)) = (&labels, *rid) {
+                    let _ = header.set_extension(labels.mid_id, Bytes::from(labels.mid.clone()));
+                    let _ = header.set_extension(labels.rid_id, Bytes::from(rid.to_string()));
+                }
+                if track.write_rtp(Packet { header, payload: Bytes::from(payload) }).await.is_err() {
+                    return;
+                }
+                *sequence = sequence.wrapping_add(1);
+                sent.lock().unwrap_or_else(|poison| poison.into_inner()).0 += 1;
             }
-            let header = Header {
-                version: 2,
-                marker: index + 1 == options.packets_per_frame,
-                payload_type: pt,
-                sequence_number: sequence,
-                timestamp,
-                ssrc,
-                ..Default::default()
-            };
-            if track.write_rtp(Packet { header, payload: Bytes::from(payload) }).await.is_err() {
-                return;
-            }
-            sequence = sequence.wrapping_add(1);
-            sent.lock().unwrap_or_else(|poison| poison.into_inner()).0 += 1;
         }
         timestamp = timestamp.wrapping_add(90_000 / options.fps.max(1));
     }

@@ -60,6 +60,8 @@ pub struct ProbeStats {
     pub last_arrival_us: Option<u64>,
     /// Packets whose sequence number went backwards (late or repaired).
     pub out_of_order: u64,
+    /// Packets received per payload size (tells simulcast layers apart).
+    pub sizes: std::collections::BTreeMap<usize, u64>,
     seen: std::collections::HashSet<u64>,
     last_wire_seq: Option<u16>,
     extended_highest: Option<u64>,
@@ -87,6 +89,7 @@ impl ProbeStats {
             return;
         }
         self.received += 1;
+        *self.sizes.entry(payload.len()).or_default() += 1;
         if self.first_seq.is_none_or(|first| extended < first) {
             self.first_seq = Some(extended);
         }
@@ -137,6 +140,11 @@ impl ProbeStats {
     /// Clears the gap measurement (e.g. after the warm-up).
     pub fn reset_gap(&mut self) {
         self.longest_gap_us = 0;
+    }
+
+    /// Clears the payload-size counts.
+    pub fn reset_sizes(&mut self) {
+        self.sizes.clear();
     }
 }
 
