@@ -190,8 +190,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {} (start `silta dev` once to create it)", args.signing_key.display()))?;
     let minter =
         Minter { issuer: TokenIssuer::new(SigningKey::from_pkcs8_pem(args.kid.as_str(), &pem)?, &args.issuer) };
-    let options =
-        PeerOptions { bind_ip: args.bind_ip, packets_per_frame: args.packets_per_frame, ..PeerOptions::default() };
+    let options = PeerOptions {
+        bind_ip: args.bind_ip,
+        packets_per_frame: args.packets_per_frame,
+        simulcast: args.simulcast,
+        ..PeerOptions::default()
+    };
 
     eprintln!("joining {} rooms × {} participants …", args.rooms, args.participants);
     let mut peers = Vec::new();
