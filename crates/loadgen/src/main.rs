@@ -60,6 +60,12 @@ struct Args {
     /// RTP packets per video frame (30 frames/s, 1100 bytes each).
     #[arg(long, default_value_t = 3)]
     packets_per_frame: u32,
+    /// Video frames per second.
+    #[arg(long, default_value_t = 30)]
+    fps: u32,
+    /// Audio packets per second (50 = 20 ms frames).
+    #[arg(long, default_value_t = 50)]
+    audio_pps: u32,
     /// Publish video as three simulcast layers.
     #[arg(long)]
     simulcast: bool,
@@ -194,6 +200,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         bind_ip: args.bind_ip,
         packets_per_frame: args.packets_per_frame,
         simulcast: args.simulcast,
+        fps: args.fps,
+        audio_packets_per_second: args.audio_pps,
         ..PeerOptions::default()
     };
 
@@ -267,6 +275,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let summary = json!({
         "rooms": args.rooms,
         "participants_per_room": args.participants,
+        "video_packets_per_second_per_peer": args.fps * args.packets_per_frame,
+        "audio_packets_per_second_per_peer": args.audio_pps,
         "peers": peers.len(),
         "seconds": elapsed,
         "packets_expected": expected,

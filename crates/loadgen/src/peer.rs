@@ -49,6 +49,8 @@ pub struct PeerOptions {
     pub video_packet_bytes: usize,
     /// A keyframe this often.
     pub keyframe_interval: Duration,
+    /// Audio packets per second (50 = 20 ms Opus frames).
+    pub audio_packets_per_second: u32,
     /// Publish video as three simulcast layers (rids `q`, `h`, `f`: one
     /// 200-byte, one 600-byte and `packets_per_frame` full-size packets per
     /// frame).
@@ -66,6 +68,7 @@ impl Default for PeerOptions {
             video_packet_bytes: 1100,
             keyframe_interval: Duration::from_secs(2),
             simulcast: false,
+            audio_packets_per_second: 50,
         }
     }
 }
@@ -324,7 +327,8 @@ impl Peer {
         }
         if let (Some(track), Some(sender)) = (audio, audio_sender) {
             let pt = negotiated_pt(&sender, MIME_TYPE_OPUS).await?;
-            tokio::spawn(publish_audio(track, audio_ssrc, pt, sent.clone(), stopped));
+            let every = Duration::from_secs(1) / options.audio_packets_per_second.max(1);
+            tokio::spawn(publish_audio(track, audio_ssrc, pt, every, sent.clone(), stopped));
         }
         Ok(Peer { pc, received, state, commands, events, stop, closing, sent })
     }
@@ -532,10 +536,11 @@ async fn publish_audio(
     track: Arc<TrackLocalStaticRTP>,
     ssrc: u32,
     pt: u8,
+    every: Duration,
     sent: Arc<Mutex<(u64, u64)>>,
     stopped: watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut sequence: u16 = 1;
     let mut timestamp: u32 = 48_000;
@@ -550,7 +555,7 @@ async fn publish_audio(
             return;
         }
         sequence = sequence.wrapping_add(1);
-        timestamp = timestamp.wrapping_add(960);
+        timestamp = timestamp.wrapping_add((48_000.0 * every.as_secs_f64()) as u32);
         sent.lock().unwrap_or_else(|poison| poison.into_inner()).1 += 1;
     }
 }
