@@ -66,6 +66,7 @@ async fn sdp_and_candidates_flow_both_ways_for_members_only() {
         bitrate_out: 1_200_000,
         loss: 0.2,
         rtt_ms: Some(80),
+        receive_layers: vec!["q".into()],
     });
     advisor
         .wait_for(|m| matches!(m, ServerMessage::ConnectionQuality(q) if q.participant == kiosk_id && serde_json::to_value(q.grade).unwrap() == "poor"))

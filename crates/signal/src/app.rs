@@ -146,7 +146,7 @@ fn relay_media_event(core: &Core, event: MediaEvent) {
                 core.bus.publish(&Topic::Participant(member), Delivery::Message(message.clone()));
             }
         }
-        MediaEvent::ParticipantStats { room, participant, bitrate_in, bitrate_out, loss, rtt_ms } => {
+        MediaEvent::ParticipantStats { room, participant, bitrate_in, bitrate_out, loss, rtt_ms, .. } => {
             let grade = if loss > 0.10 || rtt_ms.is_some_and(|rtt| rtt > 400) {
                 QualityGrade::Poor
             } else if loss > 0.02 || rtt_ms.is_some_and(|rtt| rtt > 200) {

@@ -92,12 +92,20 @@ pub fn metrics_routes(sfu: SfuHandle) -> axum::Router {
                     "silta_sfu_participant_bitrate_out_bps",
                     "silta_sfu_participant_loss_ratio",
                     "silta_sfu_participant_rtt_milliseconds",
+                    "silta_sfu_participant_receive_layer",
                 ] {
                     body.push_str(&format!("# TYPE {name} gauge\n"));
                 }
                 for event in snapshot {
-                    if let MediaEvent::ParticipantStats { room, participant, bitrate_in, bitrate_out, loss, rtt_ms } =
-                        event
+                    if let MediaEvent::ParticipantStats {
+                        room,
+                        participant,
+                        bitrate_in,
+                        bitrate_out,
+                        loss,
+                        rtt_ms,
+                        receive_layers,
+                    } = event
                     {
                         let labels = format!("room=\"{room}\",participant=\"{participant}\"");
                         body.push_str(&format!("silta_sfu_participant_bitrate_in_bps{{{labels}}} {bitrate_in}\n"));
@@ -105,6 +113,11 @@ pub fn metrics_routes(sfu: SfuHandle) -> axum::Router {
                         body.push_str(&format!("silta_sfu_participant_loss_ratio{{{labels}}} {loss}\n"));
                         if let Some(rtt) = rtt_ms {
                             body.push_str(&format!("silta_sfu_participant_rtt_milliseconds{{{labels}}} {rtt}\n"));
+                        }
+                        for layer in receive_layers {
+                            body.push_str(&format!(
+                                "silta_sfu_participant_receive_layer{{{labels},rid=\"{layer}\"}} 1\n"
+                            ));
                         }
                     }
                 }

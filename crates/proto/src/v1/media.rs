@@ -182,6 +182,10 @@ pub enum MediaEvent {
         loss: f32,
         /// Round-trip time in milliseconds, if known.
         rtt_ms: Option<u32>,
+        /// The simulcast layers (rids) the participant receives now, one
+        /// per simulcast video stream; empty without simulcast.
+        #[serde(default)]
+        receive_layers: Vec<String>,
     },
     /// The participant's transport connected or failed.
     PeerState {

@@ -822,6 +822,9 @@ impl SfuCore {
                 };
                 peer.last_stats = Some((now, bytes_in, bytes_out));
                 let loss = stats.ingress_loss_fraction.or(stats.egress_loss_fraction).unwrap_or(0.0);
+                let mut receive_layers: Vec<String> =
+                    peer.outgoing.values().filter_map(|outgoing| outgoing.current.map(|rid| rid.to_string())).collect();
+                receive_layers.sort();
                 self.events.push_back(MediaEvent::ParticipantStats {
                     room: peer.room.clone(),
                     participant: peer.participant.clone(),
@@ -829,6 +832,7 @@ impl SfuCore {
                     bitrate_out: rate_out,
                     loss,
                     rtt_ms: stats.rtt.map(|rtt| u32::try_from(rtt.as_millis()).unwrap_or(u32::MAX)),
+                    receive_layers,
                 });
             }
             Event::Closed => {

@@ -243,6 +243,16 @@ mod simulcast {
         assert_eq!(span, sequences.len() as u64, "sequence numbers stay continuous across the switch");
         assert!(simulation.core.counters().layer_switches >= 1);
         assert!(simulation.core.counters().keyframe_requests >= 1);
+        // Bob's statistics name the layer he receives now.
+        let layers = simulation.events.iter().rev().find_map(|event| match event {
+            silta_proto::v1::media::MediaEvent::ParticipantStats { participant, receive_layers, .. }
+                if participant.as_str() == "bob" =>
+            {
+                Some(receive_layers.clone())
+            }
+            _ => None,
+        });
+        assert_eq!(layers, Some(vec!["h".to_string()]));
     }
 }
 
