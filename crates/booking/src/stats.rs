@@ -2,7 +2,6 @@
 //! reimbursement is based on: transactions per service point × agency ×
 //! month, durations, interpreter use, feedback, and the estimate.
 
-use chrono::DateTime;
 use silta_proto::v1::Role;
 
 use crate::access::Caller;
@@ -203,9 +202,4 @@ pub fn to_csv(rows: &[StatisticsRow]) -> String {
         out.push_str("\r\n");
     }
     out
-}
-
-/// Seconds since the epoch of a timestamp, for tests and tools.
-pub fn seconds(time: DateTime<chrono::Utc>) -> i64 {
-    time.timestamp()
 }

@@ -51,7 +51,7 @@ pub enum SignalError {
     /// The media node failed.
     #[error("media: {0}")]
     Media(#[from] MediaControlError),
-    /// The request is fine but a limit of the session was reached.
+    /// The connection has not authenticated (or its session is gone).
     #[error("the connection must authenticate first")]
     NotAuthenticated,
 }

@@ -202,7 +202,7 @@ impl Hub {
         });
         let (id, resumed) = match resumable {
             Some(id) => {
-                self.reattach(&id, identity, now);
+                self.reattach(&id, identity);
                 (id, true)
             }
             None => {
@@ -232,7 +232,7 @@ impl Hub {
         Attached { participant: id, epoch, welcome, follow_up }
     }
 
-    fn reattach(&mut self, id: &ParticipantId, identity: Identity, now: Instant) {
+    fn reattach(&mut self, id: &ParticipantId, identity: Identity) {
         let new_token = random_id("rt-");
         let Some(client) = self.clients.get_mut(id) else { return };
         let was_attached = client.attached;
@@ -257,7 +257,6 @@ impl Hub {
                 self.send_to_room(&room, event, Some(id));
             }
         }
-        let _ = now;
     }
 
     /// The connection of `id` at `epoch` dropped. The client keeps its place

@@ -200,14 +200,14 @@ impl Hub {
                 &offer.room == room_id && offer.offered_to.as_ref().is_some_and(|(holder, _)| holder == id)
             })
             .ok_or(SignalError::NoOffer)?;
-        self.pass_on(index, WithdrawReason::Declined, now);
+        self.pass_on(index, WithdrawReason::Declined);
         self.dispatch(now);
         self.announce_queue(now);
         Ok(())
     }
 
     /// The holder of `self.offers[index]` declined or let it expire.
-    fn pass_on(&mut self, index: usize, reason: WithdrawReason, now: Instant) {
+    fn pass_on(&mut self, index: usize, reason: WithdrawReason) {
         let Some((holder, _)) = self.offers[index].offered_to.take() else { return };
         if reason == WithdrawReason::Expired {
             self.send(&holder, withdrawn(&self.offers[index].room.clone(), WithdrawReason::Expired));
@@ -219,7 +219,6 @@ impl Hub {
             let offer = self.offers.remove(index);
             self.after_offer_removed(&offer, reason);
         }
-        let _ = now;
     }
 
     fn after_offer_removed(&mut self, offer: &Offer, reason: WithdrawReason) {
@@ -240,7 +239,7 @@ impl Hub {
             let expired = self.offers[index].offered_to.as_ref().is_some_and(|(_, deadline)| *deadline <= now);
             let before = self.offers.len();
             if expired {
-                self.pass_on(index, WithdrawReason::Expired, now);
+                self.pass_on(index, WithdrawReason::Expired);
                 changed = true;
             }
             if self.offers.len() == before {

@@ -436,8 +436,6 @@ fn ending_the_session_asks_the_kiosk_for_feedback_and_closes_media() {
 fn identity_check_is_the_advisors_and_carries_only_the_document_type() {
     let mut cast = cast();
     let room = open(&mut cast);
-    let now = cast.world.now;
-    let _ = now;
     assert_eq!(
         code(cast.world.hub.mark_identity_checked(&cast.kiosk, &room, DocumentType::Passport).unwrap_err()),
         ErrorCode::Forbidden
