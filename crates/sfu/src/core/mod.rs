@@ -29,7 +29,7 @@ use silta_proto::v1::{ParticipantId, RoomId};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::PayloadParams;
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
@@ -129,6 +129,9 @@ struct Incoming {
     simulcast: bool,
     layers: HashMap<Option<Rid>, LayerMeter>,
     last_keyframe_request: HashMap<Option<Rid>, Instant>,
+    /// The codec of the payload type last seen, so the per-packet path does
+    /// not scan the codec list (cleared on renegotiation).
+    last_params: Option<(Pt, PayloadParams)>,
 }
 
 #[derive(Debug)]
@@ -139,6 +142,10 @@ struct Outgoing {
     target: Option<Rid>,
     rewriter: Rewriter,
     started: bool,
+    /// The publisher's payload type last mapped to the subscriber's, so the
+    /// per-packet path does not search the codec list (cleared on
+    /// renegotiation).
+    pt_map: Option<(Pt, Pt)>,
 }
 
 struct Pending {
@@ -380,6 +387,20 @@ impl SfuCore {
         MediaResult::Ok
     }
 
+    /// Payload types may be renumbered by a renegotiation: forget the
+    /// per-stream mappings of this peer and of streams it feeds.
+    fn forget_payload_mappings(&mut self, key: PeerKey) {
+        if let Some(peer) = self.peers.get_mut(&key) {
+            peer.incoming.values_mut().for_each(|incoming| incoming.last_params = None);
+            peer.outgoing.values_mut().for_each(|outgoing| outgoing.pt_map = None);
+        }
+        for peer in self.peers.values_mut() {
+            for outgoing in peer.outgoing.values_mut().filter(|outgoing| outgoing.source.peer == key) {
+                outgoing.pt_map = None;
+            }
+        }
+    }
+
     fn peer_key(&self, room: &RoomId, participant: &ParticipantId) -> Option<PeerKey> {
         self.by_participant.get(&(room.clone(), participant.clone())).copied()
     }
@@ -411,6 +432,7 @@ impl SfuCore {
                 if let Some(peer) = self.peers.get_mut(&key) {
                     peer.negotiated = true;
                 }
+                self.forget_payload_mappings(key);
                 self.drain(key, now);
                 self.negotiate(key, now);
                 MediaResult::Answer { sdp: answer.to_sdp_string() }
@@ -445,6 +467,7 @@ impl SfuCore {
                 refused(MediaErrorCode::InvalidSdp, format!("the answer cannot be accepted: {err}"))
             }
             Some(Ok(())) => {
+                self.forget_payload_mappings(key);
                 let mut sources = Vec::new();
                 if let Some(peer) = self.peers.get_mut(&key) {
                     for (mid, source) in &adds {
@@ -698,6 +721,7 @@ impl SfuCore {
                             target: None,
                             rewriter: Rewriter::default(),
                             started: false,
+                            pt_map: None,
                         },
                     );
                 }
@@ -769,6 +793,7 @@ impl SfuCore {
                         simulcast: added.simulcast.is_some_and(|simulcast| !simulcast.recv.is_empty()),
                         layers: HashMap::new(),
                         last_keyframe_request: HashMap::new(),
+                        last_params: None,
                     },
                 );
                 let source = Source { peer: key, mid: added.mid, kind: added.kind };
@@ -901,10 +926,17 @@ impl SfuCore {
             meter.bytes = 0;
             meter.window_start = Some(now);
         }
-        let Some(params): Option<PayloadParams> =
-            publisher.rtc.codec_config().find(|params| params.pt() == packet.header.payload_type).copied()
-        else {
-            return;
+        let payload_type = packet.header.payload_type;
+        let params = match incoming.last_params {
+            Some((pt, params)) if pt == payload_type => params,
+            _ => {
+                let Some(params) = publisher.rtc.codec_config().find(|params| params.pt() == payload_type).copied()
+                else {
+                    return;
+                };
+                incoming.last_params = Some((payload_type, params));
+                params
+            }
         };
         let extensions = &packet.header.ext_vals;
         if kind == MediaKind::Audio
@@ -940,9 +972,6 @@ impl SfuCore {
                 if !subscriber.connected {
                     return;
                 }
-                let Some(pt) = subscriber.rtc.codec_config().match_params(params).map(|params| params.pt()) else {
-                    return;
-                };
                 let Peer { outgoing, rtc, .. } = subscriber;
                 for (out_mid, outgoing) in outgoing.iter_mut() {
                     if !(outgoing.active && outgoing.source.peer == key && outgoing.source.mid == mid) {
@@ -959,6 +988,16 @@ impl SfuCore {
                             continue;
                         }
                     }
+                    let pt = match outgoing.pt_map {
+                        Some((from, to)) if from == payload_type => to,
+                        _ => {
+                            let Some(to) = rtc.codec_config().match_params(params).map(|params| params.pt()) else {
+                                continue;
+                            };
+                            outgoing.pt_map = Some((payload_type, to));
+                            to
+                        }
+                    };
                     let Some((seq, timestamp)) = outgoing.rewriter.map(*packet.seq_no, packet.header.timestamp) else {
                         continue;
                     };
