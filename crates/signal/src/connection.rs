@@ -155,6 +155,8 @@ impl Connection {
                                 return Ending::Dropped;
                             }
                         }
+                        // Session records travel on their own topic only.
+                        Ok(Delivery::Session(_)) => {}
                         Ok(Delivery::Superseded { epoch }) => {
                             if self.session.as_ref().is_some_and(|session| epoch > session.epoch) {
                                 self.close(close_code::SUPERSEDED, "session resumed on another connection").await;

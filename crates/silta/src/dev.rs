@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use silta_auth::{AccessTokenRequest, MAX_ACCESS_TOKEN_LIFETIME, TokenIssuer};
-use silta_proto::v1::{LanguageTag, Role, Subject};
+use silta_proto::v1::{LanguageTag, Role, ServicePointId, Subject};
 
 /// One demo identity. Subjects are pseudonymous ids; demo data has no names.
 #[derive(Debug, Clone, Serialize)]
@@ -66,12 +66,43 @@ struct TokenRequest {
     subject: String,
 }
 
-/// Routes: `GET /dev/identities`, `POST /dev/token {"subject": …}`.
+/// Routes: `GET /dev/identities`, `POST /dev/token {"subject": …}`,
+/// `POST /dev/device-credential {"subject": …}` (a demo kiosk's device
+/// credential, as a kiosk would be provisioned with).
 pub fn routes(issuer: TokenIssuer) -> Router {
     Router::new()
         .route("/dev/identities", get(identities))
         .route("/dev/token", post(token))
+        .route("/dev/device-credential", post(device_credential))
         .with_state(Arc::new(issuer))
+}
+
+/// Lifetime of a demo kiosk's device credential.
+const DEMO_DEVICE_CREDENTIAL_SECONDS: u64 = 30 * 24 * 3600;
+
+async fn device_credential(State(issuer): State<Arc<TokenIssuer>>, Json(request): Json<TokenRequest>) -> Response {
+    let Some(kiosk) =
+        DEMO_IDENTITIES.iter().find(|identity| identity.subject == request.subject && identity.role == Role::Kiosk)
+    else {
+        let body = serde_json::json!({"code": "unknown_kiosk", "detail": "see GET /dev/identities (role kiosk)"});
+        return (StatusCode::NOT_FOUND, Json(body)).into_response();
+    };
+    let issued = (|| -> anyhow::Result<String> {
+        let languages = kiosk.languages.iter().map(|tag| LanguageTag::parse(*tag)).collect::<Result<Vec<_>, _>>()?;
+        Ok(issuer.issue_device_credential(
+            &Subject::parse(kiosk.subject)?,
+            &ServicePointId::parse(kiosk.organisation)?,
+            &languages,
+            DEMO_DEVICE_CREDENTIAL_SECONDS,
+        )?)
+    })();
+    match issued {
+        Ok(credential) => Json(serde_json::json!({"credential": credential})).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "issuing a demo device credential failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"code": "internal"}))).into_response()
+        }
+    }
 }
 
 async fn identities() -> Json<&'static [DemoIdentity]> {

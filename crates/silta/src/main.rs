@@ -10,7 +10,9 @@
 mod dev;
 mod keys;
 mod media;
+mod sessions;
 mod settings;
+mod web;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -182,13 +184,16 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot start the SFU on {} (set SILTA_SFU__BIND)", settings.sfu.bind))?;
     let media_candidate = sfu.candidate();
+    let bus = Arc::new(InProcessBus::default());
+    sessions::relay(bus.as_ref(), booking.clone());
     let dependencies = SignalDependencies {
         verifier,
         issuer: Some(issuer.clone()),
         published_keys,
         media: Arc::new(media::InProcessSfu(sfu.clone())),
-        bus: Arc::new(InProcessBus::default()),
+        bus,
     };
+    let web_root = settings.web.resolved_root();
     let app = Application::build(settings.signal.clone(), dependencies)
         .await
         .with_context(|| {
@@ -196,12 +201,19 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         })?
         .with_routes(dev::routes(issuer))
         .with_routes(silta_booking::api::router(booking.clone()))
-        .with_routes(media::metrics_routes(sfu));
+        .with_routes(media::metrics_routes(sfu))
+        .with_routes(web::routes(&web_root)?);
     relay_booking_events(&booking, app.state());
     let address = app.local_addr()?;
     let base = format!("http://{address}");
     println!();
     println!("Silta dev is running (stop with Ctrl-C).");
+    println!("  Open the demo      {base}/   (kiosk, advisor, expert, interpreter, admin)");
+    println!("  Kiosk              {base}/kiosk/      Advisor   {base}/advisor/?as=advisor-kemi-1");
+    println!(
+        "  Expert             {base}/expert/?as=expert-vero-1   Interpreter {base}/interpreter/?as=interpreter-sv-1"
+    );
+    println!("  Admin              {base}/admin/?as=admin-1");
     println!("  Signal WebSocket   ws://{address}/v1/signal");
     println!("  Health             {base}/healthz");
     println!("  Demo identities    {base}/dev/identities");

@@ -30,6 +30,35 @@ pub struct Settings {
     pub booking: BookingSettings,
     /// The SFU media relay.
     pub sfu: SfuSettings,
+    /// The browser apps.
+    pub web: WebSettings,
+}
+
+/// Where the browser apps are served from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Directory holding `web/` (the apps are plain ES modules: no build
+    /// step). Empty: the repository's `web/` when run from a checkout, else
+    /// `./web`.
+    pub root: PathBuf,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        Self { root: PathBuf::new() }
+    }
+}
+
+impl WebSettings {
+    /// The directory to serve.
+    pub fn resolved_root(&self) -> PathBuf {
+        if !self.root.as_os_str().is_empty() {
+            return self.root.clone();
+        }
+        let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+        if checkout.join("index.html").is_file() { checkout } else { PathBuf::from("web") }
+    }
 }
 
 impl Default for Settings {
@@ -41,6 +70,7 @@ impl Default for Settings {
             signal: SignalSettings::default(),
             booking: BookingSettings::default(),
             sfu: SfuSettings::default(),
+            web: WebSettings::default(),
         }
     }
 }

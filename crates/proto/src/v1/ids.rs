@@ -207,6 +207,20 @@ pub enum OutcomeCode {
     ConnectionLost,
 }
 
+impl OutcomeCode {
+    /// The outcome's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeCode::Resolved => "resolved",
+            OutcomeCode::FollowUp => "follow_up",
+            OutcomeCode::Referred => "referred",
+            OutcomeCode::Abandoned => "abandoned",
+            OutcomeCode::TechnicalFailure => "technical_failure",
+            OutcomeCode::ConnectionLost => "connection_lost",
+        }
+    }
+}
+
 /// The kind of identity document the advisor checked. The document's number
 /// and the person's identity code are never sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

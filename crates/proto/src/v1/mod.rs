@@ -3,6 +3,7 @@
 mod decode;
 mod ids;
 pub mod media;
+pub mod sessions;
 pub mod signal;
 
 pub use decode::{DecodeError, decode_client_message, peek_request_id};

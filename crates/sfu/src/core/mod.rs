@@ -129,6 +129,9 @@ struct Incoming {
     simulcast: bool,
     layers: HashMap<Option<Rid>, LayerMeter>,
     last_keyframe_request: HashMap<Option<Rid>, Instant>,
+    /// Keyframe requests that came within the throttle window: sent when it
+    /// ends, so a subscriber waiting for a keyframe is never left waiting.
+    deferred_keyframes: HashMap<Option<Rid>, KeyframeRequestKind>,
     /// The codec of the payload type last seen, so the per-packet path does
     /// not scan the codec list (cleared on renegotiation).
     last_params: Option<(Pt, PayloadParams)>,
@@ -192,6 +195,8 @@ pub struct SfuCore {
     counters: Counters,
     speakers: HashMap<RoomId, Option<ParticipantId>>,
     next_speaker_check: Option<Instant>,
+    /// When the earliest deferred keyframe request is due.
+    next_deferred_keyframe: Option<Instant>,
     /// Subscribers with media written but not yet sent.
     dirty: Vec<PeerKey>,
     /// The latest time the core was given.
@@ -227,6 +232,7 @@ impl SfuCore {
             counters: Counters::default(),
             speakers: HashMap::new(),
             next_speaker_check: None,
+            next_deferred_keyframe: None,
             dirty: Vec::new(),
             last_now: None,
         }
@@ -277,10 +283,7 @@ impl SfuCore {
     /// When `handle_timeout` should be called next.
     pub fn next_timeout(&self) -> Option<Instant> {
         let peers = self.peers.values().map(|peer| peer.timeout).min();
-        match (peers, self.next_speaker_check) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [peers, self.next_speaker_check, self.next_deferred_keyframe].into_iter().flatten().min()
     }
 
     // ----- commands -------------------------------------------------------
@@ -584,6 +587,9 @@ impl SfuCore {
             }
             self.drain(key, now);
         }
+        if self.next_deferred_keyframe.is_some_and(|at| at <= now) {
+            self.send_deferred_keyframes(now);
+        }
         if self.next_speaker_check.is_none_or(|at| at <= now) {
             self.next_speaker_check = Some(now + self.config.speaker_interval);
             self.update_speakers(now);
@@ -691,13 +697,24 @@ impl SfuCore {
         if !ready {
             return;
         }
+        // Each forwarded track's stream id (msid) is its publisher's
+        // participant id, so a client can tell whose media a track carries.
+        let Some(wanted) = self.peers.get_mut(&key).map(|peer| std::mem::take(&mut peer.wanted)) else { return };
+        let wanted: Vec<(Source, String)> = wanted
+            .into_iter()
+            .map(|source| {
+                let stream = self
+                    .peers
+                    .get(&source.peer)
+                    .map_or_else(|| format!("silta-{}", source.peer), |publisher| publisher.participant.to_string());
+                (source, stream)
+            })
+            .collect();
         let result = self.guard(key, now, |peer| {
-            let wanted = std::mem::take(&mut peer.wanted);
             let stopping = std::mem::take(&mut peer.stopping);
             let mut api = peer.rtc.sdp_api();
             let mut adds = Vec::new();
-            for source in wanted {
-                let stream = format!("silta-{}", source.peer);
+            for (source, stream) in wanted {
                 let mid = api.add_media(source.kind, str0m::media::Direction::SendOnly, Some(stream), None, None);
                 adds.push((mid, source));
             }
@@ -793,6 +810,7 @@ impl SfuCore {
                         simulcast: added.simulcast.is_some_and(|simulcast| !simulcast.recv.is_empty()),
                         layers: HashMap::new(),
                         last_keyframe_request: HashMap::new(),
+                        deferred_keyframes: HashMap::new(),
                         last_params: None,
                     },
                 );
@@ -1041,10 +1059,21 @@ impl SfuCore {
         let throttle = self.config.keyframe_throttle;
         let Some(peer) = self.peers.get_mut(&publisher) else { return };
         let Some(incoming) = peer.incoming.get_mut(&mid) else { return };
-        if incoming.last_keyframe_request.get(&rid).is_some_and(|at| now.duration_since(*at) < throttle) {
+        if let Some(at) = incoming.last_keyframe_request.get(&rid).copied()
+            && now.duration_since(at) < throttle
+        {
+            // Coalesced: one request goes out when the window ends (a FIR
+            // wins over a PLI).
+            let deferred = incoming.deferred_keyframes.entry(rid).or_insert(kind);
+            if kind == KeyframeRequestKind::Fir {
+                *deferred = kind;
+            }
+            let due = at + throttle;
+            self.next_deferred_keyframe = Some(self.next_deferred_keyframe.map_or(due, |next| next.min(due)));
             return;
         }
         incoming.last_keyframe_request.insert(rid, now);
+        incoming.deferred_keyframes.remove(&rid);
         let sent = self.guard(publisher, now, |peer| {
             let found = match peer.rtc.direct_api().stream_rx_by_mid(mid, rid) {
                 Some(stream) => {
@@ -1061,6 +1090,23 @@ impl SfuCore {
         if sent == Some(true) {
             self.counters.keyframe_requests += 1;
             self.drain(publisher, now);
+        }
+    }
+
+    /// Sends the keyframe requests whose throttle window has ended.
+    fn send_deferred_keyframes(&mut self, now: Instant) {
+        self.next_deferred_keyframe = None;
+        let mut due = Vec::new();
+        for (key, peer) in &self.peers {
+            for (mid, incoming) in &peer.incoming {
+                for (rid, kind) in &incoming.deferred_keyframes {
+                    due.push((*key, *mid, *rid, *kind));
+                }
+            }
+        }
+        // Requests still inside their window are deferred again.
+        for (key, mid, rid, kind) in due {
+            self.request_keyframe(key, mid, rid, kind, now);
         }
     }
 

@@ -44,6 +44,9 @@ pub struct Client {
     pub screen_mid: Option<Mid>,
     /// The RFC 6464 level its audio carries (dBov, 0 loudest, -127 silent).
     pub audio_level: i8,
+    /// Send keyframes only when asked (as a browser does), not every 60 packets.
+    pub keyframes_on_request: bool,
+    keyframe_requested: bool,
     sent: u64,
 }
 
@@ -181,6 +184,8 @@ impl Simulation {
             audio_mid: None,
             screen_mid: None,
             audio_level: -127,
+            keyframes_on_request: false,
+            keyframe_requested: false,
             sent: 0,
         });
     }
@@ -231,6 +236,7 @@ impl Simulation {
                         keyframe,
                     ));
                 }
+                Output::Event(Event::KeyframeRequest(_)) => self.clients[index].keyframe_requested = true,
                 Output::Event(_) => {}
             }
         }
@@ -305,7 +311,11 @@ impl Simulation {
                 continue;
             };
             let sequence = client.sent + 1;
-            let keyframe = client.sent.is_multiple_of(60);
+            let keyframe = if client.keyframes_on_request {
+                client.sent == 0 || std::mem::take(&mut client.keyframe_requested)
+            } else {
+                client.sent.is_multiple_of(60)
+            };
             let timestamp = 90_000 + (sequence as u32) * 3000;
             let layers: Vec<(Option<Rid>, usize)> = if client.layers.is_empty() {
                 vec![(None, 8)]

@@ -217,6 +217,32 @@ mod simulcast {
     }
 
     #[test]
+    fn subscribers_joining_within_the_keyframe_throttle_each_get_a_keyframe() {
+        let mut simulation =
+            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        simulation.join_with_layers("alice", vec![("l", 100), ("m", 400)]);
+        // Like a browser: a keyframe at the start and then only when asked.
+        simulation.clients[0].keyframes_on_request = true;
+        run_for(&mut simulation, 1000);
+        // Bob and Carol only watch (what they receive is Alice's video), and
+        // join 50 ms apart: Carol's keyframe request falls inside the
+        // throttle window of Bob's and must be sent when it ends, not dropped.
+        simulation.join("bob");
+        simulation.clients[1].publish_mid = None;
+        run_for(&mut simulation, 50);
+        simulation.join("carol");
+        simulation.clients[2].publish_mid = None;
+        run_for(&mut simulation, 2000);
+        for index in [1, 2] {
+            let client = &simulation.clients[index];
+            let video: usize = client.received.values().map(Vec::len).sum();
+            assert!(video > 50, "{} receives alice's video ({video} packets)", client.participant);
+            let first = client.received.values().flat_map(|packets| packets.first()).next().expect("a first packet");
+            assert!(first.2, "{}'s first packet starts a keyframe", client.participant);
+        }
+    }
+
+    #[test]
     fn a_capped_subscriber_gets_the_low_layer_and_switches_up_at_a_keyframe_seamlessly() {
         let mut simulation = simulcast_room();
         simulation.limit(1, Some(150_000));

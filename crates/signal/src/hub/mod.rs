@@ -174,8 +174,8 @@ impl Hub {
         }
     }
 
-    fn publish_session_event(&mut self, message: ServerMessage) {
-        self.effects.deliveries.push((Topic::Sessions, Delivery::Message(Arc::new(message))));
+    fn publish_session_event(&mut self, record: silta_proto::v1::sessions::SessionRecordEvent) {
+        self.effects.deliveries.push((Topic::Sessions, Delivery::Session(Arc::new(record))));
     }
 
     fn client(&self, id: &ParticipantId) -> Result<&Client, SignalError> {

@@ -67,7 +67,15 @@ impl Hub {
         now: Instant,
     ) -> Result<(), SignalError> {
         self.require_member_with_role(id, room_id, &[Role::Advisor], "only the advisor asks for an expert")?;
-        self.create_offer(id, room_id, OfferKind::Call, Role::Expert, expert_wanted(target), now)
+        let language = match &target {
+            ExpertTarget::Queue { language, .. } => Some(language.clone()),
+            ExpertTarget::Person { .. } => None,
+        };
+        self.create_offer(id, room_id, OfferKind::Call, Role::Expert, expert_wanted(target), now)?;
+        if let (Some(language), Some(room)) = (language, self.rooms.get_mut(room_id)) {
+            room.language = Some(language);
+        }
+        Ok(())
     }
 
     /// Brings in an expert of another agency (expert). The requesting expert

@@ -4,11 +4,14 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use silta_proto::v1::media::MediaCommand;
+use silta_proto::v1::sessions::{SessionClosed, SessionJoined, SessionRecordEvent};
 use silta_proto::v1::signal::{
     AdvisorCalled, FeedbackRequested, IdentityCheckedEvent, LeaveReason, ParticipantEvent, ParticipantLeft, RoomState,
     ServerMessage, SessionEnded, SessionPhase,
 };
-use silta_proto::v1::{DocumentType, OutcomeCode, ParticipantId, Role, RoomId, ServicePointId, Subject};
+use silta_proto::v1::{
+    AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, Role, RoomId, ServicePointId, Subject,
+};
 
 use super::{Hub, random_id};
 use crate::error::SignalError;
@@ -27,6 +30,14 @@ pub struct Room {
     pub(super) service_started: Option<Instant>,
     /// Subjects that were in the room; they may rejoin without a new offer.
     pub(super) admitted: HashSet<Subject>,
+    /// When the session opened.
+    pub(super) opened: Instant,
+    /// Language of service (from the expert request).
+    pub(super) language: Option<LanguageTag>,
+    /// The agency of the last expert who joined.
+    pub(super) served_by: Option<AgencyCode>,
+    /// Whether an interpreter joined.
+    pub(super) interpreter_used: bool,
 }
 
 impl Hub {
@@ -88,6 +99,10 @@ impl Hub {
                 identity_checked: None,
                 service_started: None,
                 admitted: HashSet::new(),
+                opened: now,
+                language: None,
+                served_by: None,
+                interpreter_used: false,
             },
         );
         self.effects.media.push(MediaCommand::OpenRoom { room: room_id.clone() });
@@ -104,10 +119,6 @@ impl Hub {
             );
         }
         self.announce_kiosk(&kiosk_id);
-        self.publish_session_event(ServerMessage::Joined(silta_proto::v1::signal::Joined {
-            id: None,
-            room: state.clone(),
-        }));
         Ok(state)
     }
 
@@ -119,6 +130,8 @@ impl Hub {
         let info = client.info();
         let role = client.identity.role;
         let subject = client.identity.subject.clone();
+        let agency = client.identity.agency().cloned();
+        let first_language = client.identity.languages.first().cloned();
         let (publish, subscribe) = client
             .identity
             .grant_for(room_id, role)
@@ -129,10 +142,24 @@ impl Hub {
         let Some(room) = self.rooms.get_mut(room_id) else { return };
         room.participants.push(id.clone());
         room.admitted.insert(subject);
-        if role == Role::Expert {
-            room.phase = SessionPhase::InService;
-            room.service_started.get_or_insert(now);
+        match role {
+            Role::Expert => {
+                room.phase = SessionPhase::InService;
+                room.service_started.get_or_insert(now);
+                room.served_by = agency.or(room.served_by.take());
+                if room.language.is_none() {
+                    room.language = first_language;
+                }
+            }
+            Role::Interpreter => room.interpreter_used = true,
+            _ => {}
         }
+        let joined = SessionRecordEvent::Joined(SessionJoined {
+            room: room_id.clone(),
+            service_point: room.service_point.clone(),
+            role,
+            organisation: info.organisation.clone(),
+        });
         self.effects.media.push(MediaCommand::AddParticipant {
             room: room_id.clone(),
             participant: id.clone(),
@@ -141,6 +168,7 @@ impl Hub {
         });
         let event = ServerMessage::ParticipantJoined(ParticipantEvent { room: room_id.clone(), participant: info });
         self.send_to_room(room_id, event, Some(id));
+        self.publish_session_event(joined);
     }
 
     /// Checks the room-related preconditions every request shares: the token
@@ -318,7 +346,7 @@ impl Hub {
             self.record_handling_time(agency, now.duration_since(started));
         }
         let ended = ServerMessage::SessionEnded(SessionEnded { room: room_id.clone(), outcome, ended_by });
-        let shared = std::sync::Arc::new(ended.clone());
+        let shared = std::sync::Arc::new(ended);
         for member in &room.participants {
             if let Some(client) = self.clients.get_mut(member) {
                 client.rooms.remove(room_id);
@@ -334,13 +362,21 @@ impl Hub {
         self.send(&room.kiosk, ServerMessage::FeedbackRequested(FeedbackRequested { room: room_id.clone() }));
         self.cancel_offers_for_room(room_id);
         self.effects.media.push(MediaCommand::CloseRoom { room: room_id.clone() });
-        self.publish_session_event(ended);
+        self.publish_session_event(SessionRecordEvent::Ended(SessionClosed {
+            room: room_id.clone(),
+            service_point: room.service_point.clone(),
+            agency: room.served_by.clone(),
+            language: room.language.clone(),
+            interpreter_used: room.interpreter_used,
+            duration_ms: u64::try_from(now.duration_since(room.opened).as_millis()).unwrap_or(u64::MAX),
+            outcome,
+        }));
         let kiosk = room.kiosk.clone();
         self.announce_kiosk(&kiosk);
         self.dispatch(now);
     }
 
-    fn room_agency(&self, room: &Room) -> Option<silta_proto::v1::AgencyCode> {
+    fn room_agency(&self, room: &Room) -> Option<AgencyCode> {
         room.participants
             .iter()
             .filter_map(|member| self.clients.get(member))

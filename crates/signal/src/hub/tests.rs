@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use silta_auth::{Identity, Organisation, RoomGrant};
 use silta_proto::v1::media::MediaCommand;
+use silta_proto::v1::sessions::SessionRecordEvent;
 use silta_proto::v1::signal::{
     ErrorCode, ExpertTarget, InterpreterTarget, LeaveReason, OfferKind, ServerMessage, SessionPhase, WithdrawReason,
 };
@@ -63,7 +64,7 @@ fn received(effects: &Effects, to: &ParticipantId) -> Vec<ServerMessage> {
         .filter(|(topic, _)| topic == &Topic::Participant(to.clone()))
         .filter_map(|(_, delivery)| match delivery {
             Delivery::Message(message) => Some((**message).clone()),
-            Delivery::Superseded { .. } => None,
+            Delivery::Superseded { .. } | Delivery::Session(_) => None,
         })
         .collect()
 }
@@ -427,7 +428,22 @@ fn ending_the_session_asks_the_kiosk_for_feedback_and_closes_media() {
     assert!(kiosk_saw.iter().any(|m| matches!(m, ServerMessage::SessionEnded(e) if e.outcome == OutcomeCode::Resolved && e.ended_by == Some(Role::Expert))));
     assert!(kiosk_saw.iter().any(|m| matches!(m, ServerMessage::FeedbackRequested(f) if f.room == room)));
     assert!(effects.media.contains(&MediaCommand::CloseRoom { room: room.clone() }));
-    assert!(effects.deliveries.iter().any(|(topic, _)| topic == &Topic::Sessions));
+    let closed = effects
+        .deliveries
+        .iter()
+        .find_map(|(topic, delivery)| match (topic, delivery) {
+            (Topic::Sessions, Delivery::Session(record)) => match &**record {
+                SessionRecordEvent::Ended(closed) => Some(closed.clone()),
+                SessionRecordEvent::Joined(_) => None,
+            },
+            _ => None,
+        })
+        .expect("the end is recorded for the statistics");
+    assert_eq!(closed.room, room);
+    assert_eq!(closed.agency.as_ref().map(|agency| agency.as_str()), Some("VERO"));
+    assert_eq!(closed.language.as_ref().map(|language| language.as_str()), Some("sv"));
+    assert!(!closed.interpreter_used);
+    assert_eq!(closed.outcome, OutcomeCode::Resolved);
     // The room is gone.
     assert_eq!(code(cast.world.hub.join(&cast.advisor, &room, now).unwrap_err()), ErrorCode::RoomNotFound);
 }

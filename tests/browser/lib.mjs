@@ -1,0 +1,453 @@
+// The harness of the browser tests: a `silta dev` server per test, Debian's
+// Chromium driven by playwright-core with fake media devices, axe-core
+// checks, screenshots, WebRTC statistics probes and a TCP proxy that can
+// cut a kiosk's network.
+//
+// Everything runs inside a network namespace that has only `lo` (run.mjs
+// re-executes itself under `unshare -n`), so no media leaves loopback.
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repository = path.resolve(here, '../..');
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(process.env.HOME ?? '/root', '.cache/silta-target');
+export const siltaBinary = process.env.SILTA_BIN ?? path.join(targetDir, 'debug/silta');
+export const screenshotDir = process.env.SILTA_SCREENSHOTS ?? path.join(here, 'screenshots');
+const axeSource = readFileSync(path.join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
+
+export const CHROMIUM_ARGS = [
+  '--allow-loopback-in-peer-connection',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream=fps=30',
+  '--autoplay-policy=no-user-gesture-required',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  // Background pages must keep rendering and decoding at full rate.
+  '--disable-background-timer-throttling',
+  '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+  '--auto-select-desktop-capture-source=Entire screen',
+];
+
+export class AssertionError extends Error {}
+
+/** @param {unknown} condition @param {string} message */
+export function assert(condition, message) {
+  if (!condition) throw new AssertionError(message);
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls `probe` until it returns a truthy value.
+ * @template T
+ * @param {() => Promise<T> | T} probe
+ * @param {string} what
+ * @param {number} [timeoutMs]
+ * @returns {Promise<T>}
+ */
+export async function eventually(probe, what, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await probe();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(100);
+  }
+  throw new AssertionError(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+}
+
+/** A `silta dev` process on free loopback ports with its own data directory. */
+export class Server {
+  static async start() {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'silta-browser-'));
+    const child = spawn(siltaBinary, ['dev'], {
+      env: {
+        // Only the settings given here: the runner's own SILTA_* variables
+        // would be refused as unknown settings.
+        ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SILTA_'))),
+        SILTA_DATA_DIR: dataDir,
+        SILTA_SIGNAL__BIND: '127.0.0.1:0',
+        SILTA_SFU__BIND: '127.0.0.1:0',
+        SILTA_LOG__FILTER: process.env.SILTA_TEST_LOG ?? 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+      if (process.env.SILTA_TEST_LOG) process.stderr.write(chunk);
+    });
+    const base = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`silta dev did not start:\n${output}`)), 30_000);
+      child.stdout.on('data', (chunk) => {
+        output += chunk;
+        const match = output.match(/Health\s+(http:\/\/[^/\s]+)\/healthz/);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`silta dev exited with ${code}:\n${output}`));
+      });
+    });
+    return new Server(child, base, dataDir);
+  }
+
+  /** @param {import('node:child_process').ChildProcess} child @param {string} base @param {string} dataDir */
+  constructor(child, base, dataDir) {
+    this.child = child;
+    this.base = base;
+    this.dataDir = dataDir;
+    this.port = Number(new URL(base).port);
+  }
+
+  /** A demo identity's access token. @param {string} subject */
+  async token(subject) {
+    const response = await fetch(`${this.base}/dev/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ subject }),
+    });
+    assert(response.ok, `token for ${subject}: HTTP ${response.status}`);
+    return (await response.json()).access_token;
+  }
+
+  /** A booking API call as a demo identity. */
+  async api(subject, method, apiPath, body) {
+    const response = await fetch(`${this.base}/api/v1${apiPath}`, {
+      method,
+      headers: { authorization: `Bearer ${await this.token(subject)}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    assert(response.ok, `${method} ${apiPath}: HTTP ${response.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  }
+
+  async stop() {
+    this.child.kill('SIGTERM');
+    await new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.child.kill('SIGKILL');
+        resolve();
+      }, 5000);
+      this.child.on('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * A TCP proxy in front of the server whose "cable" the test can pull:
+ * `cut()` destroys every connection and refuses new ones until `restore()`.
+ */
+export class CablePull {
+  /** @param {number} targetPort */
+  static async start(targetPort) {
+    const proxy = new CablePull(targetPort);
+    await new Promise((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
+    proxy.port = /** @type {net.AddressInfo} */ (proxy.server.address()).port;
+    return proxy;
+  }
+
+  constructor(targetPort) {
+    this.targetPort = targetPort;
+    this.connected = true;
+    /** @type {Set<net.Socket>} */
+    this.sockets = new Set();
+    this.server = net.createServer((client) => {
+      if (!this.connected) {
+        client.destroy();
+        return;
+      }
+      const upstream = net.connect(this.targetPort, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => {});
+      }
+      client.pipe(upstream).pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    this.port = 0;
+  }
+
+  cut() {
+    this.connected = false;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  restore() {
+    this.connected = true;
+  }
+
+  close() {
+    this.cut();
+    this.server.close();
+  }
+}
+
+/** One Chromium for a test; one context per person. */
+export class Browser {
+  static async launch() {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
+    return new Browser(browser);
+  }
+
+  /** @param {import('playwright-core').Browser} browser */
+  constructor(browser) {
+    this.browser = browser;
+    /** @type {Array<{name: string, page: import('playwright-core').Page, errors: string[]}>} */
+    this.pages = [];
+  }
+
+  /** A new person's window. @param {string} name */
+  async page(name) {
+    const context = await this.browser.newContext({ viewport: { width: 1024, height: 640 }, locale: 'fi-FI' });
+    await context.grantPermissions(['camera', 'microphone']);
+    const page = await context.newPage();
+    const errors = [];
+    page.on('pageerror', (error) => errors.push(`${name}: ${error.message}`));
+    page.on('console', (message) => {
+      if (process.env.SILTA_TEST_CONSOLE) console.log(`  [${name}] ${message.type()}: ${message.text()}`);
+    });
+    this.pages.push({ name, page, errors });
+    return page;
+  }
+
+  /** Uncaught page errors so far. */
+  errors() {
+    return this.pages.flatMap((entry) => entry.errors);
+  }
+
+  async close() {
+    await this.browser.close();
+  }
+}
+
+/**
+ * Opens the kiosk app provisioned as a demo kiosk (through `origin`, e.g.
+ * a CablePull proxy).
+ * @param {import('playwright-core').Page} page
+ * @param {string} origin
+ * @param {string} kiosk
+ * @param {string} [language]
+ */
+export async function openKiosk(page, origin, kiosk, language = 'fi') {
+  await page.goto(`${origin}/kiosk/?lang=${language}`);
+  await page.evaluate(async (subject) => {
+    const response = await fetch('/dev/device-credential', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ subject }),
+    });
+    localStorage.setItem('silta.kiosk.deviceCredential', (await response.json()).credential);
+  }, kiosk);
+  await page.goto(`${origin}/kiosk/?lang=${language}`);
+  await page.locator('#screen-idle').waitFor({ state: 'visible' });
+}
+
+/**
+ * Opens a staff app as a demo identity.
+ * @param {import('playwright-core').Page} page
+ * @param {string} origin
+ * @param {string} app advisor | expert | interpreter | admin
+ * @param {string} subject
+ * @param {string} [language]
+ */
+export async function openStaff(page, origin, app, subject, language = 'fi') {
+  await page.goto(`${origin}/${app}/?as=${encodeURIComponent(subject)}&lang=${language}`);
+  await page.locator('#app').waitFor({ state: 'visible' });
+  await eventually(() => page.evaluate(() => window.siltaApp?.client?.state === 'connected'), `${subject} connected`);
+}
+
+/** Every axe violation found, by page and state. */
+export const accessibilityFindings = [];
+
+/**
+ * Runs axe-core (WCAG 2.0/2.1 A and AA) on the page as it is now.
+ * @param {import('playwright-core').Page} page
+ * @param {string} label
+ */
+export async function checkAccessibility(page, label) {
+  const hasAxe = await page.evaluate(() => typeof window.axe !== 'undefined');
+  if (!hasAxe) await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+  );
+  for (const violation of result.violations) {
+    accessibilityFindings.push(
+      `${label}: ${violation.id} (${violation.impact}) – ${violation.help}: ${violation.nodes.map((node) => node.target.join(' ')).slice(0, 3).join(', ')}`,
+    );
+  }
+  return result.violations.length;
+}
+
+/**
+ * Saves a screenshot (tests/browser/screenshots/<name>.png) and checks the
+ * page's accessibility in the same state.
+ * @param {import('playwright-core').Page} page
+ * @param {string} name
+ */
+export async function capture(page, name) {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
+  await checkAccessibility(page, name);
+}
+
+/**
+ * Inbound media counters of a page's call: video frames decoded and audio
+ * packets received, in total and per remote participant.
+ * @param {import('playwright-core').Page} page
+ */
+export function mediaCounters(page) {
+  return page.evaluate(async () => {
+    const media = window.siltaApp?.session?.media;
+    if (!media) return null;
+    const byTrack = new Map();
+    for (const [participant, stream] of media.remote) {
+      for (const track of stream.getTracks()) byTrack.set(track.id, participant);
+    }
+    const report = await media.pc.getStats();
+    const result = { framesDecoded: 0, audioPackets: 0, audioSamples: 0, participants: {} };
+    report.forEach((entry) => {
+      if (entry.type !== 'inbound-rtp') return;
+      const participant = byTrack.get(entry.trackIdentifier) ?? 'unknown';
+      result.participants[participant] ??= { framesDecoded: 0, audioPackets: 0, video: [] };
+      if (entry.kind === 'video') {
+        result.participants[participant].video.push({
+          mid: entry.mid, packets: entry.packetsReceived, frames: entry.framesReceived, keyframes: entry.keyFramesDecoded, pli: entry.pliCount, nack: entry.nackCount, lost: entry.packetsLost,
+        });
+        result.framesDecoded += entry.framesDecoded ?? 0;
+        result.participants[participant].framesDecoded += entry.framesDecoded ?? 0;
+      } else if (entry.kind === 'audio') {
+        result.audioPackets += entry.packetsReceived ?? 0;
+        result.audioSamples += entry.totalSamplesReceived ?? 0;
+        result.participants[participant].audioPackets += entry.packetsReceived ?? 0;
+      }
+    });
+    return result;
+  });
+}
+
+/** The participant ids of a page's room by role. @param {import('playwright-core').Page} page */
+export function participantsByRole(page) {
+  return page.evaluate(() => {
+    const session = window.siltaApp?.session;
+    const result = {};
+    for (const info of session?.participants.values() ?? []) (result[info.role] ??= []).push(info.participant);
+    return result;
+  });
+}
+
+/**
+ * Asserts that a page decodes video and receives audio from `roles` (all
+ * remote participants with those roles): both counters rise.
+ * @param {import('playwright-core').Page} page
+ * @param {string} who
+ * @param {string[]} roles
+ */
+export async function assertMediaFlows(page, who, roles) {
+  for (const role of roles) {
+    const ids = await eventually(async () => {
+      const all = await participantsByRole(page);
+      return (all[role] ?? []).length > 0 ? all : null;
+    }, `${who} to see a ${role} in the room`);
+    for (const participant of ids[role]) {
+      let seen = null;
+      const first = await eventually(async () => {
+        const counters = await mediaCounters(page);
+        seen = counters;
+        const entry = counters?.participants[participant];
+        return entry && entry.framesDecoded > 0 && entry.audioPackets > 0 ? entry : null;
+      }, `${who} to decode video and receive audio from the ${role}`, 20_000).catch((error) => {
+        throw new AssertionError(`${error.message}; counters by participant: ${JSON.stringify(seen)}; ${role} is ${participant}`);
+      });
+      await eventually(async () => {
+        const counters = await mediaCounters(page);
+        const entry = counters?.participants[participant];
+        return entry && entry.framesDecoded > first.framesDecoded + 5 && entry.audioPackets > first.audioPackets + 10;
+      }, `${who}'s video frames and audio packets from the ${role} to keep rising`, 10_000);
+    }
+  }
+}
+
+/**
+ * Starts sampling, inside the page, a frame counter as often as getStats
+ * answers: with a participant id, the frames decoded from that remote
+ * participant's camera; without, the frames of the page's own camera source
+ * (what the sender captured). `stop()` returns `maxStill`, the longest span
+ * between two samples that read the same count (the video stood still at
+ * least that long, whatever the sampling delay), and `maxGap`, the longest
+ * span between two samples whose count rose (an upper bound that includes
+ * the sampler's own lateness on a loaded machine).
+ * @param {import('playwright-core').Page} page
+ * @param {string | null} participant
+ */
+export async function startFrameWatch(page, participant) {
+  await page.evaluate((target) => {
+    const watch = { running: true, samples: 0, lastIncrease: 0, maxGap: 0, maxStill: 0, lastCount: -1, gaps: [], lastSample: 0, maxSampleInterval: 0 };
+    window.__frameWatch = watch;
+    (async () => {
+      while (watch.running) {
+        const media = window.siltaApp?.session?.media;
+        const track = target ? media?.remote.get(target)?.getVideoTracks()[0] : media?.cameraSender?.track;
+        if (media && track) {
+          const report = await media.pc.getStats(track);
+          let frames = 0;
+          report.forEach((entry) => {
+            if (target && entry.type === 'inbound-rtp' && entry.kind === 'video') frames = Math.max(frames, entry.framesDecoded ?? 0);
+            if (!target && entry.type === 'media-source' && entry.kind === 'video') frames = Math.max(frames, entry.frames ?? 0);
+          });
+          const now = performance.now();
+          if (watch.lastSample) watch.maxSampleInterval = Math.max(watch.maxSampleInterval, now - watch.lastSample);
+          watch.lastSample = now;
+          watch.samples += 1;
+          if (frames > watch.lastCount) {
+            if (watch.lastCount >= 0) {
+              const gap = now - watch.lastIncrease;
+              if (gap > watch.maxGap) watch.maxGap = gap;
+              if (gap > 100) watch.gaps.push(Math.round(gap));
+            }
+            watch.lastCount = frames;
+            watch.lastIncrease = now;
+          } else {
+            watch.maxStill = Math.max(watch.maxStill, now - watch.lastIncrease);
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+  }, participant);
+  return {
+    async stop() {
+      return page.evaluate(() => {
+        const watch = window.__frameWatch;
+        watch.running = false;
+        return { maxStill: Math.round(watch.maxStill), maxGap: Math.round(watch.maxGap), samples: watch.samples, frames: watch.lastCount, gaps: watch.gaps, maxSampleInterval: Math.round(watch.maxSampleInterval) };
+      });
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Runs the browser tests: every flow of the brief in real Chromium against
+// real `silta dev` servers. Re-executes itself inside a network namespace
+// that has only `lo` (media stays on loopback).
+//
+//   node run.mjs                 every flow
+//   node run.mjs walk-in close   the named flows
+
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { accessibilityFindings, siltaBinary } from './lib.mjs';
+import { flows } from './flows.mjs';
+
+if (!process.env.SILTA_IN_NETNS) {
+  const script = fileURLToPath(import.meta.url);
+  const args = process.argv.slice(2).map((arg) => `'${arg.replace(/'/g, '')}'`).join(' ');
+  const result = spawnSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" "${script}" ${args}`], {
+    stdio: 'inherit',
+    env: { ...process.env, SILTA_IN_NETNS: '1' },
+  });
+  if (result.error) {
+    console.error(`cannot enter a loopback-only network namespace (unshare -n): ${result.error.message}`);
+    process.exit(1);
+  }
+  process.exit(result.status ?? 1);
+}
+
+if (!existsSync(siltaBinary)) {
+  console.error(`${siltaBinary} is missing: build it first (cargo build -p silta)`);
+  process.exit(1);
+}
+if (!existsSync('/usr/bin/chromium')) {
+  console.error('/usr/bin/chromium is missing: apt-get install -y chromium');
+  process.exit(1);
+}
+
+const wanted = process.argv.slice(2);
+const selected = flows.filter((flow) => wanted.length === 0 || wanted.includes(flow.name));
+if (selected.length === 0) {
+  console.error(`no flow named ${wanted.join(', ')}; flows: ${flows.map((flow) => flow.name).join(', ')}`);
+  process.exit(1);
+}
+
+const TIMEOUT_MS = 180_000;
+let failed = 0;
+for (const flow of selected) {
+  const started = Date.now();
+  process.stdout.write(`browser flow ${flow.name} … `);
+  const findingsBefore = accessibilityFindings.length;
+  try {
+    await Promise.race([
+      flow.run(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS)),
+    ]);
+    const findings = accessibilityFindings.slice(findingsBefore);
+    if (findings.length > 0) throw new Error(`axe-core found ${findings.length} violation(s):\n    ${findings.join('\n    ')}`);
+    console.log(`ok (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAILED (${((Date.now() - started) / 1000).toFixed(1)} s)\n  ${error instanceof Error ? error.stack ?? error.message : error}`);
+  }
+}
+console.log(`browser tests: ${selected.length - failed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,423 @@
+// The service advisor: the point's kiosks, today's appointments, check-in,
+// walk-in requests, the identity-checked marker, hand-off and coming back.
+
+import { bookingApi } from '../shared/api.js';
+import { claimsOf } from '../shared/auth.js';
+import { SignalClient, localMedia } from '../shared/client.js';
+import { formatDateTime, onLanguageChange, t } from '../shared/i18n.js';
+import { RoomSession } from '../shared/session.js';
+import { signIn } from '../shared/staff.js';
+import { announce, byId, h, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
+
+const DOCUMENT_TYPES = ['identity_card', 'passport', 'driving_licence', 'residence_permit', 'other'];
+const OUTCOMES = ['resolved', 'follow_up', 'referred', 'abandoned', 'technical_failure'];
+const INTERPRETER_LANGUAGES = ['fi', 'sv', 'se', 'fse', 'fss', 'ar', 'ru', 'so', 'en'];
+
+/**
+ * @typedef {{kiosk: string, online: boolean, room?: string | null}} KioskStatus
+ */
+
+const app = {
+  /** @type {SignalClient | null} */
+  client: null,
+  /** @type {ReturnType<typeof bookingApi> | null} */
+  api: null,
+  /** @type {RoomSession | null} */
+  session: null,
+  /** @type {Map<string, KioskStatus>} */
+  kiosks: new Map(),
+  /** @type {any[]} */
+  appointments: [],
+  /** @type {any[]} */
+  agencies: [],
+  /** @type {any[]} */
+  services: [],
+  servicePoint: '',
+  /** @type {Map<string, string>} room → kiosk, for call-backs */
+  callbacks: new Map(),
+  /** @type {string | null} */
+  identityChecked: null,
+};
+Object.assign(window, { siltaApp: app });
+
+async function main() {
+  await setUpLanguagePicker(/** @type {HTMLSelectElement} */ (byId('language')), './i18n/', 'silta.advisor.language');
+  document.title = t('app.title');
+  const tokens = await signIn('advisor', byId('signin'));
+  byId('signin').replaceChildren();
+  byId('app').hidden = false;
+  const claims = claimsOf(await tokens.get());
+  app.servicePoint = String(claims.org ?? '');
+  byId('who').textContent = t('signin.as', { subject: tokens.subject });
+  app.api = bookingApi(tokens);
+  const client = new SignalClient(tokens);
+  app.client = client;
+  showConnectionState(client);
+  client.addEventListener('autherror', (event) => showError(/** @type {CustomEvent} */ (event).detail));
+  client.on('kiosk_status', (status) => {
+    app.kiosks.set(status.kiosk, /** @type {KioskStatus} */ (/** @type {unknown} */ (status)));
+    renderKiosks();
+  });
+  client.on('advisor_called', (message) => {
+    app.callbacks.set(message.room, message.kiosk);
+    renderCallbacks();
+    announce(t('callback.announce', { kiosk: message.kiosk }));
+  });
+  client.on('queue_status', (message) => {
+    if (message.room === app.session?.room) {
+      byId('session-state').textContent = t('session.queued', { position: message.position });
+    }
+  });
+  client.on('call_withdrawn', (message) => {
+    if (message.room === app.session?.room) announce(t('request.withdrawn', { reason: message.reason }));
+  });
+  client.on('identity_checked', (message) => {
+    if (message.room === app.session?.room) {
+      app.identityChecked = message.document_type;
+      renderSession();
+    }
+  });
+  client.on('appointment_checked_in', () => loadAppointments());
+  client.addEventListener('welcome', (event) => {
+    const welcome = /** @type {CustomEvent} */ (event).detail;
+    app.kiosks = new Map((welcome.kiosks ?? []).map((/** @type {KioskStatus} */ k) => [k.kiosk, k]));
+    renderKiosks();
+  });
+  const welcome = await client.connect();
+  app.kiosks = new Map((welcome.kiosks ?? []).map((/** @type {KioskStatus} */ k) => [k.kiosk, k]));
+  for (const room of welcome.rooms ?? []) await enterRoom(room);
+  fillStaticSelects();
+  wireForms();
+  onLanguageChange(() => {
+    document.title = t('app.title');
+    byId('who').textContent = t('signin.as', { subject: tokens.subject });
+    fillStaticSelects();
+    fillAgencySelects();
+    renderKiosks();
+    renderAppointments();
+    renderSession();
+    renderCallbacks();
+  });
+  renderKiosks();
+  await Promise.all([loadAppointments(), loadDirectory()]);
+}
+
+function fillStaticSelects() {
+  const documentSelect = /** @type {HTMLSelectElement} */ (byId('identity-document'));
+  const chosen = documentSelect.value;
+  documentSelect.replaceChildren(...DOCUMENT_TYPES.map((type) => h('option', { value: type }, t(`document.${type}`))));
+  if (chosen) documentSelect.value = chosen;
+  const outcome = /** @type {HTMLSelectElement} */ (byId('end-outcome'));
+  const chosenOutcome = outcome.value;
+  outcome.replaceChildren(...OUTCOMES.map((code) => h('option', { value: code }, t(`outcome.${code}`))));
+  if (chosenOutcome) outcome.value = chosenOutcome;
+  const interpreter = /** @type {HTMLSelectElement} */ (byId('request-interpreter'));
+  const chosenInterpreter = interpreter.value;
+  interpreter.replaceChildren(
+    h('option', { value: '' }, t('request.no_interpreter')),
+    ...INTERPRETER_LANGUAGES.map((lang) => h('option', { value: lang }, t(`lang.${lang}`))),
+  );
+  interpreter.value = chosenInterpreter;
+}
+
+async function loadDirectory() {
+  if (!app.api) return;
+  try {
+    [app.agencies, app.services] = await Promise.all([app.api.all('/agencies'), app.api.all('/services')]);
+  } catch (error) {
+    showError(error);
+  }
+  fillAgencySelects();
+}
+
+function fillAgencySelects() {
+  const agency = /** @type {HTMLSelectElement} */ (byId('request-agency'));
+  const chosen = agency.value;
+  agency.replaceChildren(...app.agencies.map((a) => h('option', { value: a.code }, agencyName(a))));
+  if (chosen) agency.value = chosen;
+  fillServices();
+}
+
+/** @param {any} agency */
+function agencyName(agency) {
+  const lang = /** @type {'fi' | 'sv' | 'en'} */ (document.documentElement.lang);
+  return agency.names?.[lang] ?? t(`agency.${agency.code}`);
+}
+
+function fillServices() {
+  const agency = /** @type {HTMLSelectElement} */ (byId('request-agency')).value;
+  const service = /** @type {HTMLSelectElement} */ (byId('request-service'));
+  const lang = /** @type {'fi' | 'sv' | 'en'} */ (document.documentElement.lang);
+  const chosen = service.value;
+  const services = app.services.filter((s) => s.agency === agency && s.remote_capable);
+  service.replaceChildren(...services.map((s) => h('option', { value: s.id }, s.names?.[lang] ?? s.id)));
+  if (chosen && services.some((s) => s.id === chosen)) service.value = chosen;
+  fillLanguages();
+}
+
+function fillLanguages() {
+  const serviceId = /** @type {HTMLSelectElement} */ (byId('request-service')).value;
+  const service = app.services.find((s) => s.id === serviceId);
+  const languageSelect = /** @type {HTMLSelectElement} */ (byId('request-language'));
+  const chosen = languageSelect.value;
+  /** @type {string[]} */
+  const languages = service?.languages ?? ['fi', 'sv', 'en'];
+  languageSelect.replaceChildren(...languages.map((lang) => h('option', { value: lang }, t(`lang.${lang}`))));
+  if (chosen && languages.includes(chosen)) languageSelect.value = chosen;
+}
+
+function wireForms() {
+  byId('request-agency').addEventListener('change', fillServices);
+  byId('request-service').addEventListener('change', fillLanguages);
+  byId('request-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const session = app.session;
+    if (!session || !app.client) return;
+    const agency = /** @type {HTMLSelectElement} */ (byId('request-agency')).value;
+    const language = /** @type {HTMLSelectElement} */ (byId('request-language')).value;
+    const interpreter = /** @type {HTMLSelectElement} */ (byId('request-interpreter')).value;
+    try {
+      await app.client.request({ type: 'expert_request', room: session.room, target: { by: 'queue', agency, language } });
+      byId('session-state').textContent = t('session.waiting');
+      announce(t('request.sent', { agency: t(`agency.${agency}`) }));
+      if (interpreter) {
+        await app.client.request({ type: 'interpreter_invite', room: session.room, target: { by: 'language', language: interpreter } });
+        announce(t('request.interpreter_sent', { language: t(`lang.${interpreter}`) }));
+      }
+    } catch (error) {
+      showError(error);
+    }
+  });
+  byId('identity-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const session = app.session;
+    if (!session || !app.client) return;
+    const documentType = /** @type {HTMLSelectElement} */ (byId('identity-document')).value;
+    try {
+      await app.client.request({ type: 'identity_checked', room: session.room, document_type: documentType });
+      app.identityChecked = documentType;
+      renderSession();
+      announce(t('identity.done', { document: t(`document.${documentType}`) }));
+    } catch (error) {
+      showError(error);
+    }
+  });
+  byId('handoff').addEventListener('click', async () => {
+    const session = app.session;
+    if (!session || !app.client) return;
+    try {
+      await app.client.request({ type: 'leave', room: session.room });
+      closeSession();
+      announce(t('session.handed_off'));
+      renderKiosks();
+    } catch (error) {
+      showError(error);
+    }
+  });
+  byId('end-session').addEventListener('click', async () => {
+    const session = app.session;
+    if (!session || !app.client) return;
+    const outcome = /** @type {HTMLSelectElement} */ (byId('end-outcome')).value;
+    try {
+      await app.client.request({ type: 'session_end', room: session.room, outcome });
+    } catch (error) {
+      showError(error);
+    }
+  });
+}
+
+async function loadAppointments() {
+  if (!app.api || !app.servicePoint) return;
+  const start = new Date();
+  start.setHours(0, 0, 0, 0);
+  // Today and the coming week, so the advisor can prepare.
+  const end = new Date(start.getTime() + 8 * 24 * 3600 * 1000);
+  try {
+    app.appointments = await app.api.all('/appointments', {
+      service_point: app.servicePoint,
+      from: start.toISOString(),
+      to: end.toISOString(),
+    });
+  } catch (error) {
+    showError(error);
+  }
+  renderAppointments();
+}
+
+function renderAppointments() {
+  const container = byId('appointments');
+  if (app.appointments.length === 0) {
+    container.replaceChildren(h('p', { class: 'muted' }, t('appointments.none')));
+    return;
+  }
+  const rows = app.appointments
+    .slice()
+    .sort((a, b) => a.starts_at.localeCompare(b.starts_at))
+    .map((appointment) =>
+      h('tr', { 'data-appointment': appointment.id },
+        h('td', {}, formatDateTime(appointment.starts_at, { weekday: 'short', day: 'numeric', month: 'numeric', hour: '2-digit', minute: '2-digit' })),
+        h('td', {}, t(`agency.${appointment.agency}`)),
+        h('td', {}, t(`lang.${appointment.language}`), appointment.interpreter_language ? ` + ${t('role.interpreter')} (${t(`lang.${appointment.interpreter_language}`)})` : ''),
+        h('td', {}, appointment.kiosk),
+        h('td', {}, t(`appointment.status.${appointment.status}`)),
+        h('td', {},
+          appointment.status === 'booked'
+            ? h('button', { type: 'button', class: 'primary', onclick: () => checkIn(appointment) }, t('appointments.check_in'))
+            : ''),
+      ),
+    );
+  container.replaceChildren(
+    h('table', {},
+      h('caption', { class: 'visually-hidden' }, t('appointments.title')),
+      h('thead', {}, h('tr', {},
+        ...['time', 'agency', 'language', 'kiosk', 'status', 'action'].map((column) => h('th', { scope: 'col' }, t(`appointments.${column}`))))),
+      h('tbody', {}, ...rows),
+    ),
+  );
+}
+
+/** @param {any} appointment */
+async function checkIn(appointment) {
+  if (!app.api || !app.client) return;
+  try {
+    const checked = await app.api.post(`/appointments/${encodeURIComponent(appointment.id)}/check-in`);
+    await loadAppointments();
+    const reply = await app.client.request({ type: 'session_open', kiosk: checked.kiosk, room: checked.room });
+    await enterRoom(reply.room);
+    await app.client.request({ type: 'expert_request', room: checked.room, target: { by: 'person', subject: checked.expert } });
+    if (checked.interpreter) {
+      await app.client.request({ type: 'interpreter_invite', room: checked.room, target: { by: 'person', subject: checked.interpreter } });
+    }
+    byId('session-state').textContent = t('session.waiting_booked');
+    announce(t('appointments.checked_in'));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function renderKiosks() {
+  const list = byId('kiosks');
+  const kiosks = [...app.kiosks.values()].sort((a, b) => a.kiosk.localeCompare(b.kiosk));
+  if (kiosks.length === 0) {
+    list.replaceChildren(h('li', { class: 'muted' }, t('kiosks.none')));
+    return;
+  }
+  list.replaceChildren(
+    ...kiosks.map((kiosk) => {
+      const state = !kiosk.online ? 'offline' : kiosk.room ? 'busy' : 'free';
+      const badge = { offline: 'bad', busy: 'warn', free: 'good' }[state];
+      const mine = kiosk.room && app.session?.room === kiosk.room;
+      /** @type {HTMLElement | string} */
+      let action = '';
+      if (state === 'free' && !app.session) {
+        action = h('button', { type: 'button', class: 'primary', onclick: () => openSession(kiosk.kiosk) }, t('kiosks.start'));
+      } else if (state === 'busy' && !mine && !app.session && kiosk.room) {
+        const room = kiosk.room;
+        action = h('button', { type: 'button', onclick: () => rejoin(room) }, t('kiosks.return'));
+      }
+      return h('li', { 'data-kiosk': kiosk.kiosk, 'data-state': state },
+        h('strong', {}, kiosk.kiosk), ' ',
+        h('span', { class: `badge ${badge}` }, t(`kiosks.${state}`)), ' ',
+        action);
+    }),
+  );
+}
+
+/** @param {string} kiosk */
+async function openSession(kiosk) {
+  if (!app.client) return;
+  try {
+    const reply = await app.client.request({ type: 'session_open', kiosk });
+    await enterRoom(reply.room);
+    announce(t('session.opened', { kiosk }));
+    /** @type {HTMLElement} */ (byId('request-agency')).focus();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+/** @param {string} room */
+async function rejoin(room) {
+  if (!app.client) return;
+  try {
+    const reply = await app.client.request({ type: 'join', room });
+    app.callbacks.delete(room);
+    renderCallbacks();
+    await enterRoom(reply.room);
+    announce(t('session.returned'));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+/** @param {any} state */
+async function enterRoom(state) {
+  if (!app.client || app.session?.room === state.room) return;
+  app.session?.close();
+  app.identityChecked = null;
+  let local = null;
+  try {
+    local = await localMedia();
+  } catch (error) {
+    showError({ code: 'camera', error });
+  }
+  byId('session-panel').hidden = false;
+  const session = new RoomSession(app.client, state, {
+    stage: byId('stage'),
+    quality: byId('quality'),
+    primaryRoles: ['kiosk', 'expert', 'interpreter'],
+    local,
+  });
+  app.session = session;
+  byId('quality').hidden = false;
+  session.addEventListener('change', renderSession);
+  session.addEventListener('ended', (event) => {
+    const outcome = /** @type {CustomEvent} */ (event).detail.outcome;
+    closeSession();
+    announce(t('session.ended', { outcome: t(`outcome.${outcome}`) }));
+    renderKiosks();
+  });
+  session.addEventListener('lost', () => {
+    closeSession();
+    renderKiosks();
+  });
+  renderSession();
+  renderKiosks();
+  await session.start();
+}
+
+function closeSession() {
+  app.session?.close();
+  app.session = null;
+  byId('session-panel').hidden = true;
+  byId('quality').hidden = true;
+}
+
+function renderSession() {
+  const session = app.session;
+  if (!session) return;
+  const expert = [...session.participants.values()].find((p) => p.role === 'expert');
+  const state = byId('session-state');
+  if (expert) state.textContent = t('session.in_service', { agency: t(`agency.${expert.organisation}`) });
+  else if (!state.textContent) state.textContent = t('session.check_in');
+  byId('identity-state').textContent = app.identityChecked
+    ? t('identity.done', { document: t(`document.${app.identityChecked}`) })
+    : '';
+  /** @type {HTMLButtonElement} */ (byId('request-submit')).disabled = Boolean(expert);
+}
+
+function renderCallbacks() {
+  const container = byId('callbacks');
+  container.replaceChildren(
+    ...[...app.callbacks.entries()].map(([room, kiosk]) =>
+      h('div', { class: 'offer', role: 'alert', 'data-callback': room },
+        h('p', {}, t('callback.text', { kiosk })),
+        h('button', { type: 'button', class: 'primary', onclick: () => rejoin(room) }, t('callback.return')),
+        ' ',
+        h('button', { type: 'button', onclick: () => { app.callbacks.delete(room); renderCallbacks(); } }, t('callback.dismiss')),
+      ),
+    ),
+  );
+}
+
+main().catch((error) => showError(error));

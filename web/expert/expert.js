@@ -1,0 +1,318 @@
+// The agency expert: availability, the queue with waiting times, today's
+// bookings, offers to accept, and in a call: microphone, camera, screen
+// share, interpreter by language, transfer to another agency, end with an
+// outcome.
+
+import { bookingApi } from '../shared/api.js';
+import { claimsOf } from '../shared/auth.js';
+import { SignalClient, localMedia } from '../shared/client.js';
+import { wireCallControls } from '../shared/controls.js';
+import { formatDuration, formatTime, onLanguageChange, t } from '../shared/i18n.js';
+import { OfferList } from '../shared/offers.js';
+import { RoomSession } from '../shared/session.js';
+import { signIn } from '../shared/staff.js';
+import { announce, byId, h, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
+
+const OUTCOMES = ['resolved', 'follow_up', 'referred', 'abandoned', 'technical_failure'];
+const INTERPRETER_LANGUAGES = ['fi', 'sv', 'se', 'fse', 'fss', 'ar', 'ru', 'so', 'en'];
+const AGENCIES = ['VERO', 'POLIISI', 'TE', 'KELA', 'MIGRI'];
+const SERVICE_LANGUAGES = ['fi', 'sv', 'en', 'se'];
+
+const app = {
+  /** @type {SignalClient | null} */
+  client: null,
+  /** @type {RoomSession | null} */
+  session: null,
+  agency: '',
+  subject: '',
+  available: false,
+  /** @type {{agency: string, entries: any[], at: number}} */
+  queue: { agency: '', entries: [], at: Date.now() },
+  /** @type {any[]} */
+  bookings: [],
+  /** @type {string[]} */
+  notices: [],
+  transferring: false,
+  /** @type {() => void} */
+  resetControls: () => {},
+};
+Object.assign(window, { siltaApp: app });
+
+async function main() {
+  await setUpLanguagePicker(/** @type {HTMLSelectElement} */ (byId('language')), './i18n/', 'silta.expert.language');
+  document.title = t('app.title');
+  const tokens = await signIn('expert', byId('signin'));
+  byId('signin').replaceChildren();
+  byId('app').hidden = false;
+  const claims = claimsOf(await tokens.get());
+  app.agency = String(claims.org ?? '');
+  app.subject = tokens.subject;
+  const api = bookingApi(tokens);
+  const client = new SignalClient(tokens);
+  app.client = client;
+  showConnectionState(client);
+  client.addEventListener('autherror', (event) => showError(/** @type {CustomEvent} */ (event).detail));
+  new OfferList(client, byId('offers'), (room) => enterRoom(room));
+  client.on('queue_snapshot', (snapshot) => {
+    app.queue = { agency: snapshot.agency, entries: snapshot.entries, at: Date.now() };
+    renderQueue();
+  });
+  client.on('appointment_checked_in', (message) => {
+    app.notices.push(t('notice.checked_in', { point: message.service_point }));
+    renderNotices();
+    announce(t('notice.checked_in', { point: message.service_point }));
+    loadBookings(api);
+  });
+  client.on('welcome', () => {
+    // Presence does not survive a new session: say it again.
+    if (app.available) setPresence(true).catch(showError);
+  });
+  const welcome = await client.connect();
+  for (const room of welcome.rooms ?? []) await enterRoom(room);
+  fillSelects();
+  wireControls();
+  onLanguageChange(() => {
+    document.title = t('app.title');
+    renderWho();
+    fillSelects();
+    renderQueue();
+    renderBookings();
+    renderPresence();
+    renderNotices();
+    renderCall();
+  });
+  renderWho();
+  renderPresence();
+  renderQueue();
+  window.setInterval(renderQueueTimes, 1000);
+  await loadBookings(api);
+}
+
+function renderWho() {
+  byId('who').textContent = `${t('signin.as', { subject: app.subject })} · ${t(`agency.${app.agency}`)}`;
+}
+
+/** @param {HTMLSelectElement} select @param {string[]} values @param {(v: string) => string} label */
+function fill(select, values, label) {
+  const chosen = select.value;
+  select.replaceChildren(...values.map((value) => h('option', { value }, label(value))));
+  if (chosen && values.includes(chosen)) select.value = chosen;
+}
+
+function fillSelects() {
+  fill(/** @type {HTMLSelectElement} */ (byId('end-outcome')), OUTCOMES, (code) => t(`outcome.${code}`));
+  fill(/** @type {HTMLSelectElement} */ (byId('interpreter-language')), INTERPRETER_LANGUAGES, (lang) => t(`lang.${lang}`));
+  fill(/** @type {HTMLSelectElement} */ (byId('transfer-agency')), AGENCIES.filter((code) => code !== app.agency), (code) => t(`agency.${code}`));
+  fill(/** @type {HTMLSelectElement} */ (byId('transfer-language')), SERVICE_LANGUAGES, (lang) => t(`lang.${lang}`));
+}
+
+/** @param {boolean} available */
+async function setPresence(available) {
+  if (!app.client) return;
+  await app.client.request({ type: 'presence_set', status: available ? 'available' : 'away' });
+  app.available = available;
+  renderPresence();
+}
+
+function renderPresence() {
+  byId('presence').setAttribute('aria-pressed', String(app.available));
+  byId('presence-state').textContent = t(app.available ? 'presence.is_available' : 'presence.is_away');
+}
+
+function wireControls() {
+  byId('presence').addEventListener('click', async () => {
+    try {
+      await setPresence(!app.available);
+      announce(t(app.available ? 'presence.is_available' : 'presence.is_away'));
+    } catch (error) {
+      showError(error);
+    }
+  });
+  app.resetControls = wireCallControls(() => app.session, { mute: byId('mute'), camera: byId('camera'), screen: byId('screen') });
+  byId('interpreter-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!app.session || !app.client) return;
+    const language = /** @type {HTMLSelectElement} */ (byId('interpreter-language')).value;
+    try {
+      await app.client.request({ type: 'interpreter_invite', room: app.session.room, target: { by: 'language', language } });
+      announce(t('interpreter.invited', { language: t(`lang.${language}`) }));
+    } catch (error) {
+      showError(error);
+    }
+  });
+  byId('transfer-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!app.session || !app.client) return;
+    const agency = /** @type {HTMLSelectElement} */ (byId('transfer-agency')).value;
+    const language = /** @type {HTMLSelectElement} */ (byId('transfer-language')).value;
+    try {
+      await app.client.request({ type: 'transfer', room: app.session.room, target: { by: 'queue', agency, language } });
+      app.transferring = true;
+      renderCall();
+      announce(t('transfer.requested', { agency: t(`agency.${agency}`) }));
+    } catch (error) {
+      showError(error);
+    }
+  });
+  byId('leave').addEventListener('click', async () => {
+    if (!app.session || !app.client) return;
+    try {
+      await app.client.request({ type: 'leave', room: app.session.room });
+      closeSession();
+      announce(t('call.left_session'));
+    } catch (error) {
+      showError(error);
+    }
+  });
+  byId('end-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!app.session || !app.client) return;
+    const outcome = /** @type {HTMLSelectElement} */ (byId('end-outcome')).value;
+    try {
+      await app.client.request({ type: 'session_end', room: app.session.room, outcome });
+    } catch (error) {
+      showError(error);
+    }
+  });
+}
+
+/** @param {any} state */
+async function enterRoom(state) {
+  if (!app.client || app.session?.room === state.room) return;
+  app.session?.close();
+  app.transferring = false;
+  let local = null;
+  try {
+    local = await localMedia();
+  } catch (error) {
+    showError({ code: 'camera', error });
+  }
+  byId('call-panel').hidden = false;
+  const session = new RoomSession(app.client, state, {
+    stage: byId('stage'),
+    quality: byId('quality'),
+    primaryRoles: ['kiosk'],
+    local,
+  });
+  app.session = session;
+  byId('quality').hidden = false;
+  session.addEventListener('change', renderCall);
+  session.addEventListener('ended', (event) => {
+    const outcome = /** @type {CustomEvent} */ (event).detail.outcome;
+    closeSession();
+    announce(t('call.ended', { outcome: t(`outcome.${outcome}`) }));
+  });
+  session.addEventListener('lost', () => closeSession());
+  renderCall();
+  announce(t('call.started', { point: state.service_point }));
+  byId('call-title').focus?.();
+  await session.start();
+}
+
+function closeSession() {
+  app.resetControls();
+  app.session?.close();
+  app.session = null;
+  app.transferring = false;
+  byId('call-panel').hidden = true;
+  byId('quality').hidden = true;
+}
+
+function renderCall() {
+  const session = app.session;
+  if (!session) return;
+  const others = [...session.participants.values()];
+  const otherExpert = others.find((p) => p.role === 'expert');
+  const interpreter = others.find((p) => p.role === 'interpreter');
+  const parts = [t('call.at', { point: session.servicePoint })];
+  if (interpreter) parts.push(t('call.with_interpreter'));
+  if (otherExpert) parts.push(t('call.with_expert', { agency: t(`agency.${otherExpert.organisation}`) }));
+  byId('call-state').textContent = parts.join(' · ');
+  // After a transfer, the first expert leaves once the new one has joined.
+  byId('leave').hidden = !(app.transferring || otherExpert);
+}
+
+function renderQueue() {
+  const container = byId('queue');
+  const entries = app.queue.entries;
+  if (entries.length === 0) {
+    container.replaceChildren(h('p', { class: 'muted' }, t('queue.empty')));
+    return;
+  }
+  container.replaceChildren(
+    h('table', {},
+      h('caption', { class: 'visually-hidden' }, t('queue.title')),
+      h('thead', {}, h('tr', {}, ...['point', 'language', 'waiting', 'action'].map((c) => h('th', { scope: 'col' }, t(`queue.${c}`))))),
+      h('tbody', {}, ...entries.map((entry) =>
+        h('tr', { 'data-room': entry.room },
+          h('td', {}, entry.service_point),
+          h('td', {}, t(`lang.${entry.language}`)),
+          h('td', { 'data-waiting': entry.waiting_seconds }, formatDuration(entry.waiting_seconds)),
+          h('td', {}, h('button', {
+            type: 'button',
+            class: 'primary',
+            onclick: async () => {
+              if (!app.client) return;
+              try {
+                const reply = await app.client.request({ type: 'call_accept', room: entry.room });
+                await enterRoom(reply.room);
+              } catch (error) {
+                showError(error);
+              }
+            },
+          }, t('queue.take'))),
+        ))),
+    ),
+  );
+}
+
+/** Waiting times tick between snapshots. */
+function renderQueueTimes() {
+  const elapsed = Math.floor((Date.now() - app.queue.at) / 1000);
+  for (const cell of byId('queue').querySelectorAll('td[data-waiting]')) {
+    cell.textContent = formatDuration(Number(cell.getAttribute('data-waiting')) + elapsed);
+  }
+}
+
+/** @param {ReturnType<typeof bookingApi>} api */
+async function loadBookings(api) {
+  const start = new Date();
+  start.setHours(0, 0, 0, 0);
+  const end = new Date(start.getTime() + 24 * 3600 * 1000);
+  try {
+    app.bookings = await api.all('/appointments', { expert: app.subject, from: start.toISOString(), to: end.toISOString() });
+  } catch (error) {
+    showError(error);
+  }
+  renderBookings();
+}
+
+function renderBookings() {
+  const container = byId('bookings');
+  if (app.bookings.length === 0) {
+    container.replaceChildren(h('p', { class: 'muted' }, t('bookings.none')));
+    return;
+  }
+  container.replaceChildren(
+    h('ul', { class: 'plain' }, ...app.bookings
+      .slice()
+      .sort((a, b) => a.starts_at.localeCompare(b.starts_at))
+      .map((booking) => h('li', { 'data-appointment': booking.id },
+        h('strong', {}, `${formatTime(booking.starts_at)}–${formatTime(booking.ends_at)}`), ' ',
+        `${booking.service_point} · ${t(`lang.${booking.language}`)}`,
+        booking.interpreter_language ? ` · ${t('role.interpreter')} (${t(`lang.${booking.interpreter_language}`)})` : '',
+        ' ', h('span', { class: 'badge' }, t(`booking.status.${booking.status}`)),
+      ))),
+  );
+}
+
+function renderNotices() {
+  byId('notices').replaceChildren(
+    ...app.notices.map((text, index) => h('div', { class: 'offer', role: 'status' },
+      h('p', {}, text),
+      h('button', { type: 'button', onclick: () => { app.notices.splice(index, 1); renderNotices(); } }, t('notice.dismiss')),
+    )),
+  );
+}
+
+main().catch((error) => showError(error));

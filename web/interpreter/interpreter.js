@@ -1,0 +1,136 @@
+// The interpreter: availability, invitations by language, join, leave.
+// Leaving never ends the session.
+
+import { claimsOf } from '../shared/auth.js';
+import { SignalClient, localMedia } from '../shared/client.js';
+import { wireCallControls } from '../shared/controls.js';
+import { onLanguageChange, t } from '../shared/i18n.js';
+import { OfferList } from '../shared/offers.js';
+import { RoomSession } from '../shared/session.js';
+import { signIn } from '../shared/staff.js';
+import { announce, byId, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
+
+const app = {
+  /** @type {SignalClient | null} */
+  client: null,
+  /** @type {RoomSession | null} */
+  session: null,
+  subject: '',
+  /** @type {string[]} */
+  languages: [],
+  available: false,
+  /** @type {() => void} */
+  resetControls: () => {},
+};
+Object.assign(window, { siltaApp: app });
+
+async function main() {
+  await setUpLanguagePicker(/** @type {HTMLSelectElement} */ (byId('language')), './i18n/', 'silta.interpreter.language');
+  document.title = t('app.title');
+  const tokens = await signIn('interpreter', byId('signin'));
+  byId('signin').replaceChildren();
+  byId('app').hidden = false;
+  const claims = claimsOf(await tokens.get());
+  app.subject = tokens.subject;
+  app.languages = Array.isArray(claims.langs) ? claims.langs.map(String) : [];
+  const client = new SignalClient(tokens);
+  app.client = client;
+  showConnectionState(client);
+  client.addEventListener('autherror', (event) => showError(/** @type {CustomEvent} */ (event).detail));
+  const offersElement = byId('offers');
+  new OfferList(client, offersElement, (room) => enterRoom(room));
+  new MutationObserver(() => {
+    byId('offers-empty').hidden = offersElement.childElementCount > 0;
+  }).observe(offersElement, { childList: true });
+  client.on('welcome', () => {
+    if (app.available) setPresence(true).catch(showError);
+  });
+  const welcome = await client.connect();
+  for (const room of welcome.rooms ?? []) await enterRoom(room);
+  byId('presence').addEventListener('click', async () => {
+    try {
+      await setPresence(!app.available);
+      announce(t(app.available ? 'presence.is_available' : 'presence.is_away'));
+    } catch (error) {
+      showError(error);
+    }
+  });
+  app.resetControls = wireCallControls(() => app.session, { mute: byId('mute'), camera: byId('camera') });
+  byId('leave').addEventListener('click', async () => {
+    if (!app.session || !app.client) return;
+    try {
+      await app.client.request({ type: 'leave', room: app.session.room });
+      closeSession();
+      announce(t('call.left_session'));
+    } catch (error) {
+      showError(error);
+    }
+  });
+  const render = () => {
+    document.title = t('app.title');
+    byId('who').textContent = t('signin.as', { subject: app.subject });
+    byId('languages').textContent = t('languages.mine', { languages: app.languages.map((lang) => t(`lang.${lang}`)).join(', ') });
+    renderPresence();
+    renderCall();
+  };
+  onLanguageChange(render);
+  render();
+}
+
+/** @param {boolean} available */
+async function setPresence(available) {
+  if (!app.client) return;
+  await app.client.request({ type: 'presence_set', status: available ? 'available' : 'away' });
+  app.available = available;
+  renderPresence();
+}
+
+function renderPresence() {
+  byId('presence').setAttribute('aria-pressed', String(app.available));
+  byId('presence-state').textContent = t(app.available ? 'presence.is_available' : 'presence.is_away');
+}
+
+/** @param {any} state */
+async function enterRoom(state) {
+  if (!app.client || app.session?.room === state.room) return;
+  app.session?.close();
+  let local = null;
+  try {
+    local = await localMedia();
+  } catch (error) {
+    showError({ code: 'camera', error });
+  }
+  byId('call-panel').hidden = false;
+  const session = new RoomSession(app.client, state, {
+    stage: byId('stage'),
+    quality: byId('quality'),
+    primaryRoles: ['kiosk', 'expert'],
+    local,
+  });
+  app.session = session;
+  byId('quality').hidden = false;
+  session.addEventListener('change', renderCall);
+  session.addEventListener('ended', () => {
+    closeSession();
+    announce(t('call.ended'));
+  });
+  session.addEventListener('lost', () => closeSession());
+  renderCall();
+  announce(t('call.started', { point: state.service_point }));
+  await session.start();
+}
+
+function closeSession() {
+  app.resetControls();
+  app.session?.close();
+  app.session = null;
+  byId('call-panel').hidden = true;
+  byId('quality').hidden = true;
+}
+
+function renderCall() {
+  if (!app.session) return;
+  byId('call-state').textContent = t('call.at', { point: app.session.servicePoint });
+}
+
+main().catch((error) => showError(error));

@@ -1,0 +1,300 @@
+// The kiosk: idle (language picker) → session opened by the advisor →
+// waiting (queue position, estimated wait) → call → feedback → idle.
+// No login: the device credential is exchanged for short-lived tokens.
+
+import { bookingApi } from '../shared/api.js';
+import { deviceCredential, demoIdentities, forgetDeviceCredential, kioskTokenSource, storeDeviceCredential } from '../shared/auth.js';
+import { SignalClient, localMedia } from '../shared/client.js';
+import { LANGUAGE_NAMES, LANGUAGES, formatDuration, onLanguageChange, setLanguage, t } from '../shared/i18n.js';
+import { RoomSession } from '../shared/session.js';
+import { announce, byId, h, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
+
+const CATALOGUES = './i18n/';
+const LANGUAGE_KEY = 'silta.kiosk.language';
+/** How long the thank-you screen stays before the kiosk is idle again. */
+const THANKS_MS = 6000;
+
+const FACES = [
+  { score: 1, face: '😠', key: 'feedback.score1' },
+  { score: 2, face: '🙁', key: 'feedback.score2' },
+  { score: 3, face: '😐', key: 'feedback.score3' },
+  { score: 4, face: '🙂', key: 'feedback.score4' },
+  { score: 5, face: '😄', key: 'feedback.score5' },
+];
+
+/** @type {{client: SignalClient | null, api: ReturnType<typeof bookingApi> | null, session: RoomSession | null, feedbackRoom: string | null, score: number | null, second: MediaStream | null, screen: string}} */
+const app = {
+  client: null,
+  api: null,
+  session: null,
+  feedbackRoom: null,
+  score: null,
+  second: null,
+  screen: 'idle',
+};
+// For tests and troubleshooting (no personal data lives here).
+Object.assign(window, { siltaApp: app });
+
+/** @param {string} name */
+function show(name) {
+  app.screen = name;
+  for (const screen of document.querySelectorAll('.screen')) {
+    /** @type {HTMLElement} */ (screen).hidden = screen.id !== `screen-${name}`;
+  }
+  document.body.dataset.screen = name;
+}
+
+async function main() {
+  await setUpLanguagePicker(/** @type {HTMLSelectElement} */ (byId('language')), CATALOGUES, LANGUAGE_KEY);
+  document.title = t('app.title');
+  onLanguageChange(() => {
+    document.title = t('app.title');
+    renderLanguageButtons();
+    renderFaces();
+    renderSessionState();
+  });
+  renderLanguageButtons();
+  renderFaces();
+  wireButtons();
+
+  const credential = deviceCredential();
+  if (!credential) {
+    await showProvisioning();
+    return;
+  }
+  const tokens = kioskTokenSource(credential);
+  app.api = bookingApi(tokens);
+  const client = new SignalClient(tokens);
+  app.client = client;
+  showConnectionState(client);
+  client.addEventListener('autherror', (event) => {
+    const error = /** @type {CustomEvent} */ (event).detail;
+    if (error?.code === 'credential_revoked' || error?.code === 'token_invalid') forgetDeviceCredential();
+    showError(error);
+  });
+  client.on('joined', (message) => enterRoom(message.room));
+  client.on('queue_status', (message) => {
+    if (message.room !== app.session?.room) return;
+    byId('queue').hidden = false;
+    byId('queue-position').textContent = String(message.position);
+    byId('queue-wait').textContent = formatDuration(message.estimated_wait_seconds);
+    renderSessionState();
+    announce(t('queue.announce', { position: message.position, wait: formatDuration(message.estimated_wait_seconds) }));
+  });
+  client.on('feedback_requested', (message) => askFeedback(message.room));
+  client.on('call_withdrawn', (message) => {
+    if (message.room === app.session?.room) announce(t('session.request_withdrawn'));
+  });
+  const welcome = await client.connect();
+  show('idle');
+  // After a reload within the resume window the session is still ours.
+  for (const room of welcome.rooms ?? []) enterRoom(room);
+}
+
+async function showProvisioning() {
+  show('provision');
+  const kiosks = await demoIdentities('kiosk');
+  const options = byId('provision-options');
+  options.replaceChildren(
+    ...kiosks.map((kiosk) =>
+      h('button', {
+        type: 'button',
+        class: 'primary',
+        onclick: async () => {
+          const response = await fetch('/dev/device-credential', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ subject: kiosk.subject }),
+          });
+          if (!response.ok) return showError({ code: 'credential_invalid' });
+          storeDeviceCredential((await response.json()).credential);
+          location.reload();
+        },
+      }, t('provision.as', { kiosk: kiosk.subject })),
+    ),
+  );
+}
+
+function renderLanguageButtons() {
+  byId('language-buttons').replaceChildren(
+    ...LANGUAGES.map((lang) =>
+      h('button', {
+        type: 'button',
+        class: 'primary',
+        lang,
+        'aria-pressed': String(document.documentElement.lang === lang),
+        onclick: async () => {
+          localStorage.setItem(LANGUAGE_KEY, lang);
+          /** @type {HTMLSelectElement} */ (byId('language')).value = lang;
+          await setLanguage(lang, CATALOGUES);
+          announce(t('idle.language_chosen'));
+        },
+      }, LANGUAGE_NAMES[lang]),
+    ),
+  );
+}
+
+function renderFaces() {
+  byId('faces').replaceChildren(
+    ...FACES.map(({ score, face, key }) =>
+      h('button', {
+        type: 'button',
+        'data-score': score,
+        'aria-pressed': String(app.score === score),
+        onclick: () => {
+          app.score = score;
+          renderFaces();
+          /** @type {HTMLButtonElement} */ (byId('feedback-send')).disabled = false;
+          announce(t(key));
+        },
+      }, h('span', { class: 'face', 'aria-hidden': 'true' }, face), h('span', {}, t(key))),
+    ),
+  );
+}
+
+function wireButtons() {
+  byId('call-advisor').addEventListener('click', async () => {
+    if (!app.session || !app.client) return;
+    try {
+      await app.client.request({ type: 'advisor_call', room: app.session.room });
+      announce(t('call.advisor_called'));
+    } catch (error) {
+      showError(error);
+    }
+  });
+  byId('second-source').addEventListener('click', toggleSecondSource);
+  byId('feedback-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    sendFeedback();
+  });
+  byId('feedback-skip').addEventListener('click', () => finishFeedback());
+}
+
+/** @param {any} state the room snapshot from `joined` or `welcome` */
+async function enterRoom(state) {
+  if (!app.client || app.session?.room === state.room) return;
+  app.session?.close();
+  byId('queue').hidden = true;
+  show('session');
+  let local = null;
+  try {
+    local = await localMedia();
+  } catch (error) {
+    showError({ code: 'camera', error });
+  }
+  const session = new RoomSession(app.client, state, {
+    stage: byId('stage'),
+    quality: byId('quality'),
+    primaryRoles: ['expert', 'interpreter'],
+    local,
+  });
+  app.session = session;
+  byId('quality').hidden = false;
+  session.addEventListener('change', renderSessionState);
+  session.addEventListener('ended', () => leaveRoom());
+  session.addEventListener('lost', () => {
+    leaveRoom();
+    show('idle');
+  });
+  renderSessionState();
+  announce(t('session.started'));
+  try {
+    await session.start();
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function leaveRoom() {
+  app.second?.getTracks().forEach((track) => track.stop());
+  app.second = null;
+  byId('second-source').setAttribute('aria-pressed', 'false');
+  app.session?.close();
+  app.session = null;
+  byId('quality').hidden = true;
+}
+
+function renderSessionState() {
+  const session = app.session;
+  if (!session) return;
+  let key;
+  if (session.has('expert')) key = 'session.in_call';
+  else if (!byId('queue').hidden) key = 'session.waiting';
+  else key = 'session.check_in';
+  if (session.has('expert')) byId('queue').hidden = true;
+  byId('session-state').textContent = t(key);
+  document.body.dataset.phase = key.replace('session.', '');
+}
+
+async function toggleSecondSource() {
+  const session = app.session;
+  const button = byId('second-source');
+  if (!session) return;
+  if (app.second) {
+    await session.media.setSecondSource(null);
+    app.second.getTracks().forEach((track) => track.stop());
+    app.second = null;
+    button.setAttribute('aria-pressed', 'false');
+    announce(t('call.document_camera_off'));
+    return;
+  }
+  try {
+    const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
+    const documentCamera = devices[1] ?? devices[0];
+    app.second = await navigator.mediaDevices.getUserMedia({
+      video: documentCamera?.deviceId ? { deviceId: documentCamera.deviceId } : true,
+    });
+    await session.media.setSecondSource(app.second.getVideoTracks()[0] ?? null);
+    button.setAttribute('aria-pressed', 'true');
+    announce(t('call.document_camera_on'));
+  } catch (error) {
+    showError({ code: 'camera', error });
+  }
+}
+
+/** @param {string} room */
+function askFeedback(room) {
+  leaveRoom();
+  app.feedbackRoom = room;
+  app.score = null;
+  renderFaces();
+  /** @type {HTMLTextAreaElement} */ (byId('feedback-comment')).value = '';
+  /** @type {HTMLButtonElement} */ (byId('feedback-send')).disabled = true;
+  show('feedback');
+  announce(t('feedback.title'));
+  byId('feedback-title').focus?.();
+}
+
+async function sendFeedback() {
+  if (!app.api || !app.feedbackRoom || app.score === null) return;
+  const comment = /** @type {HTMLTextAreaElement} */ (byId('feedback-comment')).value.trim();
+  const body = { room: app.feedbackRoom, score: app.score, comment: comment || null };
+  // The session's record may still be on its way to the booking service.
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    try {
+      await app.api.post('/feedback', body);
+      break;
+    } catch (error) {
+      const code = /** @type {any} */ (error).code;
+      if (code === 'not_found' && attempt < 4) {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        continue;
+      }
+      if (code !== 'feedback_exists') showError(error);
+      break;
+    }
+  }
+  finishFeedback();
+}
+
+function finishFeedback() {
+  app.feedbackRoom = null;
+  app.score = null;
+  show('thanks');
+  announce(t('thanks.title'));
+  window.setTimeout(() => {
+    if (app.screen === 'thanks') show('idle');
+  }, THANKS_MS);
+}
+
+main().catch((error) => showError(error));

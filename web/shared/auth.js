@@ -1,0 +1,184 @@
+// Where access tokens come from.
+//
+// Staff (advisor, expert, interpreter, admin): in `silta dev` the demo
+// identity named by `?as=<subject>` (or picked on the page) gets a token from
+// `POST /dev/token`; a production deployment puts its identity provider's
+// token exchange behind the same `TokenSource` shape.
+//
+// Kiosk: a long-lived device credential, provisioned once (the URL fragment
+// `#credential=…`, which never reaches a server log, or the demo's
+// provisioning button) and kept in localStorage; it is exchanged for
+// 15-minute access tokens at `POST /v1/token/kiosk`.
+
+const REFRESH_MARGIN_MS = 60_000;
+const DEVICE_CREDENTIAL_KEY = 'silta.kiosk.deviceCredential';
+
+/**
+ * @typedef {object} TokenSource
+ * @property {() => Promise<string>} get a valid access token
+ * @property {string} subject who the token is for
+ */
+
+export class AuthError extends Error {
+  /** @param {string} code @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Caches a token until a minute before it expires.
+ * @param {string} subject
+ * @param {() => Promise<{access_token: string, expires_in: number}>} fetchToken
+ * @returns {TokenSource}
+ */
+function cachingSource(subject, fetchToken) {
+  /** @type {{token: string, expires: number} | null} */
+  let cached = null;
+  /** @type {Promise<string> | null} */
+  let inFlight = null;
+  return {
+    subject,
+    async get() {
+      if (cached && cached.expires - REFRESH_MARGIN_MS > Date.now()) return cached.token;
+      inFlight ??= fetchToken()
+        .then((body) => {
+          cached = { token: body.access_token, expires: Date.now() + body.expires_in * 1000 };
+          return body.access_token;
+        })
+        .finally(() => {
+          inFlight = null;
+        });
+      return inFlight;
+    },
+  };
+}
+
+/**
+ * @param {Response} response
+ * @param {string} fallback
+ */
+async function failure(response, fallback) {
+  let code = fallback;
+  let detail = `HTTP ${response.status}`;
+  try {
+    const body = await response.json();
+    code = body.code ?? code;
+    detail = body.detail ?? body.title ?? detail;
+  } catch {
+    // Not JSON: keep the status.
+  }
+  return new AuthError(code, detail);
+}
+
+/**
+ * A demo identity's tokens (silta dev).
+ * @param {string} subject
+ * @returns {TokenSource}
+ */
+export function demoTokenSource(subject) {
+  return cachingSource(subject, async () => {
+    const response = await fetch('/dev/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ subject }),
+    });
+    if (!response.ok) throw await failure(response, 'sign_in_failed');
+    return response.json();
+  });
+}
+
+/**
+ * The demo identities of one role (silta dev); empty when the deployment
+ * has no demo sign-in.
+ * @param {string} role
+ * @returns {Promise<Array<{subject: string, role: string, organisation: string, languages: string[], description: string}>>}
+ */
+export async function demoIdentities(role) {
+  try {
+    const response = await fetch('/dev/identities');
+    if (!response.ok) return [];
+    /** @type {Array<{subject: string, role: string, organisation: string, languages: string[], description: string}>} */
+    const all = await response.json();
+    return all.filter((identity) => identity.role === role);
+  } catch {
+    return [];
+  }
+}
+
+/** The subject named by `?as=` (staff pages). */
+export function requestedSubject() {
+  return new URLSearchParams(location.search).get('as');
+}
+
+/**
+ * Stores a device credential passed in the URL fragment and removes it from
+ * the address bar. Returns the stored credential, if any.
+ */
+export function deviceCredential() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const provided = fragment.get('credential');
+  if (provided) {
+    localStorage.setItem(DEVICE_CREDENTIAL_KEY, provided);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return localStorage.getItem(DEVICE_CREDENTIAL_KEY);
+}
+
+/** @param {string} credential */
+export function storeDeviceCredential(credential) {
+  localStorage.setItem(DEVICE_CREDENTIAL_KEY, credential);
+}
+
+/** Forgets the device credential (e.g. it was revoked). */
+export function forgetDeviceCredential() {
+  localStorage.removeItem(DEVICE_CREDENTIAL_KEY);
+}
+
+/**
+ * A kiosk's tokens from its device credential.
+ * @param {string} credential
+ * @returns {TokenSource}
+ */
+export function kioskTokenSource(credential) {
+  const subject = subjectOf(credential) ?? 'kiosk';
+  return cachingSource(subject, async () => {
+    const response = await fetch('/v1/token/kiosk', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credential}` },
+    });
+    if (!response.ok) throw await failure(response, 'credential_invalid');
+    return response.json();
+  });
+}
+
+/**
+ * The `sub` claim of a JWT, unverified (for display only; the server verifies).
+ * @param {string} token
+ * @returns {string | null}
+ */
+export function subjectOf(token) {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/'));
+    const claims = JSON.parse(json);
+    return typeof claims.sub === 'string' ? claims.sub : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * All claims of a JWT, unverified (display and defaults only).
+ * @param {string} token
+ * @returns {Record<string, unknown>}
+ */
+export function claimsOf(token) {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    return JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')));
+  } catch {
+    return {};
+  }
+}

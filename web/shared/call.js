@@ -1,0 +1,179 @@
+// The call view every app shows during a session: one tile per remote
+// participant's camera (plus a tile for a second source such as a document
+// camera or a shared screen), the self view, and the "reconnecting" overlay.
+// Which role fills the large area is the app's choice (`primaryRoles`).
+
+import { t } from './i18n.js';
+import { h } from './ui.js';
+
+/** @typedef {{participant: string, role: string, organisation: string, languages: string[], connection: string}} ParticipantInfo */
+
+export class CallView {
+  /**
+   * @param {HTMLElement} container where the stage is drawn
+   * @param {{primaryRoles: string[], self?: MediaStream | null}} options
+   */
+  constructor(container, options) {
+    this.container = container;
+    this.primaryRoles = options.primaryRoles;
+    /** @type {Map<string, ParticipantInfo>} */
+    this.participants = new Map();
+    /** @type {Map<string, MediaStream>} */
+    this.streams = new Map();
+    /** @type {Map<string, HTMLElement>} tiles by `participant/trackId` */
+    this.tiles = new Map();
+    this.primary = h('div', { class: 'tiles primary', role: 'group', 'aria-label': t('call.main') });
+    this.side = h('div', { class: 'tiles side', role: 'group', 'aria-label': t('call.others') });
+    this.selfTile = null;
+    container.replaceChildren(h('div', { class: 'stage' }, this.primary, this.side));
+    if (options.self) this.setSelf(options.self);
+    this.watcher = window.setInterval(() => this.watchSecondSources(), 1000);
+  }
+
+  /**
+   * A second source (document camera, shared screen) is negotiated from the
+   * start but sends only when in use: its tile is shown while its video
+   * element presents new frames, and collapsed two seconds after they stop.
+   */
+  watchSecondSources() {
+    for (const tile of this.tiles.values()) {
+      if (tile.dataset.source !== 'second') continue;
+      const video = /** @type {HTMLVideoElement} */ (tile.querySelector('video'));
+      const frames = video.getVideoPlaybackQuality?.().totalVideoFrames ?? 0;
+      const previous = Number(tile.dataset.frames ?? '0');
+      const now = Date.now();
+      if (frames > previous) tile.dataset.lastFrame = String(now);
+      tile.dataset.frames = String(frames);
+      const active = now - Number(tile.dataset.lastFrame ?? '0') < 2000;
+      if (String(active) !== tile.dataset.active) {
+        tile.dataset.active = String(active);
+        tile.setAttribute('aria-hidden', String(!active));
+      }
+    }
+  }
+
+  /** @param {MediaStream | null} stream */
+  setSelf(stream) {
+    this.selfTile?.remove();
+    this.selfTile = null;
+    if (!stream || stream.getVideoTracks().length === 0) return;
+    const video = /** @type {HTMLVideoElement} */ (h('video', { autoplay: true, playsinline: true, 'aria-hidden': 'true' }));
+    video.muted = true;
+    video.srcObject = new MediaStream(stream.getVideoTracks());
+    this.selfTile = h('figure', { class: 'tile self', 'data-self': 'true' }, video, h('figcaption', { class: 'tile-label' }, t('tile.you')));
+    this.side.append(this.selfTile);
+  }
+
+  /** @param {ParticipantInfo[]} list everyone else in the room */
+  setParticipants(list) {
+    this.participants = new Map(list.map((info) => [info.participant, info]));
+    this.render();
+  }
+
+  /** @param {ParticipantInfo} info */
+  upsertParticipant(info) {
+    this.participants.set(info.participant, info);
+    this.render();
+  }
+
+  /** @param {string} participant */
+  removeParticipant(participant) {
+    this.participants.delete(participant);
+    this.render();
+  }
+
+  /** @param {string} participant @param {boolean} reconnecting */
+  setReconnecting(participant, reconnecting) {
+    const info = this.participants.get(participant);
+    if (info) info.connection = reconnecting ? 'reconnecting' : 'connected';
+    this.render();
+  }
+
+  /** @param {string} participant @param {MediaStream} stream */
+  setStream(participant, stream) {
+    this.streams.set(participant, stream);
+    this.render();
+  }
+
+  /** The label of a participant: role and organisation, never a name. */
+  /** @param {ParticipantInfo} info */
+  label(info) {
+    const role = t(`role.${info.role}`);
+    const organisation = info.role === 'expert' ? t(`agency.${info.organisation}`) : '';
+    const languages = info.role === 'interpreter' ? info.languages.map((lang) => t(`lang.${lang}`)).join(', ') : '';
+    return [role, organisation, languages].filter(Boolean).join(' · ');
+  }
+
+  render() {
+    const wanted = new Set();
+    const ordered = [...this.participants.values()].sort(
+      (a, b) => this.rank(a.role) - this.rank(b.role),
+    );
+    for (const info of ordered) {
+      const stream = this.streams.get(info.participant);
+      const videos = stream?.getVideoTracks() ?? [];
+      const audio = stream?.getAudioTracks() ?? [];
+      // A tile for the camera even before media arrives; one more for each
+      // second source that is sending.
+      const tracks = videos.length > 0 ? videos : [null];
+      tracks.forEach((track, index) => {
+        const key = `${info.participant}/${track ? track.id : 'none'}`;
+        wanted.add(key);
+        let tile = this.tiles.get(key);
+        if (!tile) {
+          const video = /** @type {HTMLVideoElement} */ (h('video', { autoplay: true, playsinline: true }));
+          tile = h('figure', { class: 'tile', 'data-participant': info.participant, 'data-role': info.role }, video, h('figcaption', { class: 'tile-label' }));
+          if (track) {
+            video.srcObject = new MediaStream(index === 0 ? [track, ...audio] : [track]);
+            track.addEventListener('unmute', () => this.render());
+            track.addEventListener('mute', () => this.render());
+          }
+          this.tiles.set(key, tile);
+        } else if (track && index === 0) {
+          // Audio may arrive after video: keep the first tile's stream complete.
+          const video = /** @type {HTMLVideoElement} */ (tile.querySelector('video'));
+          const current = /** @type {MediaStream | null} */ (video.srcObject);
+          for (const a of audio) if (current && !current.getTrackById(a.id)) current.addTrack(a);
+        }
+        tile.dataset.source = index === 0 ? 'camera' : 'second';
+        // A second source shows only while frames arrive (see watchSecondSources).
+        if (index > 0 && !tile.dataset.active) {
+          tile.dataset.active = 'false';
+          tile.setAttribute('aria-hidden', 'true');
+        }
+        const caption = /** @type {HTMLElement} */ (tile.querySelector('figcaption'));
+        caption.textContent = index === 0 ? this.label(info) : `${this.label(info)} · ${t('call.second_source')}`;
+        tile.dataset.reconnecting = String(info.connection === 'reconnecting');
+        tile.dataset.reconnectingLabel = t('tile.reconnecting');
+        tile.setAttribute('aria-label', tile.dataset.reconnecting === 'true' ? `${caption.textContent}: ${t('tile.reconnecting')}` : caption.textContent);
+        const target = this.primaryRoles.includes(info.role) ? this.primary : this.side;
+        if (tile.parentElement !== target) target.append(tile);
+      });
+      // Audio-only until the camera track arrives.
+      if (videos.length === 0 && audio.length > 0) {
+        const tile = this.tiles.get(`${info.participant}/none`);
+        const video = /** @type {HTMLVideoElement | null} */ (tile?.querySelector('video') ?? null);
+        if (video && !video.srcObject) video.srcObject = new MediaStream(audio);
+      }
+    }
+    for (const [key, tile] of this.tiles) {
+      if (!wanted.has(key)) {
+        tile.remove();
+        this.tiles.delete(key);
+      }
+    }
+    if (this.selfTile) this.side.append(this.selfTile);
+  }
+
+  /** @param {string} role */
+  rank(role) {
+    const index = this.primaryRoles.indexOf(role);
+    return index === -1 ? 10 : index;
+  }
+
+  destroy() {
+    window.clearInterval(this.watcher);
+    this.container.replaceChildren();
+    this.tiles.clear();
+  }
+}

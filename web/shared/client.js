@@ -1,0 +1,461 @@
+// The one signaling and media client every app uses.
+//
+// SignalClient: the WebSocket to /v1/signal — authentication, request/reply
+// by id, events, reconnect with back-off and resume within the server's
+// window (30 s), so a kiosk on a poor link comes back into the same call.
+//
+// MediaSession: one RTCPeerConnection to the room's SFU node. The client
+// offers once (microphone, camera with simulcast, and a spare video sender
+// for a document camera or a shared screen, filled later without
+// renegotiating); the SFU offers whenever other participants' tracks come
+// or go. Remote tracks are grouped by their stream id, which the SFU sets to
+// the publishing participant's id.
+//
+// ConnectionQuality: a good/fair/poor grade from getStats (loss, RTT).
+
+/** @typedef {'connecting' | 'connected' | 'reconnecting' | 'closed'} ConnectionState */
+/** @typedef {{type: string, id?: string | null, [key: string]: any}} Message */
+
+const BACKOFF_MS = [250, 500, 1000, 2000, 3000, 5000];
+
+export class SignalError extends Error {
+  /** @param {string} code @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export class SignalClient extends EventTarget {
+  /**
+   * @param {import('./auth.js').TokenSource} tokens
+   * @param {{url?: string}} [options]
+   */
+  constructor(tokens, options = {}) {
+    super();
+    this.tokens = tokens;
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.url = options.url ?? `${scheme}//${location.host}/v1/signal`;
+    /** @type {ConnectionState} */
+    this.state = 'connecting';
+    /** @type {Message | null} the latest `welcome` */
+    this.welcome = null;
+    /** @type {string | null} */
+    this.resumeToken = null;
+    /** @type {WebSocket | null} */
+    this.socket = null;
+    /** @type {Map<string, {resolve: (m: Message) => void, reject: (e: Error) => void}>} */
+    this.pending = new Map();
+    this.nextId = 1;
+    this.attempt = 0;
+    this.stopped = false;
+    /** @type {number | undefined} */
+    this.retryTimer = undefined;
+    /** @type {((m: Message) => void) | null} */
+    this.firstWelcome = null;
+  }
+
+  /** Connects and resolves with the first `welcome`. */
+  connect() {
+    return new Promise((resolve, reject) => {
+      this.firstWelcome = resolve;
+      this.open().catch(reject);
+    });
+  }
+
+  /** Stops for good (no reconnect). */
+  close() {
+    this.stopped = true;
+    window.clearTimeout(this.retryTimer);
+    this.socket?.close(1000, 'bye');
+    this.setState('closed');
+  }
+
+  /**
+   * Listens for one message type (events and `welcome`).
+   * @param {string} type
+   * @param {(message: Message) => void} handler
+   */
+  on(type, handler) {
+    this.addEventListener(type, (event) => handler(/** @type {CustomEvent<Message>} */ (event).detail));
+  }
+
+  /**
+   * Sends a request and waits for its reply (`ack`, `joined`, `sdp_answer`);
+   * an `error` reply rejects with a SignalError carrying its code.
+   * @param {Message} message without `id`
+   * @returns {Promise<Message>}
+   */
+  request(message) {
+    const id = `c${this.nextId++}`;
+    return new Promise((resolve, reject) => {
+      if (!this.socket || this.socket.readyState !== WebSocket.OPEN || this.state !== 'connected') {
+        reject(new SignalError('disconnected', 'not connected to the signal service'));
+        return;
+      }
+      this.pending.set(id, { resolve, reject });
+      this.socket.send(JSON.stringify({ ...message, id }));
+    });
+  }
+
+  /** @param {ConnectionState} state */
+  setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.dispatchEvent(new CustomEvent('statechange', { detail: state }));
+  }
+
+  async open() {
+    if (this.stopped) return;
+    let token;
+    try {
+      token = await this.tokens.get();
+    } catch (error) {
+      this.dispatchEvent(new CustomEvent('autherror', { detail: error }));
+      this.scheduleReconnect();
+      return;
+    }
+    const socket = new WebSocket(this.url, ['silta.v1']);
+    this.socket = socket;
+    socket.addEventListener('open', () => {
+      /** @type {Message} */
+      const auth = { type: 'auth', id: `auth${this.nextId++}`, token };
+      if (this.resumeToken) auth.resume_token = this.resumeToken;
+      socket.send(JSON.stringify(auth));
+    });
+    socket.addEventListener('message', (event) => this.receive(String(event.data)));
+    socket.addEventListener('close', (event) => this.closed(socket, event));
+  }
+
+  /** @param {string} text */
+  receive(text) {
+    /** @type {Message} */
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      console.warn('silta: unreadable message from the signal service');
+      return;
+    }
+    if (message.type === 'welcome') {
+      this.attempt = 0;
+      this.welcome = message;
+      this.resumeToken = message.resume_token;
+      this.setState('connected');
+      if (this.firstWelcome) {
+        this.firstWelcome(message);
+        this.firstWelcome = null;
+      }
+      this.dispatchEvent(new CustomEvent('welcome', { detail: message }));
+      return;
+    }
+    const waiting = message.id ? this.pending.get(message.id) : undefined;
+    if (waiting && message.id) {
+      this.pending.delete(message.id);
+      if (message.type === 'error') waiting.reject(new SignalError(message.code, message.message));
+      else waiting.resolve(message);
+      return;
+    }
+    if (message.type === 'error') {
+      // An error for the auth message: the token was refused.
+      this.dispatchEvent(new CustomEvent('autherror', { detail: new SignalError(message.code, message.message) }));
+      return;
+    }
+    this.dispatchEvent(new CustomEvent(message.type, { detail: message }));
+  }
+
+  /** @param {WebSocket} socket @param {CloseEvent} event */
+  closed(socket, event) {
+    if (this.socket !== socket) return;
+    this.socket = null;
+    for (const { reject } of this.pending.values()) reject(new SignalError('disconnected', 'the connection dropped'));
+    this.pending.clear();
+    if (this.stopped) return;
+    if (event.code === 4002) {
+      // This session continues on another connection (another tab or device).
+      this.setState('closed');
+      this.dispatchEvent(new CustomEvent('superseded'));
+      return;
+    }
+    this.setState('reconnecting');
+    this.scheduleReconnect();
+  }
+
+  scheduleReconnect() {
+    if (this.stopped) return;
+    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    this.attempt += 1;
+    window.clearTimeout(this.retryTimer);
+    this.retryTimer = window.setTimeout(() => {
+      this.open().catch(() => this.scheduleReconnect());
+    }, delay);
+  }
+}
+
+/**
+ * @typedef {object} RemoteParticipantMedia
+ * @property {string} participant
+ * @property {MediaStream} stream
+ */
+
+export class MediaSession extends EventTarget {
+  /**
+   * @param {SignalClient} client
+   * @param {string} room
+   */
+  constructor(client, room) {
+    super();
+    this.client = client;
+    this.room = room;
+    const turn = client.welcome?.turn;
+    /** @type {RTCIceServer[]} */
+    const iceServers = turn ? [{ urls: turn.urls, username: turn.username, credential: turn.credential }] : [];
+    this.pc = new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    /** @type {Map<string, MediaStream>} remote media by participant */
+    this.remote = new Map();
+    /** @type {RTCRtpSender | null} */
+    this.audioSender = null;
+    /** @type {RTCRtpSender | null} */
+    this.cameraSender = null;
+    /** @type {RTCRtpSender | null} */
+    this.secondSender = null;
+    /** Negotiation steps run one at a time, in order. */
+    this.chain = Promise.resolve();
+    this.closed = false;
+    /** @type {Array<() => void>} */
+    this.unsubscribe = [];
+
+    this.pc.addEventListener('icecandidate', (event) => {
+      const candidate = event.candidate;
+      this.send({
+        type: 'ice_candidate',
+        room: this.room,
+        candidate: candidate
+          ? { candidate: candidate.candidate, sdp_mid: candidate.sdpMid, sdp_m_line_index: candidate.sdpMLineIndex }
+          : { candidate: '' },
+      });
+    });
+    this.pc.addEventListener('track', (event) => this.addRemoteTrack(event));
+    this.pc.addEventListener('connectionstatechange', () => {
+      this.dispatchEvent(new CustomEvent('connectionstatechange', { detail: this.pc.connectionState }));
+    });
+    this.listen('sdp_offer', (message) => this.enqueue(() => this.answerOffer(message.sdp)));
+    this.listen('ice_candidate', (message) => {
+      const c = message.candidate;
+      if (!c?.candidate) return;
+      this.pc
+        .addIceCandidate({ candidate: c.candidate, sdpMid: c.sdp_mid ?? null, sdpMLineIndex: c.sdp_m_line_index ?? null })
+        .catch((error) => console.warn('silta: a remote candidate was refused', error));
+    });
+  }
+
+  /** @param {string} type @param {(m: Message) => void} handler */
+  listen(type, handler) {
+    /** @param {Event} event */
+    const listener = (event) => {
+      const message = /** @type {CustomEvent<Message>} */ (event).detail;
+      if (message.room === this.room && !this.closed) handler(message);
+    };
+    this.client.addEventListener(type, listener);
+    this.unsubscribe.push(() => this.client.removeEventListener(type, listener));
+  }
+
+  /** @param {Message} message */
+  send(message) {
+    this.client.request(message).catch((error) => {
+      if (error.code !== 'disconnected') console.warn('silta:', message.type, 'failed:', error.code);
+    });
+  }
+
+  /** @param {() => Promise<void>} step */
+  enqueue(step) {
+    const next = this.chain.then(step, step);
+    this.chain = next.catch((error) => {
+      console.warn('silta: negotiation step failed', error);
+      this.dispatchEvent(new CustomEvent('error', { detail: error }));
+    });
+    return next;
+  }
+
+  /**
+   * Publishes the local microphone and camera (camera with simulcast) and
+   * connects to the SFU.
+   * @param {MediaStream | null} local
+   * @param {{simulcast?: boolean}} [options]
+   */
+  start(local, options = {}) {
+    const audio = local?.getAudioTracks()[0] ?? null;
+    const video = local?.getVideoTracks()[0] ?? null;
+    this.audioSender = this.pc.addTransceiver(audio ?? 'audio', { direction: 'sendonly', streams: local ? [local] : [] }).sender;
+    /** @type {RTCRtpEncodingParameters[] | undefined} */
+    const encodings =
+      options.simulcast === false
+        ? undefined
+        : [
+            { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+            { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+            { rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+          ];
+    this.cameraSender = this.pc.addTransceiver(video ?? 'video', {
+      direction: 'sendonly',
+      streams: local ? [local] : [],
+      sendEncodings: encodings,
+    }).sender;
+    // The spare sender: a document camera or a shared screen, later.
+    this.secondSender = this.pc.addTransceiver('video', { direction: 'sendonly' }).sender;
+    return this.enqueue(() => this.offer(false));
+  }
+
+  /** @param {boolean} iceRestart */
+  async offer(iceRestart) {
+    const offer = await this.pc.createOffer({ iceRestart });
+    await this.pc.setLocalDescription(offer);
+    const reply = await this.client.request({ type: 'sdp_offer', room: this.room, sdp: offer.sdp });
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
+  }
+
+  /** @param {string} sdp */
+  async answerOffer(sdp) {
+    if (this.pc.signalingState !== 'stable') {
+      await this.pc.setLocalDescription({ type: 'rollback' });
+    }
+    await this.pc.setRemoteDescription({ type: 'offer', sdp });
+    const answer = await this.pc.createAnswer();
+    await this.pc.setLocalDescription(answer);
+    await this.client.request({ type: 'sdp_answer', room: this.room, sdp: answer.sdp });
+  }
+
+  /** After a reconnect: a fresh ICE session if media was lost too. */
+  restartIce() {
+    return this.enqueue(() => this.offer(true));
+  }
+
+  /** @param {RTCTrackEvent} event */
+  addRemoteTrack(event) {
+    const participant = event.streams[0]?.id ?? 'unknown';
+    let stream = this.remote.get(participant);
+    if (!stream) {
+      stream = new MediaStream();
+      this.remote.set(participant, stream);
+    }
+    stream.addTrack(event.track);
+    const track = event.track;
+    const owner = stream;
+    const removed = () => {
+      owner.removeTrack(track);
+      this.dispatchEvent(new CustomEvent('remotechange', { detail: { participant, stream: owner } }));
+    };
+    track.addEventListener('ended', removed);
+    event.streams[0]?.addEventListener('removetrack', (e) => {
+      if (e.track === track) removed();
+    });
+    this.dispatchEvent(new CustomEvent('remotechange', { detail: { participant, stream } }));
+  }
+
+  /**
+   * Puts a second video source (document camera, screen) on the spare
+   * sender; null takes it off.
+   * @param {MediaStreamTrack | null} track
+   */
+  async setSecondSource(track) {
+    await this.secondSender?.replaceTrack(track);
+  }
+
+  /** @param {boolean} enabled */
+  setAudioEnabled(enabled) {
+    const track = this.audioSender?.track;
+    if (track) track.enabled = enabled;
+  }
+
+  /** @param {boolean} enabled */
+  setVideoEnabled(enabled) {
+    const track = this.cameraSender?.track;
+    if (track) track.enabled = enabled;
+  }
+
+  /**
+   * Caps the bitrate this participant receives (the SFU picks simulcast
+   * layers within it); null lifts the cap.
+   * @param {number | null} bitsPerSecond
+   */
+  setReceiveLimit(bitsPerSecond) {
+    /** @type {Message} */
+    const message = { type: 'receive_limit', room: this.room };
+    if (bitsPerSecond !== null) message.max_bitrate_bps = bitsPerSecond;
+    return this.client.request(message);
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const stop of this.unsubscribe) stop();
+    for (const transceiver of this.pc.getTransceivers()) transceiver.sender.track?.stop?.();
+    this.pc.close();
+    this.remote.clear();
+  }
+}
+
+/** @typedef {'good' | 'fair' | 'poor' | 'unknown'} QualityGrade */
+
+/**
+ * Grades a peer connection every two seconds from its statistics: packet
+ * loss of what arrives and the round-trip time of the selected pair.
+ */
+export class ConnectionQuality extends EventTarget {
+  /** @param {RTCPeerConnection} pc */
+  constructor(pc) {
+    super();
+    this.pc = pc;
+    /** @type {QualityGrade} */
+    this.grade = 'unknown';
+    /** @type {Map<string, {lost: number, received: number}>} */
+    this.previous = new Map();
+    this.timer = window.setInterval(() => this.sample().catch(() => {}), 2000);
+  }
+
+  async sample() {
+    if (this.pc.connectionState === 'closed') return this.stop();
+    const report = await this.pc.getStats();
+    let lost = 0;
+    let received = 0;
+    /** @type {number | null} */
+    let rtt = null;
+    report.forEach((entry) => {
+      if (entry.type === 'inbound-rtp') {
+        const before = this.previous.get(entry.id) ?? { lost: 0, received: 0 };
+        lost += Math.max(0, (entry.packetsLost ?? 0) - before.lost);
+        received += Math.max(0, (entry.packetsReceived ?? 0) - before.received);
+        this.previous.set(entry.id, { lost: entry.packetsLost ?? 0, received: entry.packetsReceived ?? 0 });
+      }
+      if (entry.type === 'candidate-pair' && entry.nominated && entry.state === 'succeeded') {
+        rtt = typeof entry.currentRoundTripTime === 'number' ? entry.currentRoundTripTime : rtt;
+      }
+    });
+    const loss = received + lost > 0 ? lost / (received + lost) : 0;
+    /** @type {QualityGrade} */
+    let grade;
+    if (this.pc.connectionState !== 'connected') grade = 'poor';
+    else if (loss > 0.08 || (rtt ?? 0) > 0.4) grade = 'poor';
+    else if (loss > 0.02 || (rtt ?? 0) > 0.15) grade = 'fair';
+    else grade = 'good';
+    if (grade !== this.grade) {
+      this.grade = grade;
+      this.dispatchEvent(new CustomEvent('change', { detail: { grade, loss, rtt } }));
+    }
+  }
+
+  stop() {
+    window.clearInterval(this.timer);
+  }
+}
+
+/**
+ * The camera and microphone (the fake devices in tests).
+ * @param {{video?: boolean, audio?: boolean}} [want]
+ */
+export async function localMedia(want = { video: true, audio: true }) {
+  return navigator.mediaDevices.getUserMedia({
+    audio: want.audio ? { echoCancellation: true, noiseSuppression: true } : false,
+    video: want.video ? { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 30, max: 30 } } : false,
+  });
+}

@@ -1,0 +1,100 @@
+// Call offers for experts and interpreters: `call_offered` shows an offer
+// with accept and decline until it is taken, declined, withdrawn or expires.
+
+import { formatDuration, t } from './i18n.js';
+import { announce, h, showError } from './ui.js';
+
+export class OfferList {
+  /**
+   * @param {import('./client.js').SignalClient} client
+   * @param {HTMLElement} container
+   * @param {(joined: any) => void} onJoined called with the room snapshot after accepting
+   */
+  constructor(client, container, onJoined) {
+    this.client = client;
+    this.container = container;
+    this.onJoined = onJoined;
+    /** @type {Map<string, {offer: any, expires: number}>} */
+    this.offers = new Map();
+    client.on('call_offered', (offer) => this.add(offer));
+    client.on('call_withdrawn', (message) => {
+      if (this.offers.delete(message.room)) {
+        announce(t('offer.withdrawn'));
+        this.render();
+      }
+    });
+    client.on('welcome', (welcome) => {
+      this.offers.clear();
+      for (const offer of welcome.offers ?? []) this.add(offer, false);
+      this.render();
+    });
+    this.timer = window.setInterval(() => this.expire(), 1000);
+  }
+
+  /** @param {any} offer @param {boolean} [loud] */
+  add(offer, loud = true) {
+    this.offers.set(offer.room, { offer, expires: Date.now() + offer.expires_in_seconds * 1000 });
+    if (loud) announce(t(`offer.${offer.kind}.announce`, this.params(offer)));
+    this.render();
+  }
+
+  /** @param {any} offer */
+  params(offer) {
+    return {
+      point: offer.service_point,
+      language: offer.language ? t(`lang.${offer.language}`) : '–',
+      waited: formatDuration(offer.waiting_seconds),
+    };
+  }
+
+  expire() {
+    let changed = false;
+    for (const [room, entry] of this.offers) {
+      if (entry.expires < Date.now()) {
+        this.offers.delete(room);
+        changed = true;
+      }
+    }
+    if (changed) this.render();
+  }
+
+  render() {
+    this.container.replaceChildren(
+      ...[...this.offers.values()].map(({ offer }) =>
+        h('section', { class: 'offer', 'data-offer': offer.room, 'data-kind': offer.kind, 'aria-label': t(`offer.${offer.kind}.title`) },
+          h('h2', {}, t(`offer.${offer.kind}.title`)),
+          h('p', {}, t('offer.details', this.params(offer))),
+          h('div', { class: 'actions' },
+            h('button', { type: 'button', class: 'primary', 'data-action': 'accept', onclick: () => this.accept(offer.room) }, t('offer.accept')),
+            h('button', { type: 'button', 'data-action': 'decline', onclick: () => this.decline(offer.room) }, t('offer.decline')),
+          ),
+        ),
+      ),
+    );
+  }
+
+  /** @param {string} room */
+  async accept(room) {
+    try {
+      const reply = await this.client.request({ type: 'call_accept', room });
+      this.offers.delete(room);
+      this.render();
+      this.onJoined(reply.room);
+    } catch (error) {
+      this.offers.delete(room);
+      this.render();
+      showError(error);
+    }
+  }
+
+  /** @param {string} room */
+  async decline(room) {
+    this.offers.delete(room);
+    this.render();
+    try {
+      await this.client.request({ type: 'call_decline', room });
+    } catch (error) {
+      showError(error);
+    }
+  }
+}

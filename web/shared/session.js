@@ -1,0 +1,147 @@
+// One room as an app lives it: the participants, the media session to the
+// SFU, the call view and the connection-quality indicator, kept up to date
+// from the signal service's events, across reconnects.
+
+import { CallView } from './call.js';
+import { ConnectionQuality, MediaSession } from './client.js';
+import { t } from './i18n.js';
+import { announce } from './ui.js';
+
+/** @typedef {import('./call.js').ParticipantInfo} ParticipantInfo */
+
+export class RoomSession extends EventTarget {
+  /**
+   * @param {import('./client.js').SignalClient} client
+   * @param {{room: string, service_point: string, phase: string, participants: ParticipantInfo[]}} state
+   * @param {{stage: HTMLElement, quality?: HTMLElement | null, primaryRoles: string[], local: MediaStream | null}} options
+   */
+  constructor(client, state, options) {
+    super();
+    this.client = client;
+    this.room = state.room;
+    this.servicePoint = state.service_point;
+    this.phase = state.phase;
+    this.self = client.welcome?.participant;
+    this.local = options.local;
+    /** @type {Map<string, ParticipantInfo>} */
+    this.participants = new Map();
+    this.view = new CallView(options.stage, { primaryRoles: options.primaryRoles, self: options.local });
+    this.media = new MediaSession(client, this.room);
+    this.quality = new ConnectionQuality(this.media.pc);
+    this.qualityElement = options.quality ?? null;
+    this.ended = false;
+    /** @type {Array<() => void>} */
+    this.unsubscribe = [];
+    this.applyState(state);
+
+    this.media.addEventListener('remotechange', (event) => {
+      const { participant, stream } = /** @type {CustomEvent} */ (event).detail;
+      this.view.setStream(participant, stream);
+    });
+    this.quality.addEventListener('change', () => this.renderQuality());
+    this.renderQuality();
+
+    this.listen('participant_joined', (m) => {
+      if (m.participant.participant === this.self) return;
+      this.participants.set(m.participant.participant, m.participant);
+      this.view.upsertParticipant(m.participant);
+      announce(t('call.joined', { who: this.view.label(m.participant) }));
+      this.changed();
+    });
+    this.listen('participant_left', (m) => {
+      const info = this.participants.get(m.participant);
+      this.participants.delete(m.participant);
+      this.view.removeParticipant(m.participant);
+      if (info) announce(t('call.left', { who: this.view.label(info) }));
+      this.changed();
+    });
+    this.listen('participant_reconnecting', (m) => {
+      this.view.setReconnecting(m.participant, true);
+      const info = this.participants.get(m.participant);
+      if (info) {
+        info.connection = 'reconnecting';
+        announce(t('call.reconnecting', { who: this.view.label(info) }));
+      }
+      this.changed();
+    });
+    this.listen('participant_reconnected', (m) => {
+      this.view.setReconnecting(m.participant, false);
+      const info = this.participants.get(m.participant);
+      if (info) {
+        info.connection = 'connected';
+        announce(t('call.reconnected', { who: this.view.label(info) }));
+      }
+      this.changed();
+    });
+    this.listen('session_ended', (m) => {
+      this.ended = true;
+      this.close();
+      this.dispatchEvent(new CustomEvent('ended', { detail: m }));
+    });
+    const onWelcome = (/** @type {Event} */ event) => {
+      const welcome = /** @type {CustomEvent} */ (event).detail;
+      const snapshot = (welcome.rooms ?? []).find((/** @type {any} */ r) => r.room === this.room);
+      if (welcome.resumed && snapshot) {
+        this.applyState(snapshot);
+        // Media may have survived the signaling outage; if not, a new ICE session.
+        if (this.media.pc.connectionState !== 'connected') this.media.restartIce();
+      } else {
+        this.ended = true;
+        this.close();
+        this.dispatchEvent(new CustomEvent('lost'));
+      }
+    };
+    client.addEventListener('welcome', onWelcome);
+    this.unsubscribe.push(() => client.removeEventListener('welcome', onWelcome));
+  }
+
+  /** @param {{phase: string, participants: ParticipantInfo[]}} state */
+  applyState(state) {
+    this.phase = state.phase;
+    this.participants = new Map(
+      state.participants.filter((info) => info.participant !== this.self).map((info) => [info.participant, info]),
+    );
+    this.view.setParticipants([...this.participants.values()]);
+    this.changed();
+  }
+
+  /** Starts publishing and receiving. */
+  async start() {
+    await this.media.start(this.local);
+  }
+
+  /** @param {string} type @param {(m: any) => void} handler */
+  listen(type, handler) {
+    /** @param {Event} event */
+    const listener = (event) => {
+      const message = /** @type {CustomEvent} */ (event).detail;
+      if (message.room === this.room) handler(message);
+    };
+    this.client.addEventListener(type, listener);
+    this.unsubscribe.push(() => this.client.removeEventListener(type, listener));
+  }
+
+  /** @param {string} role */
+  has(role) {
+    return [...this.participants.values()].some((info) => info.role === role);
+  }
+
+  changed() {
+    this.dispatchEvent(new CustomEvent('change'));
+  }
+
+  renderQuality() {
+    const element = this.qualityElement;
+    if (!element) return;
+    element.dataset.grade = this.quality.grade;
+    element.textContent = `${t('quality.label')}: ${t(`quality.${this.quality.grade}`)}`;
+  }
+
+  close() {
+    for (const stop of this.unsubscribe) stop();
+    this.unsubscribe = [];
+    this.quality.stop();
+    this.media.close();
+    this.view.destroy();
+  }
+}

@@ -1,0 +1,45 @@
+// Sign-in for staff apps (advisor, expert, interpreter, admin).
+// In `silta dev`: `?as=<subject>` or a picker of the role's demo identities.
+
+import { demoIdentities, demoTokenSource, requestedSubject } from './auth.js';
+import { t } from './i18n.js';
+import { h } from './ui.js';
+
+/**
+ * Resolves with a token source for the signed-in person; shows a sign-in
+ * form in `container` first when nobody is named in the address.
+ * @param {string} role
+ * @param {HTMLElement} container
+ * @returns {Promise<import('./auth.js').TokenSource>}
+ */
+export async function signIn(role, container) {
+  const named = requestedSubject();
+  if (named) return demoTokenSource(named);
+  const identities = await demoIdentities(role);
+  return new Promise((resolve) => {
+    if (identities.length === 0) {
+      container.replaceChildren(h('section', { class: 'panel' }, h('h2', {}, t('signin.title')), h('p', {}, t('signin.unavailable'))));
+      return;
+    }
+    const select = /** @type {HTMLSelectElement} */ (
+      h('select', { id: 'signin-subject' }, ...identities.map((identity) => h('option', { value: identity.subject }, `${identity.subject} – ${identity.description}`)))
+    );
+    const form = h(
+      'form',
+      {
+        class: 'panel',
+        onsubmit: (/** @type {Event} */ event) => {
+          event.preventDefault();
+          const url = new URL(location.href);
+          url.searchParams.set('as', select.value);
+          history.replaceState(null, '', url);
+          resolve(demoTokenSource(select.value));
+        },
+      },
+      h('h2', {}, t('signin.title')),
+      h('div', { class: 'field' }, h('label', { for: 'signin-subject' }, t('signin.choose')), select),
+      h('button', { type: 'submit', class: 'primary' }, t('signin.submit')),
+    );
+    container.replaceChildren(form);
+  });
+}
