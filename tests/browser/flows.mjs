@@ -43,7 +43,7 @@ const screenOf = (kiosk) => kiosk.evaluate(() => document.body.dataset.screen);
  * kiosk and asks the queue for `agency` in `language`; the expert becomes
  * available and accepts. Returns the three pages in a call.
  */
-async function walkIn(server, browser, { prefix, expert = 'expert-vero-1', agency = 'VERO', language = 'sv', kioskOrigin = server.base }) {
+export async function walkIn(server, browser, { prefix, expert = 'expert-vero-1', agency = 'VERO', language = 'sv', kioskOrigin = server.base }) {
   const kiosk = await browser.page('kiosk');
   const advisor = await browser.page('advisor');
   const expertPage = await browser.page('expert');
@@ -195,6 +195,12 @@ export const flows = [
         await capture(expert, 'walk-in-expert-document-camera');
         await kiosk.click('#second-source');
         await expert.locator('.tile[data-source="second"][data-active="false"]').waitFor({ timeout: 15_000 });
+        // The expert shares a screen; the citizen sees it beside the camera.
+        await expert.click('#screen');
+        await kiosk.locator('.tile[data-role="expert"][data-source="second"][data-active="true"]').waitFor({ timeout: 15_000 });
+        await capture(kiosk, 'walk-in-kiosk-screen-share');
+        await expert.click('#screen');
+        await kiosk.locator('.tile[data-role="expert"][data-source="second"][data-active="false"]').waitFor({ timeout: 15_000 });
       });
     },
   },

@@ -14,13 +14,33 @@ const LANGUAGE_KEY = 'silta.kiosk.language';
 /** How long the thank-you screen stays before the kiosk is idle again. */
 const THANKS_MS = 6000;
 
-const FACES = [
-  { score: 1, face: '😠', key: 'feedback.score1' },
-  { score: 2, face: '🙁', key: 'feedback.score2' },
-  { score: 3, face: '😐', key: 'feedback.score3' },
-  { score: 4, face: '🙂', key: 'feedback.score4' },
-  { score: 5, face: '😄', key: 'feedback.score5' },
-];
+const FACES = [1, 2, 3, 4, 5].map((score) => ({ score, key: `feedback.score${score}` }));
+
+/**
+ * A face drawn in SVG (emoji fonts vary between kiosks): the mouth bends
+ * from a frown (1) to a broad smile (5).
+ * @param {number} score
+ */
+function face(score) {
+  const ns = 'http://www.w3.org/2000/svg';
+  /** @param {string} tag @param {Record<string, string | number>} attributes */
+  const el = (tag, attributes) => {
+    const node = document.createElementNS(ns, tag);
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+    return node;
+  };
+  const svg = el('svg', { viewBox: '0 0 64 64', width: 64, height: 64, class: 'face', 'aria-hidden': 'true', focusable: 'false' });
+  svg.append(
+    el('circle', { cx: 32, cy: 32, r: 29, fill: 'none', stroke: 'currentColor', 'stroke-width': 4 }),
+    el('circle', { cx: 22, cy: 25, r: 4, fill: 'currentColor' }),
+    el('circle', { cx: 42, cy: 25, r: 4, fill: 'currentColor' }),
+  );
+  // Control point of the mouth: below the corners smiles, above frowns.
+  const bend = [-10, -5, 0, 7, 14][score - 1];
+  const corners = score === 3 ? 42 : 44;
+  svg.append(el('path', { d: `M 19 ${corners} Q 32 ${corners + bend} 45 ${corners}`, fill: 'none', stroke: 'currentColor', 'stroke-width': 4, 'stroke-linecap': 'round' }));
+  return svg;
+}
 
 /** @type {{client: SignalClient | null, api: ReturnType<typeof bookingApi> | null, session: RoomSession | null, feedbackRoom: string | null, score: number | null, second: MediaStream | null, screen: string}} */
 const app = {
@@ -136,7 +156,7 @@ function renderLanguageButtons() {
 
 function renderFaces() {
   byId('faces').replaceChildren(
-    ...FACES.map(({ score, face, key }) =>
+    ...FACES.map(({ score, key }) =>
       h('button', {
         type: 'button',
         'data-score': score,
@@ -147,7 +167,7 @@ function renderFaces() {
           /** @type {HTMLButtonElement} */ (byId('feedback-send')).disabled = false;
           announce(t(key));
         },
-      }, h('span', { class: 'face', 'aria-hidden': 'true' }, face), h('span', {}, t(key))),
+      }, face(score), h('span', {}, t(key))),
     ),
   );
 }

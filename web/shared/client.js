@@ -53,6 +53,8 @@ export class SignalClient extends EventTarget {
     this.retryTimer = undefined;
     /** @type {((m: Message) => void) | null} */
     this.firstWelcome = null;
+    /** When the latest socket opened and was welcomed (performance.now()). */
+    this.timing = { opened: 0, welcomed: 0 };
   }
 
   /** Connects and resolves with the first `welcome`. */
@@ -118,6 +120,7 @@ export class SignalClient extends EventTarget {
     const socket = new WebSocket(this.url, ['silta.v1']);
     this.socket = socket;
     socket.addEventListener('open', () => {
+      this.timing.opened = performance.now();
       /** @type {Message} */
       const auth = { type: 'auth', id: `auth${this.nextId++}`, token };
       if (this.resumeToken) auth.resume_token = this.resumeToken;
@@ -138,6 +141,7 @@ export class SignalClient extends EventTarget {
       return;
     }
     if (message.type === 'welcome') {
+      this.timing.welcomed = performance.now();
       this.attempt = 0;
       this.welcome = message;
       this.resumeToken = message.resume_token;

@@ -1124,10 +1124,22 @@ impl SfuCore {
             (None, Some(limit)) => limit,
             (None, None) => 300_000,
         };
+        // Only sources that send share the budget: a negotiated but idle
+        // second source (a document camera not in use) takes nothing.
+        let live = |source: &Source| {
+            self.peers.get(&source.peer).and_then(|peer| peer.incoming.get(&source.mid)).is_some_and(|incoming| {
+                incoming
+                    .layers
+                    .values()
+                    .any(|meter| meter.last_seen.is_some_and(|seen| now.duration_since(seen) < Duration::from_secs(2)))
+            })
+        };
         let video: Vec<(Mid, Source, Option<Rid>)> = subscriber
             .outgoing
             .iter()
-            .filter(|(_, outgoing)| outgoing.active && outgoing.source.kind == MediaKind::Video)
+            .filter(|(_, outgoing)| {
+                outgoing.active && outgoing.source.kind == MediaKind::Video && live(&outgoing.source)
+            })
             .map(|(mid, outgoing)| (*mid, outgoing.source, outgoing.target))
             .collect();
         if video.is_empty() {
@@ -1161,12 +1173,20 @@ impl SfuCore {
             // the bytes seen so far order the layers.
             layers.sort_by_key(|(rid, rate, bytes)| (*rate, *bytes, rid.map(|rid| rid.to_string())));
             let Some(&(lowest, _, _)) = layers.first() else { continue };
-            // An unmeasured layer never counts as fitting: start small.
-            let chosen = layers
+            // An unmeasured layer never counts as fitting: start small. A
+            // higher layer must fit within 90 % of the share; the layer in
+            // use is kept while it fits at all (no flapping at the edge).
+            let up = layers
                 .iter()
                 .rev()
                 .find(|(_, rate, _)| *rate > 0 && *rate * 10 <= share * 9)
                 .map_or(lowest, |(rid, _, _)| *rid);
+            let position = |rid: Option<Rid>| layers.iter().position(|(layer, _, _)| *layer == rid);
+            let keep = layers.iter().find(|(rid, rate, _)| *rid == target && *rate > 0 && *rate <= share);
+            let chosen = match (keep, position(up), position(target)) {
+                (Some(_), Some(new), Some(current)) if new < current => target,
+                _ => up,
+            };
             if target != chosen {
                 changes.push((mid, chosen));
                 requests.push((source, chosen));
