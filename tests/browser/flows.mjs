@@ -407,6 +407,8 @@ export const flows = [
         await eventually(async () => (await screenOf(kiosk)) === 'thanks', 'the kiosk to thank');
         await capture(kiosk, 'close-kiosk-thanks');
         await eventually(async () => (await screenOf(kiosk)) === 'idle', 'the kiosk to be idle again', 15_000);
+        // The next citizen starts from the kiosk's own language.
+        await eventually(async () => (await kiosk.evaluate(() => document.documentElement.lang)) === 'fi', 'the kiosk back in Finnish');
         // The transaction and the feedback are counted.
         const after = await eventually(async () => {
           const now = await counted(server, 'sp-kemi', 'VERO');

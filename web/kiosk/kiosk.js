@@ -3,9 +3,9 @@
 // No login: the device credential is exchanged for short-lived tokens.
 
 import { bookingApi } from '../shared/api.js';
-import { deviceCredential, demoIdentities, forgetDeviceCredential, kioskTokenSource, storeDeviceCredential } from '../shared/auth.js';
+import { claimsOf, deviceCredential, demoIdentities, forgetDeviceCredential, kioskTokenSource, storeDeviceCredential } from '../shared/auth.js';
 import { SignalClient, localMedia } from '../shared/client.js';
-import { LANGUAGE_NAMES, LANGUAGES, formatDuration, onLanguageChange, setLanguage, t } from '../shared/i18n.js';
+import { LANGUAGE_NAMES, LANGUAGES, formatDuration, isLanguage, onLanguageChange, setLanguage, t } from '../shared/i18n.js';
 import { RoomSession } from '../shared/session.js';
 import { announce, byId, h, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
 
@@ -42,7 +42,7 @@ function face(score) {
   return svg;
 }
 
-/** @type {{client: SignalClient | null, api: ReturnType<typeof bookingApi> | null, session: RoomSession | null, feedbackRoom: string | null, score: number | null, second: MediaStream | null, screen: string}} */
+/** @type {{client: SignalClient | null, api: ReturnType<typeof bookingApi> | null, session: RoomSession | null, feedbackRoom: string | null, score: number | null, second: MediaStream | null, screen: string, homeLanguage: import('../shared/i18n.js').Language}} */
 const app = {
   client: null,
   api: null,
@@ -51,6 +51,8 @@ const app = {
   score: null,
   second: null,
   screen: 'idle',
+  /** The kiosk's own first language: the next citizen starts from it. */
+  homeLanguage: 'fi',
 };
 // For tests and troubleshooting (no personal data lives here).
 Object.assign(window, { siltaApp: app });
@@ -82,6 +84,9 @@ async function main() {
     await showProvisioning();
     return;
   }
+  const languages = claimsOf(credential).langs;
+  const first = Array.isArray(languages) ? String(languages[0]) : 'fi';
+  if (isLanguage(first)) app.homeLanguage = first;
   const tokens = kioskTokenSource(credential);
   app.api = bookingApi(tokens);
   const client = new SignalClient(tokens);
@@ -313,7 +318,12 @@ function finishFeedback() {
   show('thanks');
   announce(t('thanks.title'));
   window.setTimeout(() => {
-    if (app.screen === 'thanks') show('idle');
+    if (app.screen !== 'thanks') return;
+    // The next citizen chooses again, starting from the kiosk's language.
+    localStorage.removeItem(LANGUAGE_KEY);
+    /** @type {HTMLSelectElement} */ (byId('language')).value = app.homeLanguage;
+    setLanguage(app.homeLanguage, CATALOGUES).catch(showError);
+    show('idle');
   }, THANKS_MS);
 }
 

@@ -17,6 +17,7 @@ mod keyframe;
 mod rewrite;
 #[cfg(test)]
 mod simulation;
+mod vp8;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -28,7 +29,7 @@ use silta_proto::v1::signal::IceCandidate;
 use silta_proto::v1::{ParticipantId, RoomId};
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::format::PayloadParams;
+use str0m::format::{Codec, PayloadParams};
 use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc};
@@ -149,6 +150,8 @@ struct Outgoing {
     /// per-packet path does not search the codec list (cleared on
     /// renegotiation).
     pt_map: Option<(Pt, Pt)>,
+    /// VP8 picture numbering kept continuous across layer switches.
+    vp8: vp8::Vp8Numbering,
 }
 
 struct Pending {
@@ -739,6 +742,7 @@ impl SfuCore {
                             rewriter: Rewriter::default(),
                             started: false,
                             pt_map: None,
+                            vp8: vp8::Vp8Numbering::default(),
                         },
                     );
                 }
@@ -968,6 +972,7 @@ impl SfuCore {
             }
         }
         let keyframe = kind == MediaKind::Video && starts_keyframe(params.spec().codec, &packet.payload);
+        let is_vp8 = params.spec().codec == Codec::Vp8;
         let forwarded_extensions = ExtensionValues {
             audio_level: extensions.audio_level,
             voice_activity: extensions.voice_activity,
@@ -999,6 +1004,7 @@ impl SfuCore {
                         if outgoing.target == rid && keyframe {
                             if outgoing.started {
                                 outgoing.rewriter.switch_source(*packet.seq_no, packet.header.timestamp);
+                                outgoing.vp8.switch_source();
                             }
                             outgoing.current = rid;
                             switched = true;
@@ -1020,10 +1026,14 @@ impl SfuCore {
                         continue;
                     };
                     outgoing.started = true;
-                    let write = RtpWrite::new(pt, seq.into(), timestamp, packet.timestamp, packet.payload.clone())
+                    let patch = if is_vp8 { outgoing.vp8.patch(&packet.payload) } else { None };
+                    let mut write = RtpWrite::new(pt, seq.into(), timestamp, packet.timestamp, packet.payload.clone())
                         .marker(packet.header.marker)
                         .ext_vals(forwarded_extensions.clone())
                         .nackable(kind == MediaKind::Video);
+                    if let Some(patch) = patch {
+                        write = write.vp8_patch(patch);
+                    }
                     if let Some(stream) = rtc.direct_api().stream_tx_by_mid(*out_mid, None) {
                         stream.write_rtp(write);
                         wrote = true;
