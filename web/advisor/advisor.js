@@ -2,12 +2,10 @@
 // walk-in requests, the identity-checked marker, hand-off and coming back.
 
 import { bookingApi } from '../shared/api.js';
-import { claimsOf } from '../shared/auth.js';
-import { SignalClient, localMedia } from '../shared/client.js';
 import { formatDateTime, onLanguageChange, t } from '../shared/i18n.js';
-import { RoomSession } from '../shared/session.js';
-import { signIn } from '../shared/staff.js';
-import { announce, byId, h, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
+import { openRoom } from '../shared/session.js';
+import { startStaffApp } from '../shared/staff.js';
+import { announce, byId, h, showError } from '../shared/ui.js';
 
 const DOCUMENT_TYPES = ['identity_card', 'passport', 'driving_licence', 'residence_permit', 'other'];
 const OUTCOMES = ['resolved', 'follow_up', 'referred', 'abandoned', 'technical_failure'];
@@ -18,11 +16,11 @@ const INTERPRETER_LANGUAGES = ['fi', 'sv', 'se', 'fse', 'fss', 'ar', 'ru', 'so',
  */
 
 const app = {
-  /** @type {SignalClient | null} */
+  /** @type {import('../shared/client.js').SignalClient | null} */
   client: null,
   /** @type {ReturnType<typeof bookingApi> | null} */
   api: null,
-  /** @type {RoomSession | null} */
+  /** @type {import('../shared/session.js').RoomSession | null} */
   session: null,
   /** @type {Map<string, KioskStatus>} */
   kiosks: new Map(),
@@ -41,19 +39,11 @@ const app = {
 Object.assign(window, { siltaApp: app });
 
 async function main() {
-  await setUpLanguagePicker(/** @type {HTMLSelectElement} */ (byId('language')), './i18n/', 'silta.advisor.language');
-  document.title = t('app.title');
-  const tokens = await signIn('advisor', byId('signin'));
-  byId('signin').replaceChildren();
-  byId('app').hidden = false;
-  const claims = claimsOf(await tokens.get());
+  const { tokens, claims, client } = await startStaffApp('advisor');
+  app.client = client;
   app.servicePoint = String(claims.org ?? '');
   byId('who').textContent = t('signin.as', { subject: tokens.subject });
   app.api = bookingApi(tokens);
-  const client = new SignalClient(tokens);
-  app.client = client;
-  showConnectionState(client);
-  client.addEventListener('autherror', (event) => showError(/** @type {CustomEvent} */ (event).detail));
   client.on('kiosk_status', (status) => {
     app.kiosks.set(status.kiosk, /** @type {KioskStatus} */ (/** @type {unknown} */ (status)));
     renderKiosks();
@@ -355,42 +345,33 @@ async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();
   app.identityChecked = null;
-  let local = null;
-  try {
-    local = await localMedia();
-  } catch (error) {
-    showError({ code: 'camera', error });
-  }
-  byId('session-panel').hidden = false;
-  const session = new RoomSession(app.client, state, {
+  const view = {
+    panel: byId('session-panel'),
     stage: byId('stage'),
     quality: byId('quality'),
     primaryRoles: ['kiosk', 'expert', 'interpreter'],
-    local,
-  });
-  app.session = session;
-  byId('quality').hidden = false;
-  session.addEventListener('change', renderSession);
-  session.addEventListener('ended', (event) => {
-    const outcome = /** @type {CustomEvent} */ (event).detail.outcome;
-    closeSession();
-    announce(t('session.ended', { outcome: t(`outcome.${outcome}`) }));
+  };
+  await openRoom(app.client, state, view, (session) => {
+    app.session = session;
+    session.addEventListener('change', renderSession);
+    session.addEventListener('ended', (event) => {
+      const outcome = /** @type {CustomEvent} */ (event).detail.outcome;
+      closeSession();
+      announce(t('session.ended', { outcome: t(`outcome.${outcome}`) }));
+      renderKiosks();
+    });
+    session.addEventListener('lost', () => {
+      closeSession();
+      renderKiosks();
+    });
+    renderSession();
     renderKiosks();
   });
-  session.addEventListener('lost', () => {
-    closeSession();
-    renderKiosks();
-  });
-  renderSession();
-  renderKiosks();
-  await session.start();
 }
 
 function closeSession() {
   app.session?.close();
   app.session = null;
-  byId('session-panel').hidden = true;
-  byId('quality').hidden = true;
 }
 
 function renderSession() {

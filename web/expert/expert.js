@@ -4,14 +4,12 @@
 // outcome.
 
 import { bookingApi } from '../shared/api.js';
-import { claimsOf } from '../shared/auth.js';
-import { SignalClient, localMedia } from '../shared/client.js';
 import { wireCallControls } from '../shared/controls.js';
 import { formatDuration, formatTime, onLanguageChange, t } from '../shared/i18n.js';
 import { OfferList } from '../shared/offers.js';
-import { RoomSession } from '../shared/session.js';
-import { signIn } from '../shared/staff.js';
-import { announce, byId, h, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
+import { openRoom } from '../shared/session.js';
+import { startStaffApp } from '../shared/staff.js';
+import { announce, byId, h, showError } from '../shared/ui.js';
 
 const OUTCOMES = ['resolved', 'follow_up', 'referred', 'abandoned', 'technical_failure'];
 const INTERPRETER_LANGUAGES = ['fi', 'sv', 'se', 'fse', 'fss', 'ar', 'ru', 'so', 'en'];
@@ -19,9 +17,9 @@ const AGENCIES = ['VERO', 'POLIISI', 'TE', 'KELA', 'MIGRI'];
 const SERVICE_LANGUAGES = ['fi', 'sv', 'en', 'se'];
 
 const app = {
-  /** @type {SignalClient | null} */
+  /** @type {import('../shared/client.js').SignalClient | null} */
   client: null,
-  /** @type {RoomSession | null} */
+  /** @type {import('../shared/session.js').RoomSession | null} */
   session: null,
   agency: '',
   subject: '',
@@ -39,19 +37,11 @@ const app = {
 Object.assign(window, { siltaApp: app });
 
 async function main() {
-  await setUpLanguagePicker(/** @type {HTMLSelectElement} */ (byId('language')), './i18n/', 'silta.expert.language');
-  document.title = t('app.title');
-  const tokens = await signIn('expert', byId('signin'));
-  byId('signin').replaceChildren();
-  byId('app').hidden = false;
-  const claims = claimsOf(await tokens.get());
+  const { tokens, claims, client } = await startStaffApp('expert');
+  app.client = client;
   app.agency = String(claims.org ?? '');
   app.subject = tokens.subject;
   const api = bookingApi(tokens);
-  const client = new SignalClient(tokens);
-  app.client = client;
-  showConnectionState(client);
-  client.addEventListener('autherror', (event) => showError(/** @type {CustomEvent} */ (event).detail));
   new OfferList(client, byId('offers'), (room) => enterRoom(room));
   client.on('queue_snapshot', (snapshot) => {
     app.queue = { agency: snapshot.agency, entries: snapshot.entries, at: Date.now() };
@@ -181,32 +171,19 @@ async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();
   app.transferring = false;
-  let local = null;
-  try {
-    local = await localMedia();
-  } catch (error) {
-    showError({ code: 'camera', error });
-  }
-  byId('call-panel').hidden = false;
-  const session = new RoomSession(app.client, state, {
-    stage: byId('stage'),
-    quality: byId('quality'),
-    primaryRoles: ['kiosk'],
-    local,
+  const view = { panel: byId('call-panel'), stage: byId('stage'), quality: byId('quality'), primaryRoles: ['kiosk'] };
+  await openRoom(app.client, state, view, (session) => {
+    app.session = session;
+    session.addEventListener('change', renderCall);
+    session.addEventListener('ended', (event) => {
+      const outcome = /** @type {CustomEvent} */ (event).detail.outcome;
+      closeSession();
+      announce(t('call.ended', { outcome: t(`outcome.${outcome}`) }));
+    });
+    session.addEventListener('lost', () => closeSession());
+    renderCall();
+    announce(t('call.started', { point: state.service_point }));
   });
-  app.session = session;
-  byId('quality').hidden = false;
-  session.addEventListener('change', renderCall);
-  session.addEventListener('ended', (event) => {
-    const outcome = /** @type {CustomEvent} */ (event).detail.outcome;
-    closeSession();
-    announce(t('call.ended', { outcome: t(`outcome.${outcome}`) }));
-  });
-  session.addEventListener('lost', () => closeSession());
-  renderCall();
-  announce(t('call.started', { point: state.service_point }));
-  byId('call-title').focus?.();
-  await session.start();
 }
 
 function closeSession() {
@@ -214,8 +191,6 @@ function closeSession() {
   app.session?.close();
   app.session = null;
   app.transferring = false;
-  byId('call-panel').hidden = true;
-  byId('quality').hidden = true;
 }
 
 function renderCall() {

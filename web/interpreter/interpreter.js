@@ -1,19 +1,17 @@
 // The interpreter: availability, invitations by language, join, leave.
 // Leaving never ends the session.
 
-import { claimsOf } from '../shared/auth.js';
-import { SignalClient, localMedia } from '../shared/client.js';
 import { wireCallControls } from '../shared/controls.js';
 import { onLanguageChange, t } from '../shared/i18n.js';
 import { OfferList } from '../shared/offers.js';
-import { RoomSession } from '../shared/session.js';
-import { signIn } from '../shared/staff.js';
-import { announce, byId, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
+import { openRoom } from '../shared/session.js';
+import { startStaffApp } from '../shared/staff.js';
+import { announce, byId, showError } from '../shared/ui.js';
 
 const app = {
-  /** @type {SignalClient | null} */
+  /** @type {import('../shared/client.js').SignalClient | null} */
   client: null,
-  /** @type {RoomSession | null} */
+  /** @type {import('../shared/session.js').RoomSession | null} */
   session: null,
   subject: '',
   /** @type {string[]} */
@@ -25,18 +23,10 @@ const app = {
 Object.assign(window, { siltaApp: app });
 
 async function main() {
-  await setUpLanguagePicker(/** @type {HTMLSelectElement} */ (byId('language')), './i18n/', 'silta.interpreter.language');
-  document.title = t('app.title');
-  const tokens = await signIn('interpreter', byId('signin'));
-  byId('signin').replaceChildren();
-  byId('app').hidden = false;
-  const claims = claimsOf(await tokens.get());
+  const { tokens, claims, client } = await startStaffApp('interpreter');
+  app.client = client;
   app.subject = tokens.subject;
   app.languages = Array.isArray(claims.langs) ? claims.langs.map(String) : [];
-  const client = new SignalClient(tokens);
-  app.client = client;
-  showConnectionState(client);
-  client.addEventListener('autherror', (event) => showError(/** @type {CustomEvent} */ (event).detail));
   const offersElement = byId('offers');
   new OfferList(client, offersElement, (room) => enterRoom(room));
   new MutationObserver(() => {
@@ -94,38 +84,24 @@ function renderPresence() {
 async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();
-  let local = null;
-  try {
-    local = await localMedia();
-  } catch (error) {
-    showError({ code: 'camera', error });
-  }
-  byId('call-panel').hidden = false;
-  const session = new RoomSession(app.client, state, {
-    stage: byId('stage'),
-    quality: byId('quality'),
-    primaryRoles: ['kiosk', 'expert'],
-    local,
+  const view = { panel: byId('call-panel'), stage: byId('stage'), quality: byId('quality'), primaryRoles: ['kiosk', 'expert'] };
+  await openRoom(app.client, state, view, (session) => {
+    app.session = session;
+    session.addEventListener('change', renderCall);
+    session.addEventListener('ended', () => {
+      closeSession();
+      announce(t('call.ended'));
+    });
+    session.addEventListener('lost', () => closeSession());
+    renderCall();
+    announce(t('call.started', { point: state.service_point }));
   });
-  app.session = session;
-  byId('quality').hidden = false;
-  session.addEventListener('change', renderCall);
-  session.addEventListener('ended', () => {
-    closeSession();
-    announce(t('call.ended'));
-  });
-  session.addEventListener('lost', () => closeSession());
-  renderCall();
-  announce(t('call.started', { point: state.service_point }));
-  await session.start();
 }
 
 function closeSession() {
   app.resetControls();
   app.session?.close();
   app.session = null;
-  byId('call-panel').hidden = true;
-  byId('quality').hidden = true;
 }
 
 function renderCall() {

@@ -3,9 +3,41 @@
 // from the signal service's events, across reconnects.
 
 import { CallView } from './call.js';
-import { ConnectionQuality, MediaSession } from './client.js';
+import { ConnectionQuality, MediaSession, localMedia } from './client.js';
 import { t } from './i18n.js';
-import { announce } from './ui.js';
+import { announce, showError } from './ui.js';
+
+/**
+ * Joins a room's media as a desk app does: the camera (a call goes on
+ * without it), the call panel and the quality indicator shown, the session
+ * started. `leave()` on the result hides them again.
+ * @param {import('./client.js').SignalClient} client
+ * @param {any} state the room snapshot
+ * @param {{panel: HTMLElement, stage: HTMLElement, quality: HTMLElement, primaryRoles: string[]}} view
+ * @param {(session: RoomSession) => void} [ready] called before media starts (to attach listeners)
+ */
+export async function openRoom(client, state, view, ready) {
+  let local = null;
+  try {
+    local = await localMedia();
+  } catch (error) {
+    showError({ code: 'camera', error });
+  }
+  view.panel.hidden = false;
+  view.quality.hidden = false;
+  const session = new RoomSession(client, state, { stage: view.stage, quality: view.quality, primaryRoles: view.primaryRoles, local });
+  session.addEventListener('closed', () => {
+    view.panel.hidden = true;
+    view.quality.hidden = true;
+  });
+  ready?.(session);
+  try {
+    await session.start();
+  } catch (error) {
+    showError(error);
+  }
+  return session;
+}
 
 /** @typedef {import('./call.js').ParticipantInfo} ParticipantInfo */
 
@@ -138,6 +170,7 @@ export class RoomSession extends EventTarget {
   }
 
   close() {
+    this.dispatchEvent(new CustomEvent('closed'));
     for (const stop of this.unsubscribe) stop();
     this.unsubscribe = [];
     this.quality.stop();

@@ -1,9 +1,28 @@
 // Sign-in for staff apps (advisor, expert, interpreter, admin).
 // In `silta dev`: `?as=<subject>` or a picker of the role's demo identities.
 
-import { demoIdentities, demoTokenSource, requestedSubject } from './auth.js';
+import { claimsOf, demoIdentities, demoTokenSource, requestedSubject } from './auth.js';
+import { SignalClient } from './client.js';
 import { t } from './i18n.js';
-import { h } from './ui.js';
+import { byId, h, setUpLanguagePicker, showConnectionState, showError } from './ui.js';
+
+/**
+ * The start every staff page shares: its language, sign-in, and the
+ * signaling client (not yet connected) with its connection banner.
+ * @param {string} role advisor | expert | interpreter
+ */
+export async function startStaffApp(role) {
+  await setUpLanguagePicker(/** @type {HTMLSelectElement} */ (byId('language')), './i18n/', `silta.${role}.language`);
+  document.title = t('app.title');
+  const tokens = await signIn(role, byId('signin'));
+  byId('signin').replaceChildren();
+  byId('app').hidden = false;
+  const claims = claimsOf(await tokens.get());
+  const client = new SignalClient(tokens);
+  showConnectionState(client);
+  client.addEventListener('autherror', (event) => showError(/** @type {CustomEvent} */ (event).detail));
+  return { tokens, claims, client };
+}
 
 /**
  * Resolves with a token source for the signed-in person; shows a sign-in
