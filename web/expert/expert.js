@@ -6,7 +6,7 @@
 import { bookingApi } from '../shared/api.js';
 import { wireCallControls } from '../shared/controls.js';
 import { formatDuration, formatTime, onLanguageChange, t } from '../shared/i18n.js';
-import { OfferList } from '../shared/offers.js';
+import { OfferList, wirePresence } from '../shared/offers.js';
 import { openRoom } from '../shared/session.js';
 import { startStaffApp } from '../shared/staff.js';
 import { announce, byId, h, showError } from '../shared/ui.js';
@@ -23,7 +23,6 @@ const app = {
   session: null,
   agency: '',
   subject: '',
-  available: false,
   /** @type {{agency: string, entries: any[], at: number}} */
   queue: { agency: '', entries: [], at: Date.now() },
   /** @type {any[]} */
@@ -43,6 +42,7 @@ async function main() {
   app.subject = tokens.subject;
   const api = bookingApi(tokens);
   new OfferList(client, byId('offers'), (room) => enterRoom(room));
+  const renderPresence = wirePresence(client);
   client.on('queue_snapshot', (snapshot) => {
     app.queue = { agency: snapshot.agency, entries: snapshot.entries, at: Date.now() };
     renderQueue();
@@ -52,10 +52,6 @@ async function main() {
     renderNotices();
     announce(t('notice.checked_in', { point: message.service_point }));
     loadBookings(api);
-  });
-  client.on('welcome', () => {
-    // Presence does not survive a new session: say it again.
-    if (app.available) setPresence(true).catch(showError);
   });
   const welcome = await client.connect();
   for (const room of welcome.rooms ?? []) await enterRoom(room);
@@ -72,7 +68,6 @@ async function main() {
     renderCall();
   });
   renderWho();
-  renderPresence();
   renderQueue();
   window.setInterval(renderQueueTimes, 1000);
   await loadBookings(api);
@@ -96,28 +91,7 @@ function fillSelects() {
   fill(/** @type {HTMLSelectElement} */ (byId('transfer-language')), SERVICE_LANGUAGES, (lang) => t(`lang.${lang}`));
 }
 
-/** @param {boolean} available */
-async function setPresence(available) {
-  if (!app.client) return;
-  await app.client.request({ type: 'presence_set', status: available ? 'available' : 'away' });
-  app.available = available;
-  renderPresence();
-}
-
-function renderPresence() {
-  byId('presence').setAttribute('aria-pressed', String(app.available));
-  byId('presence-state').textContent = t(app.available ? 'presence.is_available' : 'presence.is_away');
-}
-
 function wireControls() {
-  byId('presence').addEventListener('click', async () => {
-    try {
-      await setPresence(!app.available);
-      announce(t(app.available ? 'presence.is_available' : 'presence.is_away'));
-    } catch (error) {
-      showError(error);
-    }
-  });
   app.resetControls = wireCallControls(() => app.session, { mute: byId('mute'), camera: byId('camera'), screen: byId('screen') });
   byId('interpreter-form').addEventListener('submit', async (event) => {
     event.preventDefault();

@@ -3,7 +3,7 @@
 
 import { wireCallControls } from '../shared/controls.js';
 import { onLanguageChange, t } from '../shared/i18n.js';
-import { OfferList } from '../shared/offers.js';
+import { OfferList, wirePresence } from '../shared/offers.js';
 import { openRoom } from '../shared/session.js';
 import { startStaffApp } from '../shared/staff.js';
 import { announce, byId, showError } from '../shared/ui.js';
@@ -16,7 +16,6 @@ const app = {
   subject: '',
   /** @type {string[]} */
   languages: [],
-  available: false,
   /** @type {() => void} */
   resetControls: () => {},
 };
@@ -29,22 +28,12 @@ async function main() {
   app.languages = Array.isArray(claims.langs) ? claims.langs.map(String) : [];
   const offersElement = byId('offers');
   new OfferList(client, offersElement, (room) => enterRoom(room));
+  const renderPresence = wirePresence(client);
   new MutationObserver(() => {
     byId('offers-empty').hidden = offersElement.childElementCount > 0;
   }).observe(offersElement, { childList: true });
-  client.on('welcome', () => {
-    if (app.available) setPresence(true).catch(showError);
-  });
   const welcome = await client.connect();
   for (const room of welcome.rooms ?? []) await enterRoom(room);
-  byId('presence').addEventListener('click', async () => {
-    try {
-      await setPresence(!app.available);
-      announce(t(app.available ? 'presence.is_available' : 'presence.is_away'));
-    } catch (error) {
-      showError(error);
-    }
-  });
   app.resetControls = wireCallControls(() => app.session, { mute: byId('mute'), camera: byId('camera') });
   byId('leave').addEventListener('click', async () => {
     if (!app.session || !app.client) return;
@@ -65,19 +54,6 @@ async function main() {
   };
   onLanguageChange(render);
   render();
-}
-
-/** @param {boolean} available */
-async function setPresence(available) {
-  if (!app.client) return;
-  await app.client.request({ type: 'presence_set', status: available ? 'available' : 'away' });
-  app.available = available;
-  renderPresence();
-}
-
-function renderPresence() {
-  byId('presence').setAttribute('aria-pressed', String(app.available));
-  byId('presence-state').textContent = t(app.available ? 'presence.is_available' : 'presence.is_away');
 }
 
 /** @param {any} state */

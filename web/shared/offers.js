@@ -2,7 +2,7 @@
 // with accept and decline until it is taken, declined, withdrawn or expires.
 
 import { formatDuration, t } from './i18n.js';
-import { announce, h, showError } from './ui.js';
+import { announce, byId, h, showError } from './ui.js';
 
 export class OfferList {
   /**
@@ -97,4 +97,39 @@ export class OfferList {
       showError(error);
     }
   }
+}
+
+/**
+ * The availability toggle of experts and interpreters (`#presence`,
+ * `#presence-state`): only available people are offered calls. Presence
+ * does not survive a new signaling session, so it is said again after a
+ * reconnect. Returns the render function (for language changes).
+ * @param {import('./client.js').SignalClient} client
+ */
+export function wirePresence(client) {
+  let available = false;
+  const button = byId('presence');
+  const render = () => {
+    button.setAttribute('aria-pressed', String(available));
+    byId('presence-state').textContent = t(available ? 'presence.is_available' : 'presence.is_away');
+  };
+  /** @param {boolean} value */
+  const set = async (value) => {
+    await client.request({ type: 'presence_set', status: value ? 'available' : 'away' });
+    available = value;
+    render();
+  };
+  button.addEventListener('click', async () => {
+    try {
+      await set(!available);
+      announce(t(available ? 'presence.is_available' : 'presence.is_away'));
+    } catch (error) {
+      showError(error);
+    }
+  });
+  client.on('welcome', () => {
+    if (available) set(true).catch(showError);
+  });
+  render();
+  return render;
 }
