@@ -9,8 +9,10 @@ import {
   assertMediaFlows,
   capture,
   checkAccessibility,
+  dropUdpPort,
   eventually,
   mediaCounters,
+  mediaPort,
   openKiosk,
   openStaff,
   participantsByRole,
@@ -359,16 +361,30 @@ export const flows = [
           const { kiosk, advisor, expert } = await walkIn(server, browser, { prefix: 'reconnect', kioskOrigin: origin });
           await assertMediaFlows(expert, 'the expert', ['kiosk']);
           const room = await kiosk.evaluate(() => window.siltaApp.session.room);
-          // The kiosk's link goes down for 10 s.
+          const port = await mediaPort(kiosk);
+          assert(port, 'the kiosk has a media port');
+          // The kiosk's link goes down for 20 s: signaling and media.
           cable.cut();
-          await kiosk.locator('#connection').waitFor({ state: 'visible' });
-          await expert.locator('.tile[data-role="kiosk"][data-reconnecting="true"]').first().waitFor({ timeout: 20_000 });
-          await advisor.locator('.tile[data-role="kiosk"][data-reconnecting="true"]').first().waitFor();
-          await capture(kiosk, 'reconnect-kiosk-offline');
-          await capture(expert, 'reconnect-expert-sees-reconnecting');
-          await sleep(10_000);
-          cable.restore();
-          // Back in the same call.
+          const udp = dropUdpPort(port);
+          try {
+            await kiosk.locator('#connection').waitFor({ state: 'visible' });
+            await expert.locator('.tile[data-role="kiosk"][data-reconnecting="true"]').first().waitFor({ timeout: 20_000 });
+            await advisor.locator('.tile[data-role="kiosk"][data-reconnecting="true"]').first().waitFor();
+            await capture(kiosk, 'reconnect-kiosk-offline');
+            await capture(expert, 'reconnect-expert-sees-reconnecting');
+            // The link really is down: the expert gets no frames from the kiosk.
+            const kioskId = await idOf(expert, 'kiosk');
+            const framesFromKiosk = async () => (await mediaCounters(expert))?.participants[kioskId]?.framesDecoded ?? 0;
+            const before = await framesFromKiosk();
+            await sleep(3000);
+            const during = await framesFromKiosk();
+            assert(during - before <= 2, `frames still arrived from the cut-off kiosk (${during - before})`);
+            await sleep(17_000);
+          } finally {
+            udp.restore();
+            cable.restore();
+          }
+          // Back in the same call, media flowing both ways again.
           await kiosk.locator('#connection').waitFor({ state: 'hidden', timeout: 20_000 });
           await expert.locator('.tile[data-role="kiosk"][data-reconnecting="false"]').first().waitFor();
           const after = await kiosk.evaluate(() => window.siltaApp.session?.room);

@@ -6,7 +6,7 @@
 // Everything runs inside a network namespace that has only `lo` (run.mjs
 // re-executes itself under `unshare -n`), so no media leaves loopback.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -207,6 +207,48 @@ export class CablePull {
     this.cut();
     this.server.close();
   }
+}
+
+/**
+ * The UDP port a page's peer connection uses (its selected local candidate).
+ * @param {import('playwright-core').Page} page
+ */
+export function mediaPort(page) {
+  return page.evaluate(async () => {
+    const report = await window.siltaApp.session.media.pc.getStats();
+    let pair = null;
+    report.forEach((entry) => {
+      if (entry.type === 'candidate-pair' && entry.nominated && entry.state === 'succeeded') pair = entry;
+    });
+    return pair ? report.get(pair.localCandidateId)?.port ?? null : null;
+  });
+}
+
+/**
+ * Blackholes every loopback datagram from or to a UDP port, as if that
+ * peer's link were down: `tc` on `lo` of the test's own network namespace
+ * classifies them into an HTB class of 8 bit/s with a one-packet queue (the
+ * kernel here has no drop action). `restore()` lifts it.
+ * @param {number} port
+ */
+export function dropUdpPort(port) {
+  const tc = (...args) => {
+    const result = spawnSync('tc', args, { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`tc ${args.join(' ')}: ${result.stderr || result.error}`);
+  };
+  tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10');
+  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
+  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8bit', 'ceil', '8bit');
+  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'pfifo', 'limit', '1');
+  for (const direction of ['sport', 'dport']) {
+    tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32',
+      'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', direction, String(port), '0xffff', 'flowid', '1:20');
+  }
+  return {
+    restore() {
+      tc('qdisc', 'del', 'dev', 'lo', 'root');
+    },
+  };
 }
 
 /** One Chromium for a test; one context per person. */
