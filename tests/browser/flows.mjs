@@ -153,16 +153,23 @@ async function openAroundTheClock(server) {
   const experts = await server.api('admin-1', 'GET', '/experts?agency=VERO&limit=200');
   const vero = experts.items.find((expert) => expert.id === 'expert-vero-1');
   await server.api('admin-1', 'POST', '/experts', { ...vero, working_hours: allWeek });
+  const interpreters = await server.api('admin-1', 'GET', '/interpreters?limit=200');
+  const swedish = interpreters.items.find((interpreter) => interpreter.id === 'interpreter-sv-1');
+  await server.api('admin-1', 'POST', '/interpreters', { ...swedish, working_hours: allWeek });
 }
 
-/** Books the first free slot of expert-vero-1 at sp-kemi within a week. */
+/**
+ * Books the first free slot of expert-vero-1 at sp-kemi within a week, in
+ * Finnish with a Swedish interpreter: expert, kiosk and interpreter are
+ * reserved together.
+ */
 async function bookAppointment(server) {
   const today = new Date();
   const day = (offset) => new Date(today.getTime() + offset * 86_400_000).toISOString().slice(0, 10);
   const slots = await server.api(
     ADVISOR,
     'GET',
-    `/slots?agency=VERO&service=vero-tax-card&service_point=sp-kemi&language=fi&from=${day(0)}&to=${day(6)}`,
+    `/slots?agency=VERO&service=vero-tax-card&service_point=sp-kemi&language=fi&interpreter_language=sv&from=${day(0)}&to=${day(6)}`,
   );
   const slot = slots.find((candidate) => candidate.experts.includes('expert-vero-1') && new Date(candidate.starts_at) > today);
   assert(slot, 'a free slot for expert-vero-1 within a week');
@@ -172,6 +179,7 @@ async function bookAppointment(server) {
     service_point: 'sp-kemi',
     starts_at: slot.starts_at,
     language: 'fi',
+    interpreter_language: 'sv',
     expert: 'expert-vero-1',
     contact: { email: 'citizen@example.invalid' },
   });
@@ -212,12 +220,15 @@ export const flows = [
       await withSystem(async (server, browser) => {
         await openAroundTheClock(server);
         const appointment = await bookAppointment(server);
+        assert(appointment.interpreter === 'interpreter-sv-1', `the interpreter reserved: ${appointment.interpreter}`);
         const kiosk = await browser.page('kiosk');
         const advisor = await browser.page('advisor');
         const expert = await browser.page('expert');
+        const interpreter = await browser.page('interpreter');
         await openKiosk(kiosk, server.base, KIOSK, 'fi');
         await openStaff(advisor, server.base, 'advisor', ADVISOR);
         await openStaff(expert, server.base, 'expert', 'expert-vero-1');
+        await openStaff(interpreter, server.base, 'interpreter', 'interpreter-sv-1');
         // Both see the booking.
         const row = advisor.locator(`tr[data-appointment="${appointment.id}"]`);
         await row.waitFor();
@@ -233,8 +244,13 @@ export const flows = [
         await capture(expert, 'booked-expert-checked-in');
         await offer.locator('button[data-action="accept"]').click();
         await eventually(async () => (await kiosk.evaluate(() => document.body.dataset.phase)) === 'in_call', 'the kiosk to show the call');
-        await assertMediaFlows(kiosk, 'the kiosk', ['expert']);
-        await assertMediaFlows(expert, 'the expert', ['kiosk']);
+        // The booked interpreter is invited by name and joins.
+        const invitation = interpreter.locator(`.offer[data-offer="${appointment.room}"]`);
+        await invitation.waitFor();
+        await invitation.locator('button[data-action="accept"]').click();
+        await assertMediaFlows(kiosk, 'the kiosk', ['expert', 'interpreter']);
+        await assertMediaFlows(expert, 'the expert', ['kiosk', 'interpreter']);
+        await assertMediaFlows(interpreter, 'the interpreter', ['kiosk', 'expert']);
         await capture(kiosk, 'booked-kiosk-call');
         const status = await server.api(ADVISOR, 'GET', `/appointments/${appointment.id}`);
         assert(status.status === 'checked_in', `appointment status ${status.status}`);
@@ -416,10 +432,22 @@ export const flows = [
         const title = await kiosk.locator('#feedback-title').textContent();
         assert(title === 'Hur gick ärendet?', `feedback title: ${title}`);
         await capture(kiosk, 'close-kiosk-feedback');
-        await kiosk.click('#faces button[data-score="5"]');
-        await kiosk.fill('#feedback-comment', 'Snabbt och vänligt.');
+        // By keyboard alone: Tab to the fifth face, Space, Tab on to the
+        // comment and the send button; the focus is always visible.
+        await kiosk.focus('#faces button[data-score="1"]');
+        for (let step = 0; step < 4; step += 1) await kiosk.keyboard.press('Tab');
+        const focused = await kiosk.evaluate(() => {
+          const element = document.activeElement;
+          return { score: element?.getAttribute('data-score'), outline: element ? getComputedStyle(element).outlineStyle : 'none' };
+        });
+        assert(focused.score === '5', `Tab reached face ${focused.score}`);
+        assert(focused.outline !== 'none', 'the focused face shows a focus outline');
+        await kiosk.keyboard.press('Space');
+        await kiosk.keyboard.press('Tab');
+        await kiosk.keyboard.type('Snabbt och vänligt.');
         await capture(kiosk, 'close-kiosk-feedback-chosen');
-        await kiosk.click('#feedback-send');
+        await kiosk.keyboard.press('Tab');
+        await kiosk.keyboard.press('Enter');
         await eventually(async () => (await screenOf(kiosk)) === 'thanks', 'the kiosk to thank');
         await capture(kiosk, 'close-kiosk-thanks');
         await eventually(async () => (await screenOf(kiosk)) === 'idle', 'the kiosk to be idle again', 15_000);

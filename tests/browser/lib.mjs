@@ -82,6 +82,8 @@ export class Server {
         // would be refused as unknown settings.
         ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SILTA_'))),
         SILTA_DATA_DIR: dataDir,
+        // The apps of this checkout, whichever checkout built the binary.
+        SILTA_WEB__ROOT: path.join(repository, 'web'),
         SILTA_SIGNAL__BIND: '127.0.0.1:0',
         SILTA_SFU__BIND: '127.0.0.1:0',
         SILTA_LOG__FILTER: process.env.SILTA_TEST_LOG ?? 'warn',

@@ -168,7 +168,10 @@ function renderFaces() {
         'aria-pressed': String(app.score === score),
         onclick: () => {
           app.score = score;
-          renderFaces();
+          // Pressed states change in place, so keyboard focus stays put.
+          for (const button of byId('faces').querySelectorAll('button')) {
+            button.setAttribute('aria-pressed', String(button.getAttribute('data-score') === String(score)));
+          }
           /** @type {HTMLButtonElement} */ (byId('feedback-send')).disabled = false;
           announce(t(key));
         },

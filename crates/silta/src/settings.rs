@@ -39,8 +39,8 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct WebSettings {
     /// Directory holding `web/` (the apps are plain ES modules: no build
-    /// step). Empty: the repository's `web/` when run from a checkout, else
-    /// `./web`.
+    /// step). Empty: `./web` when it exists, else the `web/` of the checkout
+    /// the binary was built from.
     pub root: PathBuf,
 }
 
@@ -56,8 +56,14 @@ impl WebSettings {
         if !self.root.as_os_str().is_empty() {
             return self.root.clone();
         }
+        // `cargo run` from the repository root finds ./web; a binary run
+        // elsewhere falls back to the checkout it was built from.
+        let here = PathBuf::from("web");
+        if here.join("index.html").is_file() {
+            return here;
+        }
         let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
-        if checkout.join("index.html").is_file() { checkout } else { PathBuf::from("web") }
+        if checkout.join("index.html").is_file() { checkout } else { here }
     }
 }
 
