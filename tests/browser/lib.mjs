@@ -357,7 +357,7 @@ export async function checkAccessibility(page, label) {
  */
 export async function capture(page, name) {
   mkdirSync(screenshotDir, { recursive: true });
-  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
   await checkAccessibility(page, name);
 }
 
