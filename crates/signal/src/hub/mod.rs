@@ -21,7 +21,7 @@ use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::signal::{
     ConnectionState, KioskStatus, ParticipantInfo, ParticipantRef, RoomState, ServerMessage, Welcome,
 };
-use silta_proto::v1::{AgencyCode, ParticipantId, PresenceStatus, RequestId, Role, RoomId};
+use silta_proto::v1::{AgencyCode, ParticipantId, PresenceStatus, RequestId, Role, RoomId, Subject};
 
 use crate::bus::{Delivery, Topic};
 use crate::error::SignalError;
@@ -311,7 +311,8 @@ impl Hub {
         if let Some(client) = self.clients.remove(id) {
             self.resume_index.remove(&client.resume_token);
             if client.identity.role == Role::Kiosk {
-                self.announce_kiosk_status(&client, false, None);
+                let point = client.identity.service_point().cloned();
+                self.announce_kiosk_subject(&client.identity.subject, point);
             }
         }
         self.dispatch(now);
@@ -363,18 +364,32 @@ impl Hub {
     }
 
     fn kiosks_of(&self, point: &silta_proto::v1::ServicePointId) -> Vec<KioskStatus> {
-        let mut kiosks: Vec<KioskStatus> = self
+        let mut subjects: Vec<&Subject> = self
             .clients
             .values()
             .filter(|client| client.identity.role == Role::Kiosk && client.identity.service_point() == Some(point))
-            .map(|client| KioskStatus {
-                kiosk: client.identity.subject.clone(),
-                online: client.attached,
-                room: client.rooms.iter().next().cloned(),
-            })
+            .map(|client| &client.identity.subject)
             .collect();
-        kiosks.sort_by(|a, b| a.kiosk.cmp(&b.kiosk));
-        kiosks
+        subjects.sort();
+        subjects.dedup();
+        subjects.into_iter().map(|subject| self.kiosk_status(subject)).collect()
+    }
+
+    /// One kiosk's status over all its client sessions: a reloaded kiosk
+    /// page is a new session while the old one waits out its resume window,
+    /// and the kiosk is online while any of them is attached.
+    fn kiosk_status(&self, subject: &Subject) -> KioskStatus {
+        let sessions: Vec<&Client> = self
+            .clients
+            .values()
+            .filter(|client| client.identity.role == Role::Kiosk && &client.identity.subject == subject)
+            .collect();
+        let online = sessions.iter().any(|client| client.attached);
+        let room = sessions
+            .iter()
+            .filter(|client| client.attached || !online)
+            .find_map(|client| client.rooms.iter().next().cloned());
+        KioskStatus { kiosk: subject.clone(), online, room }
     }
 
     /// Tells the advisors of a kiosk's service point about it.
@@ -383,18 +398,13 @@ impl Hub {
         if client.identity.role != Role::Kiosk {
             return;
         }
-        let online = client.attached;
-        let room = client.rooms.iter().next().cloned();
-        let status = KioskStatus { kiosk: client.identity.subject.clone(), online, room };
-        let point = client.identity.service_point().cloned();
-        if let Some(point) = point {
-            self.send_to_advisors(&point, ServerMessage::KioskStatus(status));
-        }
+        let (subject, point) = (client.identity.subject.clone(), client.identity.service_point().cloned());
+        self.announce_kiosk_subject(&subject, point);
     }
 
-    fn announce_kiosk_status(&mut self, client: &Client, online: bool, room: Option<RoomId>) {
-        if let Some(point) = client.identity.service_point().cloned() {
-            let status = KioskStatus { kiosk: client.identity.subject.clone(), online, room };
+    fn announce_kiosk_subject(&mut self, subject: &Subject, point: Option<silta_proto::v1::ServicePointId>) {
+        let status = self.kiosk_status(subject);
+        if let Some(point) = point {
             self.send_to_advisors(&point, ServerMessage::KioskStatus(status));
         }
     }
@@ -417,7 +427,7 @@ impl Hub {
 
     /// Sends a message to every attached client of a subject in a role (e.g.
     /// the booked expert); returns how many received it.
-    pub fn send_to_subject(&mut self, subject: &silta_proto::v1::Subject, role: Role, message: ServerMessage) -> usize {
+    pub fn send_to_subject(&mut self, subject: &Subject, role: Role, message: ServerMessage) -> usize {
         let targets: Vec<ParticipantId> = self
             .clients
             .values()

@@ -612,3 +612,29 @@ fn advisors_see_their_points_kiosks_come_and_go() {
     assert_eq!(later.welcome.kiosks.len(), 1);
     let _ = ServicePointId::parse("sp-kemi").unwrap();
 }
+
+#[test]
+fn a_reloaded_kiosk_is_one_online_kiosk_to_its_advisors() {
+    let mut cast = cast();
+    // The kiosk page reloads: its old session drops (and waits out its
+    // resume window) and a fresh one attaches without a resume token.
+    let epoch = cast.world.hub.epoch_of(&cast.kiosk).unwrap();
+    let now = cast.world.now;
+    cast.world.hub.detach(&cast.kiosk, epoch, now);
+    cast.world.connect(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]));
+    let advisor = cast.world.connect(identity("advisor-2", Role::Advisor, "sp-kemi", &["fi"]));
+    let welcome = cast.world.hub.welcome(&advisor, None, false, cast.world.now);
+    assert_eq!(welcome.kiosks.len(), 1, "one entry per kiosk: {:?}", welcome.kiosks);
+    assert!(welcome.kiosks[0].online);
+    // When the old session's window passes, the kiosk stays online.
+    cast.world.advance(Duration::from_secs(31));
+    let effects = cast.world.effects();
+    let statuses: Vec<bool> = received(&effects, &cast.advisor)
+        .iter()
+        .filter_map(|message| match message {
+            ServerMessage::KioskStatus(status) => Some(status.online),
+            _ => None,
+        })
+        .collect();
+    assert!(statuses.iter().all(|online| *online), "the advisor was told {statuses:?}");
+}
