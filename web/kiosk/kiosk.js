@@ -4,9 +4,9 @@
 
 import { bookingApi } from '../shared/api.js';
 import { claimsOf, deviceCredential, demoIdentities, forgetDeviceCredential, kioskTokenSource, storeDeviceCredential } from '../shared/auth.js';
-import { SignalClient, localMedia } from '../shared/client.js';
+import { SignalClient } from '../shared/client.js';
 import { LANGUAGE_NAMES, LANGUAGES, formatDuration, isLanguage, onLanguageChange, setLanguage, t } from '../shared/i18n.js';
-import { RoomSession } from '../shared/session.js';
+import { openRoom } from '../shared/session.js';
 import { announce, byId, h, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
 
 const CATALOGUES = './i18n/';
@@ -42,7 +42,7 @@ function face(score) {
   return svg;
 }
 
-/** @type {{client: SignalClient | null, api: ReturnType<typeof bookingApi> | null, session: RoomSession | null, feedbackRoom: string | null, score: number | null, second: MediaStream | null, screen: string, homeLanguage: import('../shared/i18n.js').Language}} */
+/** @type {{client: SignalClient | null, api: ReturnType<typeof bookingApi> | null, session: import('../shared/session.js').RoomSession | null, feedbackRoom: string | null, score: number | null, second: MediaStream | null, screen: string, homeLanguage: import('../shared/i18n.js').Language}} */
 const app = {
   client: null,
   api: null,
@@ -204,33 +204,18 @@ async function enterRoom(state) {
   app.session?.close();
   byId('queue').hidden = true;
   show('session');
-  let local = null;
-  try {
-    local = await localMedia();
-  } catch (error) {
-    showError({ code: 'camera', error });
-  }
-  const session = new RoomSession(app.client, state, {
-    stage: byId('stage'),
-    quality: byId('quality'),
-    primaryRoles: ['expert', 'interpreter'],
-    local,
+  const view = { panel: byId('screen-session'), stage: byId('stage'), quality: byId('quality'), primaryRoles: ['expert', 'interpreter'] };
+  await openRoom(app.client, state, view, (session) => {
+    app.session = session;
+    session.addEventListener('change', renderSessionState);
+    session.addEventListener('ended', () => leaveRoom());
+    session.addEventListener('lost', () => {
+      leaveRoom();
+      show('idle');
+    });
+    renderSessionState();
+    announce(t('session.started'));
   });
-  app.session = session;
-  byId('quality').hidden = false;
-  session.addEventListener('change', renderSessionState);
-  session.addEventListener('ended', () => leaveRoom());
-  session.addEventListener('lost', () => {
-    leaveRoom();
-    show('idle');
-  });
-  renderSessionState();
-  announce(t('session.started'));
-  try {
-    await session.start();
-  } catch (error) {
-    showError(error);
-  }
 }
 
 function leaveRoom() {
@@ -239,7 +224,6 @@ function leaveRoom() {
   byId('second-source').setAttribute('aria-pressed', 'false');
   app.session?.close();
   app.session = null;
-  byId('quality').hidden = true;
 }
 
 function renderSessionState() {

@@ -972,7 +972,9 @@ impl SfuCore {
             }
         }
         let keyframe = kind == MediaKind::Video && starts_keyframe(params.spec().codec, &packet.payload);
-        let is_vp8 = params.spec().codec == Codec::Vp8;
+        // VP8 numbering is read once here, rewritten per subscriber below.
+        let vp8_numbering =
+            if params.spec().codec == Codec::Vp8 { vp8::Numbering::read(&packet.payload) } else { None };
         let forwarded_extensions = ExtensionValues {
             audio_level: extensions.audio_level,
             voice_activity: extensions.voice_activity,
@@ -1026,7 +1028,7 @@ impl SfuCore {
                         continue;
                     };
                     outgoing.started = true;
-                    let patch = if is_vp8 { outgoing.vp8.patch(&packet.payload) } else { None };
+                    let patch = vp8_numbering.and_then(|incoming| outgoing.vp8.patch(&packet.payload, incoming));
                     let mut write = RtpWrite::new(pt, seq.into(), timestamp, packet.timestamp, packet.payload.clone())
                         .marker(packet.header.marker)
                         .ext_vals(forwarded_extensions.clone())
