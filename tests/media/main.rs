@@ -10,6 +10,7 @@
 
 mod forwarding;
 mod resilience;
+mod sequences;
 mod simulcast;
 
 use std::process::{Command, ExitCode};
@@ -22,6 +23,7 @@ fn scenarios() -> Vec<Scenario> {
     let mut all = forwarding::scenarios();
     all.extend(resilience::scenarios());
     all.extend(simulcast::scenarios());
+    all.extend(sequences::scenarios());
     all
 }
 

@@ -332,6 +332,9 @@ async fn create_appointment(
     let key = headers.get("idempotency-key").map(|value| value.to_str().unwrap_or("\u{fffd}"));
     let booked = appointments::create(&state.store, &caller, &body, key, &state.settings.notifications, now()).await?;
     let status = if booked.replayed { StatusCode::OK } else { StatusCode::CREATED };
+    if !booked.replayed {
+        announce_change(&state, &booked.appointment);
+    }
     Ok((status, Json(booked.appointment)).into_response())
 }
 
@@ -359,7 +362,9 @@ async fn cancel_appointment(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Appointment>> {
-    Ok(Json(appointments::cancel(&state.store, &caller, &id, &state.settings.notifications, now()).await?))
+    let cancelled = appointments::cancel(&state.store, &caller, &id, &state.settings.notifications, now()).await?;
+    announce_change(&state, &cancelled);
+    Ok(Json(cancelled))
 }
 
 #[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "appointments", params(("id" = String, Path)), request_body = Reschedule, responses((status = 200, body = Appointment), (status = 409)))]
@@ -369,7 +374,10 @@ async fn reschedule_appointment(
     Path(id): Path<String>,
     Json(body): Json<Reschedule>,
 ) -> ApiResult<Json<Appointment>> {
-    Ok(Json(appointments::reschedule(&state.store, &caller, &id, &body, &state.settings.notifications, now()).await?))
+    let moved =
+        appointments::reschedule(&state.store, &caller, &id, &body, &state.settings.notifications, now()).await?;
+    announce_change(&state, &moved);
+    Ok(Json(moved))
 }
 
 #[utoipa::path(post, path = "/api/v1/appointments/{id}/no-show", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 409)))]
@@ -378,7 +386,9 @@ async fn no_show_appointment(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Appointment>> {
-    Ok(Json(appointments::no_show(&state.store, &caller, &id, now()).await?))
+    let marked = appointments::no_show(&state.store, &caller, &id, now()).await?;
+    announce_change(&state, &marked);
+    Ok(Json(marked))
 }
 
 #[utoipa::path(post, path = "/api/v1/appointments/{id}/check-in", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 403), (status = 409)))]
@@ -387,7 +397,15 @@ async fn check_in_appointment(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Appointment>> {
-    Ok(Json(appointments::check_in(&state.store, &caller, &id, &state.events, now()).await?))
+    let checked_in = appointments::check_in(&state.store, &caller, &id, &state.events, now()).await?;
+    announce_change(&state, &checked_in);
+    Ok(Json(checked_in))
+}
+
+/// Staff screens listing the appointment hear of the change (through the
+/// signal service); nobody listening is fine.
+fn announce_change(state: &BookingState, appointment: &Appointment) {
+    let _ = state.events.send(crate::events::BookingEvent::changed(appointment));
 }
 
 #[utoipa::path(post, path = "/api/v1/queue", tag = "queue", request_body = NewQueueRequest, responses((status = 201, body = QueueRequest), (status = 409)))]

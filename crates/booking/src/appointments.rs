@@ -234,11 +234,13 @@ pub async fn create(
     settings: &notify::NotifySettings,
     now: i64,
 ) -> Result<Booked, AppError> {
-    if !matches!(caller.role(), Role::Admin | Role::Advisor) {
-        return Err(AppError::Forbidden("only advisors and admins book appointments".into()));
+    if !matches!(caller.role(), Role::Admin | Role::Advisor | Role::Expert) {
+        return Err(AppError::Forbidden("only advisors, experts and admins book appointments".into()));
     }
     if !may_manage(caller, request.service_point.as_str(), request.agency.as_str()) {
-        return Err(AppError::Forbidden("advisors book for their own service point".into()));
+        return Err(AppError::Forbidden(
+            "advisors book for their own service point, experts for their own agency".into(),
+        ));
     }
     if let Some(key) = idempotency_key
         && (key.is_empty() || key.len() > 128)

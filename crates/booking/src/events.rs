@@ -23,4 +23,25 @@ pub enum BookingEvent {
         /// The booked interpreter, if any.
         interpreter: Option<String>,
     },
+    /// An appointment was made, moved, cancelled, marked a no-show or
+    /// checked in: the staff screens that list it should read it again.
+    Changed {
+        /// The appointment.
+        appointment: String,
+        /// Its service point.
+        service_point: String,
+        /// Its agency.
+        agency: String,
+    },
+}
+
+impl BookingEvent {
+    /// The `Changed` event for an appointment.
+    pub fn changed(appointment: &crate::model::Appointment) -> Self {
+        BookingEvent::Changed {
+            appointment: appointment.id.clone(),
+            service_point: appointment.service_point.clone(),
+            agency: appointment.agency.clone(),
+        }
+    }
 }

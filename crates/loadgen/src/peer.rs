@@ -406,6 +406,12 @@ impl Peer {
         self.stop.send_replace(true);
     }
 
+    /// The session description the media node gave last (its latest offer
+    /// or answer), if any.
+    pub async fn remote_sdp(&self) -> Option<String> {
+        self.pc.remote_description().await.map(|description| description.sdp)
+    }
+
     /// Stops publishing and closes the connection.
     pub async fn close(self) {
         self.stop.send_replace(true);

@@ -104,6 +104,7 @@ fn placeholder_welcome() -> Welcome {
         role: silta_proto::v1::Role::Kiosk,
         resume_token: String::new(),
         resume_window_ms: 0,
+        heartbeat_interval_ms: 0,
         resumed: false,
         rooms: Vec::new(),
         turn: None,

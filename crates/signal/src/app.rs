@@ -87,6 +87,12 @@ impl SignalState {
         self.core.run(|hub, _| hub.send_to_subject(subject, role, message))
     }
 
+    /// Tells the service point's advisors and the agency's experts that
+    /// an appointment changed; returns how many were told.
+    pub fn notify_appointments_changed(&self, change: silta_proto::v1::signal::AppointmentsChanged) -> usize {
+        self.core.run(|hub, _| hub.announce_appointments_changed(change))
+    }
+
     /// Tells every connection to reconnect elsewhere and stops background
     /// work.
     pub fn shut_down(&self) {

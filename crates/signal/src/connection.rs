@@ -53,6 +53,8 @@ struct Connection {
     session: Option<Session>,
     limiter: TokenBucket,
     rate_strikes: u32,
+    /// When the last frame arrived: a dead link's outage is dated from here.
+    last_heard: Instant,
 }
 
 /// Why the loop stopped.
@@ -82,6 +84,7 @@ pub(crate) async fn serve(
         session: None,
         limiter: TokenBucket::new(settings.rate_limit_per_second, settings.rate_limit_burst, now),
         rate_strikes: 0,
+        last_heard: now,
     };
     if let Some(token) = header_token
         && let Err(err) = connection.authenticate(&token, None, None).await
@@ -92,8 +95,8 @@ pub(crate) async fn serve(
     }
     let ending = connection.run(&mut stream).await;
     if let (Ending::Dropped, Some(session)) = (&ending, &connection.session) {
-        let (participant, epoch) = (session.participant.clone(), session.epoch);
-        state.core.run(|hub, _| hub.detach(&participant, epoch, Instant::now()));
+        let (participant, epoch, last_heard) = (session.participant.clone(), session.epoch, connection.last_heard);
+        state.core.run(|hub, _| hub.detach(&participant, epoch, last_heard, Instant::now()));
     }
 }
 
@@ -122,7 +125,7 @@ impl Connection {
         let dead_after = Duration::from_millis(settings.dead_peer_timeout_ms);
         let auth_deadline = tokio::time::sleep(Duration::from_millis(settings.auth_timeout_ms));
         tokio::pin!(auth_deadline);
-        let mut last_heard = Instant::now();
+        self.last_heard = Instant::now();
         if *shutdown.borrow() {
             self.announce_shutdown().await;
             return Ending::Shutdown;
@@ -131,7 +134,7 @@ impl Connection {
             tokio::select! {
                 frame = stream.next() => {
                     let Some(Ok(frame)) = frame else { return Ending::Dropped };
-                    last_heard = Instant::now();
+                    self.last_heard = Instant::now();
                     match frame {
                         Message::Text(text) => {
                             if !self.handle_text(text.as_str()).await {
@@ -172,7 +175,7 @@ impl Connection {
                     }
                 }
                 _ = heartbeat.tick() => {
-                    if last_heard.elapsed() > dead_after {
+                    if self.last_heard.elapsed() > dead_after {
                         tracing::debug!("dead peer: no frame within the timeout");
                         return Ending::Dropped;
                     }
@@ -320,7 +323,7 @@ impl Connection {
             }
             ClientMessage::SessionOpen(m) => joined(core.run(|hub, _| hub.open_session(&me, &m.kiosk, m.room, now))?),
             ClientMessage::ExpertRequest(m) => {
-                core.run(|hub, _| hub.request_expert(&me, &m.room, m.target, now))?;
+                core.run(|hub, _| hub.request_expert(&me, &m.room, m.target, m.service, m.language, now))?;
                 ack()
             }
             ClientMessage::InterpreterInvite(m) => {
@@ -376,6 +379,7 @@ impl Connection {
                 expect_ok(core.media_request(command).await?)?;
                 ack()
             }
+            ClientMessage::Ping(_) => ack(),
             ClientMessage::IceCandidate(m) => {
                 core.run(|hub, _| hub.check_member(&me, &m.room))?;
                 let command = MediaCommand::IceCandidate { room: m.room, participant: me, candidate: m.candidate };

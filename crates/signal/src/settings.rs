@@ -27,6 +27,11 @@ pub struct SignalSettings {
     pub heartbeat_interval_ms: u64,
     /// A connection silent for this long is considered dead.
     pub dead_peer_timeout_ms: u64,
+    /// How often clients are asked (in `welcome`) to send a `ping`. An
+    /// outage is dated from the first one that did not come, so the resume
+    /// window counts from when the link died, not from when the server
+    /// noticed.
+    pub client_heartbeat_interval_ms: u64,
     /// Time allowed to authenticate after connecting.
     pub auth_timeout_ms: u64,
     /// How long a dropped client may resume as the same participant.
@@ -69,12 +74,15 @@ impl Default for SignalSettings {
     fn default() -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 7100)),
-            max_message_bytes: 64 * 1024,
+            // An SDP of the largest room (128 KiB, see proto's MAX_SDP_BYTES)
+            // and its JSON envelope.
+            max_message_bytes: 160 * 1024,
             hard_max_message_bytes: 1024 * 1024,
             rate_limit_per_second: 20,
             rate_limit_burst: 60,
-            heartbeat_interval_ms: 15_000,
-            dead_peer_timeout_ms: 45_000,
+            heartbeat_interval_ms: 5_000,
+            dead_peer_timeout_ms: 12_000,
+            client_heartbeat_interval_ms: 2_000,
             auth_timeout_ms: 10_000,
             resume_window_ms: 30_000,
             offer_timeout_ms: 30_000,
@@ -93,6 +101,7 @@ impl SignalSettings {
     pub fn hub(&self) -> HubSettings {
         HubSettings {
             resume_window: Duration::from_millis(self.resume_window_ms),
+            client_heartbeat_interval: Duration::from_millis(self.client_heartbeat_interval_ms),
             offer_timeout: Duration::from_millis(self.offer_timeout_ms),
             max_participants: self.max_participants,
             default_handling_time: Duration::from_secs(self.default_handling_seconds),
@@ -109,6 +118,9 @@ impl SignalSettings {
         }
         if self.heartbeat_interval_ms == 0 || self.dead_peer_timeout_ms <= self.heartbeat_interval_ms {
             return Err("signal.dead_peer_timeout_ms must exceed signal.heartbeat_interval_ms (> 0)".into());
+        }
+        if self.client_heartbeat_interval_ms == 0 || self.dead_peer_timeout_ms <= self.client_heartbeat_interval_ms {
+            return Err("signal.dead_peer_timeout_ms must exceed signal.client_heartbeat_interval_ms (> 0)".into());
         }
         if !(2..=16).contains(&self.max_participants) {
             return Err("signal.max_participants must be between 2 and 16".into());

@@ -22,8 +22,8 @@ use clap::{Parser, Subcommand};
 use silta_auth::{AccessTokenRequest, RoomGrant, SigningKey, TokenIssuer};
 use silta_booking::events::BookingEvent;
 use silta_booking::{BookingApp, BookingState};
-use silta_proto::v1::signal::{AppointmentCheckedIn, ServerMessage};
-use silta_proto::v1::{LanguageTag, Role, RoomId, ServicePointId, Subject};
+use silta_proto::v1::signal::{AppointmentCheckedIn, AppointmentsChanged, ServerMessage};
+use silta_proto::v1::{AgencyCode, LanguageTag, Role, RoomId, ServicePointId, Subject};
 use silta_signal::bus::InProcessBus;
 use silta_signal::media::NoMediaNodes;
 use silta_signal::{Application, SignalDependencies};
@@ -269,6 +269,18 @@ fn relay_booking_events(booking: &BookingState, signal: silta_signal::app::Signa
                     });
                     let told = signal.notify_subject(&subject, Role::Expert, message);
                     tracing::info!(told, "check-in relayed to the booked expert");
+                }
+                Ok(BookingEvent::Changed { appointment, service_point, agency }) => {
+                    let (Ok(point), Ok(agency)) = (ServicePointId::parse(service_point), AgencyCode::parse(agency))
+                    else {
+                        continue;
+                    };
+                    let told = signal.notify_appointments_changed(AppointmentsChanged {
+                        appointment,
+                        service_point: point,
+                        agency,
+                    });
+                    tracing::debug!(told, "appointment change relayed to staff");
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "booking events were dropped");

@@ -180,7 +180,7 @@ mod tests {
             .merge(Toml::file(&sample))
             .extract()
             .expect("the sample config is valid");
-        assert_eq!(settings.signal.max_message_bytes, 64 * 1024);
+        assert_eq!(settings.signal.max_message_bytes, 160 * 1024);
         settings.signal.validate().expect("sample values validate");
     }
 

@@ -133,6 +133,10 @@ string_id!(
     ServicePointId, max = 64, pattern = "^[A-Za-z0-9._:-]+$", allowed = is_token_char
 );
 string_id!(
+    /// A service's id in the booking directory, such as `vero-tax-card`.
+    ServiceId, max = 64, pattern = "^[A-Za-z0-9._:-]+$", allowed = is_token_char
+);
+string_id!(
     /// An agency's short code, such as `VERO` or `POLIISI`.
     AgencyCode, max = 32, pattern = "^[A-Z0-9_]+$", allowed = |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'
 );

@@ -10,7 +10,7 @@ pub use decode::{DecodeError, decode_client_message, peek_request_id};
 
 pub use ids::{
     AgencyCode, DocumentType, IdError, LanguageTag, OutcomeCode, ParticipantId, PresenceStatus, RequestId, Role,
-    RoomId, ServicePointId, Subject,
+    RoomId, ServiceId, ServicePointId, Subject,
 };
 
 /// The protocol version string carried in WebSocket subprotocols and NATS

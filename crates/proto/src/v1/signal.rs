@@ -9,11 +9,19 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, PresenceStatus, RequestId, Role, RoomId,
-    ServicePointId, Subject,
+    ServiceId, ServicePointId, Subject,
 };
 
 /// The largest SDP the protocol accepts, in bytes.
-pub const MAX_SDP_BYTES: usize = 32 * 1024;
+///
+/// Sized from the largest room: a participant of a six-person room holds
+/// its own three m-lines (microphone, camera, second video) and three for
+/// each of the five others, 18 in all (the media node recycles the m-lines
+/// of those who left, so a long call does not add more). A browser's
+/// re-offer (an ICE restart) lists every codec it supports in each m-line:
+/// Chromium's measured about 3.3 KB per m-line (docs/protocol.md), about
+/// 59 KB for 18. The limit leaves more than twice that.
+pub const MAX_SDP_BYTES: usize = 128 * 1024;
 /// The largest ICE candidate line the protocol accepts, in bytes.
 pub const MAX_CANDIDATE_BYTES: usize = 1024;
 /// The largest token the protocol accepts, in bytes.
@@ -59,6 +67,10 @@ pub enum ClientMessage {
     /// Cap the bitrate this client receives (e.g. a small window or a poor
     /// link); the media node picks simulcast layers within it.
     ReceiveLimit(ReceiveLimit),
+    /// A heartbeat: the reply is `ack`. A client that hears nothing for a
+    /// few intervals knows its link is dead without waiting for TCP, and the
+    /// server dates an outage from the first heartbeat that did not come.
+    Ping(Ping),
 }
 
 impl ClientMessage {
@@ -81,6 +93,7 @@ impl ClientMessage {
             ClientMessage::SdpOffer(m) | ClientMessage::SdpAnswer(m) => &m.id,
             ClientMessage::IceCandidate(m) => &m.id,
             ClientMessage::ReceiveLimit(m) => &m.id,
+            ClientMessage::Ping(m) => &m.id,
         }
     }
 
@@ -103,6 +116,7 @@ impl ClientMessage {
         "sdp_answer",
         "ice_candidate",
         "receive_limit",
+        "ping",
     ];
 }
 
@@ -169,6 +183,21 @@ pub struct ExpertRequest {
     pub room: RoomId,
     /// Whom to ask.
     pub target: ExpertTarget,
+    /// The service the citizen came for (shown to the expert with the
+    /// offer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceId>,
+    /// The language of service when a person is asked (a booking's
+    /// language); a queue request names it in its target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<LanguageTag>,
+}
+
+/// `ping`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Ping {
+    /// Request id.
+    pub id: RequestId,
 }
 
 /// Which interpreter to invite.
@@ -248,7 +277,7 @@ pub struct SdpMessage {
     /// The room.
     pub room: RoomId,
     /// The session description.
-    #[schemars(length(max = 32768))]
+    #[schemars(length(max = 131072))]
     pub sdp: String,
 }
 
@@ -347,6 +376,13 @@ pub enum ServerMessage {
     /// A booked citizen was checked in (to the booked expert); the advisor's
     /// named request follows as `call_offered`.
     AppointmentCheckedIn(AppointmentCheckedIn),
+    /// An appointment was made, moved, cancelled or checked in (to the
+    /// service point's advisors and the agency's experts): lists of
+    /// appointments should be read again.
+    AppointmentsChanged(AppointmentsChanged),
+    /// One's own availability as the server applies it (experts and
+    /// interpreters): busy while in a call, the chosen status otherwise.
+    PresenceChanged(PresenceChanged),
 }
 
 impl ServerMessage {
@@ -376,6 +412,8 @@ impl ServerMessage {
         "connection_quality",
         "server_shutdown",
         "appointment_checked_in",
+        "appointments_changed",
+        "presence_changed",
     ];
 
     /// The request id this message replies to, if it is a reply.
@@ -416,8 +454,12 @@ pub struct Welcome {
     /// Present the resume token after a drop to come back as the same
     /// participant.
     pub resume_token: String,
-    /// How long the server keeps a dropped session, in milliseconds.
+    /// How long the server keeps a dropped session, in milliseconds,
+    /// counted from the start of the outage (the first heartbeat missed).
     pub resume_window_ms: u64,
+    /// Send a `ping` (or any message) at least this often, in milliseconds.
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
     /// True when this connection resumed an earlier session.
     pub resumed: bool,
     /// The rooms this participant is in (non-empty after a resume).
@@ -431,6 +473,10 @@ pub struct Welcome {
     /// For experts and interpreters: offers open for them right now.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub offers: Vec<CallOffered>,
+}
+
+fn default_heartbeat_interval_ms() -> u64 {
+    2_000
 }
 
 /// `ack`.
@@ -652,6 +698,9 @@ pub struct QueueEntry {
     pub service_point: ServicePointId,
     /// The language of service.
     pub language: LanguageTag,
+    /// The service asked for, when the advisor named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceId>,
     /// How long it has waited, in seconds.
     pub waiting_seconds: u64,
 }
@@ -688,6 +737,9 @@ pub struct CallOffered {
     pub service_point: ServicePointId,
     /// The language of service (or to interpret).
     pub language: Option<LanguageTag>,
+    /// The service the citizen came for, when the advisor named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceId>,
     /// How long the request has waited, in seconds.
     pub waiting_seconds: u64,
     /// Seconds left to accept before the offer moves on.
@@ -840,4 +892,27 @@ pub struct AppointmentCheckedIn {
     pub room: RoomId,
     /// The service point where the citizen waits.
     pub service_point: ServicePointId,
+}
+
+/// `appointments_changed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AppointmentsChanged {
+    /// The appointment.
+    pub appointment: String,
+    /// Its service point.
+    pub service_point: ServicePointId,
+    /// Its agency.
+    pub agency: AgencyCode,
+}
+
+/// `presence_changed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PresenceChanged {
+    /// What others see now: `busy` while in a call.
+    pub status: PresenceStatus,
+    /// What the person chose with `presence_set`; it applies again after
+    /// the call.
+    pub chosen: PresenceStatus,
+    /// Whether the person is in a call now.
+    pub in_call: bool,
 }

@@ -15,6 +15,7 @@
 
 mod keyframe;
 mod rewrite;
+mod sdp;
 #[cfg(test)]
 mod simulation;
 mod vp8;
@@ -142,6 +143,13 @@ struct Incoming {
 struct Outgoing {
     source: Source,
     active: bool,
+    /// The m-line was negotiated inactive (its publisher left): it carries
+    /// nothing and is free for the next source of its kind, so a long call
+    /// with people coming and going keeps a bounded SDP.
+    idle: bool,
+    /// A recycled m-line got a new source: the first packet written
+    /// continues its numbering as a layer switch does.
+    new_source: bool,
     current: Option<Rid>,
     target: Option<Rid>,
     rewriter: Rewriter,
@@ -154,9 +162,18 @@ struct Outgoing {
     vp8: vp8::Vp8Numbering,
 }
 
+/// A source put on an m-line by an offer of ours: a new m-line, or an idle
+/// one recycled.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    mid: Mid,
+    source: Source,
+    recycled: bool,
+}
+
 struct Pending {
     offer: SdpPendingOffer,
-    adds: Vec<(Mid, Source)>,
+    adds: Vec<Placement>,
     stops: Vec<Mid>,
 }
 
@@ -181,6 +198,65 @@ struct Peer {
     audio_level: Option<(Instant, i8)>,
     /// Media was written since the last timeout pass.
     dirty: bool,
+}
+
+impl Outgoing {
+    fn new(source: Source) -> Self {
+        Outgoing {
+            source,
+            active: false,
+            idle: false,
+            new_source: false,
+            current: None,
+            target: None,
+            rewriter: Rewriter::default(),
+            started: false,
+            pt_map: None,
+            vp8: vp8::Vp8Numbering::default(),
+        }
+    }
+
+    /// A recycled m-line takes a new source. Its outgoing numbering goes
+    /// on (the receiver keeps its SSRC, rollover counter and decoder), as
+    /// across a simulcast switch.
+    fn carry(&mut self, source: Source) {
+        self.source = source;
+        self.idle = false;
+        self.active = false;
+        self.new_source = self.started;
+        self.current = None;
+        self.target = None;
+        self.pt_map = None;
+    }
+}
+
+impl Peer {
+    /// An offer of ours did not go through: new m-lines are forgotten,
+    /// recycled ones are idle again, and their sources wait for the next
+    /// offer.
+    fn undo_placements(&mut self, placements: Vec<Placement>) {
+        for placement in placements {
+            if placement.recycled {
+                if let Some(outgoing) = self.outgoing.get_mut(&placement.mid) {
+                    outgoing.idle = true;
+                    outgoing.active = false;
+                }
+            } else {
+                self.outgoing.remove(&placement.mid);
+            }
+            self.wanted.push(placement.source);
+        }
+    }
+
+    /// The m-lines are inactive now: free for the next source of their kind.
+    fn mark_idle(&mut self, mids: &[Mid]) {
+        for mid in mids {
+            if let Some(outgoing) = self.outgoing.get_mut(mid) {
+                outgoing.active = false;
+                outgoing.idle = true;
+            }
+        }
+    }
 }
 
 /// The forwarding core of one media node.
@@ -424,10 +500,7 @@ impl SfuCore {
         if let Some(peer) = self.peers.get_mut(&key)
             && let Some(pending) = peer.pending.take()
         {
-            for (mid, source) in pending.adds {
-                peer.outgoing.remove(&mid);
-                peer.wanted.push(source);
-            }
+            peer.undo_placements(pending.adds);
             peer.stopping.extend(pending.stops);
         }
         let answer = self.guard(key, now, |peer| peer.rtc.sdp_api().accept_offer(offer));
@@ -439,9 +512,10 @@ impl SfuCore {
                     peer.negotiated = true;
                 }
                 self.forget_payload_mappings(key);
+                let sdp = self.with_stream_ids(key, &answer.to_sdp_string());
                 self.drain(key, now);
                 self.negotiate(key, now);
-                MediaResult::Answer { sdp: answer.to_sdp_string() }
+                MediaResult::Answer { sdp }
             }
         }
     }
@@ -464,10 +538,7 @@ impl SfuCore {
             Some(Err(err)) => {
                 // Start over with the same changes.
                 if let Some(peer) = self.peers.get_mut(&key) {
-                    for (mid, source) in adds {
-                        peer.outgoing.remove(&mid);
-                        peer.wanted.push(source);
-                    }
+                    peer.undo_placements(adds);
                     peer.stopping.extend(stops);
                 }
                 refused(MediaErrorCode::InvalidSdp, format!("the answer cannot be accepted: {err}"))
@@ -476,10 +547,10 @@ impl SfuCore {
                 self.forget_payload_mappings(key);
                 let mut sources = Vec::new();
                 if let Some(peer) = self.peers.get_mut(&key) {
-                    for (mid, source) in &adds {
-                        if let Some(outgoing) = peer.outgoing.get_mut(mid) {
+                    for placement in &adds {
+                        if let Some(outgoing) = peer.outgoing.get_mut(&placement.mid) {
                             outgoing.active = true;
-                            sources.push(*source);
+                            sources.push(placement.source);
                         }
                     }
                     // Repairs must not be given up: str0m's default clears every
@@ -487,7 +558,7 @@ impl SfuCore {
                     // sent, and bandwidth probing (padding made of spurious
                     // resends) counts towards that share. NACK-driven resends
                     // are bounded by the loss itself, so no cap is set.
-                    for (mid, source) in &adds {
+                    for Placement { mid, source, .. } in &adds {
                         if source.kind == MediaKind::Video {
                             let configured = catch_unwind(AssertUnwindSafe(|| {
                                 if let Some(stream) = peer.rtc.direct_api().stream_tx_by_mid(*mid, None) {
@@ -504,9 +575,7 @@ impl SfuCore {
                             }
                         }
                     }
-                    for mid in &stops {
-                        peer.outgoing.remove(mid);
-                    }
+                    peer.mark_idle(&stops);
                 }
                 self.drain(key, now);
                 self.choose_layers(key, now);
@@ -670,7 +739,8 @@ impl SfuCore {
             None => Vec::new(),
         };
         // Forwarding from this peer stops at once; subscribers' m-lines for
-        // it are closed by renegotiation.
+        // it turn inactive by renegotiation and wait for the next source of
+        // their kind.
         for other in others {
             if let Some(subscriber) = self.peers.get_mut(&other) {
                 subscriber.wanted.retain(|source| source.peer != key);
@@ -692,7 +762,10 @@ impl SfuCore {
     }
 
     /// Sends a renegotiation offer when the peer has changes and none is
-    /// outstanding.
+    /// outstanding. A new source goes on an idle m-line of its kind when
+    /// there is one, and on a new m-line only when there is none, so the
+    /// session description grows with the most tracks ever present at once,
+    /// not with every join and leave of a long call.
     fn negotiate(&mut self, key: PeerKey, now: Instant) {
         let ready = self.peers.get(&key).is_some_and(|peer| {
             peer.negotiated && peer.pending.is_none() && (!peer.wanted.is_empty() || !peer.stopping.is_empty())
@@ -700,66 +773,84 @@ impl SfuCore {
         if !ready {
             return;
         }
-        // Each forwarded track's stream id (msid) is its publisher's
-        // participant id, so a client can tell whose media a track carries.
         let Some(wanted) = self.peers.get_mut(&key).map(|peer| std::mem::take(&mut peer.wanted)) else { return };
-        let wanted: Vec<(Source, String)> = wanted
-            .into_iter()
-            .map(|source| {
-                let stream = self
-                    .peers
-                    .get(&source.peer)
-                    .map_or_else(|| format!("silta-{}", source.peer), |publisher| publisher.participant.to_string());
-                (source, stream)
-            })
-            .collect();
         let result = self.guard(key, now, |peer| {
             let stopping = std::mem::take(&mut peer.stopping);
+            let mut idle: Vec<(Mid, MediaKind)> = peer
+                .outgoing
+                .iter()
+                .filter(|(mid, outgoing)| outgoing.idle && !stopping.contains(mid))
+                .map(|(mid, outgoing)| (*mid, outgoing.source.kind))
+                .collect();
+            idle.sort_by_key(|(mid, _)| mid.to_string());
             let mut api = peer.rtc.sdp_api();
             let mut adds = Vec::new();
-            for (source, stream) in wanted {
-                let mid = api.add_media(source.kind, str0m::media::Direction::SendOnly, Some(stream), None, None);
-                adds.push((mid, source));
+            for source in wanted {
+                let free = idle.iter().position(|(_, kind)| *kind == source.kind);
+                let placement = match free {
+                    Some(index) => {
+                        let (mid, _) = idle.remove(index);
+                        // Through inactive, so the offer carries the change
+                        // even if an abandoned offer left it sending.
+                        api.set_direction(mid, str0m::media::Direction::Inactive);
+                        api.set_direction(mid, str0m::media::Direction::SendOnly);
+                        Placement { mid, source, recycled: true }
+                    }
+                    None => {
+                        let mid = api.add_media(source.kind, str0m::media::Direction::SendOnly, None, None, None);
+                        Placement { mid, source, recycled: false }
+                    }
+                };
+                adds.push(placement);
             }
             for mid in &stopping {
-                api.stop_media(*mid);
+                api.set_direction(*mid, str0m::media::Direction::Inactive);
             }
             let applied = api.apply();
             (applied, adds, stopping)
         });
         let Some((applied, adds, stops)) = result else { return };
         let Some(peer) = self.peers.get_mut(&key) else { return };
-        match applied {
-            Some((offer, pending)) => {
-                for (mid, source) in &adds {
-                    peer.outgoing.insert(
-                        *mid,
-                        Outgoing {
-                            source: *source,
-                            active: false,
-                            current: None,
-                            target: None,
-                            rewriter: Rewriter::default(),
-                            started: false,
-                            pt_map: None,
-                            vp8: vp8::Vp8Numbering::default(),
-                        },
-                    );
-                }
-                peer.pending = Some(Pending { offer: pending, adds, stops });
-                self.events.push_back(MediaEvent::Offer {
-                    room: peer.room.clone(),
-                    participant: peer.participant.clone(),
-                    sdp: offer.to_sdp_string(),
-                });
-            }
-            None => {
-                for mid in stops {
-                    peer.outgoing.remove(&mid);
+        for placement in &adds {
+            match peer.outgoing.get_mut(&placement.mid) {
+                Some(outgoing) if placement.recycled => outgoing.carry(placement.source),
+                _ => {
+                    peer.outgoing.insert(placement.mid, Outgoing::new(placement.source));
                 }
             }
         }
+        match applied {
+            Some((offer, pending)) => {
+                peer.pending = Some(Pending { offer: pending, adds, stops });
+                let (room, participant) = (peer.room.clone(), peer.participant.clone());
+                let sdp = self.with_stream_ids(key, &offer.to_sdp_string());
+                self.events.push_back(MediaEvent::Offer { room, participant, sdp });
+            }
+            None => {
+                peer.undo_placements(adds);
+                peer.mark_idle(&stops);
+            }
+        }
         self.drain(key, now);
+    }
+
+    /// Each forwarded track's stream id (msid) is its publisher's
+    /// participant id, so a client can tell whose media a track carries.
+    /// str0m fixes an m-line's msid when the line is added; a recycled line
+    /// carries someone else's media, so the ids are written into the
+    /// description here, from the current sources.
+    fn with_stream_ids(&self, key: PeerKey, sdp: &str) -> String {
+        let Some(peer) = self.peers.get(&key) else { return sdp.to_owned() };
+        let streams: HashMap<String, String> = peer
+            .outgoing
+            .iter()
+            .filter(|(_, outgoing)| !outgoing.idle)
+            .filter_map(|(mid, outgoing)| {
+                let publisher = self.peers.get(&outgoing.source.peer)?;
+                Some((mid.to_string(), publisher.participant.to_string()))
+            })
+            .collect();
+        sdp::with_stream_ids(sdp, &streams)
     }
 
     // ----- events -------------------------------------------------------------
@@ -837,7 +928,12 @@ impl SfuCore {
             }
             Event::RtpPacket(packet) => self.forward(key, packet, now),
             Event::KeyframeRequest(request) => {
-                let Some(outgoing) = self.peers.get(&key).and_then(|peer| peer.outgoing.get(&request.mid)) else {
+                let Some(outgoing) = self
+                    .peers
+                    .get(&key)
+                    .and_then(|peer| peer.outgoing.get(&request.mid))
+                    .filter(|outgoing| !outgoing.idle)
+                else {
                     return;
                 };
                 let (source, rid) = (outgoing.source, outgoing.current.or(outgoing.target));
@@ -899,8 +995,11 @@ impl SfuCore {
         let Some(peer) = self.peers.get_mut(&key) else { return };
         for source in sources {
             let known = peer.wanted.contains(&source)
-                || peer.outgoing.values().any(|outgoing| outgoing.source == source)
-                || peer.pending.as_ref().is_some_and(|pending| pending.adds.iter().any(|(_, added)| *added == source));
+                || peer.outgoing.values().any(|outgoing| !outgoing.idle && outgoing.source == source)
+                || peer
+                    .pending
+                    .as_ref()
+                    .is_some_and(|pending| pending.adds.iter().any(|placement| placement.source == source));
             if !known {
                 peer.wanted.push(source);
             }
@@ -1008,6 +1107,7 @@ impl SfuCore {
                                 outgoing.rewriter.switch_source(*packet.seq_no, packet.header.timestamp);
                                 outgoing.vp8.switch_source();
                             }
+                            outgoing.new_source = false;
                             outgoing.current = rid;
                             switched = true;
                         } else {
@@ -1024,6 +1124,11 @@ impl SfuCore {
                             to
                         }
                     };
+                    if outgoing.new_source {
+                        outgoing.rewriter.switch_source(*packet.seq_no, packet.header.timestamp);
+                        outgoing.vp8.switch_source();
+                        outgoing.new_source = false;
+                    }
                     let Some((seq, timestamp)) = outgoing.rewriter.map(*packet.seq_no, packet.header.timestamp) else {
                         continue;
                     };

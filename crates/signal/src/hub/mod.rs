@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use silta_auth::Identity;
 use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::signal::{
-    ConnectionState, KioskStatus, ParticipantInfo, ParticipantRef, RoomState, ServerMessage, Welcome,
+    AppointmentsChanged, ConnectionState, KioskStatus, ParticipantInfo, ParticipantRef, PresenceChanged, RoomState,
+    ServerMessage, Welcome,
 };
 use silta_proto::v1::{AgencyCode, ParticipantId, PresenceStatus, RequestId, Role, RoomId, Subject};
 
@@ -32,8 +33,11 @@ pub use rooms::Room;
 /// The hub's tunables.
 #[derive(Debug, Clone)]
 pub struct HubSettings {
-    /// How long a dropped client may come back as the same participant.
+    /// How long a dropped client may come back as the same participant,
+    /// counted from the start of the outage.
     pub resume_window: Duration,
+    /// How often clients send a heartbeat (told in `welcome`).
+    pub client_heartbeat_interval: Duration,
     /// How long an offered call waits for an answer before it moves on.
     pub offer_timeout: Duration,
     /// Most participants in one room.
@@ -46,6 +50,7 @@ impl Default for HubSettings {
     fn default() -> Self {
         Self {
             resume_window: Duration::from_secs(30),
+            client_heartbeat_interval: Duration::from_secs(2),
             offer_timeout: Duration::from_secs(30),
             max_participants: 6,
             default_handling_time: Duration::from_secs(10 * 60),
@@ -260,14 +265,18 @@ impl Hub {
     }
 
     /// The connection of `id` at `epoch` dropped. The client keeps its place
-    /// for the resume window; others see it as reconnecting.
-    pub fn detach(&mut self, id: &ParticipantId, epoch: u64, now: Instant) {
+    /// for the resume window, counted from `last_heard` plus one heartbeat
+    /// interval (when the first heartbeat failed to come: a link that died
+    /// silently is noticed later than it died); others see it as
+    /// reconnecting.
+    pub fn detach(&mut self, id: &ParticipantId, epoch: u64, last_heard: Instant, now: Instant) {
+        let outage_started = (last_heard + self.settings.client_heartbeat_interval).min(now);
         let Some(client) = self.clients.get_mut(id) else { return };
         if client.epoch != epoch || !client.attached {
             return; // A newer connection already took over.
         }
         client.attached = false;
-        client.detached_at = Some(now);
+        client.detached_at = Some(outage_started);
         let rooms: Vec<RoomId> = client.rooms.iter().cloned().collect();
         for room in rooms {
             let event =
@@ -332,6 +341,8 @@ impl Hub {
             role: client.identity.role,
             resume_token: client.resume_token.clone(),
             resume_window_ms: u64::try_from(self.settings.resume_window.as_millis()).unwrap_or(u64::MAX),
+            heartbeat_interval_ms: u64::try_from(self.settings.client_heartbeat_interval.as_millis())
+                .unwrap_or(u64::MAX),
             resumed,
             rooms,
             turn: None,
@@ -359,8 +370,23 @@ impl Hub {
         if status != PresenceStatus::Available {
             self.release_offers_held_by(id, now);
         }
+        self.announce_presence(id);
         self.dispatch(now);
         Ok(())
+    }
+
+    /// Tells an expert or interpreter the availability the hub applies to
+    /// them: busy while in a call (nobody in one is offered another), what
+    /// they chose otherwise.
+    pub(super) fn announce_presence(&mut self, id: &ParticipantId) {
+        let Some(client) = self.clients.get(id) else { return };
+        if !matches!(client.identity.role, Role::Expert | Role::Interpreter) {
+            return;
+        }
+        let in_call = !client.rooms.is_empty();
+        let chosen = client.presence;
+        let status = if in_call { PresenceStatus::Busy } else { chosen };
+        self.send(id, ServerMessage::PresenceChanged(PresenceChanged { status, chosen, in_call }));
     }
 
     fn kiosks_of(&self, point: &silta_proto::v1::ServicePointId) -> Vec<KioskStatus> {
@@ -436,6 +462,26 @@ impl Hub {
             .collect();
         for target in &targets {
             self.send(target, message.clone());
+        }
+        targets.len()
+    }
+
+    /// Sends `appointments_changed` to the advisors of the appointment's
+    /// service point and the experts of its agency.
+    pub fn announce_appointments_changed(&mut self, change: AppointmentsChanged) -> usize {
+        let targets: Vec<ParticipantId> = self
+            .clients
+            .values()
+            .filter(|client| client.attached)
+            .filter(|client| match client.identity.role {
+                Role::Advisor => client.identity.service_point() == Some(&change.service_point),
+                Role::Expert => client.identity.agency() == Some(&change.agency),
+                _ => false,
+            })
+            .map(|client| client.id.clone())
+            .collect();
+        for target in &targets {
+            self.send(target, ServerMessage::AppointmentsChanged(change.clone()));
         }
         targets.len()
     }

@@ -9,7 +9,7 @@ use silta_proto::v1::signal::{
     CallOffered, CallWithdrawn, ExpertTarget, InterpreterTarget, OfferKind, QueueEntry, QueueSnapshot, QueueStatus,
     RoomState, ServerMessage, SessionPhase, WithdrawReason,
 };
-use silta_proto::v1::{AgencyCode, LanguageTag, ParticipantId, PresenceStatus, Role, RoomId, Subject};
+use silta_proto::v1::{AgencyCode, LanguageTag, ParticipantId, PresenceStatus, Role, RoomId, ServiceId, Subject};
 
 use super::Hub;
 use crate::error::SignalError;
@@ -64,12 +64,19 @@ impl Hub {
         id: &ParticipantId,
         room_id: &RoomId,
         target: ExpertTarget,
+        service: Option<ServiceId>,
+        language: Option<LanguageTag>,
         now: Instant,
     ) -> Result<(), SignalError> {
         self.require_member_with_role(id, room_id, &[Role::Advisor], "only the advisor asks for an expert")?;
+        if let Some(room) = self.rooms.get_mut(room_id)
+            && service.is_some()
+        {
+            room.service = service;
+        }
         let language = match &target {
             ExpertTarget::Queue { language, .. } => Some(language.clone()),
-            ExpertTarget::Person { .. } => None,
+            ExpertTarget::Person { .. } => language,
         };
         self.create_offer(id, room_id, OfferKind::Call, Role::Expert, expert_wanted(target), now)?;
         if let (Some(language), Some(room)) = (language, self.rooms.get_mut(room_id)) {
@@ -368,7 +375,8 @@ impl Hub {
             room: offer.room.clone(),
             kind: offer.kind,
             service_point: self.service_point_of(&offer.room),
-            language: offer.language(),
+            language: offer.language().or_else(|| self.rooms.get(&offer.room).and_then(|room| room.language.clone())),
+            service: self.rooms.get(&offer.room).and_then(|room| room.service.clone()),
             waiting_seconds: now.duration_since(offer.created).as_secs(),
             expires_in_seconds: expires.as_secs(),
         }
@@ -490,6 +498,7 @@ impl Hub {
             room: offer.room.clone(),
             service_point: self.service_point_of(&offer.room),
             language: offer.language().unwrap_or_else(|| LanguageTag::parse("und").expect("static tag")),
+            service: self.rooms.get(&offer.room).and_then(|room| room.service.clone()),
             waiting_seconds: now.duration_since(offer.created).as_secs(),
         }
     }

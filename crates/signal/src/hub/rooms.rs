@@ -10,7 +10,7 @@ use silta_proto::v1::signal::{
     ServerMessage, SessionEnded, SessionPhase,
 };
 use silta_proto::v1::{
-    AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, Role, RoomId, ServicePointId, Subject,
+    AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, Role, RoomId, ServiceId, ServicePointId, Subject,
 };
 
 use super::{Hub, random_id};
@@ -34,6 +34,8 @@ pub struct Room {
     pub(super) opened: Instant,
     /// Language of service (from the expert request).
     pub(super) language: Option<LanguageTag>,
+    /// The service the citizen came for (from the expert request).
+    pub(super) service: Option<ServiceId>,
     /// The agency of the last expert who joined.
     pub(super) served_by: Option<AgencyCode>,
     /// Whether an interpreter joined.
@@ -101,6 +103,7 @@ impl Hub {
                 admitted: HashSet::new(),
                 opened: now,
                 language: None,
+                service: None,
                 served_by: None,
                 interpreter_used: false,
             },
@@ -126,7 +129,12 @@ impl Hub {
     /// permissions and capacity.
     pub(super) fn add_participant(&mut self, room_id: &RoomId, id: &ParticipantId, now: Instant) {
         let Some(client) = self.clients.get_mut(id) else { return };
+        let first_room = client.rooms.is_empty();
         client.rooms.insert(room_id.clone());
+        if first_room {
+            self.announce_presence(id);
+        }
+        let Some(client) = self.clients.get(id) else { return };
         let info = client.info();
         let role = client.identity.role;
         let subject = client.identity.subject.clone();
@@ -246,6 +254,9 @@ impl Hub {
         client.rooms.remove(room_id);
         client.idle_since = now;
         let role = client.identity.role;
+        if client.rooms.is_empty() {
+            self.announce_presence(id);
+        }
         let Some(room) = self.rooms.get_mut(room_id) else { return };
         room.participants.retain(|member| member != id);
         let experts_left = room
@@ -357,6 +368,11 @@ impl Hub {
                         crate::bus::Delivery::Message(shared.clone()),
                     ));
                 }
+            }
+        }
+        for member in &room.participants {
+            if self.clients.get(member).is_some_and(|client| client.rooms.is_empty()) {
+                self.announce_presence(member);
             }
         }
         self.send(&room.kiosk, ServerMessage::FeedbackRequested(FeedbackRequested { room: room_id.clone() }));

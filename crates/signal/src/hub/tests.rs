@@ -105,7 +105,7 @@ fn queue_vero(cast: &mut Cast, room: &RoomId) {
     let now = cast.world.now;
     let target =
         ExpertTarget::Queue { agency: AgencyCode::parse("VERO").unwrap(), language: LanguageTag::parse("sv").unwrap() };
-    cast.world.hub.request_expert(&cast.advisor, room, target, now).unwrap();
+    cast.world.hub.request_expert(&cast.advisor, room, target, None, None, now).unwrap();
 }
 
 #[test]
@@ -258,7 +258,7 @@ fn queue_positions_and_estimated_waits_follow_arrival_order() {
         };
         world.advance(Duration::from_secs(1));
         let now = world.now;
-        world.hub.request_expert(&advisor, &room, target, now).unwrap();
+        world.hub.request_expert(&advisor, &room, target, None, None, now).unwrap();
         rooms.push(room);
         kiosks.push(kiosk);
     }
@@ -472,7 +472,7 @@ fn dropped_client_resumes_within_the_window_as_the_same_participant() {
     let now = cast.world.now;
     let epoch = cast.world.hub.epoch_of(&cast.kiosk).unwrap();
     let resume_token = cast.world.hub.clients[&cast.kiosk].resume_token.clone();
-    cast.world.hub.detach(&cast.kiosk, epoch, now);
+    cast.world.hub.detach(&cast.kiosk, epoch, now, now);
     let effects = cast.world.effects();
     assert!(
         received(&effects, &cast.advisor)
@@ -519,7 +519,7 @@ fn after_the_window_a_dropped_expert_is_removed_and_a_dropped_kiosk_ends_the_ses
     let now = cast.world.now;
     cast.world.hub.accept(&cast.vero, &room, now).unwrap();
     let epoch = cast.world.hub.epoch_of(&cast.vero).unwrap();
-    cast.world.hub.detach(&cast.vero, epoch, now);
+    cast.world.hub.detach(&cast.vero, epoch, now, now);
     cast.world.effects();
     cast.world.advance(Duration::from_secs(31));
     let effects = cast.world.effects();
@@ -530,7 +530,7 @@ fn after_the_window_a_dropped_expert_is_removed_and_a_dropped_kiosk_ends_the_ses
     );
     let epoch = cast.world.hub.epoch_of(&cast.kiosk).unwrap();
     let now = cast.world.now;
-    cast.world.hub.detach(&cast.kiosk, epoch, now);
+    cast.world.hub.detach(&cast.kiosk, epoch, now, now);
     cast.world.advance(Duration::from_secs(31));
     let effects = cast.world.effects();
     assert!(
@@ -581,11 +581,11 @@ fn named_expert_must_be_connected_and_a_decline_tells_the_room() {
     let now = cast.world.now;
     let absent = ExpertTarget::Person { subject: Subject::parse("expert-absent").unwrap() };
     assert_eq!(
-        code(cast.world.hub.request_expert(&cast.advisor, &room, absent, now).unwrap_err()),
+        code(cast.world.hub.request_expert(&cast.advisor, &room, absent, None, None, now).unwrap_err()),
         ErrorCode::Unavailable
     );
     let named = ExpertTarget::Person { subject: Subject::parse("expert-kela").unwrap() };
-    cast.world.hub.request_expert(&cast.advisor, &room, named, now).unwrap();
+    cast.world.hub.request_expert(&cast.advisor, &room, named, None, None, now).unwrap();
     cast.world.effects();
     cast.world.hub.decline(&cast.kela, &room, now).unwrap();
     let effects = cast.world.effects();
@@ -604,7 +604,7 @@ fn advisors_see_their_points_kiosks_come_and_go() {
     let attached = world.hub.attach(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), None, None, now);
     let effects = world.effects();
     assert!(received(&effects, &advisor).iter().any(|m| matches!(m, ServerMessage::KioskStatus(k) if k.online)));
-    world.hub.detach(&attached.participant, attached.epoch, now);
+    world.hub.detach(&attached.participant, attached.epoch, now, now);
     let effects = world.effects();
     assert!(received(&effects, &advisor).iter().any(|m| matches!(m, ServerMessage::KioskStatus(k) if !k.online)));
     // A later advisor gets the list in its welcome.
@@ -620,7 +620,7 @@ fn a_reloaded_kiosk_is_one_online_kiosk_to_its_advisors() {
     // resume window) and a fresh one attaches without a resume token.
     let epoch = cast.world.hub.epoch_of(&cast.kiosk).unwrap();
     let now = cast.world.now;
-    cast.world.hub.detach(&cast.kiosk, epoch, now);
+    cast.world.hub.detach(&cast.kiosk, epoch, now, now);
     cast.world.connect(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]));
     let advisor = cast.world.connect(identity("advisor-2", Role::Advisor, "sp-kemi", &["fi"]));
     let welcome = cast.world.hub.welcome(&advisor, None, false, cast.world.now);
@@ -637,4 +637,105 @@ fn a_reloaded_kiosk_is_one_online_kiosk_to_its_advisors() {
         })
         .collect();
     assert!(statuses.iter().all(|online| *online), "the advisor was told {statuses:?}");
+}
+
+#[test]
+fn the_resume_window_counts_from_the_start_of_a_silent_outage() {
+    // The kiosk's link died silently at `outage`; the server noticed only
+    // 12 s later (its dead-peer timeout). The window is 30 s from the first
+    // heartbeat missed, not from the moment of noticing.
+    let mut cast = cast();
+    let room = open(&mut cast);
+    let last_heard = cast.world.now;
+    cast.world.advance(Duration::from_secs(12));
+    let noticed = cast.world.now;
+    let epoch = cast.world.hub.epoch_of(&cast.kiosk).unwrap();
+    let resume_token = cast.world.hub.clients[&cast.kiosk].resume_token.clone();
+    cast.world.hub.detach(&cast.kiosk, epoch, last_heard, noticed);
+    // 28 s after the outage began (one 2 s heartbeat after last heard): the
+    // kiosk is back in the same call.
+    cast.world.advance(Duration::from_secs(2 + 28 - 12));
+    let now = cast.world.now;
+    let again =
+        cast.world.hub.attach(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), Some(&resume_token), None, now);
+    assert!(again.welcome.resumed, "a 28 s outage resumes");
+    assert_eq!(again.welcome.rooms.first().map(|state| &state.room), Some(&room));
+
+    // A second outage that outlasts the window from its start ends the
+    // session, even though the server noticed it late.
+    let last_heard = cast.world.now;
+    cast.world.advance(Duration::from_secs(12));
+    let epoch = cast.world.hub.epoch_of(&cast.kiosk).unwrap();
+    let noticed = cast.world.now;
+    cast.world.hub.detach(&cast.kiosk, epoch, last_heard, noticed);
+    cast.world.effects();
+    cast.world.advance(Duration::from_secs(2 + 30 - 12));
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.advisor)
+            .iter()
+            .any(|m| matches!(m, ServerMessage::SessionEnded(e) if e.outcome == OutcomeCode::ConnectionLost)),
+        "the window ran out 30 s after the outage began"
+    );
+}
+
+#[test]
+fn presence_follows_calls_and_returns_to_the_chosen_status() {
+    let mut cast = cast();
+    let now = cast.world.now;
+    cast.world.hub.set_presence(&cast.vero, PresenceStatus::Available, now).unwrap();
+    let presence = |effects: &Effects, who: &ParticipantId| {
+        received(effects, who).into_iter().rev().find_map(|m| match m {
+            ServerMessage::PresenceChanged(p) => Some((p.status, p.in_call)),
+            _ => None,
+        })
+    };
+    let effects = cast.world.effects();
+    assert_eq!(presence(&effects, &cast.vero), Some((PresenceStatus::Available, false)));
+
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    let now = cast.world.now;
+    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
+    let effects = cast.world.effects();
+    assert_eq!(presence(&effects, &cast.vero), Some((PresenceStatus::Busy, true)), "busy in a call");
+
+    // Nobody in a call is offered another: a second kiosk's request waits.
+    let kiosk2 = cast.world.connect(identity("kiosk-2", Role::Kiosk, "sp-kemi", &["fi"]));
+    let now = cast.world.now;
+    let second =
+        cast.world.hub.open_session(&cast.advisor, &Subject::parse("kiosk-2").unwrap(), None, now).unwrap().room;
+    queue_vero(&mut cast, &second);
+    let effects = cast.world.effects();
+    assert!(
+        !received(&effects, &cast.vero).iter().any(|m| matches!(m, ServerMessage::CallOffered(_))),
+        "an expert in a call is not offered another"
+    );
+
+    let now = cast.world.now;
+    cast.world.hub.end_session(&cast.vero, &room, OutcomeCode::Resolved, now).unwrap();
+    let effects = cast.world.effects();
+    assert_eq!(presence(&effects, &cast.vero), Some((PresenceStatus::Available, false)), "available again after");
+    assert!(
+        received(&effects, &cast.vero).iter().any(|m| matches!(m, ServerMessage::CallOffered(o) if o.room == second)),
+        "the waiting call is offered once the expert is free"
+    );
+    let _ = kiosk2;
+}
+
+#[test]
+fn the_service_the_advisor_chose_reaches_the_experts_offer_and_queue() {
+    let mut cast = cast();
+    let now = cast.world.now;
+    cast.world.hub.set_presence(&cast.vero, PresenceStatus::Available, now).unwrap();
+    let room = open(&mut cast);
+    let target =
+        ExpertTarget::Queue { agency: AgencyCode::parse("VERO").unwrap(), language: LanguageTag::parse("sv").unwrap() };
+    let service = silta_proto::v1::ServiceId::parse("vero-tax-card").unwrap();
+    cast.world.hub.request_expert(&cast.advisor, &room, target, Some(service.clone()), None, now).unwrap();
+    let effects = cast.world.effects();
+    let seen = received(&effects, &cast.vero);
+    assert!(seen.iter().any(|m| matches!(m, ServerMessage::CallOffered(o) if o.service.as_ref() == Some(&service))));
+    assert!(seen.iter().any(|m| matches!(m,
+        ServerMessage::QueueSnapshot(q) if q.entries.iter().any(|e| e.service.as_ref() == Some(&service)))));
 }
