@@ -227,13 +227,15 @@ export function mediaPort(page) {
 }
 
 /**
- * Blackholes every loopback datagram from or to a UDP port, as if that
- * peer's link were down: `tc` on `lo` of the test's own network namespace
- * classifies them into an HTB class of 8 bit/s with a one-packet queue (the
- * kernel here has no drop action). `restore()` lifts it.
- * @param {number} port
+ * Blackholes every loopback packet from or to the given UDP and TCP ports,
+ * as if that peer's link went silent: nothing is closed or refused, packets
+ * just vanish (what a rural link or a Wi-Fi dropout does). `tc` on `lo` of
+ * the test's own network namespace classifies them into an HTB class of
+ * 8 bit/s with a one-packet queue (the kernel here has no drop action).
+ * `restore()` lifts it.
+ * @param {{udp?: number[], tcp?: number[]}} ports
  */
-export function dropUdpPort(port) {
+export function blackhole({ udp = [], tcp = [] }) {
   const tc = (...args) => {
     const result = spawnSync('tc', args, { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`tc ${args.join(' ')}: ${result.stderr || result.error}`);
@@ -242,15 +244,42 @@ export function dropUdpPort(port) {
   tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
   tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8bit', 'ceil', '8bit');
   tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'pfifo', 'limit', '1');
-  for (const direction of ['sport', 'dport']) {
-    tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32',
-      'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', direction, String(port), '0xffff', 'flowid', '1:20');
+  const rules = [...udp.map((port) => ['17', port]), ...tcp.map((port) => ['6', port])];
+  for (const [protocol, port] of rules) {
+    for (const direction of ['sport', 'dport']) {
+      tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32',
+        'match', 'ip', 'protocol', protocol, '0xff', 'match', 'ip', direction, String(port), '0xffff', 'flowid', '1:20');
+    }
   }
   return {
     restore() {
       tc('qdisc', 'del', 'dev', 'lo', 'root');
     },
   };
+}
+
+/**
+ * Blackholes every loopback datagram from or to a UDP port.
+ * @param {number} port
+ */
+export function dropUdpPort(port) {
+  return blackhole({ udp: [port] });
+}
+
+/**
+ * The session descriptions of a page's call: sizes in bytes and the number
+ * of m-lines (local and remote).
+ * @param {import('playwright-core').Page} page
+ */
+export function sdpSize(page) {
+  return page.evaluate(() => {
+    const pc = window.siltaApp?.session?.media?.pc;
+    const measure = (description) => {
+      const sdp = description?.sdp ?? '';
+      return { bytes: sdp.length, mlines: (sdp.match(/^m=/gm) ?? []).length };
+    };
+    return { local: measure(pc?.currentLocalDescription), remote: measure(pc?.currentRemoteDescription) };
+  });
 }
 
 /** One Chromium for a test; one context per person. */

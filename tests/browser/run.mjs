@@ -50,7 +50,10 @@ for (const flow of selected) {
   try {
     await Promise.race([
       flow.run(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out after ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS)),
+      new Promise((_, reject) => {
+        const limit = flow.timeoutMs ?? TIMEOUT_MS;
+        setTimeout(() => reject(new Error(`timed out after ${limit / 1000} s`)), limit);
+      }),
     ]);
     const findings = accessibilityFindings.slice(findingsBefore);
     if (findings.length > 0) throw new Error(`axe-core found ${findings.length} violation(s):\n    ${findings.join('\n    ')}`);

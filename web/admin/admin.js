@@ -130,12 +130,14 @@ function localName(names) {
   return names[language()] || names.fi || names.en || names.sv;
 }
 
-/** @param {string} code */
+/**
+ * The directory's name of an agency (the one name every app shows); the
+ * code for an agency the directory no longer has.
+ * @param {string} code
+ */
 function agencyName(code) {
   const agency = state.agencies.find((item) => item.code === code);
-  if (agency) return localName(agency.names);
-  const key = `agency.${code}`;
-  return t(key) === key ? code : t(key);
+  return agency ? localName(agency.names) : code;
 }
 
 /** @param {string} id */

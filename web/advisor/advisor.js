@@ -1,8 +1,12 @@
-// The service advisor: the point's kiosks, today's appointments, check-in,
-// walk-in requests, the identity-checked marker, hand-off and coming back.
+// The service advisor: the point's kiosks, the week's appointments with
+// booking, rescheduling, cancelling and check-in, walk-in requests, the
+// identity-checked marker, hand-off and coming back. Appointment lists
+// follow `appointments_changed` from the signal service, so a booking made
+// elsewhere (another advisor, an expert) shows without a reload.
 
-import { bookingApi } from '../shared/api.js';
-import { formatDateTime, onLanguageChange, t } from '../shared/i18n.js';
+import { BookingPanel, appointmentTime, cancelAppointment, errorMessage } from '../shared/booking.js';
+import { directory } from '../shared/directory.js';
+import { onLanguageChange, t } from '../shared/i18n.js';
 import { openRoom } from '../shared/session.js';
 import { startStaffApp } from '../shared/staff.js';
 import { announce, byId, h, showError } from '../shared/ui.js';
@@ -18,7 +22,7 @@ const INTERPRETER_LANGUAGES = ['fi', 'sv', 'se', 'fse', 'fss', 'ar', 'ru', 'so',
 const app = {
   /** @type {import('../shared/client.js').SignalClient | null} */
   client: null,
-  /** @type {ReturnType<typeof bookingApi> | null} */
+  /** @type {ReturnType<typeof import('../shared/api.js').bookingApi> | null} */
   api: null,
   /** @type {import('../shared/session.js').RoomSession | null} */
   session: null,
@@ -26,11 +30,14 @@ const app = {
   kiosks: new Map(),
   /** @type {any[]} */
   appointments: [],
-  /** @type {any[]} */
-  agencies: [],
-  /** @type {any[]} */
-  services: [],
+  /** @type {string | null} the appointment whose cancelling awaits a yes */
+  confirmingCancel: null,
+  /** @type {BookingPanel | null} */
+  booking: null,
+  /** @type {number | undefined} */
+  reloadTimer: undefined,
   servicePoint: '',
+  subject: '',
   /** @type {Map<string, string>} room → kiosk, for call-backs */
   callbacks: new Map(),
   /** @type {string | null} */
@@ -39,11 +46,12 @@ const app = {
 Object.assign(window, { siltaApp: app });
 
 async function main() {
-  const { tokens, claims, client } = await startStaffApp('advisor');
+  const { tokens, claims, client, api } = await startStaffApp('advisor');
   app.client = client;
   app.servicePoint = String(claims.org ?? '');
-  byId('who').textContent = t('signin.as', { subject: tokens.subject });
-  app.api = bookingApi(tokens);
+  app.subject = tokens.subject;
+  app.api = api;
+  renderWho();
   client.on('kiosk_status', (status) => {
     app.kiosks.set(status.kiosk, /** @type {KioskStatus} */ (/** @type {unknown} */ (status)));
     renderKiosks();
@@ -51,7 +59,7 @@ async function main() {
   client.on('advisor_called', (message) => {
     app.callbacks.set(message.room, message.kiosk);
     renderCallbacks();
-    announce(t('callback.announce', { kiosk: message.kiosk }));
+    announce(t('callback.announce', { kiosk: directory.kioskName(message.kiosk) }));
   });
   client.on('queue_status', (message) => {
     if (message.room === app.session?.room) {
@@ -67,29 +75,57 @@ async function main() {
       renderSession();
     }
   });
-  client.on('appointment_checked_in', () => loadAppointments());
+  client.on('appointment_checked_in', () => scheduleReload());
+  // Made, moved, cancelled or checked in anywhere: read the list again.
+  client.on('appointments_changed', (message) => {
+    if (!message.service_point || message.service_point === app.servicePoint) scheduleReload();
+  });
   client.addEventListener('welcome', (event) => {
     const welcome = /** @type {CustomEvent} */ (event).detail;
     app.kiosks = new Map((welcome.kiosks ?? []).map((/** @type {KioskStatus} */ k) => [k.kiosk, k]));
     renderKiosks();
+    // Changes while the connection was down were not heard.
+    scheduleReload();
   });
   const welcome = await client.connect();
   app.kiosks = new Map((welcome.kiosks ?? []).map((/** @type {KioskStatus} */ k) => [k.kiosk, k]));
   for (const room of welcome.rooms ?? []) await enterRoom(room);
   fillStaticSelects();
   wireForms();
-  onLanguageChange(() => {
-    document.title = t('app.title');
-    byId('who').textContent = t('signin.as', { subject: tokens.subject });
-    fillStaticSelects();
+  app.booking = new BookingPanel({
+    api,
+    root: byId('booking-panel'),
+    servicePoint: app.servicePoint,
+    onChanged: () => loadAppointments(),
+  });
+  const renderNames = () => {
+    renderWho();
     fillAgencySelects();
     renderKiosks();
     renderAppointments();
     renderSession();
     renderCallbacks();
+  };
+  directory.addEventListener('change', renderNames);
+  onLanguageChange(() => {
+    document.title = t('app.title');
+    fillStaticSelects();
+    app.booking?.render();
+    renderNames();
   });
-  renderKiosks();
-  await Promise.all([loadAppointments(), loadDirectory()]);
+  renderNames();
+  await loadAppointments();
+}
+
+function renderWho() {
+  const point = directory.pointName(app.servicePoint);
+  byId('who').textContent = point ? `${t('signin.as', { subject: app.subject })} · ${point}` : t('signin.as', { subject: app.subject });
+}
+
+/** Coalesces a burst of change messages into one reload. */
+function scheduleReload() {
+  window.clearTimeout(app.reloadTimer);
+  app.reloadTimer = window.setTimeout(() => loadAppointments(), 150);
 }
 
 function fillStaticSelects() {
@@ -110,44 +146,28 @@ function fillStaticSelects() {
   interpreter.value = chosenInterpreter;
 }
 
-async function loadDirectory() {
-  if (!app.api) return;
-  try {
-    [app.agencies, app.services] = await Promise.all([app.api.all('/agencies'), app.api.all('/services')]);
-  } catch (error) {
-    showError(error);
-  }
-  fillAgencySelects();
-}
-
 function fillAgencySelects() {
   const agency = /** @type {HTMLSelectElement} */ (byId('request-agency'));
   const chosen = agency.value;
-  agency.replaceChildren(...app.agencies.map((a) => h('option', { value: a.code }, agencyName(a))));
-  if (chosen) agency.value = chosen;
+  const agencies = directory.agencyList();
+  agency.replaceChildren(...agencies.map((a) => h('option', { value: a.code }, directory.agencyName(a.code))));
+  if (chosen && agencies.some((a) => a.code === chosen)) agency.value = chosen;
   fillServices();
-}
-
-/** @param {any} agency */
-function agencyName(agency) {
-  const lang = /** @type {'fi' | 'sv' | 'en'} */ (document.documentElement.lang);
-  return agency.names?.[lang] ?? t(`agency.${agency.code}`);
 }
 
 function fillServices() {
   const agency = /** @type {HTMLSelectElement} */ (byId('request-agency')).value;
   const service = /** @type {HTMLSelectElement} */ (byId('request-service'));
-  const lang = /** @type {'fi' | 'sv' | 'en'} */ (document.documentElement.lang);
   const chosen = service.value;
-  const services = app.services.filter((s) => s.agency === agency && s.remote_capable);
-  service.replaceChildren(...services.map((s) => h('option', { value: s.id }, s.names?.[lang] ?? s.id)));
+  const services = directory.remoteServicesOf(agency);
+  service.replaceChildren(...services.map((s) => h('option', { value: s.id }, directory.serviceName(s.id))));
   if (chosen && services.some((s) => s.id === chosen)) service.value = chosen;
   fillLanguages();
 }
 
 function fillLanguages() {
   const serviceId = /** @type {HTMLSelectElement} */ (byId('request-service')).value;
-  const service = app.services.find((s) => s.id === serviceId);
+  const service = directory.services.get(serviceId);
   const languageSelect = /** @type {HTMLSelectElement} */ (byId('request-language'));
   const chosen = languageSelect.value;
   /** @type {string[]} */
@@ -164,12 +184,17 @@ function wireForms() {
     const session = app.session;
     if (!session || !app.client) return;
     const agency = /** @type {HTMLSelectElement} */ (byId('request-agency')).value;
+    const service = /** @type {HTMLSelectElement} */ (byId('request-service')).value;
     const language = /** @type {HTMLSelectElement} */ (byId('request-language')).value;
     const interpreter = /** @type {HTMLSelectElement} */ (byId('request-interpreter')).value;
     try {
-      await app.client.request({ type: 'expert_request', room: session.room, target: { by: 'queue', agency, language } });
+      /** @type {import('../shared/client.js').Message} */
+      const request = { type: 'expert_request', room: session.room, target: { by: 'queue', agency, language } };
+      // The service travels with the offer, so the expert knows the matter.
+      if (service) request.service = service;
+      await app.client.request(request);
       byId('session-state').textContent = t('session.waiting');
-      announce(t('request.sent', { agency: t(`agency.${agency}`) }));
+      announce(t('request.sent', { agency: directory.agencyName(agency) }));
       if (interpreter) {
         await app.client.request({ type: 'interpreter_invite', room: session.room, target: { by: 'language', language: interpreter } });
         announce(t('request.interpreter_sent', { language: t(`lang.${interpreter}`) }));
@@ -236,34 +261,69 @@ async function loadAppointments() {
 
 function renderAppointments() {
   const container = byId('appointments');
-  if (app.appointments.length === 0) {
+  // Cancelled ones only clutter the advisor's day.
+  const shown = app.appointments.filter((appointment) => appointment.status !== 'cancelled');
+  if (shown.length === 0) {
     container.replaceChildren(h('p', { class: 'muted' }, t('appointments.none')));
     return;
   }
-  const rows = app.appointments
+  const rows = shown
     .slice()
     .sort((a, b) => a.starts_at.localeCompare(b.starts_at))
     .map((appointment) =>
-      h('tr', { 'data-appointment': appointment.id },
-        h('td', {}, formatDateTime(appointment.starts_at, { weekday: 'short', day: 'numeric', month: 'numeric', hour: '2-digit', minute: '2-digit' })),
-        h('td', {}, t(`agency.${appointment.agency}`)),
+      h('tr', { 'data-appointment': appointment.id, 'data-status': appointment.status },
+        h('td', {}, appointmentTime(appointment.starts_at)),
+        h('td', {}, directory.agencyName(appointment.agency), h('br'), h('span', { class: 'muted' }, directory.serviceName(appointment.service))),
         h('td', {}, t(`lang.${appointment.language}`), appointment.interpreter_language ? ` + ${t('role.interpreter')} (${t(`lang.${appointment.interpreter_language}`)})` : ''),
-        h('td', {}, appointment.kiosk),
+        h('td', {}, directory.kioskName(appointment.kiosk)),
         h('td', {}, t(`appointment.status.${appointment.status}`)),
-        h('td', {},
-          appointment.status === 'booked'
-            ? h('button', { type: 'button', class: 'primary', onclick: () => checkIn(appointment) }, t('appointments.check_in'))
-            : ''),
+        h('td', {}, appointment.status === 'booked' ? appointmentActions(appointment) : ''),
       ),
     );
-  container.replaceChildren(
+  container.replaceChildren(h('div', { class: 'table-wrap' },
     h('table', {},
       h('caption', { class: 'visually-hidden' }, t('appointments.title')),
       h('thead', {}, h('tr', {},
         ...['time', 'agency', 'language', 'kiosk', 'status', 'action'].map((column) => h('th', { scope: 'col' }, t(`appointments.${column}`))))),
       h('tbody', {}, ...rows),
     ),
+  ));
+}
+
+/**
+ * Check in, reschedule and cancel (cancel asks once more, in the row).
+ * @param {any} appointment
+ */
+function appointmentActions(appointment) {
+  if (app.confirmingCancel === appointment.id) {
+    return h('div', { class: 'confirm', role: 'group', 'aria-label': t('booking.confirm_cancel') },
+      h('span', {}, t('booking.confirm_cancel')),
+      h('button', { type: 'button', class: 'danger primary', 'data-action': 'confirm-cancel', onclick: () => cancel(appointment) }, t('booking.confirm_yes')),
+      h('button', { type: 'button', 'data-action': 'keep', onclick: () => { app.confirmingCancel = null; renderAppointments(); focusRow(appointment.id, 'cancel'); } }, t('booking.confirm_no')),
+    );
+  }
+  return h('div', { class: 'row-actions' },
+    h('button', { type: 'button', class: 'primary', 'data-action': 'check-in', onclick: () => checkIn(appointment) }, t('appointments.check_in')),
+    h('button', { type: 'button', 'data-action': 'reschedule', onclick: () => app.booking?.reschedule(appointment) }, t('booking.reschedule')),
+    h('button', { type: 'button', class: 'danger', 'data-action': 'cancel', onclick: () => { app.confirmingCancel = appointment.id; renderAppointments(); focusRow(appointment.id, 'confirm-cancel'); } }, t('booking.cancel')),
   );
+}
+
+/** @param {string} id @param {string} action */
+function focusRow(id, action) {
+  /** @type {HTMLElement | null} */ (document.querySelector(`tr[data-appointment="${id}"] [data-action="${action}"]`))?.focus();
+}
+
+/** @param {any} appointment */
+async function cancel(appointment) {
+  if (!app.api) return;
+  app.confirmingCancel = null;
+  try {
+    await cancelAppointment(app.api, appointment);
+  } catch (error) {
+    announce(errorMessage(error));
+  }
+  await loadAppointments();
 }
 
 /** @param {any} appointment */
@@ -274,7 +334,7 @@ async function checkIn(appointment) {
     await loadAppointments();
     const reply = await app.client.request({ type: 'session_open', kiosk: checked.kiosk, room: checked.room });
     await enterRoom(reply.room);
-    await app.client.request({ type: 'expert_request', room: checked.room, target: { by: 'person', subject: checked.expert } });
+    await app.client.request({ type: 'expert_request', room: checked.room, target: { by: 'person', subject: checked.expert }, service: checked.service, language: checked.language });
     if (checked.interpreter) {
       await app.client.request({ type: 'interpreter_invite', room: checked.room, target: { by: 'person', subject: checked.interpreter } });
     }
@@ -306,7 +366,7 @@ function renderKiosks() {
         action = h('button', { type: 'button', onclick: () => rejoin(room) }, t('kiosks.return'));
       }
       return h('li', { 'data-kiosk': kiosk.kiosk, 'data-state': state },
-        h('strong', {}, kiosk.kiosk), ' ',
+        h('strong', {}, directory.kioskName(kiosk.kiosk)), ' ',
         h('span', { class: `badge ${badge}` }, t(`kiosks.${state}`)), ' ',
         action);
     }),
@@ -319,7 +379,7 @@ async function openSession(kiosk) {
   try {
     const reply = await app.client.request({ type: 'session_open', kiosk });
     await enterRoom(reply.room);
-    announce(t('session.opened', { kiosk }));
+    announce(t('session.opened', { kiosk: directory.kioskName(kiosk) }));
     /** @type {HTMLElement} */ (byId('request-agency')).focus();
   } catch (error) {
     showError(error);
@@ -379,7 +439,7 @@ function renderSession() {
   if (!session) return;
   const expert = [...session.participants.values()].find((p) => p.role === 'expert');
   const state = byId('session-state');
-  if (expert) state.textContent = t('session.in_service', { agency: t(`agency.${expert.organisation}`) });
+  if (expert) state.textContent = t('session.in_service', { agency: directory.agencyName(expert.organisation) });
   else if (!state.textContent) state.textContent = t('session.check_in');
   byId('identity-state').textContent = app.identityChecked
     ? t('identity.done', { document: t(`document.${app.identityChecked}`) })
@@ -392,7 +452,7 @@ function renderCallbacks() {
   container.replaceChildren(
     ...[...app.callbacks.entries()].map(([room, kiosk]) =>
       h('div', { class: 'offer', role: 'alert', 'data-callback': room },
-        h('p', {}, t('callback.text', { kiosk })),
+        h('p', {}, t('callback.text', { kiosk: directory.kioskName(kiosk) })),
         h('button', { type: 'button', class: 'primary', onclick: () => rejoin(room) }, t('callback.return')),
         ' ',
         h('button', { type: 'button', onclick: () => { app.callbacks.delete(room); renderCallbacks(); } }, t('callback.dismiss')),

@@ -1,10 +1,13 @@
-// The agency expert: availability, the queue with waiting times, today's
-// bookings, offers to accept, and in a call: microphone, camera, screen
-// share, interpreter by language, transfer to another agency, end with an
-// outcome.
+// The agency expert: availability, the queue with waiting times, the
+// agency's bookings of the week (booking, rescheduling and cancelling at a
+// service point the expert picks), offers to accept, and in a call:
+// microphone, camera, screen share, interpreter by language, transfer to
+// another agency, end with an outcome. The bookings follow
+// `appointments_changed` from the signal service without a reload.
 
-import { bookingApi } from '../shared/api.js';
+import { BookingPanel, appointmentTime, cancelAppointment, errorMessage } from '../shared/booking.js';
 import { wireCallControls } from '../shared/controls.js';
+import { directory } from '../shared/directory.js';
 import { formatDuration, formatTime, onLanguageChange, t } from '../shared/i18n.js';
 import { OfferList, wirePresence } from '../shared/offers.js';
 import { openRoom } from '../shared/session.js';
@@ -25,8 +28,16 @@ const app = {
   subject: '',
   /** @type {{agency: string, entries: any[], at: number}} */
   queue: { agency: '', entries: [], at: Date.now() },
-  /** @type {any[]} */
+  /** @type {ReturnType<typeof import('../shared/api.js').bookingApi> | null} */
+  api: null,
+  /** @type {any[]} the agency's appointments of the week */
   bookings: [],
+  /** @type {string | null} the appointment whose cancelling awaits a yes */
+  confirmingCancel: null,
+  /** @type {BookingPanel | null} */
+  booking: null,
+  /** @type {number | undefined} */
+  reloadTimer: undefined,
   /** @type {string[]} */
   notices: [],
   transferring: false,
@@ -36,11 +47,11 @@ const app = {
 Object.assign(window, { siltaApp: app });
 
 async function main() {
-  const { tokens, claims, client } = await startStaffApp('expert');
+  const { tokens, claims, client, api } = await startStaffApp('expert');
   app.client = client;
   app.agency = String(claims.org ?? '');
   app.subject = tokens.subject;
-  const api = bookingApi(tokens);
+  app.api = api;
   new OfferList(client, byId('offers'), (room) => enterRoom(room));
   const renderPresence = wirePresence(client);
   client.on('queue_snapshot', (snapshot) => {
@@ -48,33 +59,59 @@ async function main() {
     renderQueue();
   });
   client.on('appointment_checked_in', (message) => {
-    app.notices.push(t('notice.checked_in', { point: message.service_point }));
+    const notice = t('notice.checked_in', { point: directory.pointName(message.service_point) });
+    app.notices.push(notice);
     renderNotices();
-    announce(t('notice.checked_in', { point: message.service_point }));
-    loadBookings(api);
+    announce(notice);
+    scheduleReload();
   });
+  // Made, moved, cancelled or checked in anywhere: read the list again.
+  client.on('appointments_changed', (message) => {
+    if (!message.agency || message.agency === app.agency) scheduleReload();
+  });
+  // Changes while the connection was down were not heard.
+  client.on('welcome', () => scheduleReload());
   const welcome = await client.connect();
   for (const room of welcome.rooms ?? []) await enterRoom(room);
   fillSelects();
   wireControls();
-  onLanguageChange(() => {
-    document.title = t('app.title');
+  app.booking = new BookingPanel({
+    api,
+    root: byId('booking-panel'),
+    agency: app.agency,
+    self: app.subject,
+    onChanged: () => loadBookings(),
+  });
+  byId('bookings-mine').addEventListener('change', renderBookings);
+  const renderNames = () => {
     renderWho();
     fillSelects();
     renderQueue();
     renderBookings();
-    renderPresence();
     renderNotices();
     renderCall();
+  };
+  directory.addEventListener('change', renderNames);
+  onLanguageChange(() => {
+    document.title = t('app.title');
+    renderPresence();
+    app.booking?.render();
+    renderNames();
   });
   renderWho();
   renderQueue();
   window.setInterval(renderQueueTimes, 1000);
-  await loadBookings(api);
+  await loadBookings();
 }
 
 function renderWho() {
-  byId('who').textContent = `${t('signin.as', { subject: app.subject })} · ${t(`agency.${app.agency}`)}`;
+  byId('who').textContent = `${t('signin.as', { subject: app.subject })} · ${directory.agencyName(app.agency)}`;
+}
+
+/** Coalesces a burst of change messages into one reload. */
+function scheduleReload() {
+  window.clearTimeout(app.reloadTimer);
+  app.reloadTimer = window.setTimeout(() => loadBookings(), 150);
 }
 
 /** @param {HTMLSelectElement} select @param {string[]} values @param {(v: string) => string} label */
@@ -87,7 +124,9 @@ function fill(select, values, label) {
 function fillSelects() {
   fill(/** @type {HTMLSelectElement} */ (byId('end-outcome')), OUTCOMES, (code) => t(`outcome.${code}`));
   fill(/** @type {HTMLSelectElement} */ (byId('interpreter-language')), INTERPRETER_LANGUAGES, (lang) => t(`lang.${lang}`));
-  fill(/** @type {HTMLSelectElement} */ (byId('transfer-agency')), AGENCIES.filter((code) => code !== app.agency), (code) => t(`agency.${code}`));
+  // The directory's agencies; the well-known codes until it has loaded.
+  const agencies = directory.loaded ? directory.agencyList().map((agency) => agency.code) : AGENCIES;
+  fill(/** @type {HTMLSelectElement} */ (byId('transfer-agency')), agencies.filter((code) => code !== app.agency), (code) => directory.agencyName(code));
   fill(/** @type {HTMLSelectElement} */ (byId('transfer-language')), SERVICE_LANGUAGES, (lang) => t(`lang.${lang}`));
 }
 
@@ -113,7 +152,7 @@ function wireControls() {
       await app.client.request({ type: 'transfer', room: app.session.room, target: { by: 'queue', agency, language } });
       app.transferring = true;
       renderCall();
-      announce(t('transfer.requested', { agency: t(`agency.${agency}`) }));
+      announce(t('transfer.requested', { agency: directory.agencyName(agency) }));
     } catch (error) {
       showError(error);
     }
@@ -156,7 +195,7 @@ async function enterRoom(state) {
     });
     session.addEventListener('lost', () => closeSession());
     renderCall();
-    announce(t('call.started', { point: state.service_point }));
+    announce(t('call.started', { point: directory.pointName(state.service_point) }));
   });
 }
 
@@ -173,9 +212,9 @@ function renderCall() {
   const others = [...session.participants.values()];
   const otherExpert = others.find((p) => p.role === 'expert');
   const interpreter = others.find((p) => p.role === 'interpreter');
-  const parts = [t('call.at', { point: session.servicePoint })];
+  const parts = [t('call.at', { point: directory.pointName(session.servicePoint) })];
   if (interpreter) parts.push(t('call.with_interpreter'));
-  if (otherExpert) parts.push(t('call.with_expert', { agency: t(`agency.${otherExpert.organisation}`) }));
+  if (otherExpert) parts.push(t('call.with_expert', { agency: directory.agencyName(otherExpert.organisation) }));
   byId('call-state').textContent = parts.join(' · ');
   // After a transfer, the first expert leaves once the new one has joined.
   byId('leave').hidden = !(app.transferring || otherExpert);
@@ -191,10 +230,11 @@ function renderQueue() {
   container.replaceChildren(
     h('table', {},
       h('caption', { class: 'visually-hidden' }, t('queue.title')),
-      h('thead', {}, h('tr', {}, ...['point', 'language', 'waiting', 'action'].map((c) => h('th', { scope: 'col' }, t(`queue.${c}`))))),
+      h('thead', {}, h('tr', {}, ...['point', 'service', 'language', 'waiting', 'action'].map((c) => h('th', { scope: 'col' }, t(`queue.${c}`))))),
       h('tbody', {}, ...entries.map((entry) =>
         h('tr', { 'data-room': entry.room },
-          h('td', {}, entry.service_point),
+          h('td', {}, directory.pointName(entry.service_point)),
+          h('td', {}, entry.service ? directory.serviceName(entry.service) : '–'),
           h('td', {}, t(`lang.${entry.language}`)),
           h('td', { 'data-waiting': entry.waiting_seconds }, formatDuration(entry.waiting_seconds)),
           h('td', {}, h('button', {
@@ -223,13 +263,14 @@ function renderQueueTimes() {
   }
 }
 
-/** @param {ReturnType<typeof bookingApi>} api */
-async function loadBookings(api) {
+/** The agency's appointments from the start of today for a week (the API limits an expert to their agency). */
+async function loadBookings() {
+  if (!app.api) return;
   const start = new Date();
   start.setHours(0, 0, 0, 0);
-  const end = new Date(start.getTime() + 24 * 3600 * 1000);
+  const end = new Date(start.getTime() + 8 * 24 * 3600 * 1000);
   try {
-    app.bookings = await api.all('/appointments', { expert: app.subject, from: start.toISOString(), to: end.toISOString() });
+    app.bookings = await app.api.all('/appointments', { agency: app.agency, from: start.toISOString(), to: end.toISOString() });
   } catch (error) {
     showError(error);
   }
@@ -238,21 +279,60 @@ async function loadBookings(api) {
 
 function renderBookings() {
   const container = byId('bookings');
-  if (app.bookings.length === 0) {
+  const onlyMine = /** @type {HTMLInputElement} */ (byId('bookings-mine')).checked;
+  const shown = app.bookings.filter((booking) => booking.status !== 'cancelled' && (!onlyMine || booking.expert === app.subject));
+  if (shown.length === 0) {
     container.replaceChildren(h('p', { class: 'muted' }, t('bookings.none')));
     return;
   }
   container.replaceChildren(
-    h('ul', { class: 'plain' }, ...app.bookings
+    h('ul', { class: 'plain' }, ...shown
       .slice()
       .sort((a, b) => a.starts_at.localeCompare(b.starts_at))
-      .map((booking) => h('li', { 'data-appointment': booking.id },
-        h('strong', {}, `${formatTime(booking.starts_at)}–${formatTime(booking.ends_at)}`), ' ',
-        `${booking.service_point} · ${t(`lang.${booking.language}`)}`,
+      .map((booking) => h('li', { 'data-appointment': booking.id, 'data-status': booking.status },
+        h('strong', {}, `${appointmentTime(booking.starts_at)}–${formatTime(booking.ends_at)}`), ' ',
+        `${directory.serviceName(booking.service)} · ${directory.pointName(booking.service_point)} · ${t(`lang.${booking.language}`)}`,
         booking.interpreter_language ? ` · ${t('role.interpreter')} (${t(`lang.${booking.interpreter_language}`)})` : '',
+        booking.expert === app.subject ? ` · ${t('bookings.yours')}` : ` · ${booking.expert}`,
         ' ', h('span', { class: 'badge' }, t(`booking.status.${booking.status}`)),
+        booking.status === 'booked' ? bookingActions(booking) : null,
       ))),
   );
+}
+
+/**
+ * Reschedule and cancel (cancel asks once more, in place).
+ * @param {any} booking
+ */
+function bookingActions(booking) {
+  if (app.confirmingCancel === booking.id) {
+    return h('div', { class: 'confirm actions', role: 'group', 'aria-label': t('booking.confirm_cancel') },
+      h('span', {}, t('booking.confirm_cancel')),
+      h('button', { type: 'button', class: 'danger primary', 'data-action': 'confirm-cancel', onclick: () => cancel(booking) }, t('booking.confirm_yes')),
+      h('button', { type: 'button', 'data-action': 'keep', onclick: () => { app.confirmingCancel = null; renderBookings(); focusBooking(booking.id, 'cancel'); } }, t('booking.confirm_no')),
+    );
+  }
+  return h('div', { class: 'row-actions actions' },
+    h('button', { type: 'button', 'data-action': 'reschedule', onclick: () => app.booking?.reschedule(booking) }, t('booking.reschedule')),
+    h('button', { type: 'button', class: 'danger', 'data-action': 'cancel', onclick: () => { app.confirmingCancel = booking.id; renderBookings(); focusBooking(booking.id, 'confirm-cancel'); } }, t('booking.cancel')),
+  );
+}
+
+/** @param {string} id @param {string} action */
+function focusBooking(id, action) {
+  /** @type {HTMLElement | null} */ (document.querySelector(`li[data-appointment="${id}"] [data-action="${action}"]`))?.focus();
+}
+
+/** @param {any} booking */
+async function cancel(booking) {
+  if (!app.api) return;
+  app.confirmingCancel = null;
+  try {
+    await cancelAppointment(app.api, booking);
+  } catch (error) {
+    announce(errorMessage(error));
+  }
+  await loadBookings();
 }
 
 function renderNotices() {

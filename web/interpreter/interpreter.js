@@ -1,7 +1,9 @@
 // The interpreter: availability, invitations by language, join, leave.
-// Leaving never ends the session.
+// Leaving never ends the session. Service points are named from the
+// booking directory.
 
 import { wireCallControls } from '../shared/controls.js';
+import { directory } from '../shared/directory.js';
 import { onLanguageChange, t } from '../shared/i18n.js';
 import { OfferList, wirePresence } from '../shared/offers.js';
 import { openRoom } from '../shared/session.js';
@@ -53,6 +55,7 @@ async function main() {
     renderCall();
   };
   onLanguageChange(render);
+  directory.addEventListener('change', render);
   render();
 }
 
@@ -70,7 +73,7 @@ async function enterRoom(state) {
     });
     session.addEventListener('lost', () => closeSession());
     renderCall();
-    announce(t('call.started', { point: state.service_point }));
+    announce(t('call.started', { point: directory.pointName(state.service_point) }));
   });
 }
 
@@ -82,7 +85,7 @@ function closeSession() {
 
 function renderCall() {
   if (!app.session) return;
-  byId('call-state').textContent = t('call.at', { point: app.session.servicePoint });
+  byId('call-state').textContent = t('call.at', { point: directory.pointName(app.session.servicePoint) });
 }
 
 main().catch((error) => showError(error));

@@ -1,6 +1,9 @@
 // The kiosk: idle (language picker) → session opened by the advisor →
-// waiting (queue position, estimated wait) → call → feedback → idle.
-// No login: the device credential is exchanged for short-lived tokens.
+// waiting (queue position, estimated wait) → call (→ call-back to the
+// advisor) → feedback → thanks → idle. Every screen says where the kiosk is
+// and what is happening now; a lost connection covers the session with a
+// notice until it is back. No login: the device credential is exchanged for
+// short-lived tokens.
 
 import { bookingApi } from '../shared/api.js';
 import { claimsOf, deviceCredential, demoIdentities, forgetDeviceCredential, kioskTokenSource, storeDeviceCredential } from '../shared/auth.js';
@@ -42,7 +45,23 @@ function face(score) {
   return svg;
 }
 
-/** @type {{client: SignalClient | null, api: ReturnType<typeof bookingApi> | null, session: import('../shared/session.js').RoomSession | null, feedbackRoom: string | null, score: number | null, second: MediaStream | null, screen: string, homeLanguage: import('../shared/i18n.js').Language}} */
+/**
+ * @typedef {object} KioskState
+ * @property {SignalClient | null} client
+ * @property {ReturnType<typeof bookingApi> | null} api
+ * @property {import('../shared/session.js').RoomSession | null} session
+ * @property {string | null} feedbackRoom
+ * @property {number | null} score
+ * @property {MediaStream | null} second
+ * @property {string} screen
+ * @property {import('../shared/i18n.js').Language} homeLanguage
+ * @property {string | null} servicePointId
+ * @property {string | null} servicePointName
+ * @property {boolean} advisorCalled
+ * @property {string} mediaState
+ */
+
+/** @type {KioskState} */
 const app = {
   client: null,
   api: null,
@@ -53,6 +72,14 @@ const app = {
   screen: 'idle',
   /** The kiosk's own first language: the next citizen starts from it. */
   homeLanguage: 'fi',
+  /** The service point this kiosk stands in (from its device credential). */
+  servicePointId: null,
+  /** Its municipality, from the booking service's directory. */
+  servicePointName: null,
+  /** The citizen has called the advisor back and the advisor is not here yet. */
+  advisorCalled: false,
+  /** The room's media connection (RTCPeerConnection.connectionState). */
+  mediaState: 'new',
 };
 // For tests and troubleshooting (no personal data lives here).
 Object.assign(window, { siltaApp: app });
@@ -64,6 +91,7 @@ function show(name) {
     /** @type {HTMLElement} */ (screen).hidden = screen.id !== `screen-${name}`;
   }
   document.body.dataset.screen = name;
+  renderConnectionNotice();
 }
 
 async function main() {
@@ -71,6 +99,7 @@ async function main() {
   document.title = t('app.title');
   onLanguageChange(() => {
     document.title = t('app.title');
+    renderServicePoint();
     renderLanguageButtons();
     renderFaces();
     renderSessionState();
@@ -84,14 +113,17 @@ async function main() {
     await showProvisioning();
     return;
   }
-  const languages = claimsOf(credential).langs;
+  const claims = claimsOf(credential);
+  const languages = claims.langs;
   const first = Array.isArray(languages) ? String(languages[0]) : 'fi';
   if (isLanguage(first)) app.homeLanguage = first;
+  app.servicePointId = typeof claims.sp === 'string' ? claims.sp : null;
   const tokens = kioskTokenSource(credential);
   app.api = bookingApi(tokens);
   const client = new SignalClient(tokens);
   app.client = client;
   showConnectionState(client);
+  client.addEventListener('statechange', renderConnectionNotice);
   client.addEventListener('autherror', (event) => {
     const error = /** @type {CustomEvent} */ (event).detail;
     if (error?.code === 'credential_revoked' || error?.code === 'token_invalid') forgetDeviceCredential();
@@ -107,11 +139,15 @@ async function main() {
     announce(t('queue.announce', { position: message.position, wait: formatDuration(message.estimated_wait_seconds) }));
   });
   client.on('feedback_requested', (message) => askFeedback(message.room));
+  client.on('active_speaker', (message) => {
+    if (message.room === app.session?.room) app.session?.view.setActiveSpeaker(message.participant ?? null);
+  });
   client.on('call_withdrawn', (message) => {
     if (message.room === app.session?.room) announce(t('session.request_withdrawn'));
   });
   const welcome = await client.connect();
   show('idle');
+  loadServicePointName();
   // After a reload within the resume window the session is still ours.
   for (const room of welcome.rooms ?? []) enterRoom(room);
 }
@@ -140,12 +176,33 @@ async function showProvisioning() {
   );
 }
 
+/**
+ * Looks up the municipality of the kiosk's service point; until it is
+ * known (or if the directory cannot be read) the point's id stands in.
+ */
+async function loadServicePointName() {
+  renderServicePoint();
+  if (!app.api || !app.servicePointId) return;
+  try {
+    const points = await app.api.all('/service-points');
+    const point = points.find((candidate) => candidate.id === app.servicePointId);
+    if (point?.municipality) app.servicePointName = String(point.municipality);
+  } catch (error) {
+    console.warn('silta: the service point directory could not be read', error);
+  }
+  renderServicePoint();
+}
+
+function renderServicePoint() {
+  const name = app.servicePointName ?? app.servicePointId;
+  byId('service-point').textContent = name ? t('kiosk.service_point', { name }) : '';
+}
+
 function renderLanguageButtons() {
   byId('language-buttons').replaceChildren(
     ...LANGUAGES.map((lang) =>
       h('button', {
         type: 'button',
-        class: 'primary',
         lang,
         'aria-pressed': String(document.documentElement.lang === lang),
         onclick: async () => {
@@ -185,6 +242,8 @@ function wireButtons() {
     if (!app.session || !app.client) return;
     try {
       await app.client.request({ type: 'advisor_call', room: app.session.room });
+      app.advisorCalled = true;
+      renderSessionState();
       announce(t('call.advisor_called'));
     } catch (error) {
       showError(error);
@@ -203,11 +262,18 @@ async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();
   byId('queue').hidden = true;
+  app.advisorCalled = false;
+  app.mediaState = 'new';
   show('session');
+  renderSessionState();
   const view = { panel: byId('screen-session'), stage: byId('stage'), quality: byId('quality'), primaryRoles: ['expert', 'interpreter'] };
   await openRoom(app.client, state, view, (session) => {
     app.session = session;
     session.addEventListener('change', renderSessionState);
+    session.media.addEventListener('connectionstatechange', (event) => {
+      app.mediaState = /** @type {CustomEvent<string>} */ (event).detail;
+      renderConnectionNotice();
+    });
     session.addEventListener('ended', () => leaveRoom());
     session.addEventListener('lost', () => {
       leaveRoom();
@@ -224,18 +290,60 @@ function leaveRoom() {
   byId('second-source').setAttribute('aria-pressed', 'false');
   app.session?.close();
   app.session = null;
+  app.advisorCalled = false;
+  app.mediaState = 'new';
+  renderConnectionNotice();
 }
 
+/**
+ * The session screen in plain words: opened by the advisor (check_in),
+ * waiting in the queue, in a call with the expert, or waiting for the
+ * advisor the citizen called back (call_back). `body[data-phase]` names it.
+ */
 function renderSessionState() {
+  if (app.screen !== 'session') return;
   const session = app.session;
-  if (!session) return;
-  let key;
-  if (session.has('expert')) key = 'session.in_call';
-  else if (!byId('queue').hidden) key = 'session.waiting';
-  else key = 'session.check_in';
-  if (session.has('expert')) byId('queue').hidden = true;
-  byId('session-state').textContent = t(key);
-  document.body.dataset.phase = key.replace('session.', '');
+  /** @param {string} role */
+  const present = (role) => session?.has(role) ?? false;
+  if (present('advisor')) app.advisorCalled = false;
+  const inCall = present('expert');
+  if (inCall) byId('queue').hidden = true;
+  let phase;
+  if (inCall) phase = app.advisorCalled ? 'call_back' : 'in_call';
+  else if (!byId('queue').hidden) phase = 'waiting';
+  else phase = app.advisorCalled ? 'call_back' : 'check_in';
+
+  let status = phase === 'call_back' ? t('call.advisor_called') : t(`session.${phase}`);
+  if (phase === 'in_call') {
+    const expert = [...(session?.participants.values() ?? [])].find((info) => info.role === 'expert');
+    const agency = expert ? t(`agency.${expert.organisation}`) : '';
+    if (agency && agency !== `agency.${expert?.organisation}`) status = t('session.in_call_with', { agency });
+  }
+  byId('session-title').textContent = t(`session.heading.${phase}`);
+  byId('session-state').textContent = status;
+  // The advisor can be called back once they have left; a document is
+  // shown to the expert.
+  byId('call-advisor').hidden = !session || present('advisor') || app.advisorCalled;
+  byId('second-source').hidden = !inCall;
+  document.body.dataset.phase = phase;
+}
+
+/**
+ * The lost-connection notice: shown over the session while the signaling
+ * connection is re-established or the room's media is interrupted, and
+ * taken away as soon as both are back.
+ */
+function renderConnectionNotice() {
+  const notice = byId('kiosk-reconnecting');
+  const signalingLost = app.client?.state === 'reconnecting';
+  const mediaLost = app.mediaState === 'disconnected' || app.mediaState === 'failed';
+  const lost = app.screen === 'session' && (signalingLost || mediaLost);
+  if (notice.hidden === !lost) return;
+  notice.hidden = !lost;
+  // The banner already speaks for the signaling connection; a media-only
+  // interruption is said here.
+  if (lost && !signalingLost) announce(t('connection.reconnecting'));
+  if (!lost && app.client?.state === 'connected' && app.screen === 'session') announce(t('connection.connected'));
 }
 
 async function toggleSecondSource() {

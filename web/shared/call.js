@@ -2,6 +2,9 @@
 // participant's camera (plus a tile for a second source such as a document
 // camera or a shared screen), the self view, and the "reconnecting" overlay.
 // Which role fills the large area is the app's choice (`primaryRoles`).
+// Every tile is also marked `data-size="large"` or `"small"` (and the
+// speaking one `data-speaking`), with the counts on the stage, so a page's
+// stylesheet can lay them out for its screen (the kiosk does).
 
 import { t } from './i18n.js';
 import { h } from './ui.js';
@@ -25,7 +28,10 @@ export class CallView {
     this.primary = h('div', { class: 'tiles primary', role: 'group', 'aria-label': t('call.main') });
     this.side = h('div', { class: 'tiles side', role: 'group', 'aria-label': t('call.others') });
     this.selfTile = null;
-    container.replaceChildren(h('div', { class: 'stage' }, this.primary, this.side));
+    /** @type {string | null} the loudest participant, from `active_speaker` */
+    this.activeSpeaker = null;
+    this.stage = h('div', { class: 'stage' }, this.primary, this.side);
+    container.replaceChildren(this.stage);
     if (options.self) this.setSelf(options.self);
     this.watcher = window.setInterval(() => this.watchSecondSources(), 1000);
   }
@@ -48,6 +54,7 @@ export class CallView {
       if (String(active) !== tile.dataset.active) {
         tile.dataset.active = String(active);
         tile.setAttribute('aria-hidden', String(!active));
+        this.layout();
       }
     }
   }
@@ -62,6 +69,47 @@ export class CallView {
     video.srcObject = new MediaStream(stream.getVideoTracks());
     this.selfTile = h('figure', { class: 'tile self', 'data-self': 'true' }, video, h('figcaption', { class: 'tile-label' }, t('tile.you')));
     this.side.append(this.selfTile);
+    this.layout();
+  }
+
+  /**
+   * Marks the loudest participant (or nobody, for silence): their tiles
+   * are shown large, like the primary roles'.
+   * @param {string | null} participant
+   */
+  setActiveSpeaker(participant) {
+    if (this.activeSpeaker === participant) return;
+    this.activeSpeaker = participant;
+    this.layout();
+  }
+
+  /**
+   * Sizes the tiles: the primary roles and whoever speaks large, everyone
+   * else small; when no primary role is in the room the others are large,
+   * so the screen never shows an empty main area. One's own view is small
+   * unless it is alone.
+   */
+  layout() {
+    const shown = [...this.tiles.values()].filter((tile) => tile.isConnected && tile.dataset.active !== 'false');
+    const primaryPresent = shown.some((tile) => this.primaryRoles.includes(tile.dataset.role ?? ''));
+    let large = 0;
+    let small = 0;
+    for (const tile of shown) {
+      const speaking = this.activeSpeaker !== null && tile.dataset.participant === this.activeSpeaker;
+      const isLarge = !primaryPresent || speaking || this.primaryRoles.includes(tile.dataset.role ?? '');
+      tile.dataset.size = isLarge ? 'large' : 'small';
+      tile.dataset.speaking = String(speaking);
+      if (isLarge) large += 1;
+      else small += 1;
+    }
+    if (this.selfTile) {
+      const alone = shown.length === 0;
+      this.selfTile.dataset.size = alone ? 'large' : 'small';
+      if (alone) large += 1;
+      else small += 1;
+    }
+    this.stage.dataset.large = String(large);
+    this.stage.dataset.small = String(small);
   }
 
   /** @param {ParticipantInfo[]} list everyone else in the room */
@@ -163,6 +211,7 @@ export class CallView {
       }
     }
     if (this.selfTile) this.side.append(this.selfTile);
+    this.layout();
   }
 
   /** @param {string} role */

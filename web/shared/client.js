@@ -3,6 +3,10 @@
 // SignalClient: the WebSocket to /v1/signal — authentication, request/reply
 // by id, events, reconnect with back-off and resume within the server's
 // window (30 s), so a kiosk on a poor link comes back into the same call.
+// A link that dies silently (packets dropped, the socket left open) is found
+// by the client's own heartbeat: a `ping` every couple of seconds, and
+// nothing heard for three of them means the socket is given up at once
+// rather than when TCP gives up, minutes later.
 //
 // MediaSession: one RTCPeerConnection to the room's SFU node. The client
 // offers once (microphone, camera with simulcast, and a spare video sender
@@ -16,7 +20,14 @@
 /** @typedef {'connecting' | 'connected' | 'reconnecting' | 'closed'} ConnectionState */
 /** @typedef {{type: string, id?: string | null, [key: string]: any}} Message */
 
+/** Retry delays; within the resume window retries come at least every second. */
 const BACKOFF_MS = [250, 500, 1000, 2000, 3000, 5000];
+/** The fastest retry while the session can still be resumed. */
+const RESUMABLE_RETRY_MS = 1000;
+/** A connection not welcomed within this is abandoned and tried again. */
+const CONNECT_TIMEOUT_MS = 4000;
+/** Heartbeats missed before the link counts as dead. */
+const MISSED_HEARTBEATS = 3;
 
 export class SignalError extends Error {
   /** @param {string} code @param {string} message */
@@ -55,6 +66,14 @@ export class SignalClient extends EventTarget {
     this.firstWelcome = null;
     /** When the latest socket opened and was welcomed (performance.now()). */
     this.timing = { opened: 0, welcomed: 0 };
+    /** When anything last arrived from the server (performance.now()). */
+    this.lastHeard = 0;
+    /** When the current outage began (performance.now()), or null. */
+    this.outageSince = /** @type {number | null} */ (null);
+    /** @type {number | undefined} */
+    this.heartbeatTimer = undefined;
+    /** @type {number | undefined} */
+    this.connectTimer = undefined;
   }
 
   /** Connects and resolves with the first `welcome`. */
@@ -69,6 +88,8 @@ export class SignalClient extends EventTarget {
   close() {
     this.stopped = true;
     window.clearTimeout(this.retryTimer);
+    window.clearTimeout(this.connectTimer);
+    window.clearInterval(this.heartbeatTimer);
     this.socket?.close(1000, 'bye');
     this.setState('closed');
   }
@@ -119,6 +140,12 @@ export class SignalClient extends EventTarget {
     }
     const socket = new WebSocket(this.url, ['silta.v1']);
     this.socket = socket;
+    // A connection attempt into a dead link hangs until TCP gives up: abandon
+    // it and try again, so the first attempt after the link returns gets in.
+    window.clearTimeout(this.connectTimer);
+    this.connectTimer = window.setTimeout(() => {
+      if (this.socket === socket && this.state !== 'connected') this.abandon(socket, 'connect timeout');
+    }, CONNECT_TIMEOUT_MS);
     socket.addEventListener('open', () => {
       this.timing.opened = performance.now();
       /** @type {Message} */
@@ -132,6 +159,7 @@ export class SignalClient extends EventTarget {
 
   /** @param {string} text */
   receive(text) {
+    this.lastHeard = performance.now();
     /** @type {Message} */
     let message;
     try {
@@ -142,7 +170,10 @@ export class SignalClient extends EventTarget {
     }
     if (message.type === 'welcome') {
       this.timing.welcomed = performance.now();
+      window.clearTimeout(this.connectTimer);
       this.attempt = 0;
+      this.outageSince = null;
+      this.startHeartbeat(Number(message.heartbeat_interval_ms) || 2000);
       this.welcome = message;
       this.resumeToken = message.resume_token;
       this.setState('connected');
@@ -168,10 +199,58 @@ export class SignalClient extends EventTarget {
     this.dispatchEvent(new CustomEvent(message.type, { detail: message }));
   }
 
+  /**
+   * Sends a `ping` every interval; when nothing at all has been heard for
+   * three intervals the link is dead: the socket is given up and the
+   * session resumed on a new one.
+   * @param {number} interval
+   */
+  startHeartbeat(interval) {
+    window.clearInterval(this.heartbeatTimer);
+    this.lastHeard = performance.now();
+    const socket = this.socket;
+    this.heartbeatTimer = window.setInterval(() => {
+      if (this.socket !== socket || !socket) {
+        window.clearInterval(this.heartbeatTimer);
+        return;
+      }
+      if (performance.now() - this.lastHeard > MISSED_HEARTBEATS * interval) {
+        this.abandon(socket, 'no heartbeat');
+        return;
+      }
+      if (socket.readyState === WebSocket.OPEN) {
+        socket.send(JSON.stringify({ type: 'ping', id: `ping${this.nextId++}` }));
+      }
+    }, interval);
+  }
+
+  /**
+   * Gives up a socket that cannot be trusted (silent link, hung connect)
+   * without waiting for its close handshake, which a dead link never
+   * completes, and reconnects.
+   * @param {WebSocket} socket
+   * @param {string} why
+   */
+  abandon(socket, why) {
+    if (this.socket !== socket) return;
+    // The outage began when the server was last heard, not now.
+    if (this.outageSince === null && this.state === 'connected') this.outageSince = this.lastHeard;
+    console.warn(`silta: the connection to the signal service is lost (${why}); reconnecting`);
+    try {
+      socket.close(4000, why);
+    } catch {
+      // Closing a socket that never opened can throw; it is abandoned anyway.
+    }
+    this.closed(socket, /** @type {CloseEvent} */ ({ code: 4000 }));
+  }
+
   /** @param {WebSocket} socket @param {CloseEvent} event */
   closed(socket, event) {
     if (this.socket !== socket) return;
     this.socket = null;
+    window.clearInterval(this.heartbeatTimer);
+    window.clearTimeout(this.connectTimer);
+    if (this.outageSince === null) this.outageSince = performance.now();
     for (const { reject } of this.pending.values()) reject(new SignalError('disconnected', 'the connection dropped'));
     this.pending.clear();
     if (this.stopped) return;
@@ -187,7 +266,12 @@ export class SignalClient extends EventTarget {
 
   scheduleReconnect() {
     if (this.stopped) return;
-    const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    let delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
+    const window_ms = Number(this.welcome?.resume_window_ms) || 30_000;
+    if (this.resumeToken && this.outageSince !== null && performance.now() - this.outageSince < window_ms) {
+      // The session can still be resumed: every second counts.
+      delay = Math.min(delay, RESUMABLE_RETRY_MS);
+    }
     this.attempt += 1;
     window.clearTimeout(this.retryTimer);
     this.retryTimer = window.setTimeout(() => {

@@ -1,7 +1,9 @@
 // Call offers for experts and interpreters: `call_offered` shows an offer
 // with accept and decline until it is taken, declined, withdrawn or expires.
+// Service points and services are named from the booking directory.
 
-import { formatDuration, t } from './i18n.js';
+import { directory } from './directory.js';
+import { formatDuration, onLanguageChange, t } from './i18n.js';
 import { announce, byId, h, showError } from './ui.js';
 
 export class OfferList {
@@ -29,19 +31,24 @@ export class OfferList {
       this.render();
     });
     this.timer = window.setInterval(() => this.expire(), 1000);
+    directory.addEventListener('change', () => this.render());
+    onLanguageChange(() => this.render());
   }
 
   /** @param {any} offer @param {boolean} [loud] */
   add(offer, loud = true) {
     this.offers.set(offer.room, { offer, expires: Date.now() + offer.expires_in_seconds * 1000 });
-    if (loud) announce(t(`offer.${offer.kind}.announce`, this.params(offer)));
+    if (loud) {
+      const service = offer.service ? ` ${t('offer.service_announce', { service: directory.serviceName(offer.service) })}` : '';
+      announce(`${t(`offer.${offer.kind}.announce`, this.params(offer))}${service}`);
+    }
     this.render();
   }
 
   /** @param {any} offer */
   params(offer) {
     return {
-      point: offer.service_point,
+      point: directory.pointName(offer.service_point),
       language: offer.language ? t(`lang.${offer.language}`) : '–',
       waited: formatDuration(offer.waiting_seconds),
     };
@@ -63,6 +70,9 @@ export class OfferList {
       ...[...this.offers.values()].map(({ offer }) =>
         h('section', { class: 'offer', 'data-offer': offer.room, 'data-kind': offer.kind, 'aria-label': t(`offer.${offer.kind}.title`) },
           h('h2', {}, t(`offer.${offer.kind}.title`)),
+          offer.service
+            ? h('p', { class: 'offer-service', 'data-service': offer.service }, t('offer.service', { service: directory.serviceName(offer.service) }))
+            : null,
           h('p', {}, t('offer.details', this.params(offer))),
           h('div', { class: 'actions' },
             h('button', { type: 'button', class: 'primary', 'data-action': 'accept', onclick: () => this.accept(offer.room) }, t('offer.accept')),
@@ -108,10 +118,16 @@ export class OfferList {
  */
 export function wirePresence(client) {
   let available = false;
+  // While in a call the server counts the person as busy (no call is
+  // offered to someone in one); the chosen status applies again after.
+  let inCall = false;
   const button = byId('presence');
+  const status = () => (inCall ? 'presence.is_busy' : available ? 'presence.is_available' : 'presence.is_away');
   const render = () => {
     button.setAttribute('aria-pressed', String(available));
-    byId('presence-state').textContent = t(available ? 'presence.is_available' : 'presence.is_away');
+    const state = byId('presence-state');
+    state.textContent = t(status());
+    state.dataset.status = inCall ? 'busy' : available ? 'available' : 'away';
   };
   /** @param {boolean} value */
   const set = async (value) => {
@@ -122,13 +138,19 @@ export function wirePresence(client) {
   button.addEventListener('click', async () => {
     try {
       await set(!available);
-      announce(t(available ? 'presence.is_available' : 'presence.is_away'));
+      announce(t(status()));
     } catch (error) {
       showError(error);
     }
   });
   client.on('welcome', () => {
     if (available) set(true).catch(showError);
+  });
+  client.on('presence_changed', (message) => {
+    const wasInCall = inCall;
+    inCall = Boolean(message.in_call);
+    render();
+    if (wasInCall !== inCall) announce(t(status()));
   });
   render();
   return render;

@@ -70,6 +70,13 @@ export class RoomSession extends EventTarget {
       const { participant, stream } = /** @type {CustomEvent} */ (event).detail;
       this.view.setStream(participant, stream);
     });
+    // Media lost while signaling stays up (a UDP path that died): a fresh
+    // ICE session, once per failure. After a signaling outage the welcome
+    // handler below restarts ICE instead.
+    this.media.addEventListener('connectionstatechange', (event) => {
+      const state = /** @type {CustomEvent} */ (event).detail;
+      if (state === 'failed' && this.client.state === 'connected' && !this.ended) this.media.restartIce();
+    });
     this.quality.addEventListener('change', () => this.renderQuality());
     this.renderQuality();
 

@@ -1,14 +1,17 @@
 // Sign-in for staff apps (advisor, expert, interpreter, admin).
 // In `silta dev`: `?as=<subject>` or a picker of the role's demo identities.
 
+import { bookingApi } from './api.js';
 import { claimsOf, demoIdentities, demoTokenSource, requestedSubject } from './auth.js';
 import { SignalClient } from './client.js';
+import { directory } from './directory.js';
 import { t } from './i18n.js';
 import { byId, h, setUpLanguagePicker, showConnectionState, showError } from './ui.js';
 
 /**
- * The start every staff page shares: its language, sign-in, and the
- * signaling client (not yet connected) with its connection banner.
+ * The start every staff page shares: its language, sign-in, the booking
+ * API (with the directory's names loading from it) and the signaling
+ * client (not yet connected) with its connection banner.
  * @param {string} role advisor | expert | interpreter
  */
 export async function startStaffApp(role) {
@@ -18,10 +21,13 @@ export async function startStaffApp(role) {
   byId('signin').replaceChildren();
   byId('app').hidden = false;
   const claims = claimsOf(await tokens.get());
+  const api = bookingApi(tokens);
+  // Names arrive while the signaling connection opens; screens re-render on `change`.
+  directory.load(api).catch(showError);
   const client = new SignalClient(tokens);
   showConnectionState(client);
   client.addEventListener('autherror', (event) => showError(/** @type {CustomEvent} */ (event).detail));
-  return { tokens, claims, client };
+  return { tokens, claims, client, api };
 }
 
 /**
