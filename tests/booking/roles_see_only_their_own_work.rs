@@ -36,11 +36,13 @@ async fn each_role_is_allowed_or_refused(database: Database) {
     let listed = app.get("/api/v1/appointments", Some(&kela)).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 0);
     assert_eq!(app.get("/api/v1/appointments", Some(&kiosk)).await.status, 403);
-    // Booking: advisors of the point and admins only.
+    // Booking: advisors of the point, experts of the agency and admins only.
     let body = book_body(&helsinki(monday, 11, 0), "fi");
     assert_eq!(app.post("/api/v1/appointments", Some(&other_advisor), body.clone(), &[]).await.status, 403);
-    assert_eq!(app.post("/api/v1/appointments", Some(&vero), body.clone(), &[]).await.status, 403);
-    assert_eq!(app.post("/api/v1/appointments", Some(&kiosk), body, &[]).await.status, 403);
+    assert_eq!(app.post("/api/v1/appointments", Some(&kela), body.clone(), &[]).await.status, 403, "another agency");
+    assert_eq!(app.post("/api/v1/appointments", Some(&interpreter), body.clone(), &[]).await.status, 403);
+    assert_eq!(app.post("/api/v1/appointments", Some(&kiosk), body.clone(), &[]).await.status, 403);
+    assert_eq!(app.post("/api/v1/appointments", Some(&vero), body, &[]).await.status, 201, "the agency's own expert");
     // Slots: staff only.
     let slots = fixture::slots_path(monday, monday, "fi", None);
     assert_eq!(app.get(&slots, Some(&kiosk)).await.status, 403);

@@ -46,7 +46,7 @@ async fn each_kind_of_bad_input_gets_its_own_code_and_the_id() {
             ErrorCode::InvalidField,
         ),
         (
-            json!({"id": "big", "type": "join", "room": "r", "padding": "x".repeat(70 * 1024)}).to_string(),
+            json!({"id": "big", "type": "join", "room": "r", "padding": "x".repeat(170 * 1024)}).to_string(),
             Some("big"),
             ErrorCode::MessageTooLarge,
         ),

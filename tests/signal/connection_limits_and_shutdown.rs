@@ -36,6 +36,7 @@ async fn a_peer_that_stops_answering_pings_is_dropped_and_shown_reconnecting() {
     let app = spawn_signal_with(|settings| {
         settings.heartbeat_interval_ms = 100;
         settings.dead_peer_timeout_ms = 400;
+        settings.client_heartbeat_interval_ms = 100;
     })
     .await;
     let mut kiosk = app.connect("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]).await;

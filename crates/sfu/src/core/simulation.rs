@@ -36,6 +36,9 @@ pub struct Client {
     /// Extended sequence numbers received, per SSRC, with the payload's
     /// layer tag (byte 5) and whether it started a keyframe.
     pub received: HashMap<u32, Vec<(u64, u8, bool)>>,
+    /// Per SSRC, the publisher tag (payload byte 7: the first letter of the
+    /// publisher's name) of every video packet received, in order.
+    pub sources: HashMap<u32, Vec<(u64, u8)>>,
     /// Simulcast layers published (rid, payload bytes), if any.
     layers: Vec<(Rid, usize)>,
     /// The audio m-line, when the client publishes audio.
@@ -60,6 +63,8 @@ pub struct Simulation {
     in_flight: BTreeMap<(Instant, u64), (SocketAddr, SocketAddr, Vec<u8>)>,
     /// Media events other than offers, in order.
     pub events: Vec<MediaEvent>,
+    /// The latest offer the core sent each participant.
+    pub offers: HashMap<ParticipantId, String>,
     /// Links from the SFU with a bandwidth cap: destination → (bits per
     /// second, bits available now, last refill).
     caps: HashMap<SocketAddr, (u64, f64, Instant)>,
@@ -83,6 +88,7 @@ impl Simulation {
             conditions,
             in_flight: BTreeMap::new(),
             events: Vec::new(),
+            offers: HashMap::new(),
             caps: HashMap::new(),
             order: 0,
             random: 0x2545_f491_4f6c_dd1d,
@@ -180,6 +186,7 @@ impl Simulation {
             rtc,
             publish_mid: Some(mid),
             received: HashMap::new(),
+            sources: HashMap::new(),
             layers: layers.into_iter().map(|(rid, size)| (Rid::from(rid), size)).collect(),
             audio_mid: None,
             screen_mid: None,
@@ -188,6 +195,18 @@ impl Simulation {
             keyframe_requested: false,
             sent: 0,
         });
+    }
+
+    /// A participant leaves the room: the core removes it and its client
+    /// stops.
+    pub fn leave(&mut self, name: &str) {
+        let index = self.clients.iter().position(|client| client.participant.as_str() == name).expect("present");
+        let client = self.clients.remove(index);
+        let removed = self.core.handle_command(
+            self.now,
+            MediaCommand::RemoveParticipant { room: self.room.clone(), participant: client.participant },
+        );
+        assert_eq!(removed, MediaResult::Ok);
     }
 
     /// Caps the link from the SFU to a client: what exceeds the rate (with
@@ -230,6 +249,15 @@ impl Simulation {
                 Output::Event(Event::RtpPacket(packet)) => {
                     let tag = packet.payload.get(5).copied().unwrap_or(0);
                     let keyframe = packet.payload.get(1).is_some_and(|byte| byte & 1 == 0);
+                    if tag != 0xff
+                        && let Some(publisher) = packet.payload.get(7).copied()
+                    {
+                        self.clients[index]
+                            .sources
+                            .entry(*packet.header.ssrc)
+                            .or_default()
+                            .push((*packet.seq_no, publisher));
+                    }
                     self.clients[index].received.entry(*packet.header.ssrc).or_default().push((
                         *packet.seq_no,
                         tag,
@@ -279,6 +307,7 @@ impl Simulation {
             return;
         }
         if let MediaEvent::Offer { participant, sdp, .. } = event {
+            self.offers.insert(participant.clone(), sdp.clone());
             let index = self.clients.iter().position(|client| client.participant == participant).unwrap();
             let answer =
                 self.clients[index].rtc.sdp_api().accept_offer(SdpOffer::from_sdp_string(&sdp).unwrap()).unwrap();
@@ -326,6 +355,7 @@ impl Simulation {
             for (tag, (rid, size)) in layers.into_iter().enumerate() {
                 let mut payload: Vec<u8> = vec![0x10, if keyframe { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a, tag as u8];
                 payload.resize(size.max(8), 0);
+                payload[7] = client.participant.as_str().as_bytes()[0];
                 if let Some(stream) = client.rtc.direct_api().stream_tx_by_mid(mid, rid) {
                     stream.write_rtp(
                         RtpWrite::new(pt, sequence.into(), timestamp, now, payload).marker(true).nackable(true),

@@ -216,6 +216,62 @@ mod simulcast {
         streams.first().map(|packets| (*packets).clone()).unwrap_or_default()
     }
 
+    /// The m-lines in a session description.
+    fn mlines(sdp: &str) -> usize {
+        sdp.matches("\nm=").count()
+    }
+
+    #[test]
+    fn a_leavers_m_line_is_recycled_for_the_next_publisher_with_continuous_numbering() {
+        let mut simulation =
+            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        simulation.join("alice");
+        simulation.join("bob");
+        simulation.join("carol");
+        run_for(&mut simulation, 1500);
+        let alice = silta_proto::v1::ParticipantId::parse("alice").unwrap();
+        let with_carol = mlines(&simulation.offers[&alice]);
+        let carols_ssrc = *simulation.clients[0]
+            .sources
+            .iter()
+            .find(|(_, packets)| packets.iter().any(|(_, publisher)| *publisher == b'c'))
+            .expect("alice receives carol")
+            .0;
+
+        // Carol leaves (her line at Alice turns inactive), then Dave joins.
+        simulation.leave("carol");
+        run_for(&mut simulation, 500);
+        let inactive = &simulation.offers[&alice];
+        assert_eq!(mlines(inactive), with_carol, "the leaver's m-line stays, inactive");
+        assert!(inactive.contains("a=inactive"), "the leaver's m-line is inactive:\n{inactive}");
+        simulation.join("dave");
+        run_for(&mut simulation, 1500);
+
+        let offer = &simulation.offers[&alice];
+        assert_eq!(mlines(offer), with_carol, "dave's video takes carol's m-line: no new one");
+        assert!(offer.contains("a=msid:dave "), "the recycled line names its new publisher:\n{offer}");
+        assert!(!offer.contains("a=msid:carol "), "the leaver is named nowhere");
+        let on_recycled = &simulation.clients[0].sources[&carols_ssrc];
+        let switch = on_recycled
+            .iter()
+            .position(|(_, publisher)| *publisher == b'd')
+            .expect("dave's video arrives on the recycled line (same SSRC)");
+        let first_from_dave = on_recycled[switch].0;
+        let last_from_carol = on_recycled[..switch].iter().map(|(seq, _)| *seq).max().expect("carol's packets first");
+        assert!(on_recycled[..switch].iter().all(|(_, publisher)| *publisher == b'c'), "only carol's before dave's");
+        assert_eq!(first_from_dave, last_from_carol + 1, "numbering goes on where carol's ended");
+        let from_dave = on_recycled.iter().filter(|(_, publisher)| *publisher == b'd').count();
+        assert!(from_dave > 100, "dave's video flows to alice ({from_dave} packets)");
+        // Bob's view too, and dave receives both.
+        let bob = silta_proto::v1::ParticipantId::parse("bob").unwrap();
+        assert_eq!(mlines(&simulation.offers[&bob]), with_carol);
+        let dave = simulation.clients.iter().find(|client| client.participant.as_str() == "dave").unwrap();
+        let heard: std::collections::BTreeSet<u8> =
+            dave.sources.values().flat_map(|packets| packets.iter().map(|(_, publisher)| *publisher)).collect();
+        assert_eq!(heard, [b'a', b'b'].into_iter().collect(), "dave receives alice and bob");
+        assert_eq!(simulation.core.counters().peer_panics, 0);
+    }
+
     #[test]
     fn subscribers_joining_within_the_keyframe_throttle_each_get_a_keyframe() {
         let mut simulation =
