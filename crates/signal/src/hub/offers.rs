@@ -69,20 +69,28 @@ impl Hub {
         now: Instant,
     ) -> Result<(), SignalError> {
         self.require_member_with_role(id, room_id, &[Role::Advisor], "only the advisor asks for an expert")?;
-        if let Some(room) = self.rooms.get_mut(room_id)
-            && service.is_some()
-        {
-            room.service = service;
-        }
         let language = match &target {
             ExpertTarget::Queue { language, .. } => Some(language.clone()),
             ExpertTarget::Person { .. } => language,
         };
-        self.create_offer(id, room_id, OfferKind::Call, Role::Expert, expert_wanted(target), now)?;
-        if let (Some(language), Some(room)) = (language, self.rooms.get_mut(room_id)) {
-            room.language = Some(language);
+        // The offer goes out inside `create_offer`: what it tells the expert
+        // (service, language) is set on the room first, and put back if the
+        // request is refused.
+        let Some(room) = self.rooms.get_mut(room_id) else { return Err(SignalError::RoomNotFound) };
+        let before = (room.service.clone(), room.language.clone());
+        if service.is_some() {
+            room.service = service;
         }
-        Ok(())
+        if language.is_some() {
+            room.language = language;
+        }
+        let created = self.create_offer(id, room_id, OfferKind::Call, Role::Expert, expert_wanted(target), now);
+        if created.is_err()
+            && let Some(room) = self.rooms.get_mut(room_id)
+        {
+            (room.service, room.language) = before;
+        }
+        created
     }
 
     /// Brings in an expert of another agency (expert). The requesting expert

@@ -739,3 +739,24 @@ fn the_service_the_advisor_chose_reaches_the_experts_offer_and_queue() {
     assert!(seen.iter().any(|m| matches!(m,
         ServerMessage::QueueSnapshot(q) if q.entries.iter().any(|e| e.service.as_ref() == Some(&service)))));
 }
+
+#[test]
+fn a_named_request_tells_the_expert_the_bookings_language_and_service() {
+    let mut cast = cast();
+    let now = cast.world.now;
+    cast.world.hub.set_presence(&cast.vero, PresenceStatus::Available, now).unwrap();
+    let room = open(&mut cast);
+    let named = ExpertTarget::Person { subject: Subject::parse("expert-vero").unwrap() };
+    let service = silta_proto::v1::ServiceId::parse("vero-tax-card").unwrap();
+    let swedish = LanguageTag::parse("sv").unwrap();
+    cast.world
+        .hub
+        .request_expert(&cast.advisor, &room, named, Some(service.clone()), Some(swedish.clone()), now)
+        .unwrap();
+    let effects = cast.world.effects();
+    assert!(
+        received(&effects, &cast.vero).iter().any(|m| matches!(m,
+            ServerMessage::CallOffered(o) if o.language.as_ref() == Some(&swedish) && o.service.as_ref() == Some(&service))),
+        "the first offer already names the language and the service"
+    );
+}
