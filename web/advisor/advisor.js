@@ -4,7 +4,7 @@
 // follow `appointments_changed` from the signal service, so a booking made
 // elsewhere (another advisor, an expert) shows without a reload.
 
-import { BookingPanel, appointmentTime, cancelAppointment, errorMessage } from '../shared/booking.js';
+import { BookingPanel, appointmentActions, appointmentTime } from '../shared/booking.js';
 import { directory } from '../shared/directory.js';
 import { onLanguageChange, t } from '../shared/i18n.js';
 import { openRoom } from '../shared/session.js';
@@ -277,7 +277,7 @@ function renderAppointments() {
         h('td', {}, t(`lang.${appointment.language}`), appointment.interpreter_language ? ` + ${t('role.interpreter')} (${t(`lang.${appointment.interpreter_language}`)})` : ''),
         h('td', {}, directory.kioskName(appointment.kiosk)),
         h('td', {}, t(`appointment.status.${appointment.status}`)),
-        h('td', {}, appointment.status === 'booked' ? appointmentActions(appointment) : ''),
+        h('td', {}, appointment.status === 'booked' ? rowActions(appointment) : ''),
       ),
     );
   container.replaceChildren(h('div', { class: 'table-wrap' },
@@ -294,36 +294,22 @@ function renderAppointments() {
  * Check in, reschedule and cancel (cancel asks once more, in the row).
  * @param {any} appointment
  */
-function appointmentActions(appointment) {
-  if (app.confirmingCancel === appointment.id) {
-    return h('div', { class: 'confirm', role: 'group', 'aria-label': t('booking.confirm_cancel') },
-      h('span', {}, t('booking.confirm_cancel')),
-      h('button', { type: 'button', class: 'danger primary', 'data-action': 'confirm-cancel', onclick: () => cancel(appointment) }, t('booking.confirm_yes')),
-      h('button', { type: 'button', 'data-action': 'keep', onclick: () => { app.confirmingCancel = null; renderAppointments(); focusRow(appointment.id, 'cancel'); } }, t('booking.confirm_no')),
-    );
-  }
-  return h('div', { class: 'row-actions' },
-    h('button', { type: 'button', class: 'primary', 'data-action': 'check-in', onclick: () => checkIn(appointment) }, t('appointments.check_in')),
-    h('button', { type: 'button', 'data-action': 'reschedule', onclick: () => app.booking?.reschedule(appointment) }, t('booking.reschedule')),
-    h('button', { type: 'button', class: 'danger', 'data-action': 'cancel', onclick: () => { app.confirmingCancel = appointment.id; renderAppointments(); focusRow(appointment.id, 'confirm-cancel'); } }, t('booking.cancel')),
-  );
-}
-
-/** @param {string} id @param {string} action */
-function focusRow(id, action) {
-  /** @type {HTMLElement | null} */ (document.querySelector(`tr[data-appointment="${id}"] [data-action="${action}"]`))?.focus();
-}
-
-/** @param {any} appointment */
-async function cancel(appointment) {
-  if (!app.api) return;
-  app.confirmingCancel = null;
-  try {
-    await cancelAppointment(app.api, appointment);
-  } catch (error) {
-    announce(errorMessage(error));
-  }
-  await loadAppointments();
+function rowActions(appointment) {
+  if (!app.api) return null;
+  return appointmentActions({
+    appointment,
+    api: app.api,
+    panel: app.booking,
+    confirming: app.confirmingCancel === appointment.id,
+    setConfirming: (id) => {
+      app.confirmingCancel = id;
+      renderAppointments();
+    },
+    reload: loadAppointments,
+    focus: (id, action) =>
+      /** @type {HTMLElement | null} */ (document.querySelector(`tr[data-appointment="${id}"] [data-action="${action}"]`))?.focus(),
+    leading: [h('button', { type: 'button', class: 'primary', 'data-action': 'check-in', onclick: () => checkIn(appointment) }, t('appointments.check_in'))],
+  });
 }
 
 /** @param {any} appointment */

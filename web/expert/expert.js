@@ -5,7 +5,7 @@
 // another agency, end with an outcome. The bookings follow
 // `appointments_changed` from the signal service without a reload.
 
-import { BookingPanel, appointmentTime, cancelAppointment, errorMessage } from '../shared/booking.js';
+import { BookingPanel, appointmentActions, appointmentTime } from '../shared/booking.js';
 import { wireCallControls } from '../shared/controls.js';
 import { directory } from '../shared/directory.js';
 import { formatDuration, formatTime, onLanguageChange, t } from '../shared/i18n.js';
@@ -305,34 +305,21 @@ function renderBookings() {
  * @param {any} booking
  */
 function bookingActions(booking) {
-  if (app.confirmingCancel === booking.id) {
-    return h('div', { class: 'confirm actions', role: 'group', 'aria-label': t('booking.confirm_cancel') },
-      h('span', {}, t('booking.confirm_cancel')),
-      h('button', { type: 'button', class: 'danger primary', 'data-action': 'confirm-cancel', onclick: () => cancel(booking) }, t('booking.confirm_yes')),
-      h('button', { type: 'button', 'data-action': 'keep', onclick: () => { app.confirmingCancel = null; renderBookings(); focusBooking(booking.id, 'cancel'); } }, t('booking.confirm_no')),
-    );
-  }
-  return h('div', { class: 'row-actions actions' },
-    h('button', { type: 'button', 'data-action': 'reschedule', onclick: () => app.booking?.reschedule(booking) }, t('booking.reschedule')),
-    h('button', { type: 'button', class: 'danger', 'data-action': 'cancel', onclick: () => { app.confirmingCancel = booking.id; renderBookings(); focusBooking(booking.id, 'confirm-cancel'); } }, t('booking.cancel')),
-  );
-}
-
-/** @param {string} id @param {string} action */
-function focusBooking(id, action) {
-  /** @type {HTMLElement | null} */ (document.querySelector(`li[data-appointment="${id}"] [data-action="${action}"]`))?.focus();
-}
-
-/** @param {any} booking */
-async function cancel(booking) {
-  if (!app.api) return;
-  app.confirmingCancel = null;
-  try {
-    await cancelAppointment(app.api, booking);
-  } catch (error) {
-    announce(errorMessage(error));
-  }
-  await loadBookings();
+  if (!app.api) return null;
+  return appointmentActions({
+    appointment: booking,
+    api: app.api,
+    panel: app.booking,
+    confirming: app.confirmingCancel === booking.id,
+    setConfirming: (id) => {
+      app.confirmingCancel = id;
+      renderBookings();
+    },
+    reload: loadBookings,
+    focus: (id, action) =>
+      /** @type {HTMLElement | null} */ (document.querySelector(`li[data-appointment="${id}"] [data-action="${action}"]`))?.focus(),
+    className: 'row-actions actions',
+  });
 }
 
 function renderNotices() {

@@ -70,6 +70,46 @@ export async function cancelAppointment(api, appointment) {
   return cancelled;
 }
 
+/**
+ * The actions of one booked appointment in a staff list: any `leading`
+ * buttons (the advisor's check-in), reschedule and cancel; cancel asks once
+ * more in the row itself. `confirming` says whether it is asking now.
+ * @param {{appointment: any, api: BookingApi, panel: BookingPanel | null, confirming: boolean, setConfirming: (id: string | null) => void, reload: () => Promise<void>, focus: (id: string, action: string) => void, leading?: HTMLElement[], className?: string}} options
+ */
+export function appointmentActions(options) {
+  const { appointment, confirming, setConfirming, focus } = options;
+  const className = options.className ?? 'row-actions';
+  if (confirming) {
+    const cancel = async () => {
+      setConfirming(null);
+      try {
+        await cancelAppointment(options.api, appointment);
+      } catch (error) {
+        announce(errorMessage(error));
+      }
+      await options.reload();
+    };
+    const keep = () => {
+      setConfirming(null);
+      focus(appointment.id, 'cancel');
+    };
+    return h('div', { class: `confirm ${className}`, role: 'group', 'aria-label': t('booking.confirm_cancel') },
+      h('span', {}, t('booking.confirm_cancel')),
+      h('button', { type: 'button', class: 'danger primary', 'data-action': 'confirm-cancel', onclick: cancel }, t('booking.confirm_yes')),
+      h('button', { type: 'button', 'data-action': 'keep', onclick: keep }, t('booking.confirm_no')),
+    );
+  }
+  const ask = () => {
+    setConfirming(appointment.id);
+    focus(appointment.id, 'confirm-cancel');
+  };
+  return h('div', { class: className },
+    ...(options.leading ?? []),
+    h('button', { type: 'button', 'data-action': 'reschedule', onclick: () => options.panel?.reschedule(appointment) }, t('booking.reschedule')),
+    h('button', { type: 'button', class: 'danger', 'data-action': 'cancel', onclick: ask }, t('booking.cancel')),
+  );
+}
+
 /** The parameters that describe an appointment in messages. @param {any} appointment */
 function describe(appointment) {
   return {
