@@ -233,7 +233,11 @@ impl Outgoing {
 impl Peer {
     /// An offer of ours did not go through: new m-lines are forgotten,
     /// recycled ones are idle again, and their sources wait for the next
-    /// offer.
+    /// offer. str0m changes a line's direction at once, not when the offer
+    /// is answered, so a recycled line is turned back to inactive: an answer
+    /// to the peer's own offer must not show it sending under its old
+    /// stream id.
+    /// Runs under the core's `guard` (it calls into the `Rtc`).
     fn undo_placements(&mut self, placements: Vec<Placement>) {
         for placement in placements {
             if placement.recycled {
@@ -241,6 +245,7 @@ impl Peer {
                     outgoing.idle = true;
                     outgoing.active = false;
                 }
+                self.rtc.sdp_api().set_direction(placement.mid, str0m::media::Direction::Inactive);
             } else {
                 self.outgoing.remove(&placement.mid);
             }
@@ -497,11 +502,11 @@ impl SfuCore {
         };
         // An offer from the peer cancels an offer of ours still unanswered
         // (glare): its changes are made again afterwards.
-        if let Some(peer) = self.peers.get_mut(&key)
-            && let Some(pending) = peer.pending.take()
-        {
-            peer.undo_placements(pending.adds);
-            peer.stopping.extend(pending.stops);
+        if let Some(Pending { adds, stops, .. }) = self.peers.get_mut(&key).and_then(|peer| peer.pending.take()) {
+            self.guard(key, now, |peer| {
+                peer.undo_placements(adds);
+                peer.stopping.extend(stops);
+            });
         }
         let answer = self.guard(key, now, |peer| peer.rtc.sdp_api().accept_offer(offer));
         match answer {
@@ -537,10 +542,10 @@ impl SfuCore {
             None => refused(MediaErrorCode::Internal, "the peer failed"),
             Some(Err(err)) => {
                 // Start over with the same changes.
-                if let Some(peer) = self.peers.get_mut(&key) {
+                self.guard(key, now, |peer| {
                     peer.undo_placements(adds);
                     peer.stopping.extend(stops);
-                }
+                });
                 refused(MediaErrorCode::InvalidSdp, format!("the answer cannot be accepted: {err}"))
             }
             Some(Ok(())) => {
@@ -827,8 +832,8 @@ impl SfuCore {
                 self.events.push_back(MediaEvent::Offer { room, participant, sdp });
             }
             None => {
-                peer.undo_placements(adds);
                 peer.mark_idle(&stops);
+                self.guard(key, now, |peer| peer.undo_placements(adds));
             }
         }
         self.drain(key, now);
