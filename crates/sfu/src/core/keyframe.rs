@@ -1,7 +1,86 @@
-//! Recognising keyframes in RTP payloads without decoding, so a layer
-//! switch happens where the subscriber's decoder can start.
+//! Keyframes: recognising them in RTP payloads without decoding, so a
+//! layer switch happens where the subscriber's decoder can start, and
+//! asking publishers for them (throttled per layer; a request inside the
+//! window is deferred to its end, never dropped).
 
 use str0m::format::Codec;
+
+use std::time::Instant;
+
+use str0m::Input;
+
+use super::{KeyframeRequestKind, Mid, PeerKey, Rid, SfuCore, Source};
+
+impl SfuCore {
+    pub(super) fn source_rids(&self, source: Source) -> Vec<Option<Rid>> {
+        let Some(incoming) = self.peers.get(&source.peer).and_then(|peer| peer.incoming.get(&source.mid)) else {
+            return vec![None];
+        };
+        if incoming.simulcast { incoming.layers.keys().copied().collect() } else { vec![None] }
+    }
+
+    pub(super) fn request_keyframe(
+        &mut self,
+        publisher: PeerKey,
+        mid: Mid,
+        rid: Option<Rid>,
+        kind: KeyframeRequestKind,
+        now: Instant,
+    ) {
+        let throttle = self.config.keyframe_throttle;
+        let Some(peer) = self.peers.get_mut(&publisher) else { return };
+        let Some(incoming) = peer.incoming.get_mut(&mid) else { return };
+        if let Some(at) = incoming.last_keyframe_request.get(&rid).copied()
+            && now.duration_since(at) < throttle
+        {
+            // Coalesced: one request goes out when the window ends (a FIR
+            // wins over a PLI).
+            let deferred = incoming.deferred_keyframes.entry(rid).or_insert(kind);
+            if kind == KeyframeRequestKind::Fir {
+                *deferred = kind;
+            }
+            let due = at + throttle;
+            self.next_deferred_keyframe = Some(self.next_deferred_keyframe.map_or(due, |next| next.min(due)));
+            return;
+        }
+        incoming.last_keyframe_request.insert(rid, now);
+        incoming.deferred_keyframes.remove(&rid);
+        let sent = self.guard(publisher, now, |peer| {
+            let found = match peer.rtc.direct_api().stream_rx_by_mid(mid, rid) {
+                Some(stream) => {
+                    stream.request_keyframe(kind);
+                    true
+                }
+                None => false,
+            };
+            if found {
+                let _ = peer.rtc.handle_input(Input::Timeout(now));
+            }
+            found
+        });
+        if sent == Some(true) {
+            self.counters.keyframe_requests += 1;
+            self.drain(publisher, now);
+        }
+    }
+
+    /// Sends the keyframe requests whose throttle window has ended.
+    pub(super) fn send_deferred_keyframes(&mut self, now: Instant) {
+        self.next_deferred_keyframe = None;
+        let mut due = Vec::new();
+        for (key, peer) in &self.peers {
+            for (mid, incoming) in &peer.incoming {
+                for (rid, kind) in &incoming.deferred_keyframes {
+                    due.push((*key, *mid, *rid, *kind));
+                }
+            }
+        }
+        // Requests still inside their window are deferred again.
+        for (key, mid, rid, kind) in due {
+            self.request_keyframe(key, mid, rid, kind, now);
+        }
+    }
+}
 
 /// Whether `payload` starts a keyframe of `codec`. Unknown codecs answer
 /// false (the switch then waits for the next recognised keyframe).
@@ -77,7 +156,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn vp8_key_and_delta_frames() {
+    pub(super) fn vp8_key_and_delta_frames() {
         assert!(starts_keyframe(Codec::Vp8, &[0x10, 0x00, 0x9d]));
         assert!(!starts_keyframe(Codec::Vp8, &[0x10, 0x01]));
         assert!(!starts_keyframe(Codec::Vp8, &[0x00, 0x00]), "not a partition start");
@@ -87,7 +166,7 @@ mod tests {
     }
 
     #[test]
-    fn h264_idr_in_each_packetisation() {
+    pub(super) fn h264_idr_in_each_packetisation() {
         assert!(starts_keyframe(Codec::H264, &[0x65]));
         assert!(starts_keyframe(Codec::H264, &[0x7c, 0x85]));
         assert!(!starts_keyframe(Codec::H264, &[0x7c, 0x05]), "not the first fragment");

@@ -1,0 +1,289 @@
+//! Negotiation with each peer: the peer's offers and answers, trickled
+//! candidates, and the core's own renegotiation offers when sources come and
+//! go. A new source goes on an idle m-line of its kind when there is one
+//! (recycled, with its stream id rewritten in `sdp.rs`), on a new m-line
+//! only when there is none.
+
+use super::*;
+
+impl SfuCore {
+    /// Payload types may be renumbered by a renegotiation: forget the
+    /// per-stream mappings of this peer and of streams it feeds.
+    pub(super) fn forget_payload_mappings(&mut self, key: PeerKey) {
+        if let Some(peer) = self.peers.get_mut(&key) {
+            peer.incoming.values_mut().for_each(|incoming| incoming.last_params = None);
+            peer.outgoing.values_mut().for_each(|outgoing| outgoing.pt_map = None);
+        }
+        for peer in self.peers.values_mut() {
+            for outgoing in peer.outgoing.values_mut().filter(|outgoing| outgoing.source.peer == key) {
+                outgoing.pt_map = None;
+            }
+        }
+    }
+
+    pub(super) fn accept_offer(
+        &mut self,
+        now: Instant,
+        room: &RoomId,
+        participant: &ParticipantId,
+        sdp: &str,
+    ) -> MediaResult {
+        let Some(key) = self.peer_key(room, participant) else {
+            return refused(MediaErrorCode::UnknownParticipant, "add the participant first");
+        };
+        let offer = match SdpOffer::from_sdp_string(sdp) {
+            Ok(offer) => offer,
+            Err(err) => return refused(MediaErrorCode::InvalidSdp, format!("unreadable offer: {err}")),
+        };
+        // An offer from the peer cancels an offer of ours still unanswered
+        // (glare): its changes are made again afterwards.
+        if let Some(Pending { adds, stops, .. }) = self.peers.get_mut(&key).and_then(|peer| peer.pending.take()) {
+            self.guard(key, now, |peer| {
+                peer.undo_placements(adds);
+                peer.stopping.extend(stops);
+            });
+        }
+        let answer = self.guard(key, now, |peer| peer.rtc.sdp_api().accept_offer(offer));
+        match answer {
+            None => refused(MediaErrorCode::Internal, "the peer failed"),
+            Some(Err(err)) => refused(MediaErrorCode::InvalidSdp, format!("the offer cannot be accepted: {err}")),
+            Some(Ok(answer)) => {
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    peer.negotiated = true;
+                }
+                self.forget_payload_mappings(key);
+                let sdp = self.with_stream_ids(key, &answer.to_sdp_string());
+                self.drain(key, now);
+                self.negotiate(key, now);
+                MediaResult::Answer { sdp }
+            }
+        }
+    }
+
+    pub(super) fn accept_answer(
+        &mut self,
+        now: Instant,
+        room: &RoomId,
+        participant: &ParticipantId,
+        sdp: &str,
+    ) -> MediaResult {
+        let Some(key) = self.peer_key(room, participant) else {
+            return refused(MediaErrorCode::UnknownParticipant, "no such participant");
+        };
+        let answer = match SdpAnswer::from_sdp_string(sdp) {
+            Ok(answer) => answer,
+            Err(err) => return refused(MediaErrorCode::InvalidSdp, format!("unreadable answer: {err}")),
+        };
+        let Some(pending) = self.peers.get_mut(&key).and_then(|peer| peer.pending.take()) else {
+            return refused(MediaErrorCode::InvalidSdp, "no offer of ours is waiting for an answer");
+        };
+        let Pending { offer, adds, stops } = pending;
+        let accepted = self.guard(key, now, |peer| peer.rtc.sdp_api().accept_answer(offer, answer));
+        match accepted {
+            None => refused(MediaErrorCode::Internal, "the peer failed"),
+            Some(Err(err)) => {
+                // Start over with the same changes.
+                self.guard(key, now, |peer| {
+                    peer.undo_placements(adds);
+                    peer.stopping.extend(stops);
+                });
+                refused(MediaErrorCode::InvalidSdp, format!("the answer cannot be accepted: {err}"))
+            }
+            Some(Ok(())) => {
+                self.forget_payload_mappings(key);
+                let mut sources = Vec::new();
+                if let Some(peer) = self.peers.get_mut(&key) {
+                    for placement in &adds {
+                        if let Some(outgoing) = peer.outgoing.get_mut(&placement.mid) {
+                            outgoing.active = true;
+                            sources.push(placement.source);
+                        }
+                    }
+                    // Repairs must not be given up: str0m's default clears every
+                    // queued resend once retransmissions exceed 15 % of the bytes
+                    // sent, and bandwidth probing (padding made of spurious
+                    // resends) counts towards that share. NACK-driven resends
+                    // are bounded by the loss itself, so no cap is set.
+                    for Placement { mid, source, .. } in &adds {
+                        if source.kind == MediaKind::Video {
+                            let configured = catch_unwind(AssertUnwindSafe(|| {
+                                if let Some(stream) = peer.rtc.direct_api().stream_tx_by_mid(*mid, None) {
+                                    stream.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, None);
+                                    // Forwarded video was paced by its publisher already;
+                                    // pacing it again behind an estimator that holds under
+                                    // random loss only adds queueing delay. The estimate
+                                    // still drives layer choice.
+                                    stream.set_unpaced(true);
+                                }
+                            }));
+                            if configured.is_err() {
+                                self.counters.peer_panics += 1;
+                            }
+                        }
+                    }
+                    peer.mark_idle(&stops);
+                }
+                self.drain(key, now);
+                self.choose_layers(key, now);
+                // A new subscriber needs a keyframe to start decoding.
+                for source in sources.into_iter().filter(|source| source.kind == MediaKind::Video) {
+                    let rids = self.source_rids(source);
+                    for rid in rids {
+                        self.request_keyframe(source.peer, source.mid, rid, KeyframeRequestKind::Pli, now);
+                    }
+                }
+                self.negotiate(key, now);
+                MediaResult::Ok
+            }
+        }
+    }
+
+    pub(super) fn add_candidate(
+        &mut self,
+        now: Instant,
+        room: &RoomId,
+        participant: &ParticipantId,
+        candidate: &IceCandidate,
+    ) -> MediaResult {
+        let Some(key) = self.peer_key(room, participant) else {
+            return refused(MediaErrorCode::UnknownParticipant, "no such participant");
+        };
+        let line = candidate.candidate.trim();
+        if line.is_empty() {
+            return MediaResult::Ok; // End of candidates.
+        }
+        let parsed = Candidate::from_sdp_string(line)
+            .or_else(|_| Candidate::from_sdp_string(line.strip_prefix("a=").unwrap_or(line)));
+        match parsed {
+            Err(err) => refused(MediaErrorCode::InvalidCandidate, format!("unreadable candidate: {err}")),
+            Ok(candidate) => {
+                self.guard(key, now, |peer| peer.rtc.add_remote_candidate(candidate));
+                self.drain(key, now);
+                MediaResult::Ok
+            }
+        }
+    }
+
+    /// Sends a renegotiation offer when the peer has changes and none is
+    /// outstanding. A new source goes on an idle m-line of its kind when
+    /// there is one, and on a new m-line only when there is none, so the
+    /// session description grows with the most tracks ever present at once,
+    /// not with every join and leave of a long call.
+    pub(super) fn negotiate(&mut self, key: PeerKey, now: Instant) {
+        let ready = self.peers.get(&key).is_some_and(|peer| {
+            peer.negotiated && peer.pending.is_none() && (!peer.wanted.is_empty() || !peer.stopping.is_empty())
+        });
+        if !ready {
+            return;
+        }
+        let Some(wanted) = self.peers.get_mut(&key).map(|peer| std::mem::take(&mut peer.wanted)) else { return };
+        let result = self.guard(key, now, |peer| {
+            let stopping = std::mem::take(&mut peer.stopping);
+            let mut idle: Vec<(Mid, MediaKind)> = peer
+                .outgoing
+                .iter()
+                .filter(|(mid, outgoing)| outgoing.idle && !stopping.contains(mid))
+                .map(|(mid, outgoing)| (*mid, outgoing.source.kind))
+                .collect();
+            idle.sort_by_key(|(mid, _)| mid.to_string());
+            let mut api = peer.rtc.sdp_api();
+            let mut adds = Vec::new();
+            for source in wanted {
+                let free = idle.iter().position(|(_, kind)| *kind == source.kind);
+                let placement = match free {
+                    Some(index) => {
+                        let (mid, _) = idle.remove(index);
+                        // Through inactive, so the offer carries the change
+                        // even if an abandoned offer left it sending.
+                        api.set_direction(mid, str0m::media::Direction::Inactive);
+                        api.set_direction(mid, str0m::media::Direction::SendOnly);
+                        Placement { mid, source, recycled: true }
+                    }
+                    None => {
+                        let mid = api.add_media(source.kind, str0m::media::Direction::SendOnly, None, None, None);
+                        Placement { mid, source, recycled: false }
+                    }
+                };
+                adds.push(placement);
+            }
+            for mid in &stopping {
+                api.set_direction(*mid, str0m::media::Direction::Inactive);
+            }
+            let applied = api.apply();
+            (applied, adds, stopping)
+        });
+        let Some((applied, adds, stops)) = result else { return };
+        let Some(peer) = self.peers.get_mut(&key) else { return };
+        for placement in &adds {
+            match peer.outgoing.get_mut(&placement.mid) {
+                Some(outgoing) if placement.recycled => outgoing.carry(placement.source),
+                _ => {
+                    peer.outgoing.insert(placement.mid, Outgoing::new(placement.source));
+                }
+            }
+        }
+        match applied {
+            Some((offer, pending)) => {
+                peer.pending = Some(Pending { offer: pending, adds, stops });
+                let (room, participant) = (peer.room.clone(), peer.participant.clone());
+                let sdp = self.with_stream_ids(key, &offer.to_sdp_string());
+                self.events.push_back(MediaEvent::Offer { room, participant, sdp });
+            }
+            None => {
+                peer.mark_idle(&stops);
+                self.guard(key, now, |peer| peer.undo_placements(adds));
+            }
+        }
+        self.drain(key, now);
+    }
+
+    /// Each forwarded track's stream id (msid) is its publisher's
+    /// participant id, so a client can tell whose media a track carries.
+    /// str0m fixes an m-line's msid when the line is added; a recycled line
+    /// carries someone else's media, so the ids are written into the
+    /// description here, from the current sources.
+    pub(super) fn with_stream_ids(&self, key: PeerKey, sdp: &str) -> String {
+        let Some(peer) = self.peers.get(&key) else { return sdp.to_owned() };
+        let streams: HashMap<String, String> = peer
+            .outgoing
+            .iter()
+            .filter(|(_, outgoing)| !outgoing.idle)
+            .filter_map(|(mid, outgoing)| {
+                let publisher = self.peers.get(&outgoing.source.peer)?;
+                Some((mid.to_string(), publisher.participant.to_string()))
+            })
+            .collect();
+        sdp::with_stream_ids(sdp, &streams)
+    }
+
+    pub(super) fn want(&mut self, key: PeerKey, sources: Vec<Source>) {
+        let Some(peer) = self.peers.get_mut(&key) else { return };
+        for source in sources {
+            let known = peer.wanted.contains(&source)
+                || peer.outgoing.values().any(|outgoing| !outgoing.idle && outgoing.source == source)
+                || peer
+                    .pending
+                    .as_ref()
+                    .is_some_and(|pending| pending.adds.iter().any(|placement| placement.source == source));
+            if !known {
+                peer.wanted.push(source);
+            }
+        }
+    }
+
+    pub(super) fn sources_in_room(&self, room: &RoomId, except: PeerKey) -> Vec<Source> {
+        let mut sources = Vec::new();
+        for member in self.rooms.get(room).into_iter().flatten().filter(|member| **member != except) {
+            if let Some(peer) = self.peers.get(member) {
+                let mut mids: Vec<(&Mid, &Incoming)> = peer.incoming.iter().collect();
+                mids.sort_by_key(|(mid, _)| mid.to_string());
+                sources.extend(mids.into_iter().map(|(mid, incoming)| Source {
+                    peer: *member,
+                    mid: *mid,
+                    kind: incoming.kind,
+                }));
+            }
+        }
+        sources
+    }
+}
