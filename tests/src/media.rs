@@ -5,27 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use silta_proto::v1::media::{MediaCommand, MediaEvent, MediaResult};
+use silta::local_media::InProcessSfu;
 use silta_sfu::{SfuHandle, SfuSettings};
-use silta_signal::media::{MediaControl, MediaControlError};
-use tokio::sync::broadcast;
 
 use crate::signal::{RecordingMedia, SignalTestApp, spawn_signal_with_media};
-
-/// The SFU as the signal service's media seam (in-process call).
-pub struct SfuMedia(pub SfuHandle);
-
-#[async_trait]
-impl MediaControl for SfuMedia {
-    async fn execute(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
-        Ok(self.0.execute(command).await)
-    }
-
-    fn events(&self) -> broadcast::Receiver<MediaEvent> {
-        self.0.events()
-    }
-}
 
 /// The network interfaces of this process's namespace (from /proc/net/dev,
 /// which, unlike /sys/class/net, follows the network namespace).
@@ -58,7 +41,7 @@ pub async fn spawn_media_stack(adjust: impl FnOnce(&mut SfuSettings)) -> MediaSt
     adjust(&mut settings);
     let (sfu, _task) = silta_sfu::start(&settings).await.expect("the SFU starts");
     let signal =
-        spawn_signal_with_media(Arc::new(SfuMedia(sfu.clone())), Arc::new(RecordingMedia::default()), |_| {}).await;
+        spawn_signal_with_media(Arc::new(InProcessSfu(sfu.clone())), Arc::new(RecordingMedia::default()), |_| {}).await;
     MediaStack { signal, sfu }
 }
 

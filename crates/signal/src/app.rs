@@ -23,8 +23,8 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection;
-use crate::core::Core;
 use crate::hub::Hub;
+use crate::hub_host::HubHost;
 use crate::media::SharedMediaControl;
 use crate::settings::SignalSettings;
 
@@ -48,7 +48,7 @@ pub struct SignalDependencies {
 #[derive(Clone)]
 pub struct SignalState {
     pub(crate) settings: Arc<SignalSettings>,
-    pub(crate) core: Arc<Core>,
+    pub(crate) hub_host: Arc<HubHost>,
     pub(crate) verifier: Arc<TokenVerifier>,
     issuer: Option<Arc<TokenIssuer>>,
     published_keys: Arc<Vec<VerificationKey>>,
@@ -60,19 +60,19 @@ impl SignalState {
     /// Builds the state and starts its background work (the hub's clock and
     /// the media event relay). Needs a tokio runtime.
     pub fn start(settings: SignalSettings, dependencies: SignalDependencies) -> Self {
-        let core = Core::start(Hub::new(settings.hub()), dependencies.bus.clone(), dependencies.media.clone());
+        let host = HubHost::start(Hub::new(settings.hub()), dependencies.bus.clone(), dependencies.media.clone());
         let (shutdown, _) = watch::channel(false);
         let state = Self {
             connections: Arc::new(Semaphore::new(settings.max_connections)),
             settings: Arc::new(settings),
-            core,
+            hub_host: host,
             verifier: Arc::new(dependencies.verifier),
             issuer: dependencies.issuer.map(Arc::new),
             published_keys: Arc::new(dependencies.published_keys),
             shutdown,
         };
-        spawn_clock(state.core.clone(), state.shutdown.subscribe());
-        spawn_media_event_relay(state.core.clone(), dependencies.media, state.shutdown.subscribe());
+        spawn_clock(state.hub_host.clone(), state.shutdown.subscribe());
+        spawn_media_event_relay(state.hub_host.clone(), dependencies.media, state.shutdown.subscribe());
         state
     }
 
@@ -84,13 +84,13 @@ impl SignalState {
         role: silta_proto::v1::Role,
         message: ServerMessage,
     ) -> usize {
-        self.core.run(|hub, _| hub.send_to_subject(subject, role, message))
+        self.hub_host.run(|hub, _| hub.send_to_subject(subject, role, message))
     }
 
     /// Tells the service point's advisors and the agency's experts that
     /// an appointment changed; returns how many were told.
     pub fn notify_appointments_changed(&self, change: silta_proto::v1::signal::AppointmentsChanged) -> usize {
-        self.core.run(|hub, _| hub.announce_appointments_changed(change))
+        self.hub_host.run(|hub, _| hub.announce_appointments_changed(change))
     }
 
     /// Tells every connection to reconnect elsewhere and stops background
@@ -101,12 +101,12 @@ impl SignalState {
 }
 
 /// The tick that expires resume windows and offers.
-fn spawn_clock(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+fn spawn_clock(host: Arc<HubHost>, mut shutdown: watch::Receiver<bool>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tokio::select! {
-                _ = tick.tick() => core.run(|hub, _| hub.tick(Instant::now())),
+                _ = tick.tick() => host.run(|hub, _| hub.tick(Instant::now())),
                 _ = shutdown.changed() => break,
             }
         }
@@ -114,7 +114,7 @@ fn spawn_clock(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Relays media node events to the participants they concern.
-fn spawn_media_event_relay(core: Arc<Core>, media: SharedMediaControl, mut shutdown: watch::Receiver<bool>) {
+fn spawn_media_event_relay(host: Arc<HubHost>, media: SharedMediaControl, mut shutdown: watch::Receiver<bool>) {
     let mut events = media.events();
     tokio::spawn(async move {
         loop {
@@ -130,14 +130,14 @@ fn spawn_media_event_relay(core: Arc<Core>, media: SharedMediaControl, mut shutd
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             };
-            relay_media_event(&core, event);
+            relay_media_event(&host, event);
         }
     });
 }
 
-fn relay_media_event(core: &Core, event: MediaEvent) {
+fn relay_media_event(host: &HubHost, event: MediaEvent) {
     let to_one = |participant, message| {
-        core.bus.publish(&Topic::Participant(participant), Delivery::Message(Arc::new(message)));
+        host.bus.publish(&Topic::Participant(participant), Delivery::Message(Arc::new(message)));
     };
     match event {
         MediaEvent::Offer { room, participant, sdp } => {
@@ -148,8 +148,8 @@ fn relay_media_event(core: &Core, event: MediaEvent) {
         }
         MediaEvent::ActiveSpeaker { room, participant } => {
             let message = Arc::new(ServerMessage::ActiveSpeaker(ActiveSpeaker { room: room.clone(), participant }));
-            for member in core.run(|hub, _| hub.room_members(&room)) {
-                core.bus.publish(&Topic::Participant(member), Delivery::Message(message.clone()));
+            for member in host.run(|hub, _| hub.room_members(&room)) {
+                host.bus.publish(&Topic::Participant(member), Delivery::Message(message.clone()));
             }
         }
         MediaEvent::ParticipantStats { room, participant, bitrate_in, bitrate_out, loss, rtt_ms, .. } => {
@@ -169,8 +169,8 @@ fn relay_media_event(core: &Core, event: MediaEvent) {
                 loss,
                 rtt_ms,
             }));
-            for member in core.run(|hub, _| hub.room_members(&room)) {
-                core.bus.publish(&Topic::Participant(member), Delivery::Message(message.clone()));
+            for member in host.run(|hub, _| hub.room_members(&room)) {
+                host.bus.publish(&Topic::Participant(member), Delivery::Message(message.clone()));
             }
         }
         MediaEvent::PeerState { state, .. } => {
@@ -290,7 +290,7 @@ async fn jwks(State(state): State<SignalState>) -> Json<serde_json::Value> {
 }
 
 async fn health(State(state): State<SignalState>) -> Json<serde_json::Value> {
-    let (clients, rooms) = state.core.run(|hub, _| (hub.client_count(), hub.room_count()));
+    let (clients, rooms) = state.hub_host.run(|hub, _| (hub.client_count(), hub.room_count()));
     let connections = state.settings.max_connections - state.connections.available_permits();
     Json(serde_json::json!({"status": "ok", "connections": connections, "clients": clients, "rooms": rooms}))
 }

@@ -96,7 +96,7 @@ pub(crate) async fn serve(
     let ending = connection.run(&mut stream).await;
     if let (Ending::Dropped, Some(session)) = (&ending, &connection.session) {
         let (participant, epoch, last_heard) = (session.participant.clone(), session.epoch, connection.last_heard);
-        state.core.run(|hub, _| hub.detach(&participant, epoch, last_heard, Instant::now()));
+        state.hub_host.run(|hub, _| hub.detach(&participant, epoch, last_heard, Instant::now()));
     }
 }
 
@@ -277,8 +277,8 @@ impl Connection {
         request: Option<RequestId>,
     ) -> Result<(), SignalError> {
         let identity: Identity = self.state.verifier.verify_access(token).map_err(SignalError::Auth)?;
-        let core = self.state.core.clone();
-        let (attached, subscription) = core.run(|hub, bus| {
+        let host = self.state.hub_host.clone();
+        let (attached, subscription) = host.run(|hub, bus| {
             let attached = hub.attach(identity, resume_token, request, Instant::now());
             // Subscribe before the hub's effects are published, so nothing
             // addressed to this participant is missed.
@@ -311,55 +311,55 @@ impl Connection {
     async fn dispatch(&mut self, message: ClientMessage) -> Result<ServerMessage, SignalError> {
         let id = message.request_id().clone();
         let me = self.participant()?;
-        let core = self.state.core.clone();
+        let host = self.state.hub_host.clone();
         let ack = || Ok(ServerMessage::Ack(Ack { id: id.clone() }));
         let joined = |room| Ok(ServerMessage::Joined(Joined { id: Some(id.clone()), room }));
         let now = Instant::now();
         match message {
             ClientMessage::Auth(_) => unreachable_auth(),
             ClientMessage::PresenceSet(m) => {
-                core.run(|hub, _| hub.set_presence(&me, m.status, now))?;
+                host.run(|hub, _| hub.set_presence(&me, m.status, now))?;
                 ack()
             }
-            ClientMessage::SessionOpen(m) => joined(core.run(|hub, _| hub.open_session(&me, &m.kiosk, m.room, now))?),
+            ClientMessage::SessionOpen(m) => joined(host.run(|hub, _| hub.open_session(&me, &m.kiosk, m.room, now))?),
             ClientMessage::ExpertRequest(m) => {
-                core.run(|hub, _| hub.request_expert(&me, &m.room, m.target, m.service, m.language, now))?;
+                host.run(|hub, _| hub.request_expert(&me, &m.room, m.target, m.service, m.language, now))?;
                 ack()
             }
             ClientMessage::InterpreterInvite(m) => {
-                core.run(|hub, _| hub.invite_interpreter(&me, &m.room, m.target, now))?;
+                host.run(|hub, _| hub.invite_interpreter(&me, &m.room, m.target, now))?;
                 ack()
             }
             ClientMessage::Transfer(m) => {
-                core.run(|hub, _| hub.transfer(&me, &m.room, m.target, now))?;
+                host.run(|hub, _| hub.transfer(&me, &m.room, m.target, now))?;
                 ack()
             }
-            ClientMessage::CallAccept(m) => joined(core.run(|hub, _| hub.accept(&me, &m.room, now))?),
+            ClientMessage::CallAccept(m) => joined(host.run(|hub, _| hub.accept(&me, &m.room, now))?),
             ClientMessage::CallDecline(m) => {
-                core.run(|hub, _| hub.decline(&me, &m.room, now))?;
+                host.run(|hub, _| hub.decline(&me, &m.room, now))?;
                 ack()
             }
-            ClientMessage::Join(m) => joined(core.run(|hub, _| hub.join(&me, &m.room, now))?),
+            ClientMessage::Join(m) => joined(host.run(|hub, _| hub.join(&me, &m.room, now))?),
             ClientMessage::Leave(m) => {
-                core.run(|hub, _| hub.leave(&me, &m.room, now))?;
+                host.run(|hub, _| hub.leave(&me, &m.room, now))?;
                 ack()
             }
             ClientMessage::AdvisorCall(m) => {
-                core.run(|hub, _| hub.call_advisor(&me, &m.room))?;
+                host.run(|hub, _| hub.call_advisor(&me, &m.room))?;
                 ack()
             }
             ClientMessage::IdentityChecked(m) => {
-                core.run(|hub, _| hub.mark_identity_checked(&me, &m.room, m.document_type))?;
+                host.run(|hub, _| hub.mark_identity_checked(&me, &m.room, m.document_type))?;
                 ack()
             }
             ClientMessage::SessionEnd(m) => {
-                core.run(|hub, _| hub.end_session(&me, &m.room, m.outcome, now))?;
+                host.run(|hub, _| hub.end_session(&me, &m.room, m.outcome, now))?;
                 ack()
             }
             ClientMessage::SdpOffer(m) => {
-                core.run(|hub, _| hub.check_member(&me, &m.room))?;
+                host.run(|hub, _| hub.check_member(&me, &m.room))?;
                 let command = MediaCommand::Offer { room: m.room.clone(), participant: me, sdp: m.sdp };
-                match core.media_request(command).await? {
+                match host.media_request(command).await? {
                     MediaResult::Answer { sdp } => {
                         Ok(ServerMessage::SdpAnswer(SdpAnswerReply { id, room: m.room, sdp }))
                     }
@@ -367,23 +367,23 @@ impl Connection {
                 }
             }
             ClientMessage::SdpAnswer(m) => {
-                core.run(|hub, _| hub.check_member(&me, &m.room))?;
+                host.run(|hub, _| hub.check_member(&me, &m.room))?;
                 let command = MediaCommand::Answer { room: m.room, participant: me, sdp: m.sdp };
-                expect_ok(core.media_request(command).await?)?;
+                expect_ok(host.media_request(command).await?)?;
                 ack()
             }
             ClientMessage::ReceiveLimit(m) => {
-                core.run(|hub, _| hub.check_member(&me, &m.room))?;
+                host.run(|hub, _| hub.check_member(&me, &m.room))?;
                 let command =
                     MediaCommand::SetReceiveLimit { room: m.room, participant: me, max_bitrate_bps: m.max_bitrate_bps };
-                expect_ok(core.media_request(command).await?)?;
+                expect_ok(host.media_request(command).await?)?;
                 ack()
             }
             ClientMessage::Ping(_) => ack(),
             ClientMessage::IceCandidate(m) => {
-                core.run(|hub, _| hub.check_member(&me, &m.room))?;
+                host.run(|hub, _| hub.check_member(&me, &m.room))?;
                 let command = MediaCommand::IceCandidate { room: m.room, participant: me, candidate: m.candidate };
-                expect_ok(core.media_request(command).await?)?;
+                expect_ok(host.media_request(command).await?)?;
                 ack()
             }
         }

@@ -13,9 +13,9 @@
 pub mod app;
 pub mod bus;
 mod connection;
-mod core;
 pub mod error;
 pub mod hub;
+mod hub_host;
 pub mod media;
 mod ratelimit;
 pub mod settings;

@@ -9,7 +9,7 @@
 
 mod dev;
 mod keys;
-mod media;
+mod metrics;
 mod sessions;
 mod settings;
 mod web;
@@ -190,7 +190,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         verifier,
         issuer: Some(issuer.clone()),
         published_keys,
-        media: Arc::new(media::InProcessSfu(sfu.clone())),
+        media: Arc::new(silta::local_media::InProcessSfu(sfu.clone())),
         bus,
     };
     let web_root = settings.web.resolved_root();
@@ -201,7 +201,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         })?
         .with_routes(dev::routes(issuer))
         .with_routes(silta_booking::api::router(booking.clone()))
-        .with_routes(media::metrics_routes(sfu))
+        .with_routes(metrics::metrics_routes(sfu))
         .with_routes(web::routes(&web_root)?);
     relay_booking_events(&booking, app.state());
     let address = app.local_addr()?;

@@ -1,4 +1,5 @@
-//! The shared core: the hub behind a lock, publishing its effects in order.
+//! The hub's tokio host: the hub behind a lock, publishing its effects in
+//! order.
 //!
 //! Deliveries are published while the hub lock is held, so every client sees
 //! events in the order the hub made them. Media commands go to per-room
@@ -26,7 +27,7 @@ const MEDIA_SHARDS: usize = 8;
 type MediaJob = (MediaCommand, Option<oneshot::Sender<Result<MediaResult, MediaControlError>>>);
 
 /// The hub, the bus and the media queues.
-pub(crate) struct Core {
+pub(crate) struct HubHost {
     hub: Mutex<Hub>,
     pub(crate) bus: Arc<dyn Bus>,
     media_queues: Vec<mpsc::UnboundedSender<MediaJob>>,
@@ -45,8 +46,8 @@ fn room_of(command: &MediaCommand) -> &RoomId {
     }
 }
 
-impl Core {
-    /// Builds the core and starts its media queue workers (needs a tokio
+impl HubHost {
+    /// Builds the host and starts its media queue workers (needs a tokio
     /// runtime).
     pub(crate) fn start(hub: Hub, bus: Arc<dyn Bus>, media: SharedMediaControl) -> Arc<Self> {
         let mut media_queues = Vec::with_capacity(MEDIA_SHARDS);

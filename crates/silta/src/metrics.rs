@@ -1,29 +1,13 @@
-//! Glue: the SFU as the signal service's media seam, by in-process call
-//! (`silta dev`). A cluster puts NATS request/reply here instead.
+//! `GET /metrics` of `silta dev`: the SFU's counters, forwarding latency and
+//! per-participant statistics in Prometheus text.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use silta_proto::v1::media::{MediaCommand, MediaEvent, MediaResult};
+use silta_proto::v1::media::MediaEvent;
 use silta_sfu::SfuHandle;
-use silta_signal::media::{MediaControl, MediaControlError};
 use tokio::sync::broadcast;
-
-/// The SFU of this process.
-pub struct InProcessSfu(pub SfuHandle);
-
-#[async_trait]
-impl MediaControl for InProcessSfu {
-    async fn execute(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
-        Ok(self.0.execute(command).await)
-    }
-
-    fn events(&self) -> broadcast::Receiver<MediaEvent> {
-        self.0.events()
-    }
-}
 
 /// The latest statistics of each participant, from the SFU's events.
 type ParticipantStats = Arc<Mutex<HashMap<(String, String), (Instant, MediaEvent)>>>;
