@@ -43,6 +43,43 @@ pub enum AuthError {
     RoleNotGranted,
 }
 
+impl AuthError {
+    /// The stable code of this refusal at the HTTP edge (problem+json
+    /// `code`). The WebSocket protocol's codes follow from it
+    /// (`ErrorCode::from`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Expired => "token_expired",
+            AuthError::UnknownKey => "unknown_key",
+            AuthError::WrongAudience => "wrong_audience",
+            AuthError::Revoked => "credential_revoked",
+            AuthError::RoomNotGranted => "room_not_granted",
+            AuthError::RoleNotGranted => "forbidden",
+            AuthError::Malformed(_)
+            | AuthError::InvalidSignature
+            | AuthError::NotYetValid
+            | AuthError::WrongIssuer
+            | AuthError::LifetimeTooLong => "token_invalid",
+        }
+    }
+}
+
+impl From<&AuthError> for silta_proto::v1::signal::ErrorCode {
+    /// The WebSocket protocol's code for a refusal (a device credential
+    /// never travels there, so a revoked one is just an invalid token).
+    fn from(err: &AuthError) -> Self {
+        use silta_proto::v1::signal::ErrorCode;
+        match err {
+            AuthError::Expired => ErrorCode::TokenExpired,
+            AuthError::UnknownKey => ErrorCode::UnknownKey,
+            AuthError::WrongAudience => ErrorCode::WrongAudience,
+            AuthError::RoomNotGranted => ErrorCode::RoomNotGranted,
+            AuthError::RoleNotGranted => ErrorCode::Forbidden,
+            _ => ErrorCode::TokenInvalid,
+        }
+    }
+}
+
 /// Why a token could not be issued.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -7,7 +7,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use silta_auth::AuthError;
 use silta_proto::v1::Role;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -28,23 +27,14 @@ impl FromRequestParts<BookingState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &BookingState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                AppError::Unauthorized("token_missing", "send an access token as `Authorization: Bearer`".into())
-            })?;
-        state.verifier.verify_access(token).map(Caller).map_err(|err| {
-            let code = match err {
-                AuthError::Expired => "token_expired",
-                AuthError::WrongAudience => "wrong_audience",
-                AuthError::UnknownKey => "unknown_key",
-                _ => "token_invalid",
-            };
-            AppError::Unauthorized(code, err.to_string())
-        })
+        let token = silta_http::bearer_token(&parts.headers).ok_or_else(|| {
+            AppError::Unauthorized("token_missing", "send an access token as `Authorization: Bearer`".into())
+        })?;
+        state
+            .verifier
+            .verify_access(token)
+            .map(Caller)
+            .map_err(|err| AppError::Unauthorized(err.code(), err.to_string()))
     }
 }
 

@@ -1,7 +1,7 @@
 //! `AppError`: every refusal as `application/problem+json` with a stable
 //! code; unexpected failures as an opaque 500 whose cause is logged.
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 /// An API error.
@@ -81,15 +81,6 @@ impl IntoResponse for AppError {
             }
             tracing::error!(error = %chain, "request failed");
         }
-        let body = serde_json::json!({
-            "type": format!("https://silta.invalid/problems/{code}"),
-            "title": status.canonical_reason().unwrap_or("error"),
-            "status": status.as_u16(),
-            "code": code,
-            "detail": self.to_string(),
-        });
-        let mut response = (status, body.to_string()).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        response
+        silta_http::problem(status, code, &self.to_string())
     }
 }

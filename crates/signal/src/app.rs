@@ -10,7 +10,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use silta_auth::{AuthError, TokenIssuer, TokenVerifier, VerificationKey};
@@ -24,6 +24,8 @@ use tokio::sync::{Semaphore, watch};
 use crate::bus::{Bus, Delivery, Topic};
 use crate::connection;
 use crate::hub::Hub;
+use silta_http::problem;
+
 use crate::hub_host::HubHost;
 use crate::media::SharedMediaControl;
 use crate::settings::SignalSettings;
@@ -209,17 +211,12 @@ async fn websocket(State(state): State<SignalState>, headers: HeaderMap, upgrade
     };
     // The token may come in a header; never in the query string, which
     // lands in access logs.
-    let header_token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::to_owned)
-        .or_else(|| {
-            headers
-                .get(header::SEC_WEBSOCKET_PROTOCOL)
-                .and_then(|value| value.to_str().ok())
-                .and_then(connection::token_from_protocols)
-        });
+    let header_token = silta_http::bearer_token(&headers).map(str::to_owned).or_else(|| {
+        headers
+            .get(header::SEC_WEBSOCKET_PROTOCOL)
+            .and_then(|value| value.to_str().ok())
+            .and_then(connection::token_from_protocols)
+    });
     let limit = state.settings.hard_max_message_bytes;
     upgrade
         .protocols([SUBPROTOCOL])
@@ -228,29 +225,8 @@ async fn websocket(State(state): State<SignalState>, headers: HeaderMap, upgrade
         .on_upgrade(move |socket| connection::serve(socket, state, header_token, permit))
 }
 
-/// A problem+json response (RFC 9457) with a stable code.
-fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
-    let body = serde_json::json!({
-        "type": format!("https://silta.invalid/problems/{code}"),
-        "title": status.canonical_reason().unwrap_or("error"),
-        "status": status.as_u16(),
-        "code": code,
-        "detail": detail,
-    });
-    let mut response = (status, body.to_string()).into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    response
-}
-
 fn auth_problem(err: &AuthError) -> Response {
-    let code = match err {
-        AuthError::Expired => "token_expired",
-        AuthError::UnknownKey => "unknown_key",
-        AuthError::WrongAudience => "wrong_audience",
-        AuthError::Revoked => "credential_revoked",
-        _ => "token_invalid",
-    };
-    problem(StatusCode::UNAUTHORIZED, code, &err.to_string())
+    problem(StatusCode::UNAUTHORIZED, err.code(), &err.to_string())
 }
 
 /// `POST /v1/token/kiosk` with `Authorization: Bearer <device credential>`:
@@ -259,11 +235,7 @@ async fn exchange_kiosk_credential(State(state): State<SignalState>, headers: He
     let Some(issuer) = &state.issuer else {
         return problem(StatusCode::SERVICE_UNAVAILABLE, "exchange_unavailable", "this node does not issue tokens");
     };
-    let Some(credential) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-    else {
+    let Some(credential) = silta_http::bearer_token(&headers) else {
         return problem(StatusCode::UNAUTHORIZED, "credential_missing", "send the device credential as a Bearer token");
     };
     let device = match state.verifier.verify_device(credential) {

@@ -60,14 +60,7 @@ impl SignalError {
     /// The stable code sent to the client.
     pub fn code(&self) -> ErrorCode {
         match self {
-            SignalError::Auth(auth) => match auth {
-                AuthError::Expired => ErrorCode::TokenExpired,
-                AuthError::UnknownKey => ErrorCode::UnknownKey,
-                AuthError::WrongAudience => ErrorCode::WrongAudience,
-                AuthError::RoomNotGranted => ErrorCode::RoomNotGranted,
-                AuthError::RoleNotGranted => ErrorCode::Forbidden,
-                _ => ErrorCode::TokenInvalid,
-            },
+            SignalError::Auth(auth) => ErrorCode::from(auth),
             SignalError::Forbidden(_) => ErrorCode::Forbidden,
             SignalError::RoomNotFound => ErrorCode::RoomNotFound,
             SignalError::NotInRoom => ErrorCode::NotInRoom,
