@@ -1,0 +1,67 @@
+// The kiosks section: the table of kiosks and the form that adds or replaces
+// one (its service point and whether it is in use).
+
+import { h } from '../../shared/ui.js';
+import { SUBJECT_PATTERN, checkboxField, editing, entityForm, entityTable, input, matching, renderRows, reportProblems, select, textField, yesNo } from '../kit.js';
+import { api, chosen, directory, directorySelect, loadDirectory, pointName } from '../store.js';
+
+/** @typedef {import('../kit.js').Problem} Problem */
+/** @typedef {import('../store.js').Kiosk} Kiosk */
+/**
+ * @template T
+ * @typedef {import('../kit.js').Column<T>} Column
+ */
+
+export function kiosksSection() {
+  return [
+    entityTable('kiosks-table', 'kiosks.caption'),
+    entityForm(
+      'kiosk-form',
+      'kiosks.form',
+      [
+        h(
+          'div',
+          { class: 'grid compact' },
+          textField('kiosk-id', 'field.kioskId', { required: true, hint: 'hint.subject', maxlength: 128 }),
+          directorySelect('kiosk-point', 'field.servicePoint', 'points'),
+        ),
+        checkboxField('kiosk-active', 'field.active'),
+      ],
+      saveKiosk,
+      { onReset: () => (input('kiosk-active').checked = true) },
+    ),
+  ];
+}
+
+async function saveKiosk() {
+  /** @type {Problem[]} */
+  const problems = [];
+  const id = matching('kiosk-id', 'field.kioskId', SUBJECT_PATTERN, 'invalid.subject', problems);
+  const servicePoint = chosen('kiosk-point', 'field.servicePoint', 'points', problems);
+  if (!reportProblems('kiosk-form', problems)) return null;
+  await api.post('/kiosks', { id, service_point: servicePoint, active: input('kiosk-active').checked });
+  await loadDirectory();
+  return id;
+}
+
+/** @param {Kiosk} kiosk */
+function editKiosk(kiosk) {
+  input('kiosk-id').value = kiosk.id;
+  select('kiosk-point').value = kiosk.service_point;
+  input('kiosk-active').checked = kiosk.active;
+  editing('kiosk-form', kiosk.id);
+}
+
+export function renderKiosks() {
+  renderRows(
+    'kiosks-table',
+    /** @type {Column<Kiosk>[]} */ ([
+      { key: 'field.kioskId', cell: (k) => k.id },
+      { key: 'field.servicePoint', cell: (k) => pointName(k.service_point) },
+      { key: 'field.active', cell: (k) => yesNo(k.active) },
+    ]),
+    directory.kiosks,
+    (k) => k.id,
+    editKiosk,
+  );
+}
