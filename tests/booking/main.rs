@@ -4,6 +4,7 @@
 mod fixture;
 
 mod booking_reserves_each_resource_once;
+mod migrations_make_the_same_schema;
 mod notifications_are_delivered_from_the_outbox;
 mod openapi_document_is_served;
 mod queue_keeps_order_and_survives_restart;
