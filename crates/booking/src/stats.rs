@@ -177,19 +177,37 @@ pub async fn statistics(store: &Store, caller: &Caller, from: &str, to: &str) ->
         .collect())
 }
 
-/// The statistics as CSV (RFC 4180), for spreadsheets.
+/// A text cell that a spreadsheet would take for a formula (`=`, `+`, `-`,
+/// `@`, or a tab or carriage return first) gets a leading `'`, so opening
+/// the export never runs anything (OWASP: CSV injection).
+fn neutralised(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() }
+}
+
+/// The statistics as CSV (RFC 4180, CRLF line ends, quoted where needed by
+/// the `csv` crate), for spreadsheets.
 pub fn to_csv(rows: &[StatisticsRow]) -> String {
-    fn field(value: &str) -> String {
-        if value.contains([',', '"', '\n']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value.to_owned() }
-    }
-    let mut out = String::from(
-        "month,service_point,agency,transactions,sessions,mean_duration_seconds,interpreter_sessions,feedback_mean,feedback_count,reimbursement_eur\r\n",
-    );
+    let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let header = [
+        "month",
+        "service_point",
+        "agency",
+        "transactions",
+        "sessions",
+        "mean_duration_seconds",
+        "interpreter_sessions",
+        "feedback_mean",
+        "feedback_count",
+        "reimbursement_eur",
+    ];
+    // Writing to memory cannot fail; a failed record is left out rather
+    // than the export refused.
+    let _ = writer.write_record(header);
     for row in rows {
         let line = [
-            field(&row.month),
-            field(&row.service_point),
-            field(&row.agency),
+            neutralised(&row.month),
+            neutralised(&row.service_point),
+            neutralised(&row.agency),
             row.transactions.to_string(),
             row.sessions.to_string(),
             format!("{:.0}", row.mean_duration_seconds),
@@ -198,8 +216,41 @@ pub fn to_csv(rows: &[StatisticsRow]) -> String {
             row.feedback_count.to_string(),
             row.reimbursement_cents.map(|cents| format!("{}.{:02}", cents / 100, cents % 100)).unwrap_or_default(),
         ];
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        let _ = writer.write_record(&line);
     }
-    out
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(service_point: &str) -> StatisticsRow {
+        StatisticsRow {
+            month: "2026-11".into(),
+            service_point: service_point.into(),
+            agency: "VERO".into(),
+            transactions: 3,
+            sessions: 4,
+            mean_duration_seconds: 612.4,
+            interpreter_sessions: 1,
+            feedback_mean: Some(4.5),
+            feedback_count: 2,
+            reimbursement_cents: Some(12_345),
+        }
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it_and_neutralises_formulas() {
+        let csv = to_csv(&[row("sp-kemi"), row("=HYPERLINK(\"http://x\")"), row("a,b\r\nc"), row("@sum"), row("-1+1")]);
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert!(lines[0].starts_with("month,service_point,agency,"));
+        assert_eq!(lines[1], "2026-11,sp-kemi,VERO,3,4,612,1,4.50,2,123.45");
+        assert!(lines[2].starts_with("2026-11,\"'=HYPERLINK(\"\"http://x\"\")\",VERO,"), "{}", lines[2]);
+        assert!(csv.contains("\"a,b\r\nc\""), "a cell with a comma and a line break is quoted whole");
+        assert!(csv.contains(",'@sum,"), "an @ cell is neutralised");
+        assert!(csv.contains(",'-1+1,"), "a - cell is neutralised");
+        assert!(csv.ends_with("\r\n"));
+    }
 }
