@@ -24,6 +24,27 @@ fn recent_sizes(peer: &Peer) -> Vec<usize> {
     video_from_kiosk(peer).map(|track| track.stats.sizes.keys().copied().collect()).unwrap_or_default()
 }
 
+/// Packets received since the last reset.
+fn recent_packets(peer: &Peer) -> u64 {
+    video_from_kiosk(peer).map(|track| track.stats.sizes.values().sum()).unwrap_or(0)
+}
+
+/// Waits (at most `limit`) until a fresh window of 60 packets carries only
+/// the layer of `size`; panics with the sizes last seen otherwise.
+async fn settles_on(peer: &Peer, size: usize, limit: Duration, what: &str) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        peer.reset_sizes();
+        let window_left = deadline.saturating_duration_since(tokio::time::Instant::now()).max(Duration::from_secs(2));
+        wait_until(window_left, "60 packets of video", || recent_packets(peer) >= 60).await;
+        let seen = recent_sizes(peer);
+        if seen == [size] {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: the layers seen were {seen:?}, not only {size}");
+    }
+}
+
 async fn layer_follows_limit() {
     let stack = spawn_media_stack(|_| {}).await;
     let (room, kiosk, advisor) = kiosk_and_advisor(&stack).await;
@@ -41,17 +62,11 @@ async fn layer_follows_limit() {
         .request(json!({"type": "receive_limit", "room": room, "max_bitrate_bps": 150_000}))
         .await
         .expect("limit accepted");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    advisor.reset_sizes();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(recent_sizes(&advisor), vec![200], "capped: only the low layer");
+    settles_on(&advisor, 200, Duration::from_secs(10), "capped: only the low layer").await;
 
     // The limit is lifted: the high layer follows.
     advisor.request(json!({"type": "receive_limit", "room": room})).await.expect("limit lifted");
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    advisor.reset_sizes();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(recent_sizes(&advisor), vec![1100], "uncapped: the full layer");
+    settles_on(&advisor, 1100, Duration::from_secs(12), "uncapped: the full layer").await;
 
     // One continuous stream on the advisor's side throughout.
     let track = video_from_kiosk(&advisor).unwrap();
