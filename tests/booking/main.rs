@@ -9,6 +9,7 @@ mod notifications_are_delivered_from_the_outbox;
 mod openapi_document_is_served;
 mod queue_keeps_order_and_survives_restart;
 mod roles_see_only_their_own_work;
+mod routes_refuse_in_process;
 mod slot_search_follows_the_calendars;
 mod statistics_count_completed_transactions;
 
