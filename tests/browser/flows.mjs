@@ -226,6 +226,36 @@ export async function walkIn(server, browser, { prefix, expert = 'expert-vero-1'
   return { kiosk, advisor, expert: expertPage };
 }
 
+/**
+ * Waits up to `timeoutMs` for a page to mark some tile as the active
+ * speaker (its own view included), watching every change of
+ * `data-speaking` so a short burst of sound is not missed between two
+ * looks. Resolves with the tile's role ('self' for one's own view) and the
+ * text that describes it to assistive technology, or null.
+ */
+function speakerMarked(page, timeoutMs = 10_000) {
+  return page.evaluate((timeoutMs) => new Promise((resolve) => {
+    const describe = (tile) => ({
+      role: tile.dataset.self === 'true' ? 'self' : tile.dataset.role,
+      description: document.getElementById(tile.getAttribute('aria-describedby') ?? '')?.textContent ?? '',
+    });
+    const now = document.querySelector('.tile[data-speaking="true"]');
+    if (now) return resolve(describe(now));
+    const observer = new MutationObserver((records) => {
+      const record = records.find((r) => r.target instanceof HTMLElement && r.target.dataset.speaking === 'true');
+      if (!record) return;
+      observer.disconnect();
+      clearTimeout(timer);
+      resolve(describe(record.target));
+    });
+    observer.observe(document.body, { subtree: true, attributes: true, attributeFilter: ['data-speaking'] });
+    const timer = setTimeout(() => {
+      observer.disconnect();
+      resolve(null);
+    }, timeoutMs);
+  }), timeoutMs);
+}
+
 /** The expert ends the session; the kiosk asks for feedback. */
 async function endByExpert(expert, kiosk, outcome = 'resolved') {
   await expert.selectOption('#end-outcome', outcome);
@@ -396,14 +426,23 @@ export const flows = [
     async run() {
       await withSystem(async (server, browser) => {
         const { kiosk, advisor, expert } = await walkIn(server, browser, { prefix: 'walk-in' });
+        // The quality indicator shows the server's grade of the kiosk's
+        // connection (`connection_quality`) soon after the call starts.
+        await eventually(async () => ['good', 'fair', 'poor'].includes(await kiosk.locator('#quality').getAttribute('data-grade')),
+          'the kiosk quality indicator to show the server\'s grade', 10_000);
+        // The fake devices all make sound: the server names a speaker
+        // (`active_speaker`) and every app highlights that tile.
+        for (const [page, who] of [[kiosk, 'the kiosk'], [expert, 'the expert']]) {
+          const speaker = await speakerMarked(page);
+          assert(speaker, `${who} marks no tile as the active speaker within 10 s`);
+          assert(speaker.description.length > 0, `${who}: the speaking tile (${speaker.role}) is not described as speaking`);
+        }
         await assertMediaFlows(kiosk, 'the kiosk', ['expert', 'advisor']);
         await assertMediaFlows(expert, 'the expert', ['kiosk', 'advisor']);
         await assertMediaFlows(advisor, 'the advisor', ['kiosk', 'expert']);
         await capture(kiosk, 'walk-in-kiosk-call');
         await capture(expert, 'walk-in-expert-call');
         await capture(advisor, 'walk-in-advisor-call');
-        // The quality indicator has graded the connection.
-        await eventually(async () => (await kiosk.locator('#quality').getAttribute('data-grade')) === 'good', 'the kiosk quality indicator to say good');
         // A second video source: the citizen shows a document.
         await kiosk.click('#second-source');
         await expert.locator('.tile[data-source="second"][data-active="true"]').waitFor({ timeout: 15_000 });

@@ -139,9 +139,6 @@ async function main() {
     announce(t('queue.announce', { position: message.position, wait: formatDuration(message.estimated_wait_seconds) }));
   });
   client.on('feedback_requested', (message) => askFeedback(message.room));
-  client.on('active_speaker', (message) => {
-    if (message.room === app.session?.room) app.session?.view.setActiveSpeaker(message.participant ?? null);
-  });
   client.on('call_withdrawn', (message) => {
     if (message.room === app.session?.room) announce(t('session.request_withdrawn'));
   });

@@ -2,23 +2,38 @@
 // participant's camera (plus a tile for a second source such as a document
 // camera or a shared screen), the self view, and the "reconnecting" overlay.
 // Which role fills the large area is the app's choice (`primaryRoles`).
-// Every tile is also marked `data-size="large"` or `"small"` (and the
-// speaking one `data-speaking`), with the counts on the stage, so a page's
-// stylesheet can lay them out for its screen (the kiosk does).
+// Every tile is also marked `data-size="large"` or `"small"`, with the
+// counts on the stage, so a page's stylesheet can lay them out for its
+// screen (the kiosk does). The active speaker's tiles (one's own view too,
+// when it is oneself) are marked `data-speaking="true"` and described as
+// speaking to assistive technology; a remote tile carries its participant's
+// connection grade from the server as `data-quality`.
 
 import { t } from './i18n.js';
 import { h } from './ui.js';
 
 /** @typedef {{participant: string, role: string, organisation: string, languages: string[], connection: string}} ParticipantInfo */
 
+/**
+ * The least time the highlight stays where it is: the server names the
+ * loudest voice as often as every 300 ms, and two voices at a time would
+ * make it flicker.
+ */
+const SPEAKER_HOLD_MS = 1500;
+
+/** Numbers the call views of a page, for their element ids. */
+let views = 0;
+
 export class CallView {
   /**
    * @param {HTMLElement} container where the stage is drawn
-   * @param {{primaryRoles: string[], self?: MediaStream | null}} options
+   * @param {{primaryRoles: string[], self?: MediaStream | null, selfParticipant?: string | null}} options
    */
   constructor(container, options) {
     this.container = container;
     this.primaryRoles = options.primaryRoles;
+    /** One's own participant id, to mark one's own view when one speaks. */
+    this.selfParticipant = options.selfParticipant ?? null;
     /** @type {Map<string, ParticipantInfo>} */
     this.participants = new Map();
     /** @type {Map<string, MediaStream>} */
@@ -28,9 +43,19 @@ export class CallView {
     this.primary = h('div', { class: 'tiles primary', role: 'group', 'aria-label': t('call.main') });
     this.side = h('div', { class: 'tiles side', role: 'group', 'aria-label': t('call.others') });
     this.selfTile = null;
-    /** @type {string | null} the loudest participant, from `active_speaker` */
+    /** @type {string | null} the speaker shown */
     this.activeSpeaker = null;
-    this.stage = h('div', { class: 'stage' }, this.primary, this.side);
+    /** @type {string | null} the loudest participant, from `active_speaker` */
+    this.latestSpeaker = null;
+    /** @type {number | undefined} while the shown speaker is held */
+    this.speakerHold = undefined;
+    /** @type {Map<string, string>} the server's connection grade by participant */
+    this.qualities = new Map();
+    views += 1;
+    // The speaking tile's description (`aria-describedby`), re-translated
+    // with the page.
+    this.speakingNote = h('span', { id: `call-speaking-${views}`, class: 'visually-hidden', 'data-i18n': 'tile.speaking' }, t('tile.speaking'));
+    this.stage = h('div', { class: 'stage' }, this.primary, this.side, this.speakingNote);
     container.replaceChildren(this.stage);
     if (options.self) this.setSelf(options.self);
     this.watcher = window.setInterval(() => this.watchSecondSources(), 1000);
@@ -74,13 +99,36 @@ export class CallView {
 
   /**
    * Marks the loudest participant (or nobody, for silence): their tiles
-   * are shown large, like the primary roles'.
+   * are highlighted and shown large, like the primary roles'. One's own
+   * view is highlighted when one speaks, but stays small. A change shows
+   * at once unless the last one is under SPEAKER_HOLD_MS old; then the
+   * latest speaker shows when that time is up.
    * @param {string | null} participant
    */
   setActiveSpeaker(participant) {
-    if (this.activeSpeaker === participant) return;
-    this.activeSpeaker = participant;
+    this.latestSpeaker = participant;
+    if (this.speakerHold === undefined) this.showSpeaker();
+  }
+
+  showSpeaker() {
+    this.speakerHold = undefined;
+    if (this.activeSpeaker === this.latestSpeaker) return;
+    this.activeSpeaker = this.latestSpeaker;
     this.layout();
+    this.speakerHold = window.setTimeout(() => this.showSpeaker(), SPEAKER_HOLD_MS);
+  }
+
+  /**
+   * A participant's connection grade from the server, shown on their tiles
+   * as `data-quality`.
+   * @param {string} participant
+   * @param {string} grade
+   */
+  setQuality(participant, grade) {
+    this.qualities.set(participant, grade);
+    for (const tile of this.tiles.values()) {
+      if (tile.dataset.participant === participant) tile.dataset.quality = grade;
+    }
   }
 
   /**
@@ -98,18 +146,26 @@ export class CallView {
       const speaking = this.activeSpeaker !== null && tile.dataset.participant === this.activeSpeaker;
       const isLarge = !primaryPresent || speaking || this.primaryRoles.includes(tile.dataset.role ?? '');
       tile.dataset.size = isLarge ? 'large' : 'small';
-      tile.dataset.speaking = String(speaking);
+      this.markSpeaking(tile, speaking);
       if (isLarge) large += 1;
       else small += 1;
     }
     if (this.selfTile) {
       const alone = shown.length === 0;
       this.selfTile.dataset.size = alone ? 'large' : 'small';
+      this.markSpeaking(this.selfTile, this.activeSpeaker !== null && this.activeSpeaker === this.selfParticipant);
       if (alone) large += 1;
       else small += 1;
     }
     this.stage.dataset.large = String(large);
     this.stage.dataset.small = String(small);
+  }
+
+  /** @param {HTMLElement} tile @param {boolean} speaking */
+  markSpeaking(tile, speaking) {
+    tile.dataset.speaking = String(speaking);
+    if (speaking) tile.setAttribute('aria-describedby', this.speakingNote.id);
+    else tile.removeAttribute('aria-describedby');
   }
 
   /** @param {ParticipantInfo[]} list everyone else in the room */
@@ -127,6 +183,7 @@ export class CallView {
   /** @param {string} participant */
   removeParticipant(participant) {
     this.participants.delete(participant);
+    this.qualities.delete(participant);
     this.render();
   }
 
@@ -184,6 +241,8 @@ export class CallView {
           for (const a of audio) if (current && !current.getTrackById(a.id)) current.addTrack(a);
         }
         tile.dataset.source = index === 0 ? 'camera' : 'second';
+        const quality = this.qualities.get(info.participant);
+        if (quality) tile.dataset.quality = quality;
         // A second source shows only while frames arrive (see watchSecondSources).
         if (index > 0 && !tile.dataset.active) {
           tile.dataset.active = 'false';
@@ -222,6 +281,7 @@ export class CallView {
 
   destroy() {
     window.clearInterval(this.watcher);
+    window.clearTimeout(this.speakerHold);
     this.container.replaceChildren();
     this.tiles.clear();
   }

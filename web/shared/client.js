@@ -15,7 +15,9 @@
 // or go. Remote tracks are grouped by their stream id, which the SFU sets to
 // the publishing participant's id.
 //
-// ConnectionQuality: a good/fair/poor grade from getStats (loss, RTT).
+// ConnectionQuality: the good/fair/poor grades the server sends for each
+// participant of a room, with one local override: one's own peer
+// connection down means 'poor' at once.
 
 /** @typedef {'connecting' | 'connected' | 'reconnecting' | 'closed'} ConnectionState */
 /** @typedef {{type: string, id?: string | null, [key: string]: any}} Message */
@@ -485,55 +487,79 @@ export class MediaSession extends EventTarget {
 
 /** @typedef {'good' | 'fair' | 'poor' | 'unknown'} QualityGrade */
 
+/** The grades the server sends. */
+const GRADES = ['good', 'fair', 'poor'];
+
 /**
- * Grades a peer connection every two seconds from its statistics: packet
- * loss of what arrives and the round-trip time of the selected pair.
+ * The connection quality of a room's participants as the signal service
+ * grades it (`connection_quality`, from what the SFU measures of each
+ * peer). One thing the server cannot see is one's own peer connection
+ * failing: while it is disconnected or failed one's own grade is 'poor' at
+ * once, and once it is connected again 'unknown' until the server grades it
+ * anew. A `change` event names the participant whose grade changed.
  */
 export class ConnectionQuality extends EventTarget {
-  /** @param {RTCPeerConnection} pc */
-  constructor(pc) {
+  /**
+   * @param {SignalClient} client
+   * @param {string} room
+   * @param {string | undefined} self one's own participant id
+   * @param {RTCPeerConnection} pc one's own peer connection to the room
+   */
+  constructor(client, room, self, pc) {
     super();
+    this.self = self;
     this.pc = pc;
-    /** @type {QualityGrade} */
-    this.grade = 'unknown';
-    /** @type {Map<string, {lost: number, received: number}>} */
-    this.previous = new Map();
-    this.timer = window.setInterval(() => this.sample().catch(() => {}), 2000);
-  }
-
-  async sample() {
-    if (this.pc.connectionState === 'closed') return this.stop();
-    const report = await this.pc.getStats();
-    let lost = 0;
-    let received = 0;
-    /** @type {number | null} */
-    let rtt = null;
-    report.forEach((entry) => {
-      if (entry.type === 'inbound-rtp') {
-        const before = this.previous.get(entry.id) ?? { lost: 0, received: 0 };
-        lost += Math.max(0, (entry.packetsLost ?? 0) - before.lost);
-        received += Math.max(0, (entry.packetsReceived ?? 0) - before.received);
-        this.previous.set(entry.id, { lost: entry.packetsLost ?? 0, received: entry.packetsReceived ?? 0 });
-      }
-      if (entry.type === 'candidate-pair' && entry.nominated && entry.state === 'succeeded') {
-        rtt = typeof entry.currentRoundTripTime === 'number' ? entry.currentRoundTripTime : rtt;
-      }
-    });
-    const loss = received + lost > 0 ? lost / (received + lost) : 0;
-    /** @type {QualityGrade} */
-    let grade;
-    if (this.pc.connectionState !== 'connected') grade = 'poor';
-    else if (loss > 0.08 || (rtt ?? 0) > 0.4) grade = 'poor';
-    else if (loss > 0.02 || (rtt ?? 0) > 0.15) grade = 'fair';
-    else grade = 'good';
-    if (grade !== this.grade) {
-      this.grade = grade;
-      this.dispatchEvent(new CustomEvent('change', { detail: { grade, loss, rtt } }));
-    }
+    /** @type {Map<string, QualityGrade>} the server's latest grade of each participant */
+    this.grades = new Map();
+    /** @param {Event} event */
+    const onQuality = (event) => {
+      const message = /** @type {CustomEvent<Message>} */ (event).detail;
+      if (message.room !== room || !GRADES.includes(message.grade)) return;
+      // A grade of one's own connection while it is down is not believed.
+      if (message.participant === this.self && this.lost()) return;
+      if (this.grades.get(message.participant) === message.grade) return;
+      this.grades.set(message.participant, message.grade);
+      this.changed(message.participant);
+    };
+    const onState = () => {
+      if (this.lost()) this.grades.delete(this.self ?? '');
+      this.changed(this.self ?? '');
+    };
+    client.addEventListener('connection_quality', onQuality);
+    pc.addEventListener('connectionstatechange', onState);
+    /** @type {Array<() => void>} */
+    this.unsubscribe = [
+      () => client.removeEventListener('connection_quality', onQuality),
+      () => pc.removeEventListener('connectionstatechange', onState),
+    ];
   }
 
   stop() {
-    window.clearInterval(this.timer);
+    for (const stop of this.unsubscribe) stop();
+    this.unsubscribe = [];
+  }
+
+  /** Whether one's own peer connection is down (disconnected or failed). */
+  lost() {
+    return this.pc.connectionState === 'disconnected' || this.pc.connectionState === 'failed';
+  }
+
+  /** One's own grade. */
+  get grade() {
+    return this.lost() ? 'poor' : this.gradeOf(this.self ?? '');
+  }
+
+  /**
+   * @param {string} participant
+   * @returns {QualityGrade}
+   */
+  gradeOf(participant) {
+    return this.grades.get(participant) ?? 'unknown';
+  }
+
+  /** @param {string} participant */
+  changed(participant) {
+    this.dispatchEvent(new CustomEvent('change', { detail: { participant } }));
   }
 }
 

@@ -1,6 +1,9 @@
 // One room as an app lives it: the participants, the media session to the
-// SFU, the call view and the connection-quality indicator, kept up to date
-// from the signal service's events, across reconnects.
+// SFU, the call view (with the active speaker highlighted) and the
+// connection-quality indicator, kept up to date from the signal service's
+// events, across reconnects. The grades are the server's
+// (`connection_quality`); the page only says 'poor' on its own when its peer
+// connection is down, which the server cannot see.
 
 import { CallView } from './call.js';
 import { ConnectionQuality, MediaSession, localMedia } from './client.js';
@@ -57,9 +60,9 @@ export class RoomSession extends EventTarget {
     this.local = options.local;
     /** @type {Map<string, ParticipantInfo>} */
     this.participants = new Map();
-    this.view = new CallView(options.stage, { primaryRoles: options.primaryRoles, self: options.local });
+    this.view = new CallView(options.stage, { primaryRoles: options.primaryRoles, self: options.local, selfParticipant: this.self });
     this.media = new MediaSession(client, this.room);
-    this.quality = new ConnectionQuality(this.media.pc);
+    this.quality = new ConnectionQuality(client, this.room, this.self, this.media.pc);
     this.qualityElement = options.quality ?? null;
     this.ended = false;
     /** @type {Array<() => void>} */
@@ -77,7 +80,11 @@ export class RoomSession extends EventTarget {
       const state = /** @type {CustomEvent} */ (event).detail;
       if (state === 'failed' && this.client.state === 'connected' && !this.ended) this.media.restartIce();
     });
-    this.quality.addEventListener('change', () => this.renderQuality());
+    this.quality.addEventListener('change', (event) => {
+      const { participant } = /** @type {CustomEvent} */ (event).detail;
+      if (participant === this.self) this.renderQuality();
+      else this.view.setQuality(participant, this.quality.gradeOf(participant));
+    });
     this.renderQuality();
 
     this.listen('participant_joined', (m) => {
@@ -112,6 +119,7 @@ export class RoomSession extends EventTarget {
       }
       this.changed();
     });
+    this.listen('active_speaker', (m) => this.view.setActiveSpeaker(m.participant ?? null));
     this.listen('session_ended', (m) => {
       this.ended = true;
       this.close();
