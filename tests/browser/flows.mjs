@@ -1171,7 +1171,8 @@ export const flows = [
         const admin = await browser.page('admin');
         await admin.goto(`${server.base}/admin/?as=admin-1`);
         await admin.locator('main').waitFor();
-        await sleep(1000);
+        // The directory has loaded when the agencies table has its rows.
+        await admin.locator('#agencies tbody tr').first().waitFor({ state: 'attached' });
         await checkAdminSections(admin);
       });
     },
@@ -1190,7 +1191,9 @@ async function checkAdminSections(admin) {
   assert(sections.length >= 7, `the admin app has its sections (found ${sections.join(', ')})`);
   for (const href of sections) {
     await admin.locator(`nav a[href="${href}"]`).click();
-    await sleep(500);
+    await admin.locator(`nav a[href="${href}"][aria-current="page"]`).waitFor();
+    await admin.locator(href).waitFor({ state: 'visible' });
+    if (href === '#statistics') await admin.locator('#statistics-table').first().waitFor({ state: 'visible' });
     await capture(admin, `pages-admin-${href.slice(1)}`);
     await assertReflows(admin, `the admin section ${href}`);
   }
