@@ -223,6 +223,11 @@ export async function walkIn(server, browser, { prefix, expert = 'expert-vero-1'
   await eventually(async () => (await kiosk.evaluate(() => document.body.dataset.phase)) === 'in_call', 'the kiosk to show the call');
   // In a call the expert reads busy (and is offered nothing else).
   await eventually(async () => (await expertPage.locator('#presence-state').getAttribute('data-status')) === 'busy', 'the expert to read busy in the call');
+  // The citizen sees the agency by its directory name, never its code.
+  await eventually(async () => {
+    const caption = (await kiosk.locator('.tile[data-role="expert"]').first().textContent()) ?? '';
+    return caption.length > 0 && !caption.includes(agency) ? caption : null;
+  }, `the kiosk to name the expert's agency, not ${agency}`);
   return { kiosk, advisor, expert: expertPage };
 }
 

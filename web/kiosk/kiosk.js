@@ -6,6 +6,7 @@
 // short-lived tokens.
 
 import { bookingApi } from '../shared/api.js';
+import { directory } from '../shared/directory.js';
 import { claimsOf, deviceCredential, demoIdentities, forgetDeviceCredential, kioskTokenSource, storeDeviceCredential } from '../shared/auth.js';
 import { SignalClient } from '../shared/client.js';
 import { LANGUAGE_NAMES, LANGUAGES, formatDuration, isLanguage, onLanguageChange, setLanguage, t } from '../shared/i18n.js';
@@ -56,7 +57,6 @@ function face(score) {
  * @property {string} screen
  * @property {import('../shared/i18n.js').Language} homeLanguage
  * @property {string | null} servicePointId
- * @property {string | null} servicePointName
  * @property {boolean} advisorCalled
  * @property {string} mediaState
  */
@@ -74,8 +74,6 @@ const app = {
   homeLanguage: 'fi',
   /** The service point this kiosk stands in (from its device credential). */
   servicePointId: null,
-  /** Its municipality, from the booking service's directory. */
-  servicePointName: null,
   /** The citizen has called the advisor back and the advisor is not here yet. */
   advisorCalled: false,
   /** The room's media connection (RTCPeerConnection.connectionState). */
@@ -144,7 +142,7 @@ async function main() {
   });
   const welcome = await client.connect();
   show('idle');
-  loadServicePointName();
+  loadDirectoryNames();
   // After a reload within the resume window the session is still ours.
   for (const room of welcome.rooms ?? []) enterRoom(room);
 }
@@ -174,24 +172,26 @@ async function showProvisioning() {
 }
 
 /**
- * Looks up the municipality of the kiosk's service point; until it is
- * known (or if the directory cannot be read) the point's id stands in.
+ * Loads the directory's names (the service point, the agencies) the kiosk
+ * shows; until they are known (or if the directory cannot be read) the
+ * point's id and the agency's code stand in.
  */
-async function loadServicePointName() {
+async function loadDirectoryNames() {
   renderServicePoint();
-  if (!app.api || !app.servicePointId) return;
+  if (!app.api) return;
+  directory.addEventListener('change', () => {
+    renderServicePoint();
+    renderSessionState();
+  });
   try {
-    const points = await app.api.all('/service-points');
-    const point = points.find((candidate) => candidate.id === app.servicePointId);
-    if (point?.municipality) app.servicePointName = String(point.municipality);
+    await directory.load(app.api);
   } catch (error) {
-    console.warn('silta: the service point directory could not be read', error);
+    console.warn('silta: the directory could not be read', error);
   }
-  renderServicePoint();
 }
 
 function renderServicePoint() {
-  const name = app.servicePointName ?? app.servicePointId;
+  const name = app.servicePointId ? directory.pointName(app.servicePointId) : null;
   byId('service-point').textContent = name ? t('kiosk.service_point', { name }) : '';
 }
 
@@ -313,8 +313,8 @@ function renderSessionState() {
   let status = phase === 'call_back' ? t('call.advisor_called') : t(`session.${phase}`);
   if (phase === 'in_call') {
     const expert = [...(session?.participants.values() ?? [])].find((info) => info.role === 'expert');
-    const agency = expert ? t(`agency.${expert.organisation}`) : '';
-    if (agency && agency !== `agency.${expert?.organisation}`) status = t('session.in_call_with', { agency });
+    const agency = expert ? directory.agencyName(expert.organisation) : '';
+    if (agency) status = t('session.in_call_with', { agency });
   }
   byId('session-title').textContent = t(`session.heading.${phase}`);
   byId('session-state').textContent = status;

@@ -9,6 +9,7 @@
 // speaking to assistive technology; a remote tile carries its participant's
 // connection grade from the server as `data-quality`.
 
+import { directory } from './directory.js';
 import { t } from './i18n.js';
 import { h } from './ui.js';
 
@@ -59,6 +60,9 @@ export class CallView {
     container.replaceChildren(this.stage);
     if (options.self) this.setSelf(options.self);
     this.watcher = window.setInterval(() => this.watchSecondSources(), 1000);
+    // Agency names come from the directory: the labels follow when it loads.
+    this.onDirectory = () => this.render();
+    directory.addEventListener('change', this.onDirectory);
   }
 
   /**
@@ -204,7 +208,7 @@ export class CallView {
   /** @param {ParticipantInfo} info */
   label(info) {
     const role = t(`role.${info.role}`);
-    const organisation = info.role === 'expert' ? t(`agency.${info.organisation}`) : '';
+    const organisation = info.role === 'expert' ? directory.agencyName(info.organisation) : '';
     const languages = info.role === 'interpreter' ? info.languages.map((lang) => t(`lang.${lang}`)).join(', ') : '';
     return [role, organisation, languages].filter(Boolean).join(' · ');
   }
@@ -280,6 +284,7 @@ export class CallView {
   }
 
   destroy() {
+    directory.removeEventListener('change', this.onDirectory);
     window.clearInterval(this.watcher);
     window.clearTimeout(this.speakerHold);
     this.container.replaceChildren();
