@@ -47,6 +47,68 @@ async fn refusals_are_problems_with_codes() {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from("{\"agency\":"))
         .unwrap();
-    let (status, _, _) = call(router(), broken).await;
-    assert!(status.is_client_error(), "unreadable JSON gets a 4xx, not {status}");
+    let (status, content_type, body) = call(router(), broken).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["code"], "invalid_json");
+}
+
+/// Dates, times of day and time zones are typed values: a malformed one is
+/// refused as the request is read, naming the field, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_values_are_refused_where_they_are_read() {
+    let app = spawn_booking(Database::Sqlite).await;
+    let router = || silta_booking::api::router(app.state.clone());
+    let admin = app.admin();
+    let post = |path: &str, body: serde_json::Value| {
+        Request::post(path)
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let point = |zone: &str, opens: &str| {
+        serde_json::json!({"id": "sp-test", "municipality": "Kemi", "address": "Valtakatu 1", "time_zone": zone,
+            "opening_hours": [{"weekday": 1, "opens": opens, "closes": "16:00"}]})
+    };
+    let cases = [
+        ("/api/v1/service-points", point("Mars/Olympus", "09:00"), "unknown time zone"),
+        ("/api/v1/service-points", point("Europe/Helsinki", "9.00"), "is not a time HH:MM"),
+        ("/api/v1/service-points", point("Europe/Helsinki", "24:15"), "is not a time HH:MM"),
+        ("/api/v1/holidays", serde_json::json!({"date": "2026-02-30", "name": "No such day"}), "date"),
+        (
+            "/api/v1/opening-exceptions",
+            serde_json::json!({"service_point": "sp-kemi", "date": "30.1.2026", "opens": null, "closes": null}),
+            "date",
+        ),
+    ];
+    for (path, body, says) in cases {
+        let (status, content_type, problem) = call(router(), post(path, body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {problem}");
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(problem["code"], "invalid_body", "{path} {body}");
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(says), "{path}: `{detail}` should say `{says}`");
+    }
+    // Nothing of the refused service point was stored.
+    let listed = Request::get("/api/v1/service-points")
+        .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, page) = call(router(), listed).await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> =
+        page["items"].as_array().into_iter().flatten().filter_map(|point| point["id"].as_str()).collect();
+    assert!(!ids.contains(&"sp-test"), "a refused point was stored: {ids:?}");
+    // A query with a malformed date is refused the same way.
+    let search = Request::get(
+        "/api/v1/slots?agency=VERO&service=vero-tax-card&service_point=sp-kemi&language=fi&from=tomorrow&to=2026-12-31",
+    )
+    .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+    .body(Body::empty())
+    .unwrap();
+    let (status, content_type, problem) = call(router(), search).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(problem["code"], "invalid_query");
 }

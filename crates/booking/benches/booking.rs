@@ -31,7 +31,13 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
 }
 
 fn weekdays() -> Vec<WeekdayHours> {
-    (1..=5).map(|weekday| WeekdayHours { weekday, opens: "08:00".into(), closes: "16:00".into() }).collect()
+    (1..=5)
+        .map(|weekday| WeekdayHours {
+            weekday,
+            opens: "08:00".parse().expect("a time"),
+            closes: "16:00".parse().expect("a time"),
+        })
+        .collect()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -64,15 +70,20 @@ async fn main() {
         remote_capable: true,
     };
     directory::upsert_service(&store, &service).await.unwrap();
-    let opening =
-        (1..=5).map(|weekday| WeekdayHours { weekday, opens: "09:00".into(), closes: "16:00".into() }).collect();
+    let opening = (1..=5)
+        .map(|weekday| WeekdayHours {
+            weekday,
+            opens: "09:00".parse().expect("a time"),
+            closes: "16:00".parse().expect("a time"),
+        })
+        .collect();
     directory::upsert_service_point(
         &store,
         &ServicePoint {
             id: point.clone(),
             municipality: "Kemi".into(),
             address: "x".into(),
-            time_zone: "Europe/Helsinki".into(),
+            time_zone: "Europe/Helsinki".parse().expect("a zone"),
             opening_hours: opening,
         },
     )
@@ -148,8 +159,8 @@ async fn main() {
         service_point: point.clone(),
         language: languages[0].clone(),
         interpreter_language: None,
-        from: monday.to_string(),
-        to: (monday + chrono::Duration::days(13)).to_string(),
+        from: monday,
+        to: monday + chrono::Duration::days(13),
     };
     let mut searches = Vec::with_capacity(SEARCHES);
     let mut found = 0;

@@ -2,7 +2,7 @@
 //! `/api/openapi.json`. Errors are `application/problem+json`.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,7 @@ use utoipa_axum::routes;
 use crate::access::{Caller, page};
 use crate::app::BookingState;
 use crate::error::AppError;
+use crate::extract::{Body, Params};
 use crate::model::*;
 use crate::{appointments, audit, directory, ics, queue, stats};
 
@@ -113,7 +114,7 @@ fn page_of<T>(items: Vec<T>, params: &PageParams) -> ApiResult<Page<T>> {
 async fn list_agencies(
     State(state): State<BookingState>,
     _caller: Caller,
-    Query(params): Query<PageParams>,
+    Params(params): Params<PageParams>,
 ) -> ApiResult<Json<Page<Agency>>> {
     Ok(Json(page_of(directory::list_agencies(&state.store).await?, &params)?))
 }
@@ -122,7 +123,7 @@ async fn list_agencies(
 async fn put_agency(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<Agency>,
+    Body(body): Body<Agency>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     directory::upsert_agency(&state.store, &body).await?;
@@ -150,7 +151,7 @@ impl AgencyFilter {
 async fn list_services(
     State(state): State<BookingState>,
     _caller: Caller,
-    Query(filter): Query<AgencyFilter>,
+    Params(filter): Params<AgencyFilter>,
 ) -> ApiResult<Json<Page<Service>>> {
     Ok(Json(page_of(directory::list_services(&state.store, filter.agency.as_deref()).await?, &filter.page())?))
 }
@@ -159,7 +160,7 @@ async fn list_services(
 async fn put_service(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<Service>,
+    Body(body): Body<Service>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     directory::upsert_service(&state.store, &body).await?;
@@ -170,7 +171,7 @@ async fn put_service(
 async fn list_service_points(
     State(state): State<BookingState>,
     _caller: Caller,
-    Query(params): Query<PageParams>,
+    Params(params): Params<PageParams>,
 ) -> ApiResult<Json<Page<ServicePoint>>> {
     Ok(Json(page_of(directory::list_service_points(&state.store).await?, &params)?))
 }
@@ -179,7 +180,7 @@ async fn list_service_points(
 async fn put_service_point(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<ServicePoint>,
+    Body(body): Body<ServicePoint>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     directory::upsert_service_point(&state.store, &body).await?;
@@ -190,7 +191,7 @@ async fn put_service_point(
 async fn put_opening_exception(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<OpeningException>,
+    Body(body): Body<OpeningException>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     directory::upsert_exception(&state.store, &body).await?;
@@ -201,7 +202,7 @@ async fn put_opening_exception(
 async fn put_holiday(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<Holiday>,
+    Body(body): Body<Holiday>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     directory::upsert_holiday(&state.store, &body).await?;
@@ -223,7 +224,7 @@ struct PointFilter {
 async fn list_kiosks(
     State(state): State<BookingState>,
     _caller: Caller,
-    Query(filter): Query<PointFilter>,
+    Params(filter): Params<PointFilter>,
 ) -> ApiResult<Json<Page<Kiosk>>> {
     let kiosks = directory::list_kiosks(&state.store, filter.service_point.as_deref()).await?;
     Ok(Json(page_of(kiosks, &PageParams { limit: filter.limit, offset: filter.offset })?))
@@ -233,7 +234,7 @@ async fn list_kiosks(
 async fn put_kiosk(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<Kiosk>,
+    Body(body): Body<Kiosk>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     directory::upsert_kiosk(&state.store, &body).await?;
@@ -244,7 +245,7 @@ async fn put_kiosk(
 async fn list_experts(
     State(state): State<BookingState>,
     _caller: Caller,
-    Query(filter): Query<AgencyFilter>,
+    Params(filter): Params<AgencyFilter>,
 ) -> ApiResult<Json<Page<Expert>>> {
     Ok(Json(page_of(directory::list_experts(&state.store, filter.agency.as_deref()).await?, &filter.page())?))
 }
@@ -253,7 +254,7 @@ async fn list_experts(
 async fn put_expert(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<Expert>,
+    Body(body): Body<Expert>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     directory::upsert_expert(&state.store, &body).await?;
@@ -264,7 +265,7 @@ async fn put_expert(
 async fn list_interpreters(
     State(state): State<BookingState>,
     _caller: Caller,
-    Query(params): Query<PageParams>,
+    Params(params): Params<PageParams>,
 ) -> ApiResult<Json<Page<Interpreter>>> {
     Ok(Json(page_of(directory::list_interpreters(&state.store).await?, &params)?))
 }
@@ -273,7 +274,7 @@ async fn list_interpreters(
 async fn put_interpreter(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<Interpreter>,
+    Body(body): Body<Interpreter>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     directory::upsert_interpreter(&state.store, &body).await?;
@@ -284,7 +285,7 @@ async fn put_interpreter(
 async fn put_agreement(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<Agreement>,
+    Body(body): Body<Agreement>,
 ) -> ApiResult<StatusCode> {
     caller.require_admin()?;
     directory::upsert_agreement(&state.store, &body).await?;
@@ -302,7 +303,7 @@ fn require_staff(caller: &Caller) -> ApiResult<()> {
 async fn search_slots(
     State(state): State<BookingState>,
     caller: Caller,
-    Query(search): Query<SlotSearch>,
+    Params(search): Params<SlotSearch>,
 ) -> ApiResult<Json<Vec<Slot>>> {
     require_staff(&caller)?;
     Ok(Json(appointments::search_slots(&state.store, &search, now()).await?))
@@ -317,7 +318,7 @@ async fn create_appointment(
     State(state): State<BookingState>,
     caller: Caller,
     headers: HeaderMap,
-    Json(body): Json<NewAppointment>,
+    Body(body): Body<NewAppointment>,
 ) -> ApiResult<Response> {
     let key = headers.get("idempotency-key").map(|value| value.to_str().unwrap_or("\u{fffd}"));
     let booked = appointments::create(&state.store, &caller, &body, key, &state.settings.notifications, now()).await?;
@@ -332,7 +333,7 @@ async fn create_appointment(
 async fn list_appointments(
     State(state): State<BookingState>,
     caller: Caller,
-    Query(filter): Query<AppointmentFilter>,
+    Params(filter): Params<AppointmentFilter>,
 ) -> ApiResult<Json<Page<Appointment>>> {
     Ok(Json(appointments::list(&state.store, &caller, &filter).await?))
 }
@@ -362,7 +363,7 @@ async fn reschedule_appointment(
     State(state): State<BookingState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<Reschedule>,
+    Body(body): Body<Reschedule>,
 ) -> ApiResult<Json<Appointment>> {
     let moved =
         appointments::reschedule(&state.store, &caller, &id, &body, &state.settings.notifications, now()).await?;
@@ -402,7 +403,7 @@ fn announce_change(state: &BookingState, appointment: &Appointment) {
 async fn create_queue_request(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<NewQueueRequest>,
+    Body(body): Body<NewQueueRequest>,
 ) -> ApiResult<(StatusCode, Json<QueueRequest>)> {
     let created = queue::create(&state.store, &caller, &body, state.settings.default_handling_seconds, now()).await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -412,7 +413,7 @@ async fn create_queue_request(
 async fn list_queue(
     State(state): State<BookingState>,
     caller: Caller,
-    Query(params): Query<PageParams>,
+    Params(params): Params<PageParams>,
 ) -> ApiResult<Json<Page<QueueRequest>>> {
     let (limit, offset) = page(params.limit, params.offset)?;
     Ok(Json(queue::list(&state.store, &caller, limit, offset, state.settings.default_handling_seconds, now()).await?))
@@ -439,7 +440,7 @@ async fn queue_action(
 async fn record_session(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<SessionRecord>,
+    Body(body): Body<SessionRecord>,
 ) -> ApiResult<StatusCode> {
     stats::record_session(&state.store, &caller, &body, now()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -449,7 +450,7 @@ async fn record_session(
 async fn record_session_join(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<SessionJoin>,
+    Body(body): Body<SessionJoin>,
 ) -> ApiResult<StatusCode> {
     stats::record_join(&state.store, &caller, &body, now()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -459,7 +460,7 @@ async fn record_session_join(
 async fn add_feedback(
     State(state): State<BookingState>,
     caller: Caller,
-    Json(body): Json<NewFeedback>,
+    Body(body): Body<NewFeedback>,
 ) -> ApiResult<StatusCode> {
     stats::add_feedback(&state.store, &caller, &body, now()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -469,7 +470,7 @@ async fn add_feedback(
 async fn get_statistics(
     State(state): State<BookingState>,
     caller: Caller,
-    Query(query): Query<StatisticsQuery>,
+    Params(query): Params<StatisticsQuery>,
 ) -> ApiResult<Json<Vec<StatisticsRow>>> {
     Ok(Json(stats::statistics(&state.store, &caller, &query.from, &query.to).await?))
 }
@@ -478,7 +479,7 @@ async fn get_statistics(
 async fn get_statistics_csv(
     State(state): State<BookingState>,
     caller: Caller,
-    Query(query): Query<StatisticsQuery>,
+    Params(query): Params<StatisticsQuery>,
 ) -> ApiResult<Response> {
     let rows = stats::statistics(&state.store, &caller, &query.from, &query.to).await?;
     let mut response = stats::to_csv(&rows).into_response();
@@ -493,7 +494,7 @@ async fn get_statistics_csv(
 async fn list_audit(
     State(state): State<BookingState>,
     caller: Caller,
-    Query(params): Query<PageParams>,
+    Params(params): Params<PageParams>,
 ) -> ApiResult<Json<Page<AuditEntry>>> {
     caller.require_admin()?;
     let (limit, offset) = page(params.limit, params.offset)?;

@@ -7,12 +7,12 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use silta_proto::v1::{LanguageTag, Role};
 
 use crate::access::Caller;
 use crate::availability::{FreeSlot, Resource, SlotQuery, free_slots, occupied_units};
-use crate::directory::{self, parse_date};
+use crate::directory;
 use crate::error::AppError;
 use crate::model::{
     Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Page, Reschedule, Slot, SlotSearch,
@@ -31,15 +31,6 @@ fn timestamp(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
-/// The parts of a slot search after parsing.
-struct SearchSpec<'a> {
-    search: &'a SlotSearch,
-    from: NaiveDate,
-    to: NaiveDate,
-}
-
-/// Loads everything the computation needs and runs it. `ignore` names an
-/// appointment whose own units count as free (rescheduling it).
 /// Free slots with the ids their indices refer to.
 struct Computed {
     slots: Vec<FreeSlot>,
@@ -53,8 +44,9 @@ fn ids(list: &[String], indices: &[u32]) -> Vec<String> {
     indices.iter().filter_map(|index| list.get(*index as usize).cloned()).collect()
 }
 
-async fn compute(store: &Store, spec: &SearchSpec<'_>, now: i64, ignore: Option<&str>) -> Result<Computed, AppError> {
-    let search = spec.search;
+/// Loads everything the computation needs and runs it. `ignore` names an
+/// appointment whose own units count as free (rescheduling it).
+async fn compute(store: &Store, search: &SlotSearch, now: i64, ignore: Option<&str>) -> Result<Computed, AppError> {
     let service = directory::get_service(store, &search.service).await?;
     if service.agency != search.agency {
         return Err(AppError::BadRequest("service_of_other_agency", "the service belongs to another agency".into()));
@@ -66,8 +58,8 @@ async fn compute(store: &Store, spec: &SearchSpec<'_>, now: i64, ignore: Option<
     let tz = point.time_zone;
     let experts = directory::bookable_experts(store, &search.agency, &service.id, &search.language).await?;
     let kiosks = directory::list_kiosks(store, Some(search.service_point.as_str())).await?;
-    let window_start = crate::availability::local_instant(tz, spec.from, 0).unwrap_or(0) - 86_400;
-    let window_end = crate::availability::local_instant(tz, spec.to, 0).unwrap_or(0) + 2 * 86_400;
+    let window_start = crate::availability::local_instant(tz, search.from, 0).unwrap_or(0) - 86_400;
+    let window_end = crate::availability::local_instant(tz, search.to, 0).unwrap_or(0) + 2 * 86_400;
     let booked_rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT resource, slot_start, appointment_id FROM resource_slots WHERE slot_start >= $1 AND slot_start < $2",
     )
@@ -110,8 +102,8 @@ async fn compute(store: &Store, spec: &SearchSpec<'_>, now: i64, ignore: Option<
         }
     };
     let query = SlotQuery {
-        from: spec.from,
-        to: spec.to,
+        from: search.from,
+        to: search.to,
         duration_minutes: service.duration_minutes,
         point,
         experts: expert_resources,
@@ -132,14 +124,14 @@ async fn compute(store: &Store, spec: &SearchSpec<'_>, now: i64, ignore: Option<
 
 /// Free slots for a search.
 pub async fn search_slots(store: &Store, search: &SlotSearch, now: i64) -> Result<Vec<Slot>, AppError> {
-    let (from, to) = (parse_date(&search.from)?, parse_date(&search.to)?);
+    let (from, to) = (search.from, search.to);
     if to < from || (to - from).num_days() > MAX_SEARCH_DAYS {
         return Err(AppError::BadRequest(
             "invalid_range",
             format!("`to` must be 0–{MAX_SEARCH_DAYS} days after `from`"),
         ));
     }
-    let computed = compute(store, &SearchSpec { search, from, to }, now, None).await?;
+    let computed = compute(store, search, now, None).await?;
     let tz = computed.time_zone;
     Ok(computed
         .slots
@@ -178,10 +170,10 @@ async fn slot_at(
         service_point: request.service_point.clone(),
         language: request.language.clone(),
         interpreter_language: request.interpreter_language.clone(),
-        from: local.format("%Y-%m-%d").to_string(),
-        to: local.format("%Y-%m-%d").to_string(),
+        from: local,
+        to: local,
     };
-    let computed = compute(store, &SearchSpec { search: &search, from: local, to: local }, now, ignore).await?;
+    let computed = compute(store, &search, now, ignore).await?;
     let slot = computed
         .slots
         .iter()
@@ -385,39 +377,39 @@ async fn find_by_idempotency_key(store: &Store, key: &str, hash: &str) -> Result
 const COLUMNS: &str = "id, agency_code, service_id, service_point_id, kiosk_id, expert_id, interpreter_id, language,
     interpreter_language, starts_at, ends_at, status, room_id";
 
-type AppointmentRow =
-    (String, String, String, String, String, String, Option<String>, String, Option<String>, i64, i64, String, String);
+/// An `appointments` row as [`COLUMNS`] selects it.
+#[derive(sqlx::FromRow)]
+struct AppointmentRow {
+    id: String,
+    agency_code: String,
+    service_id: String,
+    service_point_id: String,
+    kiosk_id: String,
+    expert_id: String,
+    interpreter_id: Option<String>,
+    language: String,
+    interpreter_language: Option<String>,
+    starts_at: i64,
+    ends_at: i64,
+    status: String,
+    room_id: String,
+}
 
 fn appointment_of(row: AppointmentRow) -> Appointment {
-    let (
-        id,
-        agency,
-        service,
-        service_point,
-        kiosk,
-        expert,
-        interpreter,
-        language,
-        interpreter_language,
-        starts,
-        ends,
-        status,
-        room,
-    ) = row;
     Appointment {
-        id,
-        agency,
-        service,
-        service_point,
-        kiosk,
-        expert,
-        interpreter,
-        language,
-        interpreter_language,
-        starts_at: timestamp(starts),
-        ends_at: timestamp(ends),
-        status: AppointmentStatus::parse(&status).unwrap_or(AppointmentStatus::Booked),
-        room,
+        id: row.id,
+        agency: row.agency_code,
+        service: row.service_id,
+        service_point: row.service_point_id,
+        kiosk: row.kiosk_id,
+        expert: row.expert_id,
+        interpreter: row.interpreter_id,
+        language: row.language,
+        interpreter_language: row.interpreter_language,
+        starts_at: timestamp(row.starts_at),
+        ends_at: timestamp(row.ends_at),
+        status: AppointmentStatus::parse(&row.status).unwrap_or(AppointmentStatus::Booked),
+        room: row.room_id,
     }
 }
 

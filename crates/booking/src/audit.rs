@@ -57,7 +57,18 @@ pub async fn append_for(
 
 /// Reads the log, newest first.
 pub async fn list(store: &Store, limit: u32, offset: u32) -> Result<Page<AuditEntry>, AppError> {
-    let rows: Vec<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
+    /// An `audit_log` row.
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        seq: i64,
+        at: i64,
+        actor_role: String,
+        actor_org: String,
+        action: String,
+        object: String,
+        detail: String,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
         "SELECT seq, at, actor_role, actor_org, action, object, detail FROM audit_log ORDER BY seq DESC LIMIT $1 OFFSET $2",
     )
     .bind(i64::from(limit) + 1)
@@ -66,14 +77,14 @@ pub async fn list(store: &Store, limit: u32, offset: u32) -> Result<Page<AuditEn
     .await?;
     let items = rows
         .into_iter()
-        .map(|(seq, at, actor_role, actor_org, action, object, detail)| AuditEntry {
-            seq,
-            at: DateTime::from_timestamp(at, 0).unwrap_or_default(),
-            actor_role,
-            actor_org,
-            action,
-            object,
-            detail,
+        .map(|row| AuditEntry {
+            seq: row.seq,
+            at: DateTime::from_timestamp(row.at, 0).unwrap_or_default(),
+            actor_role: row.actor_role,
+            actor_org: row.actor_org,
+            action: row.action,
+            object: row.object,
+            detail: row.detail,
         })
         .collect();
     Ok(crate::access::paginate(items, limit, offset))

@@ -16,47 +16,26 @@ use crate::model::{
     WeekdayHours,
 };
 use crate::store::Store;
+use crate::values::{ClockTime, TimeZone};
 
-/// Parses `HH:MM` (00:00–24:00) into minutes after midnight.
-pub fn parse_clock(value: &str) -> Result<u16, AppError> {
-    let bad = || AppError::BadRequest("invalid_time", format!("`{value}` is not a time HH:MM"));
-    let (hours, minutes) = value.split_once(':').ok_or_else(bad)?;
-    let hours: u16 = hours.parse().map_err(|_| bad())?;
-    let minutes: u16 = minutes.parse().map_err(|_| bad())?;
-    if minutes >= 60 || hours > 24 || (hours == 24 && minutes > 0) {
-        return Err(bad());
-    }
-    Ok(hours * 60 + minutes)
-}
-
-/// Formats minutes after midnight as `HH:MM`.
-pub fn format_clock(minutes: i64) -> String {
-    format!("{:02}:{:02}", minutes / 60, minutes % 60)
-}
-
-/// Parses a `YYYY-MM-DD` date.
-pub fn parse_date(value: &str) -> Result<NaiveDate, AppError> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .map_err(|_| AppError::BadRequest("invalid_date", format!("`{value}` is not a date YYYY-MM-DD")))
-}
-
-/// Parses an IANA time zone name.
-pub fn parse_time_zone(value: &str) -> Result<Tz, AppError> {
-    value.parse::<Tz>().map_err(|_| AppError::BadRequest("invalid_time_zone", format!("unknown time zone `{value}`")))
+/// A time zone read back from the store (written only after parsing, so a
+/// failure here is a damaged row, not a bad request).
+pub fn stored_time_zone(value: &str) -> Result<Tz, AppError> {
+    value.parse::<TimeZone>().map(|zone| zone.0).map_err(AppError::internal)
 }
 
 fn parse_hours(hours: &[WeekdayHours]) -> Result<Vec<(i64, i64, i64)>, AppError> {
     hours
         .iter()
         .map(|entry| {
-            let (opens, closes) = (parse_clock(&entry.opens)?, parse_clock(&entry.closes)?);
-            if !(1..=7).contains(&entry.weekday) || opens >= closes || opens % 15 != 0 || closes % 15 != 0 {
+            let (opens, closes) = (entry.opens, entry.closes);
+            if !(1..=7).contains(&entry.weekday) || opens >= closes || !opens.on_grid() || !closes.on_grid() {
                 return Err(AppError::BadRequest(
                     "invalid_hours",
                     "hours need a weekday 1–7 and opens < closes on the 15-minute grid".into(),
                 ));
             }
-            Ok((i64::from(entry.weekday), i64::from(opens), i64::from(closes)))
+            Ok((i64::from(entry.weekday), i64::from(opens.minutes()), i64::from(closes.minutes())))
         })
         .collect()
 }
@@ -76,10 +55,12 @@ fn tags(list: &str) -> Vec<LanguageTag> {
 
 fn hours_of(rows: &[(i64, i64, i64)]) -> Vec<WeekdayHours> {
     rows.iter()
-        .map(|(weekday, opens, closes)| WeekdayHours {
-            weekday: u8::try_from(*weekday).unwrap_or(1),
-            opens: format_clock(*opens),
-            closes: format_clock(*closes),
+        .filter_map(|(weekday, opens, closes)| {
+            Some(WeekdayHours {
+                weekday: u8::try_from(*weekday).ok()?,
+                opens: ClockTime::from_stored(*opens)?,
+                closes: ClockTime::from_stored(*closes)?,
+            })
         })
         .collect()
 }
@@ -99,17 +80,21 @@ pub async fn upsert_agency(store: &Store, agency: &Agency) -> Result<(), AppErro
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct AgencyRow {
+    code: String,
+    #[sqlx(flatten)]
+    names: Names,
+}
+
 /// All agencies.
 pub async fn list_agencies(store: &Store) -> Result<Vec<Agency>, AppError> {
-    let rows: Vec<(String, String, String, String)> =
-        sqlx::query_as("SELECT code, name_fi, name_sv, name_en FROM agencies ORDER BY code")
-            .fetch_all(store.pool())
-            .await?;
+    let rows: Vec<AgencyRow> = sqlx::query_as("SELECT code, name_fi, name_sv, name_en FROM agencies ORDER BY code")
+        .fetch_all(store.pool())
+        .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(code, fi, sv, en)| {
-            Some(Agency { code: AgencyCode::parse(code).ok()?, names: Names { fi, sv, en } })
-        })
+        .filter_map(|row| Some(Agency { code: AgencyCode::parse(row.code).ok()?, names: row.names }))
         .collect())
 }
 
@@ -147,17 +132,25 @@ pub async fn upsert_service(store: &Store, service: &Service) -> Result<(), AppE
     Ok(())
 }
 
-type ServiceRow = (String, String, String, String, String, i64, String, i64);
+#[derive(sqlx::FromRow)]
+struct ServiceRow {
+    id: String,
+    agency_code: String,
+    #[sqlx(flatten)]
+    names: Names,
+    duration_minutes: i64,
+    languages: String,
+    remote_capable: i64,
+}
 
 fn service_of(row: ServiceRow) -> Option<Service> {
-    let (id, agency, fi, sv, en, duration, languages, remote) = row;
     Some(Service {
-        id,
-        agency: AgencyCode::parse(agency).ok()?,
-        names: Names { fi, sv, en },
-        duration_minutes: u32::try_from(duration).ok()?,
-        languages: tags(&languages),
-        remote_capable: remote != 0,
+        id: row.id,
+        agency: AgencyCode::parse(row.agency_code).ok()?,
+        names: row.names,
+        duration_minutes: u32::try_from(row.duration_minutes).ok()?,
+        languages: tags(&row.languages),
+        remote_capable: row.remote_capable != 0,
     })
 }
 
@@ -187,7 +180,6 @@ pub async fn get_service(store: &Store, id: &str) -> Result<Service, AppError> {
 
 /// Creates or replaces a service point and its weekly opening hours.
 pub async fn upsert_service_point(store: &Store, point: &ServicePoint) -> Result<(), AppError> {
-    parse_time_zone(&point.time_zone)?;
     let hours = parse_hours(&point.opening_hours)?;
     let mut tx = store.begin_write().await?;
     sqlx::query(
@@ -198,7 +190,7 @@ pub async fn upsert_service_point(store: &Store, point: &ServicePoint) -> Result
     .bind(point.id.as_str().to_owned())
     .bind(point.municipality.clone())
     .bind(point.address.clone())
-    .bind(point.time_zone.clone())
+    .bind(point.time_zone.to_string())
     .execute(&mut *tx)
     .await?;
     sqlx::query("DELETE FROM opening_hours WHERE service_point_id = $1")
@@ -220,9 +212,17 @@ pub async fn upsert_service_point(store: &Store, point: &ServicePoint) -> Result
     Ok(())
 }
 
+#[derive(sqlx::FromRow)]
+struct ServicePointRow {
+    id: String,
+    municipality: String,
+    address: String,
+    time_zone: String,
+}
+
 /// All service points.
 pub async fn list_service_points(store: &Store) -> Result<Vec<ServicePoint>, AppError> {
-    let points: Vec<(String, String, String, String)> =
+    let points: Vec<ServicePointRow> =
         sqlx::query_as("SELECT id, municipality, address, time_zone FROM service_points ORDER BY id")
             .fetch_all(store.pool())
             .await?;
@@ -237,23 +237,27 @@ pub async fn list_service_points(store: &Store) -> Result<Vec<ServicePoint>, App
     }
     Ok(points
         .into_iter()
-        .filter_map(|(id, municipality, address, time_zone)| {
-            let opening_hours = hours_of(by_point.get(&id).map(Vec::as_slice).unwrap_or_default());
-            Some(ServicePoint { id: ServicePointId::parse(id).ok()?, municipality, address, time_zone, opening_hours })
+        .filter_map(|row| {
+            let opening_hours = hours_of(by_point.get(&row.id).map(Vec::as_slice).unwrap_or_default());
+            Some(ServicePoint {
+                id: ServicePointId::parse(row.id).ok()?,
+                municipality: row.municipality,
+                address: row.address,
+                time_zone: row.time_zone.parse().ok()?,
+                opening_hours,
+            })
         })
         .collect())
 }
 
 /// Sets other hours (or closure) on one date.
 pub async fn upsert_exception(store: &Store, exception: &OpeningException) -> Result<(), AppError> {
-    parse_date(&exception.date)?;
-    let (opens, closes) = match (&exception.opens, &exception.closes) {
+    let (opens, closes) = match (exception.opens, exception.closes) {
         (Some(opens), Some(closes)) => {
-            let (opens, closes) = (parse_clock(opens)?, parse_clock(closes)?);
             if opens >= closes {
                 return Err(AppError::BadRequest("invalid_hours", "opens must be before closes".into()));
             }
-            (Some(i64::from(opens)), Some(i64::from(closes)))
+            (Some(i64::from(opens.minutes())), Some(i64::from(closes.minutes())))
         }
         (None, None) => (None, None),
         _ => return Err(AppError::BadRequest("invalid_hours", "give both opens and closes, or neither".into())),
@@ -264,7 +268,7 @@ pub async fn upsert_exception(store: &Store, exception: &OpeningException) -> Re
            closes_minute = excluded.closes_minute, reason = excluded.reason",
     )
     .bind(exception.service_point.as_str().to_owned())
-    .bind(exception.date.clone())
+    .bind(exception.date.to_string())
     .bind(opens)
     .bind(closes)
     .bind(exception.reason.clone())
@@ -275,9 +279,8 @@ pub async fn upsert_exception(store: &Store, exception: &OpeningException) -> Re
 
 /// Adds or renames a public holiday.
 pub async fn upsert_holiday(store: &Store, holiday: &Holiday) -> Result<(), AppError> {
-    parse_date(&holiday.date)?;
     sqlx::query("INSERT INTO public_holidays (date, name) VALUES ($1, $2) ON CONFLICT (date) DO UPDATE SET name = excluded.name")
-        .bind(holiday.date.clone())
+        .bind(holiday.date.to_string())
         .bind(holiday.name.clone())
         .execute(store.pool())
         .await?;
@@ -476,7 +479,7 @@ pub async fn load_point_calendar(store: &Store, point: &ServicePointId) -> Resul
             .await?;
     let holidays: Vec<(String,)> = sqlx::query_as("SELECT date FROM public_holidays").fetch_all(store.pool()).await?;
     Ok(PointCalendar {
-        time_zone: parse_time_zone(&time_zone)?,
+        time_zone: stored_time_zone(&time_zone)?,
         weekly: weekly(&hours),
         exceptions: exceptions
             .into_iter()
@@ -501,9 +504,17 @@ pub async fn load_point_calendar(store: &Store, point: &ServicePointId) -> Resul
 /// Weekday, start minute, end minute.
 type HoursRow = (i64, i64, i64);
 
-/// Expert id, languages, services, and one working-hours row (absent for an
-/// expert without hours).
-type ExpertHoursRow = (String, String, String, Option<i64>, Option<i64>, Option<i64>);
+/// An expert with one of their working-hours rows (absent for an expert
+/// without hours).
+#[derive(sqlx::FromRow)]
+struct ExpertHoursRow {
+    id: String,
+    languages: String,
+    services: String,
+    weekday: Option<i64>,
+    start_minute: Option<i64>,
+    end_minute: Option<i64>,
+}
 
 /// The experts of an agency who offer `service` in `language`, with their
 /// weekly hours, in one query (the slot search's hot path).
@@ -522,16 +533,18 @@ pub async fn bookable_experts(
     .fetch_all(store.pool())
     .await?;
     let mut experts: Vec<(String, Vec<HoursRow>)> = Vec::new();
-    for (id, languages, services, weekday, start, end) in rows {
-        let offers = split(&services).iter().any(|offered| offered == service)
-            && split(&languages).iter().any(|spoken| spoken == language.as_str());
+    for row in rows {
+        let offers = split(&row.services).iter().any(|offered| offered == service)
+            && split(&row.languages).iter().any(|spoken| spoken == language.as_str());
         if !offers {
             continue;
         }
-        if experts.last().is_none_or(|(last, _)| *last != id) {
-            experts.push((id, Vec::new()));
+        if experts.last().is_none_or(|(last, _)| *last != row.id) {
+            experts.push((row.id, Vec::new()));
         }
-        if let (Some(weekday), Some(start), Some(end), Some((_, hours))) = (weekday, start, end, experts.last_mut()) {
+        if let (Some(weekday), Some(start), Some(end), Some((_, hours))) =
+            (row.weekday, row.start_minute, row.end_minute, experts.last_mut())
+        {
             hours.push((weekday, start, end));
         }
     }

@@ -21,6 +21,7 @@ pub mod availability;
 pub mod directory;
 pub mod error;
 pub mod events;
+pub mod extract;
 pub mod ics;
 pub mod model;
 pub mod notify;
@@ -28,6 +29,7 @@ pub mod queue;
 pub mod seed;
 pub mod stats;
 pub mod store;
+pub mod values;
 
 pub use app::{BookingApp, BookingSettings, BookingState};
 pub use store::{Backend, Store};

@@ -3,19 +3,25 @@
 //! Identifier fields use the proto crate's newtypes, so a malformed agency
 //! code or language tag is refused while the body is read.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use silta_proto::v1::{AgencyCode, LanguageTag, ServicePointId};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::values::{ClockTime, TimeZone};
+
 /// Names in the three languages of the service.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+// Read from the columns `name_fi`, `name_sv`, `name_en`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct Names {
     /// Finnish.
+    #[sqlx(rename = "name_fi")]
     pub fi: String,
     /// Swedish.
+    #[sqlx(rename = "name_sv")]
     pub sv: String,
     /// English.
+    #[sqlx(rename = "name_en")]
     pub en: String,
 }
 
@@ -54,11 +60,11 @@ pub struct WeekdayHours {
     /// ISO weekday: 1 = Monday … 7 = Sunday.
     pub weekday: u8,
     /// Opening, `HH:MM`.
-    #[schema(example = "09:00")]
-    pub opens: String,
+    #[schema(value_type = String, example = "09:00")]
+    pub opens: ClockTime,
     /// Closing, `HH:MM`.
-    #[schema(example = "16:00")]
-    pub closes: String,
+    #[schema(value_type = String, example = "16:00")]
+    pub closes: ClockTime,
 }
 
 /// A service point.
@@ -72,14 +78,11 @@ pub struct ServicePoint {
     /// Street address.
     pub address: String,
     /// IANA time zone.
-    #[serde(default = "helsinki")]
-    pub time_zone: String,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub time_zone: TimeZone,
     /// Regular opening hours.
     pub opening_hours: Vec<WeekdayHours>,
-}
-
-fn helsinki() -> String {
-    "Europe/Helsinki".into()
 }
 
 /// Other hours on one date (or closed when `opens` is absent).
@@ -89,11 +92,14 @@ pub struct OpeningException {
     #[schema(value_type = String)]
     pub service_point: ServicePointId,
     /// Local date `YYYY-MM-DD`.
-    pub date: String,
+    #[schema(value_type = String)]
+    pub date: NaiveDate,
     /// Opening `HH:MM`, absent when closed.
-    pub opens: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub opens: Option<ClockTime>,
     /// Closing `HH:MM`, absent when closed.
-    pub closes: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub closes: Option<ClockTime>,
     /// Why.
     #[serde(default)]
     pub reason: String,
@@ -103,7 +109,8 @@ pub struct OpeningException {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Holiday {
     /// Date `YYYY-MM-DD`.
-    pub date: String,
+    #[schema(value_type = String)]
+    pub date: NaiveDate,
     /// Name.
     pub name: String,
 }
@@ -188,9 +195,11 @@ pub struct SlotSearch {
     #[param(value_type = Option<String>)]
     pub interpreter_language: Option<LanguageTag>,
     /// First local date `YYYY-MM-DD`.
-    pub from: String,
+    #[param(value_type = String)]
+    pub from: NaiveDate,
     /// Last local date `YYYY-MM-DD` (at most 31 days after `from`).
-    pub to: String,
+    #[param(value_type = String)]
+    pub to: NaiveDate,
 }
 
 /// A free slot.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 use crate::ics;
-use crate::model::Contact;
+use crate::model::{Contact, Names};
 use crate::store::Store;
 
 /// Notification settings (`[booking.notifications]`).
@@ -161,13 +161,21 @@ pub async fn withdraw_pending(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id
     Ok(())
 }
 
-/// Language, agency names, service names, address, municipality, time
-/// zone, id, start, end.
-type DetailsRow = (String, String, String, String, String, String, String, String, String, String, String, i64, i64);
-
-/// Id, kind, appointment, channel, recipient, subject, body, ICS, attempts,
-/// next attempt.
-type OutboxRow = (String, String, String, String, String, String, String, Option<String>, i64, i64);
+/// What a notification says about its appointment.
+#[derive(sqlx::FromRow)]
+struct DetailsRow {
+    language: String,
+    #[sqlx(flatten)]
+    agency: Names,
+    service_fi: String,
+    service_sv: String,
+    service_en: String,
+    address: String,
+    municipality: String,
+    time_zone: String,
+    starts_at: i64,
+    ends_at: i64,
+}
 
 struct Details {
     language: String,
@@ -176,39 +184,39 @@ struct Details {
     place: String,
     starts_at: i64,
     ends_at: i64,
-    time_zone: String,
+    time_zone: chrono_tz::Tz,
 }
 
 async fn details(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &str) -> Result<Details, AppError> {
     let row: Option<DetailsRow> = sqlx::query_as(
-        "SELECT a.language, g.name_fi, g.name_sv, g.name_en, s.name_fi, s.name_sv, s.name_en,
-                    p.address, p.municipality, p.time_zone, a.id, a.starts_at, a.ends_at
+        "SELECT a.language, g.name_fi, g.name_sv, g.name_en,
+                    s.name_fi AS service_fi, s.name_sv AS service_sv, s.name_en AS service_en,
+                    p.address, p.municipality, p.time_zone, a.starts_at, a.ends_at
              FROM appointments a JOIN agencies g ON g.code = a.agency_code JOIN services s ON s.id = a.service_id
              JOIN service_points p ON p.id = a.service_point_id WHERE a.id = $1",
     )
     .bind(id.to_owned())
     .fetch_optional(&mut **tx)
     .await?;
-    let (language, g_fi, g_sv, g_en, s_fi, s_sv, s_en, address, municipality, time_zone, _, starts_at, ends_at) =
-        row.ok_or(AppError::NotFound("appointment"))?;
-    let (agency, service) = match language.as_str() {
-        "fi" | "se" | "fse" => (g_fi, s_fi),
-        "sv" | "fss" => (g_sv, s_sv),
-        _ => (g_en, s_en),
+    let row = row.ok_or(AppError::NotFound("appointment"))?;
+    let (agency, service) = match row.language.as_str() {
+        "fi" | "se" | "fse" => (row.agency.fi, row.service_fi),
+        "sv" | "fss" => (row.agency.sv, row.service_sv),
+        _ => (row.agency.en, row.service_en),
     };
     Ok(Details {
-        language,
+        language: row.language,
         agency,
         service,
-        place: format!("{address}, {municipality}"),
-        starts_at,
-        ends_at,
-        time_zone,
+        place: format!("{}, {}", row.address, row.municipality),
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+        time_zone: crate::directory::stored_time_zone(&row.time_zone)?,
     })
 }
 
 fn compose(kind: NotificationKind, details: &Details) -> (String, String) {
-    let tz: chrono_tz::Tz = details.time_zone.parse().unwrap_or(chrono_tz::Europe::Helsinki);
+    let tz = details.time_zone;
     let when = DateTime::from_timestamp(details.starts_at, 0).unwrap_or_default().with_timezone(&tz);
     let time = when.format("%d.%m.%Y %H:%M").to_string();
     let (agency, service, place) = (&details.agency, &details.service, &details.place);
@@ -287,9 +295,11 @@ pub async fn enqueue(
 }
 
 /// One notification to deliver.
+#[derive(sqlx::FromRow)]
 struct Pending {
     id: String,
     kind: String,
+    #[sqlx(rename = "appointment_id")]
     appointment: String,
     channel: String,
     recipient: String,
@@ -358,7 +368,7 @@ impl Notifier {
 
     /// Delivers everything due at `now`; returns how many were sent.
     pub async fn deliver_due(&self, now: i64) -> Result<usize, AppError> {
-        let rows: Vec<OutboxRow> = sqlx::query_as(
+        let rows: Vec<Pending> = sqlx::query_as(
             "SELECT id, kind, appointment_id, channel, recipient, subject, body, ics, attempts, next_attempt_at
              FROM outbox WHERE sent_at IS NULL AND cancelled = 0 AND next_attempt_at <= $1 AND attempts < $2
              ORDER BY next_attempt_at LIMIT 50",
@@ -368,9 +378,7 @@ impl Notifier {
         .fetch_all(self.store.pool())
         .await?;
         let mut sent = 0;
-        for (id, kind, appointment, channel, recipient, subject, body, ics, attempts, next_attempt_at) in rows {
-            let pending =
-                Pending { id, kind, appointment, channel, recipient, subject, body, ics, attempts, next_attempt_at };
+        for pending in rows {
             // Claim the row with a lease so another worker does not send it too.
             let claimed = sqlx::query(
                 "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3 AND sent_at IS NULL",

@@ -14,34 +14,35 @@ const COLUMNS: &str =
     "id, kiosk_id, service_point_id, agency_code, language, interpreter_language, status, expert_id, room_id,
     created_at, enqueued_ms";
 
-type Row = (String, String, String, String, String, Option<String>, String, Option<String>, String, i64, i64);
+/// A `queue_requests` row as [`COLUMNS`] selects it.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    kiosk_id: String,
+    service_point_id: String,
+    agency_code: String,
+    language: String,
+    interpreter_language: Option<String>,
+    status: String,
+    expert_id: Option<String>,
+    room_id: String,
+    created_at: i64,
+    enqueued_ms: i64,
+}
 
 fn request_of(row: Row) -> QueueRequest {
-    let (
-        id,
-        kiosk,
-        service_point,
-        agency,
-        language,
-        interpreter_language,
-        status,
-        expert,
-        room,
-        created_at,
-        enqueued_ms,
-    ) = row;
     QueueRequest {
-        id,
-        kiosk,
-        service_point,
-        agency,
-        language,
-        interpreter_language,
-        status,
-        expert,
-        room,
-        created_at: DateTime::from_timestamp(created_at, 0).unwrap_or_default(),
-        enqueued_ms,
+        id: row.id,
+        kiosk: row.kiosk_id,
+        service_point: row.service_point_id,
+        agency: row.agency_code,
+        language: row.language,
+        interpreter_language: row.interpreter_language,
+        status: row.status,
+        expert: row.expert_id,
+        room: row.room_id,
+        created_at: DateTime::from_timestamp(row.created_at, 0).unwrap_or_default(),
+        enqueued_ms: row.enqueued_ms,
         position: None,
         estimated_wait_seconds: None,
     }

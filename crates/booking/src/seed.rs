@@ -4,6 +4,7 @@
 //! holidays and reimbursement agreements. Idempotent: every write is an
 //! upsert.
 
+use chrono::NaiveDate;
 use silta_proto::v1::{AgencyCode, LanguageTag, ServicePointId};
 
 use crate::directory;
@@ -12,13 +13,20 @@ use crate::model::{
     Agency, Agreement, Expert, Holiday, Interpreter, Kiosk, Names, Service, ServicePoint, WeekdayHours,
 };
 use crate::store::Store;
+use crate::values::{ClockTime, TimeZone};
 
 fn names(fi: &str, sv: &str, en: &str) -> Names {
     Names { fi: fi.into(), sv: sv.into(), en: en.into() }
 }
 
-fn weekdays(opens: &str, closes: &str) -> Vec<WeekdayHours> {
-    (1..=5).map(|weekday| WeekdayHours { weekday, opens: opens.into(), closes: closes.into() }).collect()
+/// Monday to Friday, from and to whole hours.
+fn weekdays(opens_hour: u16, closes_hour: u16) -> Vec<WeekdayHours> {
+    let (Some(opens), Some(closes)) =
+        (ClockTime::from_minutes(opens_hour * 60), ClockTime::from_minutes(closes_hour * 60))
+    else {
+        return Vec::new();
+    };
+    (1..=5).map(|weekday| WeekdayHours { weekday, opens, closes }).collect()
 }
 
 fn tags(list: &[&str]) -> Result<Vec<LanguageTag>, AppError> {
@@ -98,8 +106,8 @@ pub async fn demo(store: &Store) -> Result<(), AppError> {
             id: point(id)?,
             municipality: municipality.into(),
             address: address.into(),
-            time_zone: "Europe/Helsinki".into(),
-            opening_hours: weekdays("09:00", "16:00"),
+            time_zone: TimeZone::default(),
+            opening_hours: weekdays(9, 16),
         };
         directory::upsert_service_point(store, &point_record).await?;
         let kiosk =
@@ -129,7 +137,7 @@ pub async fn demo(store: &Store) -> Result<(), AppError> {
             agency: agency(code)?,
             languages: tags(languages)?,
             services: services.iter().map(|service| (*service).to_owned()).collect(),
-            working_hours: weekdays("08:00", "16:00"),
+            working_hours: weekdays(8, 16),
         };
         directory::upsert_expert(store, &expert).await?;
     }
@@ -140,8 +148,7 @@ pub async fn demo(store: &Store) -> Result<(), AppError> {
         ("interpreter-ar-1", &["ar", "fi"][..]),
     ];
     for (id, languages) in interpreters {
-        let interpreter =
-            Interpreter { id: id.into(), languages: tags(languages)?, working_hours: weekdays("08:00", "16:00") };
+        let interpreter = Interpreter { id: id.into(), languages: tags(languages)?, working_hours: weekdays(8, 16) };
         directory::upsert_interpreter(store, &interpreter).await?;
     }
     let holidays = [
@@ -158,7 +165,8 @@ pub async fn demo(store: &Store) -> Result<(), AppError> {
         ("2027-12-06", "Itsenäisyyspäivä"),
     ];
     for (date, name) in holidays {
-        directory::upsert_holiday(store, &Holiday { date: date.into(), name: name.into() }).await?;
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(AppError::internal)?;
+        directory::upsert_holiday(store, &Holiday { date, name: name.into() }).await?;
     }
     Ok(())
 }

@@ -28,7 +28,7 @@ pub async fn record_session(store: &Store, caller: &Caller, record: &SessionReco
         .fetch_optional(store.pool())
         .await?
         .ok_or(AppError::NotFound("service point"))?;
-    let tz = crate::directory::parse_time_zone(&time_zone)?;
+    let tz = crate::directory::stored_time_zone(&time_zone)?;
     let month = record.ended_at.with_timezone(&tz).format("%Y-%m").to_string();
     let mut tx = store.begin_write().await?;
     let inserted = sqlx::query(
@@ -122,14 +122,14 @@ pub async fn statistics(store: &Store, caller: &Caller, from: &str, to: &str) ->
     check_month(to)?;
     let sql = format!(
         "SELECT s.month, s.service_point_id, s.agency_code,
-                SUM(CASE WHEN s.outcome IN ('{}') THEN 1 ELSE 0 END),
-                COUNT(*),
-                CAST(AVG(s.ended_at - s.started_at) AS DOUBLE PRECISION),
-                SUM(s.interpreter_used),
-                CAST(AVG(f.score) AS DOUBLE PRECISION),
-                COUNT(f.score),
-                MAX(a.base_share_cents),
-                MAX(a.per_transaction_cents)
+                SUM(CASE WHEN s.outcome IN ('{}') THEN 1 ELSE 0 END) AS transactions,
+                COUNT(*) AS sessions,
+                CAST(AVG(s.ended_at - s.started_at) AS DOUBLE PRECISION) AS mean_duration,
+                SUM(s.interpreter_used) AS interpreter_sessions,
+                CAST(AVG(f.score) AS DOUBLE PRECISION) AS feedback_mean,
+                COUNT(f.score) AS feedback_count,
+                MAX(a.base_share_cents) AS base_share_cents,
+                MAX(a.per_transaction_cents) AS per_transaction_cents
          FROM sessions s
          LEFT JOIN feedback f ON f.room_id = s.room_id
          LEFT JOIN agreements a ON a.service_point_id = s.service_point_id AND a.agency_code = s.agency_code
@@ -138,7 +138,21 @@ pub async fn statistics(store: &Store, caller: &Caller, from: &str, to: &str) ->
          ORDER BY s.month, s.service_point_id, s.agency_code",
         TRANSACTION_OUTCOMES.join("', '")
     );
-    type Row = (String, String, String, i64, i64, Option<f64>, i64, Option<f64>, i64, Option<i64>, Option<i64>);
+    /// One month × service point × agency, as the query groups it.
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        month: String,
+        service_point_id: String,
+        agency_code: String,
+        transactions: i64,
+        sessions: i64,
+        mean_duration: Option<f64>,
+        interpreter_sessions: i64,
+        feedback_mean: Option<f64>,
+        feedback_count: i64,
+        base_share_cents: Option<i64>,
+        per_transaction_cents: Option<i64>,
+    }
     let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(from.to_owned())
         .bind(to.to_owned())
@@ -146,34 +160,21 @@ pub async fn statistics(store: &Store, caller: &Caller, from: &str, to: &str) ->
         .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(
-                month,
-                service_point,
-                agency,
-                transactions,
-                sessions,
-                duration,
-                interpreters,
-                feedback,
-                feedback_count,
-                base,
-                per,
-            )| {
-                StatisticsRow {
-                    month,
-                    service_point,
-                    agency,
-                    transactions,
-                    sessions,
-                    mean_duration_seconds: duration.unwrap_or(0.0),
-                    interpreter_sessions: interpreters,
-                    feedback_mean: feedback,
-                    feedback_count,
-                    reimbursement_cents: base.zip(per).map(|(base, per)| base + per * transactions),
-                }
-            },
-        )
+        .map(|row| StatisticsRow {
+            month: row.month,
+            service_point: row.service_point_id,
+            agency: row.agency_code,
+            transactions: row.transactions,
+            sessions: row.sessions,
+            mean_duration_seconds: row.mean_duration.unwrap_or(0.0),
+            interpreter_sessions: row.interpreter_sessions,
+            feedback_mean: row.feedback_mean,
+            feedback_count: row.feedback_count,
+            reimbursement_cents: row
+                .base_share_cents
+                .zip(row.per_transaction_cents)
+                .map(|(base, per)| base + per * row.transactions),
+        })
         .collect())
 }
 
