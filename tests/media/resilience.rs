@@ -100,7 +100,10 @@ async fn others_keep_flowing() {
         peer.received()
             .into_iter()
             .filter(|track| {
-                track.stats.last_arrival_us.is_some_and(|at| silta_loadgen::probe::now_micros() - at < 200_000)
+                track
+                    .stats
+                    .last_arrival_us
+                    .is_some_and(|at| silta_loadgen::probe::now_micros().saturating_sub(at) < 200_000)
             })
             .collect::<Vec<_>>()
     };

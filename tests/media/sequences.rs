@@ -215,7 +215,7 @@ impl Call {
                     .peer
                     .received()
                     .iter()
-                    .filter(|track| track.stats.last_arrival_us.is_some_and(|at| now - at < 400_000))
+                    .filter(|track| track.stats.last_arrival_us.is_some_and(|at| now.saturating_sub(at) < 400_000))
                     .count();
                 if flowing != streams {
                     problems.push(format!("{} receives {flowing} streams, not {streams}", member.participant));

@@ -6,6 +6,7 @@ mod bad_input_keeps_the_connection;
 mod connection_limits_and_shutdown;
 mod kiosk_device_credential_exchange;
 mod media_is_relayed;
+mod media_rooms_are_queued_apart;
 mod reconnect_within_and_after_the_window;
 mod routes_refuse_without_a_socket;
 mod whole_service_session;

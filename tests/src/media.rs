@@ -41,7 +41,8 @@ pub async fn spawn_media_stack(adjust: impl FnOnce(&mut SfuSettings)) -> MediaSt
     adjust(&mut settings);
     let (sfu, _task) = silta_sfu::start(&settings).await.expect("the SFU starts");
     let signal =
-        spawn_signal_with_media(Arc::new(InProcessSfu(sfu.clone())), Arc::new(RecordingMedia::default()), |_| {}).await;
+        spawn_signal_with_media(Arc::new(InProcessSfu::new(sfu.clone())), Arc::new(RecordingMedia::default()), |_| {})
+            .await;
     MediaStack { signal, sfu }
 }
 

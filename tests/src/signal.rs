@@ -8,12 +8,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
 use silta_auth::{AccessTokenRequest, RoomGrant, SigningKey, TokenIssuer, TokenVerifier};
-use silta_proto::v1::media::{MediaCommand, MediaErrorCode, MediaEvent, MediaResult};
+use silta_proto::v1::media::{MediaCommand, MediaErrorCode, MediaEvent, MediaResult, NodeEvent, NodeRef};
 use silta_proto::v1::signal::{ServerMessage, Welcome};
 use silta_proto::v1::{LanguageTag, Role, RoomId, Subject};
 use silta_signal::app::SignalState;
 use silta_signal::bus::InProcessBus;
-use silta_signal::media::{MediaControl, MediaControlError};
+use silta_signal::media::{MediaControl, MediaControlError, local_node};
 use silta_signal::{Application, SignalDependencies, SignalSettings};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
@@ -32,12 +32,29 @@ pub const ISSUER: &str = "silta-test";
 /// emits events on request.
 pub struct RecordingMedia {
     commands: Mutex<Vec<MediaCommand>>,
-    events: broadcast::Sender<MediaEvent>,
+    events: broadcast::Sender<NodeEvent>,
+    node: NodeRef,
+    faults: Mutex<Faults>,
+}
+
+/// Failures the double plays, as a node in trouble would.
+#[derive(Default)]
+struct Faults {
+    /// The next room opened never answers (a node that hangs).
+    stall_next_room: bool,
+    stalled: std::collections::HashSet<RoomId>,
+    /// `add_participant` is refused as `overloaded`.
+    refuse_adding: bool,
 }
 
 impl Default for RecordingMedia {
     fn default() -> Self {
-        Self { commands: Mutex::new(Vec::new()), events: broadcast::channel(64).0 }
+        Self {
+            commands: Mutex::new(Vec::new()),
+            events: broadcast::channel(64).0,
+            node: local_node(1),
+            faults: Mutex::default(),
+        }
     }
 }
 
@@ -47,17 +64,54 @@ impl RecordingMedia {
         self.commands.lock().unwrap().clone()
     }
 
-    /// Emits a media event as a node would.
+    /// Emits a media event as the node would.
     pub fn emit(&self, event: MediaEvent) {
-        let _ = self.events.send(event);
+        self.emit_from(self.node.clone(), event);
+    }
+
+    /// Emits a media event as a given node and epoch would.
+    pub fn emit_from(&self, from: NodeRef, event: MediaEvent) {
+        let _ = self.events.send(NodeEvent { from, event });
+    }
+
+    /// The next room opened hangs: none of its commands is ever answered.
+    pub fn stall_next_room(&self) {
+        self.faults.lock().unwrap().stall_next_room = true;
+    }
+
+    /// Refuses every `add_participant` as `overloaded` from now on.
+    pub fn refuse_adding(&self) {
+        self.faults.lock().unwrap().refuse_adding = true;
+    }
+
+    /// The node every room is placed on.
+    pub fn node(&self) -> NodeRef {
+        self.node.clone()
     }
 }
 
 #[async_trait]
 impl MediaControl for RecordingMedia {
-    async fn execute(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
+    async fn place(&self, _room: &RoomId) -> Result<NodeRef, MediaControlError> {
+        Ok(self.node.clone())
+    }
+
+    async fn execute(&self, _node: &NodeRef, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
         self.commands.lock().unwrap().push(command.clone());
+        let (stall, refuse) = {
+            let mut faults = self.faults.lock().unwrap();
+            if matches!(command, MediaCommand::OpenRoom { .. }) && std::mem::take(&mut faults.stall_next_room) {
+                faults.stalled.insert(command.room().clone());
+            }
+            (faults.stalled.contains(command.room()), faults.refuse_adding)
+        };
+        if stall {
+            std::future::pending::<()>().await;
+        }
         match command {
+            MediaCommand::AddParticipant { .. } if refuse => {
+                Ok(MediaResult::Error { code: MediaErrorCode::Overloaded, message: "the node is full".into() })
+            }
             MediaCommand::Offer { participant, sdp, .. } => {
                 if sdp.starts_with("v=0") {
                     Ok(MediaResult::Answer { sdp: format!("v=0\r\ns=answer-for-{participant}\r\n") })
@@ -69,7 +123,7 @@ impl MediaControl for RecordingMedia {
         }
     }
 
-    fn events(&self) -> broadcast::Receiver<MediaEvent> {
+    fn events(&self) -> broadcast::Receiver<NodeEvent> {
         self.events.subscribe()
     }
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use schemars::{JsonSchema, schema_for};
-use silta_proto::v1::media::{MediaEvent, MediaReply, MediaRequest};
+use silta_proto::v1::media::{MediaReply, MediaRequest, NodeEvent};
 use silta_proto::v1::signal::{ClientMessage, ServerMessage};
 
 fn schema_dir() -> PathBuf {
@@ -39,7 +39,7 @@ fn committed_schemas_match_the_types() {
         check("server-message.schema.json", generated::<ServerMessage>()),
         check("media-request.schema.json", generated::<MediaRequest>()),
         check("media-reply.schema.json", generated::<MediaReply>()),
-        check("media-event.schema.json", generated::<MediaEvent>()),
+        check("media-event.schema.json", generated::<NodeEvent>()),
     ]
     .into_iter()
     .flatten()

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use silta_auth::{AuthError, TokenIssuer, TokenVerifier, VerificationKey};
-use silta_proto::v1::media::MediaEvent;
+use silta_proto::v1::media::{MediaEvent, NodeEvent};
 use silta_proto::v1::signal::{
     ActiveSpeaker, ConnectionQuality, IceCandidateEvent, QualityGrade, SdpOfferEvent, ServerMessage,
 };
@@ -137,7 +137,13 @@ fn spawn_media_event_relay(host: Arc<HubHost>, media: SharedMediaControl, mut sh
     });
 }
 
-fn relay_media_event(host: &HubHost, event: MediaEvent) {
+fn relay_media_event(host: &HubHost, NodeEvent { from, event }: NodeEvent) {
+    // Only the run of the node that holds the room speaks for it: events of
+    // an earlier epoch, or of a node the room has left, are dropped.
+    if host.placement(event.room()).as_ref() != Some(&from) {
+        tracing::debug!(node = %from.node, epoch = from.epoch, "event of a node that does not hold the room dropped");
+        return;
+    }
     let to_one = |participant, message| {
         host.bus.publish(&Topic::Participant(participant), Delivery::Message(Arc::new(message)));
     };
@@ -263,8 +269,11 @@ async fn jwks(State(state): State<SignalState>) -> Json<serde_json::Value> {
 
 async fn health(State(state): State<SignalState>) -> Json<serde_json::Value> {
     let (clients, rooms) = state.hub_host.run(|hub, _| (hub.client_count(), hub.room_count()));
+    let media_queues = state.hub_host.media_queue_count();
     let connections = state.settings.max_connections - state.connections.available_permits();
-    Json(serde_json::json!({"status": "ok", "connections": connections, "clients": clients, "rooms": rooms}))
+    Json(serde_json::json!({
+        "status": "ok", "connections": connections, "clients": clients, "rooms": rooms, "media_queues": media_queues
+    }))
 }
 
 /// A signal service bound to its port.

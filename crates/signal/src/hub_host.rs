@@ -1,18 +1,22 @@
 //! The hub's tokio host: the hub behind a lock, publishing its effects in
-//! order.
+//! order, and one ordered media queue per room.
 //!
 //! Deliveries are published while the hub lock is held, so every client sees
-//! events in the order the hub made them. Media commands go to per-room
-//! ordered queues (sharded by room), so a participant is always added on the
-//! media node before its first offer arrives there, and removed after.
+//! events in the order the hub made them. Media commands go to their room's
+//! own queue, so a participant is always added on the media node before its
+//! first offer arrives there, and removed after — and a node that stops
+//! answering stalls only the rooms placed on it. A room's queue places the
+//! room on a node before its first command and forgets it after the room is
+//! closed. A command the hub sent that fails (refused, no node, timed out)
+//! goes back to the hub as an input ([`Hub::media_failed`]).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use silta_proto::v1::RoomId;
-use silta_proto::v1::media::{MediaCommand, MediaResult};
+use silta_proto::v1::media::{MediaCommand, MediaResult, NodeRef};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::bus::Bus;
@@ -21,79 +25,52 @@ use crate::media::{MediaControlError, SharedMediaControl};
 
 /// How long a media request may take before the client is told it failed.
 const MEDIA_TIMEOUT: Duration = Duration::from_secs(10);
-/// Number of ordered media queues.
-const MEDIA_SHARDS: usize = 8;
 
-type MediaJob = (MediaCommand, Option<oneshot::Sender<Result<MediaResult, MediaControlError>>>);
+type Reply = oneshot::Sender<Result<MediaResult, MediaControlError>>;
+type MediaJob = (MediaCommand, Option<Reply>);
 
-/// The hub, the bus and the media queues.
+/// The hub, the bus, the rooms' media queues and where each room is placed.
 pub(crate) struct HubHost {
     hub: Mutex<Hub>,
     pub(crate) bus: Arc<dyn Bus>,
-    media_queues: Vec<mpsc::UnboundedSender<MediaJob>>,
+    media: SharedMediaControl,
+    /// Each room's queue, numbered so that a finished queue removes only
+    /// itself.
+    queues: Mutex<HashMap<RoomId, (u64, mpsc::UnboundedSender<MediaJob>)>>,
+    next_queue: AtomicU64,
+    placements: Mutex<HashMap<RoomId, NodeRef>>,
+    me: Weak<HubHost>,
 }
 
-fn room_of(command: &MediaCommand) -> &RoomId {
-    match command {
-        MediaCommand::OpenRoom { room }
-        | MediaCommand::CloseRoom { room }
-        | MediaCommand::AddParticipant { room, .. }
-        | MediaCommand::RemoveParticipant { room, .. }
-        | MediaCommand::Offer { room, .. }
-        | MediaCommand::Answer { room, .. }
-        | MediaCommand::IceCandidate { room, .. }
-        | MediaCommand::SetReceiveLimit { room, .. } => room,
-    }
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 impl HubHost {
-    /// Builds the host and starts its media queue workers (needs a tokio
-    /// runtime).
+    /// Builds the host (its room queues are tasks, so it needs a tokio
+    /// runtime when commands flow).
     pub(crate) fn start(hub: Hub, bus: Arc<dyn Bus>, media: SharedMediaControl) -> Arc<Self> {
-        let mut media_queues = Vec::with_capacity(MEDIA_SHARDS);
-        for _ in 0..MEDIA_SHARDS {
-            let (sender, mut receiver) = mpsc::unbounded_channel::<MediaJob>();
-            let media = media.clone();
-            tokio::spawn(async move {
-                while let Some((command, reply)) = receiver.recv().await {
-                    let result = match tokio::time::timeout(MEDIA_TIMEOUT, media.execute(command)).await {
-                        Ok(result) => result,
-                        Err(_) => Err(MediaControlError::Timeout),
-                    };
-                    match reply {
-                        Some(reply) => {
-                            let _ = reply.send(result);
-                        }
-                        None => {
-                            if let Err(err) = result {
-                                tracing::warn!(error = %err, "media command failed");
-                            }
-                        }
-                    }
-                }
-            });
-            media_queues.push(sender);
-        }
-        Arc::new(Self { hub: Mutex::new(hub), bus, media_queues })
-    }
-
-    fn queue_for(&self, command: &MediaCommand) -> &mpsc::UnboundedSender<MediaJob> {
-        let mut hasher = DefaultHasher::new();
-        room_of(command).hash(&mut hasher);
-        let shard = usize::try_from(hasher.finish() % MEDIA_SHARDS as u64).unwrap_or(0);
-        &self.media_queues[shard]
+        Arc::new_cyclic(|me| Self {
+            hub: Mutex::new(hub),
+            bus,
+            media,
+            queues: Mutex::new(HashMap::new()),
+            next_queue: AtomicU64::new(0),
+            placements: Mutex::new(HashMap::new()),
+            me: me.clone(),
+        })
     }
 
     /// Runs `operation` on the hub and carries out its effects.
     pub(crate) fn run<T>(&self, operation: impl FnOnce(&mut Hub, &dyn Bus) -> T) -> T {
-        let mut hub = self.hub.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut hub = locked(&self.hub);
         let output = operation(&mut hub, self.bus.as_ref());
         let effects = hub.take_effects();
         for (topic, delivery) in effects.deliveries {
             self.bus.publish(&topic, delivery);
         }
         for command in effects.media {
-            let _ = self.queue_for(&command).send((command, None));
+            self.enqueue(command, None);
         }
         output
     }
@@ -101,7 +78,83 @@ impl HubHost {
     /// Sends a media request through the room's ordered queue and waits.
     pub(crate) async fn media_request(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
         let (reply, answer) = oneshot::channel();
-        self.queue_for(&command).send((command, Some(reply))).map_err(|_| MediaControlError::Unavailable)?;
+        self.enqueue(command, Some(reply));
         answer.await.map_err(|_| MediaControlError::Unavailable)?
+    }
+
+    /// The node a room is placed on, if it is.
+    pub(crate) fn placement(&self, room: &RoomId) -> Option<NodeRef> {
+        locked(&self.placements).get(room).cloned()
+    }
+
+    /// Number of rooms with a media queue (open rooms, and closed ones whose
+    /// last commands are still on their way).
+    pub(crate) fn media_queue_count(&self) -> usize {
+        locked(&self.queues).len()
+    }
+
+    fn enqueue(&self, command: MediaCommand, reply: Option<Reply>) {
+        let room = command.room().clone();
+        let mut queues = locked(&self.queues);
+        let (_, sender) = queues.entry(room.clone()).or_insert_with(|| self.spawn_room_queue(room));
+        if let Err(mpsc::error::SendError((_, Some(reply)))) = sender.send((command, reply)) {
+            let _ = reply.send(Err(MediaControlError::Unavailable));
+        }
+    }
+
+    /// Starts a room's queue. Once it has closed the room it takes itself
+    /// out of the map, finishes what it already holds and ends; a later
+    /// command for the room starts a new queue.
+    fn spawn_room_queue(&self, room: RoomId) -> (u64, mpsc::UnboundedSender<MediaJob>) {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<MediaJob>();
+        let number = self.next_queue.fetch_add(1, Ordering::Relaxed);
+        let host = self.me.clone();
+        tokio::spawn(async move {
+            while let Some((command, reply)) = receiver.recv().await {
+                let Some(host) = host.upgrade() else { break };
+                let closing = matches!(command, MediaCommand::CloseRoom { .. });
+                let result = host.carry_out(&room, command.clone()).await;
+                if closing {
+                    let mut queues = locked(&host.queues);
+                    if queues.get(&room).is_some_and(|(current, _)| *current == number) {
+                        queues.remove(&room);
+                    }
+                }
+                match (reply, result) {
+                    (Some(reply), result) => {
+                        let _ = reply.send(result);
+                    }
+                    (None, Ok(MediaResult::Error { code, message })) => {
+                        host.run(|hub, _| hub.media_failed(&command, &MediaControlError::Refused { code, message }));
+                    }
+                    (None, Err(err)) => host.run(|hub, _| hub.media_failed(&command, &err)),
+                    (None, Ok(_)) => {}
+                }
+            }
+        });
+        (number, sender)
+    }
+
+    /// Places the room if it has no node yet, then sends the command there.
+    async fn carry_out(&self, room: &RoomId, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
+        let closing = matches!(command, MediaCommand::CloseRoom { .. });
+        let node = match self.placement(room) {
+            Some(node) => node,
+            None if closing => return Ok(MediaResult::Ok),
+            None => {
+                let node = tokio::time::timeout(MEDIA_TIMEOUT, self.media.place(room))
+                    .await
+                    .map_err(|_| MediaControlError::Timeout)??;
+                locked(&self.placements).insert(room.clone(), node.clone());
+                node
+            }
+        };
+        let result = tokio::time::timeout(MEDIA_TIMEOUT, self.media.execute(&node, command))
+            .await
+            .unwrap_or(Err(MediaControlError::Timeout));
+        if closing {
+            locked(&self.placements).remove(room);
+        }
+        result
     }
 }

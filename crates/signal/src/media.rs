@@ -1,14 +1,16 @@
 //! The seam to media nodes.
 //!
-//! The signal service never touches RTP: it relays SDP and ICE to the room's
-//! media node through [`MediaControl`] and gets node events back from it. In
-//! `silta dev` the implementation is an in-process call into the SFU; in a
-//! cluster it is NATS request/reply.
+//! The signal service never touches RTP: it places each room on a media
+//! node, relays SDP and ICE to that node through [`MediaControl`] and gets
+//! the node's events back, each naming the node and the epoch of its run.
+//! In `silta dev` the one node is the SFU of the same process; in a cluster
+//! the implementation is NATS request/reply.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use silta_proto::v1::media::{MediaCommand, MediaErrorCode, MediaEvent, MediaResult};
+use silta_proto::v1::media::{MediaCommand, MediaErrorCode, MediaResult, NodeEvent, NodeRef};
+use silta_proto::v1::{NodeId, RoomId};
 use tokio::sync::broadcast;
 
 /// Why a media request failed.
@@ -34,12 +36,23 @@ pub enum MediaControlError {
 /// Control of media nodes, as the signal service needs it.
 #[async_trait]
 pub trait MediaControl: Send + Sync + 'static {
-    /// Sends one command and waits for its result.
-    async fn execute(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError>;
+    /// Chooses the node for a room that has none yet (the least-loaded live
+    /// node that is not draining).
+    async fn place(&self, room: &RoomId) -> Result<NodeRef, MediaControlError>;
+
+    /// Sends one command to the node the command's room is placed on and
+    /// waits for its result.
+    async fn execute(&self, node: &NodeRef, command: MediaCommand) -> Result<MediaResult, MediaControlError>;
 
     /// Events from the media nodes (renegotiation offers, candidates, active
-    /// speaker, statistics).
-    fn events(&self) -> broadcast::Receiver<MediaEvent>;
+    /// speaker, statistics), each naming its node and epoch.
+    fn events(&self) -> broadcast::Receiver<NodeEvent>;
+}
+
+/// The node of a single-node setup (`silta dev`, `silta signal` without
+/// media nodes).
+pub fn local_node(epoch: u64) -> NodeRef {
+    NodeRef { node: NodeId::local(), epoch }
 }
 
 /// Used when no SFU is configured: room bookkeeping succeeds, SDP is
@@ -47,7 +60,7 @@ pub trait MediaControl: Send + Sync + 'static {
 /// told plainly that media does not.
 #[derive(Debug)]
 pub struct NoMediaNodes {
-    events: broadcast::Sender<MediaEvent>,
+    events: broadcast::Sender<NodeEvent>,
 }
 
 impl Default for NoMediaNodes {
@@ -58,7 +71,11 @@ impl Default for NoMediaNodes {
 
 #[async_trait]
 impl MediaControl for NoMediaNodes {
-    async fn execute(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
+    async fn place(&self, _room: &RoomId) -> Result<NodeRef, MediaControlError> {
+        Ok(local_node(0))
+    }
+
+    async fn execute(&self, _node: &NodeRef, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
         match command {
             MediaCommand::OpenRoom { .. }
             | MediaCommand::CloseRoom { .. }
@@ -71,7 +88,7 @@ impl MediaControl for NoMediaNodes {
         }
     }
 
-    fn events(&self) -> broadcast::Receiver<MediaEvent> {
+    fn events(&self) -> broadcast::Receiver<NodeEvent> {
         self.events.subscribe()
     }
 }

@@ -190,7 +190,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         verifier,
         issuer: Some(issuer.clone()),
         published_keys,
-        media: Arc::new(silta::local_media::InProcessSfu(sfu.clone())),
+        media: Arc::new(silta::local_media::InProcessSfu::new(sfu.clone())),
         bus,
     };
     let web_root = settings.web.resolved_root();

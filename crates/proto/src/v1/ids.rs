@@ -129,6 +129,17 @@ string_id!(
     Subject, max = 128, pattern = "^[A-Za-z0-9._:@-]+$", allowed = |c| is_token_char(c) || c == '@'
 );
 string_id!(
+    /// A media node's id, stable across its restarts (e.g. its host name).
+    NodeId, max = 64, pattern = "^[A-Za-z0-9._:-]+$", allowed = is_token_char
+);
+impl NodeId {
+    /// The one node of a single-process setup (`silta dev`).
+    pub fn local() -> Self {
+        Self("local".to_owned())
+    }
+}
+
+string_id!(
     /// A service point's id (the organisation of kiosks and advisors).
     ServicePointId, max = 64, pattern = "^[A-Za-z0-9._:-]+$", allowed = is_token_char
 );

@@ -8,7 +8,28 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::signal::IceCandidate;
-use super::{ParticipantId, RequestId, RoomId};
+use super::{NodeId, ParticipantId, RequestId, RoomId};
+
+/// A media node in one run of its process: a node that restarts comes back
+/// with a new epoch, and whatever the old run held is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct NodeRef {
+    /// The node.
+    pub node: NodeId,
+    /// The run: milliseconds since the Unix epoch when it started (any value
+    /// that grows across restarts).
+    pub epoch: u64,
+}
+
+/// An event of a media node as it reaches the signal service: events of an
+/// epoch that no longer holds the room are dropped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeEvent {
+    /// The node and run the event comes from.
+    pub from: NodeRef,
+    /// What happened.
+    pub event: MediaEvent,
+}
 
 /// A request from the signal service to a media node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -89,6 +110,48 @@ pub enum MediaCommand {
         /// Bits per second, or none.
         max_bitrate_bps: Option<u64>,
     },
+}
+
+impl MediaCommand {
+    /// The room the command is for (every command is for one room).
+    pub fn room(&self) -> &RoomId {
+        match self {
+            MediaCommand::OpenRoom { room }
+            | MediaCommand::CloseRoom { room }
+            | MediaCommand::AddParticipant { room, .. }
+            | MediaCommand::RemoveParticipant { room, .. }
+            | MediaCommand::Offer { room, .. }
+            | MediaCommand::Answer { room, .. }
+            | MediaCommand::IceCandidate { room, .. }
+            | MediaCommand::SetReceiveLimit { room, .. } => room,
+        }
+    }
+
+    /// The participant the command is about, if it is about one.
+    pub fn participant(&self) -> Option<&ParticipantId> {
+        match self {
+            MediaCommand::OpenRoom { .. } | MediaCommand::CloseRoom { .. } => None,
+            MediaCommand::AddParticipant { participant, .. }
+            | MediaCommand::RemoveParticipant { participant, .. }
+            | MediaCommand::Offer { participant, .. }
+            | MediaCommand::Answer { participant, .. }
+            | MediaCommand::IceCandidate { participant, .. }
+            | MediaCommand::SetReceiveLimit { participant, .. } => Some(participant),
+        }
+    }
+}
+
+impl MediaEvent {
+    /// The room the event is about.
+    pub fn room(&self) -> &RoomId {
+        match self {
+            MediaEvent::Offer { room, .. }
+            | MediaEvent::IceCandidate { room, .. }
+            | MediaEvent::ActiveSpeaker { room, .. }
+            | MediaEvent::ParticipantStats { room, .. }
+            | MediaEvent::PeerState { room, .. } => room,
+        }
+    }
 }
 
 /// A media node's reply.

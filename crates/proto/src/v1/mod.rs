@@ -9,8 +9,8 @@ pub mod signal;
 pub use decode::{DecodeError, decode_client_message, peek_request_id};
 
 pub use ids::{
-    AgencyCode, DocumentType, IdError, LanguageTag, OutcomeCode, ParticipantId, PresenceStatus, RequestId, Role,
-    RoomId, ServiceId, ServicePointId, Subject,
+    AgencyCode, DocumentType, IdError, LanguageTag, NodeId, OutcomeCode, ParticipantId, PresenceStatus, RequestId,
+    Role, RoomId, ServiceId, ServicePointId, Subject,
 };
 
 /// The protocol version string carried in WebSocket subprotocols and NATS

@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 use silta_auth::Identity;
 use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::signal::{
-    AppointmentsChanged, ConnectionState, KioskStatus, ParticipantInfo, ParticipantRef, PresenceChanged, RoomState,
-    ServerMessage, Welcome,
+    AppointmentsChanged, ConnectionState, ErrorCode, ErrorMessage, KioskStatus, ParticipantInfo, ParticipantRef,
+    PresenceChanged, RoomState, ServerMessage, Welcome,
 };
 use silta_proto::v1::{AgencyCode, ParticipantId, PresenceStatus, RequestId, Role, RoomId, Subject};
 
@@ -504,6 +504,29 @@ impl Hub {
     /// The attached participants of a room.
     pub fn room_members(&self, room: &RoomId) -> Vec<ParticipantId> {
         self.rooms.get(room).map(|room| room.participants.clone()).unwrap_or_default()
+    }
+
+    /// A media command the hub sent failed on its node (refused, no node
+    /// available, or no answer in time). The participants it concerns are
+    /// told that their media could not be set up, so the apps can say so
+    /// instead of showing a frozen call. A failed removal or closing needs
+    /// nobody told: the node drops what it holds when the room's epoch ends.
+    pub fn media_failed(&mut self, command: &MediaCommand, error: &dyn std::fmt::Display) {
+        let concerned = match command {
+            MediaCommand::OpenRoom { room } => self.room_members(room),
+            MediaCommand::AddParticipant { participant, .. } => vec![participant.clone()],
+            _ => Vec::new(),
+        };
+        for participant in concerned {
+            self.send(
+                &participant,
+                ServerMessage::Error(ErrorMessage {
+                    id: None,
+                    code: ErrorCode::MediaUnavailable,
+                    message: format!("media could not be set up for this call: {error}"),
+                }),
+            );
+        }
     }
 
     /// The current epoch of a participant, if it exists.
