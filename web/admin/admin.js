@@ -30,9 +30,19 @@ import { connectBookingApi, fillDirectorySelects, loadDirectory, onDirectoryLoad
 const CATALOGUES = './i18n/';
 const LANGUAGE_KEY = 'silta.admin.language';
 
-const SECTIONS = ['agencies', 'services', 'points', 'kiosks', 'experts', 'interpreters', 'agreements', 'statistics'];
+const SECTIONS = /** @type {const} */ (['agencies', 'services', 'points', 'kiosks', 'experts', 'interpreters', 'agreements', 'statistics']);
+/** @typedef {typeof SECTIONS[number]} Section */
+
+/**
+ * @param {string} name
+ * @returns {name is Section}
+ */
+function isSection(name) {
+  return SECTIONS.includes(/** @type {Section} */ (name));
+}
 
 const state = {
+  /** @type {Section} */
   section: 'agencies',
   /** @type {string | null} */ subject: null,
   signedIn: false,
@@ -41,6 +51,7 @@ const state = {
 // ---------------------------------------------------------------------------
 // Navigation
 
+/** @type {Record<Section, () => void>} */
 const RENDERERS = {
   agencies: renderAgencies,
   services: renderServices,
@@ -52,6 +63,7 @@ const RENDERERS = {
   statistics: renderStatistics,
 };
 
+/** @type {Record<Section, () => HTMLElement[]>} */
 const BUILDERS = {
   agencies: agenciesSection,
   services: servicesSection,
@@ -89,12 +101,12 @@ function buildApp() {
   input('kiosk-active').checked = true;
   window.addEventListener('hashchange', () => {
     const name = location.hash.slice(1);
-    if (SECTIONS.includes(name)) showSection(name, true);
+    if (isSection(name)) showSection(name, true);
   });
 }
 
 /**
- * @param {string} name
+ * @param {Section} name
  * @param {boolean} [moveFocus]
  */
 function showSection(name, moveFocus = false) {
@@ -193,7 +205,7 @@ async function start() {
   state.signedIn = true;
   renderWho();
   const initial = location.hash.slice(1);
-  showSection(SECTIONS.includes(initial) ? initial : 'agencies');
+  showSection(isSection(initial) ? initial : 'agencies');
   try {
     await loadDirectory();
     announce(t('app.ready', { subject }));

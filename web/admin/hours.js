@@ -9,7 +9,7 @@ import { capitalise, field, input, msg } from './kit.js';
 
 /** @typedef {import('./kit.js').Problem} Problem */
 
-/** @typedef {{weekday: number, opens: string, closes: string}} WeekdayHours */
+/** @typedef {import('../types/booking-api').WeekdayHours} WeekdayHours */
 
 const WEEKDAYS = [1, 2, 3, 4, 5, 6, 7];
 const CLOCK_PATTERN = /^([01]\d|2[0-4]):([0-5]\d)$/;

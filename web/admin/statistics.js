@@ -13,19 +13,7 @@ import { agencyName, api, directory, pointName } from './store.js';
 
 /** @typedef {import('./kit.js').Problem} Problem */
 
-/**
- * @typedef {object} StatisticsRow
- * @property {string} month
- * @property {string} service_point
- * @property {string} agency
- * @property {number} transactions
- * @property {number} sessions
- * @property {number} mean_duration_seconds
- * @property {number} interpreter_sessions
- * @property {number | null} feedback_mean
- * @property {number} feedback_count
- * @property {number | null} reimbursement_cents
- */
+/** @typedef {import('../types/booking-api').StatisticsRow} StatisticsRow */
 
 /** Agency colours: each ≥ 3:1 against white (most ≥ 4.5:1), told apart by pattern too. */
 const CHART_COLOURS = ['#0b4f8a', '#b3541e', '#1c6e36', '#7b3fa0', '#a3161b', '#00707a', '#6b5d00', '#b0206e'];
@@ -153,7 +141,7 @@ async function loadStatistics(userAsked = false) {
   const table = byId('statistics-table');
   table.setAttribute('aria-busy', 'true');
   try {
-    const rows = /** @type {StatisticsRow[]} */ (await api.get('/statistics', period));
+    const rows = await api.get('/statistics', period);
     statistics = { ...period, rows };
     renderStatistics();
     if (userAsked) {
@@ -176,7 +164,7 @@ async function downloadCsv() {
   const period = statisticsPeriod();
   if (!period) return;
   try {
-    const text = /** @type {string} */ (await api.get('/statistics.csv', period));
+    const text = await api.get('/statistics.csv', period);
     const url = URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' }));
     const link = h('a', { href: url, download: `silta-statistics-${period.from}-${period.to}.csv`, class: 'visually-hidden' });
     document.body.append(link);
@@ -246,8 +234,8 @@ export function renderStatistics() {
           h('td', { 'data-field': 'sessions', class: 'number' }, formatNumber(row.sessions)),
           h('td', { 'data-field': 'mean_duration_seconds', class: 'number' }, row.sessions ? formatDuration(row.mean_duration_seconds) : '–'),
           h('td', { 'data-field': 'interpreter_sessions', class: 'number' }, formatNumber(row.interpreter_sessions)),
-          h('td', { 'data-field': 'feedback_mean', class: 'number' }, feedbackText(row.feedback_mean, row.feedback_count)),
-          h('td', { 'data-field': 'reimbursement_cents', class: 'number' }, row.reimbursement_cents === null ? h('span', { class: 'muted' }, t('statistics.noAgreement')) : euros(row.reimbursement_cents)),
+          h('td', { 'data-field': 'feedback_mean', class: 'number' }, feedbackText(row.feedback_mean ?? null, row.feedback_count)),
+          h('td', { 'data-field': 'reimbursement_cents', class: 'number' }, reimbursementCell(row.reimbursement_cents ?? null)),
         ),
       ),
     );
@@ -270,6 +258,11 @@ export function renderStatistics() {
   renderChart(from, to, rows);
 }
 
+/** @param {number | null} cents null without an agreement */
+function reimbursementCell(cents) {
+  return cents === null ? h('span', { class: 'muted' }, t('statistics.noAgreement')) : euros(cents);
+}
+
 /**
  * @param {number | null} mean
  * @param {number} count
@@ -287,12 +280,14 @@ function statisticsTotals(rows) {
     totals.sessions += row.sessions;
     totals.durationSum += row.mean_duration_seconds * row.sessions;
     totals.interpreterSessions += row.interpreter_sessions;
-    if (row.feedback_mean !== null) {
-      totals.feedbackSum += row.feedback_mean * row.feedback_count;
+    const feedbackMean = row.feedback_mean ?? null;
+    if (feedbackMean !== null) {
+      totals.feedbackSum += feedbackMean * row.feedback_count;
       totals.feedbackCount += row.feedback_count;
     }
-    if (row.reimbursement_cents === null) totals.withoutAgreement += 1;
-    else totals.reimbursementCents += row.reimbursement_cents;
+    const reimbursementCents = row.reimbursement_cents ?? null;
+    if (reimbursementCents === null) totals.withoutAgreement += 1;
+    else totals.reimbursementCents += reimbursementCents;
   }
   return {
     ...totals,

@@ -13,15 +13,14 @@ import { h } from '../shared/ui.js';
 import { select, selectField } from './kit.js';
 
 /** @typedef {import('./kit.js').Problem} Problem */
-/** @typedef {import('./hours.js').WeekdayHours} WeekdayHours */
 
-/** @typedef {{fi: string, sv: string, en: string}} Names */
-/** @typedef {{code: string, names: Names}} Agency */
-/** @typedef {{id: string, agency: string, names: Names, duration_minutes: number, languages: string[], remote_capable: boolean}} Service */
-/** @typedef {{id: string, municipality: string, address: string, time_zone: string, opening_hours: WeekdayHours[]}} ServicePoint */
-/** @typedef {{id: string, service_point: string, active: boolean}} Kiosk */
-/** @typedef {{id: string, agency: string, languages: string[], services: string[], working_hours: WeekdayHours[]}} Expert */
-/** @typedef {{id: string, languages: string[], working_hours: WeekdayHours[]}} Interpreter */
+/** @typedef {import('../types/booking-api').Names} Names */
+/** @typedef {import('../types/booking-api').Agency} Agency */
+/** @typedef {import('../types/booking-api').Service} Service */
+/** @typedef {import('../types/booking-api').ServicePoint} ServicePoint */
+/** @typedef {import('../types/booking-api').Kiosk} Kiosk */
+/** @typedef {import('../types/booking-api').Expert} Expert */
+/** @typedef {import('../types/booking-api').Interpreter} Interpreter */
 
 /** The booking API as the signed-in admin (set by `connectBookingApi`). @type {ReturnType<typeof bookingApi>} */
 export let api;

@@ -7,17 +7,15 @@
 import { BookingPanel, appointmentActions, appointmentTime } from '../shared/booking.js';
 import { directory } from '../shared/directory.js';
 import { onLanguageChange, t } from '../shared/i18n.js';
-import { openRoom } from '../shared/session.js';
+import { CHOSEN_OUTCOMES, openRoom } from '../shared/session.js';
 import { startStaffApp } from '../shared/staff.js';
-import { announce, byId, h, showError } from '../shared/ui.js';
+import { announce, byId, chosenOf, h, showError } from '../shared/ui.js';
+import { DOCUMENT_TYPES } from '../types/vocabulary.js';
 
-const DOCUMENT_TYPES = ['identity_card', 'passport', 'driving_licence', 'residence_permit', 'other'];
-const OUTCOMES = ['resolved', 'follow_up', 'referred', 'abandoned', 'technical_failure'];
-const INTERPRETER_LANGUAGES = ['fi', 'sv', 'se', 'fse', 'fss', 'ar', 'ru', 'so', 'en'];
-
-/**
- * @typedef {{kiosk: string, online: boolean, room?: string | null}} KioskStatus
- */
+/** @typedef {import('../types/wire').KioskStatus} KioskStatus */
+/** @typedef {import('../types/wire').DocumentType} DocumentType */
+/** @typedef {import('../types/wire').RoomState} RoomState */
+/** @typedef {import('../types/booking-api').Appointment} Appointment */
 
 const app = {
   /** @type {import('../shared/client.js').SignalClient | null} */
@@ -28,7 +26,7 @@ const app = {
   session: null,
   /** @type {Map<string, KioskStatus>} */
   kiosks: new Map(),
-  /** @type {any[]} */
+  /** @type {Appointment[]} */
   appointments: [],
   /** @type {string | null} the appointment whose cancelling awaits a yes */
   confirmingCancel: null,
@@ -40,7 +38,7 @@ const app = {
   subject: '',
   /** @type {Map<string, string>} room → kiosk, for call-backs */
   callbacks: new Map(),
-  /** @type {string | null} */
+  /** @type {DocumentType | null} */
   identityChecked: null,
 };
 Object.assign(window, { siltaApp: app });
@@ -53,7 +51,7 @@ async function main() {
   app.api = api;
   renderWho();
   client.on('kiosk_status', (status) => {
-    app.kiosks.set(status.kiosk, /** @type {KioskStatus} */ (/** @type {unknown} */ (status)));
+    app.kiosks.set(status.kiosk, status);
     renderKiosks();
   });
   client.on('advisor_called', (message) => {
@@ -80,15 +78,14 @@ async function main() {
   client.on('appointments_changed', (message) => {
     if (!message.service_point || message.service_point === app.servicePoint) scheduleReload();
   });
-  client.addEventListener('welcome', (event) => {
-    const welcome = /** @type {CustomEvent} */ (event).detail;
-    app.kiosks = new Map((welcome.kiosks ?? []).map((/** @type {KioskStatus} */ k) => [k.kiosk, k]));
+  client.on('welcome', (welcome) => {
+    app.kiosks = new Map((welcome.kiosks ?? []).map((k) => [k.kiosk, k]));
     renderKiosks();
     // Changes while the connection was down were not heard.
     scheduleReload();
   });
   const welcome = await client.connect();
-  app.kiosks = new Map((welcome.kiosks ?? []).map((/** @type {KioskStatus} */ k) => [k.kiosk, k]));
+  app.kiosks = new Map((welcome.kiosks ?? []).map((k) => [k.kiosk, k]));
   for (const room of welcome.rooms ?? []) await enterRoom(room);
   fillStaticSelects();
   wireForms();
@@ -101,6 +98,7 @@ async function main() {
   const renderNames = () => {
     renderWho();
     fillAgencySelects();
+    fillInterpreterLanguages();
     renderKiosks();
     renderAppointments();
     renderSession();
@@ -135,15 +133,23 @@ function fillStaticSelects() {
   if (chosen) documentSelect.value = chosen;
   const outcome = /** @type {HTMLSelectElement} */ (byId('end-outcome'));
   const chosenOutcome = outcome.value;
-  outcome.replaceChildren(...OUTCOMES.map((code) => h('option', { value: code }, t(`outcome.${code}`))));
+  outcome.replaceChildren(...CHOSEN_OUTCOMES.map((code) => h('option', { value: code }, t(`outcome.${code}`))));
   if (chosenOutcome) outcome.value = chosenOutcome;
+}
+
+/**
+ * The languages some interpreter of the directory covers; until the
+ * directory has loaded (or when it lists none) only "no interpreter".
+ */
+function fillInterpreterLanguages() {
   const interpreter = /** @type {HTMLSelectElement} */ (byId('request-interpreter'));
-  const chosenInterpreter = interpreter.value;
+  const chosen = interpreter.value;
+  const languages = directory.interpreterLanguages();
   interpreter.replaceChildren(
     h('option', { value: '' }, t('request.no_interpreter')),
-    ...INTERPRETER_LANGUAGES.map((lang) => h('option', { value: lang }, t(`lang.${lang}`))),
+    ...languages.map((lang) => h('option', { value: lang }, t(`lang.${lang}`))),
   );
-  interpreter.value = chosenInterpreter;
+  interpreter.value = languages.includes(chosen) ? chosen : '';
 }
 
 function fillAgencySelects() {
@@ -170,8 +176,8 @@ function fillLanguages() {
   const service = directory.services.get(serviceId);
   const languageSelect = /** @type {HTMLSelectElement} */ (byId('request-language'));
   const chosen = languageSelect.value;
-  /** @type {string[]} */
-  const languages = service?.languages ?? ['fi', 'sv', 'en'];
+  // The service's languages, from the directory (none until it has loaded).
+  const languages = service?.languages ?? [];
   languageSelect.replaceChildren(...languages.map((lang) => h('option', { value: lang }, t(`lang.${lang}`))));
   if (chosen && languages.includes(chosen)) languageSelect.value = chosen;
 }
@@ -188,7 +194,7 @@ function wireForms() {
     const language = /** @type {HTMLSelectElement} */ (byId('request-language')).value;
     const interpreter = /** @type {HTMLSelectElement} */ (byId('request-interpreter')).value;
     try {
-      /** @type {import('../shared/client.js').Message} */
+      /** @type {import('../shared/client.js').ClientRequestOf<'expert_request'>} */
       const request = { type: 'expert_request', room: session.room, target: { by: 'queue', agency, language } };
       // The service travels with the offer, so the expert knows the matter.
       if (service) request.service = service;
@@ -207,7 +213,8 @@ function wireForms() {
     event.preventDefault();
     const session = app.session;
     if (!session || !app.client) return;
-    const documentType = /** @type {HTMLSelectElement} */ (byId('identity-document')).value;
+    const documentType = chosenOf('identity-document', DOCUMENT_TYPES);
+    if (!documentType) return;
     try {
       await app.client.request({ type: 'identity_checked', room: session.room, document_type: documentType });
       app.identityChecked = documentType;
@@ -232,7 +239,8 @@ function wireForms() {
   byId('end-session').addEventListener('click', async () => {
     const session = app.session;
     if (!session || !app.client) return;
-    const outcome = /** @type {HTMLSelectElement} */ (byId('end-outcome')).value;
+    const outcome = chosenOf('end-outcome', CHOSEN_OUTCOMES);
+    if (!outcome) return;
     try {
       await app.client.request({ type: 'session_end', room: session.room, outcome });
     } catch (error) {
@@ -292,7 +300,7 @@ function renderAppointments() {
 
 /**
  * Check in, reschedule and cancel (cancel asks once more, in the row).
- * @param {any} appointment
+ * @param {Appointment} appointment
  */
 function rowActions(appointment) {
   if (!app.api) return null;
@@ -312,7 +320,7 @@ function rowActions(appointment) {
   });
 }
 
-/** @param {any} appointment */
+/** @param {Appointment} appointment */
 async function checkIn(appointment) {
   if (!app.api || !app.client) return;
   try {
@@ -386,7 +394,7 @@ async function rejoin(room) {
   }
 }
 
-/** @param {any} state */
+/** @param {RoomState} state */
 async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();
@@ -401,7 +409,7 @@ async function enterRoom(state) {
     app.session = session;
     session.addEventListener('change', renderSession);
     session.addEventListener('ended', (event) => {
-      const outcome = /** @type {CustomEvent} */ (event).detail.outcome;
+      const { outcome } = /** @type {CustomEvent<import('../shared/client.js').ServerMessageOf<'session_ended'>>} */ (event).detail;
       closeSession();
       announce(t('session.ended', { outcome: t(`outcome.${outcome}`) }));
       renderKiosks();

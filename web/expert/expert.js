@@ -10,14 +10,13 @@ import { wireCallControls } from '../shared/controls.js';
 import { directory } from '../shared/directory.js';
 import { formatDuration, formatTime, onLanguageChange, t } from '../shared/i18n.js';
 import { OfferList, wirePresence } from '../shared/offers.js';
-import { openRoom } from '../shared/session.js';
+import { CHOSEN_OUTCOMES, openRoom } from '../shared/session.js';
 import { startStaffApp } from '../shared/staff.js';
-import { announce, byId, h, showError } from '../shared/ui.js';
+import { announce, byId, chosenOf, h, showError } from '../shared/ui.js';
 
-const OUTCOMES = ['resolved', 'follow_up', 'referred', 'abandoned', 'technical_failure'];
-const INTERPRETER_LANGUAGES = ['fi', 'sv', 'se', 'fse', 'fss', 'ar', 'ru', 'so', 'en'];
-const AGENCIES = ['VERO', 'POLIISI', 'TE', 'KELA', 'MIGRI'];
-const SERVICE_LANGUAGES = ['fi', 'sv', 'en', 'se'];
+/** @typedef {import('../types/wire').QueueEntry} QueueEntry */
+/** @typedef {import('../types/wire').RoomState} RoomState */
+/** @typedef {import('../types/booking-api').Appointment} Appointment */
 
 const app = {
   /** @type {import('../shared/client.js').SignalClient | null} */
@@ -26,11 +25,11 @@ const app = {
   session: null,
   agency: '',
   subject: '',
-  /** @type {{agency: string, entries: any[], at: number}} */
+  /** @type {{agency: string, entries: QueueEntry[], at: number}} */
   queue: { agency: '', entries: [], at: Date.now() },
   /** @type {ReturnType<typeof import('../shared/api.js').bookingApi> | null} */
   api: null,
-  /** @type {any[]} the agency's appointments of the week */
+  /** @type {Appointment[]} the agency's appointments of the week */
   bookings: [],
   /** @type {string | null} the appointment whose cancelling awaits a yes */
   confirmingCancel: null,
@@ -114,28 +113,40 @@ function scheduleReload() {
   app.reloadTimer = window.setTimeout(() => loadBookings(), 150);
 }
 
-/** @param {HTMLSelectElement} select @param {string[]} values @param {(v: string) => string} label */
+/** @param {HTMLSelectElement} select @param {readonly string[]} values @param {(v: string) => string} label */
 function fill(select, values, label) {
   const chosen = select.value;
   select.replaceChildren(...values.map((value) => h('option', { value }, label(value))));
   if (chosen && values.includes(chosen)) select.value = chosen;
 }
 
+/**
+ * The lists come from the directory (empty until it has loaded): the
+ * languages some interpreter covers, the other agencies and the languages
+ * of the chosen agency's remote services.
+ */
 function fillSelects() {
-  fill(/** @type {HTMLSelectElement} */ (byId('end-outcome')), OUTCOMES, (code) => t(`outcome.${code}`));
-  fill(/** @type {HTMLSelectElement} */ (byId('interpreter-language')), INTERPRETER_LANGUAGES, (lang) => t(`lang.${lang}`));
-  // The directory's agencies; the well-known codes until it has loaded.
-  const agencies = directory.loaded ? directory.agencyList().map((agency) => agency.code) : AGENCIES;
-  fill(/** @type {HTMLSelectElement} */ (byId('transfer-agency')), agencies.filter((code) => code !== app.agency), (code) => directory.agencyName(code));
-  fill(/** @type {HTMLSelectElement} */ (byId('transfer-language')), SERVICE_LANGUAGES, (lang) => t(`lang.${lang}`));
+  fill(/** @type {HTMLSelectElement} */ (byId('end-outcome')), CHOSEN_OUTCOMES, (code) => t(`outcome.${code}`));
+  fill(/** @type {HTMLSelectElement} */ (byId('interpreter-language')), directory.interpreterLanguages(), (lang) => t(`lang.${lang}`));
+  const agencies = directory.agencyList().map((agency) => agency.code).filter((code) => code !== app.agency);
+  fill(/** @type {HTMLSelectElement} */ (byId('transfer-agency')), agencies, (code) => directory.agencyName(code));
+  fillTransferLanguages();
+}
+
+function fillTransferLanguages() {
+  const agency = /** @type {HTMLSelectElement} */ (byId('transfer-agency')).value;
+  const languages = [...new Set(directory.remoteServicesOf(agency).flatMap((service) => service.languages))];
+  fill(/** @type {HTMLSelectElement} */ (byId('transfer-language')), languages, (lang) => t(`lang.${lang}`));
 }
 
 function wireControls() {
   app.resetControls = wireCallControls(() => app.session, { mute: byId('mute'), camera: byId('camera'), screen: byId('screen') });
+  byId('transfer-agency').addEventListener('change', fillTransferLanguages);
   byId('interpreter-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     if (!app.session || !app.client) return;
     const language = /** @type {HTMLSelectElement} */ (byId('interpreter-language')).value;
+    if (!language) return;
     try {
       await app.client.request({ type: 'interpreter_invite', room: app.session.room, target: { by: 'language', language } });
       announce(t('interpreter.invited', { language: t(`lang.${language}`) }));
@@ -148,6 +159,7 @@ function wireControls() {
     if (!app.session || !app.client) return;
     const agency = /** @type {HTMLSelectElement} */ (byId('transfer-agency')).value;
     const language = /** @type {HTMLSelectElement} */ (byId('transfer-language')).value;
+    if (!agency || !language) return;
     try {
       await app.client.request({ type: 'transfer', room: app.session.room, target: { by: 'queue', agency, language } });
       app.transferring = true;
@@ -170,7 +182,8 @@ function wireControls() {
   byId('end-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     if (!app.session || !app.client) return;
-    const outcome = /** @type {HTMLSelectElement} */ (byId('end-outcome')).value;
+    const outcome = chosenOf('end-outcome', CHOSEN_OUTCOMES);
+    if (!outcome) return;
     try {
       await app.client.request({ type: 'session_end', room: app.session.room, outcome });
     } catch (error) {
@@ -179,7 +192,7 @@ function wireControls() {
   });
 }
 
-/** @param {any} state */
+/** @param {RoomState} state */
 async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();
@@ -189,7 +202,7 @@ async function enterRoom(state) {
     app.session = session;
     session.addEventListener('change', renderCall);
     session.addEventListener('ended', (event) => {
-      const outcome = /** @type {CustomEvent} */ (event).detail.outcome;
+      const { outcome } = /** @type {CustomEvent<import('../shared/client.js').ServerMessageOf<'session_ended'>>} */ (event).detail;
       closeSession();
       announce(t('call.ended', { outcome: t(`outcome.${outcome}`) }));
     });
@@ -302,7 +315,7 @@ function renderBookings() {
 
 /**
  * Reschedule and cancel (cancel asks once more, in place).
- * @param {any} booking
+ * @param {Appointment} booking
  */
 function bookingActions(booking) {
   if (!app.api) return null;

@@ -59,7 +59,7 @@ async function main() {
   render();
 }
 
-/** @param {any} state */
+/** @param {import('../types/wire').RoomState} state */
 async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();

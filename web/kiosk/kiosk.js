@@ -5,7 +5,7 @@
 // notice until it is back. No login: the device credential is exchanged for
 // short-lived tokens.
 
-import { bookingApi } from '../shared/api.js';
+import { ApiError, bookingApi } from '../shared/api.js';
 import { directory } from '../shared/directory.js';
 import { claimsOf, deviceCredential, demoIdentities, forgetDeviceCredential, kioskTokenSource, storeDeviceCredential } from '../shared/auth.js';
 import { SignalClient } from '../shared/client.js';
@@ -123,8 +123,9 @@ async function main() {
   showConnectionState(client);
   client.addEventListener('statechange', renderConnectionNotice);
   client.addEventListener('autherror', (event) => {
-    const error = /** @type {CustomEvent} */ (event).detail;
-    if (error?.code === 'credential_revoked' || error?.code === 'token_invalid') forgetDeviceCredential();
+    const error = /** @type {CustomEvent<unknown>} */ (event).detail;
+    const code = error && typeof error === 'object' && 'code' in error ? error.code : null;
+    if (code === 'credential_revoked' || code === 'token_invalid') forgetDeviceCredential();
     showError(error);
   });
   client.on('joined', (message) => enterRoom(message.room));
@@ -254,7 +255,7 @@ function wireButtons() {
   byId('feedback-skip').addEventListener('click', () => finishFeedback());
 }
 
-/** @param {any} state the room snapshot from `joined` or `welcome` */
+/** @param {import('../types/wire').RoomState} state the room snapshot from `joined` or `welcome` */
 async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();
@@ -392,7 +393,7 @@ async function sendFeedback() {
       await app.api.post('/feedback', body);
       break;
     } catch (error) {
-      const code = /** @type {any} */ (error).code;
+      const code = error instanceof ApiError ? error.code : '';
       if (code === 'not_found' && attempt < 4) {
         await new Promise((resolve) => setTimeout(resolve, 400));
         continue;

@@ -20,7 +20,10 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PHONE = /^\+\d{8,15}$/;
 
 /** @typedef {ReturnType<typeof import('./api.js').bookingApi>} BookingApi */
-/** @typedef {{starts_at: string, ends_at: string, local_start: string, experts_free: number, experts: string[]}} Slot */
+/** @typedef {import('../types/booking-api').Appointment} Appointment */
+/** @typedef {import('../types/booking-api').Contact} Contact */
+/** @typedef {import('../types/booking-api').NewAppointment} NewAppointment */
+/** @typedef {import('../types/booking-api').Slot} Slot */
 
 /**
  * The message for an error in the viewer's language: `error.<code>` when
@@ -62,7 +65,7 @@ function label(key, forId) {
 /**
  * Cancels a booked appointment.
  * @param {BookingApi} api
- * @param {any} appointment
+ * @param {Appointment} appointment
  */
 export async function cancelAppointment(api, appointment) {
   const cancelled = await api.post(`/appointments/${encodeURIComponent(appointment.id)}/cancel`);
@@ -74,7 +77,7 @@ export async function cancelAppointment(api, appointment) {
  * The actions of one booked appointment in a staff list: any `leading`
  * buttons (the advisor's check-in), reschedule and cancel; cancel asks once
  * more in the row itself. `confirming` says whether it is asking now.
- * @param {{appointment: any, api: BookingApi, panel: BookingPanel | null, confirming: boolean, setConfirming: (id: string | null) => void, reload: () => Promise<void>, focus: (id: string, action: string) => void, leading?: HTMLElement[], className?: string}} options
+ * @param {{appointment: Appointment, api: BookingApi, panel: BookingPanel | null, confirming: boolean, setConfirming: (id: string | null) => void, reload: () => Promise<void>, focus: (id: string, action: string) => void, leading?: HTMLElement[], className?: string}} options
  */
 export function appointmentActions(options) {
   const { appointment, confirming, setConfirming, focus } = options;
@@ -110,7 +113,7 @@ export function appointmentActions(options) {
   );
 }
 
-/** The parameters that describe an appointment in messages. @param {any} appointment */
+/** The parameters that describe an appointment in messages. @param {Appointment} appointment */
 function describe(appointment) {
   return {
     time: appointmentTime(appointment.starts_at),
@@ -135,7 +138,7 @@ export class BookingPanel {
    *   servicePoint?: string,
    *   agency?: string,
    *   self?: string,
-   *   onChanged: (appointment: any) => void,
+   *   onChanged: (appointment: Appointment) => void,
    * }} options
    */
   constructor(options) {
@@ -145,7 +148,7 @@ export class BookingPanel {
     this.fixedAgency = options.agency ?? '';
     this.self = options.self ?? '';
     this.onChanged = options.onChanged;
-    /** @type {any | null} the appointment being moved */
+    /** @type {Appointment | null} the appointment being moved */
     this.moving = null;
     /** @type {Slot[]} */
     this.slots = [];
@@ -155,11 +158,6 @@ export class BookingPanel {
     /** @type {string | null} kept across retries of one booking */
     this.idempotencyKey = null;
     this.busy = false;
-    this.build();
-    directory.addEventListener('change', () => this.render());
-  }
-
-  build() {
     const select = (/** @type {string} */ id, /** @type {boolean} */ required = true) =>
       /** @type {HTMLSelectElement} */ (h('select', { id, required }));
     this.agency = select('booking-agency');
@@ -212,6 +210,12 @@ export class BookingPanel {
           h('p', { id: 'booking-phone-error', class: 'booking-error' })),
       ),
     );
+    this.build();
+    directory.addEventListener('change', () => this.render());
+  }
+
+  /** Lays the form out in `root` and wires its controls. */
+  build() {
     const form = h('form', { id: 'booking-form', novalidate: true, 'aria-labelledby': 'booking-title' },
       this.summary,
       this.choices,
@@ -340,7 +344,6 @@ export class BookingPanel {
   }
 
   renderSlots() {
-    if (!this.slotsBox) return;
     this.slotsBox.hidden = this.searched === null;
     const chosen = this.chosenSlot();
     const visible = this.slots.slice(0, this.shown);
@@ -362,7 +365,7 @@ export class BookingPanel {
 
   /** @returns {string} the chosen slot's start, or '' */
   chosenSlot() {
-    const checked = /** @type {HTMLInputElement | null} */ (this.slotList?.querySelector('input[name="booking-slot"]:checked') ?? null);
+    const checked = /** @type {HTMLInputElement | null} */ (this.slotList.querySelector('input[name="booking-slot"]:checked') ?? null);
     return checked?.value ?? '';
   }
 
@@ -394,19 +397,20 @@ export class BookingPanel {
       this.showError(t('booking.choose_slot'));
       return;
     }
-    const contact = this.moving ? null : this.contactOrNull();
-    if (!this.moving && !contact) return;
+    const moving = this.moving;
+    const contact = moving ? null : this.contactOrNull();
+    if (!moving && !contact) return;
     this.busy = true;
     this.submit.disabled = true;
     try {
       let appointment;
-      if (this.moving) {
-        appointment = await this.api.post(`/appointments/${encodeURIComponent(this.moving.id)}/reschedule`, { starts_at: startsAt });
+      if (moving) {
+        appointment = await this.api.post(`/appointments/${encodeURIComponent(moving.id)}/reschedule`, { starts_at: startsAt });
         this.result.textContent = t('booking.rescheduled', describe(appointment));
-      } else {
+      } else if (contact) {
         const query = this.query();
         const slot = this.slots.find((candidate) => candidate.starts_at === startsAt);
-        /** @type {Record<string, unknown>} */
+        /** @type {NewAppointment} */
         const body = {
           agency: query.agency,
           service: query.service,
@@ -424,13 +428,13 @@ export class BookingPanel {
         this.email.value = '';
         this.phone.value = '';
       }
-      announce(this.result.textContent);
+      announce(this.result.textContent ?? '');
       this.idempotencyKey = null;
       this.moving = null;
       this.slots = [];
       this.searched = null;
       this.render();
-      this.onChanged(appointment);
+      if (appointment) this.onChanged(appointment);
     } catch (error) {
       const code = error && typeof error === 'object' && 'code' in error ? String(error.code) : '';
       if (code === 'slot_unavailable' || code === 'slot_taken' || code === 'expert_unavailable') {
@@ -455,7 +459,7 @@ export class BookingPanel {
   /**
    * Moves a booked appointment: the form keeps its agency, service, point
    * and languages and searches free times from its day on.
-   * @param {any} appointment
+   * @param {Appointment} appointment
    */
   reschedule(appointment) {
     this.moving = appointment;

@@ -13,7 +13,7 @@ import { directory } from './directory.js';
 import { t } from './i18n.js';
 import { h } from './ui.js';
 
-/** @typedef {{participant: string, role: string, organisation: string, languages: string[], connection: string}} ParticipantInfo */
+/** @typedef {import('../types/wire').ParticipantInfo} ParticipantInfo */
 
 /**
  * The least time the highlight stays where it is: the server names the

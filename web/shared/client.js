@@ -19,8 +19,53 @@
 // participant of a room, with one local override: one's own peer
 // connection down means 'poor' at once.
 
+import { QUALITY_GRADES } from '../types/vocabulary.js';
+
 /** @typedef {'connecting' | 'connected' | 'reconnecting' | 'closed'} ConnectionState */
-/** @typedef {{type: string, id?: string | null, [key: string]: any}} Message */
+
+// The messages are typed from the wire schemas (web/types/wire.d.ts,
+// generated from proto/v1/*.schema.json).
+
+/** @typedef {import('../types/wire').ServerMessage} ServerMessage */
+/** @typedef {import('../types/wire').ClientMessage} ClientMessage */
+
+/**
+ * The server's message of one `type`.
+ * @template {ServerMessage['type']} T
+ * @typedef {Extract<ServerMessage, {type: T}>} ServerMessageOf
+ */
+
+/** @typedef {ServerMessageOf<'welcome'>} Welcome */
+/** @typedef {import('../types/wire').RoomState} RoomState */
+
+/**
+ * @template M
+ * @typedef {M extends unknown ? Omit<M, 'id'> : never} WithoutId
+ */
+
+/** A request as the app writes it: `request` adds the id. @typedef {WithoutId<ClientMessage>} ClientRequest */
+
+/**
+ * The request of one `type`.
+ * @template {ClientRequest['type']} T
+ * @typedef {Extract<ClientRequest, {type: T}>} ClientRequestOf
+ */
+
+/**
+ * The reply a request of one `type` gets, as the schema describes them:
+ * `joined` to `session_open`, `join` and `call_accept`, `sdp_answer` to
+ * `sdp_offer`, `ack` to the rest (an `error` rejects instead).
+ * @template {ClientRequest['type']} T
+ * @typedef {ServerMessageOf<T extends 'session_open' | 'join' | 'call_accept' ? 'joined' : T extends 'sdp_offer' ? 'sdp_answer' : 'ack'>} ReplyTo
+ */
+
+/** The types of the server's messages about one room (they name it in `room`). @typedef {Extract<ServerMessage, {room: string}>['type']} RoomMessageType */
+
+/**
+ * The server's message of one `type` about a room.
+ * @template {RoomMessageType} T
+ * @typedef {Extract<ServerMessage, {type: T, room: string}>} RoomMessageOf
+ */
 
 /** Retry delays; within the resume window retries come at least every second. */
 const BACKOFF_MS = [250, 500, 1000, 2000, 3000, 5000];
@@ -51,20 +96,20 @@ export class SignalClient extends EventTarget {
     this.url = options.url ?? `${scheme}//${location.host}/v1/signal`;
     /** @type {ConnectionState} */
     this.state = 'connecting';
-    /** @type {Message | null} the latest `welcome` */
+    /** @type {Welcome | null} the latest `welcome` */
     this.welcome = null;
     /** @type {string | null} */
     this.resumeToken = null;
     /** @type {WebSocket | null} */
     this.socket = null;
-    /** @type {Map<string, {resolve: (m: Message) => void, reject: (e: Error) => void}>} */
+    /** @type {Map<string, {resolve: (m: ServerMessage) => void, reject: (e: Error) => void}>} */
     this.pending = new Map();
     this.nextId = 1;
     this.attempt = 0;
     this.stopped = false;
     /** @type {number | undefined} */
     this.retryTimer = undefined;
-    /** @type {((m: Message) => void) | null} */
+    /** @type {((m: Welcome) => void) | null} */
     this.firstWelcome = null;
     /** When the latest socket opened and was welcomed (performance.now()). */
     this.timing = { opened: 0, welcomed: 0 };
@@ -78,7 +123,10 @@ export class SignalClient extends EventTarget {
     this.connectTimer = undefined;
   }
 
-  /** Connects and resolves with the first `welcome`. */
+  /**
+   * Connects and resolves with the first `welcome`.
+   * @returns {Promise<Welcome>}
+   */
   connect() {
     return new Promise((resolve, reject) => {
       this.firstWelcome = resolve;
@@ -98,18 +146,20 @@ export class SignalClient extends EventTarget {
 
   /**
    * Listens for one message type (events and `welcome`).
-   * @param {string} type
-   * @param {(message: Message) => void} handler
+   * @template {ServerMessage['type']} T
+   * @param {T} type
+   * @param {(message: ServerMessageOf<T>) => void} handler
    */
   on(type, handler) {
-    this.addEventListener(type, (event) => handler(/** @type {CustomEvent<Message>} */ (event).detail));
+    this.addEventListener(type, (event) => handler(/** @type {CustomEvent<ServerMessageOf<T>>} */ (event).detail));
   }
 
   /**
    * Sends a request and waits for its reply (`ack`, `joined`, `sdp_answer`);
    * an `error` reply rejects with a SignalError carrying its code.
-   * @param {Message} message without `id`
-   * @returns {Promise<Message>}
+   * @template {ClientRequest['type']} T
+   * @param {ClientRequestOf<T>} message without `id`
+   * @returns {Promise<ReplyTo<T>>}
    */
   request(message) {
     const id = `c${this.nextId++}`;
@@ -118,7 +168,9 @@ export class SignalClient extends EventTarget {
         reject(new SignalError('disconnected', 'not connected to the signal service'));
         return;
       }
-      this.pending.set(id, { resolve, reject });
+      // The reply to a request is the one the protocol gives it (ReplyTo).
+      const settle = (/** @type {ServerMessage} */ reply) => resolve(/** @type {ReplyTo<T>} */ (reply));
+      this.pending.set(id, { resolve: settle, reject });
       this.socket.send(JSON.stringify({ ...message, id }));
     });
   }
@@ -150,7 +202,7 @@ export class SignalClient extends EventTarget {
     }, CONNECT_TIMEOUT_MS);
     socket.addEventListener('open', () => {
       this.timing.opened = performance.now();
-      /** @type {Message} */
+      /** @type {Extract<ClientMessage, {type: 'auth'}>} */
       const auth = { type: 'auth', id: `auth${this.nextId++}`, token };
       if (this.resumeToken) auth.resume_token = this.resumeToken;
       socket.send(JSON.stringify(auth));
@@ -162,7 +214,7 @@ export class SignalClient extends EventTarget {
   /** @param {string} text */
   receive(text) {
     this.lastHeard = performance.now();
-    /** @type {Message} */
+    /** @type {ServerMessage} */
     let message;
     try {
       message = JSON.parse(text);
@@ -186,9 +238,10 @@ export class SignalClient extends EventTarget {
       this.dispatchEvent(new CustomEvent('welcome', { detail: message }));
       return;
     }
-    const waiting = message.id ? this.pending.get(message.id) : undefined;
-    if (waiting && message.id) {
-      this.pending.delete(message.id);
+    const id = 'id' in message ? message.id : null;
+    const waiting = id ? this.pending.get(id) : undefined;
+    if (waiting && id) {
+      this.pending.delete(id);
       if (message.type === 'error') waiting.reject(new SignalError(message.code, message.message));
       else waiting.resolve(message);
       return;
@@ -339,18 +392,22 @@ export class MediaSession extends EventTarget {
     });
   }
 
-  /** @param {string} type @param {(m: Message) => void} handler */
+  /**
+   * @template {RoomMessageType} T
+   * @param {T} type
+   * @param {(message: RoomMessageOf<T>) => void} handler
+   */
   listen(type, handler) {
     /** @param {Event} event */
     const listener = (event) => {
-      const message = /** @type {CustomEvent<Message>} */ (event).detail;
+      const message = /** @type {CustomEvent<RoomMessageOf<T>>} */ (event).detail;
       if (message.room === this.room && !this.closed) handler(message);
     };
     this.client.addEventListener(type, listener);
     this.unsubscribe.push(() => this.client.removeEventListener(type, listener));
   }
 
-  /** @param {Message} message */
+  /** @param {ClientRequest} message */
   send(message) {
     this.client.request(message).catch((error) => {
       if (error.code !== 'disconnected') console.warn('silta:', message.type, 'failed:', error.code);
@@ -399,6 +456,7 @@ export class MediaSession extends EventTarget {
   /** @param {boolean} iceRestart */
   async offer(iceRestart) {
     const offer = await this.pc.createOffer({ iceRestart });
+    if (offer.sdp === undefined) throw new Error('the browser made an offer without a session description');
     await this.pc.setLocalDescription(offer);
     const reply = await this.client.request({ type: 'sdp_offer', room: this.room, sdp: offer.sdp });
     await this.pc.setRemoteDescription({ type: 'answer', sdp: reply.sdp });
@@ -411,6 +469,7 @@ export class MediaSession extends EventTarget {
     }
     await this.pc.setRemoteDescription({ type: 'offer', sdp });
     const answer = await this.pc.createAnswer();
+    if (answer.sdp === undefined) throw new Error('the browser made an answer without a session description');
     await this.pc.setLocalDescription(answer);
     await this.client.request({ type: 'sdp_answer', room: this.room, sdp: answer.sdp });
   }
@@ -469,7 +528,7 @@ export class MediaSession extends EventTarget {
    * @param {number | null} bitsPerSecond
    */
   setReceiveLimit(bitsPerSecond) {
-    /** @type {Message} */
+    /** @type {ClientRequestOf<'receive_limit'>} */
     const message = { type: 'receive_limit', room: this.room };
     if (bitsPerSecond !== null) message.max_bitrate_bps = bitsPerSecond;
     return this.client.request(message);
@@ -485,10 +544,7 @@ export class MediaSession extends EventTarget {
   }
 }
 
-/** @typedef {'good' | 'fair' | 'poor' | 'unknown'} QualityGrade */
-
-/** The grades the server sends. */
-const GRADES = ['good', 'fair', 'poor'];
+/** A grade the server sent, or 'unknown' before one has come. @typedef {import('../types/wire').QualityGrade | 'unknown'} QualityGrade */
 
 /**
  * The connection quality of a room's participants as the signal service
@@ -513,8 +569,9 @@ export class ConnectionQuality extends EventTarget {
     this.grades = new Map();
     /** @param {Event} event */
     const onQuality = (event) => {
-      const message = /** @type {CustomEvent<Message>} */ (event).detail;
-      if (message.room !== room || !GRADES.includes(message.grade)) return;
+      const message = /** @type {CustomEvent<ServerMessageOf<'connection_quality'>>} */ (event).detail;
+      // The grade is checked too: one from a newer server may be unknown here.
+      if (message.room !== room || !QUALITY_GRADES.includes(message.grade)) return;
       // A grade of one's own connection while it is down is not believed.
       if (message.participant === this.self && this.lost()) return;
       if (this.grades.get(message.participant) === message.grade) return;

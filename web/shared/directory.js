@@ -12,12 +12,12 @@
 
 import { language, t } from './i18n.js';
 
-/** @typedef {{fi: string, sv: string, en: string}} Names */
-/** @typedef {{code: string, names: Names}} Agency */
-/** @typedef {{id: string, agency: string, names: Names, duration_minutes: number, languages: string[], remote_capable: boolean}} Service */
-/** @typedef {{id: string, municipality: string, address: string, time_zone: string}} ServicePoint */
-/** @typedef {{id: string, service_point: string, active: boolean}} Kiosk */
-/** @typedef {{id: string, languages: string[]}} Interpreter */
+/** @typedef {import('../types/booking-api').Names} Names */
+/** @typedef {import('../types/booking-api').Agency} Agency */
+/** @typedef {import('../types/booking-api').Service} Service */
+/** @typedef {import('../types/booking-api').ServicePoint} ServicePoint */
+/** @typedef {import('../types/booking-api').Kiosk} Kiosk */
+/** @typedef {Pick<import('../types/booking-api').Interpreter, 'id' | 'languages'>} Interpreter the languages one covers */
 
 /** @param {Names | undefined} names */
 function localName(names) {

@@ -6,17 +6,19 @@ import { directory } from './directory.js';
 import { formatDuration, onLanguageChange, t } from './i18n.js';
 import { announce, byId, h, showError } from './ui.js';
 
+/** @typedef {import('../types/wire').CallOffered} CallOffered */
+
 export class OfferList {
   /**
    * @param {import('./client.js').SignalClient} client
    * @param {HTMLElement} container
-   * @param {(joined: any) => void} onJoined called with the room snapshot after accepting
+   * @param {(joined: import('../types/wire').RoomState) => void} onJoined called with the room snapshot after accepting
    */
   constructor(client, container, onJoined) {
     this.client = client;
     this.container = container;
     this.onJoined = onJoined;
-    /** @type {Map<string, {offer: any, expires: number}>} */
+    /** @type {Map<string, {offer: CallOffered, expires: number}>} */
     this.offers = new Map();
     client.on('call_offered', (offer) => this.add(offer));
     client.on('call_withdrawn', (message) => {
@@ -35,7 +37,7 @@ export class OfferList {
     onLanguageChange(() => this.render());
   }
 
-  /** @param {any} offer @param {boolean} [loud] */
+  /** @param {CallOffered} offer @param {boolean} [loud] */
   add(offer, loud = true) {
     this.offers.set(offer.room, { offer, expires: Date.now() + offer.expires_in_seconds * 1000 });
     if (loud) {
@@ -45,7 +47,7 @@ export class OfferList {
     this.render();
   }
 
-  /** @param {any} offer */
+  /** @param {CallOffered} offer */
   params(offer) {
     return {
       point: directory.pointName(offer.service_point),

@@ -5,17 +5,31 @@
 // (`connection_quality`); the page only says 'poor' on its own when its peer
 // connection is down, which the server cannot see.
 
+import { OUTCOME_CODES } from '../types/vocabulary.js';
 import { CallView } from './call.js';
 import { ConnectionQuality, MediaSession, localMedia } from './client.js';
 import { t } from './i18n.js';
 import { announce, showError } from './ui.js';
+
+/** @typedef {import('./client.js').RoomState} RoomState */
+/** @typedef {import('./client.js').RoomMessageType} RoomMessageType */
+/**
+ * @template {RoomMessageType} T
+ * @typedef {import('./client.js').RoomMessageOf<T>} RoomMessageOf
+ */
+
+/**
+ * The outcomes a person ends a session with (advisor, expert):
+ * `connection_lost` is the server's own, for a kiosk that did not come back.
+ */
+export const CHOSEN_OUTCOMES = OUTCOME_CODES.filter((code) => code !== 'connection_lost');
 
 /**
  * Joins a room's media as a desk app does: the camera (a call goes on
  * without it), the call panel and the quality indicator shown, the session
  * started. `leave()` on the result hides them again.
  * @param {import('./client.js').SignalClient} client
- * @param {any} state the room snapshot
+ * @param {RoomState} state the room snapshot
  * @param {{panel: HTMLElement, stage: HTMLElement, quality: HTMLElement, primaryRoles: string[]}} view
  * @param {(session: RoomSession) => void} [ready] called before media starts (to attach listeners)
  */
@@ -47,7 +61,7 @@ export async function openRoom(client, state, view, ready) {
 export class RoomSession extends EventTarget {
   /**
    * @param {import('./client.js').SignalClient} client
-   * @param {{room: string, service_point: string, phase: string, participants: ParticipantInfo[]}} state
+   * @param {RoomState} state
    * @param {{stage: HTMLElement, quality?: HTMLElement | null, primaryRoles: string[], local: MediaStream | null}} options
    */
   constructor(client, state, options) {
@@ -70,18 +84,18 @@ export class RoomSession extends EventTarget {
     this.applyState(state);
 
     this.media.addEventListener('remotechange', (event) => {
-      const { participant, stream } = /** @type {CustomEvent} */ (event).detail;
+      const { participant, stream } = /** @type {CustomEvent<import('./client.js').RemoteParticipantMedia>} */ (event).detail;
       this.view.setStream(participant, stream);
     });
     // Media lost while signaling stays up (a UDP path that died): a fresh
     // ICE session, once per failure. After a signaling outage the welcome
     // handler below restarts ICE instead.
     this.media.addEventListener('connectionstatechange', (event) => {
-      const state = /** @type {CustomEvent} */ (event).detail;
+      const state = /** @type {CustomEvent<RTCPeerConnectionState>} */ (event).detail;
       if (state === 'failed' && this.client.state === 'connected' && !this.ended) this.media.restartIce();
     });
     this.quality.addEventListener('change', (event) => {
-      const { participant } = /** @type {CustomEvent} */ (event).detail;
+      const { participant } = /** @type {CustomEvent<{participant: string}>} */ (event).detail;
       if (participant === this.self) this.renderQuality();
       else this.view.setQuality(participant, this.quality.gradeOf(participant));
     });
@@ -126,8 +140,8 @@ export class RoomSession extends EventTarget {
       this.dispatchEvent(new CustomEvent('ended', { detail: m }));
     });
     const onWelcome = (/** @type {Event} */ event) => {
-      const welcome = /** @type {CustomEvent} */ (event).detail;
-      const snapshot = (welcome.rooms ?? []).find((/** @type {any} */ r) => r.room === this.room);
+      const welcome = /** @type {CustomEvent<import('./client.js').Welcome>} */ (event).detail;
+      const snapshot = welcome.rooms.find((room) => room.room === this.room);
       if (welcome.resumed && snapshot) {
         this.applyState(snapshot);
         // Media may have survived the signaling outage; if not, a new ICE session.
@@ -142,7 +156,7 @@ export class RoomSession extends EventTarget {
     this.unsubscribe.push(() => client.removeEventListener('welcome', onWelcome));
   }
 
-  /** @param {{phase: string, participants: ParticipantInfo[]}} state */
+  /** @param {RoomState} state */
   applyState(state) {
     this.phase = state.phase;
     this.participants = new Map(
@@ -157,11 +171,15 @@ export class RoomSession extends EventTarget {
     await this.media.start(this.local);
   }
 
-  /** @param {string} type @param {(m: any) => void} handler */
+  /**
+   * @template {RoomMessageType} T
+   * @param {T} type
+   * @param {(message: RoomMessageOf<T>) => void} handler
+   */
   listen(type, handler) {
     /** @param {Event} event */
     const listener = (event) => {
-      const message = /** @type {CustomEvent} */ (event).detail;
+      const message = /** @type {CustomEvent<RoomMessageOf<T>>} */ (event).detail;
       if (message.room === this.room) handler(message);
     };
     this.client.addEventListener(type, listener);

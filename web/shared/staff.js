@@ -26,7 +26,7 @@ export async function startStaffApp(role) {
   directory.load(api).catch(showError);
   const client = new SignalClient(tokens);
   showConnectionState(client);
-  client.addEventListener('autherror', (event) => showError(/** @type {CustomEvent} */ (event).detail));
+  client.addEventListener('autherror', (event) => showError(/** @type {CustomEvent<unknown>} */ (event).detail));
   return { tokens, claims, client, api };
 }
 

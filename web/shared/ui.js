@@ -42,6 +42,19 @@ export function byId(id) {
 }
 
 /**
+ * The chosen option of the select with this id when it is one of `values`
+ * (the list the select was filled from), typed as they are; null otherwise.
+ * @template {string} T
+ * @param {string} id
+ * @param {readonly T[]} values
+ * @returns {T | null}
+ */
+export function chosenOf(id, values) {
+  const chosen = /** @type {HTMLSelectElement} */ (byId(id)).value;
+  return values.find((value) => value === chosen) ?? null;
+}
+
+/**
  * Replaces the children of `element`.
  * @param {Element} element
  * @param {...(Node | string | null | undefined | false)} children

@@ -48,7 +48,8 @@ async function saveKiosk() {
 function editKiosk(kiosk) {
   input('kiosk-id').value = kiosk.id;
   select('kiosk-point').value = kiosk.service_point;
-  input('kiosk-active').checked = kiosk.active;
+  // Absent means the server's default: active.
+  input('kiosk-active').checked = kiosk.active !== false;
   editing('kiosk-form', kiosk.id);
 }
 
@@ -58,7 +59,7 @@ export function renderKiosks() {
     /** @type {Column<Kiosk>[]} */ ([
       { key: 'field.kioskId', cell: (k) => k.id },
       { key: 'field.servicePoint', cell: (k) => pointName(k.service_point) },
-      { key: 'field.active', cell: (k) => yesNo(k.active) },
+      { key: 'field.active', cell: (k) => yesNo(k.active !== false) },
     ]),
     directory.kiosks,
     (k) => k.id,

@@ -2,7 +2,7 @@
 // adds or replaces one with its weekly opening hours, and beside it the
 // forms for a one-day opening exception of a point and a public holiday.
 
-import { formatDateTime, t } from '../../shared/i18n.js';
+import { TIME_ZONE, formatDateTime, t } from '../../shared/i18n.js';
 import { h } from '../../shared/ui.js';
 import { fillHours, hoursFieldset, hoursSummary, minutesOf, presetHours, readHours } from '../hours.js';
 import { ID_PATTERN, editing, entityForm, entityTable, input, matching, renderRows, reportProblems, required, textField } from '../kit.js';
@@ -98,7 +98,8 @@ function editPoint(point) {
   input('point-id').value = point.id;
   input('point-municipality').value = point.municipality;
   input('point-address').value = point.address;
-  input('point-time-zone').value = point.time_zone;
+  // Absent means the server's default, Finnish time.
+  input('point-time-zone').value = point.time_zone ?? TIME_ZONE;
   const merged = fillHours('point', point.opening_hours);
   editing('point-form', point.id, merged);
 }
@@ -110,7 +111,7 @@ export function renderPoints() {
       { key: 'field.pointId', cell: (p) => p.id },
       { key: 'field.municipality', cell: (p) => p.municipality },
       { key: 'field.address', cell: (p) => p.address },
-      { key: 'field.timeZone', cell: (p) => p.time_zone },
+      { key: 'field.timeZone', cell: (p) => p.time_zone ?? TIME_ZONE },
       { key: 'points.openingHours', cell: (p) => hoursSummary(p.opening_hours) },
     ]),
     directory.points,
