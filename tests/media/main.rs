@@ -8,6 +8,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod cluster;
 mod forwarding;
 mod resilience;
 mod sequences;
@@ -24,6 +25,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(resilience::scenarios());
     all.extend(simulcast::scenarios());
     all.extend(sequences::scenarios());
+    all.extend(cluster::scenarios());
     all
 }
 

@@ -7,4 +7,5 @@
 
 pub mod booking;
 pub mod media;
+pub mod nats;
 pub mod signal;

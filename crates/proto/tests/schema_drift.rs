@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use schemars::{JsonSchema, schema_for};
-use silta_proto::v1::media::{MediaReply, MediaRequest, NodeEvent};
+use silta_proto::v1::media::{MediaReply, MediaRequest, NodeEvent, NodeStatus};
 use silta_proto::v1::signal::{ClientMessage, ServerMessage};
 
 fn schema_dir() -> PathBuf {
@@ -40,6 +40,7 @@ fn committed_schemas_match_the_types() {
         check("media-request.schema.json", generated::<MediaRequest>()),
         check("media-reply.schema.json", generated::<MediaReply>()),
         check("media-event.schema.json", generated::<NodeEvent>()),
+        check("node-status.schema.json", generated::<NodeStatus>()),
     ]
     .into_iter()
     .flatten()

@@ -69,6 +69,10 @@ pub struct SfuStats {
     pub latency_p50_us: u64,
     /// 99th percentile of the same, in microseconds.
     pub latency_p99_us: u64,
+    /// Open rooms.
+    pub rooms: usize,
+    /// Peers (participants with media).
+    pub peers: usize,
 }
 
 /// A latency histogram: 10 µs buckets to 1 ms, then 1 ms buckets to 100 ms.
@@ -262,6 +266,8 @@ async fn run(
                             latency_samples: latency.samples,
                             latency_p50_us: latency.quantile(0.5),
                             latency_p99_us: latency.quantile(0.99),
+                            rooms: core.room_count(),
+                            peers: core.peer_count(),
                         });
                     }
                     None => break,

@@ -1,7 +1,8 @@
 //! `silta`: every Silta service in one binary.
 //!
 //! `silta dev` runs the whole system in one process on embedded defaults;
-//! `silta signal` and `silta booking` run one service each for a cluster; `silta token`,
+//! `silta signal`, `silta sfu` and `silta booking` run one service each for
+//! a cluster (signal and SFU nodes meet on NATS, `[cluster]`); `silta token`,
 //! `silta device-credential` and `silta keygen` are tools for development
 //! and operations.
 
@@ -22,6 +23,9 @@ use clap::{Parser, Subcommand};
 use silta_auth::{AccessTokenRequest, RoomGrant, SigningKey, TokenIssuer};
 use silta_booking::events::BookingEvent;
 use silta_booking::{BookingApp, BookingState};
+use silta_cluster::Cluster;
+use silta_cluster::control::NatsMedia;
+use silta_cluster::node::MediaNodeAgent;
 use silta_proto::v1::signal::{AppointmentCheckedIn, AppointmentsChanged, ServerMessage};
 use silta_proto::v1::{AgencyCode, LanguageTag, Role, RoomId, ServicePointId, Subject};
 use silta_signal::bus::InProcessBus;
@@ -45,8 +49,11 @@ struct Cli {
 enum Command {
     /// Run everything in one process on embedded defaults and print the URLs.
     Dev,
-    /// Run the signal service.
+    /// Run the signal service (with `[cluster] nats_url`, in front of the
+    /// cluster's media nodes).
     Signal,
+    /// Run a media node (SFU) of a cluster: needs `[cluster] nats_url`.
+    Sfu,
     /// Run the booking service.
     Booking(BookingArgs),
     /// Mint an access token (at most 15 minutes) with the configured signing key.
@@ -154,6 +161,7 @@ fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Dev => runtime.block_on(run_dev(settings)),
         Command::Signal => runtime.block_on(run_signal(settings)),
+        Command::Sfu => runtime.block_on(run_sfu(settings)),
         Command::Booking(args) => runtime.block_on(run_booking(settings, args)),
         Command::Token(args) => mint_token(&settings, args),
         Command::DeviceCredential(args) => mint_device_credential(&settings, args),
@@ -235,18 +243,74 @@ async fn run_signal(settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let (issuer, verifier, published_keys) = keys::issuer_and_verifier(&settings, signing_key)?;
-    let dependencies = SignalDependencies {
-        verifier,
-        issuer,
-        published_keys,
-        media: Arc::new(NoMediaNodes::default()),
-        bus: Arc::new(InProcessBus::default()),
+    let media: silta_signal::media::SharedMediaControl = if settings.cluster.enabled() {
+        let cluster = connect_cluster(&settings, "silta-signal").await?;
+        Arc::new(NatsMedia::start(cluster).await.context("cannot subscribe to the media nodes' events")?)
+    } else {
+        tracing::warn!("no [cluster] nats_url: signaling works, media is refused (media_unavailable)");
+        Arc::new(NoMediaNodes::default())
     };
+    let dependencies =
+        SignalDependencies { verifier, issuer, published_keys, media, bus: Arc::new(InProcessBus::default()) };
     let app = Application::build(settings.signal.clone(), dependencies)
         .await
         .with_context(|| format!("cannot listen on {}", settings.signal.bind))?;
     tracing::info!(address = %app.local_addr()?, "signal service listening");
     serve_until_signal(app).await
+}
+
+async fn connect_cluster(settings: &Settings, name: &str) -> anyhow::Result<Cluster> {
+    tracing::info!(url = %settings.cluster.nats_url, "connecting to NATS");
+    Cluster::connect(&settings.cluster, name)
+        .await
+        .with_context(|| format!("cannot join the cluster at {} ([cluster] nats_url)", settings.cluster.nats_url))
+}
+
+/// A media node: the SFU, registered in the cluster. SIGTERM drains it: no
+/// new rooms, its calls go on until they end or the drain deadline passes.
+async fn run_sfu(settings: Settings) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        settings.cluster.enabled(),
+        "`silta sfu` is a cluster's media node: set [cluster] nats_url (SILTA_CLUSTER__NATS_URL)"
+    );
+    let node_id = settings.cluster.node_id()?;
+    let (sfu, _sfu_task) = silta_sfu::start(&settings.sfu)
+        .await
+        .with_context(|| format!("cannot start the SFU on {} (set SILTA_SFU__BIND)", settings.sfu.bind))?;
+    let cluster = connect_cluster(&settings, &format!("silta-sfu-{node_id}")).await?;
+    let agent = MediaNodeAgent::start(cluster, node_id, sfu.clone()).await.context("cannot register the node")?;
+    println!(
+        "silta sfu: node {} (epoch {}) serving media on udp://{}",
+        agent.node().node,
+        agent.node().epoch,
+        sfu.candidate()
+    );
+    wait_for_stop_signal().await;
+    agent.drain();
+    let deadline = std::time::Duration::from_secs(settings.cluster.drain_deadline_seconds);
+    tracing::info!(deadline_seconds = deadline.as_secs(), "draining: no new rooms; waiting for calls to end");
+    let started = std::time::Instant::now();
+    loop {
+        let rooms = sfu.stats().await.rooms;
+        if rooms == 0 {
+            tracing::info!("drained: no calls left");
+            break;
+        }
+        if started.elapsed() >= deadline {
+            tracing::warn!(rooms, "drain deadline passed: leaving with calls still here");
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            () = wait_for_stop_signal() => {
+                tracing::warn!(rooms, "stopped again while draining: leaving now");
+                break;
+            }
+        }
+    }
+    agent.stop().await;
+    sfu.stop();
+    Ok(())
 }
 
 /// Check-ins in the booking service reach the booked expert through the

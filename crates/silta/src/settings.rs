@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use silta_auth::VerificationKey;
 use silta_booking::BookingSettings;
+use silta_cluster::ClusterSettings;
 use silta_sfu::SfuSettings;
 use silta_signal::SignalSettings;
 
@@ -32,6 +33,8 @@ pub struct Settings {
     pub sfu: SfuSettings,
     /// The browser apps.
     pub web: WebSettings,
+    /// The cluster's control plane (NATS); unset for `silta dev`.
+    pub cluster: ClusterSettings,
 }
 
 /// Where the browser apps are served from.
@@ -77,6 +80,7 @@ impl Default for Settings {
             booking: BookingSettings::default(),
             sfu: SfuSettings::default(),
             web: WebSettings::default(),
+            cluster: ClusterSettings::default(),
         }
     }
 }
@@ -154,6 +158,9 @@ impl Settings {
             .extract()
             .context("invalid settings (defaults → config file → SILTA_ environment)")?;
         settings.signal.validate().map_err(anyhow::Error::msg).context("invalid [signal] settings")?;
+        if settings.cluster.enabled() {
+            settings.cluster.validate().map_err(anyhow::Error::msg).context("invalid [cluster] settings")?;
+        }
         Ok(settings)
     }
 
@@ -182,6 +189,9 @@ mod tests {
             .expect("the sample config is valid");
         assert_eq!(settings.signal.max_message_bytes, 160 * 1024);
         settings.signal.validate().expect("sample values validate");
+        assert_eq!(settings.cluster.heartbeat_ms, ClusterSettings::default().heartbeat_ms);
+        let cluster = ClusterSettings { nats_url: "nats://127.0.0.1:4222".into(), ..settings.cluster };
+        cluster.validate().expect("sample cluster values validate");
     }
 
     #[test]

@@ -21,6 +21,33 @@ pub struct NodeRef {
     pub epoch: u64,
 }
 
+/// What a media node says of itself in the cluster's node registry (a
+/// JetStream KV bucket, keyed by node id), refreshed every heartbeat; an
+/// entry whose heartbeat lapsed is a dead node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeStatus {
+    /// The node and its run.
+    #[serde(flatten)]
+    pub node: NodeRef,
+    /// The UDP address peers reach it on (`ip:port`).
+    pub media_address: String,
+    /// Open rooms.
+    pub rooms: u32,
+    /// Peers (participants with media).
+    pub participants: u32,
+    /// RTP packets forwarded per second over the last heartbeat.
+    pub packets_per_second: u64,
+    /// The process's CPU time over the last heartbeat, as a share of one
+    /// core (0.5 = half a core).
+    pub cpu_share: f32,
+    /// Refusing new rooms (shutting down).
+    pub draining: bool,
+    /// Most rooms it takes.
+    pub capacity_rooms: u32,
+    /// When this status was written, milliseconds since the Unix epoch.
+    pub updated_ms: u64,
+}
+
 /// An event of a media node as it reaches the signal service: events of an
 /// epoch that no longer holds the room are dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -348,7 +348,12 @@ impl SfuCore {
         self.counters
     }
 
-    /// Number of peers.
+    /// Number of open rooms.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Number of peers (participants with media) on this node.
     pub fn peer_count(&self) -> usize {
         self.peers.len()
     }

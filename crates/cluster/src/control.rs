@@ -1,0 +1,154 @@
+//! The signal service's side of the control plane: rooms placed on the
+//! least-loaded live media node, media commands by NATS request/reply,
+//! node events by subscription.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use silta_proto::v1::media::{
+    MediaCommand, MediaErrorCode, MediaReply, MediaRequest, MediaResult, NodeEvent, NodeRef, NodeStatus,
+};
+use silta_proto::v1::{NodeId, RequestId, RoomId};
+use silta_signal::media::{MediaControl, MediaControlError};
+use tokio::sync::broadcast;
+
+use crate::{Cluster, ClusterError, nats_error, now_ms};
+
+/// Media nodes reached over NATS.
+pub struct NatsMedia {
+    cluster: Cluster,
+    events: broadcast::Sender<NodeEvent>,
+    /// Rooms this process placed on a node since that node's last status
+    /// (a burst of new rooms must not all land on one node between two
+    /// heartbeats): node → (status time, rooms added).
+    placed_since: Mutex<HashMap<NodeId, (u64, u32)>>,
+    next_request: AtomicU64,
+}
+
+impl NatsMedia {
+    /// Subscribes to the nodes' events (needs a tokio runtime). Events are
+    /// taken by a queue group, so each reaches one signal process.
+    pub async fn start(cluster: Cluster) -> Result<Self, ClusterError> {
+        let (events, _) = broadcast::channel(4096);
+        let group = format!("{}-signal", cluster.settings.subject_prefix);
+        let mut subscription =
+            cluster.client.queue_subscribe(cluster.settings.all_events_subject(), group).await.map_err(nats_error)?;
+        let relay = events.clone();
+        tokio::spawn(async move {
+            while let Some(message) = subscription.next().await {
+                match serde_json::from_slice::<NodeEvent>(&message.payload) {
+                    Ok(event) => {
+                        let _ = relay.send(event);
+                    }
+                    Err(err) => tracing::warn!(error = %err, "an unreadable media event was dropped"),
+                }
+            }
+        });
+        Ok(Self { cluster, events, placed_since: Mutex::new(HashMap::new()), next_request: AtomicU64::new(0) })
+    }
+
+    /// The nodes whose heartbeat has not lapsed.
+    pub async fn live_nodes(&self) -> Result<Vec<NodeStatus>, ClusterError> {
+        let mut keys = self.cluster.nodes.keys().await.map_err(nats_error)?;
+        let mut nodes = Vec::new();
+        let now = now_ms();
+        while let Some(key) = keys.next().await {
+            let key = key.map_err(nats_error)?;
+            let Some(value) = self.cluster.nodes.get(key.as_str()).await.map_err(nats_error)? else { continue };
+            match serde_json::from_slice::<NodeStatus>(&value) {
+                Ok(status) if now.saturating_sub(status.updated_ms) <= self.cluster.settings.node_ttl_ms => {
+                    nodes.push(status);
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, node = %key, "an unreadable node status was skipped"),
+            }
+        }
+        Ok(nodes)
+    }
+
+    /// The room's node if another signal process (or this one, before a
+    /// restart) placed it on a run that is still alive.
+    async fn existing_placement(&self, room: &RoomId, live: &[NodeStatus]) -> Option<NodeRef> {
+        let value = self.cluster.rooms.get(room.as_str()).await.ok()??;
+        let node: NodeRef = serde_json::from_slice(&value).ok()?;
+        live.iter().any(|status| status.node == node).then_some(node)
+    }
+
+    fn choose(&self, live: &[NodeStatus]) -> Option<NodeRef> {
+        let placed = self.placed_since.lock().unwrap_or_else(|poison| poison.into_inner());
+        let load = |status: &NodeStatus| {
+            let extra =
+                placed.get(&status.node.node).filter(|(at, _)| *at == status.updated_ms).map_or(0, |(_, added)| *added);
+            status.rooms.saturating_add(extra)
+        };
+        live.iter()
+            .filter(|status| !status.draining && load(status) < status.capacity_rooms)
+            .min_by_key(|status| (load(status), status.participants, status.node.node.clone()))
+            .map(|status| status.node.clone())
+    }
+
+    fn count_placement(&self, node: &NodeRef, live: &[NodeStatus]) {
+        let Some(status) = live.iter().find(|status| status.node == *node) else { return };
+        let mut placed = self.placed_since.lock().unwrap_or_else(|poison| poison.into_inner());
+        let entry = placed.entry(node.node.clone()).or_insert((status.updated_ms, 0));
+        if entry.0 != status.updated_ms {
+            *entry = (status.updated_ms, 0);
+        }
+        entry.1 += 1;
+    }
+}
+
+#[async_trait]
+impl MediaControl for NatsMedia {
+    async fn place(&self, room: &RoomId) -> Result<NodeRef, MediaControlError> {
+        let live = self.live_nodes().await.map_err(|err| {
+            tracing::warn!(error = %err, "the node registry cannot be read");
+            MediaControlError::Unavailable
+        })?;
+        if let Some(node) = self.existing_placement(room, &live).await {
+            return Ok(node);
+        }
+        let node = self.choose(&live).ok_or(MediaControlError::Unavailable)?;
+        self.count_placement(&node, &live);
+        let body = serde_json::to_vec(&node).map_err(|_| MediaControlError::Unavailable)?;
+        if let Err(err) = self.cluster.rooms.put(room.as_str(), body.into()).await {
+            tracing::warn!(error = %err, "the room's placement could not be recorded");
+        }
+        tracing::debug!(node = %node.node, epoch = node.epoch, "room placed");
+        Ok(node)
+    }
+
+    async fn execute(&self, node: &NodeRef, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
+        let number = self.next_request.fetch_add(1, Ordering::Relaxed);
+        let id = RequestId::parse(format!("m{number}")).map_err(|_| MediaControlError::Unavailable)?;
+        let closed_room = matches!(command, MediaCommand::CloseRoom { .. }).then(|| command.room().clone());
+        let body = serde_json::to_vec(&MediaRequest { id, command }).map_err(|_| MediaControlError::Unavailable)?;
+        let subject = self.cluster.settings.command_subject(&node.node, node.epoch);
+        let reply = match self.cluster.client.request(subject, body.into()).await {
+            Ok(message) => match serde_json::from_slice::<MediaReply>(&message.payload) {
+                Ok(reply) => Ok(reply.result),
+                Err(err) => Err(MediaControlError::Refused {
+                    code: MediaErrorCode::Internal,
+                    message: format!("unreadable reply from the media node: {err}"),
+                }),
+            },
+            Err(err) => match err.kind() {
+                async_nats::RequestErrorKind::TimedOut => Err(MediaControlError::Timeout),
+                _ => Err(MediaControlError::Unavailable),
+            },
+        };
+        if let Some(room) = closed_room
+            && let Err(err) = self.cluster.rooms.delete(room.as_str()).await
+        {
+            tracing::warn!(error = %err, "a closed room's placement could not be removed");
+        }
+        reply
+    }
+
+    fn events(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
+    }
+}

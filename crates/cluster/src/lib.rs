@@ -1,0 +1,297 @@
+//! The cluster's control plane on NATS.
+//!
+//! Media nodes (`silta sfu`) register in a JetStream KV bucket with a
+//! heartbeat ([`node::MediaNodeAgent`]) and serve media commands by NATS
+//! request/reply on a subject of their own run; the signal service places
+//! rooms on the least-loaded live node and drives them through the same
+//! `MediaControl` seam that `silta dev` serves in-process
+//! ([`control::NatsMedia`]). The room→node map lives in a second KV bucket.
+//!
+//! Subjects, under a configurable prefix (`silta` by default):
+//! - `<prefix>.media.node.<node>.<epoch>` — media requests to one run of a
+//!   node (`v1::media::MediaRequest` → `MediaReply`); a request to a run
+//!   that is gone finds no responder and fails at once.
+//! - `<prefix>.media.events.<node>` — the node's events (`NodeEvent`).
+//!
+//! Architecture invariant: this crate knows NATS and the wire types; the
+//! hub, the SFU core and HTTP stay unaware of it.
+
+pub mod control;
+pub mod node;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream;
+use serde::{Deserialize, Serialize};
+use silta_proto::v1::NodeId;
+
+/// `[cluster]` settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterSettings {
+    /// The NATS server(s), e.g. `nats://127.0.0.1:4222`; empty = no cluster
+    /// (`silta dev` and a `silta signal` without media nodes).
+    pub nats_url: String,
+    /// This media node's id (`silta sfu`), stable across its restarts;
+    /// empty: the host name.
+    pub node_id: String,
+    /// A NATS credentials file (`.creds`), if the server wants one.
+    pub credentials_file: Option<PathBuf>,
+    /// A NATS token, if the server wants one (prefer a credentials file).
+    pub token: Option<String>,
+    /// Prefix of every subject.
+    pub subject_prefix: String,
+    /// KV bucket of the media nodes' status.
+    pub nodes_bucket: String,
+    /// KV bucket of the room→node map.
+    pub rooms_bucket: String,
+    /// How often a media node refreshes its status, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// After how long without a heartbeat a node counts as dead, in
+    /// milliseconds.
+    pub node_ttl_ms: u64,
+    /// Most rooms one media node takes.
+    pub node_capacity_rooms: u32,
+    /// How long a media request may take, in milliseconds.
+    pub request_timeout_ms: u64,
+    /// How long a stopping media node (SIGTERM) keeps its calls before it
+    /// leaves anyway, in seconds.
+    pub drain_deadline_seconds: u64,
+}
+
+impl Default for ClusterSettings {
+    fn default() -> Self {
+        Self {
+            nats_url: String::new(),
+            node_id: String::new(),
+            credentials_file: None,
+            token: None,
+            subject_prefix: "silta".into(),
+            nodes_bucket: "silta-media-nodes".into(),
+            rooms_bucket: "silta-media-rooms".into(),
+            heartbeat_ms: 500,
+            node_ttl_ms: 1500,
+            node_capacity_rooms: 200,
+            request_timeout_ms: 5000,
+            drain_deadline_seconds: 600,
+        }
+    }
+}
+
+impl ClusterSettings {
+    /// Whether a cluster is configured.
+    pub fn enabled(&self) -> bool {
+        !self.nats_url.trim().is_empty()
+    }
+
+    /// Refuses settings that cannot work, saying which key is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        let subject_token =
+            |value: &str| !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !self.subject_prefix.split('.').all(subject_token) {
+            return Err(format!("cluster.subject_prefix `{}` is not a NATS subject prefix", self.subject_prefix));
+        }
+        for (key, bucket) in
+            [("cluster.nodes_bucket", &self.nodes_bucket), ("cluster.rooms_bucket", &self.rooms_bucket)]
+        {
+            if !subject_token(bucket) {
+                return Err(format!("{key} `{bucket}` is not a valid bucket name (letters, digits, - and _)"));
+            }
+        }
+        if self.heartbeat_ms == 0 || self.node_ttl_ms < 2 * self.heartbeat_ms {
+            return Err("cluster.node_ttl_ms must be at least twice cluster.heartbeat_ms (and that above 0)".into());
+        }
+        if self.node_capacity_rooms == 0 {
+            return Err("cluster.node_capacity_rooms must be above 0".into());
+        }
+        if self.request_timeout_ms == 0 {
+            return Err("cluster.request_timeout_ms must be above 0".into());
+        }
+        Ok(())
+    }
+
+    /// This media node's id: `node_id`, else the host name, else `sfu`.
+    pub fn node_id(&self) -> Result<NodeId, ClusterError> {
+        let configured = self.node_id.trim();
+        let name = if configured.is_empty() {
+            std::env::var("HOSTNAME")
+                .ok()
+                .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+                .map(|name| name.trim().to_owned())
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| "sfu".into())
+        } else {
+            configured.to_owned()
+        };
+        NodeId::parse(name.as_str())
+            .map_err(|err| ClusterError::Settings(format!("cluster.node_id `{name}` is not a node id: {err}")))
+    }
+
+    fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+
+    fn node_ttl(&self) -> Duration {
+        Duration::from_millis(self.node_ttl_ms)
+    }
+
+    fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    fn command_subject(&self, node: &NodeId, epoch: u64) -> String {
+        format!("{}.media.node.{node}.{epoch}", self.subject_prefix)
+    }
+
+    fn events_subject(&self, node: &NodeId) -> String {
+        format!("{}.media.events.{node}", self.subject_prefix)
+    }
+
+    fn all_events_subject(&self) -> String {
+        format!("{}.media.events.*", self.subject_prefix)
+    }
+}
+
+/// Why the control plane could not start or answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The settings are unusable.
+    #[error("{0}")]
+    Settings(String),
+    /// The credentials file could not be read.
+    #[error("cannot read the NATS credentials file {0}: {1}")]
+    Credentials(PathBuf, std::io::Error),
+    /// NATS refused or failed.
+    #[error("NATS: {0}")]
+    Nats(String),
+}
+
+fn nats_error(err: impl std::fmt::Display) -> ClusterError {
+    ClusterError::Nats(err.to_string())
+}
+
+/// A connection to the cluster: the NATS client and the two KV buckets
+/// (created if missing).
+#[derive(Clone)]
+pub struct Cluster {
+    settings: ClusterSettings,
+    client: async_nats::Client,
+    nodes: jetstream::kv::Store,
+    rooms: jetstream::kv::Store,
+}
+
+impl Cluster {
+    /// Connects (retrying until NATS answers; every later outage is retried
+    /// in the background with a log line saying what is degraded).
+    pub async fn connect(settings: &ClusterSettings, name: &str) -> Result<Self, ClusterError> {
+        settings.validate().map_err(ClusterError::Settings)?;
+        let mut options = async_nats::ConnectOptions::new()
+            .name(name)
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .request_timeout(Some(settings.request_timeout()))
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Connected => tracing::info!("NATS connected"),
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!(
+                            "NATS disconnected: running calls go on; new rooms and media commands wait until it is back"
+                        )
+                    }
+                    other => tracing::info!(event = %other, "NATS"),
+                }
+            });
+        if let Some(path) = &settings.credentials_file {
+            options =
+                options.credentials_file(path).await.map_err(|err| ClusterError::Credentials(path.clone(), err))?;
+        }
+        if let Some(token) = &settings.token {
+            options = options.token(token.clone());
+        }
+        let client = options.connect(settings.nats_url.as_str()).await.map_err(nats_error)?;
+        let jetstream = jetstream::new(client.clone());
+        let nodes = kv_bucket(
+            &jetstream,
+            &settings.nodes_bucket,
+            "Silta media nodes: status by node id, refreshed every heartbeat",
+            settings.node_ttl() * 4,
+        )
+        .await?;
+        let rooms = kv_bucket(
+            &jetstream,
+            &settings.rooms_bucket,
+            "Silta rooms: the media node (and its run) each room is placed on",
+            Duration::ZERO,
+        )
+        .await?;
+        Ok(Self { settings: settings.clone(), client, nodes, rooms })
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &ClusterSettings {
+        &self.settings
+    }
+
+    /// The NATS client.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+}
+
+/// Opens a KV bucket, creating it if it is missing. The bucket's stream is
+/// made here with the KV layout (`KV_<bucket>`, subjects `$KV.<bucket>.>`)
+/// rather than by `create_key_value`, whose account query needs a 2.10
+/// server; this way Debian's nats-server 2.9 serves as well as newer ones.
+async fn kv_bucket(
+    jetstream: &jetstream::Context,
+    bucket: &str,
+    description: &str,
+    max_age: Duration,
+) -> Result<jetstream::kv::Store, ClusterError> {
+    let config = jetstream::stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some(description.to_owned()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_age,
+        storage: jetstream::stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        discard: jetstream::stream::DiscardPolicy::New,
+        num_replicas: 1,
+        ..Default::default()
+    };
+    jetstream.get_or_create_stream(config).await.map_err(nats_error)?;
+    jetstream.get_key_value(bucket).await.map_err(nats_error)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_checked() {
+        let good = ClusterSettings { nats_url: "nats://127.0.0.1:4222".into(), ..ClusterSettings::default() };
+        assert!(good.validate().is_ok());
+        for bad in [
+            ClusterSettings { subject_prefix: "si lta".into(), ..good.clone() },
+            ClusterSettings { subject_prefix: "silta.".into(), ..good.clone() },
+            ClusterSettings { nodes_bucket: "a.b".into(), ..good.clone() },
+            ClusterSettings { node_ttl_ms: 600, heartbeat_ms: 500, ..good.clone() },
+            ClusterSettings { node_capacity_rooms: 0, ..good.clone() },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! A media node's side of the control plane (`silta sfu`): its status in
+//! the node registry every heartbeat, media commands served by
+//! request/reply, its events published.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use silta_proto::v1::NodeId;
+use silta_proto::v1::media::{
+    MediaCommand, MediaErrorCode, MediaReply, MediaRequest, MediaResult, NodeEvent, NodeRef, NodeStatus,
+};
+use silta_sfu::SfuHandle;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::{Cluster, ClusterError, nats_error, now_ms};
+
+/// A media node serving the cluster.
+pub struct MediaNodeAgent {
+    cluster: Cluster,
+    node: NodeRef,
+    draining: Arc<AtomicBool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl MediaNodeAgent {
+    /// Registers the node (a new epoch: now) and starts serving it.
+    pub async fn start(cluster: Cluster, node: NodeId, sfu: SfuHandle) -> Result<Self, ClusterError> {
+        let node = NodeRef { node, epoch: now_ms() };
+        let draining = Arc::new(AtomicBool::new(false));
+        let settings = cluster.settings();
+        let commands =
+            cluster.client.subscribe(settings.command_subject(&node.node, node.epoch)).await.map_err(nats_error)?;
+        let status = Status::new(&cluster, &node, &sfu, &draining);
+        status.publish().await?;
+        let tasks = vec![
+            tokio::spawn(serve_commands(cluster.client.clone(), commands, sfu.clone(), draining.clone())),
+            tokio::spawn(publish_events(cluster.clone(), node.clone(), sfu.events())),
+            tokio::spawn(status.beat()),
+        ];
+        tracing::info!(node = %node.node, epoch = node.epoch, "media node registered");
+        Ok(Self { cluster, node, draining, tasks })
+    }
+
+    /// This node and run.
+    pub fn node(&self) -> &NodeRef {
+        &self.node
+    }
+
+    /// Refuses new rooms from now on (the next heartbeat says so); rooms
+    /// already here go on.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Leaves the registry and stops serving (the SFU itself is the
+    /// caller's to stop).
+    pub async fn stop(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Err(err) = self.cluster.nodes.delete(self.node.node.as_str()).await {
+            tracing::warn!(error = %err, "could not remove the node from the registry; its entry lapses by itself");
+        }
+    }
+}
+
+async fn serve_commands(
+    client: async_nats::Client,
+    mut commands: async_nats::Subscriber,
+    sfu: SfuHandle,
+    draining: Arc<AtomicBool>,
+) {
+    while let Some(message) = commands.next().await {
+        let Some(reply_to) = message.reply.clone() else { continue };
+        let (client, sfu, draining) = (client.clone(), sfu.clone(), draining.clone());
+        // Commands of one room come one at a time (the signal service waits
+        // for each reply), so rooms can be served side by side.
+        tokio::spawn(async move {
+            let reply = match serde_json::from_slice::<MediaRequest>(&message.payload) {
+                Ok(request) => {
+                    let result = if draining.load(Ordering::Relaxed)
+                        && matches!(request.command, MediaCommand::OpenRoom { .. })
+                    {
+                        MediaResult::Error {
+                            code: MediaErrorCode::Overloaded,
+                            message: "this node is draining and takes no new rooms".into(),
+                        }
+                    } else {
+                        sfu.execute(request.command).await
+                    };
+                    serde_json::to_vec(&MediaReply { id: request.id, result })
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "unreadable media request refused");
+                    serde_json::to_vec(&serde_json::json!({"error": format!("unreadable media request: {err}")}))
+                }
+            };
+            match reply {
+                Ok(body) => {
+                    if let Err(err) = client.publish(reply_to, body.into()).await {
+                        tracing::warn!(error = %err, "a media reply could not be sent");
+                    }
+                }
+                Err(err) => tracing::error!(error = %err, "a media reply could not be encoded"),
+            }
+        });
+    }
+}
+
+async fn publish_events(
+    cluster: Cluster,
+    node: NodeRef,
+    mut events: broadcast::Receiver<silta_proto::v1::media::MediaEvent>,
+) {
+    let subject = cluster.settings.events_subject(&node.node);
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "media events were dropped: publishing fell behind");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        };
+        match serde_json::to_vec(&NodeEvent { from: node.clone(), event }) {
+            Ok(body) => {
+                if let Err(err) = cluster.client.publish(subject.clone(), body.into()).await {
+                    tracing::warn!(error = %err, "a media event could not be published");
+                }
+            }
+            Err(err) => tracing::error!(error = %err, "a media event could not be encoded"),
+        }
+    }
+}
+
+/// The node's heartbeat: its status, with rates over the last beat.
+struct Status {
+    cluster: Cluster,
+    node: NodeRef,
+    sfu: SfuHandle,
+    draining: Arc<AtomicBool>,
+    last: (Instant, u64, u64),
+}
+
+impl Status {
+    fn new(cluster: &Cluster, node: &NodeRef, sfu: &SfuHandle, draining: &Arc<AtomicBool>) -> Self {
+        Self {
+            cluster: cluster.clone(),
+            node: node.clone(),
+            sfu: sfu.clone(),
+            draining: draining.clone(),
+            last: (Instant::now(), 0, cpu_micros()),
+        }
+    }
+
+    async fn publish(&self) -> Result<(), ClusterError> {
+        let status = self.read(self.last).await.0;
+        let body = serde_json::to_vec(&status).map_err(nats_error)?;
+        self.cluster.nodes.put(self.node.node.as_str(), body.into()).await.map_err(nats_error)?;
+        Ok(())
+    }
+
+    async fn read(
+        &self,
+        (since, packets_before, cpu_before): (Instant, u64, u64),
+    ) -> (NodeStatus, (Instant, u64, u64)) {
+        let stats = self.sfu.stats().await;
+        let (now, packets, cpu) = (Instant::now(), stats.counters.rtp_forwarded, cpu_micros());
+        let seconds = now.duration_since(since).as_secs_f64().max(0.001);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        let status = NodeStatus {
+            node: self.node.clone(),
+            media_address: self.sfu.candidate().to_string(),
+            rooms: u32::try_from(stats.rooms).unwrap_or(u32::MAX),
+            participants: u32::try_from(stats.peers).unwrap_or(u32::MAX),
+            packets_per_second: (packets.saturating_sub(packets_before) as f64 / seconds) as u64,
+            cpu_share: (cpu.saturating_sub(cpu_before) as f64 / 1e6 / seconds) as f32,
+            draining: self.draining.load(Ordering::Relaxed),
+            capacity_rooms: self.cluster.settings.node_capacity_rooms,
+            updated_ms: now_ms(),
+        };
+        (status, (now, packets, cpu))
+    }
+
+    async fn beat(mut self) {
+        let mut tick = tokio::time::interval(self.cluster.settings.heartbeat());
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut degraded = false;
+        loop {
+            tick.tick().await;
+            let (status, next) = self.read(self.last).await;
+            self.last = next;
+            let Ok(body) = serde_json::to_vec(&status) else { continue };
+            match self.cluster.nodes.put(self.node.node.as_str(), body.into()).await {
+                Ok(_) if degraded => {
+                    degraded = false;
+                    tracing::info!("node status is written again: new rooms can be placed here");
+                }
+                Ok(_) => {}
+                Err(err) if !degraded => {
+                    degraded = true;
+                    tracing::warn!(error = %err, "node status cannot be written: running calls go on, but no new room is placed here until it can");
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+/// CPU time (user + system) of this process in microseconds, from
+/// `/proc/self/stat` (clock ticks of 10 ms, Linux's USER_HZ); 0 elsewhere.
+fn cpu_micros() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0 };
+    let Some((_, after)) = stat.rsplit_once(')') else { return 0 };
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the command: state is field 0, utime 11 and stime 12.
+    let ticks = |index: usize| fields.get(index).and_then(|value| value.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) * 10_000
+}
