@@ -21,7 +21,143 @@ use silta_tests::signal::{RecordingMedia, spawn_signal_with_media};
 use crate::forwarding::client;
 
 pub fn scenarios() -> Vec<super::Scenario> {
-    vec![("rooms_are_placed_on_the_less_loaded_node_and_a_draining_node_takes_none", || placement().boxed())]
+    vec![
+        ("rooms_are_placed_on_the_less_loaded_node_and_a_draining_node_takes_none", || placement().boxed()),
+        ("a_killed_media_node_s_call_goes_on_on_another_node", || failover().boxed()),
+    ]
+}
+
+/// A `silta sfu` process of the cluster, killed when dropped.
+struct SfuProcess {
+    child: std::process::Child,
+}
+
+impl SfuProcess {
+    fn start(nats: &NatsServer, name: &str) -> Self {
+        let deps = std::env::current_exe().expect("the test binary's path");
+        let binary = deps.parent().and_then(|dir| dir.parent()).expect("the target directory").join("silta");
+        assert!(binary.exists(), "{} is built first (cargo build -p silta; tests/run does)", binary.display());
+        let child = std::process::Command::new(binary)
+            .arg("sfu")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("SILTA_CLUSTER__NATS_URL", &nats.url)
+            .env("SILTA_CLUSTER__NODE_ID", name)
+            .env("SILTA_SFU__BIND", "127.0.0.1:0")
+            .env("SILTA_LOG__FILTER", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("silta sfu starts");
+        Self { child }
+    }
+
+    /// `kill -9`: no goodbye, no draining.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SfuProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Every peer receives `streams` streams that have had a packet since
+/// `since_us` (a new node forwards under SSRCs of its own, so the streams
+/// of the old node stay behind, silent).
+fn all_flowing_since(peers: &[&Peer], streams: usize, since_us: u64) -> bool {
+    peers.iter().all(|peer| {
+        let flowing =
+            peer.received().iter().filter(|track| track.stats.last_arrival_us.is_some_and(|at| at > since_us)).count();
+        flowing >= streams
+    })
+}
+
+async fn failover() {
+    assert!(in_loopback_only_namespace());
+    let nats = NatsServer::start();
+    let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
+    let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
+    let mut processes = [SfuProcess::start(&nats, "sfu-a"), SfuProcess::start(&nats, "sfu-b")];
+    let media = Arc::new(NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes"));
+    wait_for_nodes(&media, 2).await;
+    let signal = spawn_signal_with_media(media.clone(), Arc::new(RecordingMedia::default()), |_| {}).await;
+    let sfu_settings = SfuSettings { bind: "127.0.0.1:0".parse().unwrap(), ..SfuSettings::default() };
+    let (unused_sfu, _task) = silta_sfu::start(&sfu_settings).await.expect("an SFU handle for the stack");
+    let stack = MediaStack { signal, sfu: unused_sfu };
+
+    let (_room, kiosk, advisor, expert) = crate::forwarding::three_party_room(&stack).await;
+    let peers = [&kiosk, &advisor, &expert];
+    let mut events: Vec<_> = peers.iter().map(|peer| peer.events()).collect();
+    wait_until(Duration::from_secs(10), "everyone to receive everyone", || {
+        all_flowing_since(&peers, 4, silta_loadgen::probe::now_micros().saturating_sub(300_000))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2 * settings.heartbeat_ms)).await;
+    let holder = media
+        .live_nodes()
+        .await
+        .expect("the registry is readable")
+        .into_iter()
+        .find(|status| status.rooms == 1)
+        .expect("one node holds the room")
+        .node;
+    let index = usize::from(holder.node.as_str() == "sfu-b");
+
+    // kill -9 the node of the call.
+    let started = std::time::Instant::now();
+    processes[index].kill();
+    // Reaped: nothing it sent can arrive after this (loopback delivers
+    // within microseconds; allow 20 ms).
+    let killed_at = silta_loadgen::probe::now_micros() + 20_000;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(peers.iter().all(|peer| peer.rebuilds() == 1) && all_flowing_since(&peers, 4, killed_at)) {
+        if tokio::time::Instant::now() >= deadline {
+            let seen: Vec<String> = peers
+                .iter()
+                .map(|peer| {
+                    let streams: Vec<String> = peer
+                        .received()
+                        .iter()
+                        .map(|t| format!("{}:{}", t.ssrc, t.stats.last_arrival_us.is_some_and(|at| at > killed_at)))
+                        .collect();
+                    format!("rebuilds {} state {:?} streams {streams:?}", peer.rebuilds(), peer.state())
+                })
+                .collect();
+            panic!("media did not flow again within 10 s of the kill: {seen:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let recovered = started.elapsed();
+    println!("  failover: {} killed; media flowing again for all three after {recovered:?}", holder.node);
+    for peer in peers {
+        assert_eq!(peer.rebuilds(), 1, "every peer rebuilt its media once");
+    }
+    let survivor = media.live_nodes().await.expect("the registry is readable");
+    assert_eq!(survivor.len(), 1, "one node is left");
+    // Nobody left the call in the signal service's view.
+    for events in &mut events {
+        while let Ok(event) = events.try_recv() {
+            assert!(
+                !matches!(event, silta_proto::v1::signal::ServerMessage::ParticipantLeft(_)),
+                "someone left the call: {event:?}"
+            );
+        }
+    }
+    stack.signal.shut_down().await;
+}
+
+async fn wait_for_nodes(media: &NatsMedia, count: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if media.live_nodes().await.map(|nodes| nodes.len()).unwrap_or(0) >= count {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{count} media nodes did not register");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 struct Node {

@@ -534,11 +534,16 @@ export class MediaSession extends EventTarget {
     return this.client.request(message);
   }
 
-  close() {
+  /**
+   * Closes the connection; the camera and microphone stop too unless a new
+   * connection takes them over (`media_moved`).
+   * @param {{stopTracks?: boolean}} [options]
+   */
+  close({ stopTracks = true } = {}) {
     if (this.closed) return;
     this.closed = true;
     for (const stop of this.unsubscribe) stop();
-    for (const transceiver of this.pc.getTransceivers()) transceiver.sender.track?.stop?.();
+    if (stopTracks) for (const transceiver of this.pc.getTransceivers()) transceiver.sender.track?.stop?.();
     this.pc.close();
     this.remote.clear();
   }

@@ -83,17 +83,7 @@ export class RoomSession extends EventTarget {
     this.unsubscribe = [];
     this.applyState(state);
 
-    this.media.addEventListener('remotechange', (event) => {
-      const { participant, stream } = /** @type {CustomEvent<import('./client.js').RemoteParticipantMedia>} */ (event).detail;
-      this.view.setStream(participant, stream);
-    });
-    // Media lost while signaling stays up (a UDP path that died): a fresh
-    // ICE session, once per failure. After a signaling outage the welcome
-    // handler below restarts ICE instead.
-    this.media.addEventListener('connectionstatechange', (event) => {
-      const state = /** @type {CustomEvent<RTCPeerConnectionState>} */ (event).detail;
-      if (state === 'failed' && this.client.state === 'connected' && !this.ended) this.media.restartIce();
-    });
+    this.watchMedia(this.media);
     this.quality.addEventListener('change', (event) => {
       const { participant } = /** @type {CustomEvent<{participant: string}>} */ (event).detail;
       if (participant === this.self) this.renderQuality();
@@ -134,6 +124,11 @@ export class RoomSession extends EventTarget {
       this.changed();
     });
     this.listen('active_speaker', (m) => this.view.setActiveSpeaker(m.participant ?? null));
+    // The room's media node failed or left and the room was opened on
+    // another: a new connection there, with the same camera and microphone.
+    this.listen('media_moved', () => {
+      if (!this.ended) this.rebuildMedia().catch((error) => console.warn('silta: rebuilding media failed', error));
+    });
     this.listen('session_ended', (m) => {
       this.ended = true;
       this.close();
@@ -168,6 +163,30 @@ export class RoomSession extends EventTarget {
 
   /** Starts publishing and receiving. */
   async start() {
+    await this.media.start(this.local);
+  }
+
+  /** @param {MediaSession} media */
+  watchMedia(media) {
+    media.addEventListener('remotechange', (event) => {
+      const { participant, stream } = /** @type {CustomEvent<import('./client.js').RemoteParticipantMedia>} */ (event).detail;
+      this.view.setStream(participant, stream);
+    });
+    // Media lost while signaling stays up (a UDP path that died): a fresh
+    // ICE session, once per failure. After a signaling outage the welcome
+    // handler restarts ICE instead.
+    media.addEventListener('connectionstatechange', (event) => {
+      const state = /** @type {CustomEvent<RTCPeerConnectionState>} */ (event).detail;
+      if (state === 'failed' && this.client.state === 'connected' && !this.ended && media === this.media) media.restartIce();
+    });
+  }
+
+  /** Negotiates the room's media anew on a new connection (`media_moved`). */
+  async rebuildMedia() {
+    this.media.close({ stopTracks: false });
+    this.media = new MediaSession(this.client, this.room);
+    this.quality.pc = this.media.pc;
+    this.watchMedia(this.media);
     await this.media.start(this.local);
   }
 

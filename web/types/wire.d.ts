@@ -436,6 +436,9 @@ export type ServerMessage =
     })
   | (PresenceChanged & {
       type: 'presence_changed';
+    })
+  | (MediaMoved & {
+      type: 'media_moved';
     });
 /**
  * What is offered.
@@ -1376,4 +1379,13 @@ export interface PresenceChanged {
    * What others see now: `busy` while in a call.
    */
   status: PresenceStatus;
+}
+/**
+ * `media_moved`.
+ */
+export interface MediaMoved {
+  /**
+   * The room.
+   */
+  room: RoomId;
 }

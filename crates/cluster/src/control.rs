@@ -21,6 +21,7 @@ use crate::{Cluster, ClusterError, nats_error, now_ms};
 pub struct NatsMedia {
     cluster: Cluster,
     events: broadcast::Sender<NodeEvent>,
+    lost: broadcast::Sender<NodeRef>,
     /// Rooms this process placed on a node since that node's last status
     /// (a burst of new rooms must not all land on one node between two
     /// heartbeats): node → (status time, rooms added).
@@ -47,26 +48,14 @@ impl NatsMedia {
                 }
             }
         });
-        Ok(Self { cluster, events, placed_since: Mutex::new(HashMap::new()), next_request: AtomicU64::new(0) })
+        let (lost, _) = broadcast::channel(256);
+        tokio::spawn(watch_nodes(cluster.clone(), lost.clone()));
+        Ok(Self { cluster, events, lost, placed_since: Mutex::new(HashMap::new()), next_request: AtomicU64::new(0) })
     }
 
     /// The nodes whose heartbeat has not lapsed.
     pub async fn live_nodes(&self) -> Result<Vec<NodeStatus>, ClusterError> {
-        let mut keys = self.cluster.nodes.keys().await.map_err(nats_error)?;
-        let mut nodes = Vec::new();
-        let now = now_ms();
-        while let Some(key) = keys.next().await {
-            let key = key.map_err(nats_error)?;
-            let Some(value) = self.cluster.nodes.get(key.as_str()).await.map_err(nats_error)? else { continue };
-            match serde_json::from_slice::<NodeStatus>(&value) {
-                Ok(status) if now.saturating_sub(status.updated_ms) <= self.cluster.settings.node_ttl_ms => {
-                    nodes.push(status);
-                }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, node = %key, "an unreadable node status was skipped"),
-            }
-        }
-        Ok(nodes)
+        read_live_nodes(&self.cluster).await
     }
 
     /// The room's node if another signal process (or this one, before a
@@ -150,5 +139,50 @@ impl MediaControl for NatsMedia {
 
     fn events(&self) -> broadcast::Receiver<NodeEvent> {
         self.events.subscribe()
+    }
+
+    fn lost_nodes(&self) -> broadcast::Receiver<NodeRef> {
+        self.lost.subscribe()
+    }
+}
+
+/// The nodes whose heartbeat has not lapsed (a free function, for the
+/// watcher).
+async fn read_live_nodes(cluster: &Cluster) -> Result<Vec<NodeStatus>, ClusterError> {
+    let mut keys = cluster.nodes.keys().await.map_err(nats_error)?;
+    let mut nodes = Vec::new();
+    let now = now_ms();
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(nats_error)?;
+        let Some(value) = cluster.nodes.get(key.as_str()).await.map_err(nats_error)? else { continue };
+        match serde_json::from_slice::<NodeStatus>(&value) {
+            Ok(status) if now.saturating_sub(status.updated_ms) <= cluster.settings.node_ttl_ms => nodes.push(status),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, node = %key, "an unreadable node status was skipped"),
+        }
+    }
+    Ok(nodes)
+}
+
+/// Watches the registry twice a heartbeat and reports every run that was
+/// alive and is no more (heartbeat lapsed, a new epoch, or removed). A
+/// registry that cannot be read reports nothing: NATS being away is not a
+/// node failing.
+async fn watch_nodes(cluster: Cluster, lost: broadcast::Sender<NodeRef>) {
+    let mut known: HashMap<NodeId, u64> = HashMap::new();
+    let mut tick = tokio::time::interval(cluster.settings.heartbeat() / 2);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok(live) = read_live_nodes(&cluster).await else { continue };
+        let alive: HashMap<NodeId, u64> =
+            live.into_iter().map(|status| (status.node.node, status.node.epoch)).collect();
+        for (node, epoch) in &known {
+            if alive.get(node) != Some(epoch) {
+                tracing::warn!(%node, epoch, "media node lost");
+                let _ = lost.send(NodeRef { node: node.clone(), epoch: *epoch });
+            }
+        }
+        known = alive;
     }
 }

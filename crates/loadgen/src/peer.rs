@@ -146,13 +146,86 @@ impl PeerConnectionEventHandler for Handler {
     }
 }
 
+type PcSlot = Arc<Mutex<Arc<dyn PeerConnection>>>;
+
+/// A peer connection with the loader's engine and the peer's handler.
+async fn new_pc(options: &PeerOptions, handler: Arc<Handler>) -> Result<Arc<dyn PeerConnection>, PeerError> {
+    let mut engine = MediaEngine::default();
+    engine.register_default_codecs()?;
+    let registry = register_default_interceptors(Registry::new(), &mut engine)?;
+    let settings = SettingEngineBuilder::new()
+        .with_crypto_provider(Arc::new(AwsLcRsProvider::new()))
+        .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+        .with_network_types(vec![if options.bind_ip.is_ipv4() { NetworkType::Udp4 } else { NetworkType::Udp6 }])
+        .build();
+    Ok(Arc::new(
+        PeerConnectionBuilder::new()
+            .with_media_engine(engine)
+            .with_interceptor_registry(registry)
+            .with_setting_engine(settings)
+            .with_handler(handler)
+            .with_udp_addrs(vec![std::net::SocketAddr::new(options.bind_ip, 0)])
+            .build()
+            .await?,
+    ))
+}
+
+/// What it takes to rebuild the peer's media on another node: a new
+/// connection carrying the same tracks (the publishers keep writing to
+/// them), negotiated with a fresh offer.
+struct Rebuild {
+    options: PeerOptions,
+    handler: Arc<Handler>,
+    gathered: Arc<Notify>,
+    tracks: Vec<Arc<TrackLocalStaticRTP>>,
+    slot: PcSlot,
+    commands: mpsc::Sender<Command>,
+    room: RoomId,
+    rebuilt: watch::Sender<u32>,
+}
+
+impl Rebuild {
+    async fn run(&self) -> Result<(), PeerError> {
+        let pc = new_pc(&self.options, self.handler.clone()).await?;
+        for track in &self.tracks {
+            pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
+        }
+        let offer = pc.create_offer(None).await?;
+        pc.set_local_description(offer).await?;
+        tokio::time::timeout(Duration::from_secs(5), self.gathered.notified())
+            .await
+            .map_err(|_| PeerError::Timeout("ICE gathering"))?;
+        let local = pc.local_description().await.ok_or_else(|| PeerError::Unexpected("no local description".into()))?;
+        let (reply, answer) = oneshot::channel();
+        let request = serde_json::json!({"type": "sdp_offer", "room": self.room, "sdp": local.sdp});
+        self.commands
+            .send(Command::Request(request, reply))
+            .await
+            .map_err(|_| PeerError::Unexpected("signaling ended".into()))?;
+        let reply = answer.await.map_err(|_| PeerError::Unexpected("signaling ended".into()))??;
+        let ServerMessage::SdpAnswer(answer) = reply else {
+            return Err(PeerError::Unexpected(format!("expected sdp_answer, got {reply:?}")));
+        };
+        // The old connection goes first, so its last state change cannot
+        // land after the new one's.
+        let old = std::mem::replace(&mut *self.slot.lock().unwrap_or_else(|poison| poison.into_inner()), pc.clone());
+        let _ = old.close().await;
+        pc.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
+        self.rebuilt.send_modify(|count| *count += 1);
+        Ok(())
+    }
+}
+
 enum Command {
     Request(serde_json::Value, oneshot::Sender<Result<ServerMessage, SignalError>>),
 }
 
 /// A connected synthetic peer.
 pub struct Peer {
-    pc: Arc<dyn PeerConnection>,
+    /// The current peer connection (a new one after `media_moved`).
+    pc: PcSlot,
+    /// How many times media was rebuilt on another node.
+    rebuilds: watch::Receiver<u32>,
     received: Received,
     state: watch::Receiver<RTCPeerConnectionState>,
     commands: mpsc::Sender<Command>,
@@ -236,28 +309,11 @@ impl Peer {
     /// `signal` (already authenticated and in `room`), waits until it is
     /// connected and starts publishing.
     pub async fn join(mut signal: SignalClient, room: RoomId, options: PeerOptions) -> Result<Peer, PeerError> {
-        let mut engine = MediaEngine::default();
-        engine.register_default_codecs()?;
-        let registry = register_default_interceptors(Registry::new(), &mut engine)?;
-        let settings = SettingEngineBuilder::new()
-            .with_crypto_provider(Arc::new(AwsLcRsProvider::new()))
-            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
-            .with_network_types(vec![if options.bind_ip.is_ipv4() { NetworkType::Udp4 } else { NetworkType::Udp6 }])
-            .build();
         let gathered = Arc::new(Notify::new());
         let (state_sender, state) = watch::channel(RTCPeerConnectionState::New);
         let received: Received = Arc::new(Mutex::new(HashMap::new()));
-        let handler = Handler { gathered: gathered.clone(), state: state_sender, received: received.clone() };
-        let pc: Arc<dyn PeerConnection> = Arc::new(
-            PeerConnectionBuilder::new()
-                .with_media_engine(engine)
-                .with_interceptor_registry(registry)
-                .with_setting_engine(settings)
-                .with_handler(Arc::new(handler))
-                .with_udp_addrs(vec![std::net::SocketAddr::new(options.bind_ip, 0)])
-                .build()
-                .await?,
-        );
+        let handler = Arc::new(Handler { gathered: gathered.clone(), state: state_sender, received: received.clone() });
+        let pc = new_pc(&options, handler.clone()).await?;
         let video_ssrc = 0x1000_0000 | (crate::probe::now_micros() as u32 & 0x0fff_ffff);
         let audio_ssrc = video_ssrc ^ 0x0f0f_0f0f;
         let video_ssrcs: Vec<(Option<&str>, u32)> = if options.simulcast {
@@ -298,7 +354,19 @@ impl Peer {
         let (events, _) = tokio::sync::broadcast::channel(256);
         let (stop, stopped) = watch::channel(false);
         let (closing, closed) = watch::channel(false);
-        tokio::spawn(signaling_loop(signal, pc.clone(), room, command_receiver, events.clone(), closed));
+        let slot: PcSlot = Arc::new(Mutex::new(pc.clone()));
+        let (rebuilt, rebuilds) = watch::channel(0u32);
+        let rebuild = Rebuild {
+            options: options.clone(),
+            handler: handler.clone(),
+            gathered: gathered.clone(),
+            tracks: [video.clone(), audio.clone()].into_iter().flatten().collect(),
+            slot: slot.clone(),
+            commands: commands.clone(),
+            room: room.clone(),
+            rebuilt,
+        };
+        tokio::spawn(signaling_loop(signal, slot.clone(), room, command_receiver, events.clone(), closed, rebuild));
 
         let mut waiting = state.clone();
         tokio::time::timeout(
@@ -330,7 +398,7 @@ impl Peer {
             let every = Duration::from_secs(1) / options.audio_packets_per_second.max(1);
             tokio::spawn(publish_audio(track, audio_ssrc, pt, every, sent.clone(), stopped));
         }
-        Ok(Peer { pc, received, state, commands, events, stop, closing, sent })
+        Ok(Peer { pc: slot, rebuilds, received, state, commands, events, stop, closing, sent })
     }
 
     /// A snapshot of every received stream.
@@ -375,21 +443,29 @@ impl Peer {
         *self.state.borrow()
     }
 
+    fn pc(&self) -> Arc<dyn PeerConnection> {
+        self.pc.lock().unwrap_or_else(|poison| poison.into_inner()).clone()
+    }
+
+    /// How many times the peer rebuilt its media on another node
+    /// (`media_moved`).
+    pub fn rebuilds(&self) -> u32 {
+        *self.rebuilds.borrow()
+    }
+
     /// Restarts ICE (a new offer with fresh credentials) and waits until
     /// the connection is up again.
     pub async fn ice_restart(&self, room: &RoomId) -> Result<(), PeerError> {
-        let offer = self
-            .pc
-            .create_offer(Some(rtc::peer_connection::configuration::RTCOfferOptions { ice_restart: true }))
-            .await?;
-        self.pc.set_local_description(offer).await?;
-        let local =
-            self.pc.local_description().await.ok_or_else(|| PeerError::Unexpected("no local description".into()))?;
+        let pc = self.pc();
+        let offer =
+            pc.create_offer(Some(rtc::peer_connection::configuration::RTCOfferOptions { ice_restart: true })).await?;
+        pc.set_local_description(offer).await?;
+        let local = pc.local_description().await.ok_or_else(|| PeerError::Unexpected("no local description".into()))?;
         let reply = self.request(serde_json::json!({"type": "sdp_offer", "room": room, "sdp": local.sdp})).await?;
         let ServerMessage::SdpAnswer(answer) = reply else {
             return Err(PeerError::Unexpected(format!("expected sdp_answer, got {reply:?}")));
         };
-        self.pc.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
+        pc.set_remote_description(RTCSessionDescription::answer(answer.sdp)?).await?;
         let mut waiting = self.state.clone();
         tokio::time::timeout(
             Duration::from_secs(10),
@@ -409,25 +485,27 @@ impl Peer {
     /// The session description the media node gave last (its latest offer
     /// or answer), if any.
     pub async fn remote_sdp(&self) -> Option<String> {
-        self.pc.remote_description().await.map(|description| description.sdp)
+        self.pc().remote_description().await.map(|description| description.sdp)
     }
 
     /// Stops publishing and closes the connection.
     pub async fn close(self) {
         self.stop.send_replace(true);
         self.closing.send_replace(true);
-        let _ = self.pc.close().await;
+        let _ = self.pc().close().await;
     }
 }
 
 async fn signaling_loop(
     mut signal: SignalClient,
-    pc: Arc<dyn PeerConnection>,
+    slot: PcSlot,
     room: RoomId,
     mut commands: mpsc::Receiver<Command>,
     events: tokio::sync::broadcast::Sender<ServerMessage>,
     mut stopped: watch::Receiver<bool>,
+    rebuild: Rebuild,
 ) {
+    let rebuild = Arc::new(rebuild);
     let mut waiting: HashMap<String, oneshot::Sender<Result<ServerMessage, SignalError>>> = HashMap::new();
     loop {
         tokio::select! {
@@ -451,9 +529,21 @@ async fn signaling_loop(
                     }
                 match message {
                     ServerMessage::SdpOffer(offer) => {
+                        let pc = slot.lock().unwrap_or_else(|poison| poison.into_inner()).clone();
                         if let Err(err) = answer_offer(&mut signal, &pc, &room, offer.sdp).await {
                             tracing::warn!(error = %err, "renegotiation failed");
                         }
+                    }
+                    ServerMessage::MediaMoved(moved) if moved.room == room => {
+                        // Negotiate on a new connection, away from this loop
+                        // (the offer's reply comes through it).
+                        let rebuild = rebuild.clone();
+                        tokio::spawn(async move {
+                            if let Err(err) = rebuild.run().await {
+                                tracing::warn!(error = %err, "rebuilding media on the new node failed");
+                            }
+                        });
+                        let _ = events.send(ServerMessage::MediaMoved(moved));
                     }
                     other => { let _ = events.send(other); }
                 }
@@ -527,9 +617,9 @@ async fn publish_video(
                     let _ = header.set_extension(labels.mid_id, Bytes::from(labels.mid.clone()));
                     let _ = header.set_extension(labels.rid_id, Bytes::from(rid.to_string()));
                 }
-                if track.write_rtp(Packet { header, payload: Bytes::from(payload) }).await.is_err() {
-                    return;
-                }
+                // A write fails while the connection is being replaced
+                // (media_moved); the stream goes on with the next packet.
+                let _ = track.write_rtp(Packet { header, payload: Bytes::from(payload) }).await;
                 *sequence = sequence.wrapping_add(1);
                 sent.lock().unwrap_or_else(|poison| poison.into_inner()).0 += 1;
             }
@@ -557,9 +647,7 @@ async fn publish_audio(
         }
         let header =
             Header { version: 2, payload_type: pt, sequence_number: sequence, timestamp, ssrc, ..Default::default() };
-        if track.write_rtp(Packet { header, payload: Bytes::from(audio_payload(counter, 80)) }).await.is_err() {
-            return;
-        }
+        let _ = track.write_rtp(Packet { header, payload: Bytes::from(audio_payload(counter, 80)) }).await;
         sequence = sequence.wrapping_add(1);
         timestamp = timestamp.wrapping_add((48_000.0 * every.as_secs_f64()) as u32);
         sent.lock().unwrap_or_else(|poison| poison.into_inner()).1 += 1;

@@ -74,6 +74,7 @@ impl SignalState {
             shutdown,
         };
         spawn_clock(state.hub_host.clone(), state.shutdown.subscribe());
+        spawn_node_loss_watch(state.hub_host.clone(), dependencies.media.lost_nodes(), state.shutdown.subscribe());
         spawn_media_event_relay(state.hub_host.clone(), dependencies.media, state.shutdown.subscribe());
         state
     }
@@ -110,6 +111,32 @@ fn spawn_clock(host: Arc<HubHost>, mut shutdown: watch::Receiver<bool>) {
             tokio::select! {
                 _ = tick.tick() => host.run(|hub, _| hub.tick(Instant::now())),
                 _ = shutdown.changed() => break,
+            }
+        }
+    });
+}
+
+/// Moves the rooms of media nodes that are gone.
+fn spawn_node_loss_watch(
+    host: Arc<HubHost>,
+    mut lost: tokio::sync::broadcast::Receiver<silta_proto::v1::media::NodeRef>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let node = tokio::select! {
+                node = lost.recv() => node,
+                _ = shutdown.changed() => break,
+            };
+            match node {
+                Ok(node) => {
+                    let moved = host.node_lost(&node);
+                    tracing::warn!(node = %node.node, epoch = node.epoch, rooms = moved, "media node gone: its rooms move");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::error!(missed, "lost-node notices were dropped");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }
     });

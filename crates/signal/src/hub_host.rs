@@ -87,6 +87,25 @@ impl HubHost {
         locked(&self.placements).get(room).cloned()
     }
 
+    /// A media node's run is gone: each room placed on it is placed anew
+    /// (by its queue, on its next command) and the hub reopens it there
+    /// with everyone in it. Returns how many rooms moved.
+    pub(crate) fn node_lost(&self, node: &NodeRef) -> usize {
+        let rooms: Vec<RoomId> = {
+            let mut placements = locked(&self.placements);
+            let rooms: Vec<RoomId> =
+                placements.iter().filter(|(_, placed)| *placed == node).map(|(room, _)| room.clone()).collect();
+            for room in &rooms {
+                placements.remove(room);
+            }
+            rooms
+        };
+        for room in &rooms {
+            self.run(|hub, _| hub.media_moved(room));
+        }
+        rooms.len()
+    }
+
     /// Number of rooms with a media queue (open rooms, and closed ones whose
     /// last commands are still on their way).
     pub(crate) fn media_queue_count(&self) -> usize {

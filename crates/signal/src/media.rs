@@ -47,6 +47,12 @@ pub trait MediaControl: Send + Sync + 'static {
     /// Events from the media nodes (renegotiation offers, candidates, active
     /// speaker, statistics), each naming its node and epoch.
     fn events(&self) -> broadcast::Receiver<NodeEvent>;
+
+    /// Runs of media nodes that are gone (heartbeat lapsed, restarted, or
+    /// left): their rooms must move. A single in-process node never goes.
+    fn lost_nodes(&self) -> broadcast::Receiver<NodeRef> {
+        broadcast::channel(1).1
+    }
 }
 
 /// The node of a single-node setup (`silta dev`, `silta signal` without

@@ -383,6 +383,10 @@ pub enum ServerMessage {
     /// One's own availability as the server applies it (experts and
     /// interpreters): busy while in a call, the chosen status otherwise.
     PresenceChanged(PresenceChanged),
+    /// The room's media moved to another media node (its node failed or
+    /// left): close the peer connection and negotiate a new one with a
+    /// fresh `sdp_offer`; the call itself goes on.
+    MediaMoved(MediaMoved),
 }
 
 impl ServerMessage {
@@ -414,6 +418,7 @@ impl ServerMessage {
         "appointment_checked_in",
         "appointments_changed",
         "presence_changed",
+        "media_moved",
     ];
 
     /// The request id this message replies to, if it is a reply.
@@ -833,6 +838,13 @@ pub struct IceCandidateEvent {
     pub room: RoomId,
     /// The candidate.
     pub candidate: IceCandidate,
+}
+
+/// `media_moved`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MediaMoved {
+    /// The room.
+    pub room: RoomId,
 }
 
 /// `active_speaker`.

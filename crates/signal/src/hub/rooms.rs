@@ -6,8 +6,8 @@ use std::time::Instant;
 use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::sessions::{SessionClosed, SessionJoined, SessionRecordEvent};
 use silta_proto::v1::signal::{
-    AdvisorCalled, FeedbackRequested, IdentityCheckedEvent, LeaveReason, ParticipantEvent, ParticipantLeft, RoomState,
-    ServerMessage, SessionEnded, SessionPhase,
+    AdvisorCalled, FeedbackRequested, IdentityCheckedEvent, LeaveReason, MediaMoved, ParticipantEvent, ParticipantLeft,
+    RoomState, ServerMessage, SessionEnded, SessionPhase,
 };
 use silta_proto::v1::{
     AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, Role, RoomId, ServiceId, ServicePointId, Subject,
@@ -140,13 +140,7 @@ impl Hub {
         let subject = client.identity.subject.clone();
         let agency = client.identity.agency().cloned();
         let first_language = client.identity.languages.first().cloned();
-        let (publish, subscribe) = client
-            .identity
-            .grant_for(room_id, role)
-            .ok()
-            .flatten()
-            .map(|grant| (grant.publish, grant.subscribe))
-            .unwrap_or((true, true));
+        let (publish, subscribe) = media_rights(client, room_id);
         let Some(room) = self.rooms.get_mut(room_id) else { return };
         room.participants.push(id.clone());
         room.admitted.insert(subject);
@@ -177,6 +171,28 @@ impl Hub {
         let event = ServerMessage::ParticipantJoined(ParticipantEvent { room: room_id.clone(), participant: info });
         self.send_to_room(room_id, event, Some(id));
         self.publish_session_event(joined);
+    }
+
+    /// The media node holding the room is gone (it failed, or left after
+    /// draining): the room is opened again — its queue places it on another
+    /// node — every member is admitted there with the same rights, and each
+    /// is told to negotiate its media anew (`media_moved`). Nobody leaves
+    /// the call.
+    pub fn media_moved(&mut self, room_id: &RoomId) {
+        let Some(room) = self.rooms.get(room_id) else { return };
+        let members = room.participants.clone();
+        self.effects.media.push(MediaCommand::OpenRoom { room: room_id.clone() });
+        for member in &members {
+            let Some(client) = self.clients.get(member) else { continue };
+            let (publish, subscribe) = media_rights(client, room_id);
+            self.effects.media.push(MediaCommand::AddParticipant {
+                room: room_id.clone(),
+                participant: member.clone(),
+                publish,
+                subscribe,
+            });
+        }
+        self.send_to_room(room_id, ServerMessage::MediaMoved(MediaMoved { room: room_id.clone() }), None);
     }
 
     /// Checks the room-related preconditions every request shares: the token
@@ -399,4 +415,16 @@ impl Hub {
             .find(|client| client.identity.role == Role::Expert)
             .and_then(|client| client.identity.agency().cloned())
     }
+}
+
+/// Whether a client may publish and receive media in a room (its token's
+/// grant for the room; both when the token names no rooms).
+fn media_rights(client: &super::Client, room_id: &RoomId) -> (bool, bool) {
+    client
+        .identity
+        .grant_for(room_id, client.identity.role)
+        .ok()
+        .flatten()
+        .map(|grant| (grant.publish, grant.subscribe))
+        .unwrap_or((true, true))
 }

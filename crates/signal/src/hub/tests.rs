@@ -760,3 +760,46 @@ fn a_named_request_tells_the_expert_the_bookings_language_and_service() {
         "the first offer already names the language and the service"
     );
 }
+
+#[test]
+fn a_room_whose_media_node_is_gone_is_opened_again_with_everyone_in_it() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    let now = cast.world.now;
+    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
+    cast.world.effects();
+    let members = cast.world.hub.room_members(&room);
+    assert_eq!(members.len(), 3, "kiosk, advisor and expert are in the call");
+    cast.world.hub.media_moved(&room);
+    let effects = cast.world.effects();
+    // The room is opened before anyone is admitted, then every member is.
+    assert_eq!(effects.media.first(), Some(&MediaCommand::OpenRoom { room: room.clone() }));
+    for member in &members {
+        assert!(
+            effects.media.iter().any(
+                |c| matches!(c, MediaCommand::AddParticipant { participant, room: r, .. } if participant == member && *r == room)
+            ),
+            "{member} is admitted on the new node"
+        );
+        assert!(
+            received(&effects, member)
+                .iter()
+                .any(|m| matches!(m, ServerMessage::MediaMoved(moved) if moved.room == room)),
+            "{member} is told to rebuild its media"
+        );
+    }
+    // Nobody left the call.
+    assert_eq!(cast.world.hub.room_members(&room), members);
+    assert!(
+        !effects
+            .deliveries
+            .iter()
+            .any(|(_, d)| matches!(d, Delivery::Message(m) if matches!(**m, ServerMessage::ParticipantLeft(_))))
+    );
+    // An ended room is not reopened.
+    cast.world.hub.end_session(&cast.vero, &room, OutcomeCode::Resolved, now).unwrap();
+    cast.world.effects();
+    cast.world.hub.media_moved(&room);
+    assert!(cast.world.effects().media.is_empty());
+}
