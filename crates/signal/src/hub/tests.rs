@@ -108,6 +108,17 @@ fn queue_vero(cast: &mut Cast, room: &RoomId) {
     cast.world.hub.request_expert(&cast.advisor, room, target, None, None, now).unwrap();
 }
 
+/// A session in service: opened, queued for Vero, accepted by the Vero
+/// expert; the effects so far are taken.
+fn in_service(cast: &mut Cast) -> RoomId {
+    let room = open(cast);
+    queue_vero(cast, &room);
+    let now = cast.world.now;
+    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
+    cast.world.effects();
+    room
+}
+
 #[test]
 fn advisor_opens_a_session_and_the_kiosk_is_told() {
     let mut cast = cast();
@@ -304,11 +315,8 @@ fn queue_positions_and_estimated_waits_follow_arrival_order() {
 #[test]
 fn handoff_keeps_the_session_and_the_kiosk_can_call_the_advisor_back() {
     let mut cast = cast();
-    let room = open(&mut cast);
-    queue_vero(&mut cast, &room);
+    let room = in_service(&mut cast);
     let now = cast.world.now;
-    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
-    cast.world.effects();
     cast.world.hub.leave(&cast.advisor, &room, now).unwrap();
     let effects = cast.world.effects();
     assert!(received(&effects, &cast.kiosk).iter().any(
@@ -412,11 +420,8 @@ fn transfer_brings_in_another_agency_and_the_first_expert_leaves() {
 #[test]
 fn ending_the_session_asks_the_kiosk_for_feedback_and_closes_media() {
     let mut cast = cast();
-    let room = open(&mut cast);
-    queue_vero(&mut cast, &room);
+    let room = in_service(&mut cast);
     let now = cast.world.now;
-    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
-    cast.world.effects();
     // The kiosk cannot end it.
     assert_eq!(
         code(cast.world.hub.end_session(&cast.kiosk, &room, OutcomeCode::Resolved, now).unwrap_err()),
@@ -764,11 +769,8 @@ fn a_named_request_tells_the_expert_the_bookings_language_and_service() {
 #[test]
 fn a_room_whose_media_node_is_gone_is_opened_again_with_everyone_in_it() {
     let mut cast = cast();
-    let room = open(&mut cast);
-    queue_vero(&mut cast, &room);
+    let room = in_service(&mut cast);
     let now = cast.world.now;
-    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
-    cast.world.effects();
     let members = cast.world.hub.room_members(&room);
     assert_eq!(members.len(), 3, "kiosk, advisor and expert are in the call");
     cast.world.hub.media_moved(&room);
