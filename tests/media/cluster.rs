@@ -24,6 +24,7 @@ pub fn scenarios() -> Vec<super::Scenario> {
     vec![
         ("rooms_are_placed_on_the_less_loaded_node_and_a_draining_node_takes_none", || placement().boxed()),
         ("a_killed_media_node_s_call_goes_on_on_another_node", || failover().boxed()),
+        ("a_terminated_media_node_drains_keeps_its_call_and_leaves_after_it", || draining_process().boxed()),
     ]
 }
 
@@ -49,6 +50,29 @@ impl SfuProcess {
             .spawn()
             .expect("silta sfu starts");
         Self { child }
+    }
+
+    /// SIGTERM, as an operator or Kubernetes stops a node.
+    fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM was delivered");
+    }
+
+    /// Waits up to `limit` for the process to exit by itself.
+    async fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// `kill -9`: no goodbye, no draining.
@@ -149,6 +173,67 @@ async fn failover() {
     stack.signal.shut_down().await;
 }
 
+/// The registry's view of one node.
+async fn status_of(media: &NatsMedia, node: &str) -> Option<silta_proto::v1::media::NodeStatus> {
+    media.live_nodes().await.ok()?.into_iter().find(|status| status.node.node.as_str() == node)
+}
+
+async fn draining_process() {
+    assert!(in_loopback_only_namespace());
+    let nats = NatsServer::start();
+    let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
+    let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
+    let mut processes = [SfuProcess::start(&nats, "sfu-a"), SfuProcess::start(&nats, "sfu-b")];
+    let media = Arc::new(NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes"));
+    wait_for_nodes(&media, 2).await;
+    let signal = spawn_signal_with_media(media.clone(), Arc::new(RecordingMedia::default()), |_| {}).await;
+    let sfu_settings = SfuSettings { bind: "127.0.0.1:0".parse().unwrap(), ..SfuSettings::default() };
+    let (unused_sfu, _task) = silta_sfu::start(&sfu_settings).await.expect("an SFU handle for the stack");
+    let stack = MediaStack { signal, sfu: unused_sfu };
+
+    let (room, kiosk, advisor) = call(&stack, "kiosk-1", "advisor-1").await;
+    tokio::time::sleep(Duration::from_millis(2 * settings.heartbeat_ms)).await;
+    let holder = if status_of(&media, "sfu-a").await.is_some_and(|status| status.rooms == 1) { 0 } else { 1 };
+    let (holder_name, other_name) = [("sfu-a", "sfu-b"), ("sfu-b", "sfu-a")][holder];
+
+    // SIGTERM: the node says it is draining and takes no new room…
+    processes[holder].terminate();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !status_of(&media, holder_name).await.is_some_and(|status| status.draining) {
+        assert!(tokio::time::Instant::now() < deadline, "{holder_name} did not say it is draining");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = call(&stack, "kiosk-2", "advisor-2").await;
+    tokio::time::sleep(Duration::from_millis(2 * settings.heartbeat_ms)).await;
+    let other = status_of(&media, other_name).await.expect("the other node is alive");
+    assert_eq!(other.rooms, 1, "the new room went to the node that is not draining");
+    // …while its own call goes on, on it.
+    let before = received(&kiosk) + received(&advisor);
+    wait_until(Duration::from_secs(5), "the draining node's call to go on", || {
+        received(&kiosk) + received(&advisor) > before + 100
+    })
+    .await;
+    assert_eq!((kiosk.rebuilds(), advisor.rebuilds()), (0, 0), "the call was not moved");
+    assert!(processes[holder].exited_within(Duration::from_millis(500)).await.is_none(), "it left with a call");
+    // When the call ends, the node leaves by itself.
+    advisor
+        .request(serde_json::json!({"type": "session_end", "room": room, "outcome": "resolved"}))
+        .await
+        .expect("the advisor ends the session");
+    let status = processes[holder].exited_within(Duration::from_secs(10)).await;
+    assert!(status.is_some_and(|status| status.success()), "the drained node exits cleanly: {status:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while status_of(&media, holder_name).await.is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "{holder_name} is still in the registry");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "  draining: {holder_name} kept its call after SIGTERM, the new room went to {other_name}, it left after the call"
+    );
+    drop(second);
+    stack.signal.shut_down().await;
+}
+
 async fn wait_for_nodes(media: &NatsMedia, count: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -180,7 +265,7 @@ async fn rooms_on(node: &Node) -> usize {
 
 /// Opens a session at `kiosk` with two media peers; returns them once each
 /// receives the other's audio and video.
-async fn call(stack: &MediaStack, kiosk: &str, advisor: &str) -> (Peer, Peer) {
+async fn call(stack: &MediaStack, kiosk: &str, advisor: &str) -> (silta_proto::v1::RoomId, Peer, Peer) {
     let kiosk_client = client(stack, kiosk, Role::Kiosk, "sp-kemi").await;
     let mut advisor_client = client(stack, advisor, Role::Advisor, "sp-kemi").await;
     let reply = advisor_client
@@ -190,12 +275,12 @@ async fn call(stack: &MediaStack, kiosk: &str, advisor: &str) -> (Peer, Peer) {
     let silta_proto::v1::signal::ServerMessage::Joined(joined) = reply else { panic!("session_open: {reply:?}") };
     let room = joined.room.room;
     let kiosk = Peer::join(kiosk_client, room.clone(), PeerOptions::default()).await.expect("the kiosk connects");
-    let advisor = Peer::join(advisor_client, room, PeerOptions::default()).await.expect("the advisor connects");
+    let advisor = Peer::join(advisor_client, room.clone(), PeerOptions::default()).await.expect("the advisor connects");
     wait_until(Duration::from_secs(10), "both peers to receive audio and video", || {
         [&kiosk, &advisor].iter().all(|peer| peer.received().iter().filter(|t| t.stats.received >= 10).count() >= 2)
     })
     .await;
-    (kiosk, advisor)
+    (room, kiosk, advisor)
 }
 
 /// Packets the peer has received in all, over its streams.
@@ -215,7 +300,8 @@ async fn placement() {
     let stack = MediaStack { signal, sfu: a.sfu.clone() };
 
     // Both nodes are empty: the first room goes to one of them.
-    let first = call(&stack, "kiosk-1", "advisor-1").await;
+    let (_, first_kiosk, first_advisor) = call(&stack, "kiosk-1", "advisor-1").await;
+    let first = (first_kiosk, first_advisor);
     let (loaded, other) = if rooms_on(&a).await == 1 { (&a, &b) } else { (&b, &a) };
     assert_eq!((rooms_on(loaded).await, rooms_on(other).await), (1, 0), "the first room is on one node");
     // Once the heartbeat says so, the next room goes to the other node.
