@@ -25,6 +25,7 @@ pub fn scenarios() -> Vec<super::Scenario> {
         ("rooms_are_placed_on_the_less_loaded_node_and_a_draining_node_takes_none", || placement().boxed()),
         ("a_killed_media_node_s_call_goes_on_on_another_node", || failover().boxed()),
         ("a_terminated_media_node_drains_keeps_its_call_and_leaves_after_it", || draining_process().boxed()),
+        ("a_nats_outage_stops_no_call_and_everyone_comes_back", || nats_outage().boxed()),
     ]
 }
 
@@ -231,6 +232,40 @@ async fn draining_process() {
         "  draining: {holder_name} kept its call after SIGTERM, the new room went to {other_name}, it left after the call"
     );
     drop(second);
+    stack.signal.shut_down().await;
+}
+
+async fn nats_outage() {
+    assert!(in_loopback_only_namespace());
+    let mut nats = NatsServer::start();
+    let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
+    let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
+    let _processes = [SfuProcess::start(&nats, "sfu-a"), SfuProcess::start(&nats, "sfu-b")];
+    let media = Arc::new(NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes"));
+    wait_for_nodes(&media, 2).await;
+    let signal = spawn_signal_with_media(media.clone(), Arc::new(RecordingMedia::default()), |_| {}).await;
+    let sfu_settings = SfuSettings { bind: "127.0.0.1:0".parse().unwrap(), ..SfuSettings::default() };
+    let (unused_sfu, _task) = silta_sfu::start(&sfu_settings).await.expect("an SFU handle for the stack");
+    let stack = MediaStack { signal, sfu: unused_sfu };
+    let (_room, kiosk, advisor) = call(&stack, "kiosk-1", "advisor-1").await;
+
+    // NATS goes away for 3 s: media does not pass through it, so the call
+    // goes on, and nobody is moved.
+    nats.stop();
+    let before = received(&kiosk) + received(&advisor);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(received(&kiosk) + received(&advisor) > before + 200, "the call stopped with NATS");
+    // Back: both nodes write their status again, and nobody was moved.
+    nats.restart();
+    wait_for_nodes(&media, 2).await;
+    tokio::time::sleep(Duration::from_millis(3 * settings.node_ttl_ms)).await;
+    assert_eq!((kiosk.rebuilds(), advisor.rebuilds()), (0, 0), "an outage of NATS moved a call");
+    // New rooms are placed again.
+    let (_second_room, second_kiosk, second_advisor) = call(&stack, "kiosk-2", "advisor-2").await;
+    println!(
+        "  NATS outage: the call went on for 3 s without NATS; both nodes re-registered and a new call was placed"
+    );
+    drop((second_kiosk, second_advisor));
     stack.signal.shut_down().await;
 }
 

@@ -165,18 +165,36 @@ async fn read_live_nodes(cluster: &Cluster) -> Result<Vec<NodeStatus>, ClusterEr
 }
 
 /// Watches the registry twice a heartbeat and reports every run that was
-/// alive and is no more (heartbeat lapsed, a new epoch, or removed). A
-/// registry that cannot be read reports nothing: NATS being away is not a
-/// node failing.
+/// alive and is no more (heartbeat lapsed, a new epoch, or removed).
+///
+/// NATS being away is not a node failing: while the registry cannot be
+/// read nothing is reported, and after it can be read again the nodes get
+/// one node TTL to write their status before a silence counts (otherwise
+/// every node would look lapsed the moment NATS came back).
 async fn watch_nodes(cluster: Cluster, lost: broadcast::Sender<NodeRef>) {
     let mut known: HashMap<NodeId, u64> = HashMap::new();
+    let mut readable_since: Option<std::time::Instant> = None;
     let mut tick = tokio::time::interval(cluster.settings.heartbeat() / 2);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Ok(live) = read_live_nodes(&cluster).await else { continue };
+        let live = match read_live_nodes(&cluster).await {
+            Ok(live) => live,
+            Err(err) => {
+                if readable_since.take().is_some() {
+                    tracing::warn!(error = %err, "the node registry cannot be read: no node is judged until it can");
+                }
+                continue;
+            }
+        };
+        let since = *readable_since.get_or_insert_with(std::time::Instant::now);
         let alive: HashMap<NodeId, u64> =
             live.into_iter().map(|status| (status.node.node, status.node.epoch)).collect();
+        if since.elapsed() < cluster.settings.node_ttl() {
+            // Just readable again: learn who is there, judge nobody yet.
+            known.extend(alive);
+            continue;
+        }
         for (node, epoch) in &known {
             if alive.get(node) != Some(epoch) {
                 tracing::warn!(%node, epoch, "media node lost");
