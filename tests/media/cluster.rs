@@ -14,9 +14,9 @@ use silta_loadgen::{Peer, PeerOptions};
 use silta_proto::v1::NodeId;
 use silta_proto::v1::Role;
 use silta_sfu::{SfuHandle, SfuSettings};
-use silta_tests::media::{MediaStack, in_loopback_only_namespace, wait_until};
+use silta_tests::media::{in_loopback_only_namespace, wait_until};
 use silta_tests::nats::NatsServer;
-use silta_tests::signal::{RecordingMedia, spawn_signal_with_media};
+use silta_tests::signal::{RecordingMedia, SignalTestApp, spawn_signal_with_media};
 
 use crate::forwarding::client;
 
@@ -92,6 +92,35 @@ impl Drop for SfuProcess {
 /// Every peer receives `streams` streams that have had a packet since
 /// `since_us` (a new node forwards under SSRCs of its own, so the streams
 /// of the old node stay behind, silent).
+/// A private nats-server, two `silta sfu` processes (`sfu-a`, `sfu-b`) and
+/// the signal service driving them over NATS.
+struct ProcessCluster {
+    nats: NatsServer,
+    settings: ClusterSettings,
+    processes: [SfuProcess; 2],
+    media: Arc<NatsMedia>,
+    signal: SignalTestApp,
+}
+
+impl ProcessCluster {
+    async fn start() -> Self {
+        assert!(in_loopback_only_namespace());
+        let nats = NatsServer::start();
+        let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
+        let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
+        let processes = [SfuProcess::start(&nats, "sfu-a"), SfuProcess::start(&nats, "sfu-b")];
+        let media = Arc::new(NatsMedia::start(cluster).await.expect("the signal side subscribes"));
+        wait_for_nodes(&media, 2).await;
+        let signal = spawn_signal_with_media(media.clone(), Arc::new(RecordingMedia::default()), |_| {}).await;
+        Self { nats, settings, processes, media, signal }
+    }
+
+    /// A heartbeat's worth of waiting times `beats`.
+    async fn beats(&self, beats: u64) {
+        tokio::time::sleep(Duration::from_millis(beats * self.settings.heartbeat_ms)).await;
+    }
+}
+
 fn all_flowing_since(peers: &[&Peer], streams: usize, since_us: u64) -> bool {
     peers.iter().all(|peer| {
         let flowing =
@@ -101,27 +130,18 @@ fn all_flowing_since(peers: &[&Peer], streams: usize, since_us: u64) -> bool {
 }
 
 async fn failover() {
-    assert!(in_loopback_only_namespace());
-    let nats = NatsServer::start();
-    let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
-    let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
-    let mut processes = [SfuProcess::start(&nats, "sfu-a"), SfuProcess::start(&nats, "sfu-b")];
-    let media = Arc::new(NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes"));
-    wait_for_nodes(&media, 2).await;
-    let signal = spawn_signal_with_media(media.clone(), Arc::new(RecordingMedia::default()), |_| {}).await;
-    let sfu_settings = SfuSettings { bind: "127.0.0.1:0".parse().unwrap(), ..SfuSettings::default() };
-    let (unused_sfu, _task) = silta_sfu::start(&sfu_settings).await.expect("an SFU handle for the stack");
-    let stack = MediaStack { signal, sfu: unused_sfu };
+    let mut cluster = ProcessCluster::start().await;
 
-    let (_room, kiosk, advisor, expert) = crate::forwarding::three_party_room(&stack).await;
+    let (_room, kiosk, advisor, expert) = crate::forwarding::three_party_room(&cluster.signal).await;
     let peers = [&kiosk, &advisor, &expert];
     let mut events: Vec<_> = peers.iter().map(|peer| peer.events()).collect();
     wait_until(Duration::from_secs(10), "everyone to receive everyone", || {
         all_flowing_since(&peers, 4, silta_loadgen::probe::now_micros().saturating_sub(300_000))
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(2 * settings.heartbeat_ms)).await;
-    let holder = media
+    cluster.beats(2).await;
+    let holder = cluster
+        .media
         .live_nodes()
         .await
         .expect("the registry is readable")
@@ -133,7 +153,7 @@ async fn failover() {
 
     // kill -9 the node of the call.
     let started = std::time::Instant::now();
-    processes[index].kill();
+    cluster.processes[index].kill();
     // Reaped: nothing it sent can arrive after this (loopback delivers
     // within microseconds; allow 20 ms).
     let killed_at = silta_loadgen::probe::now_micros() + 20_000;
@@ -160,7 +180,7 @@ async fn failover() {
     for peer in peers {
         assert_eq!(peer.rebuilds(), 1, "every peer rebuilt its media once");
     }
-    let survivor = media.live_nodes().await.expect("the registry is readable");
+    let survivor = cluster.media.live_nodes().await.expect("the registry is readable");
     assert_eq!(survivor.len(), 1, "one node is left");
     // Nobody left the call in the signal service's view.
     for events in &mut events {
@@ -171,7 +191,7 @@ async fn failover() {
             );
         }
     }
-    stack.signal.shut_down().await;
+    cluster.signal.shut_down().await;
 }
 
 /// The registry's view of one node.
@@ -180,33 +200,23 @@ async fn status_of(media: &NatsMedia, node: &str) -> Option<silta_proto::v1::med
 }
 
 async fn draining_process() {
-    assert!(in_loopback_only_namespace());
-    let nats = NatsServer::start();
-    let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
-    let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
-    let mut processes = [SfuProcess::start(&nats, "sfu-a"), SfuProcess::start(&nats, "sfu-b")];
-    let media = Arc::new(NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes"));
-    wait_for_nodes(&media, 2).await;
-    let signal = spawn_signal_with_media(media.clone(), Arc::new(RecordingMedia::default()), |_| {}).await;
-    let sfu_settings = SfuSettings { bind: "127.0.0.1:0".parse().unwrap(), ..SfuSettings::default() };
-    let (unused_sfu, _task) = silta_sfu::start(&sfu_settings).await.expect("an SFU handle for the stack");
-    let stack = MediaStack { signal, sfu: unused_sfu };
+    let mut cluster = ProcessCluster::start().await;
 
-    let (room, kiosk, advisor) = call(&stack, "kiosk-1", "advisor-1").await;
-    tokio::time::sleep(Duration::from_millis(2 * settings.heartbeat_ms)).await;
-    let holder = if status_of(&media, "sfu-a").await.is_some_and(|status| status.rooms == 1) { 0 } else { 1 };
+    let (room, kiosk, advisor) = call(&cluster.signal, "kiosk-1", "advisor-1").await;
+    cluster.beats(2).await;
+    let holder = if status_of(&cluster.media, "sfu-a").await.is_some_and(|status| status.rooms == 1) { 0 } else { 1 };
     let (holder_name, other_name) = [("sfu-a", "sfu-b"), ("sfu-b", "sfu-a")][holder];
 
     // SIGTERM: the node says it is draining and takes no new room…
-    processes[holder].terminate();
+    cluster.processes[holder].terminate();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !status_of(&media, holder_name).await.is_some_and(|status| status.draining) {
+    while !status_of(&cluster.media, holder_name).await.is_some_and(|status| status.draining) {
         assert!(tokio::time::Instant::now() < deadline, "{holder_name} did not say it is draining");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let second = call(&stack, "kiosk-2", "advisor-2").await;
-    tokio::time::sleep(Duration::from_millis(2 * settings.heartbeat_ms)).await;
-    let other = status_of(&media, other_name).await.expect("the other node is alive");
+    let second = call(&cluster.signal, "kiosk-2", "advisor-2").await;
+    cluster.beats(2).await;
+    let other = status_of(&cluster.media, other_name).await.expect("the other node is alive");
     assert_eq!(other.rooms, 1, "the new room went to the node that is not draining");
     // …while its own call goes on, on it.
     let before = received(&kiosk) + received(&advisor);
@@ -215,16 +225,16 @@ async fn draining_process() {
     })
     .await;
     assert_eq!((kiosk.rebuilds(), advisor.rebuilds()), (0, 0), "the call was not moved");
-    assert!(processes[holder].exited_within(Duration::from_millis(500)).await.is_none(), "it left with a call");
+    assert!(cluster.processes[holder].exited_within(Duration::from_millis(500)).await.is_none(), "it left with a call");
     // When the call ends, the node leaves by itself.
     advisor
         .request(serde_json::json!({"type": "session_end", "room": room, "outcome": "resolved"}))
         .await
         .expect("the advisor ends the session");
-    let status = processes[holder].exited_within(Duration::from_secs(10)).await;
+    let status = cluster.processes[holder].exited_within(Duration::from_secs(10)).await;
     assert!(status.is_some_and(|status| status.success()), "the drained node exits cleanly: {status:?}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while status_of(&media, holder_name).await.is_some() {
+    while status_of(&cluster.media, holder_name).await.is_some() {
         assert!(tokio::time::Instant::now() < deadline, "{holder_name} is still in the registry");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -232,41 +242,31 @@ async fn draining_process() {
         "  draining: {holder_name} kept its call after SIGTERM, the new room went to {other_name}, it left after the call"
     );
     drop(second);
-    stack.signal.shut_down().await;
+    cluster.signal.shut_down().await;
 }
 
 async fn nats_outage() {
-    assert!(in_loopback_only_namespace());
-    let mut nats = NatsServer::start();
-    let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
-    let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
-    let _processes = [SfuProcess::start(&nats, "sfu-a"), SfuProcess::start(&nats, "sfu-b")];
-    let media = Arc::new(NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes"));
-    wait_for_nodes(&media, 2).await;
-    let signal = spawn_signal_with_media(media.clone(), Arc::new(RecordingMedia::default()), |_| {}).await;
-    let sfu_settings = SfuSettings { bind: "127.0.0.1:0".parse().unwrap(), ..SfuSettings::default() };
-    let (unused_sfu, _task) = silta_sfu::start(&sfu_settings).await.expect("an SFU handle for the stack");
-    let stack = MediaStack { signal, sfu: unused_sfu };
-    let (_room, kiosk, advisor) = call(&stack, "kiosk-1", "advisor-1").await;
+    let mut cluster = ProcessCluster::start().await;
+    let (_room, kiosk, advisor) = call(&cluster.signal, "kiosk-1", "advisor-1").await;
 
     // NATS goes away for 3 s: media does not pass through it, so the call
     // goes on, and nobody is moved.
-    nats.stop();
+    cluster.nats.stop();
     let before = received(&kiosk) + received(&advisor);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(received(&kiosk) + received(&advisor) > before + 200, "the call stopped with NATS");
     // Back: both nodes write their status again, and nobody was moved.
-    nats.restart();
-    wait_for_nodes(&media, 2).await;
-    tokio::time::sleep(Duration::from_millis(3 * settings.node_ttl_ms)).await;
+    cluster.nats.restart();
+    wait_for_nodes(&cluster.media, 2).await;
+    tokio::time::sleep(Duration::from_millis(3 * cluster.settings.node_ttl_ms)).await;
     assert_eq!((kiosk.rebuilds(), advisor.rebuilds()), (0, 0), "an outage of NATS moved a call");
     // New rooms are placed again.
-    let (_second_room, second_kiosk, second_advisor) = call(&stack, "kiosk-2", "advisor-2").await;
+    let (_second_room, second_kiosk, second_advisor) = call(&cluster.signal, "kiosk-2", "advisor-2").await;
     println!(
         "  NATS outage: the call went on for 3 s without NATS; both nodes re-registered and a new call was placed"
     );
     drop((second_kiosk, second_advisor));
-    stack.signal.shut_down().await;
+    cluster.signal.shut_down().await;
 }
 
 async fn wait_for_nodes(media: &NatsMedia, count: usize) {
@@ -300,9 +300,9 @@ async fn rooms_on(node: &Node) -> usize {
 
 /// Opens a session at `kiosk` with two media peers; returns them once each
 /// receives the other's audio and video.
-async fn call(stack: &MediaStack, kiosk: &str, advisor: &str) -> (silta_proto::v1::RoomId, Peer, Peer) {
-    let kiosk_client = client(stack, kiosk, Role::Kiosk, "sp-kemi").await;
-    let mut advisor_client = client(stack, advisor, Role::Advisor, "sp-kemi").await;
+async fn call(signal: &SignalTestApp, kiosk: &str, advisor: &str) -> (silta_proto::v1::RoomId, Peer, Peer) {
+    let kiosk_client = client(signal, kiosk, Role::Kiosk, "sp-kemi").await;
+    let mut advisor_client = client(signal, advisor, Role::Advisor, "sp-kemi").await;
     let reply = advisor_client
         .request(serde_json::json!({"type": "session_open", "kiosk": kiosk}))
         .await
@@ -332,16 +332,15 @@ async fn placement() {
     let b = node(&cluster, "sfu-b").await;
     let media = NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes");
     let signal = spawn_signal_with_media(Arc::new(media), Arc::new(RecordingMedia::default()), |_| {}).await;
-    let stack = MediaStack { signal, sfu: a.sfu.clone() };
 
     // Both nodes are empty: the first room goes to one of them.
-    let (_, first_kiosk, first_advisor) = call(&stack, "kiosk-1", "advisor-1").await;
+    let (_, first_kiosk, first_advisor) = call(&signal, "kiosk-1", "advisor-1").await;
     let first = (first_kiosk, first_advisor);
     let (loaded, other) = if rooms_on(&a).await == 1 { (&a, &b) } else { (&b, &a) };
     assert_eq!((rooms_on(loaded).await, rooms_on(other).await), (1, 0), "the first room is on one node");
     // Once the heartbeat says so, the next room goes to the other node.
     tokio::time::sleep(Duration::from_millis(2 * settings.heartbeat_ms)).await;
-    let second = call(&stack, "kiosk-2", "advisor-2").await;
+    let second = call(&signal, "kiosk-2", "advisor-2").await;
     assert_eq!((rooms_on(loaded).await, rooms_on(other).await), (1, 1), "the second room is on the less-loaded node");
 
     // The node with the first call drains: it takes no new room, and its
@@ -349,7 +348,7 @@ async fn placement() {
     loaded.agent.drain();
     tokio::time::sleep(Duration::from_millis(2 * settings.heartbeat_ms)).await;
     let before = received(&first.0) + received(&first.1);
-    let third = call(&stack, "kiosk-3", "advisor-3").await;
+    let third = call(&signal, "kiosk-3", "advisor-3").await;
     assert_eq!((rooms_on(loaded).await, rooms_on(other).await), (1, 2), "a draining node took a new room");
     wait_until(Duration::from_secs(5), "the draining node's call to go on", || {
         received(&first.0) + received(&first.1) > before + 100
@@ -361,7 +360,7 @@ async fn placement() {
         other.agent.node().node
     );
     drop((first, second, third));
-    stack.signal.shut_down().await;
+    signal.shut_down().await;
     a.agent.stop().await;
     b.agent.stop().await;
 }

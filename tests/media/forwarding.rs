@@ -8,7 +8,8 @@ use serde_json::json;
 use silta_loadgen::{Peer, PeerOptions, SignalClient};
 use silta_proto::v1::signal::ServerMessage;
 use silta_proto::v1::{Role, RoomId};
-use silta_tests::media::{MediaStack, spawn_media_stack, wait_until};
+use silta_tests::media::{spawn_media_stack, wait_until};
+use silta_tests::signal::SignalTestApp;
 
 pub fn scenarios() -> Vec<super::Scenario> {
     vec![
@@ -17,15 +18,15 @@ pub fn scenarios() -> Vec<super::Scenario> {
     ]
 }
 
-pub async fn client(stack: &MediaStack, subject: &str, role: Role, organisation: &str) -> SignalClient {
-    let token = stack.signal.token(subject, role, organisation, &["fi", "sv"]);
-    SignalClient::connect(&stack.signal.ws_url(), &token).await.expect("signaling connects")
+pub async fn client(signal: &SignalTestApp, subject: &str, role: Role, organisation: &str) -> SignalClient {
+    let token = signal.token(subject, role, organisation, &["fi", "sv"]);
+    SignalClient::connect(&signal.ws_url(), &token).await.expect("signaling connects")
 }
 
 /// Opens a session for kiosk-1 and returns the room with both connected.
-pub async fn kiosk_and_advisor(stack: &MediaStack) -> (RoomId, SignalClient, SignalClient) {
-    let kiosk = client(stack, "kiosk-1", Role::Kiosk, "sp-kemi").await;
-    let mut advisor = client(stack, "advisor-1", Role::Advisor, "sp-kemi").await;
+pub async fn kiosk_and_advisor(signal: &SignalTestApp) -> (RoomId, SignalClient, SignalClient) {
+    let kiosk = client(signal, "kiosk-1", Role::Kiosk, "sp-kemi").await;
+    let mut advisor = client(signal, "advisor-1", Role::Advisor, "sp-kemi").await;
     let ServerMessage::Joined(joined) =
         advisor.request(json!({"type": "session_open", "kiosk": "kiosk-1"})).await.unwrap()
     else {
@@ -73,7 +74,7 @@ async fn check_complete(peers: &[&Peer], streams: usize) {
 
 async fn two_peers() {
     let stack = spawn_media_stack(|_| {}).await;
-    let (room, kiosk, advisor) = kiosk_and_advisor(&stack).await;
+    let (room, kiosk, advisor) = kiosk_and_advisor(&stack.signal).await;
     let kiosk = Peer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("the kiosk peer connects");
     let advisor = Peer::join(advisor, room, PeerOptions::default()).await.expect("the advisor peer connects");
     check_complete(&[&kiosk, &advisor], 2).await;
@@ -84,9 +85,9 @@ async fn two_peers() {
 
 /// A kiosk, its advisor and a named expert in one room, each with a
 /// connected peer.
-pub async fn three_party_room(stack: &MediaStack) -> (RoomId, Peer, Peer, Peer) {
-    let (room, kiosk, mut advisor) = kiosk_and_advisor(stack).await;
-    let mut expert = client(stack, "expert-vero-1", Role::Expert, "VERO").await;
+pub async fn three_party_room(signal: &SignalTestApp) -> (RoomId, Peer, Peer, Peer) {
+    let (room, kiosk, mut advisor) = kiosk_and_advisor(signal).await;
+    let mut expert = client(signal, "expert-vero-1", Role::Expert, "VERO").await;
     advisor
         .request(
             json!({"type": "expert_request", "room": room, "target": {"by": "person", "subject": "expert-vero-1"}}),
@@ -102,6 +103,6 @@ pub async fn three_party_room(stack: &MediaStack) -> (RoomId, Peer, Peer, Peer) 
 
 async fn three_peers() {
     let stack = spawn_media_stack(|_| {}).await;
-    let (_room, kiosk, advisor, expert) = three_party_room(&stack).await;
+    let (_room, kiosk, advisor, expert) = three_party_room(&stack.signal).await;
     check_complete(&[&kiosk, &advisor, &expert], 4).await;
 }

@@ -19,7 +19,7 @@ pub fn scenarios() -> Vec<super::Scenario> {
 
 async fn loss_is_repaired() {
     let stack = spawn_media_stack(|settings| settings.test_egress_loss_per_mille = 50).await;
-    let (room, kiosk, advisor) = kiosk_and_advisor(&stack).await;
+    let (room, kiosk, advisor) = kiosk_and_advisor(&stack.signal).await;
     let kiosk = Peer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("kiosk");
     let advisor = Peer::join(advisor, room, PeerOptions::default()).await.expect("advisor");
     wait_until(Duration::from_secs(10), "media both ways", || {
@@ -62,7 +62,7 @@ async fn loss_is_repaired() {
 
 async fn others_keep_flowing() {
     let stack = spawn_media_stack(|_| {}).await;
-    let (room, kiosk, advisor, expert) = three_party_room(&stack).await;
+    let (room, kiosk, advisor, expert) = three_party_room(&stack.signal).await;
     wait_until(Duration::from_secs(10), "all streams", || {
         [&kiosk, &advisor, &expert]
             .iter()
@@ -133,7 +133,7 @@ async fn others_keep_flowing() {
 
 async fn garbage_is_dropped() {
     let stack = spawn_media_stack(|_| {}).await;
-    let (room, kiosk, advisor) = kiosk_and_advisor(&stack).await;
+    let (room, kiosk, advisor) = kiosk_and_advisor(&stack.signal).await;
     let kiosk = Peer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("kiosk");
     let advisor = Peer::join(advisor, room, PeerOptions::default()).await.expect("advisor");
     wait_until(Duration::from_secs(10), "media", || kiosk.received().len() == 2 && advisor.received().len() == 2).await;

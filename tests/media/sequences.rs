@@ -91,7 +91,7 @@ struct Call {
 }
 
 async fn connect(stack: &MediaStack, person: Person) -> (SignalClient, String) {
-    let mut signal = client(stack, person.subject(), person.role(), person.organisation()).await;
+    let mut signal = client(&stack.signal, person.subject(), person.role(), person.organisation()).await;
     if matches!(person.role(), Role::Expert | Role::Interpreter) {
         signal.request(json!({"type": "presence_set", "status": "available"})).await.expect("presence");
     }
@@ -102,7 +102,7 @@ async fn connect(stack: &MediaStack, person: Person) -> (SignalClient, String) {
 impl Call {
     async fn start(seed: u64) -> Call {
         let stack = spawn_media_stack(|_| {}).await;
-        let kiosk_signal = client(&stack, "kiosk-1", Role::Kiosk, "sp-kemi").await;
+        let kiosk_signal = client(&stack.signal, "kiosk-1", Role::Kiosk, "sp-kemi").await;
         let kiosk_participant = kiosk_signal.welcome.participant.to_string();
         let (mut advisor, advisor_participant) = connect(&stack, Person::Advisor).await;
         let ServerMessage::Joined(joined) =

@@ -47,7 +47,7 @@ async fn settles_on(peer: &Peer, size: usize, limit: Duration, what: &str) {
 
 async fn layer_follows_limit() {
     let stack = spawn_media_stack(|_| {}).await;
-    let (room, kiosk, advisor) = kiosk_and_advisor(&stack).await;
+    let (room, kiosk, advisor) = kiosk_and_advisor(&stack.signal).await;
     let kiosk = Peer::join(kiosk, room.clone(), PeerOptions { simulcast: true, ..PeerOptions::default() })
         .await
         .expect("kiosk");

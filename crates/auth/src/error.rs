@@ -100,6 +100,18 @@ pub enum IssueError {
     Signing(String),
 }
 
+impl IssueError {
+    /// A stable code for logs: the kind of failure without the values that
+    /// came with the request (an organisation, a library's message).
+    pub fn code(&self) -> &'static str {
+        match self {
+            IssueError::LifetimeTooLong { .. } => "lifetime_too_long",
+            IssueError::BadOrganisation(_) => "bad_organisation",
+            IssueError::Signing(_) => "signing_failed",
+        }
+    }
+}
+
 /// Why a key could not be loaded or generated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

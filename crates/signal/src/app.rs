@@ -283,7 +283,7 @@ async fn exchange_kiosk_credential(State(state): State<SignalState>, headers: He
                 .into_response()
         }
         Err(err) => {
-            tracing::error!(error = %err, "issuing a kiosk token failed");
+            tracing::error!(error = err.code(), "issuing a kiosk token failed");
             problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the token could not be issued")
         }
     }

@@ -120,7 +120,10 @@ async fn token(State(issuer): State<Arc<TokenIssuer>>, Json(request): Json<Token
         )
         .into_response(),
         Err(err) => {
-            tracing::error!(error = %err, "minting a demo token failed");
+            let code = err
+                .downcast_ref::<silta_auth::IssueError>()
+                .map_or("invalid_demo_identity", silta_auth::IssueError::code);
+            tracing::error!(error = code, "minting a demo token failed");
             (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"code": "internal"}))).into_response()
         }
     }
