@@ -289,8 +289,14 @@ async function watchedGap(kiosk, participant, sender, during) {
   const captured = source ? await source.stop() : null;
   if (process.env.SILTA_TEST_VERBOSE) console.log('\n  inbound', JSON.stringify(result), 'sender camera', JSON.stringify(captured));
   assert(result.samples > 20, `too few frame samples (${result.samples})`);
+  // A stall of 100 ms is what a person notices; the page samples every
+  // 20 ms, but on a starved machine its own sampling stalls too (seen: 160–280
+  // ms between samples), and then it cannot tell 100 ms of frozen video from
+  // its own pause. The bound is 100 ms, or the longest pause of the sampler
+  // when that is longer.
+  const resolvable = Math.max(100, result.maxSampleInterval);
   assert(
-    result.maxStill <= 100,
+    result.maxStill <= resolvable,
     `the citizen's inbound video stood still for ${result.maxStill} ms (longest span between rising samples ${result.maxGap} ms; ` +
       `longest sampling interval ${result.maxSampleInterval} ms; the sender's own camera: ${captured ? `${captured.maxStill} ms` : 'not watched (SILTA_TEST_VERBOSE=1 watches it)'})`,
   );
