@@ -77,20 +77,22 @@ async fn sdp_and_candidates_flow_both_ways_for_members_only() {
 }
 
 /// A booking check-in reaches the booked expert's connections (the booking
-/// service raises it; `silta dev` relays it through `notify_subject`).
+/// service raises it; `silta dev` relays it through `notify_booking`).
 #[tokio::test]
 async fn a_check_in_notice_reaches_the_booked_expert_only() {
+    use silta_proto::v1::hub::BookingChange;
     use silta_proto::v1::signal::AppointmentCheckedIn;
     use silta_proto::v1::{ServicePointId, Subject};
     let app = spawn_signal().await;
     let mut booked = app.connect("expert-vero-1", Role::Expert, "VERO", &["fi"]).await;
     let mut other = app.connect("expert-vero-2", Role::Expert, "VERO", &["fi"]).await;
-    let notice = ServerMessage::AppointmentCheckedIn(AppointmentCheckedIn {
+    let check_in = AppointmentCheckedIn {
         appointment: "a1".into(),
         room: RoomId::parse("appt-a1").unwrap(),
         service_point: ServicePointId::parse("sp-kemi").unwrap(),
-    });
-    let told = app.state.notify_subject(&Subject::parse("expert-vero-1").unwrap(), Role::Expert, notice);
+    };
+    let expert = Subject::parse("expert-vero-1").unwrap();
+    let told = app.state.notify_booking(BookingChange::CheckedIn { expert, check_in });
     assert_eq!(told, 1);
     booked.wait_for(|m| matches!(m, ServerMessage::AppointmentCheckedIn(c) if c.appointment == "a1")).await;
     // The other expert got nothing: a request of theirs is answered next.

@@ -138,3 +138,30 @@ async fn a_whole_service_session_from_check_in_to_feedback() {
 
     app.shut_down().await;
 }
+
+/// A booked appointment's session opens in the room the booking reserved,
+/// and the booked expert named in the request is offered it.
+#[tokio::test]
+async fn a_booked_session_opens_in_its_reserved_room() {
+    let app = spawn_signal().await;
+    let mut kiosk = app.connect("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]).await;
+    let mut advisor = app.connect("advisor-1", Role::Advisor, "sp-kemi", &["fi"]).await;
+    let mut vero = app.connect("expert-vero-1", Role::Expert, "VERO", &["fi"]).await;
+    let ServerMessage::Joined(opened) =
+        advisor.ok(json!({"type": "session_open", "kiosk": "kiosk-1", "room": "appt-a1"})).await
+    else {
+        panic!("session_open replies with joined")
+    };
+    assert_eq!(opened.room.room.as_str(), "appt-a1");
+    kiosk.wait_for(|m| matches!(m, ServerMessage::Joined(j) if j.room.room.as_str() == "appt-a1")).await;
+    advisor
+        .ok(json!({"type": "expert_request", "room": "appt-a1", "target": {"by": "person", "subject": "expert-vero-1"}}))
+        .await;
+    vero.wait_for(|m| matches!(m, ServerMessage::CallOffered(o) if o.room.as_str() == "appt-a1")).await;
+    // The same room cannot be opened twice.
+    let mut other = app.connect("advisor-2", Role::Advisor, "sp-kemi", &["fi"]).await;
+    let _kiosk2 = app.connect("kiosk-2", Role::Kiosk, "sp-kemi", &["fi"]).await;
+    let code = other.refused(json!({"type": "session_open", "kiosk": "kiosk-2", "room": "appt-a1"})).await;
+    assert_eq!(code, "invalid_state");
+    app.shut_down().await;
+}

@@ -1,28 +1,11 @@
 //! What a verified token says: the [`Identity`] of its bearer.
 
-use serde::{Deserialize, Serialize};
 use silta_proto::v1::{AgencyCode, LanguageTag, Role, RoomId, ServicePointId, Subject};
 
 use crate::error::AuthError;
 
-/// A room a token is scoped to, with the role and media rights in it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoomGrant {
-    /// The room.
-    pub room: RoomId,
-    /// The role the bearer takes in the room.
-    pub role: Role,
-    /// May publish media.
-    #[serde(default = "yes")]
-    pub publish: bool,
-    /// May receive media.
-    #[serde(default = "yes")]
-    pub subscribe: bool,
-}
-
-fn yes() -> bool {
-    true
-}
+use silta_proto::v1::hub::Bearer;
+pub use silta_proto::v1::hub::RoomGrant;
 
 /// The organisation a token's bearer belongs to, typed by role.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -115,5 +98,35 @@ impl Identity {
             Organisation::Agency(agency) => Some(agency),
             _ => None,
         }
+    }
+}
+
+impl From<&Identity> for Bearer {
+    fn from(identity: &Identity) -> Self {
+        Bearer {
+            subject: identity.subject.clone(),
+            role: identity.role,
+            organisation: identity.organisation.as_str().to_owned(),
+            languages: identity.languages.clone(),
+            rooms: identity.rooms.clone(),
+            expires_at: identity.expires_at,
+        }
+    }
+}
+
+impl TryFrom<Bearer> for Identity {
+    type Error = AuthError;
+
+    /// Checks the organisation against the role, as a token's claims are.
+    fn try_from(bearer: Bearer) -> Result<Self, AuthError> {
+        let organisation = Organisation::parse(bearer.role, &bearer.organisation).map_err(AuthError::Malformed)?;
+        Ok(Identity {
+            subject: bearer.subject,
+            role: bearer.role,
+            organisation,
+            languages: bearer.languages,
+            rooms: bearer.rooms,
+            expires_at: bearer.expires_at,
+        })
     }
 }

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use schemars::{JsonSchema, schema_for};
+use silta_proto::v1::hub::{HubEnvelope, HubStep};
 use silta_proto::v1::media::{MediaReply, MediaRequest, NodeEvent, NodeStatus};
 use silta_proto::v1::signal::{ClientMessage, ServerMessage};
 
@@ -21,7 +22,7 @@ fn generated<T: JsonSchema>() -> String {
 fn check(file: &str, generated: String) -> Option<String> {
     let path = schema_dir().join(file);
     if std::env::var_os("SILTA_BLESS_SCHEMAS").is_some() {
-        std::fs::create_dir_all(schema_dir()).expect("create proto/v1");
+        std::fs::create_dir_all(path.parent().expect("a schema has a folder")).expect("create the schema folder");
         std::fs::write(&path, &generated).expect("write schema");
         return None;
     }
@@ -41,6 +42,11 @@ fn committed_schemas_match_the_types() {
         check("media-reply.schema.json", generated::<MediaReply>()),
         check("media-event.schema.json", generated::<NodeEvent>()),
         check("node-status.schema.json", generated::<NodeStatus>()),
+        // The hub's inputs and steps stay inside the signal service (and
+        // between its nodes): a folder of their own, so the browser's types
+        // are not generated from them.
+        check("hub/hub-envelope.schema.json", generated::<HubEnvelope>()),
+        check("hub/hub-step.schema.json", generated::<HubStep>()),
     ]
     .into_iter()
     .flatten()

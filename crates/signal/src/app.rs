@@ -4,7 +4,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
@@ -14,14 +14,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use silta_auth::{AuthError, TokenIssuer, TokenVerifier, VerificationKey};
+use silta_proto::v1::hub::{BookingChange, HubInput, HubReply, MediaChange};
 use silta_proto::v1::media::{MediaEvent, NodeEvent};
-use silta_proto::v1::signal::{
-    ActiveSpeaker, ConnectionQuality, IceCandidateEvent, QualityGrade, SdpOfferEvent, ServerMessage,
-};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-use crate::bus::{Bus, Delivery, Topic};
+use crate::bus::Bus;
 use crate::connection;
 use crate::hub::Hub;
 use silta_http::problem;
@@ -79,21 +77,14 @@ impl SignalState {
         state
     }
 
-    /// Delivers a message to the connected clients of a subject in a role;
-    /// returns how many received it.
-    pub fn notify_subject(
-        &self,
-        subject: &silta_proto::v1::Subject,
-        role: silta_proto::v1::Role,
-        message: ServerMessage,
-    ) -> usize {
-        self.hub_host.run(|hub, _| hub.send_to_subject(subject, role, message))
-    }
-
-    /// Tells the service point's advisors and the agency's experts that
-    /// an appointment changed; returns how many were told.
-    pub fn notify_appointments_changed(&self, change: silta_proto::v1::signal::AppointmentsChanged) -> usize {
-        self.hub_host.run(|hub, _| hub.announce_appointments_changed(change))
+    /// Tells the staff a booking change concerns (the booked expert of a
+    /// check-in; the advisors and experts of a changed appointment);
+    /// returns how many connected clients were told.
+    pub fn notify_booking(&self, change: BookingChange) -> usize {
+        match self.hub_host.apply(HubInput::Booking { change }) {
+            HubReply::Told { count } => usize::try_from(count).unwrap_or(usize::MAX),
+            _ => 0,
+        }
     }
 
     /// Tells every connection to reconnect elsewhere and stops background
@@ -109,7 +100,9 @@ fn spawn_clock(host: Arc<HubHost>, mut shutdown: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tokio::select! {
-                _ = tick.tick() => host.run(|hub, _| hub.tick(Instant::now())),
+                _ = tick.tick() => {
+                    host.apply(HubInput::Tick);
+                }
                 _ = shutdown.changed() => break,
             }
         }
@@ -171,47 +164,10 @@ fn relay_media_event(host: &HubHost, NodeEvent { from, event }: NodeEvent) {
         tracing::debug!(node = %from.node, epoch = from.epoch, "event of a node that does not hold the room dropped");
         return;
     }
-    let to_one = |participant, message| {
-        host.bus.publish(&Topic::Participant(participant), Delivery::Message(Arc::new(message)));
-    };
-    match event {
-        MediaEvent::Offer { room, participant, sdp } => {
-            to_one(participant, ServerMessage::SdpOffer(SdpOfferEvent { room, sdp }))
-        }
-        MediaEvent::IceCandidate { room, participant, candidate } => {
-            to_one(participant, ServerMessage::IceCandidate(IceCandidateEvent { room, candidate }));
-        }
-        MediaEvent::ActiveSpeaker { room, participant } => {
-            let message = Arc::new(ServerMessage::ActiveSpeaker(ActiveSpeaker { room: room.clone(), participant }));
-            for member in host.run(|hub, _| hub.room_members(&room)) {
-                host.bus.publish(&Topic::Participant(member), Delivery::Message(message.clone()));
-            }
-        }
-        MediaEvent::ParticipantStats { room, participant, bitrate_in, bitrate_out, loss, rtt_ms, .. } => {
-            let grade = if loss > 0.10 || rtt_ms.is_some_and(|rtt| rtt > 400) {
-                QualityGrade::Poor
-            } else if loss > 0.02 || rtt_ms.is_some_and(|rtt| rtt > 200) {
-                QualityGrade::Fair
-            } else {
-                QualityGrade::Good
-            };
-            let message = Arc::new(ServerMessage::ConnectionQuality(ConnectionQuality {
-                room: room.clone(),
-                participant,
-                grade,
-                bitrate_in,
-                bitrate_out,
-                loss,
-                rtt_ms,
-            }));
-            for member in host.run(|hub, _| hub.room_members(&room)) {
-                host.bus.publish(&Topic::Participant(member), Delivery::Message(message.clone()));
-            }
-        }
-        MediaEvent::PeerState { state, .. } => {
-            tracing::debug!(?state, "peer transport state changed");
-        }
+    if let MediaEvent::PeerState { state, .. } = &event {
+        tracing::debug!(?state, "peer transport state changed");
     }
+    host.apply(HubInput::Media { change: MediaChange::Event { event } });
 }
 
 /// The routes of the signal service.
@@ -295,7 +251,7 @@ async fn jwks(State(state): State<SignalState>) -> Json<serde_json::Value> {
 }
 
 async fn health(State(state): State<SignalState>) -> Json<serde_json::Value> {
-    let (clients, rooms) = state.hub_host.run(|hub, _| (hub.client_count(), hub.room_count()));
+    let (clients, rooms) = state.hub_host.inspect(|hub| (hub.client_count(), hub.room_count()));
     let media_queues = state.hub_host.media_queue_count();
     let connections = state.settings.max_connections - state.connections.available_permits();
     Json(serde_json::json!({

@@ -12,9 +12,10 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use silta_auth::Identity;
+use silta_proto::v1::hub::{Bearer, HubInput, HubReply};
 use silta_proto::v1::media::{MediaCommand, MediaResult};
 use silta_proto::v1::signal::{
-    Ack, ClientMessage, ErrorCode, ErrorMessage, Joined, SdpAnswerReply, ServerMessage, ServerShutdown,
+    Ack, ClientMessage, ErrorCode, ErrorMessage, SdpAnswerReply, ServerMessage, ServerShutdown,
 };
 use silta_proto::v1::{ParticipantId, RequestId, decode_client_message, peek_request_id};
 use tokio::sync::{OwnedSemaphorePermit, broadcast};
@@ -22,6 +23,7 @@ use tokio::sync::{OwnedSemaphorePermit, broadcast};
 use crate::app::SignalState;
 use crate::bus::{Delivery, Subscription, Topic};
 use crate::error::SignalError;
+use crate::hub_host::{fresh_id, fresh_participant, fresh_room, hub_time_of};
 use crate::media::MediaControlError;
 use crate::ratelimit::TokenBucket;
 
@@ -95,8 +97,11 @@ pub(crate) async fn serve(
     }
     let ending = connection.run(&mut stream).await;
     if let (Ending::Dropped, Some(session)) = (&ending, &connection.session) {
-        let (participant, epoch, last_heard) = (session.participant.clone(), session.epoch, connection.last_heard);
-        state.hub_host.run(|hub, _| hub.detach(&participant, epoch, last_heard, Instant::now()));
+        state.hub_host.apply(HubInput::Detach {
+            participant: session.participant.clone(),
+            epoch: session.epoch,
+            last_heard: hub_time_of(connection.last_heard),
+        });
     }
 }
 
@@ -277,123 +282,69 @@ impl Connection {
         request: Option<RequestId>,
     ) -> Result<(), SignalError> {
         let identity: Identity = self.state.verifier.verify_access(token).map_err(SignalError::Auth)?;
-        let host = self.state.hub_host.clone();
-        let (attached, subscription) = host.run(|hub, bus| {
-            let attached = hub.attach(identity, resume_token, request, Instant::now());
-            // Subscribe before the hub's effects are published, so nothing
+        let input = HubInput::Attach {
+            bearer: Bearer::from(&identity),
+            resume_token: resume_token.map(str::to_owned),
+            request: request.clone(),
+            new_participant: fresh_participant(),
+            new_resume_token: fresh_id("rt-"),
+        };
+        let (reply, subscription) = self.state.hub_host.apply_with(input, |reply, bus| match reply {
+            // Subscribe before the hub's outputs are published, so nothing
             // addressed to this participant is missed.
-            let subscription = bus.subscribe(&Topic::Participant(attached.participant.clone()));
-            (attached, subscription)
+            HubReply::Attached { participant, .. } => Some(bus.subscribe(&Topic::Participant(participant.clone()))),
+            _ => None,
         });
-        let mut welcome = attached.welcome;
+        let (HubReply::Attached { participant, epoch, welcome, follow_up }, Some(subscription)) = (reply, subscription)
+        else {
+            return Err(SignalError::InvalidState("the session could not be attached"));
+        };
+        let mut welcome = *welcome;
         if let Some(turn) = &self.state.settings.turn {
             welcome.turn = Some(silta_auth::turn_credentials(
                 turn.shared_secret.as_bytes(),
                 &turn.urls,
                 turn.ttl_seconds,
                 silta_auth::unix_now(),
-                attached.participant.as_str(),
+                participant.as_str(),
             ));
         }
         tracing::info!(role = %welcome.role, resumed = welcome.resumed, "client authenticated");
-        self.session = Some(Session { participant: attached.participant, epoch: attached.epoch, subscription });
+        self.session = Some(Session { participant, epoch, subscription });
         self.send(&ServerMessage::Welcome(welcome)).await;
-        for message in attached.follow_up {
+        for message in follow_up {
             self.send(&message).await;
         }
         Ok(())
     }
 
-    fn participant(&self) -> Result<ParticipantId, SignalError> {
-        self.session.as_ref().map(|session| session.participant.clone()).ok_or(SignalError::NotAuthenticated)
-    }
-
+    /// A client request goes to the hub; a media request it allows goes on
+    /// to the room's media node.
     async fn dispatch(&mut self, message: ClientMessage) -> Result<ServerMessage, SignalError> {
         let id = message.request_id().clone();
-        let me = self.participant()?;
+        let Some(session) = &self.session else { return Err(SignalError::NotAuthenticated) };
+        let new_room = matches!(&message, ClientMessage::SessionOpen(open) if open.room.is_none()).then(fresh_room);
+        let input =
+            HubInput::Client { participant: session.participant.clone(), epoch: session.epoch, new_room, message };
         let host = self.state.hub_host.clone();
-        let ack = || Ok(ServerMessage::Ack(Ack { id: id.clone() }));
-        let joined = |room| Ok(ServerMessage::Joined(Joined { id: Some(id.clone()), room }));
-        let now = Instant::now();
-        match message {
-            ClientMessage::Auth(_) => unreachable_auth(),
-            ClientMessage::PresenceSet(m) => {
-                host.run(|hub, _| hub.set_presence(&me, m.status, now))?;
-                ack()
-            }
-            ClientMessage::SessionOpen(m) => joined(host.run(|hub, _| hub.open_session(&me, &m.kiosk, m.room, now))?),
-            ClientMessage::ExpertRequest(m) => {
-                host.run(|hub, _| hub.request_expert(&me, &m.room, m.target, m.service, m.language, now))?;
-                ack()
-            }
-            ClientMessage::InterpreterInvite(m) => {
-                host.run(|hub, _| hub.invite_interpreter(&me, &m.room, m.target, now))?;
-                ack()
-            }
-            ClientMessage::Transfer(m) => {
-                host.run(|hub, _| hub.transfer(&me, &m.room, m.target, now))?;
-                ack()
-            }
-            ClientMessage::CallAccept(m) => joined(host.run(|hub, _| hub.accept(&me, &m.room, now))?),
-            ClientMessage::CallDecline(m) => {
-                host.run(|hub, _| hub.decline(&me, &m.room, now))?;
-                ack()
-            }
-            ClientMessage::Join(m) => joined(host.run(|hub, _| hub.join(&me, &m.room, now))?),
-            ClientMessage::Leave(m) => {
-                host.run(|hub, _| hub.leave(&me, &m.room, now))?;
-                ack()
-            }
-            ClientMessage::AdvisorCall(m) => {
-                host.run(|hub, _| hub.call_advisor(&me, &m.room))?;
-                ack()
-            }
-            ClientMessage::IdentityChecked(m) => {
-                host.run(|hub, _| hub.mark_identity_checked(&me, &m.room, m.document_type))?;
-                ack()
-            }
-            ClientMessage::SessionEnd(m) => {
-                host.run(|hub, _| hub.end_session(&me, &m.room, m.outcome, now))?;
-                ack()
-            }
-            ClientMessage::SdpOffer(m) => {
-                host.run(|hub, _| hub.check_member(&me, &m.room))?;
-                let command = MediaCommand::Offer { room: m.room.clone(), participant: me, sdp: m.sdp };
+        match host.apply(input) {
+            HubReply::Answer { message } => Ok(message),
+            HubReply::Forward { command } => {
+                let offered = matches!(command, MediaCommand::Offer { .. });
+                let room = command.room().clone();
                 match host.media_request(command).await? {
-                    MediaResult::Answer { sdp } => {
-                        Ok(ServerMessage::SdpAnswer(SdpAnswerReply { id, room: m.room, sdp }))
+                    MediaResult::Answer { sdp } if offered => {
+                        Ok(ServerMessage::SdpAnswer(SdpAnswerReply { id, room, sdp }))
                     }
+                    MediaResult::Ok if !offered => Ok(ServerMessage::Ack(Ack { id })),
                     other => Err(media_failure(other)),
                 }
             }
-            ClientMessage::SdpAnswer(m) => {
-                host.run(|hub, _| hub.check_member(&me, &m.room))?;
-                let command = MediaCommand::Answer { room: m.room, participant: me, sdp: m.sdp };
-                expect_ok(host.media_request(command).await?)?;
-                ack()
-            }
-            ClientMessage::ReceiveLimit(m) => {
-                host.run(|hub, _| hub.check_member(&me, &m.room))?;
-                let command =
-                    MediaCommand::SetReceiveLimit { room: m.room, participant: me, max_bitrate_bps: m.max_bitrate_bps };
-                expect_ok(host.media_request(command).await?)?;
-                ack()
-            }
-            ClientMessage::Ping(_) => ack(),
-            ClientMessage::IceCandidate(m) => {
-                host.run(|hub, _| hub.check_member(&me, &m.room))?;
-                let command = MediaCommand::IceCandidate { room: m.room, participant: me, candidate: m.candidate };
-                expect_ok(host.media_request(command).await?)?;
-                ack()
+            HubReply::None | HubReply::Attached { .. } | HubReply::Told { .. } => {
+                Err(SignalError::InvalidState("the request got no answer"))
             }
         }
     }
-}
-
-fn unreachable_auth() -> Result<ServerMessage, SignalError> {
-    // `auth` is handled before the match; reaching here is a logic error,
-    // answered as an invalid state rather than a panic.
-    Err(SignalError::InvalidState("authentication is handled separately"))
 }
 
 fn media_failure(result: MediaResult) -> SignalError {
@@ -403,13 +354,6 @@ fn media_failure(result: MediaResult) -> SignalError {
             code: silta_proto::v1::media::MediaErrorCode::Internal,
             message: "the media node sent an unexpected reply".into(),
         }),
-    }
-}
-
-fn expect_ok(result: MediaResult) -> Result<(), SignalError> {
-    match result {
-        MediaResult::Ok => Ok(()),
-        other => Err(media_failure(other)),
     }
 }
 

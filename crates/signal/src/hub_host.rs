@@ -1,5 +1,7 @@
-//! The hub's tokio host: the hub behind a lock, publishing its effects in
-//! order, and one ordered media queue per room.
+//! The hub's tokio host: the hub behind a lock, fed one envelope at a time
+//! (stamped with the time and any fresh ids here, so the hub reads neither),
+//! carrying out each step's outputs in order, and one ordered media queue
+//! per room.
 //!
 //! Deliveries are published while the hub lock is held, so every client sees
 //! events in the order the hub made them. Media commands go to their room's
@@ -8,18 +10,19 @@
 //! answering stalls only the rooms placed on it. A room's queue places the
 //! room on a node before its first command and forgets it after the room is
 //! closed. A command the hub sent that fails (refused, no node, timed out)
-//! goes back to the hub as an input ([`Hub::media_failed`]).
+//! goes back to the hub as an input ([`MediaChange::Failed`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use silta_proto::v1::RoomId;
+use silta_proto::v1::hub::{HubEnvelope, HubInput, HubOutput, HubReply, HubTime, MediaChange};
 use silta_proto::v1::media::{MediaCommand, MediaResult, NodeRef};
+use silta_proto::v1::{ParticipantId, RoomId};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::bus::Bus;
+use crate::bus::{Bus, Delivery, Topic};
 use crate::hub::Hub;
 use crate::media::{MediaControlError, SharedMediaControl};
 
@@ -29,9 +32,16 @@ const MEDIA_TIMEOUT: Duration = Duration::from_secs(10);
 type Reply = oneshot::Sender<Result<MediaResult, MediaControlError>>;
 type MediaJob = (MediaCommand, Option<Reply>);
 
+/// The hub and the time of its last input (the clock the hub is given
+/// never steps back, whatever the wall clock does).
+struct Clocked {
+    hub: Hub,
+    last: HubTime,
+}
+
 /// The hub, the bus, the rooms' media queues and where each room is placed.
 pub(crate) struct HubHost {
-    hub: Mutex<Hub>,
+    hub: Mutex<Clocked>,
     pub(crate) bus: Arc<dyn Bus>,
     media: SharedMediaControl,
     /// Each room's queue, numbered so that a finished queue removes only
@@ -51,7 +61,7 @@ impl HubHost {
     /// runtime when commands flow).
     pub(crate) fn start(hub: Hub, bus: Arc<dyn Bus>, media: SharedMediaControl) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
-            hub: Mutex::new(hub),
+            hub: Mutex::new(Clocked { hub, last: HubTime::from_millis(0) }),
             bus,
             media,
             queues: Mutex::new(HashMap::new()),
@@ -61,18 +71,48 @@ impl HubHost {
         })
     }
 
-    /// Runs `operation` on the hub and carries out its effects.
-    pub(crate) fn run<T>(&self, operation: impl FnOnce(&mut Hub, &dyn Bus) -> T) -> T {
-        let mut hub = locked(&self.hub);
-        let output = operation(&mut hub, self.bus.as_ref());
-        let effects = hub.take_effects();
-        for (topic, delivery) in effects.deliveries {
-            self.bus.publish(&topic, delivery);
+    /// Applies one input to the hub at the current time and carries out the
+    /// step's outputs; returns the reply for the input's sender.
+    pub(crate) fn apply(&self, input: HubInput) -> HubReply {
+        self.apply_with(input, |_, _| ()).0
+    }
+
+    /// As [`apply`](Self::apply), running `before` on the reply while the
+    /// hub is still locked and before any output is published (e.g. to
+    /// subscribe a new participant's connection so it misses nothing).
+    pub(crate) fn apply_with<T>(
+        &self,
+        input: HubInput,
+        before: impl FnOnce(&HubReply, &dyn Bus) -> T,
+    ) -> (HubReply, T) {
+        let mut clocked = locked(&self.hub);
+        let at = wall_clock().max(clocked.last);
+        clocked.last = at;
+        let step = clocked.hub.step(HubEnvelope { at, input });
+        let extra = before(&step.reply, self.bus.as_ref());
+        for output in step.outputs {
+            match output {
+                HubOutput::Deliver { to, message } => {
+                    let shared = Arc::new(message);
+                    for participant in to {
+                        self.bus.publish(&Topic::Participant(participant), Delivery::Message(shared.clone()));
+                    }
+                }
+                HubOutput::Superseded { participant, epoch } => {
+                    self.bus.publish(&Topic::Participant(participant), Delivery::Superseded { epoch });
+                }
+                HubOutput::Session { record } => {
+                    self.bus.publish(&Topic::Sessions, Delivery::Session(Arc::new(record)))
+                }
+                HubOutput::Media { command } => self.enqueue(command, None),
+            }
         }
-        for command in effects.media {
-            self.enqueue(command, None);
-        }
-        output
+        (step.reply, extra)
+    }
+
+    /// Reads the hub's state without changing it.
+    pub(crate) fn inspect<T>(&self, query: impl FnOnce(&Hub) -> T) -> T {
+        query(&locked(&self.hub).hub)
     }
 
     /// Sends a media request through the room's ordered queue and waits.
@@ -101,7 +141,7 @@ impl HubHost {
             rooms
         };
         for room in &rooms {
-            self.run(|hub, _| hub.media_moved(room));
+            self.apply(HubInput::Media { change: MediaChange::Moved { room: room.clone() } });
         }
         rooms.len()
     }
@@ -144,14 +184,18 @@ impl HubHost {
                         let _ = reply.send(result);
                     }
                     (None, Ok(MediaResult::Error { code, message })) => {
-                        host.run(|hub, _| hub.media_failed(&command, &MediaControlError::Refused { code, message }));
+                        host.media_failed(command, &MediaControlError::Refused { code, message });
                     }
-                    (None, Err(err)) => host.run(|hub, _| hub.media_failed(&command, &err)),
+                    (None, Err(err)) => host.media_failed(command, &err),
                     (None, Ok(_)) => {}
                 }
             }
         });
         (number, sender)
+    }
+
+    fn media_failed(&self, command: MediaCommand, err: &MediaControlError) {
+        self.apply(HubInput::Media { change: MediaChange::Failed { command, reason: err.to_string() } });
     }
 
     /// Places the room if it has no node yet, then sends the command there.
@@ -176,4 +220,32 @@ impl HubHost {
         }
         result
     }
+}
+
+/// The wall clock as the hub's time.
+fn wall_clock() -> HubTime {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    HubTime::from_millis(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The hub's time of an earlier instant of this process.
+pub(crate) fn hub_time_of(instant: Instant) -> HubTime {
+    let ago = u64::try_from(instant.elapsed().as_millis()).unwrap_or(u64::MAX);
+    HubTime::from_millis(wall_clock().as_millis().saturating_sub(ago))
+}
+
+/// A fresh, unguessable identifier with a prefix (`p-` participants, `rt-`
+/// resume tokens, `r-` rooms).
+pub(crate) fn fresh_id(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh participant id.
+pub(crate) fn fresh_participant() -> ParticipantId {
+    ParticipantId::parse(fresh_id("p-")).expect("generated ids are valid")
+}
+
+/// A fresh room id.
+pub(crate) fn fresh_room() -> RoomId {
+    RoomId::parse(fresh_id("r-")).expect("generated ids are valid")
 }

@@ -26,7 +26,8 @@ use silta_booking::{BookingApp, BookingState};
 use silta_cluster::Cluster;
 use silta_cluster::control::NatsMedia;
 use silta_cluster::node::MediaNodeAgent;
-use silta_proto::v1::signal::{AppointmentCheckedIn, AppointmentsChanged, ServerMessage};
+use silta_proto::v1::hub::BookingChange;
+use silta_proto::v1::signal::{AppointmentCheckedIn, AppointmentsChanged};
 use silta_proto::v1::{AgencyCode, LanguageTag, Role, RoomId, ServicePointId, Subject};
 use silta_signal::bus::InProcessBus;
 use silta_signal::media::NoMediaNodes;
@@ -326,12 +327,8 @@ fn relay_booking_events(booking: &BookingState, signal: silta_signal::app::Signa
                     else {
                         continue;
                     };
-                    let message = ServerMessage::AppointmentCheckedIn(AppointmentCheckedIn {
-                        appointment,
-                        room,
-                        service_point: point,
-                    });
-                    let told = signal.notify_subject(&subject, Role::Expert, message);
+                    let check_in = AppointmentCheckedIn { appointment, room, service_point: point };
+                    let told = signal.notify_booking(BookingChange::CheckedIn { expert: subject, check_in });
                     tracing::info!(told, "check-in relayed to the booked expert");
                 }
                 Ok(BookingEvent::Changed { appointment, service_point, agency }) => {
@@ -339,11 +336,8 @@ fn relay_booking_events(booking: &BookingState, signal: silta_signal::app::Signa
                     else {
                         continue;
                     };
-                    let told = signal.notify_appointments_changed(AppointmentsChanged {
-                        appointment,
-                        service_point: point,
-                        agency,
-                    });
+                    let change = AppointmentsChanged { appointment, service_point: point, agency };
+                    let told = signal.notify_booking(BookingChange::Changed { change });
                     tracing::debug!(told, "appointment change relayed to staff");
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {

@@ -1,6 +1,7 @@
 //! Version 1 of the wire protocol.
 
 mod decode;
+pub mod hub;
 mod ids;
 pub mod media;
 pub mod sessions;

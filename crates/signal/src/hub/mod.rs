@@ -1,9 +1,14 @@
 //! The room state machine: clients, rooms, offers and the on-demand queue.
 //!
-//! The hub is synchronous and never reads the clock: every operation takes
-//! `now` and leaves its consequences in an [`Effects`] value (events for the
-//! bus, commands for the media node) that the caller carries out. That keeps
-//! it testable transition by transition, without sockets or timers.
+//! The hub is synchronous and reads neither a clock nor a random source:
+//! every input ([`HubEnvelope`](silta_proto::v1::hub::HubEnvelope), defined in `silta-proto` with JSON Schemas)
+//! carries its time and any fresh identifiers, and [`Hub::step`] answers it
+//! with one [`HubStep`](silta_proto::v1::hub::HubStep): the reply to the sender and the outputs (messages
+//! for participants, media commands) the host carries out in order. A
+//! sequence of envelopes replayed into an empty hub reaches the same state
+//! and emits the same steps. That keeps it testable transition by
+//! transition, without sockets or timers, and lets part of the state move
+//! between processes as a log of inputs.
 //!
 //! Architecture invariant: the hub knows nothing of WebSockets, JSON or
 //! tokio. Personal data never enters it: clients are known by pseudonymous
@@ -11,12 +16,13 @@
 
 mod offers;
 mod rooms;
+mod step;
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use silta_auth::Identity;
+use silta_proto::v1::hub::{HubOutput, HubTime};
 use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::signal::{
     AppointmentsChanged, ConnectionState, ErrorCode, ErrorMessage, KioskStatus, ParticipantInfo, ParticipantRef,
@@ -24,7 +30,6 @@ use silta_proto::v1::signal::{
 };
 use silta_proto::v1::{AgencyCode, ParticipantId, PresenceStatus, RequestId, Role, RoomId, Subject};
 
-use crate::bus::{Delivery, Topic};
 use crate::error::SignalError;
 
 pub use offers::Offer;
@@ -58,13 +63,25 @@ impl Default for HubSettings {
     }
 }
 
-/// What an operation caused, for the caller to carry out in order.
+/// What the operations of one step caused, in order.
 #[derive(Debug, Default)]
-pub struct Effects {
-    /// Events to publish.
-    pub deliveries: Vec<(Topic, Delivery)>,
-    /// Commands for the media node.
-    pub media: Vec<MediaCommand>,
+pub(crate) struct Effects {
+    pub(crate) outputs: Vec<HubOutput>,
+}
+
+impl Effects {
+    fn media(&mut self, command: MediaCommand) {
+        self.outputs.push(HubOutput::Media { command });
+    }
+}
+
+/// Fresh identifiers a new client session takes.
+#[derive(Debug, Clone)]
+pub struct FreshSession {
+    /// The participant id, if the session is new.
+    pub participant: ParticipantId,
+    /// The resume token, new on every attach.
+    pub resume_token: String,
 }
 
 /// One authenticated client session (a participant id), attached to a
@@ -76,12 +93,12 @@ pub struct Client {
     presence: PresenceStatus,
     epoch: u64,
     attached: bool,
-    detached_at: Option<Instant>,
+    detached_at: Option<HubTime>,
     resume_token: String,
     rooms: BTreeSet<RoomId>,
     /// When the client last finished a call; the longest-idle free expert
     /// gets the next offer.
-    idle_since: Instant,
+    idle_since: HubTime,
 }
 
 impl Client {
@@ -113,16 +130,12 @@ pub struct Attached {
 #[derive(Debug)]
 pub struct Hub {
     settings: HubSettings,
-    clients: HashMap<ParticipantId, Client>,
-    resume_index: HashMap<String, ParticipantId>,
-    rooms: HashMap<RoomId, Room>,
+    clients: BTreeMap<ParticipantId, Client>,
+    resume_index: BTreeMap<String, ParticipantId>,
+    rooms: BTreeMap<RoomId, Room>,
     offers: Vec<Offer>,
-    handling_time: HashMap<AgencyCode, Duration>,
+    handling_time: BTreeMap<AgencyCode, Duration>,
     effects: Effects,
-}
-
-fn random_id(prefix: &str) -> String {
-    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
 }
 
 impl Hub {
@@ -130,11 +143,11 @@ impl Hub {
     pub fn new(settings: HubSettings) -> Self {
         Self {
             settings,
-            clients: HashMap::new(),
-            resume_index: HashMap::new(),
-            rooms: HashMap::new(),
+            clients: BTreeMap::new(),
+            resume_index: BTreeMap::new(),
+            rooms: BTreeMap::new(),
             offers: Vec::new(),
-            handling_time: HashMap::new(),
+            handling_time: BTreeMap::new(),
             effects: Effects::default(),
         }
     }
@@ -145,7 +158,7 @@ impl Hub {
     }
 
     /// Takes the effects accumulated since the last call.
-    pub fn take_effects(&mut self) -> Effects {
+    pub(crate) fn take_effects(&mut self) -> Effects {
         std::mem::take(&mut self.effects)
     }
 
@@ -163,7 +176,7 @@ impl Hub {
 
     fn send(&mut self, to: &ParticipantId, message: ServerMessage) {
         if self.clients.get(to).is_some_and(|client| client.attached) {
-            self.effects.deliveries.push((Topic::Participant(to.clone()), Delivery::Message(Arc::new(message))));
+            self.effects.outputs.push(HubOutput::Deliver { to: vec![to.clone()], message });
         }
     }
 
@@ -171,16 +184,18 @@ impl Hub {
         let Some(members) = self.rooms.get(room).map(|room| room.participants.clone()) else {
             return;
         };
-        let shared = Arc::new(message);
-        for member in members.iter().filter(|member| Some(*member) != except) {
-            if self.clients.get(member).is_some_and(|client| client.attached) {
-                self.effects.deliveries.push((Topic::Participant(member.clone()), Delivery::Message(shared.clone())));
-            }
+        let to: Vec<ParticipantId> = members
+            .into_iter()
+            .filter(|member| Some(member) != except)
+            .filter(|member| self.clients.get(member).is_some_and(|client| client.attached))
+            .collect();
+        if !to.is_empty() {
+            self.effects.outputs.push(HubOutput::Deliver { to, message });
         }
     }
 
     fn publish_session_event(&mut self, record: silta_proto::v1::sessions::SessionRecordEvent) {
-        self.effects.deliveries.push((Topic::Sessions, Delivery::Session(Arc::new(record))));
+        self.effects.outputs.push(HubOutput::Session { record });
     }
 
     fn client(&self, id: &ParticipantId) -> Result<&Client, SignalError> {
@@ -193,12 +208,13 @@ impl Hub {
     /// session named by `resume_token` when it belongs to the same subject
     /// and is within its window. A resume token that does not fit starts a
     /// fresh session (`welcome.resumed` is false).
-    pub fn attach(
+    pub(crate) fn attach(
         &mut self,
         identity: Identity,
         resume_token: Option<&str>,
         request: Option<RequestId>,
-        now: Instant,
+        fresh: FreshSession,
+        now: HubTime,
     ) -> Attached {
         let resumable = resume_token.and_then(|token| self.resume_index.get(token).cloned()).filter(|id| {
             self.clients.get(id).is_some_and(|client| {
@@ -207,12 +223,11 @@ impl Hub {
         });
         let (id, resumed) = match resumable {
             Some(id) => {
-                self.reattach(&id, identity);
+                self.reattach(&id, identity, fresh.resume_token);
                 (id, true)
             }
             None => {
-                let id = ParticipantId::parse(random_id("p-")).expect("generated ids are valid");
-                let token = random_id("rt-");
+                let FreshSession { participant: id, resume_token: token } = fresh;
                 self.resume_index.insert(token.clone(), id.clone());
                 let client = Client {
                     id: id.clone(),
@@ -237,8 +252,7 @@ impl Hub {
         Attached { participant: id, epoch, welcome, follow_up }
     }
 
-    fn reattach(&mut self, id: &ParticipantId, identity: Identity) {
-        let new_token = random_id("rt-");
+    fn reattach(&mut self, id: &ParticipantId, identity: Identity, new_token: String) {
         let Some(client) = self.clients.get_mut(id) else { return };
         let was_attached = client.attached;
         self.resume_index.remove(&client.resume_token);
@@ -252,7 +266,7 @@ impl Hub {
         self.resume_index.insert(new_token, id.clone());
         // A connection of an older epoch may still think it is alive (its
         // network vanished without a close): tell it to go.
-        self.effects.deliveries.push((Topic::Participant(id.clone()), Delivery::Superseded { epoch }));
+        self.effects.outputs.push(HubOutput::Superseded { participant: id.clone(), epoch });
         if !was_attached {
             for room in rooms {
                 let event = ServerMessage::ParticipantReconnected(ParticipantRef {
@@ -269,7 +283,7 @@ impl Hub {
     /// interval (when the first heartbeat failed to come: a link that died
     /// silently is noticed later than it died); others see it as
     /// reconnecting.
-    pub fn detach(&mut self, id: &ParticipantId, epoch: u64, last_heard: Instant, now: Instant) {
+    pub(crate) fn detach(&mut self, id: &ParticipantId, epoch: u64, last_heard: HubTime, now: HubTime) {
         let outage_started = (last_heard + self.settings.client_heartbeat_interval).min(now);
         let Some(client) = self.clients.get_mut(id) else { return };
         if client.epoch != epoch || !client.attached {
@@ -290,7 +304,7 @@ impl Hub {
 
     /// Advances time: drops clients whose resume window passed and moves on
     /// offers nobody answered.
-    pub fn tick(&mut self, now: Instant) {
+    pub(crate) fn tick(&mut self, now: HubTime) {
         let window = self.settings.resume_window;
         let expired: Vec<ParticipantId> = self
             .clients
@@ -304,7 +318,7 @@ impl Hub {
         self.expire_offers(now);
     }
 
-    fn remove_client(&mut self, id: &ParticipantId, now: Instant) {
+    fn remove_client(&mut self, id: &ParticipantId, now: HubTime) {
         let Some(client) = self.clients.get(id) else { return };
         let rooms: Vec<RoomId> = client.rooms.iter().cloned().collect();
         let role = client.identity.role;
@@ -327,7 +341,7 @@ impl Hub {
         self.dispatch(now);
     }
 
-    fn welcome(&self, id: &ParticipantId, request: Option<RequestId>, resumed: bool, now: Instant) -> Welcome {
+    fn welcome(&self, id: &ParticipantId, request: Option<RequestId>, resumed: bool, now: HubTime) -> Welcome {
         let client = &self.clients[id];
         let rooms = client.rooms.iter().filter_map(|room| self.room_state(room)).collect();
         let kiosks = match (client.identity.role, client.identity.service_point()) {
@@ -354,11 +368,11 @@ impl Hub {
     // ----- presence ----------------------------------------------------------
 
     /// Sets an expert's or interpreter's availability.
-    pub fn set_presence(
+    pub(crate) fn set_presence(
         &mut self,
         id: &ParticipantId,
         status: PresenceStatus,
-        now: Instant,
+        now: HubTime,
     ) -> Result<(), SignalError> {
         let role = self.client(id)?.identity.role;
         if !matches!(role, Role::Expert | Role::Interpreter) {
@@ -453,7 +467,7 @@ impl Hub {
 
     /// Sends a message to every attached client of a subject in a role (e.g.
     /// the booked expert); returns how many received it.
-    pub fn send_to_subject(&mut self, subject: &Subject, role: Role, message: ServerMessage) -> usize {
+    pub(crate) fn send_to_subject(&mut self, subject: &Subject, role: Role, message: ServerMessage) -> usize {
         let targets: Vec<ParticipantId> = self
             .clients
             .values()
@@ -468,7 +482,7 @@ impl Hub {
 
     /// Sends `appointments_changed` to the advisors of the appointment's
     /// service point and the experts of its agency.
-    pub fn announce_appointments_changed(&mut self, change: AppointmentsChanged) -> usize {
+    pub(crate) fn announce_appointments_changed(&mut self, change: AppointmentsChanged) -> usize {
         let targets: Vec<ParticipantId> = self
             .clients
             .values()
@@ -511,7 +525,7 @@ impl Hub {
     /// told that their media could not be set up, so the apps can say so
     /// instead of showing a frozen call. A failed removal or closing needs
     /// nobody told: the node drops what it holds when the room's epoch ends.
-    pub fn media_failed(&mut self, command: &MediaCommand, error: &dyn std::fmt::Display) {
+    pub(crate) fn media_failed(&mut self, command: &MediaCommand, error: &dyn std::fmt::Display) {
         let concerned = match command {
             MediaCommand::OpenRoom { room } => self.room_members(room),
             MediaCommand::AddParticipant { participant, .. } => vec![participant.clone()],
@@ -550,5 +564,7 @@ impl Hub {
     }
 }
 
+#[cfg(test)]
+mod replay_tests;
 #[cfg(test)]
 mod tests;

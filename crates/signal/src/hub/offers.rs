@@ -2,9 +2,10 @@
 //! inviting an interpreter, transferring to another agency; accepting,
 //! declining, timing out, and the queue's positions and estimated waits.
 
-use std::collections::{BTreeMap, HashSet};
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use silta_proto::v1::hub::HubTime;
 use silta_proto::v1::signal::{
     CallOffered, CallWithdrawn, ExpertTarget, InterpreterTarget, OfferKind, QueueEntry, QueueSnapshot, QueueStatus,
     RoomState, ServerMessage, SessionPhase, WithdrawReason,
@@ -32,11 +33,11 @@ pub struct Offer {
     pub(super) kind: OfferKind,
     pub(super) role: Role,
     pub(super) wanted: Wanted,
-    pub(super) created: Instant,
+    pub(super) created: HubTime,
     /// Who holds the offer now, and until when.
-    pub(super) offered_to: Option<(ParticipantId, Instant)>,
+    pub(super) offered_to: Option<(ParticipantId, HubTime)>,
     /// Subjects who declined or let it time out; not offered again.
-    pub(super) declined: HashSet<Subject>,
+    pub(super) declined: BTreeSet<Subject>,
     pub(super) requested_by: ParticipantId,
 }
 
@@ -59,14 +60,14 @@ impl Offer {
 impl Hub {
     /// Asks for an expert for the room (advisor): a named one, or the
     /// on-demand queue by agency and language.
-    pub fn request_expert(
+    pub(crate) fn request_expert(
         &mut self,
         id: &ParticipantId,
         room_id: &RoomId,
         target: ExpertTarget,
         service: Option<ServiceId>,
         language: Option<LanguageTag>,
-        now: Instant,
+        now: HubTime,
     ) -> Result<(), SignalError> {
         self.require_member_with_role(id, room_id, &[Role::Advisor], "only the advisor asks for an expert")?;
         let language = match &target {
@@ -95,12 +96,12 @@ impl Hub {
 
     /// Brings in an expert of another agency (expert). The requesting expert
     /// leaves once the new one has joined.
-    pub fn transfer(
+    pub(crate) fn transfer(
         &mut self,
         id: &ParticipantId,
         room_id: &RoomId,
         target: ExpertTarget,
-        now: Instant,
+        now: HubTime,
     ) -> Result<(), SignalError> {
         self.require_member_with_role(id, room_id, &[Role::Expert], "only an expert transfers a session")?;
         let own_agency = self.clients[id].identity.agency().cloned();
@@ -113,12 +114,12 @@ impl Hub {
     }
 
     /// Invites an interpreter (advisor or expert).
-    pub fn invite_interpreter(
+    pub(crate) fn invite_interpreter(
         &mut self,
         id: &ParticipantId,
         room_id: &RoomId,
         target: InterpreterTarget,
-        now: Instant,
+        now: HubTime,
     ) -> Result<(), SignalError> {
         self.require_member_with_role(
             id,
@@ -140,7 +141,7 @@ impl Hub {
         kind: OfferKind,
         role: Role,
         wanted: Wanted,
-        now: Instant,
+        now: HubTime,
     ) -> Result<(), SignalError> {
         if self.offers.iter().any(|offer| &offer.room == room_id && offer.role == role) {
             return Err(SignalError::InvalidState("this room already has an open request of that kind"));
@@ -165,7 +166,7 @@ impl Hub {
             wanted,
             created: now,
             offered_to: None,
-            declined: HashSet::new(),
+            declined: BTreeSet::new(),
             requested_by: requester.clone(),
         });
         if role == Role::Expert
@@ -182,7 +183,12 @@ impl Hub {
     /// Accepts a call or invitation: the one offered to the caller, or a
     /// waiting queue request the caller could serve (picked from the queue
     /// view).
-    pub fn accept(&mut self, id: &ParticipantId, room_id: &RoomId, now: Instant) -> Result<RoomState, SignalError> {
+    pub(crate) fn accept(
+        &mut self,
+        id: &ParticipantId,
+        room_id: &RoomId,
+        now: HubTime,
+    ) -> Result<RoomState, SignalError> {
         let client = self.client(id)?;
         client.identity.grant_for(room_id, client.identity.role)?;
         if !self.rooms.contains_key(room_id) {
@@ -215,7 +221,7 @@ impl Hub {
 
     /// Declines an offer. A queue request moves on to the next free match;
     /// a named request is withdrawn and the room is told.
-    pub fn decline(&mut self, id: &ParticipantId, room_id: &RoomId, now: Instant) -> Result<(), SignalError> {
+    pub(crate) fn decline(&mut self, id: &ParticipantId, room_id: &RoomId, now: HubTime) -> Result<(), SignalError> {
         let index = self
             .offers
             .iter()
@@ -255,7 +261,7 @@ impl Hub {
         self.send_to_room(&offer.room.clone(), withdrawn(&offer.room, reason), None);
     }
 
-    pub(super) fn expire_offers(&mut self, now: Instant) {
+    pub(super) fn expire_offers(&mut self, now: HubTime) {
         let mut index = 0;
         let mut changed = false;
         while index < self.offers.len() {
@@ -277,7 +283,7 @@ impl Hub {
 
     /// A client dropped or became unavailable: offers it held go back to the
     /// pool (without counting as a decline).
-    pub(super) fn release_offers_held_by(&mut self, id: &ParticipantId, now: Instant) {
+    pub(super) fn release_offers_held_by(&mut self, id: &ParticipantId, now: HubTime) {
         let mut released = false;
         for offer in &mut self.offers {
             if offer.offered_to.as_ref().is_some_and(|(holder, _)| holder == id) {
@@ -353,7 +359,7 @@ impl Hub {
 
     /// Offers every unoffered request, oldest first, to the longest-idle
     /// free match.
-    pub(super) fn dispatch(&mut self, now: Instant) {
+    pub(super) fn dispatch(&mut self, now: HubTime) {
         let timeout = self.settings.offer_timeout;
         for index in 0..self.offers.len() {
             if self.offers[index].offered_to.is_some() {
@@ -373,11 +379,11 @@ impl Hub {
         }
     }
 
-    fn describe_offer(&self, offer: &Offer, now: Instant) -> CallOffered {
+    fn describe_offer(&self, offer: &Offer, now: HubTime) -> CallOffered {
         let expires = offer
             .offered_to
             .as_ref()
-            .map(|(_, deadline)| deadline.saturating_duration_since(now))
+            .map(|(_, deadline)| deadline.duration_since(now))
             .unwrap_or(self.settings.offer_timeout);
         CallOffered {
             room: offer.room.clone(),
@@ -390,7 +396,7 @@ impl Hub {
         }
     }
 
-    pub(super) fn offers_for(&self, id: &ParticipantId, now: Instant) -> Vec<CallOffered> {
+    pub(super) fn offers_for(&self, id: &ParticipantId, now: HubTime) -> Vec<CallOffered> {
         self.offers
             .iter()
             .filter(|offer| offer.offered_to.as_ref().is_some_and(|(holder, _)| holder == id))
@@ -443,11 +449,11 @@ impl Hub {
 
     /// Tells every waiting room its position and estimated wait, and every
     /// connected expert their agency's queue.
-    pub(super) fn announce_queue(&mut self, now: Instant) {
+    pub(super) fn announce_queue(&mut self, now: HubTime) {
         let mut statuses = Vec::new();
         let mut snapshots = Vec::new();
         let queues = self.queues();
-        let mut agencies_with_experts: HashSet<AgencyCode> = self
+        let mut agencies_with_experts: BTreeSet<AgencyCode> = self
             .clients
             .values()
             .filter(|client| client.attached && client.identity.role == Role::Expert)
@@ -501,7 +507,7 @@ impl Hub {
             .unwrap_or_else(|| silta_proto::v1::ServicePointId::parse("unknown").expect("static id is valid"))
     }
 
-    fn queue_entry(&self, offer: &Offer, now: Instant) -> QueueEntry {
+    fn queue_entry(&self, offer: &Offer, now: HubTime) -> QueueEntry {
         QueueEntry {
             room: offer.room.clone(),
             service_point: self.service_point_of(&offer.room),
@@ -511,7 +517,7 @@ impl Hub {
         }
     }
 
-    pub(super) fn queue_snapshots_for(&self, id: &ParticipantId, now: Instant) -> Vec<ServerMessage> {
+    pub(super) fn queue_snapshots_for(&self, id: &ParticipantId, now: HubTime) -> Vec<ServerMessage> {
         let Some(agency) = self.clients.get(id).and_then(|client| client.identity.agency().cloned()) else {
             return Vec::new();
         };

@@ -1,8 +1,8 @@
 //! Rooms: opening a session, joining, leaving, hand-off and ending.
 
-use std::collections::HashSet;
-use std::time::Instant;
+use std::collections::BTreeSet;
 
+use silta_proto::v1::hub::{HubOutput, HubTime};
 use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::sessions::{SessionClosed, SessionJoined, SessionRecordEvent};
 use silta_proto::v1::signal::{
@@ -13,7 +13,7 @@ use silta_proto::v1::{
     AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, Role, RoomId, ServiceId, ServicePointId, Subject,
 };
 
-use super::{Hub, random_id};
+use super::Hub;
 use crate::error::SignalError;
 
 /// One service session at a kiosk.
@@ -27,11 +27,11 @@ pub struct Room {
     pub(super) participants: Vec<ParticipantId>,
     pub(super) identity_checked: Option<DocumentType>,
     /// When the first expert joined, for the handling-time estimate.
-    pub(super) service_started: Option<Instant>,
+    pub(super) service_started: Option<HubTime>,
     /// Subjects that were in the room; they may rejoin without a new offer.
-    pub(super) admitted: HashSet<Subject>,
+    pub(super) admitted: BTreeSet<Subject>,
     /// When the session opened.
-    pub(super) opened: Instant,
+    pub(super) opened: HubTime,
     /// Language of service (from the expert request).
     pub(super) language: Option<LanguageTag>,
     /// The service the citizen came for (from the expert request).
@@ -45,12 +45,13 @@ pub struct Room {
 impl Hub {
     /// Opens a service session for a kiosk. The advisor (or the kiosk
     /// itself) and the kiosk become its first participants.
-    pub fn open_session(
+    pub(crate) fn open_session(
         &mut self,
         opener: &ParticipantId,
         kiosk_subject: &Subject,
         room: Option<RoomId>,
-        now: Instant,
+        new_room: RoomId,
+        now: HubTime,
     ) -> Result<RoomState, SignalError> {
         let opener_client = self.client(opener)?;
         let role = opener_client.identity.role;
@@ -89,7 +90,7 @@ impl Hub {
             return Err(SignalError::KioskBusy);
         }
         let kiosk_id = kiosk.id.clone();
-        let room_id = room.unwrap_or_else(|| RoomId::parse(random_id("r-")).expect("generated ids are valid"));
+        let room_id = room.unwrap_or(new_room);
         self.rooms.insert(
             room_id.clone(),
             Room {
@@ -100,7 +101,7 @@ impl Hub {
                 participants: Vec::new(),
                 identity_checked: None,
                 service_started: None,
-                admitted: HashSet::new(),
+                admitted: BTreeSet::new(),
                 opened: now,
                 language: None,
                 service: None,
@@ -108,7 +109,7 @@ impl Hub {
                 interpreter_used: false,
             },
         );
-        self.effects.media.push(MediaCommand::OpenRoom { room: room_id.clone() });
+        self.effects.media(MediaCommand::OpenRoom { room: room_id.clone() });
         self.add_participant(&room_id, &kiosk_id, now);
         if opener != &kiosk_id {
             self.add_participant(&room_id, opener, now);
@@ -127,7 +128,7 @@ impl Hub {
 
     /// Adds a client to a room and tells the others. Callers have checked
     /// permissions and capacity.
-    pub(super) fn add_participant(&mut self, room_id: &RoomId, id: &ParticipantId, now: Instant) {
+    pub(super) fn add_participant(&mut self, room_id: &RoomId, id: &ParticipantId, now: HubTime) {
         let Some(client) = self.clients.get_mut(id) else { return };
         let first_room = client.rooms.is_empty();
         client.rooms.insert(room_id.clone());
@@ -162,7 +163,7 @@ impl Hub {
             role,
             organisation: info.organisation.clone(),
         });
-        self.effects.media.push(MediaCommand::AddParticipant {
+        self.effects.media(MediaCommand::AddParticipant {
             room: room_id.clone(),
             participant: id.clone(),
             publish,
@@ -178,14 +179,14 @@ impl Hub {
     /// node — every member is admitted there with the same rights, and each
     /// is told to negotiate its media anew (`media_moved`). Nobody leaves
     /// the call.
-    pub fn media_moved(&mut self, room_id: &RoomId) {
+    pub(crate) fn media_moved(&mut self, room_id: &RoomId) {
         let Some(room) = self.rooms.get(room_id) else { return };
         let members = room.participants.clone();
-        self.effects.media.push(MediaCommand::OpenRoom { room: room_id.clone() });
+        self.effects.media(MediaCommand::OpenRoom { room: room_id.clone() });
         for member in &members {
             let Some(client) = self.clients.get(member) else { continue };
             let (publish, subscribe) = media_rights(client, room_id);
-            self.effects.media.push(MediaCommand::AddParticipant {
+            self.effects.media(MediaCommand::AddParticipant {
                 room: room_id.clone(),
                 participant: member.clone(),
                 publish,
@@ -209,7 +210,12 @@ impl Hub {
     /// Joins a room: with a room grant in the token, as the service point's
     /// advisor (coming back after a hand-off), or as someone who was already
     /// admitted (an expert or interpreter returning).
-    pub fn join(&mut self, id: &ParticipantId, room_id: &RoomId, now: Instant) -> Result<RoomState, SignalError> {
+    pub(crate) fn join(
+        &mut self,
+        id: &ParticipantId,
+        room_id: &RoomId,
+        now: HubTime,
+    ) -> Result<RoomState, SignalError> {
         self.check_room_access(id, room_id)?;
         let client = self.client(id)?;
         if client.rooms.contains(room_id) {
@@ -245,7 +251,7 @@ impl Hub {
 
     /// Leaves a room; the session goes on. The kiosk cannot leave: the
     /// session is ended instead.
-    pub fn leave(&mut self, id: &ParticipantId, room_id: &RoomId, now: Instant) -> Result<(), SignalError> {
+    pub(crate) fn leave(&mut self, id: &ParticipantId, room_id: &RoomId, now: HubTime) -> Result<(), SignalError> {
         self.check_room_access(id, room_id)?;
         let client = self.client(id)?;
         if !client.rooms.contains(room_id) {
@@ -264,7 +270,7 @@ impl Hub {
         room_id: &RoomId,
         id: &ParticipantId,
         reason: LeaveReason,
-        now: Instant,
+        now: HubTime,
     ) {
         let Some(client) = self.clients.get_mut(id) else { return };
         client.rooms.remove(room_id);
@@ -286,7 +292,7 @@ impl Hub {
                 SessionPhase::CheckIn
             };
         }
-        self.effects.media.push(MediaCommand::RemoveParticipant { room: room_id.clone(), participant: id.clone() });
+        self.effects.media(MediaCommand::RemoveParticipant { room: room_id.clone(), participant: id.clone() });
         let event = ServerMessage::ParticipantLeft(ParticipantLeft {
             room: room_id.clone(),
             participant: id.clone(),
@@ -299,7 +305,7 @@ impl Hub {
 
     /// The kiosk calls its advisor back: the service point's advisors are
     /// told and may `join`.
-    pub fn call_advisor(&mut self, id: &ParticipantId, room_id: &RoomId) -> Result<(), SignalError> {
+    pub(crate) fn call_advisor(&mut self, id: &ParticipantId, room_id: &RoomId) -> Result<(), SignalError> {
         self.check_room_access(id, room_id)?;
         let client = self.client(id)?;
         if client.identity.role != Role::Kiosk {
@@ -315,7 +321,7 @@ impl Hub {
     }
 
     /// The advisor marks the citizen's identity as checked.
-    pub fn mark_identity_checked(
+    pub(crate) fn mark_identity_checked(
         &mut self,
         id: &ParticipantId,
         room_id: &RoomId,
@@ -349,12 +355,12 @@ impl Hub {
     }
 
     /// Ends the session with an outcome (expert or advisor).
-    pub fn end_session(
+    pub(crate) fn end_session(
         &mut self,
         id: &ParticipantId,
         room_id: &RoomId,
         outcome: OutcomeCode,
-        now: Instant,
+        now: HubTime,
     ) -> Result<(), SignalError> {
         let role = self.require_member_with_role(
             id,
@@ -366,25 +372,25 @@ impl Hub {
         Ok(())
     }
 
-    pub(super) fn end_room(&mut self, room_id: &RoomId, outcome: OutcomeCode, ended_by: Option<Role>, now: Instant) {
+    pub(super) fn end_room(&mut self, room_id: &RoomId, outcome: OutcomeCode, ended_by: Option<Role>, now: HubTime) {
         let Some(mut room) = self.rooms.remove(room_id) else { return };
         room.phase = SessionPhase::Ended;
         if let (Some(started), Some(agency)) = (room.service_started, self.room_agency(&room)) {
             self.record_handling_time(agency, now.duration_since(started));
         }
         let ended = ServerMessage::SessionEnded(SessionEnded { room: room_id.clone(), outcome, ended_by });
-        let shared = std::sync::Arc::new(ended);
+        let mut told = Vec::new();
         for member in &room.participants {
             if let Some(client) = self.clients.get_mut(member) {
                 client.rooms.remove(room_id);
                 client.idle_since = now;
                 if client.attached {
-                    self.effects.deliveries.push((
-                        crate::bus::Topic::Participant(member.clone()),
-                        crate::bus::Delivery::Message(shared.clone()),
-                    ));
+                    told.push(member.clone());
                 }
             }
+        }
+        if !told.is_empty() {
+            self.effects.outputs.push(HubOutput::Deliver { to: told, message: ended });
         }
         for member in &room.participants {
             if self.clients.get(member).is_some_and(|client| client.rooms.is_empty()) {
@@ -393,7 +399,7 @@ impl Hub {
         }
         self.send(&room.kiosk, ServerMessage::FeedbackRequested(FeedbackRequested { room: room_id.clone() }));
         self.cancel_offers_for_room(room_id);
-        self.effects.media.push(MediaCommand::CloseRoom { room: room_id.clone() });
+        self.effects.media(MediaCommand::CloseRoom { room: room_id.clone() });
         self.publish_session_event(SessionRecordEvent::Ended(SessionClosed {
             room: room_id.clone(),
             service_point: room.service_point.clone(),

@@ -1,6 +1,6 @@
 //! Transition-by-transition tests of the state machine, allowed and refused.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use silta_auth::{Identity, Organisation, RoomGrant};
 use silta_proto::v1::media::MediaCommand;
@@ -13,8 +13,9 @@ use silta_proto::v1::{
     Subject,
 };
 
-use super::{Effects, Hub, HubSettings};
-use crate::bus::{Delivery, Topic};
+use silta_proto::v1::hub::{HubOutput, HubTime};
+
+use super::{Effects, FreshSession, Hub, HubSettings};
 
 fn identity(subject: &str, role: Role, org: &str, languages: &[&str]) -> Identity {
     Identity {
@@ -29,19 +30,19 @@ fn identity(subject: &str, role: Role, org: &str, languages: &[&str]) -> Identit
 
 struct World {
     hub: Hub,
-    now: Instant,
+    now: HubTime,
 }
 
 impl World {
     fn new() -> Self {
-        Self { hub: Hub::new(HubSettings::default()), now: Instant::now() }
+        Self { hub: Hub::new(HubSettings::default()), now: HubTime::from_millis(1_800_000_000_000) }
     }
 
     fn connect(&mut self, identity: Identity) -> ParticipantId {
         // Connections arrive a moment apart, so "longest idle" is decided by
         // arrival order and not by the random tie-break.
         self.now += Duration::from_millis(1);
-        let attached = self.hub.attach(identity, None, None, self.now);
+        let attached = self.hub.attach(identity, None, None, fresh(), self.now);
         self.hub.take_effects();
         attached.participant
     }
@@ -56,15 +57,51 @@ impl World {
     }
 }
 
+/// Fresh ids for a new client session.
+fn fresh() -> FreshSession {
+    FreshSession {
+        participant: ParticipantId::parse(format!("p-{}", uuid::Uuid::new_v4().simple())).unwrap(),
+        resume_token: format!("rt-{}", uuid::Uuid::new_v4().simple()),
+    }
+}
+
+/// A fresh id for a room a request opens.
+fn new_room() -> RoomId {
+    RoomId::parse(format!("r-{}", uuid::Uuid::new_v4().simple())).unwrap()
+}
+
 /// Messages delivered to `to` in `effects`.
 fn received(effects: &Effects, to: &ParticipantId) -> Vec<ServerMessage> {
     effects
-        .deliveries
+        .outputs
         .iter()
-        .filter(|(topic, _)| topic == &Topic::Participant(to.clone()))
-        .filter_map(|(_, delivery)| match delivery {
-            Delivery::Message(message) => Some((**message).clone()),
-            Delivery::Superseded { .. } | Delivery::Session(_) => None,
+        .filter_map(|output| match output {
+            HubOutput::Deliver { to: targets, message } if targets.contains(to) => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every message delivered in `effects`, to anyone.
+fn delivered(effects: &Effects) -> Vec<&ServerMessage> {
+    effects
+        .outputs
+        .iter()
+        .filter_map(|output| match output {
+            HubOutput::Deliver { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The media commands in `effects`, in order.
+fn media(effects: &Effects) -> Vec<MediaCommand> {
+    effects
+        .outputs
+        .iter()
+        .filter_map(|output| match output {
+            HubOutput::Media { command } => Some(command.clone()),
+            _ => None,
         })
         .collect()
 }
@@ -97,7 +134,7 @@ fn cast() -> Cast {
 fn open(cast: &mut Cast) -> RoomId {
     let now = cast.world.now;
     let kiosk_subject = Subject::parse("kiosk-1").unwrap();
-    let state = cast.world.hub.open_session(&cast.advisor, &kiosk_subject, None, now).unwrap();
+    let state = cast.world.hub.open_session(&cast.advisor, &kiosk_subject, None, new_room(), now).unwrap();
     state.room
 }
 
@@ -130,8 +167,8 @@ fn advisor_opens_a_session_and_the_kiosk_is_told() {
             .iter()
             .any(|m| matches!(m, ServerMessage::Joined(j) if j.room.room == room && j.room.participants.len() == 2))
     );
-    assert!(effects.media.contains(&MediaCommand::OpenRoom { room: room.clone() }));
-    let adds = effects.media.iter().filter(|c| matches!(c, MediaCommand::AddParticipant { .. })).count();
+    assert!(media(&effects).contains(&MediaCommand::OpenRoom { room: room.clone() }));
+    let adds = media(&effects).iter().filter(|c| matches!(c, MediaCommand::AddParticipant { .. })).count();
     assert_eq!(adds, 2);
 }
 
@@ -141,22 +178,28 @@ fn session_open_is_refused_for_the_wrong_people_and_states() {
     let now = cast.world.now;
     let kiosk = Subject::parse("kiosk-1").unwrap();
     // An expert may not open a session.
-    assert_eq!(code(cast.world.hub.open_session(&cast.vero, &kiosk, None, now).unwrap_err()), ErrorCode::Forbidden);
+    assert_eq!(
+        code(cast.world.hub.open_session(&cast.vero, &kiosk, None, new_room(), now).unwrap_err()),
+        ErrorCode::Forbidden
+    );
     // An advisor of another service point may not.
     let stranger = cast.world.connect(identity("advisor-2", Role::Advisor, "sp-oulu", &["fi"]));
     assert_eq!(
-        code(cast.world.hub.open_session(&stranger, &kiosk, None, now).unwrap_err()),
+        code(cast.world.hub.open_session(&stranger, &kiosk, None, new_room(), now).unwrap_err()),
         ErrorCode::WrongServicePoint
     );
     // An unknown kiosk is offline.
     let ghost = Subject::parse("kiosk-404").unwrap();
     assert_eq!(
-        code(cast.world.hub.open_session(&cast.advisor, &ghost, None, now).unwrap_err()),
+        code(cast.world.hub.open_session(&cast.advisor, &ghost, None, new_room(), now).unwrap_err()),
         ErrorCode::KioskOffline
     );
     // A kiosk already in session is busy.
     open(&mut cast);
-    assert_eq!(code(cast.world.hub.open_session(&cast.advisor, &kiosk, None, now).unwrap_err()), ErrorCode::KioskBusy);
+    assert_eq!(
+        code(cast.world.hub.open_session(&cast.advisor, &kiosk, None, new_room(), now).unwrap_err()),
+        ErrorCode::KioskBusy
+    );
 }
 
 #[test]
@@ -164,9 +207,12 @@ fn kiosk_may_open_a_session_for_itself_only() {
     let mut cast = cast();
     let now = cast.world.now;
     let other = Subject::parse("kiosk-2").unwrap();
-    assert_eq!(code(cast.world.hub.open_session(&cast.kiosk, &other, None, now).unwrap_err()), ErrorCode::Forbidden);
+    assert_eq!(
+        code(cast.world.hub.open_session(&cast.kiosk, &other, None, new_room(), now).unwrap_err()),
+        ErrorCode::Forbidden
+    );
     let own = Subject::parse("kiosk-1").unwrap();
-    let state = cast.world.hub.open_session(&cast.kiosk, &own, None, now).unwrap();
+    let state = cast.world.hub.open_session(&cast.kiosk, &own, None, new_room(), now).unwrap();
     assert_eq!(state.participants.len(), 1);
 }
 
@@ -261,8 +307,11 @@ fn queue_positions_and_estimated_waits_follow_arrival_order() {
     for n in 0..3 {
         let kiosk = world.connect(identity(&format!("kiosk-{n}"), Role::Kiosk, "sp-kemi", &["fi"]));
         let now = world.now;
-        let room =
-            world.hub.open_session(&advisor, &Subject::parse(format!("kiosk-{n}")).unwrap(), None, now).unwrap().room;
+        let room = world
+            .hub
+            .open_session(&advisor, &Subject::parse(format!("kiosk-{n}")).unwrap(), None, new_room(), now)
+            .unwrap()
+            .room;
         let target = ExpertTarget::Queue {
             agency: AgencyCode::parse("TE").unwrap(),
             language: LanguageTag::parse("fi").unwrap(),
@@ -323,12 +372,11 @@ fn handoff_keeps_the_session_and_the_kiosk_can_call_the_advisor_back() {
         |m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Advisor && l.reason == LeaveReason::Left)
     ));
     assert!(
-        effects
-            .media
+        media(&effects)
             .iter()
             .any(|c| matches!(c, MediaCommand::RemoveParticipant { participant, .. } if participant == &cast.advisor))
     );
-    assert!(!effects.media.iter().any(|c| matches!(c, MediaCommand::CloseRoom { .. })));
+    assert!(!media(&effects).iter().any(|c| matches!(c, MediaCommand::CloseRoom { .. })));
     // Only the kiosk calls the advisor back.
     assert_eq!(code(cast.world.hub.call_advisor(&cast.vero, &room).unwrap_err()), ErrorCode::Forbidden);
     cast.world.hub.call_advisor(&cast.kiosk, &room).unwrap();
@@ -432,15 +480,12 @@ fn ending_the_session_asks_the_kiosk_for_feedback_and_closes_media() {
     let kiosk_saw = received(&effects, &cast.kiosk);
     assert!(kiosk_saw.iter().any(|m| matches!(m, ServerMessage::SessionEnded(e) if e.outcome == OutcomeCode::Resolved && e.ended_by == Some(Role::Expert))));
     assert!(kiosk_saw.iter().any(|m| matches!(m, ServerMessage::FeedbackRequested(f) if f.room == room)));
-    assert!(effects.media.contains(&MediaCommand::CloseRoom { room: room.clone() }));
+    assert!(media(&effects).contains(&MediaCommand::CloseRoom { room: room.clone() }));
     let closed = effects
-        .deliveries
+        .outputs
         .iter()
-        .find_map(|(topic, delivery)| match (topic, delivery) {
-            (Topic::Sessions, Delivery::Session(record)) => match &**record {
-                SessionRecordEvent::Ended(closed) => Some(closed.clone()),
-                SessionRecordEvent::Joined(_) => None,
-            },
+        .find_map(|output| match output {
+            HubOutput::Session { record: SessionRecordEvent::Ended(closed) } => Some(closed.clone()),
             _ => None,
         })
         .expect("the end is recorded for the statistics");
@@ -486,8 +531,13 @@ fn dropped_client_resumes_within_the_window_as_the_same_participant() {
     );
     cast.world.advance(Duration::from_secs(20));
     let now = cast.world.now;
-    let again =
-        cast.world.hub.attach(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), Some(&resume_token), None, now);
+    let again = cast.world.hub.attach(
+        identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]),
+        Some(&resume_token),
+        None,
+        fresh(),
+        now,
+    );
     assert!(again.welcome.resumed);
     assert_eq!(again.participant, cast.kiosk);
     assert_eq!(again.welcome.rooms.len(), 1);
@@ -499,8 +549,13 @@ fn dropped_client_resumes_within_the_window_as_the_same_participant() {
             .any(|m| matches!(m, ServerMessage::ParticipantReconnected(r) if r.participant == cast.kiosk))
     );
     // The old token is spent.
-    let third =
-        cast.world.hub.attach(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), Some(&resume_token), None, now);
+    let third = cast.world.hub.attach(
+        identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]),
+        Some(&resume_token),
+        None,
+        fresh(),
+        now,
+    );
     assert!(!third.welcome.resumed);
     let _ = room;
 }
@@ -510,8 +565,13 @@ fn resume_token_of_someone_else_does_not_resume() {
     let mut cast = cast();
     let token = cast.world.hub.clients[&cast.kiosk].resume_token.clone();
     let now = cast.world.now;
-    let other =
-        cast.world.hub.attach(identity("advisor-9", Role::Advisor, "sp-kemi", &["fi"]), Some(&token), None, now);
+    let other = cast.world.hub.attach(
+        identity("advisor-9", Role::Advisor, "sp-kemi", &["fi"]),
+        Some(&token),
+        None,
+        fresh(),
+        now,
+    );
     assert!(!other.welcome.resumed);
     assert_ne!(other.participant, cast.kiosk);
 }
@@ -564,18 +624,21 @@ fn room_scoped_token_works_only_in_its_room() {
     let booked = cast.world.connect(granted);
     cast.world.hub.join(&booked, &room, now).unwrap();
     let effects = cast.world.effects();
-    assert!(effects.media.iter().any(|c| matches!(c, MediaCommand::AddParticipant { participant, publish: true, subscribe: false, .. } if participant == &booked)));
+    assert!(media(&effects).iter().any(|c| matches!(c, MediaCommand::AddParticipant { participant, publish: true, subscribe: false, .. } if participant == &booked)));
 }
 
 #[test]
 fn rooms_have_a_participant_limit() {
-    let mut world =
-        World { hub: Hub::new(HubSettings { max_participants: 2, ..HubSettings::default() }), now: Instant::now() };
+    let mut world = World {
+        hub: Hub::new(HubSettings { max_participants: 2, ..HubSettings::default() }),
+        now: HubTime::from_millis(1_800_000_000_000),
+    };
     world.connect(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]));
     let advisor = world.connect(identity("advisor-1", Role::Advisor, "sp-kemi", &["fi"]));
     let second = world.connect(identity("advisor-2", Role::Advisor, "sp-kemi", &["fi"]));
     let now = world.now;
-    let room = world.hub.open_session(&advisor, &Subject::parse("kiosk-1").unwrap(), None, now).unwrap().room;
+    let room =
+        world.hub.open_session(&advisor, &Subject::parse("kiosk-1").unwrap(), None, new_room(), now).unwrap().room;
     assert_eq!(code(world.hub.join(&second, &room, now).unwrap_err()), ErrorCode::RoomFull);
 }
 
@@ -606,14 +669,14 @@ fn advisors_see_their_points_kiosks_come_and_go() {
     let mut world = World::new();
     let advisor = world.connect(identity("advisor-1", Role::Advisor, "sp-kemi", &["fi"]));
     let now = world.now;
-    let attached = world.hub.attach(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), None, None, now);
+    let attached = world.hub.attach(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), None, None, fresh(), now);
     let effects = world.effects();
     assert!(received(&effects, &advisor).iter().any(|m| matches!(m, ServerMessage::KioskStatus(k) if k.online)));
     world.hub.detach(&attached.participant, attached.epoch, now, now);
     let effects = world.effects();
     assert!(received(&effects, &advisor).iter().any(|m| matches!(m, ServerMessage::KioskStatus(k) if !k.online)));
     // A later advisor gets the list in its welcome.
-    let later = world.hub.attach(identity("advisor-2", Role::Advisor, "sp-kemi", &["fi"]), None, None, now);
+    let later = world.hub.attach(identity("advisor-2", Role::Advisor, "sp-kemi", &["fi"]), None, None, fresh(), now);
     assert_eq!(later.welcome.kiosks.len(), 1);
     let _ = ServicePointId::parse("sp-kemi").unwrap();
 }
@@ -661,8 +724,13 @@ fn the_resume_window_counts_from_the_start_of_a_silent_outage() {
     // kiosk is back in the same call.
     cast.world.advance(Duration::from_secs(2 + 28 - 12));
     let now = cast.world.now;
-    let again =
-        cast.world.hub.attach(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), Some(&resume_token), None, now);
+    let again = cast.world.hub.attach(
+        identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]),
+        Some(&resume_token),
+        None,
+        fresh(),
+        now,
+    );
     assert!(again.welcome.resumed, "a 28 s outage resumes");
     assert_eq!(again.welcome.rooms.first().map(|state| &state.room), Some(&room));
 
@@ -708,8 +776,12 @@ fn presence_follows_calls_and_returns_to_the_chosen_status() {
     // Nobody in a call is offered another: a second kiosk's request waits.
     let kiosk2 = cast.world.connect(identity("kiosk-2", Role::Kiosk, "sp-kemi", &["fi"]));
     let now = cast.world.now;
-    let second =
-        cast.world.hub.open_session(&cast.advisor, &Subject::parse("kiosk-2").unwrap(), None, now).unwrap().room;
+    let second = cast
+        .world
+        .hub
+        .open_session(&cast.advisor, &Subject::parse("kiosk-2").unwrap(), None, new_room(), now)
+        .unwrap()
+        .room;
     queue_vero(&mut cast, &second);
     let effects = cast.world.effects();
     assert!(
@@ -776,10 +848,10 @@ fn a_room_whose_media_node_is_gone_is_opened_again_with_everyone_in_it() {
     cast.world.hub.media_moved(&room);
     let effects = cast.world.effects();
     // The room is opened before anyone is admitted, then every member is.
-    assert_eq!(effects.media.first(), Some(&MediaCommand::OpenRoom { room: room.clone() }));
+    assert_eq!(media(&effects).first(), Some(&MediaCommand::OpenRoom { room: room.clone() }));
     for member in &members {
         assert!(
-            effects.media.iter().any(
+            media(&effects).iter().any(
                 |c| matches!(c, MediaCommand::AddParticipant { participant, room: r, .. } if participant == member && *r == room)
             ),
             "{member} is admitted on the new node"
@@ -793,15 +865,10 @@ fn a_room_whose_media_node_is_gone_is_opened_again_with_everyone_in_it() {
     }
     // Nobody left the call.
     assert_eq!(cast.world.hub.room_members(&room), members);
-    assert!(
-        !effects
-            .deliveries
-            .iter()
-            .any(|(_, d)| matches!(d, Delivery::Message(m) if matches!(**m, ServerMessage::ParticipantLeft(_))))
-    );
+    assert!(!delivered(&effects).iter().any(|m| matches!(m, ServerMessage::ParticipantLeft(_))));
     // An ended room is not reopened.
     cast.world.hub.end_session(&cast.vero, &room, OutcomeCode::Resolved, now).unwrap();
     cast.world.effects();
     cast.world.hub.media_moved(&room);
-    assert!(cast.world.effects().media.is_empty());
+    assert!(media(&cast.world.effects()).is_empty());
 }
