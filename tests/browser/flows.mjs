@@ -1,12 +1,15 @@
 // The seven flows of the brief, each in real Chromium windows through the
 // real signal service, SFU and booking service (one `silta dev` per flow),
-// plus every kiosk screen on portrait and landscape touch screens.
+// plus every kiosk screen on portrait and landscape touch screens, and a
+// call that outlives its media node (`silta dev` driving two `silta sfu`
+// nodes on a private NATS).
 
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import {
   Browser,
   CablePull,
+  MediaCluster,
   Server,
   assert,
   assertMediaFlows,
@@ -21,6 +24,7 @@ import {
   openStaff,
   participantsByRole,
   sdpSize,
+  serverMediaPort,
   sleep,
   startFrameWatch,
 } from './lib.mjs';
@@ -28,9 +32,12 @@ import {
 const KIOSK = 'kiosk-kemi-1';
 const ADVISOR = 'advisor-kemi-1';
 
-/** Runs `body` with a fresh server and browser, and cleans up. */
-async function withSystem(body) {
-  const server = await Server.start();
+/**
+ * Runs `body` with a fresh server and browser, and cleans up.
+ * @param {{env?: Record<string, string>}} [options] further settings of the server
+ */
+async function withSystem(body, options = {}) {
+  const server = await Server.start(options);
   const browser = await Browser.launch();
   try {
     await body(server, browser);
@@ -771,6 +778,86 @@ export const flows = [
         await endByExpert(kela, kiosk);
         await eventually(async () => (await counted(server, 'sp-kemi', 'KELA')).sessions === 1, 'the session to be counted for Kela');
       });
+    },
+  },
+  {
+    name: 'media-failover',
+    async run() {
+      // Two `silta sfu` nodes on a private NATS; `silta dev` places the call on one.
+      const cluster = await MediaCluster.start(['sfu-a', 'sfu-b']);
+      /** @type {Server | null} */
+      let system = null;
+      try {
+        await withSystem(async (server, browser) => {
+          system = server;
+          const { kiosk, advisor, expert } = await walkIn(server, browser, { prefix: 'failover' });
+          const people = [
+            { page: kiosk, who: 'the kiosk', others: ['advisor', 'expert'], ids: [] },
+            { page: advisor, who: 'the advisor', others: ['kiosk', 'expert'], ids: [] },
+            { page: expert, who: 'the expert', others: ['kiosk', 'advisor'], ids: [] },
+          ];
+          for (const person of people) {
+            await assertMediaFlows(person.page, person.who, person.others);
+            const byRole = await participantsByRole(person.page);
+            person.ids = person.others.flatMap((role) => byRole[role] ?? []);
+          }
+          const holder = cluster.nodeAt(await serverMediaPort(kiosk));
+          assert(holder, 'the call runs on one of the cluster\'s nodes');
+          const spare = cluster.nodes.find((node) => node !== holder);
+          for (const { page, who } of people) {
+            assert((await serverMediaPort(page)) === holder.port, `${who} is on ${holder.name} with the others`);
+            await page.evaluate(() => { window.__mediaBeforeFailover = window.siltaApp.session.media; });
+          }
+          const roomBefore = await participantsByRole(advisor);
+          // Everything the kiosk shows from here on, to prove it never left the call.
+          await kiosk.evaluate(() => {
+            const seen = [];
+            window.__kioskStates = seen;
+            const note = () => seen.push(`${document.body.dataset.screen}/${document.body.dataset.phase}`);
+            new MutationObserver(note).observe(document.body, { attributes: true, attributeFilter: ['data-screen', 'data-phase'] });
+          });
+
+          const killed = Date.now();
+          cluster.kill(holder.name);
+          // Each app builds a new PeerConnection on the other node; the clock
+          // stops when all three decode video and receive audio from both
+          // others on it (the three watched at once).
+          const took = await Promise.all(people.map(async ({ page, who, ids }) => {
+            await eventually(async () => {
+              const moved = await page.evaluate(() => window.siltaApp.session.media !== window.__mediaBeforeFailover);
+              const counters = moved ? await mediaCounters(page) : null;
+              return counters && ids.every((id) => (counters.participants[id]?.framesDecoded ?? 0) > 0 && (counters.participants[id]?.audioPackets ?? 0) > 0);
+            }, `${who} to decode video and receive audio from the others again after ${holder.name} died`, 10_000);
+            return Date.now() - killed;
+          }));
+          const restored = Math.max(...took);
+          process.stdout.write(`[media again on ${spare.name} ${restored} ms after kill -9 of ${holder.name}] `);
+          for (const { page, who, others } of people) await assertMediaFlows(page, who, others);
+          for (const { page, who } of people) {
+            assert((await serverMediaPort(page)) === spare.port, `${who}'s media runs on ${spare.name} now`);
+          }
+          // The kiosk never left the call: same room, same participants, and
+          // no screen but the call's.
+          const states = await kiosk.evaluate(() => window.__kioskStates);
+          assert(states.every((state) => state === 'session/in_call'), `the kiosk left the call for: ${states.join(', ')}`);
+          assert((await kiosk.evaluate(() => document.body.dataset.phase)) === 'in_call', 'the kiosk is still in the call');
+          const roomAfter = await participantsByRole(advisor);
+          assert(JSON.stringify(roomAfter) === JSON.stringify(roomBefore), `the room changed: ${JSON.stringify(roomBefore)} → ${JSON.stringify(roomAfter)}`);
+          await capture(kiosk, 'failover-kiosk-after');
+          await endByExpert(expert, kiosk);
+        }, { env: { ...cluster.env, SILTA_LOG__FILTER: 'info' } });
+      } catch (error) {
+        // What the processes said, to tell a slow node from a lost message.
+        const tail = (text, lines) => text.split('\n').slice(-lines).join('\n    ');
+        const logs = [
+          `silta dev:\n    ${tail(/** @type {Server | null} */ (system)?.log.text ?? '', 60)}`,
+          ...cluster.nodes.map((node) => `${node.name}:\n    ${tail(node.log.text, 15)}`),
+        ];
+        if (error instanceof Error) error.message += `\n  logs:\n  ${logs.join('\n  ')}`;
+        throw error;
+      } finally {
+        await cluster.stop();
+      }
     },
   },
   {

@@ -74,7 +74,8 @@ export async function eventually(probe, what, timeoutMs = 20_000) {
 
 /** A `silta dev` process on free loopback ports with its own data directory. */
 export class Server {
-  static async start() {
+  /** @param {{env?: Record<string, string>}} [options] further settings (e.g. a cluster's) */
+  static async start({ env = {} } = {}) {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'silta-browser-'));
     const child = spawn(siltaBinary, ['dev'], {
       env: {
@@ -86,13 +87,17 @@ export class Server {
         SILTA_WEB__ROOT: path.join(repository, 'web'),
         SILTA_SIGNAL__BIND: '127.0.0.1:0',
         SILTA_SFU__BIND: '127.0.0.1:0',
-        SILTA_LOG__FILTER: process.env.SILTA_TEST_LOG ?? 'warn',
+        // Kept (not printed) for a failing test to show.
+        SILTA_LOG__FILTER: process.env.SILTA_TEST_LOG ?? 'info',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
+    const log = { text: '' };
     child.stderr.on('data', (chunk) => {
       output += chunk;
+      log.text = (log.text + chunk).slice(-200_000);
       if (process.env.SILTA_TEST_LOG) process.stderr.write(chunk);
     });
     const base = await new Promise((resolve, reject) => {
@@ -110,7 +115,9 @@ export class Server {
         reject(new Error(`silta dev exited with ${code}:\n${output}`));
       });
     });
-    return new Server(child, base, dataDir);
+    const server = new Server(child, base, dataDir);
+    server.log = log;
+    return server;
   }
 
   /** @param {import('node:child_process').ChildProcess} child @param {string} base @param {string} dataDir */
@@ -118,6 +125,8 @@ export class Server {
     this.child = child;
     this.base = base;
     this.dataDir = dataDir;
+    /** What the server logged (the last 200 kB), for a failing test to show. */
+    this.log = { text: '' };
     this.port = Number(new URL(base).port);
   }
 
@@ -523,4 +532,142 @@ export async function startFrameWatch(page, participant) {
       });
     },
   };
+}
+
+/** A free loopback TCP port. */
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {net.AddressInfo} */ (probe.address());
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** Ends a child process: `signal`, then SIGKILL after 5 s; resolves when it exited. */
+function ended(child, signal = 'SIGTERM') {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+/**
+ * A cluster's media side for `silta dev` to drive: a private nats-server
+ * with JetStream (its own free port and store) and `silta sfu` nodes, each
+ * on its own UDP port. Pass `env` to `Server.start` so `silta dev` places
+ * its rooms on these nodes.
+ */
+export class MediaCluster {
+  /** @param {string[]} names node ids */
+  static async start(names) {
+    const store = mkdtempSync(path.join(tmpdir(), 'silta-nats-'));
+    const port = await freePort();
+    const nats = spawn('/usr/sbin/nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', store], { stdio: 'ignore' });
+    const cluster = new MediaCluster(nats, store, `nats://127.0.0.1:${port}`);
+    try {
+      await eventually(() => new Promise((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+        socket.on('error', () => resolve(false));
+      }), 'the private nats-server to listen', 10_000);
+      for (const name of names) cluster.nodes.push(await cluster.startNode(name));
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** @param {import('node:child_process').ChildProcess} nats @param {string} store @param {string} url */
+  constructor(nats, store, url) {
+    this.nats = nats;
+    this.store = store;
+    this.natsUrl = url;
+    /** @type {Array<{name: string, port: number, child: import('node:child_process').ChildProcess, log: {text: string}}>} */
+    this.nodes = [];
+  }
+
+  /** The settings that make `silta dev` use this cluster's media nodes. */
+  get env() {
+    return { SILTA_CLUSTER__NATS_URL: this.natsUrl };
+  }
+
+  /** Starts one `silta sfu` and waits until it has registered. @param {string} name */
+  async startNode(name) {
+    const child = spawn(siltaBinary, ['sfu'], {
+      env: {
+        ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SILTA_'))),
+        SILTA_CLUSTER__NATS_URL: this.natsUrl,
+        SILTA_CLUSTER__NODE_ID: name,
+        SILTA_SFU__BIND: '127.0.0.1:0',
+        // Kept (not printed) for a failing test to show.
+        SILTA_LOG__FILTER: process.env.SILTA_TEST_LOG ?? 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const log = { text: '' };
+    child.stderr.on('data', (chunk) => {
+      output += chunk;
+      log.text = (log.text + chunk).slice(-200_000);
+      if (process.env.SILTA_TEST_LOG) process.stderr.write(chunk);
+    });
+    const port = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`silta sfu ${name} did not register:\n${output}`)), 20_000);
+      child.stdout.on('data', (chunk) => {
+        output += chunk;
+        const match = output.match(/serving media on udp:\/\/[^\s]*:(\d+)/);
+        if (match) {
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        }
+      });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`silta sfu ${name} exited with ${code}:\n${output}`));
+      });
+    });
+    return { name, port, child, log };
+  }
+
+  /** The node serving media on a UDP port. @param {number | null} port */
+  nodeAt(port) {
+    return this.nodes.find((node) => node.port === port) ?? null;
+  }
+
+  /** `kill -9` a node: no goodbye, no draining. @param {string} name */
+  kill(name) {
+    const node = this.nodes.find((candidate) => candidate.name === name);
+    assert(node, `no node ${name}`);
+    node.child.kill('SIGKILL');
+  }
+
+  async stop() {
+    await Promise.all(this.nodes.map((node) => ended(node.child)));
+    await ended(this.nats);
+    rmSync(this.store, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The UDP port of the media server a page's connection is up with (the
+ * remote side of its selected candidate pair), or null.
+ * @param {import('playwright-core').Page} page
+ */
+export function serverMediaPort(page) {
+  return page.evaluate(async () => {
+    const report = await window.siltaApp.session.media.pc.getStats();
+    let pair = null;
+    report.forEach((entry) => {
+      if (entry.type === 'candidate-pair' && entry.nominated && entry.state === 'succeeded') pair = entry;
+    });
+    return pair ? report.get(pair.remoteCandidateId)?.port ?? null : null;
+  });
 }

@@ -16,90 +16,42 @@ use silta_proto::v1::Role;
 use silta_sfu::{SfuHandle, SfuSettings};
 use silta_tests::media::{in_loopback_only_namespace, wait_until};
 use silta_tests::nats::NatsServer;
-use silta_tests::signal::{RecordingMedia, SignalTestApp, spawn_signal_with_media};
+use silta_tests::process::{SignalProcess, SiltaProcess};
+use silta_tests::signal::{RecordingMedia, SignalEndpoint, spawn_signal_with_media};
 
 use crate::forwarding::client;
 
 pub fn scenarios() -> Vec<super::Scenario> {
     vec![
         ("rooms_are_placed_on_the_less_loaded_node_and_a_draining_node_takes_none", || placement().boxed()),
+        ("a_burst_of_rooms_is_spread_over_the_nodes", || placement_burst().boxed()),
         ("a_killed_media_node_s_call_goes_on_on_another_node", || failover().boxed()),
+        ("a_media_node_frozen_for_a_moment_keeps_its_call", || frozen_node().boxed()),
         ("a_terminated_media_node_drains_keeps_its_call_and_leaves_after_it", || draining_process().boxed()),
         ("a_nats_outage_stops_no_call_and_everyone_comes_back", || nats_outage().boxed()),
     ]
 }
 
-/// A `silta sfu` process of the cluster, killed when dropped.
-struct SfuProcess {
-    child: std::process::Child,
-}
-
-impl SfuProcess {
-    fn start(nats: &NatsServer, name: &str) -> Self {
-        let deps = std::env::current_exe().expect("the test binary's path");
-        let binary = deps.parent().and_then(|dir| dir.parent()).expect("the target directory").join("silta");
-        assert!(binary.exists(), "{} is built first (cargo build -p silta; tests/run does)", binary.display());
-        let child = std::process::Command::new(binary)
-            .arg("sfu")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("SILTA_CLUSTER__NATS_URL", &nats.url)
-            .env("SILTA_CLUSTER__NODE_ID", name)
-            .env("SILTA_SFU__BIND", "127.0.0.1:0")
-            .env("SILTA_LOG__FILTER", "warn")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("silta sfu starts");
-        Self { child }
-    }
-
-    /// SIGTERM, as an operator or Kubernetes stops a node.
-    fn terminate(&self) {
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "SIGTERM was delivered");
-    }
-
-    /// Waits up to `limit` for the process to exit by itself.
-    async fn exited_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// `kill -9`: no goodbye, no draining.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for SfuProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// A `silta sfu` node of the cluster.
+fn sfu_process(nats: &NatsServer, name: &str) -> SiltaProcess {
+    SiltaProcess::start(
+        "sfu",
+        &[("SILTA_CLUSTER__NATS_URL", &nats.url), ("SILTA_CLUSTER__NODE_ID", name), ("SILTA_SFU__BIND", "127.0.0.1:0")],
+    )
 }
 
 /// Every peer receives `streams` streams that have had a packet since
 /// `since_us` (a new node forwards under SSRCs of its own, so the streams
 /// of the old node stay behind, silent).
 /// A private nats-server, two `silta sfu` processes (`sfu-a`, `sfu-b`) and
-/// the signal service driving them over NATS.
+/// a `silta signal` process driving them over NATS; the test watches the
+/// node registry through a connection of its own.
 struct ProcessCluster {
     nats: NatsServer,
     settings: ClusterSettings,
-    processes: [SfuProcess; 2],
-    media: Arc<NatsMedia>,
-    signal: SignalTestApp,
+    processes: [SiltaProcess; 2],
+    registry: Cluster,
+    signal: SignalProcess,
 }
 
 impl ProcessCluster {
@@ -107,12 +59,11 @@ impl ProcessCluster {
         assert!(in_loopback_only_namespace());
         let nats = NatsServer::start();
         let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
-        let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
-        let processes = [SfuProcess::start(&nats, "sfu-a"), SfuProcess::start(&nats, "sfu-b")];
-        let media = Arc::new(NatsMedia::start(cluster).await.expect("the signal side subscribes"));
-        wait_for_nodes(&media, 2).await;
-        let signal = spawn_signal_with_media(media.clone(), Arc::new(RecordingMedia::default()), |_| {}).await;
-        Self { nats, settings, processes, media, signal }
+        let registry = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
+        let processes = [sfu_process(&nats, "sfu-a"), sfu_process(&nats, "sfu-b")];
+        wait_for_nodes(&registry, 2).await;
+        let signal = SignalProcess::start(&nats.url);
+        Self { nats, settings, processes, registry, signal }
     }
 
     /// A heartbeat's worth of waiting times `beats`.
@@ -141,7 +92,7 @@ async fn failover() {
     .await;
     cluster.beats(2).await;
     let holder = cluster
-        .media
+        .registry
         .live_nodes()
         .await
         .expect("the registry is readable")
@@ -180,7 +131,7 @@ async fn failover() {
     for peer in peers {
         assert_eq!(peer.rebuilds(), 1, "every peer rebuilt its media once");
     }
-    let survivor = cluster.media.live_nodes().await.expect("the registry is readable");
+    let survivor = cluster.registry.live_nodes().await.expect("the registry is readable");
     assert_eq!(survivor.len(), 1, "one node is left");
     // Nobody left the call in the signal service's view.
     for events in &mut events {
@@ -194,9 +145,34 @@ async fn failover() {
     cluster.signal.shut_down().await;
 }
 
+/// A node frozen for 1.2 s (SIGSTOP: what a starved machine looks like
+/// from outside) misses its heartbeats, but answers the signal service's
+/// ping once it runs again: its call is not moved.
+async fn frozen_node() {
+    let cluster = ProcessCluster::start().await;
+    let (_room, kiosk, advisor) = call(&cluster.signal, "kiosk-1", "advisor-1").await;
+    cluster.beats(2).await;
+    let holder = usize::from(status_of(&cluster.registry, "sfu-a").await.is_none_or(|status| status.rooms != 1));
+    cluster.processes[holder].signal("STOP");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    cluster.processes[holder].signal("CONT");
+    let before = received(&kiosk) + received(&advisor);
+    wait_until(Duration::from_secs(5), "the call to flow again on its node", || {
+        received(&kiosk) + received(&advisor) > before + 100
+    })
+    .await;
+    cluster.beats(4).await;
+    assert_eq!((kiosk.rebuilds(), advisor.rebuilds()), (0, 0), "a node frozen for 1.2 s lost its call");
+    let name = ["sfu-a", "sfu-b"][holder];
+    let status = status_of(&cluster.registry, name).await.expect("the frozen node is back in the registry");
+    assert_eq!(status.rooms, 1, "the call stayed on {name}");
+    println!("  frozen node: {name} stopped for 1.2 s; its status lapsed, it answered the ping, the call stayed");
+    cluster.signal.shut_down().await;
+}
+
 /// The registry's view of one node.
-async fn status_of(media: &NatsMedia, node: &str) -> Option<silta_proto::v1::media::NodeStatus> {
-    media.live_nodes().await.ok()?.into_iter().find(|status| status.node.node.as_str() == node)
+async fn status_of(registry: &Cluster, node: &str) -> Option<silta_proto::v1::media::NodeStatus> {
+    registry.live_nodes().await.ok()?.into_iter().find(|status| status.node.node.as_str() == node)
 }
 
 async fn draining_process() {
@@ -204,19 +180,20 @@ async fn draining_process() {
 
     let (room, kiosk, advisor) = call(&cluster.signal, "kiosk-1", "advisor-1").await;
     cluster.beats(2).await;
-    let holder = if status_of(&cluster.media, "sfu-a").await.is_some_and(|status| status.rooms == 1) { 0 } else { 1 };
+    let holder =
+        if status_of(&cluster.registry, "sfu-a").await.is_some_and(|status| status.rooms == 1) { 0 } else { 1 };
     let (holder_name, other_name) = [("sfu-a", "sfu-b"), ("sfu-b", "sfu-a")][holder];
 
     // SIGTERM: the node says it is draining and takes no new room…
     cluster.processes[holder].terminate();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !status_of(&cluster.media, holder_name).await.is_some_and(|status| status.draining) {
+    while !status_of(&cluster.registry, holder_name).await.is_some_and(|status| status.draining) {
         assert!(tokio::time::Instant::now() < deadline, "{holder_name} did not say it is draining");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let second = call(&cluster.signal, "kiosk-2", "advisor-2").await;
     cluster.beats(2).await;
-    let other = status_of(&cluster.media, other_name).await.expect("the other node is alive");
+    let other = status_of(&cluster.registry, other_name).await.expect("the other node is alive");
     assert_eq!(other.rooms, 1, "the new room went to the node that is not draining");
     // …while its own call goes on, on it.
     let before = received(&kiosk) + received(&advisor);
@@ -234,7 +211,7 @@ async fn draining_process() {
     let status = cluster.processes[holder].exited_within(Duration::from_secs(10)).await;
     assert!(status.is_some_and(|status| status.success()), "the drained node exits cleanly: {status:?}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while status_of(&cluster.media, holder_name).await.is_some() {
+    while status_of(&cluster.registry, holder_name).await.is_some() {
         assert!(tokio::time::Instant::now() < deadline, "{holder_name} is still in the registry");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -257,7 +234,7 @@ async fn nats_outage() {
     assert!(received(&kiosk) + received(&advisor) > before + 200, "the call stopped with NATS");
     // Back: both nodes write their status again, and nobody was moved.
     cluster.nats.restart();
-    wait_for_nodes(&cluster.media, 2).await;
+    wait_for_nodes(&cluster.registry, 2).await;
     tokio::time::sleep(Duration::from_millis(3 * cluster.settings.node_ttl_ms)).await;
     assert_eq!((kiosk.rebuilds(), advisor.rebuilds()), (0, 0), "an outage of NATS moved a call");
     // New rooms are placed again.
@@ -269,10 +246,10 @@ async fn nats_outage() {
     cluster.signal.shut_down().await;
 }
 
-async fn wait_for_nodes(media: &NatsMedia, count: usize) {
+async fn wait_for_nodes(registry: &Cluster, count: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        if media.live_nodes().await.map(|nodes| nodes.len()).unwrap_or(0) >= count {
+        if registry.live_nodes().await.map(|nodes| nodes.len()).unwrap_or(0) >= count {
             return;
         }
         assert!(tokio::time::Instant::now() < deadline, "{count} media nodes did not register");
@@ -300,7 +277,7 @@ async fn rooms_on(node: &Node) -> usize {
 
 /// Opens a session at `kiosk` with two media peers; returns them once each
 /// receives the other's audio and video.
-async fn call(signal: &SignalTestApp, kiosk: &str, advisor: &str) -> (silta_proto::v1::RoomId, Peer, Peer) {
+async fn call(signal: &impl SignalEndpoint, kiosk: &str, advisor: &str) -> (silta_proto::v1::RoomId, Peer, Peer) {
     let kiosk_client = client(signal, kiosk, Role::Kiosk, "sp-kemi").await;
     let mut advisor_client = client(signal, advisor, Role::Advisor, "sp-kemi").await;
     let reply = advisor_client
@@ -360,6 +337,48 @@ async fn placement() {
         other.agent.node().node
     );
     drop((first, second, third));
+    signal.shut_down().await;
+    a.agent.stop().await;
+    b.agent.stop().await;
+}
+
+/// Rooms opened all at once (a morning's first check-ins at many service
+/// points) spread evenly: placements between two heartbeats are counted as
+/// they are made, so concurrent ones do not all pick the node that looked
+/// emptiest.
+async fn placement_burst() {
+    const ROOMS: usize = 16;
+    assert!(in_loopback_only_namespace());
+    let nats = NatsServer::start();
+    let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
+    let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
+    let a = node(&cluster, "sfu-a").await;
+    let b = node(&cluster, "sfu-b").await;
+    let media = NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes");
+    wait_for_nodes(&cluster, 2).await;
+    let signal = spawn_signal_with_media(Arc::new(media), Arc::new(RecordingMedia::default()), |_| {}).await;
+    let mut kiosks = Vec::new();
+    let mut advisors = Vec::new();
+    for n in 0..ROOMS {
+        kiosks.push(client(&signal, &format!("kiosk-{n}"), Role::Kiosk, "sp-kemi").await);
+        advisors.push(client(&signal, &format!("advisor-{n}"), Role::Advisor, "sp-kemi").await);
+    }
+    let started = std::time::Instant::now();
+    let opened = futures_util::future::join_all(advisors.iter_mut().enumerate().map(|(n, advisor)| {
+        advisor.request(serde_json::json!({"type": "session_open", "kiosk": format!("kiosk-{n}")}))
+    }))
+    .await;
+    assert!(opened.iter().all(Result::is_ok), "every session opened: {opened:?}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while rooms_on(&a).await + rooms_on(&b).await < ROOMS {
+        assert!(tokio::time::Instant::now() < deadline, "the rooms were not all opened on a node within 10 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let placed = started.elapsed();
+    let (on_a, on_b) = (rooms_on(&a).await, rooms_on(&b).await);
+    println!("  placement burst: {ROOMS} rooms opened at once in {placed:?}: {on_a} on sfu-a, {on_b} on sfu-b");
+    assert!(on_a.abs_diff(on_b) <= 1, "{ROOMS} rooms placed at once were not spread: {on_a} and {on_b}");
+    drop(kiosks);
     signal.shut_down().await;
     a.agent.stop().await;
     b.agent.stop().await;

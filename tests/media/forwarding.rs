@@ -9,7 +9,7 @@ use silta_loadgen::{Peer, PeerOptions, SignalClient};
 use silta_proto::v1::signal::ServerMessage;
 use silta_proto::v1::{Role, RoomId};
 use silta_tests::media::{spawn_media_stack, wait_until};
-use silta_tests::signal::SignalTestApp;
+use silta_tests::signal::SignalEndpoint;
 
 pub fn scenarios() -> Vec<super::Scenario> {
     vec![
@@ -18,13 +18,13 @@ pub fn scenarios() -> Vec<super::Scenario> {
     ]
 }
 
-pub async fn client(signal: &SignalTestApp, subject: &str, role: Role, organisation: &str) -> SignalClient {
+pub async fn client(signal: &impl SignalEndpoint, subject: &str, role: Role, organisation: &str) -> SignalClient {
     let token = signal.token(subject, role, organisation, &["fi", "sv"]);
     SignalClient::connect(&signal.ws_url(), &token).await.expect("signaling connects")
 }
 
 /// Opens a session for kiosk-1 and returns the room with both connected.
-pub async fn kiosk_and_advisor(signal: &SignalTestApp) -> (RoomId, SignalClient, SignalClient) {
+pub async fn kiosk_and_advisor(signal: &impl SignalEndpoint) -> (RoomId, SignalClient, SignalClient) {
     let kiosk = client(signal, "kiosk-1", Role::Kiosk, "sp-kemi").await;
     let mut advisor = client(signal, "advisor-1", Role::Advisor, "sp-kemi").await;
     let ServerMessage::Joined(joined) =
@@ -85,7 +85,7 @@ async fn two_peers() {
 
 /// A kiosk, its advisor and a named expert in one room, each with a
 /// connected peer.
-pub async fn three_party_room(signal: &SignalTestApp) -> (RoomId, Peer, Peer, Peer) {
+pub async fn three_party_room(signal: &impl SignalEndpoint) -> (RoomId, Peer, Peer, Peer) {
     let (room, kiosk, mut advisor) = kiosk_and_advisor(signal).await;
     let mut expert = client(signal, "expert-vero-1", Role::Expert, "VERO").await;
     advisor

@@ -8,4 +8,5 @@
 pub mod booking;
 pub mod media;
 pub mod nats;
+pub mod process;
 pub mod signal;

@@ -179,6 +179,25 @@ pub async fn spawn_signal_with_media(
     SignalTestApp { address, issuer, media, state, server }
 }
 
+/// A signal service tests can connect to: one in the test's process or a
+/// `silta signal` process.
+pub trait SignalEndpoint {
+    /// The WebSocket URL.
+    fn ws_url(&self) -> String;
+    /// A 10-minute token the service accepts.
+    fn token(&self, subject: &str, role: Role, organisation: &str, languages: &[&str]) -> String;
+}
+
+impl SignalEndpoint for SignalTestApp {
+    fn ws_url(&self) -> String {
+        SignalTestApp::ws_url(self)
+    }
+
+    fn token(&self, subject: &str, role: Role, organisation: &str, languages: &[&str]) -> String {
+        SignalTestApp::token(self, subject, role, organisation, languages)
+    }
+}
+
 impl SignalTestApp {
     /// The WebSocket URL.
     pub fn ws_url(&self) -> String {

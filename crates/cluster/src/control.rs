@@ -66,27 +66,25 @@ impl NatsMedia {
         live.iter().any(|status| status.node == node).then_some(node)
     }
 
-    fn choose(&self, live: &[NodeStatus]) -> Option<NodeRef> {
-        let placed = self.placed_since.lock().unwrap_or_else(|poison| poison.into_inner());
+    /// Chooses the node for a new room and counts the room on it, in one
+    /// step: placements made at the same moment see each other.
+    fn choose_and_count(&self, live: &[NodeStatus]) -> Option<NodeRef> {
+        let mut placed = self.placed_since.lock().unwrap_or_else(|poison| poison.into_inner());
         let load = |status: &NodeStatus| {
             let extra =
                 placed.get(&status.node.node).filter(|(at, _)| *at == status.updated_ms).map_or(0, |(_, added)| *added);
             status.rooms.saturating_add(extra)
         };
-        live.iter()
+        let chosen = live
+            .iter()
             .filter(|status| !status.draining && load(status) < status.capacity_rooms)
-            .min_by_key(|status| (load(status), status.participants, status.node.node.clone()))
-            .map(|status| status.node.clone())
-    }
-
-    fn count_placement(&self, node: &NodeRef, live: &[NodeStatus]) {
-        let Some(status) = live.iter().find(|status| status.node == *node) else { return };
-        let mut placed = self.placed_since.lock().unwrap_or_else(|poison| poison.into_inner());
-        let entry = placed.entry(node.node.clone()).or_insert((status.updated_ms, 0));
-        if entry.0 != status.updated_ms {
-            *entry = (status.updated_ms, 0);
+            .min_by_key(|status| (load(status), status.participants, status.node.node.clone()))?;
+        let entry = placed.entry(chosen.node.node.clone()).or_insert((chosen.updated_ms, 0));
+        if entry.0 != chosen.updated_ms {
+            *entry = (chosen.updated_ms, 0);
         }
         entry.1 += 1;
+        Some(chosen.node.clone())
     }
 }
 
@@ -100,8 +98,7 @@ impl MediaControl for NatsMedia {
         if let Some(node) = self.existing_placement(room, &live).await {
             return Ok(node);
         }
-        let node = self.choose(&live).ok_or(MediaControlError::Unavailable)?;
-        self.count_placement(&node, &live);
+        let node = self.choose_and_count(&live).ok_or(MediaControlError::Unavailable)?;
         let body = serde_json::to_vec(&node).map_err(|_| MediaControlError::Unavailable)?;
         if let Err(err) = self.cluster.rooms.put(room.as_str(), body.into()).await {
             tracing::warn!(error = %err, "the room's placement could not be recorded");
@@ -148,12 +145,32 @@ impl MediaControl for NatsMedia {
 
 /// The nodes whose heartbeat has not lapsed (a free function, for the
 /// watcher).
+impl Cluster {
+    /// The media nodes whose heartbeat has not lapsed, read from the
+    /// registry. Reading joins no queue group: an observer (a test, a tool)
+    /// takes nothing from the signal processes.
+    pub async fn live_nodes(&self) -> Result<Vec<NodeStatus>, ClusterError> {
+        read_live_nodes(self).await
+    }
+}
+
 async fn read_live_nodes(cluster: &Cluster) -> Result<Vec<NodeStatus>, ClusterError> {
-    let mut keys = cluster.nodes.keys().await.map_err(nats_error)?;
+    // The bucket's keys from its stream's subjects: plain requests, each
+    // bounded by the request timeout. (`Store::keys` runs an ordered
+    // consumer, which on nats-server 2.9 can wait forever when an entry
+    // expires under it: the watcher must never hang.)
+    let mut subjects =
+        cluster.nodes.stream.info_with_subjects(&format!("{}>", cluster.nodes.prefix)).await.map_err(nats_error)?;
+    let mut keys = Vec::new();
+    while let Some(entry) = subjects.next().await {
+        let (subject, _) = entry.map_err(nats_error)?;
+        if let Some(key) = subject.strip_prefix(cluster.nodes.prefix.as_str()) {
+            keys.push(key.to_owned());
+        }
+    }
     let mut nodes = Vec::new();
     let now = now_ms();
-    while let Some(key) = keys.next().await {
-        let key = key.map_err(nats_error)?;
+    for key in keys {
         let Some(value) = cluster.nodes.get(key.as_str()).await.map_err(nats_error)? else { continue };
         match serde_json::from_slice::<NodeStatus>(&value) {
             Ok(status) if now.saturating_sub(status.updated_ms) <= cluster.settings.node_ttl_ms => nodes.push(status),
@@ -195,12 +212,31 @@ async fn watch_nodes(cluster: Cluster, lost: broadcast::Sender<NodeRef>) {
             known.extend(alive);
             continue;
         }
+        let mut still = alive.clone();
         for (node, epoch) in &known {
-            if alive.get(node) != Some(epoch) {
-                tracing::warn!(%node, epoch, "media node lost");
-                let _ = lost.send(NodeRef { node: node.clone(), epoch: *epoch });
+            if alive.get(node) == Some(epoch) {
+                continue;
             }
+            let run = NodeRef { node: node.clone(), epoch: *epoch };
+            // A run whose status lapsed may only be starved for a moment (a
+            // loaded machine): one that still answers keeps its rooms. A
+            // dead process has no responder, so a kill costs no wait; a
+            // silent machine costs the probe's timeout.
+            if !alive.contains_key(node) && answers(&cluster, &run).await {
+                tracing::warn!(%node, epoch, "media node's status is late but it answers: its rooms stay");
+                still.insert(node.clone(), *epoch);
+                continue;
+            }
+            tracing::warn!(%node, epoch, "media node lost");
+            let _ = lost.send(run);
         }
-        known = alive;
+        known = still;
     }
+}
+
+/// Whether a node's run answers a ping within half a node TTL.
+async fn answers(cluster: &Cluster, run: &NodeRef) -> bool {
+    let subject = cluster.settings.ping_subject(&run.node, run.epoch);
+    let probe = cluster.client.request(subject, Vec::new().into());
+    matches!(tokio::time::timeout(cluster.settings.node_ttl() / 2, probe).await, Ok(Ok(_)))
 }

@@ -144,6 +144,10 @@ impl ClusterSettings {
         format!("{}.media.node.{node}.{epoch}", self.subject_prefix)
     }
 
+    fn ping_subject(&self, node: &NodeId, epoch: u64) -> String {
+        format!("{}.media.ping.{node}.{epoch}", self.subject_prefix)
+    }
+
     fn events_subject(&self, node: &NodeId) -> String {
         format!("{}.media.events.{node}", self.subject_prefix)
     }

@@ -33,10 +33,13 @@ impl MediaNodeAgent {
         let settings = cluster.settings();
         let commands =
             cluster.client.subscribe(settings.command_subject(&node.node, node.epoch)).await.map_err(nats_error)?;
+        let pings =
+            cluster.client.subscribe(settings.ping_subject(&node.node, node.epoch)).await.map_err(nats_error)?;
         let status = Status::new(&cluster, &node, &sfu, &draining);
         status.publish().await?;
         let tasks = vec![
             tokio::spawn(serve_commands(cluster.client.clone(), commands, sfu.clone(), draining.clone())),
+            tokio::spawn(answer_pings(cluster.client.clone(), pings, sfu.clone())),
             tokio::spawn(publish_events(cluster.clone(), node.clone(), sfu.events())),
             tokio::spawn(status.beat()),
         ];
@@ -106,6 +109,20 @@ async fn serve_commands(
                 }
                 Err(err) => tracing::error!(error = %err, "a media reply could not be encoded"),
             }
+        });
+    }
+}
+
+/// Answers the signal service's "are you there?" once the SFU itself has
+/// answered: a node whose heartbeat is late but whose media loop runs is
+/// slow, not dead.
+async fn answer_pings(client: async_nats::Client, mut pings: async_nats::Subscriber, sfu: SfuHandle) {
+    while let Some(message) = pings.next().await {
+        let Some(reply_to) = message.reply else { continue };
+        let (client, sfu) = (client.clone(), sfu.clone());
+        tokio::spawn(async move {
+            let _ = sfu.stats().await;
+            let _ = client.publish(reply_to, Vec::new().into()).await;
         });
     }
 }

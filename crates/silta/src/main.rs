@@ -30,7 +30,7 @@ use silta_proto::v1::hub::BookingChange;
 use silta_proto::v1::signal::{AppointmentCheckedIn, AppointmentsChanged};
 use silta_proto::v1::{AgencyCode, LanguageTag, Role, RoomId, ServicePointId, Subject};
 use silta_signal::bus::InProcessBus;
-use silta_signal::media::NoMediaNodes;
+use silta_signal::media::{NoMediaNodes, SharedMediaControl};
 use silta_signal::{Application, SignalDependencies};
 use tracing_subscriber::EnvFilter;
 
@@ -189,19 +189,24 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         .await
         .map_err(|err| anyhow::anyhow!("{err}"))
         .context("cannot seed demo data")?;
-    let (sfu, _sfu_task) = silta_sfu::start(&settings.sfu)
-        .await
-        .with_context(|| format!("cannot start the SFU on {} (set SILTA_SFU__BIND)", settings.sfu.bind))?;
-    let media_candidate = sfu.candidate();
     let bus = Arc::new(InProcessBus::default());
     sessions::relay(bus.as_ref(), booking.clone());
-    let dependencies = SignalDependencies {
-        verifier,
-        issuer: Some(issuer.clone()),
-        published_keys,
-        media: Arc::new(silta::local_media::InProcessSfu::new(sfu.clone())),
-        bus,
-    };
+    // Media: an SFU in this process; with [cluster] set, the cluster's
+    // `silta sfu` nodes instead (a cluster tried on one machine).
+    let (media, sfu, media_line): (SharedMediaControl, Option<silta_sfu::SfuHandle>, String) =
+        if settings.cluster.enabled() {
+            let cluster = connect_cluster(&settings, "silta-dev").await?;
+            let media = NatsMedia::start(cluster).await.context("cannot subscribe to the media nodes' events")?;
+            (Arc::new(media), None, "the cluster's `silta sfu` nodes, placed over NATS ([cluster])".into())
+        } else {
+            // The SFU's task runs detached for as long as the process.
+            let (sfu, _task) = silta_sfu::start(&settings.sfu)
+                .await
+                .with_context(|| format!("cannot start the SFU on {} (set SILTA_SFU__BIND)", settings.sfu.bind))?;
+            let line = format!("udp://{} (all peers share this port)", sfu.candidate());
+            (Arc::new(silta::local_media::InProcessSfu::new(sfu.clone())), Some(sfu), line)
+        };
+    let dependencies = SignalDependencies { verifier, issuer: Some(issuer.clone()), published_keys, media, bus };
     let web_root = settings.web.resolved_root();
     let app = Application::build(settings.signal.clone(), dependencies)
         .await
@@ -210,7 +215,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         })?
         .with_routes(dev::routes(issuer))
         .with_routes(silta_booking::api::router(booking.clone()))
-        .with_routes(metrics::metrics_routes(sfu))
+        .with_routes(sfu.map(metrics::metrics_routes).unwrap_or_default())
         .with_routes(web::routes(&web_root)?);
     relay_booking_events(&booking, app.state());
     let address = app.local_addr()?;
@@ -231,7 +236,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
     );
     println!("  Kiosk token        POST {base}/v1/token/kiosk with a device credential (silta device-credential)");
     println!("  Booking API        {base}/api/v1/…  (OpenAPI: {base}/api/openapi.json; demo data loaded)");
-    println!("  Media (SFU)        udp://{media_candidate} (all peers share this port)");
+    println!("  Media (SFU)        {media_line}");
     println!("  Metrics            {base}/metrics");
     println!("  Data               {}", settings.data_dir.display());
     println!();
@@ -244,7 +249,7 @@ async fn run_signal(settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let (issuer, verifier, published_keys) = keys::issuer_and_verifier(&settings, signing_key)?;
-    let media: silta_signal::media::SharedMediaControl = if settings.cluster.enabled() {
+    let media: SharedMediaControl = if settings.cluster.enabled() {
         let cluster = connect_cluster(&settings, "silta-signal").await?;
         Arc::new(NatsMedia::start(cluster).await.context("cannot subscribe to the media nodes' events")?)
     } else {

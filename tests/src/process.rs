@@ -1,0 +1,152 @@
+//! Real `silta` processes for multi-process tests: the binary that
+//! `cargo build -p silta` made, started with only the settings a test gives.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use silta_auth::{AccessTokenRequest, SigningKey, TokenIssuer};
+use silta_proto::v1::{LanguageTag, Role, Subject};
+
+use crate::signal::SignalEndpoint;
+
+/// The `silta` binary next to the running test's target directory.
+pub fn silta_binary() -> PathBuf {
+    let test = std::env::current_exe().expect("the test binary's path");
+    let binary = test.parent().and_then(|deps| deps.parent()).expect("the target directory").join("silta");
+    assert!(binary.exists(), "{} is built first (cargo build -p silta; tests/run does)", binary.display());
+    binary
+}
+
+/// A `silta` process with a clean environment plus `settings`; killed when
+/// dropped.
+pub struct SiltaProcess {
+    child: Child,
+}
+
+impl SiltaProcess {
+    /// Starts `silta <command>` with the environment variables `settings`.
+    pub fn start(command: &str, settings: &[(&str, &str)]) -> Self {
+        let mut process = Command::new(silta_binary());
+        process
+            .arg(command)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("SILTA_LOG__FILTER", "warn")
+            .stdout(Stdio::null());
+        for (name, value) in settings {
+            process.env(name, value);
+        }
+        Self { child: process.spawn().unwrap_or_else(|err| panic!("silta {command} starts: {err}")) }
+    }
+
+    /// SIGTERM, as an operator or Kubernetes stops a process.
+    pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends a signal by name (`STOP` freezes the process as a starved
+    /// machine would, `CONT` lets it go on).
+    pub fn signal(&self, name: &str) {
+        let status =
+            Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success(), "SIG{name} was delivered");
+    }
+
+    /// Waits up to `limit` for the process to exit by itself.
+    pub async fn exited_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// `kill -9`: no goodbye, no draining.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for SiltaProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A `silta signal` process driving the media nodes of a NATS cluster, with
+/// a signing key of its own so the test can issue the tokens it accepts.
+pub struct SignalProcess {
+    /// The process.
+    pub process: SiltaProcess,
+    /// Where it listens.
+    pub address: SocketAddr,
+    issuer: TokenIssuer,
+    key_file: PathBuf,
+}
+
+impl SignalProcess {
+    /// Starts one on a free loopback port and waits until it listens.
+    pub fn start(nats_url: &str) -> Self {
+        let key = SigningKey::generate("test").expect("a signing key");
+        let key_file = std::env::temp_dir().join(format!("silta-signal-key-{}.pem", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&key_file, key.to_pkcs8_pem()).expect("the key file is written");
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let bind = address.to_string();
+        let key_path = key_file.display().to_string();
+        let process = SiltaProcess::start(
+            "signal",
+            &[
+                ("SILTA_CLUSTER__NATS_URL", nats_url),
+                ("SILTA_SIGNAL__BIND", &bind),
+                ("SILTA_AUTH__SIGNING_KEY_FILE", &key_path),
+                ("SILTA_AUTH__SIGNING_KEY_ID", "test"),
+            ],
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(address).is_err() {
+            assert!(Instant::now() < deadline, "silta signal did not listen on {address} within 20 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { process, address, issuer: TokenIssuer::new(key, "silta"), key_file }
+    }
+
+    /// Stops it as an operator would (SIGTERM) and waits for it to exit.
+    pub async fn shut_down(mut self) {
+        self.process.terminate();
+        let status = self.process.exited_within(Duration::from_secs(10)).await;
+        assert!(status.is_some_and(|status| status.success()), "silta signal exits cleanly: {status:?}");
+    }
+}
+
+impl Drop for SignalProcess {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.key_file);
+    }
+}
+
+impl SignalEndpoint for SignalProcess {
+    fn ws_url(&self) -> String {
+        format!("ws://{}/v1/signal", self.address)
+    }
+
+    fn token(&self, subject: &str, role: Role, organisation: &str, languages: &[&str]) -> String {
+        let request = AccessTokenRequest {
+            subject: Subject::parse(subject).expect("a valid subject"),
+            role,
+            organisation: organisation.into(),
+            languages: languages.iter().map(|tag| LanguageTag::parse(*tag).expect("a language tag")).collect(),
+            rooms: Vec::new(),
+            lifetime_seconds: 600,
+        };
+        self.issuer.issue_access(&request).expect("a token is issued")
+    }
+}
