@@ -27,17 +27,22 @@ pub fn scenarios() -> Vec<super::Scenario> {
         ("a_burst_of_rooms_is_spread_over_the_nodes", || placement_burst().boxed()),
         ("a_killed_media_node_s_call_goes_on_on_another_node", || failover().boxed()),
         ("a_media_node_frozen_for_a_moment_keeps_its_call", || frozen_node().boxed()),
+        ("a_node_past_its_drain_deadline_hands_its_call_over", || drain_deadline().boxed()),
+        ("full_nodes_take_no_more_rooms_and_people_are_told", || capacity().boxed()),
         ("a_terminated_media_node_drains_keeps_its_call_and_leaves_after_it", || draining_process().boxed()),
         ("a_nats_outage_stops_no_call_and_everyone_comes_back", || nats_outage().boxed()),
     ]
 }
 
-/// A `silta sfu` node of the cluster.
-fn sfu_process(nats: &NatsServer, name: &str) -> SiltaProcess {
-    SiltaProcess::start(
-        "sfu",
-        &[("SILTA_CLUSTER__NATS_URL", &nats.url), ("SILTA_CLUSTER__NODE_ID", name), ("SILTA_SFU__BIND", "127.0.0.1:0")],
-    )
+/// A `silta sfu` node of the cluster, with `extra` settings.
+fn sfu_process(nats: &NatsServer, name: &str, extra: &[(&str, &str)]) -> SiltaProcess {
+    let mut settings = vec![
+        ("SILTA_CLUSTER__NATS_URL", nats.url.as_str()),
+        ("SILTA_CLUSTER__NODE_ID", name),
+        ("SILTA_SFU__BIND", "127.0.0.1:0"),
+    ];
+    settings.extend_from_slice(extra);
+    SiltaProcess::start("sfu", &settings)
 }
 
 /// Every peer receives `streams` streams that have had a packet since
@@ -56,11 +61,16 @@ struct ProcessCluster {
 
 impl ProcessCluster {
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// As [`start`](Self::start), the media nodes with `extra` settings.
+    async fn start_with(extra: &[(&str, &str)]) -> Self {
         assert!(in_loopback_only_namespace());
         let nats = NatsServer::start();
         let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
         let registry = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
-        let processes = [sfu_process(&nats, "sfu-a"), sfu_process(&nats, "sfu-b")];
+        let processes = [sfu_process(&nats, "sfu-a", extra), sfu_process(&nats, "sfu-b", extra)];
         wait_for_nodes(&registry, 2).await;
         let signal = SignalProcess::start(&nats.url);
         Self { nats, settings, processes, registry, signal }
@@ -168,6 +178,77 @@ async fn frozen_node() {
     assert_eq!(status.rooms, 1, "the call stayed on {name}");
     println!("  frozen node: {name} stopped for 1.2 s; its status lapsed, it answered the ping, the call stayed");
     cluster.signal.shut_down().await;
+}
+
+/// A node draining past its deadline leaves with its call still there: the
+/// call moves to the other node as on a failure and goes on.
+async fn drain_deadline() {
+    let mut cluster = ProcessCluster::start_with(&[("SILTA_CLUSTER__DRAIN_DEADLINE_SECONDS", "1")]).await;
+    let (_room, kiosk, advisor) = call(&cluster.signal, "kiosk-1", "advisor-1").await;
+    cluster.beats(2).await;
+    let holder = usize::from(status_of(&cluster.registry, "sfu-a").await.is_none_or(|status| status.rooms != 1));
+    cluster.processes[holder].terminate();
+    let status = cluster.processes[holder].exited_within(Duration::from_secs(5)).await;
+    assert!(status.is_some_and(|status| status.success()), "the node leaves after its deadline: {status:?}");
+    let left_at = silta_loadgen::probe::now_micros();
+    let peers = [&kiosk, &advisor];
+    wait_until(Duration::from_secs(10), "the call to flow again on the other node", || {
+        peers.iter().all(|peer| peer.rebuilds() == 1) && all_flowing_since(&peers, 2, left_at)
+    })
+    .await;
+    let other = status_of(&cluster.registry, ["sfu-b", "sfu-a"][holder]).await.expect("the other node is alive");
+    assert_eq!(other.rooms, 1, "the call is on the other node");
+    println!(
+        "  drain deadline: {} left after 1 s with its call; the call moved and goes on",
+        ["sfu-a", "sfu-b"][holder]
+    );
+    cluster.signal.shut_down().await;
+}
+
+/// Nodes take no more rooms than their capacity: two nodes of two rooms
+/// each and five sessions opened at once place four; the fifth session
+/// stands, and its people are told that media is unavailable.
+async fn capacity() {
+    let cluster = ProcessCluster::start_with(&[("SILTA_CLUSTER__NODE_CAPACITY_ROOMS", "2")]).await;
+    let mut kiosks = Vec::new();
+    let mut advisors = Vec::new();
+    for n in 0..5 {
+        kiosks.push(client(&cluster.signal, &format!("kiosk-{n}"), Role::Kiosk, "sp-kemi").await);
+        advisors.push(client(&cluster.signal, &format!("advisor-{n}"), Role::Advisor, "sp-kemi").await);
+    }
+    let opened = futures_util::future::join_all(advisors.iter_mut().enumerate().map(|(n, advisor)| {
+        advisor.request(serde_json::json!({"type": "session_open", "kiosk": format!("kiosk-{n}")}))
+    }))
+    .await;
+    assert!(
+        opened.iter().all(|reply| matches!(reply, Ok(silta_proto::v1::signal::ServerMessage::Joined(_)))),
+        "every session opens: {opened:?}"
+    );
+    let told = futures_util::future::join_all(advisors.iter_mut().map(told_media_unavailable)).await;
+    assert_eq!(told.iter().filter(|told| **told).count(), 1, "one session's advisor is told media is unavailable");
+    cluster.beats(2).await;
+    let rooms: Vec<u32> =
+        cluster.registry.live_nodes().await.expect("the registry reads").iter().map(|s| s.rooms).collect();
+    assert_eq!(rooms, vec![2, 2], "each node holds its capacity");
+    println!("  capacity: two nodes of 2 rooms, 5 sessions at once: 2 + 2 placed, the fifth told media is unavailable");
+    drop(kiosks);
+    cluster.signal.shut_down().await;
+}
+
+/// Whether the client is told `media_unavailable` within 3 s.
+async fn told_media_unavailable(client: &mut silta_loadgen::SignalClient) -> bool {
+    let wait = async {
+        loop {
+            match client.next().await {
+                Ok(silta_proto::v1::signal::ServerMessage::Error(error)) => {
+                    return error.code == silta_proto::v1::signal::ErrorCode::MediaUnavailable;
+                }
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(3), wait).await.unwrap_or(false)
 }
 
 /// The registry's view of one node.
