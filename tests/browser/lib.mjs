@@ -72,49 +72,59 @@ export async function eventually(probe, what, timeoutMs = 20_000) {
   throw new AssertionError(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
 }
 
+/**
+ * Starts the silta binary with `args` in a clean environment plus `env`
+ * (the runner's own SILTA_* variables would be refused as unknown
+ * settings), keeping what it logs (the last 200 kB) for a failing test to
+ * show; resolves once its standard output matches `ready`.
+ * @param {string[]} args @param {Record<string, string>} env @param {RegExp} ready
+ * @param {string} what @param {number} timeoutMs
+ */
+async function launchSilta(args, env, ready, what, timeoutMs) {
+  const child = spawn(siltaBinary, args, {
+    env: { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SILTA_'))), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const log = { text: '' };
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+    log.text = (log.text + chunk).slice(-200_000);
+    if (process.env.SILTA_TEST_LOG) process.stderr.write(chunk);
+  });
+  const match = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not get ready:\n${output}`)), timeoutMs);
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const found = output.match(ready);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}:\n${output}`));
+    });
+  });
+  return { child, log, match };
+}
+
 /** A `silta dev` process on free loopback ports with its own data directory. */
 export class Server {
   /** @param {{env?: Record<string, string>}} [options] further settings (e.g. a cluster's) */
   static async start({ env = {} } = {}) {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'silta-browser-'));
-    const child = spawn(siltaBinary, ['dev'], {
-      env: {
-        // Only the settings given here: the runner's own SILTA_* variables
-        // would be refused as unknown settings.
-        ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SILTA_'))),
-        SILTA_DATA_DIR: dataDir,
-        // The apps of this checkout, whichever checkout built the binary.
-        SILTA_WEB__ROOT: path.join(repository, 'web'),
-        SILTA_SIGNAL__BIND: '127.0.0.1:0',
-        SILTA_SFU__BIND: '127.0.0.1:0',
-        // Kept (not printed) for a failing test to show.
-        SILTA_LOG__FILTER: process.env.SILTA_TEST_LOG ?? 'info',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const log = { text: '' };
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-      log.text = (log.text + chunk).slice(-200_000);
-      if (process.env.SILTA_TEST_LOG) process.stderr.write(chunk);
-    });
-    const base = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`silta dev did not start:\n${output}`)), 30_000);
-      child.stdout.on('data', (chunk) => {
-        output += chunk;
-        const match = output.match(/Health\s+(http:\/\/[^/\s]+)\/healthz/);
-        if (match) {
-          clearTimeout(timer);
-          resolve(match[1]);
-        }
-      });
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`silta dev exited with ${code}:\n${output}`));
-      });
-    });
+    const { child, log, match } = await launchSilta(['dev'], {
+      SILTA_DATA_DIR: dataDir,
+      // The apps of this checkout, whichever checkout built the binary.
+      SILTA_WEB__ROOT: path.join(repository, 'web'),
+      SILTA_SIGNAL__BIND: '127.0.0.1:0',
+      SILTA_SFU__BIND: '127.0.0.1:0',
+      SILTA_LOG__FILTER: process.env.SILTA_TEST_LOG ?? 'warn',
+      ...env,
+    }, /Health\s+(http:\/\/[^/\s]+)\/healthz/, 'silta dev', 30_000);
+    const base = match[1];
     const server = new Server(child, base, dataDir);
     server.log = log;
     return server;
@@ -601,39 +611,14 @@ export class MediaCluster {
 
   /** Starts one `silta sfu` and waits until it has registered. @param {string} name */
   async startNode(name) {
-    const child = spawn(siltaBinary, ['sfu'], {
-      env: {
-        ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SILTA_'))),
-        SILTA_CLUSTER__NATS_URL: this.natsUrl,
-        SILTA_CLUSTER__NODE_ID: name,
-        SILTA_SFU__BIND: '127.0.0.1:0',
-        // Kept (not printed) for a failing test to show.
-        SILTA_LOG__FILTER: process.env.SILTA_TEST_LOG ?? 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const log = { text: '' };
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-      log.text = (log.text + chunk).slice(-200_000);
-      if (process.env.SILTA_TEST_LOG) process.stderr.write(chunk);
-    });
-    const port = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`silta sfu ${name} did not register:\n${output}`)), 20_000);
-      child.stdout.on('data', (chunk) => {
-        output += chunk;
-        const match = output.match(/serving media on udp:\/\/[^\s]*:(\d+)/);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      });
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`silta sfu ${name} exited with ${code}:\n${output}`));
-      });
-    });
+    const { child, log, match } = await launchSilta(['sfu'], {
+      SILTA_CLUSTER__NATS_URL: this.natsUrl,
+      SILTA_CLUSTER__NODE_ID: name,
+      SILTA_SFU__BIND: '127.0.0.1:0',
+      // Kept (not printed) for a failing test to show.
+      SILTA_LOG__FILTER: process.env.SILTA_TEST_LOG ?? 'info',
+    }, /serving media on udp:\/\/[^\s]*:(\d+)/, `silta sfu ${name}`, 20_000);
+    const port = Number(match[1]);
     return { name, port, child, log };
   }
 

@@ -17,7 +17,7 @@ use silta_sfu::{SfuHandle, SfuSettings};
 use silta_tests::media::{in_loopback_only_namespace, wait_until};
 use silta_tests::nats::NatsServer;
 use silta_tests::process::{SignalProcess, SiltaProcess};
-use silta_tests::signal::{RecordingMedia, SignalEndpoint, spawn_signal_with_media};
+use silta_tests::signal::{RecordingMedia, SignalEndpoint, SignalTestApp, spawn_signal_with_media};
 
 use crate::forwarding::client;
 
@@ -381,24 +381,49 @@ fn received(peer: &Peer) -> u64 {
     peer.received().iter().map(|track| track.stats.received).sum()
 }
 
+/// A private nats-server, two media nodes in the test's process and an
+/// in-process signal service placing rooms on them over NATS.
+struct InProcessCluster {
+    _nats: NatsServer,
+    settings: ClusterSettings,
+    a: Node,
+    b: Node,
+    signal: SignalTestApp,
+}
+
+impl InProcessCluster {
+    async fn start() -> Self {
+        assert!(in_loopback_only_namespace());
+        let nats = NatsServer::start();
+        let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
+        let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
+        let a = node(&cluster, "sfu-a").await;
+        let b = node(&cluster, "sfu-b").await;
+        let media = NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes");
+        wait_for_nodes(&cluster, 2).await;
+        let signal = spawn_signal_with_media(Arc::new(media), Arc::new(RecordingMedia::default()), |_| {}).await;
+        Self { _nats: nats, settings, a, b, signal }
+    }
+
+    async fn stop(self) {
+        self.signal.shut_down().await;
+        self.a.agent.stop().await;
+        self.b.agent.stop().await;
+    }
+}
+
 async fn placement() {
-    assert!(in_loopback_only_namespace());
-    let nats = NatsServer::start();
-    let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
-    let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
-    let a = node(&cluster, "sfu-a").await;
-    let b = node(&cluster, "sfu-b").await;
-    let media = NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes");
-    let signal = spawn_signal_with_media(Arc::new(media), Arc::new(RecordingMedia::default()), |_| {}).await;
+    let setup = InProcessCluster::start().await;
+    let (settings, a, b, signal) = (&setup.settings, &setup.a, &setup.b, &setup.signal);
 
     // Both nodes are empty: the first room goes to one of them.
-    let (_, first_kiosk, first_advisor) = call(&signal, "kiosk-1", "advisor-1").await;
+    let (_, first_kiosk, first_advisor) = call(signal, "kiosk-1", "advisor-1").await;
     let first = (first_kiosk, first_advisor);
-    let (loaded, other) = if rooms_on(&a).await == 1 { (&a, &b) } else { (&b, &a) };
+    let (loaded, other) = if rooms_on(a).await == 1 { (a, b) } else { (b, a) };
     assert_eq!((rooms_on(loaded).await, rooms_on(other).await), (1, 0), "the first room is on one node");
     // Once the heartbeat says so, the next room goes to the other node.
     tokio::time::sleep(Duration::from_millis(2 * settings.heartbeat_ms)).await;
-    let second = call(&signal, "kiosk-2", "advisor-2").await;
+    let second = call(signal, "kiosk-2", "advisor-2").await;
     assert_eq!((rooms_on(loaded).await, rooms_on(other).await), (1, 1), "the second room is on the less-loaded node");
 
     // The node with the first call drains: it takes no new room, and its
@@ -406,7 +431,7 @@ async fn placement() {
     loaded.agent.drain();
     tokio::time::sleep(Duration::from_millis(2 * settings.heartbeat_ms)).await;
     let before = received(&first.0) + received(&first.1);
-    let third = call(&signal, "kiosk-3", "advisor-3").await;
+    let third = call(signal, "kiosk-3", "advisor-3").await;
     assert_eq!((rooms_on(loaded).await, rooms_on(other).await), (1, 2), "a draining node took a new room");
     wait_until(Duration::from_secs(5), "the draining node's call to go on", || {
         received(&first.0) + received(&first.1) > before + 100
@@ -418,9 +443,7 @@ async fn placement() {
         other.agent.node().node
     );
     drop((first, second, third));
-    signal.shut_down().await;
-    a.agent.stop().await;
-    b.agent.stop().await;
+    setup.stop().await;
 }
 
 /// Rooms opened all at once (a morning's first check-ins at many service
@@ -429,20 +452,13 @@ async fn placement() {
 /// emptiest.
 async fn placement_burst() {
     const ROOMS: usize = 16;
-    assert!(in_loopback_only_namespace());
-    let nats = NatsServer::start();
-    let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
-    let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
-    let a = node(&cluster, "sfu-a").await;
-    let b = node(&cluster, "sfu-b").await;
-    let media = NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes");
-    wait_for_nodes(&cluster, 2).await;
-    let signal = spawn_signal_with_media(Arc::new(media), Arc::new(RecordingMedia::default()), |_| {}).await;
+    let setup = InProcessCluster::start().await;
+    let (a, b, signal) = (&setup.a, &setup.b, &setup.signal);
     let mut kiosks = Vec::new();
     let mut advisors = Vec::new();
     for n in 0..ROOMS {
-        kiosks.push(client(&signal, &format!("kiosk-{n}"), Role::Kiosk, "sp-kemi").await);
-        advisors.push(client(&signal, &format!("advisor-{n}"), Role::Advisor, "sp-kemi").await);
+        kiosks.push(client(signal, &format!("kiosk-{n}"), Role::Kiosk, "sp-kemi").await);
+        advisors.push(client(signal, &format!("advisor-{n}"), Role::Advisor, "sp-kemi").await);
     }
     let started = std::time::Instant::now();
     let opened = futures_util::future::join_all(advisors.iter_mut().enumerate().map(|(n, advisor)| {
@@ -451,16 +467,14 @@ async fn placement_burst() {
     .await;
     assert!(opened.iter().all(Result::is_ok), "every session opened: {opened:?}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while rooms_on(&a).await + rooms_on(&b).await < ROOMS {
+    while rooms_on(a).await + rooms_on(b).await < ROOMS {
         assert!(tokio::time::Instant::now() < deadline, "the rooms were not all opened on a node within 10 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let placed = started.elapsed();
-    let (on_a, on_b) = (rooms_on(&a).await, rooms_on(&b).await);
+    let (on_a, on_b) = (rooms_on(a).await, rooms_on(b).await);
     println!("  placement burst: {ROOMS} rooms opened at once in {placed:?}: {on_a} on sfu-a, {on_b} on sfu-b");
     assert!(on_a.abs_diff(on_b) <= 1, "{ROOMS} rooms placed at once were not spread: {on_a} and {on_b}");
     drop(kiosks);
-    signal.shut_down().await;
-    a.agent.stop().await;
-    b.agent.stop().await;
+    setup.stop().await;
 }

@@ -47,6 +47,12 @@ impl World {
         attached.participant
     }
 
+    /// A connection that authenticates with a resume token, now.
+    fn resume(&mut self, identity: Identity, resume_token: &str) -> super::Attached {
+        let now = self.now;
+        self.hub.attach(identity, Some(resume_token), None, fresh(), now)
+    }
+
     fn effects(&mut self) -> Effects {
         self.hub.take_effects()
     }
@@ -530,14 +536,7 @@ fn dropped_client_resumes_within_the_window_as_the_same_participant() {
             .any(|m| matches!(m, ServerMessage::ParticipantReconnecting(r) if r.participant == cast.kiosk))
     );
     cast.world.advance(Duration::from_secs(20));
-    let now = cast.world.now;
-    let again = cast.world.hub.attach(
-        identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]),
-        Some(&resume_token),
-        None,
-        fresh(),
-        now,
-    );
+    let again = cast.world.resume(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), &resume_token);
     assert!(again.welcome.resumed);
     assert_eq!(again.participant, cast.kiosk);
     assert_eq!(again.welcome.rooms.len(), 1);
@@ -549,13 +548,7 @@ fn dropped_client_resumes_within_the_window_as_the_same_participant() {
             .any(|m| matches!(m, ServerMessage::ParticipantReconnected(r) if r.participant == cast.kiosk))
     );
     // The old token is spent.
-    let third = cast.world.hub.attach(
-        identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]),
-        Some(&resume_token),
-        None,
-        fresh(),
-        now,
-    );
+    let third = cast.world.resume(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), &resume_token);
     assert!(!third.welcome.resumed);
     let _ = room;
 }
@@ -564,14 +557,7 @@ fn dropped_client_resumes_within_the_window_as_the_same_participant() {
 fn resume_token_of_someone_else_does_not_resume() {
     let mut cast = cast();
     let token = cast.world.hub.clients[&cast.kiosk].resume_token.clone();
-    let now = cast.world.now;
-    let other = cast.world.hub.attach(
-        identity("advisor-9", Role::Advisor, "sp-kemi", &["fi"]),
-        Some(&token),
-        None,
-        fresh(),
-        now,
-    );
+    let other = cast.world.resume(identity("advisor-9", Role::Advisor, "sp-kemi", &["fi"]), &token);
     assert!(!other.welcome.resumed);
     assert_ne!(other.participant, cast.kiosk);
 }
@@ -723,14 +709,7 @@ fn the_resume_window_counts_from_the_start_of_a_silent_outage() {
     // 28 s after the outage began (one 2 s heartbeat after last heard): the
     // kiosk is back in the same call.
     cast.world.advance(Duration::from_secs(2 + 28 - 12));
-    let now = cast.world.now;
-    let again = cast.world.hub.attach(
-        identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]),
-        Some(&resume_token),
-        None,
-        fresh(),
-        now,
-    );
+    let again = cast.world.resume(identity("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]), &resume_token);
     assert!(again.welcome.resumed, "a 28 s outage resumes");
     assert_eq!(again.welcome.rooms.first().map(|state| &state.room), Some(&room));
 
