@@ -16,7 +16,7 @@ use silta_proto::v1::Role;
 use silta_sfu::{SfuHandle, SfuSettings};
 use silta_tests::media::{in_loopback_only_namespace, wait_until};
 use silta_tests::nats::NatsServer;
-use silta_tests::process::{SignalProcess, SiltaProcess};
+use silta_tests::process::{Blackhole, SignalProcess, SiltaProcess};
 use silta_tests::signal::{RecordingMedia, SignalEndpoint, SignalTestApp, spawn_signal_with_media};
 
 use crate::forwarding::client;
@@ -27,6 +27,7 @@ pub fn scenarios() -> Vec<super::Scenario> {
         ("a_burst_of_rooms_is_spread_over_the_nodes", || placement_burst().boxed()),
         ("a_killed_media_node_s_call_goes_on_on_another_node", || failover().boxed()),
         ("a_media_node_frozen_for_a_moment_keeps_its_call", || frozen_node().boxed()),
+        ("a_media_node_cut_off_from_nats_silently_hands_its_call_over", || node_cut_off().boxed()),
         ("a_node_past_its_drain_deadline_hands_its_call_over", || drain_deadline().boxed()),
         ("full_nodes_take_no_more_rooms_and_people_are_told", || capacity().boxed()),
         ("a_terminated_media_node_drains_keeps_its_call_and_leaves_after_it", || draining_process().boxed()),
@@ -177,6 +178,47 @@ async fn frozen_node() {
     let status = status_of(&cluster.registry, name).await.expect("the frozen node is back in the registry");
     assert_eq!(status.rooms, 1, "the call stayed on {name}");
     println!("  frozen node: {name} stopped for 1.2 s; its status lapsed, it answered the ping, the call stayed");
+    cluster.signal.shut_down().await;
+}
+
+/// A media node whose link to NATS goes silent (its packets dropped, the
+/// socket kept) misses its heartbeats and does not answer the ping: its
+/// call moves to the other node and goes on. When the link is back the node
+/// registers again and closes its old copy of the room, which the registry
+/// now places elsewhere.
+async fn node_cut_off() {
+    let cluster = ProcessCluster::start().await;
+    let (_room, kiosk, advisor) = call(&cluster.signal, "kiosk-1", "advisor-1").await;
+    cluster.beats(2).await;
+    let holder = usize::from(status_of(&cluster.registry, "sfu-a").await.is_none_or(|status| status.rooms != 1));
+    let (name, other) = [("sfu-a", "sfu-b"), ("sfu-b", "sfu-a")][holder];
+    let port = cluster.processes[holder].tcp_port_to(cluster.nats.port()).expect("the node's connection to NATS");
+    let started = std::time::Instant::now();
+    let cut = Blackhole::tcp(&[port]);
+    let peers = [&kiosk, &advisor];
+    wait_until(Duration::from_secs(10), "both peers to rebuild their media", || {
+        peers.iter().all(|peer| peer.rebuilds() == 1)
+    })
+    .await;
+    let rebuilt_at = silta_loadgen::probe::now_micros();
+    wait_until(Duration::from_secs(10), "the call to flow on the other node", || {
+        all_flowing_since(&peers, 2, rebuilt_at)
+    })
+    .await;
+    let moved = started.elapsed();
+    drop(cut);
+    let back = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while status_of(&cluster.registry, name).await.is_none_or(|status| status.rooms != 0) {
+        assert!(tokio::time::Instant::now() < deadline, "{name} did not come back without the moved room");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = status_of(&cluster.registry, other).await.expect("the other node is alive");
+    assert_eq!(status.rooms, 1, "the call is on {other}");
+    println!(
+        "  NATS cut: {name} cut off silently; the call flowed on {other} after {moved:?}; {name} was back without the old room {:?} after the link returned",
+        back.elapsed()
+    );
     cluster.signal.shut_down().await;
 }
 

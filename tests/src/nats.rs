@@ -29,6 +29,11 @@ impl NatsServer {
         Self { url: format!("nats://127.0.0.1:{port}"), port, child, store }
     }
 
+    /// Its client port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Stops the server (an outage); its store stays for [`Self::restart`].
     pub fn stop(&mut self) {
         let _ = self.child.kill();

@@ -150,3 +150,61 @@ impl SignalEndpoint for SignalProcess {
         self.issuer.issue_access(&request).expect("a token is issued")
     }
 }
+
+impl SiltaProcess {
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The local TCP port of this process's connection to `server_port` on
+    /// loopback (e.g. its NATS connection), read from `ss`.
+    pub fn tcp_port_to(&self, server_port: u16) -> Option<u16> {
+        let output = Command::new("ss").args(["-tnpH"]).output().expect("ss runs");
+        let pid = format!("pid={},", self.id());
+        String::from_utf8_lossy(&output.stdout).lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, peer) = (fields.get(3)?, fields.get(4)?);
+            (line.contains(&pid) && peer.rsplit(':').next()? == server_port.to_string())
+                .then(|| local.rsplit(':').next()?.parse().ok())?
+        })
+    }
+}
+
+/// Every loopback packet from or to some TCP ports vanishes, as on a link
+/// that went silent: nothing is closed or refused. `tc` on `lo` of the
+/// test's network namespace classifies them into an HTB class of 8 bit/s
+/// with a one-packet queue (the kernel here has no drop action). Lifted
+/// when dropped.
+pub struct Blackhole;
+
+impl Blackhole {
+    /// Starts dropping the ports' packets.
+    pub fn tcp(ports: &[u16]) -> Self {
+        tc(&["qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "10"]);
+        tc(&["class", "add", "dev", "lo", "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"]);
+        tc(&["class", "add", "dev", "lo", "parent", "1:", "classid", "1:20", "htb", "rate", "8bit", "ceil", "8bit"]);
+        tc(&["qdisc", "add", "dev", "lo", "parent", "1:20", "handle", "20:", "pfifo", "limit", "1"]);
+        for port in ports {
+            let port = port.to_string();
+            for direction in ["sport", "dport"] {
+                tc(&[
+                    "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1", "u32", "match", "ip",
+                    "protocol", "6", "0xff", "match", "ip", direction, &port, "0xffff", "flowid", "1:20",
+                ]);
+            }
+        }
+        Self
+    }
+}
+
+impl Drop for Blackhole {
+    fn drop(&mut self) {
+        let _ = Command::new("tc").args(["qdisc", "del", "dev", "lo", "root"]).status();
+    }
+}
+
+fn tc(args: &[&str]) {
+    let output = Command::new("tc").args(args).output().expect("tc runs");
+    assert!(output.status.success(), "tc {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+}

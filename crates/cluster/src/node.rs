@@ -40,6 +40,7 @@ impl MediaNodeAgent {
         let tasks = vec![
             tokio::spawn(serve_commands(cluster.client.clone(), commands, sfu.clone(), draining.clone())),
             tokio::spawn(answer_pings(cluster.client.clone(), pings, sfu.clone())),
+            tokio::spawn(drop_rooms_placed_elsewhere(cluster.clone(), node.clone(), sfu.clone())),
             tokio::spawn(publish_events(cluster.clone(), node.clone(), sfu.events())),
             tokio::spawn(status.beat()),
         ];
@@ -124,6 +125,30 @@ async fn answer_pings(client: async_nats::Client, mut pings: async_nats::Subscri
             let _ = sfu.stats().await;
             let _ = client.publish(reply_to, Vec::new().into()).await;
         });
+    }
+}
+
+/// Every few heartbeats, closes the rooms here that the room registry no
+/// longer places on this run: after a false alarm (the node was cut off or
+/// starved long enough to be judged gone, and its rooms moved) the old
+/// copies would otherwise stay open here, counted as load, until the node
+/// restarts. Nothing is closed while the registry cannot be read.
+async fn drop_rooms_placed_elsewhere(cluster: Cluster, node: NodeRef, sfu: SfuHandle) {
+    let mut tick = tokio::time::interval(cluster.settings.heartbeat() * 8);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for room in sfu.rooms().await {
+            let placed = match cluster.rooms.get(room.as_str()).await {
+                Ok(Some(value)) => serde_json::from_slice::<NodeRef>(&value).ok(),
+                Ok(None) => None,
+                Err(_) => break,
+            };
+            if placed.as_ref() != Some(&node) {
+                tracing::info!(%room, "a room placed on another node was closed here");
+                sfu.execute(MediaCommand::CloseRoom { room }).await;
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use silta_proto::v1::RoomId;
 use silta_proto::v1::media::{MediaCommand, MediaErrorCode, MediaEvent, MediaResult};
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -55,6 +56,7 @@ pub enum StartError {
 enum Job {
     Command(MediaCommand, oneshot::Sender<MediaResult>),
     Stats(oneshot::Sender<SfuStats>),
+    Rooms(oneshot::Sender<Vec<RoomId>>),
 }
 
 /// Counters and the forwarding-latency distribution of a node.
@@ -170,6 +172,15 @@ impl SfuHandle {
         answer.await.unwrap_or_default()
     }
 
+    /// The rooms open here.
+    pub async fn rooms(&self) -> Vec<RoomId> {
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job::Rooms(reply)).await.is_err() {
+            return Vec::new();
+        }
+        answer.await.unwrap_or_default()
+    }
+
     /// Datagrams dropped by the test impairment so far.
     pub fn impairment_drops(&self) -> u64 {
         self.impairment_drops.load(Ordering::Relaxed)
@@ -269,6 +280,9 @@ async fn run(
                             rooms: core.room_count(),
                             peers: core.peer_count(),
                         });
+                    }
+                    Some(Job::Rooms(reply)) => {
+                        let _ = reply.send(core.room_ids());
                     }
                     None => break,
                 }

@@ -353,6 +353,11 @@ impl SfuCore {
         self.rooms.len()
     }
 
+    /// The open rooms.
+    pub fn room_ids(&self) -> Vec<RoomId> {
+        self.rooms.keys().cloned().collect()
+    }
+
     /// Number of peers (participants with media) on this node.
     pub fn peer_count(&self) -> usize {
         self.peers.len()
