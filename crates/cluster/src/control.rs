@@ -2,9 +2,9 @@
 //! least-loaded live media node, media commands by NATS request/reply,
 //! node events by subscription.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -26,6 +26,9 @@ pub struct NatsMedia {
     /// (a burst of new rooms must not all land on one node between two
     /// heartbeats): node → (status time, rooms added).
     placed_since: Mutex<HashMap<NodeId, (u64, u32)>>,
+    /// Runs the watcher judged gone while their last status may still look
+    /// fresh: no room is placed on them.
+    gone: Arc<Mutex<HashSet<NodeRef>>>,
     next_request: AtomicU64,
 }
 
@@ -49,13 +52,24 @@ impl NatsMedia {
             }
         });
         let (lost, _) = broadcast::channel(256);
-        tokio::spawn(watch_nodes(cluster.clone(), lost.clone()));
-        Ok(Self { cluster, events, lost, placed_since: Mutex::new(HashMap::new()), next_request: AtomicU64::new(0) })
+        let gone = Arc::new(Mutex::new(HashSet::new()));
+        tokio::spawn(watch_nodes(cluster.clone(), lost.clone(), gone.clone()));
+        Ok(Self {
+            cluster,
+            events,
+            lost,
+            placed_since: Mutex::new(HashMap::new()),
+            gone,
+            next_request: AtomicU64::new(0),
+        })
     }
 
     /// The nodes whose heartbeat has not lapsed.
     pub async fn live_nodes(&self) -> Result<Vec<NodeStatus>, ClusterError> {
-        read_live_nodes(&self.cluster).await
+        let mut live = read_live_nodes(&self.cluster).await?;
+        let gone = self.gone.lock().unwrap_or_else(|poison| poison.into_inner());
+        live.retain(|status| !gone.contains(&status.node));
+        Ok(live)
     }
 
     /// The room's node if another signal process (or this one, before a
@@ -155,6 +169,11 @@ impl Cluster {
 }
 
 async fn read_live_nodes(cluster: &Cluster) -> Result<Vec<NodeStatus>, ClusterError> {
+    read_nodes(cluster, cluster.settings.node_ttl_ms).await
+}
+
+/// The statuses written within the last `max_age_ms`.
+async fn read_nodes(cluster: &Cluster, max_age_ms: u64) -> Result<Vec<NodeStatus>, ClusterError> {
     // The bucket's keys from its stream's subjects: plain requests, each
     // bounded by the request timeout. (`Store::keys` runs an ordered
     // consumer, which on nats-server 2.9 can wait forever when an entry
@@ -173,7 +192,7 @@ async fn read_live_nodes(cluster: &Cluster) -> Result<Vec<NodeStatus>, ClusterEr
     for key in keys {
         let Some(value) = cluster.nodes.get(key.as_str()).await.map_err(nats_error)? else { continue };
         match serde_json::from_slice::<NodeStatus>(&value) {
-            Ok(status) if now.saturating_sub(status.updated_ms) <= cluster.settings.node_ttl_ms => nodes.push(status),
+            Ok(status) if now.saturating_sub(status.updated_ms) <= max_age_ms => nodes.push(status),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, node = %key, "an unreadable node status was skipped"),
         }
@@ -188,14 +207,20 @@ async fn read_live_nodes(cluster: &Cluster) -> Result<Vec<NodeStatus>, ClusterEr
 /// read nothing is reported, and after it can be read again the nodes get
 /// one node TTL to write their status before a silence counts (otherwise
 /// every node would look lapsed the moment NATS came back).
-async fn watch_nodes(cluster: Cluster, lost: broadcast::Sender<NodeRef>) {
+async fn watch_nodes(cluster: Cluster, lost: broadcast::Sender<NodeRef>, gone: Arc<Mutex<HashSet<NodeRef>>>) {
     let mut known: HashMap<NodeId, u64> = HashMap::new();
+    // Runs that answered while late, told once per stall.
+    let mut late: HashSet<NodeRef> = HashSet::new();
     let mut readable_since: Option<std::time::Instant> = None;
     let mut tick = tokio::time::interval(cluster.settings.heartbeat() / 2);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let live = match read_live_nodes(&cluster).await {
+        // Two heartbeats without a status make a run suspect; a suspect is
+        // judged by its ping, so a dead process is found in about half a
+        // second and a slow one is left alone.
+        let suspect_after = u64::try_from((cluster.settings.heartbeat() * 2).as_millis()).unwrap_or(u64::MAX);
+        let live = match read_nodes(&cluster, suspect_after.min(cluster.settings.node_ttl_ms)).await {
             Ok(live) => live,
             Err(err) => {
                 if readable_since.take().is_some() {
@@ -212,31 +237,70 @@ async fn watch_nodes(cluster: Cluster, lost: broadcast::Sender<NodeRef>) {
             known.extend(alive);
             continue;
         }
+        late.retain(|run| alive.get(&run.node) != Some(&run.epoch));
+        // A run judged gone that writes fresh statuses again (its link came
+        // back) may take rooms again.
+        gone.lock().unwrap_or_else(|poison| poison.into_inner()).retain(|run| alive.get(&run.node) != Some(&run.epoch));
         let mut still = alive.clone();
         for (node, epoch) in &known {
             if alive.get(node) == Some(epoch) {
                 continue;
             }
             let run = NodeRef { node: node.clone(), epoch: *epoch };
-            // A run whose status lapsed may only be starved for a moment (a
-            // loaded machine): one that still answers keeps its rooms. A
-            // dead process has no responder, so a kill costs no wait; a
-            // silent machine costs the probe's timeout.
-            if !alive.contains_key(node) && answers(&cluster, &run).await {
-                tracing::warn!(%node, epoch, "media node's status is late but it answers: its rooms stay");
-                still.insert(node.clone(), *epoch);
-                continue;
+            // A suspect may only be starved for a moment (a loaded machine):
+            // one that answers keeps its rooms. A dead process has no
+            // responder, so a kill is judged at once; a run that is silent
+            // is judged once its status is older than the node TTL as well.
+            if !alive.contains_key(node) {
+                let expired = status_age(&cluster, &run).await.is_none_or(|age| age > cluster.settings.node_ttl_ms);
+                match probe(&cluster, &run).await {
+                    Probe::Answered => {
+                        if late.insert(run) {
+                            tracing::warn!(%node, epoch, "media node's status is late but it answers: its rooms stay");
+                        }
+                        still.insert(node.clone(), *epoch);
+                        continue;
+                    }
+                    Probe::Silent if !expired => {
+                        still.insert(node.clone(), *epoch);
+                        continue;
+                    }
+                    Probe::Silent | Probe::NoResponder => {}
+                }
             }
             tracing::warn!(%node, epoch, "media node lost");
+            gone.lock().unwrap_or_else(|poison| poison.into_inner()).insert(run.clone());
             let _ = lost.send(run);
         }
         known = still;
     }
 }
 
-/// Whether a node's run answers a ping within half a node TTL.
-async fn answers(cluster: &Cluster, run: &NodeRef) -> bool {
+/// What a ping to a node's run found.
+enum Probe {
+    /// The run answered: alive, maybe slow.
+    Answered,
+    /// Nobody serves the run's subject: its process is gone.
+    NoResponder,
+    /// No answer within half a node TTL: frozen, cut off or gone silently.
+    Silent,
+}
+
+/// Pings a node's run.
+async fn probe(cluster: &Cluster, run: &NodeRef) -> Probe {
     let subject = cluster.settings.ping_subject(&run.node, run.epoch);
-    let probe = cluster.client.request(subject, Vec::new().into());
-    matches!(tokio::time::timeout(cluster.settings.node_ttl() / 2, probe).await, Ok(Ok(_)))
+    let request = cluster.client.request(subject, Vec::new().into());
+    match tokio::time::timeout(cluster.settings.node_ttl() / 2, request).await {
+        Ok(Ok(_)) => Probe::Answered,
+        Ok(Err(err)) if err.kind() == async_nats::RequestErrorKind::NoResponders => Probe::NoResponder,
+        Ok(Err(_)) | Err(_) => Probe::Silent,
+    }
+}
+
+/// How old the run's status in the registry is, in milliseconds (none when
+/// the registry holds no status of this run).
+async fn status_age(cluster: &Cluster, run: &NodeRef) -> Option<u64> {
+    let value = cluster.nodes.get(run.node.as_str()).await.ok()??;
+    let status: NodeStatus = serde_json::from_slice(&value).ok()?;
+    (status.node == *run).then(|| now_ms().saturating_sub(status.updated_ms))
 }
