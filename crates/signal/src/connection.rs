@@ -323,6 +323,11 @@ impl Connection {
     async fn dispatch(&mut self, message: ClientMessage) -> Result<ServerMessage, SignalError> {
         let id = message.request_id().clone();
         let Some(session) = &self.session else { return Err(SignalError::NotAuthenticated) };
+        // A heartbeat changes nothing: answered here, it never becomes a hub
+        // input (nor, with several signal nodes, a replicated one).
+        if matches!(message, ClientMessage::Ping(_)) {
+            return Ok(ServerMessage::Ack(Ack { id }));
+        }
         let new_room = matches!(&message, ClientMessage::SessionOpen(open) if open.room.is_none()).then(fresh_room);
         let input =
             HubInput::Client { participant: session.participant.clone(), epoch: session.epoch, new_room, message };

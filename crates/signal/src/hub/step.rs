@@ -90,6 +90,8 @@ impl Hub {
         let joined = |room| Ok(answer(ServerMessage::Joined(Joined { id: Some(id.clone()), room })));
         match message {
             ClientMessage::Auth(_) => Err(SignalError::InvalidState("this connection is already authenticated")),
+            // The connection answers heartbeats itself; one that reaches
+            // the hub is answered the same way.
             ClientMessage::Ping(_) => ack(),
             ClientMessage::PresenceSet(m) => {
                 self.set_presence(me, m.status, now)?;
