@@ -24,7 +24,6 @@ import {
   openStaff,
   participantsByRole,
   sdpSize,
-  serverMediaPort,
   sleep,
   startFrameWatch,
 } from './lib.mjs';
@@ -801,11 +800,11 @@ export const flows = [
             const byRole = await participantsByRole(person.page);
             person.ids = person.others.flatMap((role) => byRole[role] ?? []);
           }
-          const holder = cluster.nodeAt(await serverMediaPort(kiosk));
+          const holder = cluster.nodeAt(await mediaPort(kiosk, 'remote'));
           assert(holder, 'the call runs on one of the cluster\'s nodes');
           const spare = cluster.nodes.find((node) => node !== holder);
           for (const { page, who } of people) {
-            assert((await serverMediaPort(page)) === holder.port, `${who} is on ${holder.name} with the others`);
+            assert((await mediaPort(page, 'remote')) === holder.port, `${who} is on ${holder.name} with the others`);
             await page.evaluate(() => { window.__mediaBeforeFailover = window.siltaApp.session.media; });
           }
           const roomBefore = await participantsByRole(advisor);
@@ -834,7 +833,7 @@ export const flows = [
           process.stdout.write(`[media again on ${spare.name} ${restored} ms after kill -9 of ${holder.name}] `);
           for (const { page, who, others } of people) await assertMediaFlows(page, who, others);
           for (const { page, who } of people) {
-            assert((await serverMediaPort(page)) === spare.port, `${who}'s media runs on ${spare.name} now`);
+            assert((await mediaPort(page, 'remote')) === spare.port, `${who}'s media runs on ${spare.name} now`);
           }
           // The kiosk never left the call: same room, same participants, and
           // no screen but the call's.

@@ -231,18 +231,21 @@ export class CablePull {
 }
 
 /**
- * The UDP port a page's peer connection uses (its selected local candidate).
+ * A UDP port of a page's peer connection, from its selected candidate pair:
+ * the page's own (`local`) or the media server's it is up with (`remote`);
+ * null before the pair is selected.
  * @param {import('playwright-core').Page} page
+ * @param {'local' | 'remote'} [side]
  */
-export function mediaPort(page) {
-  return page.evaluate(async () => {
+export function mediaPort(page, side = 'local') {
+  return page.evaluate(async (remote) => {
     const report = await window.siltaApp.session.media.pc.getStats();
     let pair = null;
     report.forEach((entry) => {
       if (entry.type === 'candidate-pair' && entry.nominated && entry.state === 'succeeded') pair = entry;
     });
-    return pair ? report.get(pair.localCandidateId)?.port ?? null : null;
-  });
+    return pair ? report.get(remote ? pair.remoteCandidateId : pair.localCandidateId)?.port ?? null : null;
+  }, side === 'remote');
 }
 
 /**
@@ -639,20 +642,4 @@ export class MediaCluster {
     await ended(this.nats);
     rmSync(this.store, { recursive: true, force: true });
   }
-}
-
-/**
- * The UDP port of the media server a page's connection is up with (the
- * remote side of its selected candidate pair), or null.
- * @param {import('playwright-core').Page} page
- */
-export function serverMediaPort(page) {
-  return page.evaluate(async () => {
-    const report = await window.siltaApp.session.media.pc.getStats();
-    let pair = null;
-    report.forEach((entry) => {
-      if (entry.type === 'candidate-pair' && entry.nominated && entry.state === 'succeeded') pair = entry;
-    });
-    return pair ? report.get(pair.remoteCandidateId)?.port ?? null : null;
-  });
 }

@@ -81,7 +81,23 @@ impl ProcessCluster {
     async fn beats(&self, beats: u64) {
         tokio::time::sleep(Duration::from_millis(beats * self.settings.heartbeat_ms)).await;
     }
+
+    /// A call of kiosk-1 and advisor-1, and the index in `processes` of the
+    /// node holding it, once the registry says so.
+    async fn call_and_holder(&self) -> (silta_proto::v1::RoomId, Peer, Peer, usize) {
+        let (room, kiosk, advisor) = call(&self.signal, "kiosk-1", "advisor-1").await;
+        self.beats(2).await;
+        let holder = usize::from(status_of(&self.registry, "sfu-a").await.is_none_or(|status| status.rooms != 1));
+        (room, kiosk, advisor, holder)
+    }
 }
+
+/// The other node's index.
+const fn other_index(index: usize) -> usize {
+    1 - index
+}
+
+const NAMES: [&str; 2] = ["sfu-a", "sfu-b"];
 
 fn all_flowing_since(peers: &[&Peer], streams: usize, since_us: u64) -> bool {
     peers.iter().all(|peer| {
@@ -161,9 +177,7 @@ async fn failover() {
 /// ping once it runs again: its call is not moved.
 async fn frozen_node() {
     let cluster = ProcessCluster::start().await;
-    let (_room, kiosk, advisor) = call(&cluster.signal, "kiosk-1", "advisor-1").await;
-    cluster.beats(2).await;
-    let holder = usize::from(status_of(&cluster.registry, "sfu-a").await.is_none_or(|status| status.rooms != 1));
+    let (_room, kiosk, advisor, holder) = cluster.call_and_holder().await;
     cluster.processes[holder].signal("STOP");
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     cluster.processes[holder].signal("CONT");
@@ -174,7 +188,7 @@ async fn frozen_node() {
     .await;
     cluster.beats(4).await;
     assert_eq!((kiosk.rebuilds(), advisor.rebuilds()), (0, 0), "a node frozen for 1.2 s lost its call");
-    let name = ["sfu-a", "sfu-b"][holder];
+    let name = NAMES[holder];
     let status = status_of(&cluster.registry, name).await.expect("the frozen node is back in the registry");
     assert_eq!(status.rooms, 1, "the call stayed on {name}");
     println!("  frozen node: {name} stopped for 1.2 s; its status lapsed, it answered the ping, the call stayed");
@@ -188,10 +202,8 @@ async fn frozen_node() {
 /// now places elsewhere.
 async fn node_cut_off() {
     let cluster = ProcessCluster::start().await;
-    let (_room, kiosk, advisor) = call(&cluster.signal, "kiosk-1", "advisor-1").await;
-    cluster.beats(2).await;
-    let holder = usize::from(status_of(&cluster.registry, "sfu-a").await.is_none_or(|status| status.rooms != 1));
-    let (name, other) = [("sfu-a", "sfu-b"), ("sfu-b", "sfu-a")][holder];
+    let (_room, kiosk, advisor, holder) = cluster.call_and_holder().await;
+    let (name, other) = (NAMES[holder], NAMES[other_index(holder)]);
     let port = cluster.processes[holder].tcp_port_to(cluster.nats.port()).expect("the node's connection to NATS");
     let started = std::time::Instant::now();
     let cut = Blackhole::tcp(&[port]);
@@ -226,9 +238,7 @@ async fn node_cut_off() {
 /// call moves to the other node as on a failure and goes on.
 async fn drain_deadline() {
     let mut cluster = ProcessCluster::start_with(&[("SILTA_CLUSTER__DRAIN_DEADLINE_SECONDS", "1")]).await;
-    let (_room, kiosk, advisor) = call(&cluster.signal, "kiosk-1", "advisor-1").await;
-    cluster.beats(2).await;
-    let holder = usize::from(status_of(&cluster.registry, "sfu-a").await.is_none_or(|status| status.rooms != 1));
+    let (_room, kiosk, advisor, holder) = cluster.call_and_holder().await;
     cluster.processes[holder].terminate();
     let status = cluster.processes[holder].exited_within(Duration::from_secs(5)).await;
     assert!(status.is_some_and(|status| status.success()), "the node leaves after its deadline: {status:?}");
@@ -238,12 +248,9 @@ async fn drain_deadline() {
         peers.iter().all(|peer| peer.rebuilds() == 1) && all_flowing_since(&peers, 2, left_at)
     })
     .await;
-    let other = status_of(&cluster.registry, ["sfu-b", "sfu-a"][holder]).await.expect("the other node is alive");
+    let other = status_of(&cluster.registry, NAMES[other_index(holder)]).await.expect("the other node is alive");
     assert_eq!(other.rooms, 1, "the call is on the other node");
-    println!(
-        "  drain deadline: {} left after 1 s with its call; the call moved and goes on",
-        ["sfu-a", "sfu-b"][holder]
-    );
+    println!("  drain deadline: {} left after 1 s with its call; the call moved and goes on", NAMES[holder]);
     cluster.signal.shut_down().await;
 }
 
@@ -301,11 +308,8 @@ async fn status_of(registry: &Cluster, node: &str) -> Option<silta_proto::v1::me
 async fn draining_process() {
     let mut cluster = ProcessCluster::start().await;
 
-    let (room, kiosk, advisor) = call(&cluster.signal, "kiosk-1", "advisor-1").await;
-    cluster.beats(2).await;
-    let holder =
-        if status_of(&cluster.registry, "sfu-a").await.is_some_and(|status| status.rooms == 1) { 0 } else { 1 };
-    let (holder_name, other_name) = [("sfu-a", "sfu-b"), ("sfu-b", "sfu-a")][holder];
+    let (room, kiosk, advisor, holder) = cluster.call_and_holder().await;
+    let (holder_name, other_name) = (NAMES[holder], NAMES[other_index(holder)]);
 
     // SIGTERM: the node says it is draining and takes no new room…
     cluster.processes[holder].terminate();
