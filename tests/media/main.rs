@@ -12,6 +12,7 @@ mod cluster;
 mod forwarding;
 mod resilience;
 mod sequences;
+mod signal_nodes;
 mod simulcast;
 
 use std::process::{Command, ExitCode};
@@ -26,6 +27,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(simulcast::scenarios());
     all.extend(sequences::scenarios());
     all.extend(cluster::scenarios());
+    all.extend(signal_nodes::scenarios());
     all
 }
 

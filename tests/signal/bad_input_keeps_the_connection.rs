@@ -4,7 +4,7 @@
 use serde_json::json;
 use silta_proto::v1::Role;
 use silta_proto::v1::signal::{ErrorCode, ServerMessage};
-use silta_tests::signal::spawn_signal_with;
+use silta_tests::signal::{SignalEndpoint, spawn_signal_with};
 use tokio_tungstenite::tungstenite::Message;
 
 fn error_of(message: ServerMessage) -> (Option<String>, ErrorCode) {

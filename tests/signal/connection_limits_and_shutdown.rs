@@ -5,7 +5,7 @@ use serde_json::json;
 use silta_proto::v1::Role;
 use silta_proto::v1::signal::{ErrorCode, ServerMessage};
 use silta_signal::TurnSettings;
-use silta_tests::signal::spawn_signal_with;
+use silta_tests::signal::{SignalEndpoint, spawn_signal_with};
 
 #[tokio::test]
 async fn a_flood_is_rate_limited_and_the_connection_recovers() {

@@ -6,7 +6,7 @@ use silta_proto::v1::signal::ServerMessage;
 use silta_proto::v1::{Role, ServicePointId, Subject};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use silta_tests::signal::spawn_signal;
+use silta_tests::signal::{SignalEndpoint, spawn_signal};
 
 /// A minimal HTTP/1.1 POST, so the test needs no HTTP client library.
 async fn post(address: std::net::SocketAddr, path: &str, bearer: Option<&str>) -> (u16, serde_json::Value) {

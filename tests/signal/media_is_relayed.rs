@@ -5,7 +5,7 @@ use serde_json::json;
 use silta_proto::v1::media::{MediaCommand, MediaEvent};
 use silta_proto::v1::signal::{IceCandidate, ServerMessage};
 use silta_proto::v1::{ParticipantId, Role, RoomId};
-use silta_tests::signal::spawn_signal;
+use silta_tests::signal::{SignalEndpoint, spawn_signal};
 
 #[tokio::test]
 async fn sdp_and_candidates_flow_both_ways_for_members_only() {
@@ -92,8 +92,8 @@ async fn a_check_in_notice_reaches_the_booked_expert_only() {
         service_point: ServicePointId::parse("sp-kemi").unwrap(),
     };
     let expert = Subject::parse("expert-vero-1").unwrap();
-    let told = app.state.notify_booking(BookingChange::CheckedIn { expert, check_in });
-    assert_eq!(told, 1);
+    let told = app.state.notify_booking(BookingChange::CheckedIn { expert, check_in }).await;
+    assert_eq!(told, Ok(1));
     booked.wait_for(|m| matches!(m, ServerMessage::AppointmentCheckedIn(c) if c.appointment == "a1")).await;
     // The other expert got nothing: a request of theirs is answered next.
     assert_eq!(other.refused(json!({"type": "call_accept", "room": "appt-a1"})).await, "room_not_found");

@@ -7,7 +7,7 @@ use serde_json::json;
 use silta_proto::v1::Role;
 use silta_proto::v1::media::{MediaEvent, NodeRef};
 use silta_proto::v1::signal::{ErrorCode, ServerMessage};
-use silta_tests::signal::{SignalTestApp, WsClient, spawn_signal};
+use silta_tests::signal::{SignalEndpoint, SignalTestApp, WsClient, spawn_signal};
 
 /// Opens a session of `kiosk` by `advisor`; returns the room id.
 async fn open(app: &SignalTestApp, kiosk_subject: &str, advisor: &str) -> (WsClient, WsClient, String) {

@@ -4,7 +4,7 @@
 use serde_json::json;
 use silta_proto::v1::signal::{LeaveReason, ServerMessage};
 use silta_proto::v1::{OutcomeCode, Role};
-use silta_tests::signal::spawn_signal_with;
+use silta_tests::signal::{SignalEndpoint, spawn_signal_with};
 
 #[tokio::test]
 async fn after_the_window_the_dropped_participant_is_removed() {

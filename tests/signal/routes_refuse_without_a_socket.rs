@@ -10,7 +10,7 @@ use silta_auth::{AccessTokenRequest, SigningKey, TokenIssuer, TokenVerifier};
 use silta_proto::v1::{LanguageTag, Role, Subject};
 use silta_signal::app::SignalState;
 use silta_signal::bus::InProcessBus;
-use silta_signal::{SignalDependencies, SignalSettings, router};
+use silta_signal::{HubWiring, SignalDependencies, SignalSettings, router};
 use silta_tests::signal::RecordingMedia;
 use tower::ServiceExt;
 
@@ -23,8 +23,10 @@ fn state() -> (SignalState, TokenIssuer) {
         verifier: TokenVerifier::new(ISSUER, &[key.verification_key()]).unwrap(),
         issuer: Some(issuer.clone()),
         published_keys: vec![key.verification_key()],
-        media: Arc::new(RecordingMedia::default()),
-        bus: Arc::new(InProcessBus::default()),
+        hub: HubWiring::InProcess {
+            media: Arc::new(RecordingMedia::default()),
+            bus: Arc::new(InProcessBus::default()),
+        },
     };
     (SignalState::start(SignalSettings::default(), dependencies), issuer)
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::signal::{OfferKind, ServerMessage, SessionPhase};
 use silta_proto::v1::{OutcomeCode, Role};
-use silta_tests::signal::spawn_signal;
+use silta_tests::signal::{SignalEndpoint, spawn_signal};
 
 #[tokio::test]
 async fn a_whole_service_session_from_check_in_to_feedback() {

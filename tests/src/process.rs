@@ -95,28 +95,32 @@ pub struct SignalProcess {
 impl SignalProcess {
     /// Starts one on a free loopback port and waits until it listens.
     pub fn start(nats_url: &str) -> Self {
-        let key = SigningKey::generate("test").expect("a signing key");
+        Self::start_with(nats_url, &SigningKey::generate("test").expect("a signing key"), &[])
+    }
+
+    /// As [`start`](Self::start), signing with `key` (several signal nodes
+    /// of one cluster share it) and with `extra` settings.
+    pub fn start_with(nats_url: &str, key: &SigningKey, extra: &[(&str, &str)]) -> Self {
         let key_file = std::env::temp_dir().join(format!("silta-signal-key-{}.pem", uuid::Uuid::new_v4().simple()));
         std::fs::write(&key_file, key.to_pkcs8_pem()).expect("the key file is written");
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let address = SocketAddr::from(([127, 0, 0, 1], port));
         let bind = address.to_string();
         let key_path = key_file.display().to_string();
-        let process = SiltaProcess::start(
-            "signal",
-            &[
-                ("SILTA_CLUSTER__NATS_URL", nats_url),
-                ("SILTA_SIGNAL__BIND", &bind),
-                ("SILTA_AUTH__SIGNING_KEY_FILE", &key_path),
-                ("SILTA_AUTH__SIGNING_KEY_ID", "test"),
-            ],
-        );
+        let mut settings = vec![
+            ("SILTA_CLUSTER__NATS_URL", nats_url),
+            ("SILTA_SIGNAL__BIND", bind.as_str()),
+            ("SILTA_AUTH__SIGNING_KEY_FILE", key_path.as_str()),
+            ("SILTA_AUTH__SIGNING_KEY_ID", key.kid()),
+        ];
+        settings.extend_from_slice(extra);
+        let process = SiltaProcess::start("signal", &settings);
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(address).is_err() {
             assert!(Instant::now() < deadline, "silta signal did not listen on {address} within 20 s");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { process, address, issuer: TokenIssuer::new(key, "silta"), key_file }
+        Self { process, address, issuer: TokenIssuer::new(key.clone(), "silta"), key_file }
     }
 
     /// Stops it as an operator would (SIGTERM) and waits for it to exit.

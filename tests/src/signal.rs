@@ -14,7 +14,7 @@ use silta_proto::v1::{LanguageTag, Role, RoomId, Subject};
 use silta_signal::app::SignalState;
 use silta_signal::bus::InProcessBus;
 use silta_signal::media::{MediaControl, MediaControlError, local_node};
-use silta_signal::{Application, SignalDependencies, SignalSettings};
+use silta_signal::{Application, HubWiring, SignalDependencies, SignalSettings};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
@@ -169,8 +169,7 @@ pub async fn spawn_signal_with_media(
         verifier,
         issuer: Some(issuer.clone()),
         published_keys: vec![key.verification_key()],
-        media: control,
-        bus: Arc::new(InProcessBus::default()),
+        hub: HubWiring::InProcess { media: control, bus: Arc::new(InProcessBus::default()) },
     };
     let app = Application::build(settings, dependencies).await.expect("the signal service starts");
     let address = app.local_addr().unwrap();
@@ -181,11 +180,36 @@ pub async fn spawn_signal_with_media(
 
 /// A signal service tests can connect to: one in the test's process or a
 /// `silta signal` process.
+// Used by the tests' own code only, where the futures need no `Send` bound.
+#[allow(async_fn_in_trait)]
 pub trait SignalEndpoint {
     /// The WebSocket URL.
     fn ws_url(&self) -> String;
     /// A 10-minute token the service accepts.
     fn token(&self, subject: &str, role: Role, organisation: &str, languages: &[&str]) -> String;
+
+    /// Connects and authenticates with the `auth` message.
+    async fn connect(&self, subject: &str, role: Role, organisation: &str, languages: &[&str]) -> WsClient {
+        let token = self.token(subject, role, organisation, languages);
+        self.connect_with_token(&token).await
+    }
+
+    /// Connects and authenticates with `token`.
+    async fn connect_with_token(&self, token: &str) -> WsClient {
+        let mut client = self.connect_unauthenticated().await;
+        let reply = client.request(serde_json::json!({"type": "auth", "token": token})).await;
+        match reply {
+            ServerMessage::Welcome(welcome) => client.welcome = Some(welcome),
+            other => panic!("expected a welcome, got {other:?}"),
+        }
+        client
+    }
+
+    /// Opens a WebSocket without authenticating.
+    async fn connect_unauthenticated(&self) -> WsClient {
+        let (stream, _) = tokio_tungstenite::connect_async(self.ws_url()).await.expect("WebSocket connects");
+        WsClient::new(stream)
+    }
 }
 
 impl SignalEndpoint for SignalTestApp {
@@ -230,29 +254,6 @@ impl SignalTestApp {
             lifetime_seconds: 600,
         };
         self.issuer.issue_access(&request).unwrap()
-    }
-
-    /// Connects and authenticates with the `auth` message.
-    pub async fn connect(&self, subject: &str, role: Role, organisation: &str, languages: &[&str]) -> WsClient {
-        let token = self.token(subject, role, organisation, languages);
-        self.connect_with_token(&token).await
-    }
-
-    /// Connects and authenticates with `token`.
-    pub async fn connect_with_token(&self, token: &str) -> WsClient {
-        let mut client = self.connect_unauthenticated().await;
-        let reply = client.request(serde_json::json!({"type": "auth", "token": token})).await;
-        match reply {
-            ServerMessage::Welcome(welcome) => client.welcome = Some(welcome),
-            other => panic!("expected a welcome, got {other:?}"),
-        }
-        client
-    }
-
-    /// Opens a WebSocket without authenticating.
-    pub async fn connect_unauthenticated(&self) -> WsClient {
-        let (stream, _) = tokio_tungstenite::connect_async(self.ws_url()).await.expect("WebSocket connects");
-        WsClient::new(stream)
     }
 
     /// Opens a WebSocket carrying the token in the subprotocol header.

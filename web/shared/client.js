@@ -73,6 +73,9 @@ const BACKOFF_MS = [250, 500, 1000, 2000, 3000, 5000];
 const RESUMABLE_RETRY_MS = 1000;
 /** A connection not welcomed within this is abandoned and tried again. */
 const CONNECT_TIMEOUT_MS = 4000;
+/** How often a request refused with `try_again` is sent, and the pause between (times the attempt). */
+const TRY_AGAIN_ATTEMPTS = 5;
+const TRY_AGAIN_PAUSE_MS = 500;
 /** Heartbeats missed before the link counts as dead. */
 const MISSED_HEARTBEATS = 3;
 
@@ -161,7 +164,25 @@ export class SignalClient extends EventTarget {
    * @param {ClientRequestOf<T>} message without `id`
    * @returns {Promise<ReplyTo<T>>}
    */
-  request(message) {
+  async request(message) {
+    // `try_again`: nothing was done while the room service changed over to
+    // another signal node; the same request is sent again after a moment.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.requestOnce(message);
+      } catch (error) {
+        if (!(error instanceof SignalError) || error.code !== 'try_again' || attempt >= TRY_AGAIN_ATTEMPTS) throw error;
+        await new Promise((resolve) => window.setTimeout(resolve, TRY_AGAIN_PAUSE_MS * attempt));
+      }
+    }
+  }
+
+  /**
+   * @template {ClientRequest['type']} T
+   * @param {ClientRequestOf<T>} message without `id`
+   * @returns {Promise<ReplyTo<T>>}
+   */
+  requestOnce(message) {
     const id = `c${this.nextId++}`;
     return new Promise((resolve, reject) => {
       if (!this.socket || this.socket.readyState !== WebSocket.OPEN || this.state !== 'connected') {
@@ -244,6 +265,12 @@ export class SignalClient extends EventTarget {
       this.pending.delete(id);
       if (message.type === 'error') waiting.reject(new SignalError(message.code, message.message));
       else waiting.resolve(message);
+      return;
+    }
+    if (message.type === 'error' && message.code === 'try_again' && this.socket) {
+      // The session could not be attached while the room service changed
+      // over: reconnect (and resume) as after any outage.
+      this.abandon(this.socket, 'room service changing over');
       return;
     }
     if (message.type === 'error') {

@@ -489,6 +489,7 @@ export type ErrorCode =
   | 'media_error'
   | 'media_unavailable'
   | 'shutting_down'
+  | 'try_again'
   | 'internal';
 /**
  * Why a participant left.

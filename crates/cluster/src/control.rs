@@ -155,6 +155,11 @@ impl MediaControl for NatsMedia {
     fn lost_nodes(&self) -> broadcast::Receiver<NodeRef> {
         self.lost.subscribe()
     }
+
+    async fn current_placement(&self, room: &RoomId) -> Option<NodeRef> {
+        let live = self.live_nodes().await.ok()?;
+        self.existing_placement(room, &live).await
+    }
 }
 
 /// The nodes whose heartbeat has not lapsed (a free function, for the

@@ -17,6 +17,7 @@
 //! hub, the SFU core and HTTP stay unaware of it.
 
 pub mod control;
+pub mod hub;
 pub mod node;
 
 use std::path::PathBuf;
@@ -58,6 +59,21 @@ pub struct ClusterSettings {
     /// How long a stopping media node (SIGTERM) keeps its calls before it
     /// leaves anyway, in seconds.
     pub drain_deadline_seconds: u64,
+    /// The JetStream stream that journals the hub's inputs (signal nodes).
+    pub hub_stream: String,
+    /// KV bucket of the lease that says which signal node runs the hub.
+    pub lead_bucket: String,
+    /// How often the leading signal node renews its lease, in milliseconds.
+    pub lead_refresh_ms: u64,
+    /// After how long without a renewal a standby takes the lease, in
+    /// milliseconds.
+    pub lead_ttl_ms: u64,
+    /// After how long without word from a signal node its clients count as
+    /// disconnected (their resume window starts), in milliseconds.
+    pub gateway_ttl_ms: u64,
+    /// How long a client request waits for a leading signal node (during a
+    /// takeover) before the client is told to try again, in milliseconds.
+    pub hub_wait_ms: u64,
 }
 
 impl Default for ClusterSettings {
@@ -75,6 +91,12 @@ impl Default for ClusterSettings {
             node_capacity_rooms: 200,
             request_timeout_ms: 5000,
             drain_deadline_seconds: 600,
+            hub_stream: "SILTA_HUB".into(),
+            lead_bucket: "silta-signal-lead".into(),
+            lead_refresh_ms: 250,
+            lead_ttl_ms: 1500,
+            gateway_ttl_ms: 3000,
+            hub_wait_ms: 10_000,
         }
     }
 }
@@ -104,6 +126,17 @@ impl ClusterSettings {
         }
         if self.node_capacity_rooms == 0 {
             return Err("cluster.node_capacity_rooms must be above 0".into());
+        }
+        if !subject_token(&self.hub_stream) || !subject_token(&self.lead_bucket) {
+            return Err("cluster.hub_stream and cluster.lead_bucket take letters, digits, - and _".into());
+        }
+        if self.lead_refresh_ms == 0 || self.lead_ttl_ms < 3 * self.lead_refresh_ms {
+            return Err(
+                "cluster.lead_ttl_ms must be at least three times cluster.lead_refresh_ms (and that above 0)".into()
+            );
+        }
+        if self.gateway_ttl_ms < 2000 || self.hub_wait_ms == 0 {
+            return Err("cluster.gateway_ttl_ms must be at least 2000 and cluster.hub_wait_ms above 0".into());
         }
         if self.request_timeout_ms == 0 {
             return Err("cluster.request_timeout_ms must be above 0".into());
@@ -138,6 +171,38 @@ impl ClusterSettings {
 
     fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    fn lead_ttl(&self) -> Duration {
+        Duration::from_millis(self.lead_ttl_ms)
+    }
+
+    fn lead_refresh(&self) -> Duration {
+        Duration::from_millis(self.lead_refresh_ms)
+    }
+
+    fn gateway_ttl(&self) -> Duration {
+        Duration::from_millis(self.gateway_ttl_ms)
+    }
+
+    fn hub_wait(&self) -> Duration {
+        Duration::from_millis(self.hub_wait_ms)
+    }
+
+    fn hub_subject(&self) -> String {
+        format!("{}.signal.hub", self.subject_prefix)
+    }
+
+    fn journal_subject(&self) -> String {
+        format!("{}.signal.journal", self.subject_prefix)
+    }
+
+    fn alive_subject(&self, run: &str) -> String {
+        format!("{}.signal.alive.{run}", self.subject_prefix)
+    }
+
+    fn connection_subject(&self, origin: &silta_proto::v1::hub::Origin) -> String {
+        format!("{}.signal.conn.{}.{}", self.subject_prefix, origin.run, origin.connection)
     }
 
     fn command_subject(&self, node: &NodeId, epoch: u64) -> String {

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use schemars::{JsonSchema, schema_for};
-use silta_proto::v1::hub::{HubEnvelope, HubStep};
+use silta_proto::v1::hub::{ConnectionDelivery, HubCall, HubCallResult, HubEnvelope, HubStep, JournalEntry};
 use silta_proto::v1::media::{MediaReply, MediaRequest, NodeEvent, NodeStatus};
 use silta_proto::v1::signal::{ClientMessage, ServerMessage};
 
@@ -47,6 +47,10 @@ fn committed_schemas_match_the_types() {
         // are not generated from them.
         check("hub/hub-envelope.schema.json", generated::<HubEnvelope>()),
         check("hub/hub-step.schema.json", generated::<HubStep>()),
+        check("hub/journal-entry.schema.json", generated::<JournalEntry>()),
+        check("hub/hub-call.schema.json", generated::<HubCall>()),
+        check("hub/hub-call-result.schema.json", generated::<HubCallResult>()),
+        check("hub/connection-delivery.schema.json", generated::<ConnectionDelivery>()),
     ]
     .into_iter()
     .flatten()

@@ -14,8 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use silta_auth::{AuthError, TokenIssuer, TokenVerifier, VerificationKey};
-use silta_proto::v1::hub::{BookingChange, HubInput, HubReply, MediaChange};
-use silta_proto::v1::media::{MediaEvent, NodeEvent};
+use silta_proto::v1::hub::{BookingChange, HubInput, HubReply, HubTime};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
@@ -24,9 +23,24 @@ use crate::connection;
 use crate::hub::Hub;
 use silta_http::problem;
 
-use crate::hub_host::HubHost;
+use crate::hub_host::{HubHealth, HubHost, HubUnavailable, SharedHubAccess};
 use crate::media::SharedMediaControl;
 use crate::settings::SignalSettings;
+
+/// Where the hub runs.
+#[derive(Clone)]
+pub enum HubWiring {
+    /// In this process (`silta dev`, a lone `silta signal`): the media
+    /// nodes and the bus its host uses.
+    InProcess {
+        /// The media nodes.
+        media: SharedMediaControl,
+        /// The event bus.
+        bus: Arc<dyn Bus>,
+    },
+    /// On whichever signal node leads (a cluster): the way there.
+    Remote(SharedHubAccess),
+}
 
 /// What the signal service needs from outside.
 #[derive(Clone)]
@@ -38,17 +52,15 @@ pub struct SignalDependencies {
     pub issuer: Option<TokenIssuer>,
     /// Public keys published at `/.well-known/jwks.json`.
     pub published_keys: Vec<VerificationKey>,
-    /// The media nodes.
-    pub media: SharedMediaControl,
-    /// The event bus.
-    pub bus: Arc<dyn Bus>,
+    /// Where the hub runs.
+    pub hub: HubWiring,
 }
 
 /// Shared state of the routes and connections.
 #[derive(Clone)]
 pub struct SignalState {
     pub(crate) settings: Arc<SignalSettings>,
-    pub(crate) hub_host: Arc<HubHost>,
+    pub(crate) hub: SharedHubAccess,
     pub(crate) verifier: Arc<TokenVerifier>,
     issuer: Option<Arc<TokenIssuer>>,
     published_keys: Arc<Vec<VerificationKey>>,
@@ -57,33 +69,36 @@ pub struct SignalState {
 }
 
 impl SignalState {
-    /// Builds the state and starts its background work (the hub's clock and
-    /// the media event relay). Needs a tokio runtime.
+    /// Builds the state and, with an in-process hub, starts its background
+    /// work (the hub's clock and the media relays). Needs a tokio runtime.
     pub fn start(settings: SignalSettings, dependencies: SignalDependencies) -> Self {
-        let host = HubHost::start(Hub::new(settings.hub()), dependencies.bus.clone(), dependencies.media.clone());
         let (shutdown, _) = watch::channel(false);
-        let state = Self {
+        let hub: SharedHubAccess = match dependencies.hub {
+            HubWiring::InProcess { media, bus } => {
+                let host = HubHost::start(Hub::new(settings.hub()), HubTime::from_millis(0), bus, media, None);
+                host.run_background(&shutdown.subscribe());
+                host
+            }
+            HubWiring::Remote(access) => access,
+        };
+        Self {
             connections: Arc::new(Semaphore::new(settings.max_connections)),
             settings: Arc::new(settings),
-            hub_host: host,
+            hub,
             verifier: Arc::new(dependencies.verifier),
             issuer: dependencies.issuer.map(Arc::new),
             published_keys: Arc::new(dependencies.published_keys),
             shutdown,
-        };
-        spawn_clock(state.hub_host.clone(), state.shutdown.subscribe());
-        spawn_node_loss_watch(state.hub_host.clone(), dependencies.media.lost_nodes(), state.shutdown.subscribe());
-        spawn_media_event_relay(state.hub_host.clone(), dependencies.media, state.shutdown.subscribe());
-        state
+        }
     }
 
     /// Tells the staff a booking change concerns (the booked expert of a
     /// check-in; the advisors and experts of a changed appointment);
     /// returns how many connected clients were told.
-    pub fn notify_booking(&self, change: BookingChange) -> usize {
-        match self.hub_host.apply(HubInput::Booking { change }) {
-            HubReply::Told { count } => usize::try_from(count).unwrap_or(usize::MAX),
-            _ => 0,
+    pub async fn notify_booking(&self, change: BookingChange) -> Result<usize, HubUnavailable> {
+        match self.hub.apply(HubInput::Booking { change }).await? {
+            HubReply::Told { count } => Ok(usize::try_from(count).unwrap_or(usize::MAX)),
+            _ => Ok(0),
         }
     }
 
@@ -92,82 +107,6 @@ impl SignalState {
     pub fn shut_down(&self) {
         self.shutdown.send_replace(true);
     }
-}
-
-/// The tick that expires resume windows and offers.
-fn spawn_clock(host: Arc<HubHost>, mut shutdown: watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_millis(200));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    host.apply(HubInput::Tick);
-                }
-                _ = shutdown.changed() => break,
-            }
-        }
-    });
-}
-
-/// Moves the rooms of media nodes that are gone.
-fn spawn_node_loss_watch(
-    host: Arc<HubHost>,
-    mut lost: tokio::sync::broadcast::Receiver<silta_proto::v1::media::NodeRef>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    tokio::spawn(async move {
-        loop {
-            let node = tokio::select! {
-                node = lost.recv() => node,
-                _ = shutdown.changed() => break,
-            };
-            match node {
-                Ok(node) => {
-                    let moved = host.node_lost(&node);
-                    tracing::warn!(node = %node.node, epoch = node.epoch, rooms = moved, "media node gone: its rooms move");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::error!(missed, "lost-node notices were dropped");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    });
-}
-
-/// Relays media node events to the participants they concern.
-fn spawn_media_event_relay(host: Arc<HubHost>, media: SharedMediaControl, mut shutdown: watch::Receiver<bool>) {
-    let mut events = media.events();
-    tokio::spawn(async move {
-        loop {
-            let event = tokio::select! {
-                event = events.recv() => event,
-                _ = shutdown.changed() => break,
-            };
-            let event = match event {
-                Ok(event) => event,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "media events were dropped: the relay fell behind");
-                    continue;
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            };
-            relay_media_event(&host, event);
-        }
-    });
-}
-
-fn relay_media_event(host: &HubHost, NodeEvent { from, event }: NodeEvent) {
-    // Only the run of the node that holds the room speaks for it: events of
-    // an earlier epoch, or of a node the room has left, are dropped.
-    if host.placement(event.room()).as_ref() != Some(&from) {
-        tracing::debug!(node = %from.node, epoch = from.epoch, "event of a node that does not hold the room dropped");
-        return;
-    }
-    if let MediaEvent::PeerState { state, .. } = &event {
-        tracing::debug!(?state, "peer transport state changed");
-    }
-    host.apply(HubInput::Media { change: MediaChange::Event { event } });
 }
 
 /// The routes of the signal service.
@@ -251,12 +190,15 @@ async fn jwks(State(state): State<SignalState>) -> Json<serde_json::Value> {
 }
 
 async fn health(State(state): State<SignalState>) -> Json<serde_json::Value> {
-    let (clients, rooms) = state.hub_host.inspect(|hub| (hub.client_count(), hub.room_count()));
-    let media_queues = state.hub_host.media_queue_count();
     let connections = state.settings.max_connections - state.connections.available_permits();
-    Json(serde_json::json!({
-        "status": "ok", "connections": connections, "clients": clients, "rooms": rooms, "media_queues": media_queues
-    }))
+    match state.hub.health().await {
+        Ok(HubHealth { clients, rooms, media_queues, leader, run }) => Json(serde_json::json!({
+            "status": "ok", "connections": connections, "clients": clients, "rooms": rooms, "media_queues": media_queues,
+            "run": run, "leader": leader
+        })),
+        // This node serves its connections; the hub is changing over.
+        Err(_) => Json(serde_json::json!({ "status": "degraded", "connections": connections, "hub": "unavailable" })),
+    }
 }
 
 /// A signal service bound to its port.

@@ -21,7 +21,7 @@ use silta_proto::v1::{ParticipantId, RequestId, decode_client_message, peek_requ
 use tokio::sync::{OwnedSemaphorePermit, broadcast};
 
 use crate::app::SignalState;
-use crate::bus::{Delivery, Subscription, Topic};
+use crate::bus::{Delivery, Subscription};
 use crate::error::SignalError;
 use crate::hub_host::{fresh_id, fresh_participant, fresh_room, hub_time_of};
 use crate::media::MediaControlError;
@@ -97,11 +97,16 @@ pub(crate) async fn serve(
     }
     let ending = connection.run(&mut stream).await;
     if let (Ending::Dropped, Some(session)) = (&ending, &connection.session) {
-        state.hub_host.apply(HubInput::Detach {
+        let detach = HubInput::Detach {
             participant: session.participant.clone(),
             epoch: session.epoch,
             last_heard: hub_time_of(connection.last_heard),
-        });
+        };
+        if let Err(err) = state.hub.apply(detach).await {
+            // The hub's node will find this node's connection gone by itself
+            // only if this node dies; log what could not be told.
+            tracing::warn!(error = %err, "a dropped connection could not be reported to the hub");
+        }
     }
 }
 
@@ -289,12 +294,7 @@ impl Connection {
             new_participant: fresh_participant(),
             new_resume_token: fresh_id("rt-"),
         };
-        let (reply, subscription) = self.state.hub_host.apply_with(input, |reply, bus| match reply {
-            // Subscribe before the hub's outputs are published, so nothing
-            // addressed to this participant is missed.
-            HubReply::Attached { participant, .. } => Some(bus.subscribe(&Topic::Participant(participant.clone()))),
-            _ => None,
-        });
+        let (reply, subscription) = self.state.hub.attach(input).await?;
         let (HubReply::Attached { participant, epoch, welcome, follow_up }, Some(subscription)) = (reply, subscription)
         else {
             return Err(SignalError::InvalidState("the session could not be attached"));
@@ -331,13 +331,13 @@ impl Connection {
         let new_room = matches!(&message, ClientMessage::SessionOpen(open) if open.room.is_none()).then(fresh_room);
         let input =
             HubInput::Client { participant: session.participant.clone(), epoch: session.epoch, new_room, message };
-        let host = self.state.hub_host.clone();
-        match host.apply(input) {
+        let hub = self.state.hub.clone();
+        match hub.apply(input).await? {
             HubReply::Answer { message } => Ok(message),
             HubReply::Forward { command } => {
                 let offered = matches!(command, MediaCommand::Offer { .. });
                 let room = command.room().clone();
-                match host.media_request(command).await? {
+                match hub.media_request(command).await? {
                     MediaResult::Answer { sdp } if offered => {
                         Ok(ServerMessage::SdpAnswer(SdpAnswerReply { id, room, sdp }))
                     }

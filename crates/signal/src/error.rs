@@ -54,6 +54,9 @@ pub enum SignalError {
     /// The connection has not authenticated (or its session is gone).
     #[error("the connection must authenticate first")]
     NotAuthenticated,
+    /// The hub could not be reached; nothing was done.
+    #[error(transparent)]
+    HubUnavailable(#[from] crate::hub_host::HubUnavailable),
 }
 
 impl SignalError {
@@ -76,6 +79,7 @@ impl SignalError {
             SignalError::Media(MediaControlError::Unavailable) => ErrorCode::MediaUnavailable,
             SignalError::Media(_) => ErrorCode::MediaError,
             SignalError::NotAuthenticated => ErrorCode::NotAuthenticated,
+            SignalError::HubUnavailable(_) => ErrorCode::TryAgain,
         }
     }
 }

@@ -11,26 +11,86 @@
 //! room on a node before its first command and forgets it after the room is
 //! closed. A command the hub sent that fails (refused, no node, timed out)
 //! goes back to the hub as an input ([`MediaChange::Failed`]).
+//!
+//! With a [`Journal`] (several signal nodes), every envelope is recorded
+//! before the hub applies it; an envelope the journal refuses is not applied
+//! and its sender is told to try again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use silta_proto::v1::hub::{HubEnvelope, HubInput, HubOutput, HubReply, HubTime, MediaChange};
-use silta_proto::v1::media::{MediaCommand, MediaResult, NodeRef};
+use async_trait::async_trait;
+use silta_proto::v1::hub::{HubEnvelope, HubInput, HubOutput, HubReply, HubTime, JournalEntry, MediaChange, Origin};
+use silta_proto::v1::media::{MediaCommand, MediaEvent, MediaResult, NodeEvent, NodeRef};
 use silta_proto::v1::{ParticipantId, RoomId};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use crate::bus::{Bus, Delivery, Topic};
+use crate::bus::{Bus, Delivery, Subscription, Topic};
 use crate::hub::Hub;
 use crate::media::{MediaControlError, SharedMediaControl};
 
 /// How long a media request may take before the client is told it failed.
 const MEDIA_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the host looks whether a resume window or an offer ran out.
+const CLOCK_PERIOD: Duration = Duration::from_millis(200);
 
 type Reply = oneshot::Sender<Result<MediaResult, MediaControlError>>;
 type MediaJob = (MediaCommand, Option<Reply>);
+
+/// The hub could not be reached or could not record the input; nothing was
+/// done, and the sender may try again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the room service is unavailable ({0}); nothing was done, try again")]
+pub struct HubUnavailable(pub String);
+
+/// Why the journal refused an entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct JournalError(pub String);
+
+/// Where every envelope is recorded before the hub applies it, so another
+/// node can rebuild the hub by replaying the entries in order.
+#[async_trait]
+pub trait Journal: Send + Sync + 'static {
+    /// Records the entry durably; an error refuses the input.
+    async fn record(&self, entry: &JournalEntry) -> Result<(), JournalError>;
+}
+
+/// The hub's figures, for health checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubHealth {
+    /// Client sessions.
+    pub clients: usize,
+    /// Open rooms.
+    pub rooms: usize,
+    /// Rooms with a media queue.
+    pub media_queues: usize,
+    /// With several signal nodes: the run of the node that runs the hub.
+    pub leader: Option<String>,
+    /// With several signal nodes: this node's run.
+    pub run: Option<String>,
+}
+
+/// How a connection reaches the hub: in the same process
+/// ([`HubHost`]), or on the node that runs it (a cluster).
+#[async_trait]
+pub trait HubAccess: Send + Sync + 'static {
+    /// Applies an `attach` and subscribes the connection to what the hub
+    /// sends its participant, so nothing addressed to it is missed.
+    async fn attach(&self, input: HubInput) -> Result<(HubReply, Option<Subscription>), HubUnavailable>;
+    /// Applies any other input.
+    async fn apply(&self, input: HubInput) -> Result<HubReply, HubUnavailable>;
+    /// Sends a media command the hub allowed through its room's queue and
+    /// waits for the node's result.
+    async fn media_request(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError>;
+    /// The hub's figures.
+    async fn health(&self) -> Result<HubHealth, HubUnavailable>;
+}
+
+/// Shared handle to the way to the hub.
+pub type SharedHubAccess = Arc<dyn HubAccess>;
 
 /// The hub and the time of its last input (the clock the hub is given
 /// never steps back, whatever the wall clock does).
@@ -40,10 +100,11 @@ struct Clocked {
 }
 
 /// The hub, the bus, the rooms' media queues and where each room is placed.
-pub(crate) struct HubHost {
-    hub: Mutex<Clocked>,
-    pub(crate) bus: Arc<dyn Bus>,
+pub struct HubHost {
+    hub: tokio::sync::Mutex<Clocked>,
+    bus: Arc<dyn Bus>,
     media: SharedMediaControl,
+    journal: Option<Arc<dyn Journal>>,
     /// Each room's queue, numbered so that a finished queue removes only
     /// itself.
     queues: Mutex<HashMap<RoomId, (u64, mpsc::UnboundedSender<MediaJob>)>>,
@@ -57,13 +118,23 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl HubHost {
-    /// Builds the host (its room queues are tasks, so it needs a tokio
-    /// runtime when commands flow).
-    pub(crate) fn start(hub: Hub, bus: Arc<dyn Bus>, media: SharedMediaControl) -> Arc<Self> {
+    /// Hosts a hub whose last input acted at `last` (zero for a new hub),
+    /// journalling every input first if a journal is given. Its room queues
+    /// are tasks, so it needs a tokio runtime when commands flow; call
+    /// [`run_background`](Self::run_background) to start its clock and the
+    /// media relays.
+    pub fn start(
+        hub: Hub,
+        last: HubTime,
+        bus: Arc<dyn Bus>,
+        media: SharedMediaControl,
+        journal: Option<Arc<dyn Journal>>,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
-            hub: Mutex::new(Clocked { hub, last: HubTime::from_millis(0) }),
+            hub: tokio::sync::Mutex::new(Clocked { hub, last }),
             bus,
             media,
+            journal,
             queues: Mutex::new(HashMap::new()),
             next_queue: AtomicU64::new(0),
             placements: Mutex::new(HashMap::new()),
@@ -73,22 +144,28 @@ impl HubHost {
 
     /// Applies one input to the hub at the current time and carries out the
     /// step's outputs; returns the reply for the input's sender.
-    pub(crate) fn apply(&self, input: HubInput) -> HubReply {
-        self.apply_with(input, |_, _| ()).0
+    pub async fn apply(&self, input: HubInput) -> Result<HubReply, HubUnavailable> {
+        Ok(self.apply_from(None, input, |_, _| ()).await?.0)
     }
 
-    /// As [`apply`](Self::apply), running `before` on the reply while the
-    /// hub is still locked and before any output is published (e.g. to
-    /// subscribe a new participant's connection so it misses nothing).
-    pub(crate) fn apply_with<T>(
+    /// As [`apply`](Self::apply) for an input from a connection (`origin`,
+    /// journalled with it), running `before` on the reply while the hub is
+    /// still locked and before any output is published (e.g. to subscribe
+    /// or address a new participant's connection so it misses nothing).
+    pub async fn apply_from<T>(
         &self,
+        origin: Option<Origin>,
         input: HubInput,
-        before: impl FnOnce(&HubReply, &dyn Bus) -> T,
-    ) -> (HubReply, T) {
-        let mut clocked = locked(&self.hub);
+        before: impl FnOnce(&HubReply, &dyn Bus) -> T + Send,
+    ) -> Result<(HubReply, T), HubUnavailable> {
+        let mut clocked = self.hub.lock().await;
         let at = wall_clock().max(clocked.last);
+        let entry = JournalEntry { origin, envelope: HubEnvelope { at, input } };
+        if let Some(journal) = &self.journal {
+            journal.record(&entry).await.map_err(|err| HubUnavailable(err.0))?;
+        }
         clocked.last = at;
-        let step = clocked.hub.step(HubEnvelope { at, input });
+        let step = clocked.hub.step(entry.envelope);
         let extra = before(&step.reply, self.bus.as_ref());
         for output in step.outputs {
             match output {
@@ -107,30 +184,50 @@ impl HubHost {
                 HubOutput::Media { command } => self.enqueue(command, None),
             }
         }
-        (step.reply, extra)
+        Ok((step.reply, extra))
     }
 
     /// Reads the hub's state without changing it.
-    pub(crate) fn inspect<T>(&self, query: impl FnOnce(&Hub) -> T) -> T {
-        query(&locked(&self.hub).hub)
+    pub async fn inspect<T>(&self, query: impl FnOnce(&Hub) -> T) -> T {
+        query(&self.hub.lock().await.hub)
+    }
+
+    /// The hub's figures.
+    pub async fn figures(&self) -> HubHealth {
+        let (clients, rooms) = self.inspect(|hub| (hub.client_count(), hub.room_count())).await;
+        HubHealth { clients, rooms, media_queues: self.media_queue_count(), leader: None, run: None }
     }
 
     /// Sends a media request through the room's ordered queue and waits.
-    pub(crate) async fn media_request(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
+    pub async fn media_request(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
         let (reply, answer) = oneshot::channel();
         self.enqueue(command, Some(reply));
         answer.await.map_err(|_| MediaControlError::Unavailable)?
     }
 
     /// The node a room is placed on, if it is.
-    pub(crate) fn placement(&self, room: &RoomId) -> Option<NodeRef> {
+    pub fn placement(&self, room: &RoomId) -> Option<NodeRef> {
         locked(&self.placements).get(room).cloned()
+    }
+
+    /// Learns where the hub's open rooms are placed (a host that takes over
+    /// a hub another process ran); returns how many it found.
+    pub async fn adopt_placements(&self) -> usize {
+        let rooms = self.inspect(Hub::room_ids).await;
+        let mut found = 0;
+        for room in rooms {
+            if let Some(node) = self.media.current_placement(&room).await {
+                locked(&self.placements).insert(room, node);
+                found += 1;
+            }
+        }
+        found
     }
 
     /// A media node's run is gone: each room placed on it is placed anew
     /// (by its queue, on its next command) and the hub reopens it there
     /// with everyone in it. Returns how many rooms moved.
-    pub(crate) fn node_lost(&self, node: &NodeRef) -> usize {
+    pub async fn node_lost(&self, node: &NodeRef) -> usize {
         let rooms: Vec<RoomId> = {
             let mut placements = locked(&self.placements);
             let rooms: Vec<RoomId> =
@@ -141,15 +238,32 @@ impl HubHost {
             rooms
         };
         for room in &rooms {
-            self.apply(HubInput::Media { change: MediaChange::Moved { room: room.clone() } });
+            self.apply_logged(HubInput::Media { change: MediaChange::Moved { room: room.clone() } }).await;
         }
         rooms.len()
     }
 
+    /// Applies an input of the host's own (a tick, a media change); a
+    /// refusal is logged, as there is nobody to tell.
+    pub async fn apply_logged(&self, input: HubInput) {
+        if let Err(err) = self.apply(input).await {
+            tracing::warn!(error = %err, "an input of the hub's host was not applied");
+        }
+    }
+
     /// Number of rooms with a media queue (open rooms, and closed ones whose
     /// last commands are still on their way).
-    pub(crate) fn media_queue_count(&self) -> usize {
+    pub fn media_queue_count(&self) -> usize {
         locked(&self.queues).len()
+    }
+
+    /// Starts the host's background work until `shutdown` turns true: the
+    /// clock (a tick whenever a resume window or an offer has run out), the
+    /// relay of media node events, and moving the rooms of lost media nodes.
+    pub fn run_background(self: &Arc<Self>, shutdown: &watch::Receiver<bool>) {
+        spawn_clock(self.clone(), shutdown.clone());
+        spawn_node_loss_watch(self.clone(), self.media.lost_nodes(), shutdown.clone());
+        spawn_media_event_relay(self.clone(), self.media.events(), shutdown.clone());
     }
 
     fn enqueue(&self, command: MediaCommand, reply: Option<Reply>) {
@@ -184,9 +298,9 @@ impl HubHost {
                         let _ = reply.send(result);
                     }
                     (None, Ok(MediaResult::Error { code, message })) => {
-                        host.media_failed(command, &MediaControlError::Refused { code, message });
+                        host.media_failed(command, &MediaControlError::Refused { code, message }).await;
                     }
-                    (None, Err(err)) => host.media_failed(command, &err),
+                    (None, Err(err)) => host.media_failed(command, &err).await,
                     (None, Ok(_)) => {}
                 }
             }
@@ -194,8 +308,8 @@ impl HubHost {
         (number, sender)
     }
 
-    fn media_failed(&self, command: MediaCommand, err: &MediaControlError) {
-        self.apply(HubInput::Media { change: MediaChange::Failed { command, reason: err.to_string() } });
+    async fn media_failed(&self, command: MediaCommand, err: &MediaControlError) {
+        self.apply_logged(HubInput::Media { change: MediaChange::Failed { command, reason: err.to_string() } }).await;
     }
 
     /// Places the room if it has no node yet, then sends the command there.
@@ -220,32 +334,137 @@ impl HubHost {
         }
         result
     }
+
+    /// Relays one media node event to the hub.
+    async fn relay_media_event(&self, NodeEvent { from, event }: NodeEvent) {
+        // Only the run of the node that holds the room speaks for it: events
+        // of an earlier epoch, or of a node the room has left, are dropped.
+        if self.placement(event.room()).as_ref() != Some(&from) {
+            tracing::debug!(node = %from.node, epoch = from.epoch, "event of a node that does not hold the room dropped");
+            return;
+        }
+        if let MediaEvent::PeerState { state, .. } = &event {
+            tracing::debug!(?state, "peer transport state changed");
+        }
+        self.apply_logged(HubInput::Media { change: MediaChange::Event { event } }).await;
+    }
+}
+
+#[async_trait]
+impl HubAccess for HubHost {
+    async fn attach(&self, input: HubInput) -> Result<(HubReply, Option<Subscription>), HubUnavailable> {
+        self.apply_from(None, input, |reply, bus| match reply {
+            HubReply::Attached { participant, .. } => Some(bus.subscribe(&Topic::Participant(participant.clone()))),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn apply(&self, input: HubInput) -> Result<HubReply, HubUnavailable> {
+        HubHost::apply(self, input).await
+    }
+
+    async fn media_request(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
+        HubHost::media_request(self, command).await
+    }
+
+    async fn health(&self) -> Result<HubHealth, HubUnavailable> {
+        Ok(self.figures().await)
+    }
+}
+
+/// Ticks the hub whenever something it holds has run out.
+fn spawn_clock(host: Arc<HubHost>, mut shutdown: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut clock = tokio::time::interval(CLOCK_PERIOD);
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = clock.tick() => {
+                    let due = host.inspect(Hub::next_deadline).await;
+                    if due.is_some_and(|due| due <= wall_clock()) {
+                        host.apply_logged(HubInput::Tick).await;
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    });
+}
+
+/// Moves the rooms of media nodes that are gone.
+fn spawn_node_loss_watch(
+    host: Arc<HubHost>,
+    mut lost: broadcast::Receiver<NodeRef>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let node = tokio::select! {
+                node = lost.recv() => node,
+                _ = shutdown.changed() => break,
+            };
+            match node {
+                Ok(node) => {
+                    let moved = host.node_lost(&node).await;
+                    tracing::warn!(node = %node.node, epoch = node.epoch, rooms = moved, "media node gone: its rooms move");
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::error!(missed, "lost-node notices were dropped");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+/// Relays media node events to the hub.
+fn spawn_media_event_relay(
+    host: Arc<HubHost>,
+    mut events: broadcast::Receiver<NodeEvent>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = shutdown.changed() => break,
+            };
+            match event {
+                Ok(event) => host.relay_media_event(event).await,
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "media events were dropped: the relay fell behind");
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
 }
 
 /// The wall clock as the hub's time.
-fn wall_clock() -> HubTime {
+pub fn wall_clock() -> HubTime {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     HubTime::from_millis(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// The hub's time of an earlier instant of this process.
-pub(crate) fn hub_time_of(instant: Instant) -> HubTime {
+pub fn hub_time_of(instant: Instant) -> HubTime {
     let ago = u64::try_from(instant.elapsed().as_millis()).unwrap_or(u64::MAX);
     HubTime::from_millis(wall_clock().as_millis().saturating_sub(ago))
 }
 
 /// A fresh, unguessable identifier with a prefix (`p-` participants, `rt-`
 /// resume tokens, `r-` rooms).
-pub(crate) fn fresh_id(prefix: &str) -> String {
+pub fn fresh_id(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
 }
 
 /// A fresh participant id.
-pub(crate) fn fresh_participant() -> ParticipantId {
+pub fn fresh_participant() -> ParticipantId {
     ParticipantId::parse(fresh_id("p-")).expect("generated ids are valid")
 }
 
 /// A fresh room id.
-pub(crate) fn fresh_room() -> RoomId {
+pub fn fresh_room() -> RoomId {
     RoomId::parse(fresh_id("r-")).expect("generated ids are valid")
 }

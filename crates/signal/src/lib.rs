@@ -15,10 +15,10 @@ pub mod bus;
 mod connection;
 pub mod error;
 pub mod hub;
-mod hub_host;
+pub mod hub_host;
 pub mod media;
 mod ratelimit;
 pub mod settings;
 
-pub use app::{Application, SignalDependencies, router};
+pub use app::{Application, HubWiring, SignalDependencies, router};
 pub use settings::{SignalSettings, TurnSettings};

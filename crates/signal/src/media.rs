@@ -53,6 +53,12 @@ pub trait MediaControl: Send + Sync + 'static {
     fn lost_nodes(&self) -> broadcast::Receiver<NodeRef> {
         broadcast::channel(1).1
     }
+
+    /// The live node a room is already placed on, as the placement record
+    /// says (for a signal node that takes over rooms another one placed).
+    async fn current_placement(&self, _room: &RoomId) -> Option<NodeRef> {
+        None
+    }
 }
 
 /// The node of a single-node setup (`silta dev`, `silta signal` without

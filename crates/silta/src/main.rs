@@ -25,13 +25,14 @@ use silta_booking::events::BookingEvent;
 use silta_booking::{BookingApp, BookingState};
 use silta_cluster::Cluster;
 use silta_cluster::control::NatsMedia;
+use silta_cluster::hub::SignalNode;
 use silta_cluster::node::MediaNodeAgent;
 use silta_proto::v1::hub::BookingChange;
 use silta_proto::v1::signal::{AppointmentCheckedIn, AppointmentsChanged};
 use silta_proto::v1::{AgencyCode, LanguageTag, Role, RoomId, ServicePointId, Subject};
 use silta_signal::bus::InProcessBus;
 use silta_signal::media::{NoMediaNodes, SharedMediaControl};
-use silta_signal::{Application, SignalDependencies};
+use silta_signal::{Application, HubWiring, SignalDependencies};
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::{LogFormat, Settings};
@@ -206,7 +207,12 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
             let line = format!("udp://{} (all peers share this port)", sfu.candidate());
             (Arc::new(silta::local_media::InProcessSfu::new(sfu.clone())), Some(sfu), line)
         };
-    let dependencies = SignalDependencies { verifier, issuer: Some(issuer.clone()), published_keys, media, bus };
+    let dependencies = SignalDependencies {
+        verifier,
+        issuer: Some(issuer.clone()),
+        published_keys,
+        hub: HubWiring::InProcess { media, bus },
+    };
     let web_root = settings.web.resolved_root();
     let app = Application::build(settings.signal.clone(), dependencies)
         .await
@@ -249,20 +255,33 @@ async fn run_signal(settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let (issuer, verifier, published_keys) = keys::issuer_and_verifier(&settings, signing_key)?;
-    let media: SharedMediaControl = if settings.cluster.enabled() {
+    // Stopping hands the hub's lease back at once, while the connections
+    // are still being told to reconnect elsewhere.
+    let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
+    let hub = if settings.cluster.enabled() {
         let cluster = connect_cluster(&settings, "silta-signal").await?;
-        Arc::new(NatsMedia::start(cluster).await.context("cannot subscribe to the media nodes' events")?)
+        let node = SignalNode::start(cluster, settings.signal.hub(), stopping_seen)
+            .await
+            .context("cannot join the signal nodes (the hub's journal and lease on NATS)")?;
+        tracing::info!(run = node.gateway.run(), "signal node joined the cluster");
+        HubWiring::Remote(node.gateway)
     } else {
         tracing::warn!("no [cluster] nats_url: signaling works, media is refused (media_unavailable)");
-        Arc::new(NoMediaNodes::default())
+        HubWiring::InProcess { media: Arc::new(NoMediaNodes::default()), bus: Arc::new(InProcessBus::default()) }
     };
-    let dependencies =
-        SignalDependencies { verifier, issuer, published_keys, media, bus: Arc::new(InProcessBus::default()) };
+    let dependencies = SignalDependencies { verifier, issuer, published_keys, hub };
     let app = Application::build(settings.signal.clone(), dependencies)
         .await
         .with_context(|| format!("cannot listen on {}", settings.signal.bind))?;
     tracing::info!(address = %app.local_addr()?, "signal service listening");
-    serve_until_signal(app).await
+    let state = app.state();
+    tokio::spawn(async move {
+        wait_for_stop_signal().await;
+        tracing::info!("stopping: handing the hub on and telling clients to reconnect elsewhere");
+        stopping.send_replace(true);
+        state.shut_down();
+    });
+    app.run_until_stopped().await.context("the server failed")
 }
 
 async fn connect_cluster(settings: &Settings, name: &str) -> anyhow::Result<Cluster> {
@@ -333,8 +352,10 @@ fn relay_booking_events(booking: &BookingState, signal: silta_signal::app::Signa
                         continue;
                     };
                     let check_in = AppointmentCheckedIn { appointment, room, service_point: point };
-                    let told = signal.notify_booking(BookingChange::CheckedIn { expert: subject, check_in });
-                    tracing::info!(told, "check-in relayed to the booked expert");
+                    match signal.notify_booking(BookingChange::CheckedIn { expert: subject, check_in }).await {
+                        Ok(told) => tracing::info!(told, "check-in relayed to the booked expert"),
+                        Err(err) => tracing::warn!(error = %err, "a check-in could not be relayed"),
+                    }
                 }
                 Ok(BookingEvent::Changed { appointment, service_point, agency }) => {
                     let (Ok(point), Ok(agency)) = (ServicePointId::parse(service_point), AgencyCode::parse(agency))
@@ -342,8 +363,10 @@ fn relay_booking_events(booking: &BookingState, signal: silta_signal::app::Signa
                         continue;
                     };
                     let change = AppointmentsChanged { appointment, service_point: point, agency };
-                    let told = signal.notify_booking(BookingChange::Changed { change });
-                    tracing::debug!(told, "appointment change relayed to staff");
+                    match signal.notify_booking(BookingChange::Changed { change }).await {
+                        Ok(told) => tracing::debug!(told, "appointment change relayed to staff"),
+                        Err(err) => tracing::warn!(error = %err, "an appointment change could not be relayed"),
+                    }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "booking events were dropped");

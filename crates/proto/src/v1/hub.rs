@@ -15,7 +15,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::media::{MediaCommand, MediaEvent};
+use super::media::{MediaCommand, MediaEvent, MediaResult};
 use super::sessions::SessionRecordEvent;
 use super::signal::{AppointmentCheckedIn, AppointmentsChanged, ClientMessage, ServerMessage, Welcome};
 use super::{LanguageTag, ParticipantId, RequestId, Role, RoomId, Subject};
@@ -285,5 +285,126 @@ pub enum HubOutput {
     Media {
         /// The command.
         command: MediaCommand,
+    },
+}
+
+/// Where a connection on a signal node receives what the hub sends it: the
+/// node's run and the connection's own id (together, the NATS subject
+/// `<prefix>.signal.conn.<run>.<connection>`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub struct Origin {
+    /// The signal node's run (new at every start of the process).
+    pub run: String,
+    /// The connection, unique within the run.
+    pub connection: String,
+}
+
+impl Origin {
+    /// Whether both parts can be NATS subject tokens (letters, digits, `-`
+    /// and `_`).
+    pub fn is_valid(&self) -> bool {
+        let token =
+            |value: &str| !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        token(&self.run) && token(&self.connection)
+    }
+}
+
+/// One entry of the hub's journal: an envelope as the leading signal node
+/// applied it, and the connection it came from (so a standby that replays
+/// the journal knows where each participant is connected).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct JournalEntry {
+    /// The calling connection, for inputs that came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// The envelope.
+    pub envelope: HubEnvelope,
+}
+
+/// A signal node's call to the node that runs the hub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HubCall {
+    /// Apply an input (stamped with the time and journalled by the hub's
+    /// node).
+    Input {
+        /// The calling connection (needed with `attach`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        origin: Option<Origin>,
+        /// The input.
+        input: HubInput,
+    },
+    /// Send a media command the hub allowed (a `forward` reply) through its
+    /// room's ordered queue and wait for the node's result.
+    Media {
+        /// The command.
+        command: MediaCommand,
+    },
+    /// The hub's figures, for health checks.
+    Health,
+}
+
+/// Why a forwarded media command got no result from a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaFailure {
+    /// No media node could take it.
+    Unavailable,
+    /// The node did not answer in time.
+    Timeout,
+}
+
+/// The answer to a [`HubCall`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HubCallResult {
+    /// The hub's reply to an input.
+    Reply {
+        /// The reply.
+        reply: HubReply,
+    },
+    /// The media node's result.
+    Media {
+        /// The result (a refusal is an `error` result).
+        result: MediaResult,
+    },
+    /// The media command reached no node.
+    MediaFailed {
+        /// Why.
+        failure: MediaFailure,
+    },
+    /// The hub's figures.
+    Health {
+        /// Client sessions (attached or within their resume window).
+        clients: u64,
+        /// Open rooms.
+        rooms: u64,
+        /// Rooms with a media queue.
+        media_queues: u64,
+        /// The run of the node that answered (the one that runs the hub).
+        leader: String,
+    },
+    /// The call was not carried out (e.g. the node no longer runs the hub,
+    /// or the call could not be read); the caller may retry.
+    Refused {
+        /// Why, for the log.
+        message: String,
+    },
+}
+
+/// What a connection's subject receives from the hub's node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ConnectionDelivery {
+    /// A message for the client.
+    Message {
+        /// The message.
+        message: Box<ServerMessage>,
+    },
+    /// The participant resumed on a newer connection; the connection closes
+    /// if its epoch is older.
+    Superseded {
+        /// The newest epoch.
+        epoch: u64,
     },
 }

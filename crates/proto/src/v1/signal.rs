@@ -627,6 +627,9 @@ pub enum ErrorCode {
     MediaUnavailable,
     /// The server is shutting down.
     ShuttingDown,
+    /// The room service is changing over to another node (a signal node
+    /// was lost); nothing was done: send the request again in a moment.
+    TryAgain,
     /// An unexpected server-side failure; details are in the server's log.
     Internal,
 }

@@ -172,6 +172,28 @@ impl Hub {
         self.rooms.len()
     }
 
+    /// The open rooms.
+    pub fn room_ids(&self) -> Vec<RoomId> {
+        self.rooms.keys().cloned().collect()
+    }
+
+    /// Whether the participant has a session (attached or within its
+    /// resume window).
+    pub fn has_client(&self, id: &ParticipantId) -> bool {
+        self.clients.contains_key(id)
+    }
+
+    /// When the next [`HubInput::Tick`](silta_proto::v1::hub::HubInput::Tick)
+    /// has something to do (a resume window or an offer runs out), if
+    /// anything is pending: a host ticks only then, so an idle hub (and its
+    /// journal) stays quiet.
+    pub fn next_deadline(&self) -> Option<HubTime> {
+        let windows =
+            self.clients.values().filter_map(|client| client.detached_at).map(|at| at + self.settings.resume_window);
+        let offers = self.offers.iter().filter_map(|offer| offer.offered_to.as_ref().map(|(_, deadline)| *deadline));
+        windows.chain(offers).min()
+    }
+
     // ----- delivery helpers -------------------------------------------------
 
     fn send(&mut self, to: &ParticipantId, message: ServerMessage) {

@@ -518,8 +518,24 @@ impl Hub {
     }
 
     pub(super) fn queue_snapshots_for(&self, id: &ParticipantId, now: HubTime) -> Vec<ServerMessage> {
-        let Some(agency) = self.clients.get(id).and_then(|client| client.identity.agency().cloned()) else {
-            return Vec::new();
+        let Some(client) = self.clients.get(id) else { return Vec::new() };
+        let Some(agency) = client.identity.agency().cloned() else {
+            // A participant of a room waiting in a queue (a kiosk coming
+            // back) is told its place again.
+            let mut statuses = Vec::new();
+            for (agency, waiting) in &self.queues() {
+                for (index, offer) in waiting.iter().enumerate() {
+                    if client.rooms.contains(&offer.room) {
+                        let position = index + 1;
+                        statuses.push(ServerMessage::QueueStatus(QueueStatus {
+                            room: offer.room.clone(),
+                            position: u32::try_from(position).unwrap_or(u32::MAX),
+                            estimated_wait_seconds: self.estimated_wait(agency, position).as_secs(),
+                        }));
+                    }
+                }
+            }
+            return statuses;
         };
         let queues = self.queues();
         let entries = queues

@@ -1,0 +1,738 @@
+//! The hub across several signal nodes: one leader runs it, every node is a
+//! gateway to it, and a JetStream stream is its journal.
+//!
+//! - **Lead.** The node holding the lease (a key in the KV bucket
+//!   `cluster.lead_bucket`, refreshed every `lead_refresh_ms` by a
+//!   compare-and-set on its revision) runs the hub: it answers calls on
+//!   `<prefix>.signal.hub`, drives the media nodes and relays their events.
+//!   A standby takes the lease over when its revision has not moved for
+//!   `lead_ttl_ms` (again by compare-and-set, so only one wins).
+//! - **Journal.** The leader records every envelope in the stream
+//!   `cluster.hub_stream` before the hub applies it, each write expecting
+//!   the stream's last sequence to be the leader's own last one: a second
+//!   writer (an old leader waking up) is refused by JetStream itself, and
+//!   steps down. Every standby follows the stream and applies the same
+//!   envelopes to its own replica, so on taking over it has the hub —
+//!   queue, rooms, offers, invitations, resume tokens — without replay
+//!   delay.
+//! - **Gateways.** Each node serves WebSockets and sends its clients'
+//!   inputs to the leader ([`NatsHub`]). What the hub sends a participant
+//!   goes to the subject of the connection that attached it,
+//!   `<prefix>.signal.conn.<run>.<connection>`; which connection that is
+//!   travels with the `attach` in the journal, so a new leader knows too.
+//!   Gateways announce their run on `<prefix>.signal.alive.<run>`; the
+//!   leader detaches the participants of a run it has not heard for
+//!   `gateway_ttl_ms` (their resume window starts).
+//!
+//! Architecture invariant: the hub stays one deterministic state machine
+//! with one writer; NATS and JetStream provide the ordering and the
+//! fencing, and no consensus of our own is built here.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use silta_proto::v1::ParticipantId;
+use silta_proto::v1::hub::{
+    ConnectionDelivery, HubCall, HubCallResult, HubInput, HubReply, HubTime, JournalEntry, MediaFailure, Origin,
+};
+use silta_proto::v1::media::{MediaCommand, MediaResult};
+use silta_signal::bus::{Bus, Delivery, Subscription, Topic};
+use silta_signal::hub::{Hub, HubSettings};
+use silta_signal::hub_host::{
+    HubAccess, HubHealth, HubHost, HubUnavailable, Journal, JournalError, fresh_id, hub_time_of,
+};
+use silta_signal::media::MediaControlError;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::control::NatsMedia;
+use crate::{Cluster, ClusterError, nats_error};
+
+/// The key of the lease in the lead bucket.
+const LEAD_KEY: &str = "lead";
+/// How often a gateway says its run is alive.
+const ALIVE_PERIOD: Duration = Duration::from_millis(500);
+/// How long a gateway waits before it calls again when no node leads.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// How many deliveries a connection may fall behind.
+const CONNECTION_BACKLOG: usize = 1024;
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// Where the lease holder is (the lease's value).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Leader {
+    run: String,
+}
+
+/// Where a participant's connection is, and at which epoch it attached.
+#[derive(Debug, Clone)]
+struct Address {
+    origin: Origin,
+    epoch: u64,
+}
+
+type Addresses = Arc<Mutex<HashMap<ParticipantId, Address>>>;
+
+fn remember_attach(addresses: &Addresses, reply: &HubReply, origin: Option<&Origin>) {
+    if let (HubReply::Attached { participant, epoch, .. }, Some(origin)) = (reply, origin) {
+        locked(addresses).insert(participant.clone(), Address { origin: origin.clone(), epoch: *epoch });
+    }
+}
+
+/// A signal node in a cluster: the gateway its connections use, and (in
+/// the background) its part in running the hub.
+pub struct SignalNode {
+    /// The way to the hub for this node's connections.
+    pub gateway: Arc<NatsHub>,
+}
+
+impl SignalNode {
+    /// Joins the cluster: starts the gateway and the standby that follows
+    /// the journal and takes the lead when no one holds it. Stops leading
+    /// (handing the lease back) when `shutdown` turns true.
+    pub async fn start(
+        cluster: Cluster,
+        hub_settings: HubSettings,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, ClusterError> {
+        let jetstream = jetstream::new(cluster.client.clone());
+        let settings = &cluster.settings;
+        let stream = jetstream
+            .get_or_create_stream(jetstream::stream::Config {
+                name: settings.hub_stream.clone(),
+                description: Some("Silta: the hub's journal (every input, in the order the leader applied it)".into()),
+                subjects: vec![settings.journal_subject()],
+                storage: jetstream::stream::StorageType::File,
+                num_replicas: 1,
+                ..Default::default()
+            })
+            .await
+            .map_err(nats_error)?;
+        let lead = crate::kv_bucket(
+            &jetstream,
+            &settings.lead_bucket,
+            "Silta: which signal node runs the hub (a lease, refreshed by compare-and-set)",
+            Duration::ZERO,
+        )
+        .await?;
+        let run = fresh_id("");
+        let gateway =
+            Arc::new(NatsHub { cluster: cluster.clone(), run: run.clone(), next_connection: AtomicU64::new(0) });
+        spawn_alive(cluster.clone(), run.clone(), shutdown.clone());
+        let standby = Standby { cluster, jetstream, stream, lead, hub_settings, run };
+        tokio::spawn(standby.run(shutdown));
+        Ok(Self { gateway })
+    }
+}
+
+/// Says every [`ALIVE_PERIOD`] that this node's run is alive.
+fn spawn_alive(cluster: Cluster, run: String, mut shutdown: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let subject = cluster.settings.alive_subject(&run);
+        let mut period = tokio::time::interval(ALIVE_PERIOD);
+        loop {
+            tokio::select! {
+                _ = period.tick() => {
+                    if let Err(err) = cluster.client.publish(subject.clone(), bytes::Bytes::new()).await {
+                        tracing::debug!(error = %err, "the alive notice could not be sent");
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    });
+}
+
+/// A gateway's way to the hub on the leading node.
+pub struct NatsHub {
+    cluster: Cluster,
+    run: String,
+    next_connection: AtomicU64,
+}
+
+impl NatsHub {
+    /// This node's run.
+    pub fn run(&self) -> &str {
+        &self.run
+    }
+
+    /// Calls the leader. While no node leads (a takeover) and while the
+    /// leader refuses without having done anything, the call is repeated
+    /// for up to `hub_wait_ms`; a call that timed out is not repeated (it
+    /// may have been carried out).
+    async fn call(&self, call: &HubCall) -> Result<HubCallResult, HubUnavailable> {
+        let body = bytes::Bytes::from(serde_json::to_vec(call).map_err(|err| HubUnavailable(err.to_string()))?);
+        let subject = self.cluster.settings.hub_subject();
+        let deadline = Instant::now() + self.cluster.settings.hub_wait();
+        loop {
+            let outcome = self.cluster.client.request(subject.clone(), body.clone()).await;
+            let retry_reason = match outcome {
+                Ok(message) => match serde_json::from_slice::<HubCallResult>(&message.payload) {
+                    Ok(HubCallResult::Refused { message }) => message,
+                    Ok(result) => return Ok(result),
+                    Err(err) => return Err(HubUnavailable(format!("unreadable answer from the hub: {err}"))),
+                },
+                Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => "no node leads".to_owned(),
+                Err(err) => return Err(HubUnavailable(err.to_string())),
+            };
+            if Instant::now() >= deadline {
+                return Err(HubUnavailable(retry_reason));
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+
+    async fn input(&self, origin: Option<Origin>, input: HubInput) -> Result<HubReply, HubUnavailable> {
+        match self.call(&HubCall::Input { origin, input }).await? {
+            HubCallResult::Reply { reply } => Ok(reply),
+            other => Err(HubUnavailable(format!("unexpected answer from the hub: {other:?}"))),
+        }
+    }
+}
+
+#[async_trait]
+impl HubAccess for NatsHub {
+    async fn attach(&self, input: HubInput) -> Result<(HubReply, Option<Subscription>), HubUnavailable> {
+        let number = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        let origin = Origin { run: self.run.clone(), connection: format!("c{number}") };
+        // Subscribe first: what the hub sends the participant right after the
+        // attach waits in the subscription until the connection reads it.
+        let subscriber = self
+            .cluster
+            .client
+            .subscribe(self.cluster.settings.connection_subject(&origin))
+            .await
+            .map_err(|err| HubUnavailable(err.to_string()))?;
+        let reply = self.input(Some(origin), input).await?;
+        if !matches!(reply, HubReply::Attached { .. }) {
+            return Ok((reply, None));
+        }
+        let (sender, receiver) = broadcast::channel(CONNECTION_BACKLOG);
+        tokio::spawn(bridge(subscriber, sender));
+        Ok((reply, Some(receiver)))
+    }
+
+    async fn apply(&self, input: HubInput) -> Result<HubReply, HubUnavailable> {
+        self.input(None, input).await
+    }
+
+    async fn media_request(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
+        match self.call(&HubCall::Media { command }).await {
+            Ok(HubCallResult::Media { result }) => Ok(result),
+            Ok(HubCallResult::MediaFailed { failure: MediaFailure::Timeout }) => Err(MediaControlError::Timeout),
+            Ok(_) | Err(_) => Err(MediaControlError::Unavailable),
+        }
+    }
+
+    async fn health(&self) -> Result<HubHealth, HubUnavailable> {
+        match self.call(&HubCall::Health).await? {
+            HubCallResult::Health { clients, rooms, media_queues, leader } => Ok(HubHealth {
+                clients: usize::try_from(clients).unwrap_or(usize::MAX),
+                rooms: usize::try_from(rooms).unwrap_or(usize::MAX),
+                media_queues: usize::try_from(media_queues).unwrap_or(usize::MAX),
+                leader: Some(leader),
+                run: Some(self.run.clone()),
+            }),
+            other => Err(HubUnavailable(format!("unexpected answer from the hub: {other:?}"))),
+        }
+    }
+}
+
+/// Passes a connection's deliveries from its subject to the connection,
+/// until the connection is gone.
+async fn bridge(mut subscriber: async_nats::Subscriber, sender: broadcast::Sender<Delivery>) {
+    let mut check = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            message = subscriber.next() => {
+                let Some(message) = message else { break };
+                let delivery = match serde_json::from_slice::<ConnectionDelivery>(&message.payload) {
+                    Ok(ConnectionDelivery::Message { message }) => Delivery::Message(Arc::new(*message)),
+                    Ok(ConnectionDelivery::Superseded { epoch }) => Delivery::Superseded { epoch },
+                    Err(err) => {
+                        tracing::warn!(error = %err, "an unreadable delivery was dropped");
+                        continue;
+                    }
+                };
+                if sender.send(delivery).is_err() {
+                    break;
+                }
+            }
+            _ = check.tick() => {
+                if sender.receiver_count() == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = subscriber.unsubscribe().await;
+}
+
+/// The leader's bus: a participant's deliveries go to the subject of the
+/// connection it attached on, in the order the hub made them.
+struct Deliveries {
+    addresses: Addresses,
+    outgoing: mpsc::UnboundedSender<(String, bytes::Bytes)>,
+    prefix: Cluster,
+}
+
+impl Deliveries {
+    fn start(cluster: &Cluster, addresses: Addresses) -> Self {
+        let (outgoing, mut queue) = mpsc::unbounded_channel::<(String, bytes::Bytes)>();
+        let client = cluster.client.clone();
+        tokio::spawn(async move {
+            while let Some((subject, body)) = queue.recv().await {
+                if let Err(err) = client.publish(subject, body).await {
+                    tracing::warn!(error = %err, "a delivery could not be published");
+                }
+            }
+        });
+        Self { addresses, outgoing, prefix: cluster.clone() }
+    }
+}
+
+impl Bus for Deliveries {
+    fn publish(&self, topic: &Topic, delivery: Delivery) {
+        let Topic::Participant(participant) = topic else {
+            return;
+        };
+        let Some(address) = locked(&self.addresses).get(participant).cloned() else { return };
+        let body = match delivery {
+            Delivery::Message(message) => ConnectionDelivery::Message { message: Box::new((*message).clone()) },
+            Delivery::Superseded { epoch } => ConnectionDelivery::Superseded { epoch },
+            Delivery::Session(_) => return,
+        };
+        match serde_json::to_vec(&body) {
+            Ok(body) => {
+                let subject = self.prefix.settings.connection_subject(&address.origin);
+                let _ = self.outgoing.send((subject, body.into()));
+            }
+            Err(err) => tracing::error!(error = %err, "a delivery failed to serialise"),
+        }
+    }
+
+    fn subscribe(&self, _topic: &Topic) -> Subscription {
+        // Connections subscribe through their gateway, never here.
+        broadcast::channel(1).1
+    }
+}
+
+/// The journal in JetStream, written only by the lease holder.
+struct StreamJournal {
+    jetstream: jetstream::Context,
+    subject: String,
+    last: Mutex<u64>,
+    lost: watch::Sender<bool>,
+}
+
+#[async_trait]
+impl Journal for StreamJournal {
+    async fn record(&self, entry: &JournalEntry) -> Result<(), JournalError> {
+        let body = serde_json::to_vec(entry).map_err(|err| JournalError(err.to_string()))?;
+        let expected = *locked(&self.last);
+        let publish = jetstream::message::PublishMessage::build().payload(body.into()).expected_last_sequence(expected);
+        let ack = match self.jetstream.send_publish(self.subject.clone(), publish).await {
+            Ok(pending) => pending.await,
+            Err(err) => Err(err),
+        };
+        match ack {
+            Ok(ack) => {
+                *locked(&self.last) = ack.sequence;
+                Ok(())
+            }
+            Err(err) if err.kind() == jetstream::context::PublishErrorKind::WrongLastSequence => {
+                self.lost.send_replace(true);
+                Err(JournalError("another node wrote the journal: this one no longer leads".into()))
+            }
+            Err(err) => Err(JournalError(format!("the journal could not be written: {err}"))),
+        }
+    }
+}
+
+/// A hub rebuilt from the journal.
+struct Replica {
+    hub: Hub,
+    last: HubTime,
+    addresses: HashMap<ParticipantId, Address>,
+    applied: u64,
+}
+
+impl Replica {
+    fn apply(&mut self, sequence: u64, entry: JournalEntry) {
+        let JournalEntry { origin, envelope } = entry;
+        self.last = self.last.max(envelope.at);
+        let step = self.hub.step(envelope);
+        if let (HubReply::Attached { participant, epoch, .. }, Some(origin)) = (&step.reply, origin) {
+            self.addresses.insert(participant.clone(), Address { origin, epoch: *epoch });
+        }
+        self.applied = sequence;
+    }
+}
+
+/// A node that follows the journal and waits for the lease.
+struct Standby {
+    cluster: Cluster,
+    jetstream: jetstream::Context,
+    stream: jetstream::stream::Stream,
+    lead: jetstream::kv::Store,
+    hub_settings: HubSettings,
+    run: String,
+}
+
+impl Standby {
+    async fn run(self, shutdown: watch::Receiver<bool>) {
+        let replica = Arc::new(Mutex::new(Replica {
+            hub: Hub::new(self.hub_settings.clone()),
+            last: HubTime::from_millis(0),
+            addresses: HashMap::new(),
+            applied: 0,
+        }));
+        let follower = tokio::spawn(follow(self.stream.clone(), replica.clone()));
+        let Some(revision) = self.wait_for_lease(&shutdown).await else {
+            follower.abort();
+            return;
+        };
+        let caught_up = self.catch_up(&replica).await;
+        follower.abort();
+        let replica = std::mem::replace(
+            &mut *locked(&replica),
+            Replica {
+                hub: Hub::new(self.hub_settings.clone()),
+                last: HubTime::from_millis(0),
+                addresses: HashMap::new(),
+                applied: 0,
+            },
+        );
+        if let Err(err) = caught_up {
+            tracing::error!(error = %err, "the journal could not be read to its end; handing the lead back");
+            let _ = self.lead.delete(LEAD_KEY).await;
+            std::process::exit(75);
+        }
+        match self.lead_with(replica, revision, shutdown).await {
+            Ok(()) => tracing::info!("the lead was handed back"),
+            Err(reason) => {
+                // A node that lost its lease while running the hub is in a
+                // state nobody can vouch for: it leaves, and a supervisor
+                // starts it again as a standby.
+                tracing::error!(reason, "this signal node lost the lead; exiting");
+                std::process::exit(75);
+            }
+        }
+    }
+
+    /// Waits until this node holds the lease; `None` on shutdown.
+    async fn wait_for_lease(&self, shutdown: &watch::Receiver<bool>) -> Option<u64> {
+        let me: bytes::Bytes = serde_json::to_vec(&Leader { run: self.run.clone() }).ok()?.into();
+        let ttl = self.cluster.settings.lead_ttl();
+        let mut shutdown = shutdown.clone();
+        let mut seen: Option<(u64, Instant)> = None;
+        let mut warned = false;
+        loop {
+            if *shutdown.borrow() {
+                return None;
+            }
+            match self.lead.entry(LEAD_KEY).await {
+                Ok(Some(entry)) if entry.operation == jetstream::kv::Operation::Put => match seen {
+                    Some((revision, since)) if revision == entry.revision => {
+                        if since.elapsed() >= ttl
+                            && let Ok(revision) = self.lead.update(LEAD_KEY, me.clone(), entry.revision).await
+                        {
+                            tracing::warn!(
+                                "the leading signal node stopped renewing its lease: this node takes the lead"
+                            );
+                            return Some(revision);
+                        }
+                    }
+                    _ => seen = Some((entry.revision, Instant::now())),
+                },
+                Ok(_) => {
+                    if let Ok(revision) = self.lead.create(LEAD_KEY, me.clone()).await {
+                        tracing::info!("no signal node led: this node takes the lead");
+                        return Some(revision);
+                    }
+                }
+                Err(err) => {
+                    if !warned {
+                        tracing::warn!(error = %err, "the lead bucket cannot be read; retrying");
+                        warned = true;
+                    }
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.cluster.settings.lead_refresh()) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Waits until the replica has applied every entry in the journal.
+    async fn catch_up(&self, replica: &Mutex<Replica>) -> Result<(), ClusterError> {
+        let mut stream = self.stream.clone();
+        let last = stream.info().await.map_err(nats_error)?.state.last_sequence;
+        let deadline = Instant::now() + self.cluster.settings.hub_wait();
+        while locked(replica).applied < last {
+            if Instant::now() >= deadline {
+                return Err(ClusterError::Nats(format!(
+                    "the replica reached entry {} of {last} in time",
+                    locked(replica).applied
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
+
+    /// Runs the hub while this node holds the lease. `Ok` when it handed
+    /// the lease back on shutdown; `Err` when it lost it.
+    async fn lead_with(
+        self,
+        replica: Replica,
+        mut revision: u64,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let started = Instant::now();
+        let applied = replica.applied;
+        let addresses: Addresses = Arc::new(Mutex::new(replica.addresses));
+        let media = NatsMedia::start(self.cluster.clone()).await.map_err(|err| err.to_string())?;
+        let (lost, mut lost_watch) = watch::channel(false);
+        let journal = StreamJournal {
+            jetstream: self.jetstream.clone(),
+            subject: self.cluster.settings.journal_subject(),
+            last: Mutex::new(applied),
+            lost,
+        };
+        let host = HubHost::start(
+            replica.hub,
+            replica.last,
+            Arc::new(Deliveries::start(&self.cluster, addresses.clone())),
+            Arc::new(media),
+            Some(Arc::new(journal)),
+        );
+        let placed = host.adopt_placements().await;
+        let (stop, stopped) = watch::channel(false);
+        host.run_background(&stopped);
+        let calls =
+            self.cluster.client.subscribe(self.cluster.settings.hub_subject()).await.map_err(|err| err.to_string())?;
+        tokio::spawn(serve_calls(
+            self.cluster.client.clone(),
+            self.run.clone(),
+            calls,
+            host.clone(),
+            addresses.clone(),
+            stopped.clone(),
+        ));
+        tokio::spawn(detach_lost_gateways(self.cluster.clone(), host.clone(), addresses, stopped));
+        tracing::info!(
+            entries = applied,
+            rooms_placed = placed,
+            ms = started.elapsed().as_millis(),
+            "this signal node leads"
+        );
+        let me: bytes::Bytes =
+            serde_json::to_vec(&Leader { run: self.run.clone() }).map_err(|err| err.to_string())?.into();
+        let mut refresh = tokio::time::interval(self.cluster.settings.lead_refresh());
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let outcome = loop {
+            tokio::select! {
+                _ = refresh.tick() => {
+                    match self.lead.update(LEAD_KEY, me.clone(), revision).await {
+                        Ok(next) => revision = next,
+                        Err(err) if err.kind() == jetstream::kv::UpdateErrorKind::WrongLastRevision => {
+                            break Err("another node took the lease".to_owned());
+                        }
+                        Err(err) => tracing::warn!(error = %err, "the lease could not be renewed; retrying"),
+                    }
+                }
+                _ = lost_watch.changed() => break Err("another node wrote the journal".to_owned()),
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() {
+                        break Ok(());
+                    }
+                }
+            }
+        };
+        stop.send_replace(true);
+        if outcome.is_ok() {
+            // Hand the lease over at once: a standby takes it at its next look.
+            let _ = self.lead.delete(LEAD_KEY).await;
+        }
+        outcome
+    }
+}
+
+/// Applies the journal to the replica from its first entry on.
+async fn follow(stream: jetstream::stream::Stream, replica: Arc<Mutex<Replica>>) {
+    loop {
+        let from = locked(&replica).applied + 1;
+        match follow_from(&stream, &replica, from).await {
+            Ok(()) => tracing::warn!("the journal's consumer ended; following again"),
+            Err(err) => tracing::warn!(error = %err, "following the journal failed; following again"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn follow_from(
+    stream: &jetstream::stream::Stream,
+    replica: &Mutex<Replica>,
+    from: u64,
+) -> Result<(), ClusterError> {
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: from },
+            ..Default::default()
+        })
+        .await
+        .map_err(nats_error)?;
+    let mut messages = consumer.messages().await.map_err(nats_error)?;
+    while let Some(message) = messages.next().await {
+        let message = message.map_err(nats_error)?;
+        let sequence = message.info().map_err(nats_error)?.stream_sequence;
+        match serde_json::from_slice::<JournalEntry>(&message.payload) {
+            Ok(entry) => locked(replica).apply(sequence, entry),
+            Err(err) => {
+                // Never skip silently: the replica would no longer be the hub.
+                return Err(ClusterError::Nats(format!("journal entry {sequence} is unreadable: {err}")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Answers the gateways' calls.
+async fn serve_calls(
+    client: async_nats::Client,
+    run: String,
+    mut calls: async_nats::Subscriber,
+    host: Arc<HubHost>,
+    addresses: Addresses,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        let message = tokio::select! {
+            message = calls.next() => message,
+            _ = stopped.changed() => break,
+        };
+        let Some(message) = message else { break };
+        let Some(reply_to) = message.reply.clone() else { continue };
+        let host = host.clone();
+        let addresses = addresses.clone();
+        let client = client.clone();
+        let run = run.clone();
+        tokio::spawn(async move {
+            let result = match serde_json::from_slice::<HubCall>(&message.payload) {
+                Ok(call) => answer(&host, &addresses, &run, call).await,
+                Err(err) => HubCallResult::Refused { message: format!("unreadable call: {err}") },
+            };
+            if let Ok(body) = serde_json::to_vec(&result) {
+                let _ = client.publish(reply_to, body.into()).await;
+            }
+        });
+    }
+    let _ = calls.unsubscribe().await;
+}
+
+async fn answer(host: &HubHost, addresses: &Addresses, run: &str, call: HubCall) -> HubCallResult {
+    match call {
+        HubCall::Input { origin, input } => {
+            if origin.as_ref().is_some_and(|origin| !origin.is_valid()) {
+                return HubCallResult::Refused { message: "the origin is not a valid address".into() };
+            }
+            let remembered = origin.clone();
+            let applied = host
+                .apply_from(origin, input, move |reply, _| remember_attach(addresses, reply, remembered.as_ref()))
+                .await;
+            match applied {
+                Ok((reply, ())) => HubCallResult::Reply { reply },
+                Err(err) => HubCallResult::Refused { message: err.to_string() },
+            }
+        }
+        HubCall::Media { command } => match host.media_request(command).await {
+            Ok(result) => HubCallResult::Media { result },
+            Err(MediaControlError::Refused { code, message }) => {
+                HubCallResult::Media { result: MediaResult::Error { code, message } }
+            }
+            Err(MediaControlError::Timeout) => HubCallResult::MediaFailed { failure: MediaFailure::Timeout },
+            Err(_) => HubCallResult::MediaFailed { failure: MediaFailure::Unavailable },
+        },
+        HubCall::Health => {
+            let figures = host.figures().await;
+            let count = |value: usize| u64::try_from(value).unwrap_or(u64::MAX);
+            HubCallResult::Health {
+                clients: count(figures.clients),
+                rooms: count(figures.rooms),
+                media_queues: count(figures.media_queues),
+                leader: run.to_owned(),
+            }
+        }
+    }
+}
+
+/// Detaches the participants of gateway runs that stopped saying they are
+/// alive (a signal node that died): their resume windows start, dated from
+/// when their node was last heard.
+async fn detach_lost_gateways(
+    cluster: Cluster,
+    host: Arc<HubHost>,
+    addresses: Addresses,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut alive = match cluster.client.subscribe(cluster.settings.alive_subject("*")).await {
+        Ok(subscriber) => subscriber,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot watch the signal nodes; their participants are detached only by their own nodes");
+            return;
+        }
+    };
+    let since = Instant::now();
+    let ttl = cluster.settings.gateway_ttl();
+    let prefix = cluster.settings.alive_subject("");
+    let mut heard: HashMap<String, Instant> = HashMap::new();
+    let mut check = tokio::time::interval(ALIVE_PERIOD);
+    let mut checks: u64 = 0;
+    loop {
+        tokio::select! {
+            message = alive.next() => {
+                let Some(message) = message else { break };
+                if let Some(run) = message.subject.as_str().strip_prefix(prefix.as_str()) {
+                    heard.insert(run.to_owned(), Instant::now());
+                }
+            }
+            _ = check.tick() => {
+                checks += 1;
+                let lost: Vec<(ParticipantId, Address, Instant)> = locked(&addresses)
+                    .iter()
+                    .filter_map(|(participant, address)| {
+                        let last = heard.get(&address.origin.run).copied().unwrap_or(since);
+                        (last.elapsed() > ttl).then(|| (participant.clone(), address.clone(), last))
+                    })
+                    .collect();
+                for (participant, address, last) in lost {
+                    locked(&addresses).remove(&participant);
+                    tracing::info!(run = %address.origin.run, "a signal node is gone: its participant's resume window starts");
+                    let detach = HubInput::Detach { participant, epoch: address.epoch, last_heard: hub_time_of(last) };
+                    host.apply_logged(detach).await;
+                }
+                // Forget the addresses of sessions the hub no longer has.
+                if checks.is_multiple_of(20) {
+                    let known: Vec<ParticipantId> = locked(&addresses).keys().cloned().collect();
+                    let gone = host.inspect(|hub| known.into_iter().filter(|id| !hub.has_client(id)).collect::<Vec<_>>()).await;
+                    let mut addresses = locked(&addresses);
+                    for id in gone {
+                        addresses.remove(&id);
+                    }
+                }
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+}
