@@ -7,7 +7,7 @@ mod booking_reserves_each_resource_once;
 mod migrations_make_the_same_schema;
 mod notifications_are_delivered_from_the_outbox;
 mod openapi_document_is_served;
-mod queue_keeps_order_and_survives_restart;
+mod records_are_stored_once;
 mod roles_see_only_their_own_work;
 mod routes_refuse_in_process;
 mod slot_search_follows_the_calendars;

@@ -12,11 +12,13 @@ async fn openapi_document_lists_the_api() {
     assert_eq!(reply.status, 200);
     assert!(reply.body["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = reply.body["paths"].as_object().unwrap();
+    // The on-demand queue is the signal service's; the booking service keeps
+    // only its statistics.
+    assert!(!paths.contains_key("/api/v1/queue"));
     for path in [
         "/api/v1/slots",
         "/api/v1/appointments",
         "/api/v1/appointments/{id}/cancel",
-        "/api/v1/queue",
         "/api/v1/statistics",
         "/api/v1/feedback",
     ] {

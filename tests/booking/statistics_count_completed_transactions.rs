@@ -58,7 +58,7 @@ async fn statistics_after_completed_sessions(database: Database) {
     let text = csv.body.as_str().unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("month,service_point,agency,transactions"));
-    assert_eq!(lines[1], "2026-10,sp-test,VERO,2,3,1400,1,3.50,2,1050.00");
+    assert_eq!(lines[1], "2026-10,sp-test,VERO,2,3,1400,1,3.50,2,1050.00,0,0,,,0,10");
 
     let bad_month = app.get("/api/v1/statistics?from=2026-13&to=2026-12", Some(&admin)).await;
     assert_eq!((bad_month.status, bad_month.code()), (400, "invalid_month"));

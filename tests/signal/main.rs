@@ -1,6 +1,8 @@
 //! Integration tests of the signal service: a real server on port 0, real
 //! WebSocket clients, real tokens. Media sits behind a test double of the
-//! `MediaControl` trait.
+//! `MediaControl` trait. `records_reach_booking_across_processes` runs real
+//! `silta signal` and `silta booking` processes on a private NATS server and
+//! a fresh PostgreSQL database (no media).
 
 mod bad_input_keeps_the_connection;
 mod connection_limits_and_shutdown;
@@ -8,5 +10,6 @@ mod kiosk_device_credential_exchange;
 mod media_is_relayed;
 mod media_rooms_are_queued_apart;
 mod reconnect_within_and_after_the_window;
+mod records_reach_booking_across_processes;
 mod routes_refuse_without_a_socket;
 mod whole_service_session;

@@ -28,9 +28,15 @@ pub struct SiltaProcess {
 impl SiltaProcess {
     /// Starts `silta <command>` with the environment variables `settings`.
     pub fn start(command: &str, settings: &[(&str, &str)]) -> Self {
+        Self::start_with_args(&[command], settings)
+    }
+
+    /// Starts `silta <args…>` with the environment variables `settings`.
+    pub fn start_with_args(args: &[&str], settings: &[(&str, &str)]) -> Self {
+        let command = args.first().copied().unwrap_or_default();
         let mut process = Command::new(silta_binary());
         process
-            .arg(command)
+            .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("SILTA_LOG__FILTER", "warn")
@@ -78,6 +84,64 @@ impl SiltaProcess {
 impl Drop for SiltaProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A `silta booking` process of a cluster (demo directory loaded), on its
+/// own database, signing-key file and free port.
+pub struct BookingProcess {
+    /// The process.
+    pub process: SiltaProcess,
+    /// Where it listens.
+    pub address: SocketAddr,
+    key_file: PathBuf,
+    settings: Vec<(String, String)>,
+}
+
+impl BookingProcess {
+    /// Starts one and waits until it listens.
+    pub fn start(nats_url: &str, key: &SigningKey, database_url: &str) -> Self {
+        let key_file = std::env::temp_dir().join(format!("silta-booking-key-{}.pem", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&key_file, key.to_pkcs8_pem()).expect("the key file is written");
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let settings = vec![
+            ("SILTA_CLUSTER__NATS_URL".to_owned(), nats_url.to_owned()),
+            ("SILTA_BOOKING__BIND".to_owned(), address.to_string()),
+            ("SILTA_BOOKING__DATABASE_URL".to_owned(), database_url.to_owned()),
+            ("SILTA_AUTH__SIGNING_KEY_FILE".to_owned(), key_file.display().to_string()),
+            ("SILTA_AUTH__SIGNING_KEY_ID".to_owned(), key.kid().to_owned()),
+        ];
+        let process = Self::spawn(&settings, address);
+        Self { process, address, key_file, settings }
+    }
+
+    fn spawn(settings: &[(String, String)], address: SocketAddr) -> SiltaProcess {
+        let pairs: Vec<(&str, &str)> = settings.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        let process = SiltaProcess::start_with_args(&["booking", "--seed-demo"], &pairs);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(address).is_err() {
+            assert!(Instant::now() < deadline, "silta booking did not listen on {address} within 30 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        process
+    }
+
+    /// Starts it again (after [`SiltaProcess::kill`]) with the same settings.
+    pub fn restart(&mut self) {
+        self.process.kill();
+        self.process = Self::spawn(&self.settings, self.address);
+    }
+
+    /// The base URL of its API.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+}
+
+impl Drop for BookingProcess {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.key_file);
     }
 }
 

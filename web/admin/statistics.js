@@ -208,11 +208,16 @@ export function renderStatistics() {
     ['interpreter_sessions', 'statistics.interpreterSessions'],
     ['feedback_mean', 'statistics.feedback'],
     ['reimbursement_cents', 'statistics.reimbursement'],
+    ['queue_requests', 'statistics.queueRequests'],
+    ['queue_abandoned', 'statistics.queueAbandoned'],
+    ['queue_mean_wait_seconds', 'statistics.queueMeanWait'],
+    ['queue_served_within', 'statistics.queueServedWithin'],
   ];
-  const numeric = new Set(['transactions', 'sessions', 'mean_duration_seconds', 'interpreter_sessions', 'feedback_mean', 'reimbursement_cents']);
+  const numeric = new Set(['transactions', 'sessions', 'mean_duration_seconds', 'interpreter_sessions', 'feedback_mean', 'reimbursement_cents', 'queue_requests', 'queue_abandoned', 'queue_mean_wait_seconds', 'queue_served_within']);
+  const withinMinutes = rows[0]?.within_minutes ?? 10;
   replace(
     /** @type {HTMLElement} */ (table.querySelector('thead')),
-    h('tr', {}, ...columns.map(([name, key]) => h('th', { scope: 'col', class: numeric.has(name) ? 'number' : null }, t(key)))),
+    h('tr', {}, ...columns.map(([name, key]) => h('th', { scope: 'col', class: numeric.has(name) ? 'number' : null }, t(key, { minutes: formatNumber(withinMinutes) })))),
   );
   const body = /** @type {HTMLElement} */ (table.querySelector('tbody'));
   const foot = /** @type {HTMLElement} */ (table.querySelector('tfoot'));
@@ -236,6 +241,7 @@ export function renderStatistics() {
           h('td', { 'data-field': 'interpreter_sessions', class: 'number' }, formatNumber(row.interpreter_sessions)),
           h('td', { 'data-field': 'feedback_mean', class: 'number' }, feedbackText(row.feedback_mean ?? null, row.feedback_count)),
           h('td', { 'data-field': 'reimbursement_cents', class: 'number' }, reimbursementCell(row.reimbursement_cents ?? null)),
+          ...queueCells(row.queue_requests, row.queue_abandoned, row.queue_mean_wait_seconds ?? null, row.queue_served_within),
         ),
       ),
     );
@@ -251,11 +257,28 @@ export function renderStatistics() {
         h('td', { 'data-field': 'interpreter_sessions', class: 'number' }, formatNumber(totals.interpreterSessions)),
         h('td', { 'data-field': 'feedback_mean', class: 'number' }, feedbackText(totals.feedbackMean, totals.feedbackCount)),
         h('td', { 'data-field': 'reimbursement_cents', class: 'number' }, euros(totals.reimbursementCents)),
+        ...queueCells(totals.queueRequests, totals.queueAbandoned, totals.queueMeanWait, totals.queueServedWithin),
       ),
     );
   }
   renderSummary(totals, period, rows.length > 0);
   renderChart(from, to, rows);
+}
+
+/**
+ * The on-demand queue's cells: requests, abandoned, mean wait, served within the target.
+ * @param {number} requests
+ * @param {number} abandoned
+ * @param {number | null} meanWait seconds; null without requests
+ * @param {number} servedWithin
+ */
+function queueCells(requests, abandoned, meanWait, servedWithin) {
+  return [
+    h('td', { 'data-field': 'queue_requests', class: 'number' }, formatNumber(requests)),
+    h('td', { 'data-field': 'queue_abandoned', class: 'number' }, formatNumber(abandoned)),
+    h('td', { 'data-field': 'queue_mean_wait_seconds', class: 'number' }, meanWait === null ? '–' : formatDuration(meanWait)),
+    h('td', { 'data-field': 'queue_served_within', class: 'number' }, formatNumber(servedWithin)),
+  ];
 }
 
 /** @param {number | null} cents null without an agreement */
@@ -274,8 +297,12 @@ function feedbackText(mean, count) {
 
 /** @param {StatisticsRow[]} rows */
 function statisticsTotals(rows) {
-  const totals = { transactions: 0, sessions: 0, durationSum: 0, interpreterSessions: 0, feedbackSum: 0, feedbackCount: 0, reimbursementCents: 0, withoutAgreement: 0 };
+  const totals = { transactions: 0, sessions: 0, durationSum: 0, interpreterSessions: 0, feedbackSum: 0, feedbackCount: 0, reimbursementCents: 0, withoutAgreement: 0, queueRequests: 0, queueAbandoned: 0, queueWaitSum: 0, queueServedWithin: 0 };
   for (const row of rows) {
+    totals.queueRequests += row.queue_requests;
+    totals.queueAbandoned += row.queue_abandoned;
+    totals.queueWaitSum += (row.queue_mean_wait_seconds ?? 0) * row.queue_requests;
+    totals.queueServedWithin += row.queue_served_within;
     totals.transactions += row.transactions;
     totals.sessions += row.sessions;
     totals.durationSum += row.mean_duration_seconds * row.sessions;
@@ -292,6 +319,7 @@ function statisticsTotals(rows) {
   return {
     ...totals,
     meanDuration: totals.sessions ? totals.durationSum / totals.sessions : 0,
+    queueMeanWait: totals.queueRequests ? totals.queueWaitSum / totals.queueRequests : null,
     feedbackMean: totals.feedbackCount ? totals.feedbackSum / totals.feedbackCount : null,
   };
 }

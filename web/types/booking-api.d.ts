@@ -258,54 +258,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/queue": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["list_queue"];
-        put?: never;
-        post: operations["create_queue_request"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/queue/next": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post: operations["take_next_request"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/queue/{id}/{action}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post: operations["queue_action"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/v1/service-points": {
         parameters: {
             query?: never;
@@ -603,17 +555,6 @@ export interface components {
              */
             score: number;
         };
-        /** @description An on-demand request from a kiosk. */
-        NewQueueRequest: {
-            /** @description Agency. */
-            agency: string;
-            /** @description Interpreter language, if needed. */
-            interpreter_language?: string | null;
-            /** @description The kiosk. */
-            kiosk: string;
-            /** @description Language of service. */
-            language: string;
-        };
         /** @description Other hours on one date (or closed when `opens` is absent). */
         OpeningException: {
             /** @description Closing `HH:MM`, absent when closed. */
@@ -775,55 +716,6 @@ export interface components {
             next_offset?: number | null;
         };
         /** @description One page of a list. */
-        Page_QueueRequest: {
-            /** @description The items. */
-            items: {
-                /** @description Agency. */
-                agency: string;
-                /**
-                 * Format: date-time
-                 * @description When it was made.
-                 */
-                created_at: string;
-                /**
-                 * Format: int64
-                 * @description Arrival order (milliseconds since the epoch); the queue is served by it.
-                 */
-                enqueued_ms: number;
-                /**
-                 * Format: int64
-                 * @description Estimated wait in seconds (waiting requests only).
-                 */
-                estimated_wait_seconds?: number | null;
-                /** @description The expert it was offered to. */
-                expert?: string | null;
-                /** @description Id. */
-                id: string;
-                /** @description Interpreter language. */
-                interpreter_language?: string | null;
-                /** @description The kiosk. */
-                kiosk: string;
-                /** @description Language. */
-                language: string;
-                /**
-                 * Format: int32
-                 * @description 1 = next (waiting requests only).
-                 */
-                position?: number | null;
-                /** @description The room the session will use. */
-                room: string;
-                /** @description Its service point. */
-                service_point: string;
-                /** @description `waiting`, `offered`, `cancelled`. */
-                status: string;
-            }[];
-            /**
-             * Format: int32
-             * @description The offset of the next page, when there is one.
-             */
-            next_offset?: number | null;
-        };
-        /** @description One page of a list. */
         Page_Service: {
             /** @description The items. */
             items: {
@@ -872,47 +764,6 @@ export interface components {
              * @description The offset of the next page, when there is one.
              */
             next_offset?: number | null;
-        };
-        /** @description A queue request with its position. */
-        QueueRequest: {
-            /** @description Agency. */
-            agency: string;
-            /**
-             * Format: date-time
-             * @description When it was made.
-             */
-            created_at: string;
-            /**
-             * Format: int64
-             * @description Arrival order (milliseconds since the epoch); the queue is served by it.
-             */
-            enqueued_ms: number;
-            /**
-             * Format: int64
-             * @description Estimated wait in seconds (waiting requests only).
-             */
-            estimated_wait_seconds?: number | null;
-            /** @description The expert it was offered to. */
-            expert?: string | null;
-            /** @description Id. */
-            id: string;
-            /** @description Interpreter language. */
-            interpreter_language?: string | null;
-            /** @description The kiosk. */
-            kiosk: string;
-            /** @description Language. */
-            language: string;
-            /**
-             * Format: int32
-             * @description 1 = next (waiting requests only).
-             */
-            position?: number | null;
-            /** @description The room the session will use. */
-            room: string;
-            /** @description Its service point. */
-            service_point: string;
-            /** @description `waiting`, `offered`, `cancelled`. */
-            status: string;
         };
         /** @description New start time. */
         Reschedule: {
@@ -1039,6 +890,32 @@ export interface components {
             month: string;
             /**
              * Format: int64
+             * @description Of those, abandoned: the session ended before an expert took it.
+             */
+            queue_abandoned: number;
+            /**
+             * Format: double
+             * @description Longest wait, in seconds.
+             */
+            queue_max_wait_seconds?: number | null;
+            /**
+             * Format: double
+             * @description Mean time a walk-in request waited, in seconds (none without
+             *     requests).
+             */
+            queue_mean_wait_seconds?: number | null;
+            /**
+             * Format: int64
+             * @description Walk-in requests that left the on-demand queue (served or abandoned).
+             */
+            queue_requests: number;
+            /**
+             * Format: int64
+             * @description Requests served within `within_minutes` of asking.
+             */
+            queue_served_within: number;
+            /**
+             * Format: int64
              * @description Reimbursement estimate in euro cents (base share + per-transaction
              *     share × transactions), when an agreement exists.
              */
@@ -1055,6 +932,11 @@ export interface components {
              * @description Completed transactions (resolved, follow-up, referred).
              */
             transactions: number;
+            /**
+             * Format: int32
+             * @description The `within_minutes` the row was counted with.
+             */
+            within_minutes: number;
         };
         /** @description Hours on one weekday, in local time. */
         WeekdayHours: {
@@ -1094,7 +976,6 @@ export type Kiosk = components['schemas']['Kiosk'];
 export type Names = components['schemas']['Names'];
 export type NewAppointment = components['schemas']['NewAppointment'];
 export type NewFeedback = components['schemas']['NewFeedback'];
-export type NewQueueRequest = components['schemas']['NewQueueRequest'];
 export type OpeningException = components['schemas']['OpeningException'];
 export type PageAgency = components['schemas']['Page_Agency'];
 export type PageAppointment = components['schemas']['Page_Appointment'];
@@ -1102,10 +983,8 @@ export type PageAuditEntry = components['schemas']['Page_AuditEntry'];
 export type PageExpert = components['schemas']['Page_Expert'];
 export type PageInterpreter = components['schemas']['Page_Interpreter'];
 export type PageKiosk = components['schemas']['Page_Kiosk'];
-export type PageQueueRequest = components['schemas']['Page_QueueRequest'];
 export type PageService = components['schemas']['Page_Service'];
 export type PageServicePoint = components['schemas']['Page_ServicePoint'];
-export type QueueRequest = components['schemas']['QueueRequest'];
 export type Reschedule = components['schemas']['Reschedule'];
 export type Service = components['schemas']['Service'];
 export type ServicePoint = components['schemas']['ServicePoint'];
@@ -1735,120 +1614,6 @@ export interface operations {
             };
         };
     };
-    list_queue: {
-        parameters: {
-            query?: {
-                /** @description Page size, 1–200 (default 50). */
-                limit?: number;
-                /** @description Items to skip. */
-                offset?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Page_QueueRequest"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    create_queue_request: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["NewQueueRequest"];
-            };
-        };
-        responses: {
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["QueueRequest"];
-                };
-            };
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    take_next_request: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["QueueRequest"];
-                };
-            };
-            /** @description Nothing waiting for you */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    queue_action: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-                /** @description accept, decline or cancel */
-                action: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["QueueRequest"];
-                };
-            };
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
     list_service_points: {
         parameters: {
             query?: {
@@ -2060,6 +1825,8 @@ export interface operations {
                 from: string;
                 /** @description Last month `YYYY-MM`. */
                 to: string;
+                /** @description The target for `served_within`, in minutes (default 10). */
+                within_minutes?: number;
             };
             header?: never;
             path?: never;
@@ -2090,6 +1857,8 @@ export interface operations {
                 from: string;
                 /** @description Last month `YYYY-MM`. */
                 to: string;
+                /** @description The target for `served_within`, in minutes (default 10). */
+                within_minutes?: number;
             };
             header?: never;
             path?: never;

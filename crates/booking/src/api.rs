@@ -18,7 +18,7 @@ use crate::app::BookingState;
 use crate::error::AppError;
 use crate::extract::{Body, Params};
 use crate::model::*;
-use crate::{appointments, audit, directory, ics, queue, stats};
+use crate::{appointments, audit, directory, ics, stats};
 
 fn now() -> i64 {
     Utc::now().timestamp()
@@ -53,7 +53,7 @@ impl Modify for BearerSecurity {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Silta booking API", version = "1", description = "Appointments, the on-demand queue, feedback and statistics of Silta remote service points. Errors are application/problem+json with a stable `code`."),
+    info(title = "Silta booking API", version = "1", description = "Appointments, the directory, feedback and statistics (sessions and the on-demand queue's waits) of Silta remote service points. Errors are application/problem+json with a stable `code`."),
     modifiers(&BearerSecurity),
     security(("bearer" = []))
 )]
@@ -78,9 +78,6 @@ pub fn router(state: BookingState) -> axum::Router {
         .routes(routes!(reschedule_appointment))
         .routes(routes!(no_show_appointment))
         .routes(routes!(check_in_appointment))
-        .routes(routes!(list_queue, create_queue_request))
-        .routes(routes!(take_next_request))
-        .routes(routes!(queue_action))
         .routes(routes!(record_session))
         .routes(routes!(record_session_join))
         .routes(routes!(add_feedback))
@@ -399,43 +396,6 @@ fn announce_change(state: &BookingState, appointment: &Appointment) {
     let _ = state.events.send(crate::events::BookingEvent::changed(appointment));
 }
 
-#[utoipa::path(post, path = "/api/v1/queue", tag = "queue", request_body = NewQueueRequest, responses((status = 201, body = QueueRequest), (status = 409)))]
-async fn create_queue_request(
-    State(state): State<BookingState>,
-    caller: Caller,
-    Body(body): Body<NewQueueRequest>,
-) -> ApiResult<(StatusCode, Json<QueueRequest>)> {
-    let created = queue::create(&state.store, &caller, &body, state.settings.default_handling_seconds, now()).await?;
-    Ok((StatusCode::CREATED, Json(created)))
-}
-
-#[utoipa::path(get, path = "/api/v1/queue", tag = "queue", params(PageParams), responses((status = 200, body = Page<QueueRequest>), (status = 403)))]
-async fn list_queue(
-    State(state): State<BookingState>,
-    caller: Caller,
-    Params(params): Params<PageParams>,
-) -> ApiResult<Json<Page<QueueRequest>>> {
-    let (limit, offset) = page(params.limit, params.offset)?;
-    Ok(Json(queue::list(&state.store, &caller, limit, offset, state.settings.default_handling_seconds, now()).await?))
-}
-
-#[utoipa::path(post, path = "/api/v1/queue/next", tag = "queue", responses((status = 200, body = QueueRequest), (status = 204, description = "Nothing waiting for you")))]
-async fn take_next_request(State(state): State<BookingState>, caller: Caller) -> ApiResult<Response> {
-    Ok(match queue::take_next(&state.store, &caller, now()).await? {
-        Some(request) => Json(request).into_response(),
-        None => StatusCode::NO_CONTENT.into_response(),
-    })
-}
-
-#[utoipa::path(post, path = "/api/v1/queue/{id}/{action}", tag = "queue", params(("id" = String, Path), ("action" = String, Path, description = "accept, decline or cancel")), responses((status = 200, body = QueueRequest), (status = 409)))]
-async fn queue_action(
-    State(state): State<BookingState>,
-    caller: Caller,
-    Path((id, action)): Path<(String, String)>,
-) -> ApiResult<Json<QueueRequest>> {
-    Ok(Json(queue::transition(&state.store, &caller, &id, &action, now()).await?))
-}
-
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "statistics", request_body = SessionRecord, responses((status = 204), (status = 403)))]
 async fn record_session(
     State(state): State<BookingState>,
@@ -472,7 +432,7 @@ async fn get_statistics(
     caller: Caller,
     Params(query): Params<StatisticsQuery>,
 ) -> ApiResult<Json<Vec<StatisticsRow>>> {
-    Ok(Json(stats::statistics(&state.store, &caller, &query.from, &query.to).await?))
+    Ok(Json(stats::statistics(&state.store, &caller, &query.from, &query.to, query.within_minutes).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/statistics.csv", tag = "statistics", params(StatisticsQuery), responses((status = 200, content_type = "text/csv", body = String), (status = 403)))]
@@ -481,7 +441,7 @@ async fn get_statistics_csv(
     caller: Caller,
     Params(query): Params<StatisticsQuery>,
 ) -> ApiResult<Response> {
-    let rows = stats::statistics(&state.store, &caller, &query.from, &query.to).await?;
+    let rows = stats::statistics(&state.store, &caller, &query.from, &query.to, query.within_minutes).await?;
     let mut response = stats::to_csv(&rows).into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
     response

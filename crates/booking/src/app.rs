@@ -25,9 +25,6 @@ pub struct BookingSettings {
     pub database_url: String,
     /// Pool size.
     pub max_connections: u32,
-    /// Assumed call length for queue wait estimates until sessions have been
-    /// recorded.
-    pub default_handling_seconds: u64,
     /// Notifications.
     pub notifications: NotifySettings,
 }
@@ -38,7 +35,6 @@ impl Default for BookingSettings {
             bind: SocketAddr::from(([127, 0, 0, 1], 7200)),
             database_url: String::new(),
             max_connections: 10,
-            default_handling_seconds: 600,
             notifications: NotifySettings::default(),
         }
     }

@@ -1,10 +1,11 @@
 //! The booking service: the system of record for agencies, services,
 //! service points, kiosks, experts and interpreters; appointments and their
-//! free-slot search; the on-demand queue; notifications through an outbox;
-//! anonymous feedback; statistics for reimbursement; the audit log.
+//! free-slot search; notifications through an outbox; anonymous feedback;
+//! the signal service's records (sessions, joins, the on-demand queue's
+//! waits), stored once each; statistics for reimbursement; the audit log.
 //!
 //! Layers: [`api`] (axum + utoipa, problem+json) → the domain modules
-//! ([`appointments`], [`queue`], [`stats`], [`directory`]) → [`store`] (sqlx
+//! ([`appointments`], [`records`], [`stats`], [`directory`]) → [`store`] (sqlx
 //! over SQLite or PostgreSQL). [`availability`] is the pure slot
 //! computation.
 //!
@@ -25,7 +26,7 @@ pub mod extract;
 pub mod ics;
 pub mod model;
 pub mod notify;
-pub mod queue;
+pub mod records;
 pub mod seed;
 pub mod stats;
 pub mod store;

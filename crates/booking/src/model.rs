@@ -371,54 +371,6 @@ pub struct Page<T> {
     pub next_offset: Option<u32>,
 }
 
-/// An on-demand request from a kiosk.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct NewQueueRequest {
-    /// The kiosk.
-    pub kiosk: String,
-    /// Agency.
-    #[schema(value_type = String)]
-    pub agency: AgencyCode,
-    /// Language of service.
-    #[schema(value_type = String)]
-    pub language: LanguageTag,
-    /// Interpreter language, if needed.
-    #[schema(value_type = Option<String>)]
-    #[serde(default)]
-    pub interpreter_language: Option<LanguageTag>,
-}
-
-/// A queue request with its position.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct QueueRequest {
-    /// Id.
-    pub id: String,
-    /// The kiosk.
-    pub kiosk: String,
-    /// Its service point.
-    pub service_point: String,
-    /// Agency.
-    pub agency: String,
-    /// Language.
-    pub language: String,
-    /// Interpreter language.
-    pub interpreter_language: Option<String>,
-    /// `waiting`, `offered`, `cancelled`.
-    pub status: String,
-    /// The expert it was offered to.
-    pub expert: Option<String>,
-    /// The room the session will use.
-    pub room: String,
-    /// When it was made.
-    pub created_at: DateTime<Utc>,
-    /// Arrival order (milliseconds since the epoch); the queue is served by it.
-    pub enqueued_ms: i64,
-    /// 1 = next (waiting requests only).
-    pub position: Option<u32>,
-    /// Estimated wait in seconds (waiting requests only).
-    pub estimated_wait_seconds: Option<u64>,
-}
-
 /// A completed session, reported by the signal service.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SessionRecord {
@@ -475,6 +427,9 @@ pub struct StatisticsQuery {
     pub from: String,
     /// Last month `YYYY-MM`.
     pub to: String,
+    /// The target for `served_within`, in minutes (default 10).
+    #[serde(default)]
+    pub within_minutes: Option<u32>,
 }
 
 /// One row of the statistics: a service point × agency × month.
@@ -501,6 +456,19 @@ pub struct StatisticsRow {
     /// Reimbursement estimate in euro cents (base share + per-transaction
     /// share × transactions), when an agreement exists.
     pub reimbursement_cents: Option<i64>,
+    /// Walk-in requests that left the on-demand queue (served or abandoned).
+    pub queue_requests: i64,
+    /// Of those, abandoned: the session ended before an expert took it.
+    pub queue_abandoned: i64,
+    /// Mean time a walk-in request waited, in seconds (none without
+    /// requests).
+    pub queue_mean_wait_seconds: Option<f64>,
+    /// Longest wait, in seconds.
+    pub queue_max_wait_seconds: Option<f64>,
+    /// Requests served within `within_minutes` of asking.
+    pub queue_served_within: i64,
+    /// The `within_minutes` the row was counted with.
+    pub within_minutes: u32,
 }
 
 /// An audit log row.

@@ -2,6 +2,9 @@
 //! reimbursement is based on: transactions per service point × agency ×
 //! month, durations, interpreter use, feedback, and the estimate.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use silta_proto::v1::Role;
 
 use crate::access::Caller;
@@ -17,20 +20,38 @@ const ALL_OUTCOMES: [&str; 6] =
 /// Records a completed session (idempotent per room).
 pub async fn record_session(store: &Store, caller: &Caller, record: &SessionRecord, now: i64) -> Result<(), AppError> {
     caller.require_admin()?;
+    let month = month_at(store, record.service_point.as_str(), record.ended_at).await?;
+    let mut tx = store.begin_write().await?;
+    insert_session(&mut tx, caller, record, &month, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The month (`YYYY-MM`) an instant falls in at a service point.
+pub(crate) async fn month_at(store: &Store, service_point: &str, at: DateTime<Utc>) -> Result<String, AppError> {
+    let (time_zone,): (String,) = sqlx::query_as("SELECT time_zone FROM service_points WHERE id = $1")
+        .bind(service_point.to_owned())
+        .fetch_optional(store.pool())
+        .await?
+        .ok_or(AppError::NotFound("service point"))?;
+    let tz = crate::directory::stored_time_zone(&time_zone)?;
+    Ok(at.with_timezone(&tz).format("%Y-%m").to_string())
+}
+
+/// Inserts a completed session (once per room) and its audit entry.
+pub(crate) async fn insert_session(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    caller: &Caller,
+    record: &SessionRecord,
+    month: &str,
+    now: i64,
+) -> Result<(), AppError> {
     if !ALL_OUTCOMES.contains(&record.outcome.as_str()) {
         return Err(AppError::BadRequest("invalid_outcome", format!("outcome must be one of {ALL_OUTCOMES:?}")));
     }
     if record.ended_at < record.started_at {
         return Err(AppError::BadRequest("invalid_range", "a session cannot end before it starts".into()));
     }
-    let (time_zone,): (String,) = sqlx::query_as("SELECT time_zone FROM service_points WHERE id = $1")
-        .bind(record.service_point.as_str().to_owned())
-        .fetch_optional(store.pool())
-        .await?
-        .ok_or(AppError::NotFound("service point"))?;
-    let tz = crate::directory::stored_time_zone(&time_zone)?;
-    let month = record.ended_at.with_timezone(&tz).format("%Y-%m").to_string();
-    let mut tx = store.begin_write().await?;
     let inserted = sqlx::query(
         "INSERT INTO sessions (room_id, appointment_id, service_point_id, agency_code, language, interpreter_used,
            started_at, ended_at, outcome, month) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -45,21 +66,13 @@ pub async fn record_session(store: &Store, caller: &Caller, record: &SessionReco
     .bind(record.started_at.timestamp())
     .bind(record.ended_at.timestamp())
     .bind(record.outcome.clone())
-    .bind(month)
-    .execute(&mut *tx)
+    .bind(month.to_owned())
+    .execute(&mut **tx)
     .await?;
     if inserted.rows_affected() == 1 {
-        crate::audit::append(
-            &mut tx,
-            caller,
-            "session.completed",
-            &format!("room:{}", record.room),
-            &record.outcome,
-            now,
-        )
-        .await?;
+        crate::audit::append(tx, caller, "session.completed", &format!("room:{}", record.room), &record.outcome, now)
+            .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -116,7 +129,13 @@ fn check_month(value: &str) -> Result<(), AppError> {
 }
 
 /// Statistics for the months `from..=to` (`YYYY-MM`).
-pub async fn statistics(store: &Store, caller: &Caller, from: &str, to: &str) -> Result<Vec<StatisticsRow>, AppError> {
+pub async fn statistics(
+    store: &Store,
+    caller: &Caller,
+    from: &str,
+    to: &str,
+    within_minutes: Option<u32>,
+) -> Result<Vec<StatisticsRow>, AppError> {
     caller.require_admin()?;
     check_month(from)?;
     check_month(to)?;
@@ -158,24 +177,89 @@ pub async fn statistics(store: &Store, caller: &Caller, from: &str, to: &str) ->
         .bind(to.to_owned())
         .fetch_all(store.pool())
         .await?;
-    Ok(rows
+    let within_minutes = within_minutes.unwrap_or(DEFAULT_WITHIN_MINUTES);
+    if within_minutes == 0 || within_minutes > 24 * 60 {
+        return Err(AppError::BadRequest("invalid_within", "within_minutes is 1–1440".into()));
+    }
+    let mut table: BTreeMap<(String, String, String), StatisticsRow> = rows
         .into_iter()
-        .map(|row| StatisticsRow {
-            month: row.month,
-            service_point: row.service_point_id,
-            agency: row.agency_code,
-            transactions: row.transactions,
-            sessions: row.sessions,
-            mean_duration_seconds: row.mean_duration.unwrap_or(0.0),
-            interpreter_sessions: row.interpreter_sessions,
-            feedback_mean: row.feedback_mean,
-            feedback_count: row.feedback_count,
-            reimbursement_cents: row
-                .base_share_cents
-                .zip(row.per_transaction_cents)
-                .map(|(base, per)| base + per * row.transactions),
+        .map(|row| {
+            let key = (row.month.clone(), row.service_point_id.clone(), row.agency_code.clone());
+            let mut statistics = empty_row(row.month, row.service_point_id, row.agency_code, within_minutes);
+            statistics.transactions = row.transactions;
+            statistics.sessions = row.sessions;
+            statistics.mean_duration_seconds = row.mean_duration.unwrap_or(0.0);
+            statistics.interpreter_sessions = row.interpreter_sessions;
+            statistics.feedback_mean = row.feedback_mean;
+            statistics.feedback_count = row.feedback_count;
+            statistics.reimbursement_cents =
+                row.base_share_cents.zip(row.per_transaction_cents).map(|(base, per)| base + per * row.transactions);
+            (key, statistics)
         })
-        .collect())
+        .collect();
+    // The queue's side, from its records: a month × point × agency with
+    // only abandoned requests gets a row too.
+    #[derive(sqlx::FromRow)]
+    struct Waits {
+        month: String,
+        service_point_id: String,
+        agency_code: String,
+        requests: i64,
+        abandoned: i64,
+        mean_wait_ms: Option<f64>,
+        max_wait_ms: Option<i64>,
+        served_within: i64,
+    }
+    let waits: Vec<Waits> = sqlx::query_as(
+        "SELECT month, service_point_id, agency_code, COUNT(*) AS requests,
+                SUM(CASE WHEN served = 0 THEN 1 ELSE 0 END) AS abandoned,
+                CAST(AVG(waited_ms) AS DOUBLE PRECISION) AS mean_wait_ms,
+                MAX(waited_ms) AS max_wait_ms,
+                SUM(CASE WHEN served = 1 AND waited_ms <= $3 THEN 1 ELSE 0 END) AS served_within
+         FROM queue_waits WHERE month >= $1 AND month <= $2
+         GROUP BY month, service_point_id, agency_code",
+    )
+    .bind(from.to_owned())
+    .bind(to.to_owned())
+    .bind(i64::from(within_minutes) * 60_000)
+    .fetch_all(store.pool())
+    .await?;
+    for wait in waits {
+        let key = (wait.month.clone(), wait.service_point_id.clone(), wait.agency_code.clone());
+        let row = table
+            .entry(key)
+            .or_insert_with(|| empty_row(wait.month, wait.service_point_id, wait.agency_code, within_minutes));
+        row.queue_requests = wait.requests;
+        row.queue_abandoned = wait.abandoned;
+        row.queue_mean_wait_seconds = wait.mean_wait_ms.map(|ms| ms / 1000.0);
+        row.queue_max_wait_seconds = wait.max_wait_ms.map(|ms| ms as f64 / 1000.0);
+        row.queue_served_within = wait.served_within;
+    }
+    Ok(table.into_values().collect())
+}
+
+/// The default target of `served_within`, in minutes.
+pub const DEFAULT_WITHIN_MINUTES: u32 = 10;
+
+fn empty_row(month: String, service_point: String, agency: String, within_minutes: u32) -> StatisticsRow {
+    StatisticsRow {
+        month,
+        service_point,
+        agency,
+        transactions: 0,
+        sessions: 0,
+        mean_duration_seconds: 0.0,
+        interpreter_sessions: 0,
+        feedback_mean: None,
+        feedback_count: 0,
+        reimbursement_cents: None,
+        queue_requests: 0,
+        queue_abandoned: 0,
+        queue_mean_wait_seconds: None,
+        queue_max_wait_seconds: None,
+        queue_served_within: 0,
+        within_minutes,
+    }
 }
 
 /// A text cell that a spreadsheet would take for a formula (`=`, `+`, `-`,
@@ -200,6 +284,12 @@ pub fn to_csv(rows: &[StatisticsRow]) -> String {
         "feedback_mean",
         "feedback_count",
         "reimbursement_eur",
+        "queue_requests",
+        "queue_abandoned",
+        "queue_mean_wait_seconds",
+        "queue_max_wait_seconds",
+        "queue_served_within",
+        "within_minutes",
     ];
     // Writing to memory cannot fail; a failed record is left out rather
     // than the export refused.
@@ -216,6 +306,12 @@ pub fn to_csv(rows: &[StatisticsRow]) -> String {
             row.feedback_mean.map(|mean| format!("{mean:.2}")).unwrap_or_default(),
             row.feedback_count.to_string(),
             row.reimbursement_cents.map(|cents| format!("{}.{:02}", cents / 100, cents % 100)).unwrap_or_default(),
+            row.queue_requests.to_string(),
+            row.queue_abandoned.to_string(),
+            row.queue_mean_wait_seconds.map(|wait| format!("{wait:.0}")).unwrap_or_default(),
+            row.queue_max_wait_seconds.map(|wait| format!("{wait:.0}")).unwrap_or_default(),
+            row.queue_served_within.to_string(),
+            row.within_minutes.to_string(),
         ];
         let _ = writer.write_record(&line);
     }
@@ -239,6 +335,12 @@ mod tests {
             feedback_mean: Some(4.5),
             feedback_count: 2,
             reimbursement_cents: Some(12_345),
+            queue_requests: 5,
+            queue_abandoned: 1,
+            queue_mean_wait_seconds: Some(95.2),
+            queue_max_wait_seconds: Some(300.0),
+            queue_served_within: 3,
+            within_minutes: 10,
         }
     }
 
@@ -247,7 +349,7 @@ mod tests {
         let csv = to_csv(&[row("sp-kemi"), row("=HYPERLINK(\"http://x\")"), row("a,b\r\nc"), row("@sum"), row("-1+1")]);
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert!(lines[0].starts_with("month,service_point,agency,"));
-        assert_eq!(lines[1], "2026-11,sp-kemi,VERO,3,4,612,1,4.50,2,123.45");
+        assert_eq!(lines[1], "2026-11,sp-kemi,VERO,3,4,612,1,4.50,2,123.45,5,1,95,300,3,10");
         assert!(lines[2].starts_with("2026-11,\"'=HYPERLINK(\"\"http://x\"\")\",VERO,"), "{}", lines[2]);
         assert!(csv.contains("\"a,b\r\nc\""), "a cell with a comma and a line break is quoted whole");
         assert!(csv.contains(",'@sum,"), "an @ cell is neutralised");

@@ -28,7 +28,7 @@
 //! with one writer; NATS and JetStream provide the ordering and the
 //! fencing, and no consensus of our own is built here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -40,9 +40,11 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use silta_proto::v1::ParticipantId;
 use silta_proto::v1::hub::{
-    ConnectionDelivery, HubCall, HubCallResult, HubInput, HubReply, HubTime, JournalEntry, MediaFailure, Origin,
+    BookingRecordMessage, ConnectionDelivery, HubCall, HubCallResult, HubInput, HubOutput, HubReply, HubTime,
+    JournalEntry, MediaFailure, Origin,
 };
 use silta_proto::v1::media::{MediaCommand, MediaResult};
+use silta_proto::v1::sessions::SessionRecordMessage;
 use silta_signal::bus::{Bus, Delivery, Subscription, Topic};
 use silta_signal::hub::{Hub, HubSettings};
 use silta_signal::hub_host::{
@@ -52,6 +54,7 @@ use silta_signal::media::MediaControlError;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::control::NatsMedia;
+use crate::records::{RecordKind, RecordPublisher, consume};
 use crate::{Cluster, ClusterError, nats_error};
 
 /// The key of the lease in the lead bucket.
@@ -106,17 +109,7 @@ impl SignalNode {
     ) -> Result<Self, ClusterError> {
         let jetstream = jetstream::new(cluster.client.clone());
         let settings = &cluster.settings;
-        let stream = jetstream
-            .get_or_create_stream(jetstream::stream::Config {
-                name: settings.hub_stream.clone(),
-                description: Some("Silta: the hub's journal (every input, in the order the leader applied it)".into()),
-                subjects: vec![settings.journal_subject()],
-                storage: jetstream::stream::StorageType::File,
-                num_replicas: 1,
-                ..Default::default()
-            })
-            .await
-            .map_err(nats_error)?;
+        let stream = open_journal_stream(&cluster).await?;
         let lead = crate::kv_bucket(
             &jetstream,
             &settings.lead_bucket,
@@ -124,11 +117,12 @@ impl SignalNode {
             Duration::ZERO,
         )
         .await?;
+        crate::records::ensure_stream(&cluster).await?;
         let run = fresh_id("");
         let gateway =
             Arc::new(NatsHub { cluster: cluster.clone(), run: run.clone(), next_connection: AtomicU64::new(0) });
         spawn_alive(cluster.clone(), run.clone(), shutdown.clone());
-        let standby = Standby { cluster, jetstream, stream, lead, hub_settings, run };
+        let standby = Standby { cluster, stream, lead, hub_settings, run };
         tokio::spawn(standby.run(shutdown));
         Ok(Self { gateway })
     }
@@ -283,10 +277,11 @@ struct Deliveries {
     addresses: Addresses,
     outgoing: mpsc::UnboundedSender<(String, bytes::Bytes)>,
     prefix: Cluster,
+    records: RecordPublisher<SessionRecordMessage>,
 }
 
 impl Deliveries {
-    fn start(cluster: &Cluster, addresses: Addresses) -> Self {
+    fn start(cluster: &Cluster, addresses: Addresses, records: RecordPublisher<SessionRecordMessage>) -> Self {
         let (outgoing, mut queue) = mpsc::unbounded_channel::<(String, bytes::Bytes)>();
         let client = cluster.client.clone();
         tokio::spawn(async move {
@@ -296,13 +291,16 @@ impl Deliveries {
                 }
             }
         });
-        Self { addresses, outgoing, prefix: cluster.clone() }
+        Self { addresses, outgoing, prefix: cluster.clone(), records }
     }
 }
 
 impl Bus for Deliveries {
     fn publish(&self, topic: &Topic, delivery: Delivery) {
         let Topic::Participant(participant) = topic else {
+            if let Delivery::Session(record) = delivery {
+                self.records.publish((*record).clone());
+            }
             return;
         };
         let Some(address) = locked(&self.addresses).get(participant).cloned() else { return };
@@ -327,11 +325,28 @@ impl Bus for Deliveries {
 }
 
 /// The journal in JetStream, written only by the lease holder.
-struct StreamJournal {
+pub struct StreamJournal {
     jetstream: jetstream::Context,
     subject: String,
     last: Mutex<u64>,
     lost: watch::Sender<bool>,
+}
+
+impl StreamJournal {
+    /// The journal of `cluster` (its stream made if missing), to be written
+    /// by one who has read it to entry `last`; `lost` turns true when
+    /// another writer got in first.
+    pub async fn open(cluster: &Cluster, last: u64) -> Result<(Self, watch::Receiver<bool>), ClusterError> {
+        open_journal_stream(cluster).await?;
+        let (lost, lost_watch) = watch::channel(false);
+        let journal = Self {
+            jetstream: jetstream::new(cluster.client.clone()),
+            subject: cluster.settings.journal_subject(),
+            last: Mutex::new(last),
+            lost,
+        };
+        Ok((journal, lost_watch))
+    }
 }
 
 #[async_trait]
@@ -358,21 +373,70 @@ impl Journal for StreamJournal {
     }
 }
 
-/// A hub rebuilt from the journal.
-struct Replica {
+/// A hub rebuilt from the journal: what every standby keeps.
+pub struct Replica {
     hub: Hub,
     last: HubTime,
     addresses: HashMap<ParticipantId, Address>,
     applied: u64,
+    /// The records of the last [`RESEND_WINDOW`]: the leader may have died
+    /// before they reached JetStream, so a new leader sends them again
+    /// (JetStream drops the copies it has, by their ids).
+    recent: VecDeque<SessionRecordMessage>,
 }
 
+/// How far back a new leader sends records again.
+const RESEND_WINDOW: Duration = Duration::from_secs(120);
+
 impl Replica {
-    fn apply(&mut self, sequence: u64, entry: JournalEntry) {
+    /// The hub.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// The last entry applied.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// Reads the whole journal of `cluster`, as it is now, into a replica.
+    pub async fn replay(cluster: &Cluster, settings: &HubSettings) -> Result<Self, ClusterError> {
+        let mut stream = open_journal_stream(cluster).await?;
+        let last = stream.info().await.map_err(nats_error)?.state.last_sequence;
+        let replica = Mutex::new(Self::new(settings));
+        if last > 0 {
+            follow_from(&stream, &replica, 1, Some(last)).await?;
+        }
+        Ok(replica.into_inner().unwrap_or_else(|poison| poison.into_inner()))
+    }
+
+    /// An empty hub.
+    pub fn new(settings: &HubSettings) -> Self {
+        Self {
+            hub: Hub::new(settings.clone()),
+            last: HubTime::from_millis(0),
+            addresses: HashMap::new(),
+            applied: 0,
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// Applies the journal's entry `sequence`.
+    pub fn apply(&mut self, sequence: u64, entry: JournalEntry) {
         let JournalEntry { origin, envelope } = entry;
         self.last = self.last.max(envelope.at);
         let step = self.hub.step(envelope);
         if let (HubReply::Attached { participant, epoch, .. }, Some(origin)) = (&step.reply, origin) {
             self.addresses.insert(participant.clone(), Address { origin, epoch: *epoch });
+        }
+        for output in step.outputs {
+            if let HubOutput::Session { record } = output {
+                self.recent.push_back(record);
+            }
+        }
+        let horizon = self.last.as_millis().saturating_sub(u64::try_from(RESEND_WINDOW.as_millis()).unwrap_or(0));
+        while self.recent.front().is_some_and(|record| record.at_ms < horizon) {
+            self.recent.pop_front();
         }
         self.applied = sequence;
     }
@@ -381,7 +445,6 @@ impl Replica {
 /// A node that follows the journal and waits for the lease.
 struct Standby {
     cluster: Cluster,
-    jetstream: jetstream::Context,
     stream: jetstream::stream::Stream,
     lead: jetstream::kv::Store,
     hub_settings: HubSettings,
@@ -390,12 +453,7 @@ struct Standby {
 
 impl Standby {
     async fn run(self, shutdown: watch::Receiver<bool>) {
-        let replica = Arc::new(Mutex::new(Replica {
-            hub: Hub::new(self.hub_settings.clone()),
-            last: HubTime::from_millis(0),
-            addresses: HashMap::new(),
-            applied: 0,
-        }));
+        let replica = Arc::new(Mutex::new(Replica::new(&self.hub_settings)));
         let follower = tokio::spawn(follow(self.stream.clone(), replica.clone()));
         let Some(revision) = self.wait_for_lease(&shutdown).await else {
             follower.abort();
@@ -403,15 +461,7 @@ impl Standby {
         };
         let caught_up = self.catch_up(&replica).await;
         follower.abort();
-        let replica = std::mem::replace(
-            &mut *locked(&replica),
-            Replica {
-                hub: Hub::new(self.hub_settings.clone()),
-                last: HubTime::from_millis(0),
-                addresses: HashMap::new(),
-                applied: 0,
-            },
-        );
+        let replica = std::mem::replace(&mut *locked(&replica), Replica::new(&self.hub_settings));
         if let Err(err) = caught_up {
             tracing::error!(error = %err, "the journal could not be read to its end; handing the lead back");
             let _ = self.lead.delete(LEAD_KEY).await;
@@ -503,17 +553,17 @@ impl Standby {
         let applied = replica.applied;
         let addresses: Addresses = Arc::new(Mutex::new(replica.addresses));
         let media = NatsMedia::start(self.cluster.clone()).await.map_err(|err| err.to_string())?;
-        let (lost, mut lost_watch) = watch::channel(false);
-        let journal = StreamJournal {
-            jetstream: self.jetstream.clone(),
-            subject: self.cluster.settings.journal_subject(),
-            last: Mutex::new(applied),
-            lost,
-        };
+        let (journal, mut lost_watch) =
+            StreamJournal::open(&self.cluster, applied).await.map_err(|err| err.to_string())?;
+        let records = RecordPublisher::start(&self.cluster, RecordKind::Session);
+        let resent = replica.recent.len();
+        for record in replica.recent {
+            records.publish(record);
+        }
         let host = HubHost::start(
             replica.hub,
             replica.last,
-            Arc::new(Deliveries::start(&self.cluster, addresses.clone())),
+            Arc::new(Deliveries::start(&self.cluster, addresses.clone(), records)),
             Arc::new(media),
             Some(Arc::new(journal)),
         );
@@ -530,10 +580,12 @@ impl Standby {
             addresses.clone(),
             stopped.clone(),
         ));
-        tokio::spawn(detach_lost_gateways(self.cluster.clone(), host.clone(), addresses, stopped));
+        tokio::spawn(detach_lost_gateways(self.cluster.clone(), host.clone(), addresses, stopped.clone()));
+        spawn_booking_records(self.cluster.clone(), host.clone(), stopped);
         tracing::info!(
             entries = applied,
             rooms_placed = placed,
+            records_resent = resent,
             ms = started.elapsed().as_millis(),
             "this signal node leads"
         );
@@ -569,11 +621,27 @@ impl Standby {
     }
 }
 
+/// Applies the booking service's check-ins and appointment changes to the
+/// hub, each acknowledged once the hub has it.
+fn spawn_booking_records(cluster: Cluster, host: Arc<HubHost>, stopped: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let handle = move |record: BookingRecordMessage| {
+            let host = host.clone();
+            async move {
+                host.apply(HubInput::Booking { change: record.change }).await.map(|_| ()).map_err(|err| err.to_string())
+            }
+        };
+        if let Err(err) = consume(cluster, RecordKind::Booking, handle, stopped).await {
+            tracing::error!(error = %err, "the booking service's records cannot be read: check-ins do not reach experts");
+        }
+    });
+}
+
 /// Applies the journal to the replica from its first entry on.
 async fn follow(stream: jetstream::stream::Stream, replica: Arc<Mutex<Replica>>) {
     loop {
         let from = locked(&replica).applied + 1;
-        match follow_from(&stream, &replica, from).await {
+        match follow_from(&stream, &replica, from, None).await {
             Ok(()) => tracing::warn!("the journal's consumer ended; following again"),
             Err(err) => tracing::warn!(error = %err, "following the journal failed; following again"),
         }
@@ -585,6 +653,7 @@ async fn follow_from(
     stream: &jetstream::stream::Stream,
     replica: &Mutex<Replica>,
     from: u64,
+    until: Option<u64>,
 ) -> Result<(), ClusterError> {
     let consumer = stream
         .create_consumer(jetstream::consumer::pull::OrderedConfig {
@@ -604,8 +673,26 @@ async fn follow_from(
                 return Err(ClusterError::Nats(format!("journal entry {sequence} is unreadable: {err}")));
             }
         }
+        if until.is_some_and(|until| sequence >= until) {
+            break;
+        }
     }
     Ok(())
+}
+
+/// The journal's stream, made if missing.
+async fn open_journal_stream(cluster: &Cluster) -> Result<jetstream::stream::Stream, ClusterError> {
+    jetstream::new(cluster.client.clone())
+        .get_or_create_stream(jetstream::stream::Config {
+            name: cluster.settings.hub_stream.clone(),
+            description: Some("Silta: the hub's journal (every input, in the order the leader applied it)".into()),
+            subjects: vec![cluster.settings.journal_subject()],
+            storage: jetstream::stream::StorageType::File,
+            num_replicas: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(nats_error)
 }
 
 /// Answers the gateways' calls.

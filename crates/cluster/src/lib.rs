@@ -19,6 +19,7 @@
 pub mod control;
 pub mod hub;
 pub mod node;
+pub mod records;
 
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -74,6 +75,9 @@ pub struct ClusterSettings {
     /// How long a client request waits for a leading signal node (during a
     /// takeover) before the client is told to try again, in milliseconds.
     pub hub_wait_ms: u64,
+    /// The JetStream stream of records that must not be lost (session
+    /// records to the booking service, check-ins to the signal service).
+    pub records_stream: String,
 }
 
 impl Default for ClusterSettings {
@@ -97,6 +101,7 @@ impl Default for ClusterSettings {
             lead_ttl_ms: 1500,
             gateway_ttl_ms: 3000,
             hub_wait_ms: 10_000,
+            records_stream: "SILTA_RECORDS".into(),
         }
     }
 }
@@ -127,8 +132,12 @@ impl ClusterSettings {
         if self.node_capacity_rooms == 0 {
             return Err("cluster.node_capacity_rooms must be above 0".into());
         }
-        if !subject_token(&self.hub_stream) || !subject_token(&self.lead_bucket) {
-            return Err("cluster.hub_stream and cluster.lead_bucket take letters, digits, - and _".into());
+        if !subject_token(&self.hub_stream) || !subject_token(&self.lead_bucket) || !subject_token(&self.records_stream)
+        {
+            return Err(
+                "cluster.hub_stream, cluster.lead_bucket and cluster.records_stream take letters, digits, - and _"
+                    .into(),
+            );
         }
         if self.lead_refresh_ms == 0 || self.lead_ttl_ms < 3 * self.lead_refresh_ms {
             return Err(

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use silta_proto::v1::ParticipantId;
-use silta_proto::v1::sessions::SessionRecordEvent;
+use silta_proto::v1::sessions::SessionRecordMessage;
 use silta_proto::v1::signal::ServerMessage;
 use tokio::sync::broadcast;
 
@@ -39,7 +39,7 @@ pub enum Delivery {
     /// A message for the client.
     Message(Arc<ServerMessage>),
     /// A session lifecycle record (on [`Topic::Sessions`]).
-    Session(Arc<SessionRecordEvent>),
+    Session(Arc<SessionRecordMessage>),
     /// The participant resumed on a newer connection; connections of older
     /// epochs must close.
     Superseded {

@@ -27,7 +27,10 @@ use silta_cluster::Cluster;
 use silta_cluster::control::NatsMedia;
 use silta_cluster::hub::SignalNode;
 use silta_cluster::node::MediaNodeAgent;
+use silta_cluster::records::{RecordKind, RecordPublisher};
 use silta_proto::v1::hub::BookingChange;
+use silta_proto::v1::hub::BookingRecordMessage;
+use silta_proto::v1::sessions::SessionRecordMessage;
 use silta_proto::v1::signal::{AppointmentCheckedIn, AppointmentsChanged};
 use silta_proto::v1::{AgencyCode, LanguageTag, Role, RoomId, ServicePointId, Subject};
 use silta_signal::bus::InProcessBus;
@@ -338,34 +341,40 @@ async fn run_sfu(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a booking event means to the hub (the booked expert of a check-in;
+/// the staff who list a changed appointment).
+fn booking_change(event: BookingEvent) -> Option<BookingChange> {
+    match event {
+        BookingEvent::CheckedIn { appointment, room, expert, service_point, .. } => {
+            let (Ok(subject), Ok(room), Ok(point)) =
+                (Subject::parse(expert), RoomId::parse(room), ServicePointId::parse(service_point))
+            else {
+                return None;
+            };
+            let check_in = AppointmentCheckedIn { appointment, room, service_point: point };
+            Some(BookingChange::CheckedIn { expert: subject, check_in })
+        }
+        BookingEvent::Changed { appointment, service_point, agency } => {
+            let (Ok(point), Ok(agency)) = (ServicePointId::parse(service_point), AgencyCode::parse(agency)) else {
+                return None;
+            };
+            Some(BookingChange::Changed { change: AppointmentsChanged { appointment, service_point: point, agency } })
+        }
+    }
+}
+
 /// Check-ins in the booking service reach the booked expert through the
-/// signal service.
+/// signal service (in-process: `silta dev`).
 fn relay_booking_events(booking: &BookingState, signal: silta_signal::app::SignalState) {
     let mut events = booking.subscribe_events();
     tokio::spawn(async move {
         loop {
             match events.recv().await {
-                Ok(BookingEvent::CheckedIn { appointment, room, expert, service_point, .. }) => {
-                    let (Ok(subject), Ok(room), Ok(point)) =
-                        (Subject::parse(expert), RoomId::parse(room), ServicePointId::parse(service_point))
-                    else {
-                        continue;
-                    };
-                    let check_in = AppointmentCheckedIn { appointment, room, service_point: point };
-                    match signal.notify_booking(BookingChange::CheckedIn { expert: subject, check_in }).await {
-                        Ok(told) => tracing::info!(told, "check-in relayed to the booked expert"),
-                        Err(err) => tracing::warn!(error = %err, "a check-in could not be relayed"),
-                    }
-                }
-                Ok(BookingEvent::Changed { appointment, service_point, agency }) => {
-                    let (Ok(point), Ok(agency)) = (ServicePointId::parse(service_point), AgencyCode::parse(agency))
-                    else {
-                        continue;
-                    };
-                    let change = AppointmentsChanged { appointment, service_point: point, agency };
-                    match signal.notify_booking(BookingChange::Changed { change }).await {
-                        Ok(told) => tracing::debug!(told, "appointment change relayed to staff"),
-                        Err(err) => tracing::warn!(error = %err, "an appointment change could not be relayed"),
+                Ok(event) => {
+                    let Some(change) = booking_change(event) else { continue };
+                    match signal.notify_booking(change).await {
+                        Ok(told) => tracing::debug!(told, "booking change relayed to staff"),
+                        Err(err) => tracing::warn!(error = %err, "a booking change could not be relayed"),
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
@@ -375,6 +384,49 @@ fn relay_booking_events(booking: &BookingState, signal: silta_signal::app::Signa
             }
         }
     });
+}
+
+/// A cluster's booking service: its check-ins and appointment changes go to
+/// the signal nodes, and the signal service's records come in, each through
+/// the JetStream stream of records (nothing dropped, each stored once).
+async fn wire_booking_to_cluster(settings: &Settings, booking: BookingState) -> anyhow::Result<()> {
+    let cluster = connect_cluster(settings, "silta-booking").await?;
+    silta_cluster::records::ensure_stream(&cluster).await.context("cannot open the records stream")?;
+    let changes: RecordPublisher<BookingRecordMessage> = RecordPublisher::start(&cluster, RecordKind::Booking);
+    let mut events = booking.subscribe_events();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    let Some(change) = booking_change(event) else { continue };
+                    let id = silta_signal::hub_host::fresh_id("booking.");
+                    let at_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+                    changes.publish(BookingRecordMessage { id, at_ms, change });
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::error!(missed, "booking events were dropped before they could be published");
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+    let (_keep, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _keep = _keep;
+        let store = move |record: SessionRecordMessage| {
+            let booking = booking.clone();
+            async move {
+                silta_booking::records::store_record(booking.store(), &record, chrono::Utc::now().timestamp())
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| err.to_string())
+            }
+        };
+        if let Err(err) = silta_cluster::records::consume(cluster, RecordKind::Session, store, stop).await {
+            tracing::error!(error = %err, "the signal service's records cannot be read: statistics stop until restart");
+        }
+    });
+    Ok(())
 }
 
 async fn run_booking(settings: Settings, args: BookingArgs) -> anyhow::Result<()> {
@@ -392,6 +444,11 @@ async fn run_booking(settings: Settings, args: BookingArgs) -> anyhow::Result<()
             .await
             .map_err(|err| anyhow::anyhow!("{err}"))
             .context("cannot seed demo data")?;
+    }
+    if settings.cluster.enabled() {
+        wire_booking_to_cluster(&settings, app.state()).await?;
+    } else {
+        tracing::warn!("no [cluster] nats_url: check-ins reach no signal service and no session records arrive");
     }
     tracing::info!(address = %app.local_addr()?, "booking service listening");
     let state = app.state();

@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::media::{MediaCommand, MediaEvent, MediaResult};
-use super::sessions::SessionRecordEvent;
+use super::sessions::SessionRecordMessage;
 use super::signal::{AppointmentCheckedIn, AppointmentsChanged, ClientMessage, ServerMessage, Welcome};
 use super::{LanguageTag, ParticipantId, RequestId, Role, RoomId, Subject};
 
@@ -278,7 +278,7 @@ pub enum HubOutput {
     /// A session lifecycle record, for services that count sessions.
     Session {
         /// The record.
-        record: SessionRecordEvent,
+        record: SessionRecordMessage,
     },
     /// A command for the room's media node, sent in order on the room's
     /// queue.
@@ -407,4 +407,17 @@ pub enum ConnectionDelivery {
         /// The newest epoch.
         epoch: u64,
     },
+}
+
+/// A booking change as it travels from the booking service to the signal
+/// service in a cluster: an id that is the same on every delivery (so it is
+/// applied once) and the time it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BookingRecordMessage {
+    /// Unique, and the same on every delivery.
+    pub id: String,
+    /// When it happened, milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// What changed.
+    pub change: BookingChange,
 }

@@ -1,6 +1,9 @@
 //! Session lifecycle records: what the signal service tells the services
 //! that count sessions (booking statistics and the audit log). In-process in
-//! `silta dev`; the NATS subject `silta.v1.sessions` in a cluster.
+//! `silta dev`; in a cluster through the JetStream stream of records.
+//!
+//! Every record carries an id — the same on every delivery, so it is stored
+//! once however often it arrives — and the time it happened.
 //!
 //! Records name roles and organisations, never people.
 
@@ -8,6 +11,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{AgencyCode, LanguageTag, OutcomeCode, Role, RoomId, ServicePointId};
+
+/// A record as it travels: its id, when it happened, and what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionRecordMessage {
+    /// Unique, and the same on every delivery of the record.
+    pub id: String,
+    /// When it happened, milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// What happened.
+    pub event: SessionRecordEvent,
+}
 
 /// One session lifecycle record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -17,6 +31,27 @@ pub enum SessionRecordEvent {
     Joined(SessionJoined),
     /// A session ended (for the statistics).
     Ended(SessionClosed),
+    /// A walk-in request left the on-demand queue: served, or abandoned
+    /// (the session ended before an expert took it). For the queue
+    /// statistics.
+    QueueLeft(QueueLeft),
+}
+
+/// A walk-in request left the queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct QueueLeft {
+    /// The room that waited.
+    pub room: RoomId,
+    /// The session's service point.
+    pub service_point: ServicePointId,
+    /// The agency whose queue it was.
+    pub agency: AgencyCode,
+    /// The language asked for.
+    pub language: LanguageTag,
+    /// How long it waited, in milliseconds.
+    pub waited_ms: u64,
+    /// Whether an expert took it (false: abandoned).
+    pub served: bool,
 }
 
 /// Someone joined a session.

@@ -135,6 +135,8 @@ pub struct Hub {
     rooms: BTreeMap<RoomId, Room>,
     offers: Vec<Offer>,
     handling_time: BTreeMap<AgencyCode, Duration>,
+    /// Records published so far (part of each record's id).
+    records: u64,
     effects: Effects,
 }
 
@@ -148,6 +150,7 @@ impl Hub {
             rooms: BTreeMap::new(),
             offers: Vec::new(),
             handling_time: BTreeMap::new(),
+            records: 0,
             effects: Effects::default(),
         }
     }
@@ -216,8 +219,20 @@ impl Hub {
         }
     }
 
-    fn publish_session_event(&mut self, record: silta_proto::v1::sessions::SessionRecordEvent) {
-        self.effects.outputs.push(HubOutput::Session { record });
+    /// Publishes a record. Its id is made of what it records and when, so
+    /// a replica that replays the same input makes the same id, and a record
+    /// sent again is stored once.
+    fn publish_session_event(&mut self, event: silta_proto::v1::sessions::SessionRecordEvent, now: HubTime) {
+        use silta_proto::v1::sessions::{SessionRecordEvent, SessionRecordMessage};
+        let at_ms = now.as_millis();
+        let (kind, room) = match &event {
+            SessionRecordEvent::Joined(joined) => ("join", &joined.room),
+            SessionRecordEvent::Ended(closed) => ("end", &closed.room),
+            SessionRecordEvent::QueueLeft(left) => ("queue", &left.room),
+        };
+        self.records += 1;
+        let id = format!("{kind}.{room}.{at_ms}.{}", self.records);
+        self.effects.outputs.push(HubOutput::Session { record: SessionRecordMessage { id, at_ms, event } });
     }
 
     fn client(&self, id: &ParticipantId) -> Result<&Client, SignalError> {

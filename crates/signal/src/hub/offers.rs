@@ -10,10 +10,13 @@ use silta_proto::v1::signal::{
     CallOffered, CallWithdrawn, ExpertTarget, InterpreterTarget, OfferKind, QueueEntry, QueueSnapshot, QueueStatus,
     RoomState, ServerMessage, SessionPhase, WithdrawReason,
 };
-use silta_proto::v1::{AgencyCode, LanguageTag, ParticipantId, PresenceStatus, Role, RoomId, ServiceId, Subject};
+use silta_proto::v1::{
+    AgencyCode, LanguageTag, ParticipantId, PresenceStatus, Role, RoomId, ServiceId, ServicePointId, Subject,
+};
 
 use super::Hub;
 use crate::error::SignalError;
+use silta_proto::v1::sessions::{QueueLeft, SessionRecordEvent};
 
 /// Whom an offer is for.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +50,19 @@ impl Offer {
             Wanted::Person(_) => None,
             Wanted::Agency { language, .. } | Wanted::Language(language) => Some(language.clone()),
         }
+    }
+
+    /// The record of a walk-in request leaving the queue (`None` for any
+    /// other offer).
+    pub(super) fn queue_left(&self, service_point: &ServicePointId, served: bool, now: HubTime) -> Option<QueueLeft> {
+        Some(QueueLeft {
+            room: self.room.clone(),
+            service_point: service_point.clone(),
+            agency: self.queued_agency()?.clone(),
+            language: self.language()?,
+            waited_ms: u64::try_from(now.duration_since(self.created).as_millis()).unwrap_or(u64::MAX),
+            served,
+        })
     }
 
     fn queued_agency(&self) -> Option<&AgencyCode> {
@@ -213,6 +229,9 @@ impl Hub {
         {
             self.send(holder, withdrawn(room_id, WithdrawReason::Taken));
         }
+        if let Some(left) = self.rooms.get(room_id).and_then(|room| offer.queue_left(&room.service_point, true, now)) {
+            self.publish_session_event(SessionRecordEvent::QueueLeft(left), now);
+        }
         self.add_participant(room_id, id, now);
         self.dispatch(now);
         self.announce_queue(now);
@@ -308,15 +327,17 @@ impl Hub {
         }
     }
 
-    pub(super) fn cancel_offers_for_room(&mut self, room_id: &RoomId) {
+    /// Withdraws every offer of the room (it ended); returns them.
+    pub(super) fn cancel_offers_for_room(&mut self, room_id: &RoomId) -> Vec<Offer> {
         let (gone, kept): (Vec<Offer>, Vec<Offer>) =
             std::mem::take(&mut self.offers).into_iter().partition(|offer| &offer.room == room_id);
         self.offers = kept;
-        for offer in gone {
+        for offer in &gone {
             if let Some((holder, _)) = &offer.offered_to {
                 self.send(holder, withdrawn(room_id, WithdrawReason::Cancelled));
             }
         }
+        gone
     }
 
     /// A participant joined a room directly (with a room grant): named
@@ -500,11 +521,11 @@ impl Hub {
         }
     }
 
-    fn service_point_of(&self, room: &RoomId) -> silta_proto::v1::ServicePointId {
+    fn service_point_of(&self, room: &RoomId) -> ServicePointId {
         self.rooms
             .get(room)
             .map(|room| room.service_point.clone())
-            .unwrap_or_else(|| silta_proto::v1::ServicePointId::parse("unknown").expect("static id is valid"))
+            .unwrap_or_else(|| ServicePointId::parse("unknown").expect("static id is valid"))
     }
 
     fn queue_entry(&self, offer: &Offer, now: HubTime) -> QueueEntry {

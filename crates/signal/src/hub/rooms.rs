@@ -171,7 +171,7 @@ impl Hub {
         });
         let event = ServerMessage::ParticipantJoined(ParticipantEvent { room: room_id.clone(), participant: info });
         self.send_to_room(room_id, event, Some(id));
-        self.publish_session_event(joined);
+        self.publish_session_event(joined, now);
     }
 
     /// The media node holding the room is gone (it failed, or left after
@@ -398,17 +398,24 @@ impl Hub {
             }
         }
         self.send(&room.kiosk, ServerMessage::FeedbackRequested(FeedbackRequested { room: room_id.clone() }));
-        self.cancel_offers_for_room(room_id);
+        for abandoned in self.cancel_offers_for_room(room_id) {
+            if let Some(left) = abandoned.queue_left(&room.service_point, false, now) {
+                self.publish_session_event(SessionRecordEvent::QueueLeft(left), now);
+            }
+        }
         self.effects.media(MediaCommand::CloseRoom { room: room_id.clone() });
-        self.publish_session_event(SessionRecordEvent::Ended(SessionClosed {
-            room: room_id.clone(),
-            service_point: room.service_point.clone(),
-            agency: room.served_by.clone(),
-            language: room.language.clone(),
-            interpreter_used: room.interpreter_used,
-            duration_ms: u64::try_from(now.duration_since(room.opened).as_millis()).unwrap_or(u64::MAX),
-            outcome,
-        }));
+        self.publish_session_event(
+            SessionRecordEvent::Ended(SessionClosed {
+                room: room_id.clone(),
+                service_point: room.service_point.clone(),
+                agency: room.served_by.clone(),
+                language: room.language.clone(),
+                interpreter_used: room.interpreter_used,
+                duration_ms: u64::try_from(now.duration_since(room.opened).as_millis()).unwrap_or(u64::MAX),
+                outcome,
+            }),
+            now,
+        );
         let kiosk = room.kiosk.clone();
         self.announce_kiosk(&kiosk);
         self.dispatch(now);

@@ -491,7 +491,10 @@ fn ending_the_session_asks_the_kiosk_for_feedback_and_closes_media() {
         .outputs
         .iter()
         .find_map(|output| match output {
-            HubOutput::Session { record: SessionRecordEvent::Ended(closed) } => Some(closed.clone()),
+            HubOutput::Session { record } => match &record.event {
+                SessionRecordEvent::Ended(closed) => Some(closed.clone()),
+                _ => None,
+            },
             _ => None,
         })
         .expect("the end is recorded for the statistics");
@@ -850,4 +853,55 @@ fn a_room_whose_media_node_is_gone_is_opened_again_with_everyone_in_it() {
     cast.world.effects();
     cast.world.hub.media_moved(&room);
     assert!(media(&cast.world.effects()).is_empty());
+}
+
+/// The queue's records (for its statistics): how long each walk-in request
+/// waited, and whether it was served or abandoned.
+fn queue_records(effects: &Effects) -> Vec<(String, silta_proto::v1::sessions::QueueLeft)> {
+    effects
+        .outputs
+        .iter()
+        .filter_map(|output| match output {
+            HubOutput::Session { record } => match &record.event {
+                SessionRecordEvent::QueueLeft(left) => Some((record.id.clone(), left.clone())),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_queue_records_each_wait_as_served_or_abandoned() {
+    let mut cast = cast();
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    cast.world.effects();
+    cast.world.advance(Duration::from_secs(42));
+    let now = cast.world.now;
+    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
+    let served = queue_records(&cast.world.effects());
+    assert_eq!(served.len(), 1);
+    let (served_id, left) = &served[0];
+    assert!(left.served);
+    assert_eq!((left.agency.as_str(), left.language.as_str(), left.service_point.as_str()), ("VERO", "sv", "sp-kemi"));
+    assert!((42_000..43_000).contains(&left.waited_ms), "{left:?}");
+
+    // A second request for Kela nobody takes: the citizen leaves first.
+    let kela =
+        ExpertTarget::Queue { agency: AgencyCode::parse("KELA").unwrap(), language: LanguageTag::parse("fi").unwrap() };
+    cast.world.hub.leave(&cast.vero, &room, now).unwrap();
+    cast.world.hub.set_presence(&cast.kela, PresenceStatus::Away, now).unwrap();
+    cast.world.hub.request_expert(&cast.advisor, &room, kela, None, None, now).unwrap();
+    cast.world.effects();
+    cast.world.advance(Duration::from_secs(5));
+    let now = cast.world.now;
+    cast.world.hub.end_session(&cast.advisor, &room, OutcomeCode::Abandoned, now).unwrap();
+    let abandoned = queue_records(&cast.world.effects());
+    assert_eq!(abandoned.len(), 1);
+    let (abandoned_id, left) = &abandoned[0];
+    assert!(!left.served);
+    assert_eq!(left.agency.as_str(), "KELA");
+    assert!((5_000..6_000).contains(&left.waited_ms), "{left:?}");
+    assert_ne!(served_id, abandoned_id, "every record has an id of its own");
 }
