@@ -240,12 +240,12 @@ impl Call {
                     self.most_present,
                     sdp.len()
                 );
-                assert!(
-                    format!("{:?}", member.peer.state()) == "Connected",
-                    "after {after}: {} was dropped ({:?})",
-                    member.participant,
-                    member.peer.state()
-                );
+                // Right after an ICE restart the connection may pass through
+                // `connecting` once more; a peer that stays out of
+                // `connected` until the deadline was dropped.
+                if format!("{:?}", member.peer.state()) != "Connected" {
+                    problems.push(format!("{} was dropped ({:?})", member.participant, member.peer.state()));
+                }
             }
             if problems.is_empty() {
                 return;

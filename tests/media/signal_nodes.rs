@@ -17,7 +17,7 @@ use silta_proto::v1::{OutcomeCode, Role};
 use silta_tests::media::{in_loopback_only_namespace, wait_until};
 use silta_tests::nats::NatsServer;
 use silta_tests::process::{SignalProcess, SiltaProcess};
-use silta_tests::signal::{SignalEndpoint, WsClient};
+use silta_tests::signal::{SignalEndpoint, WsClient, interpreter_then_transfer};
 
 use crate::forwarding::client;
 
@@ -189,23 +189,9 @@ async fn whole_session() {
     kiosk.wait_for(|m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Advisor)).await;
     vero.wait_for(|m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Advisor)).await;
 
-    // The interpreter on D is invited, joins and leaves.
-    vero.ok(json!({"type": "interpreter_invite", "room": room, "target": {"by": "language", "language": "sv"}})).await;
-    interpreter.wait_for(|m| matches!(m, ServerMessage::CallOffered(o) if o.kind == OfferKind::Interpretation)).await;
-    interpreter.ok(json!({"type": "call_accept", "room": room})).await;
-    kiosk
-        .wait_for(|m| matches!(m, ServerMessage::ParticipantJoined(p) if p.participant.role == Role::Interpreter))
-        .await;
-    interpreter.ok(json!({"type": "leave", "room": room})).await;
-    kiosk.wait_for(|m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Interpreter)).await;
-
-    // Transfer to Kela (on A), and the Vero expert leaves.
-    vero.ok(json!({"type": "transfer", "room": room, "target": {"by": "queue", "agency": "KELA", "language": "fi"}}))
-        .await;
-    kela.wait_for(|m| matches!(m, ServerMessage::CallOffered(o) if o.kind == OfferKind::Transfer)).await;
-    kela.ok(json!({"type": "call_accept", "room": room})).await;
-    vero.wait_for(|m| matches!(m, ServerMessage::ParticipantJoined(p) if p.participant.organisation == "KELA")).await;
-    vero.ok(json!({"type": "leave", "room": room})).await;
+    // The interpreter on D is invited, joins and leaves; the expert
+    // transfers to Kela (on A) and leaves.
+    interpreter_then_transfer(&room, &mut kiosk, &mut vero, &mut interpreter, &mut kela).await;
 
     // The kiosk's network drops; it comes back through another node (D).
     let welcome = kiosk.welcome().clone();
@@ -297,13 +283,14 @@ impl Tracked {
     }
 }
 
-/// A call with media (kiosk-1 and advisor-1) and a kiosk waiting in the
-/// queue (kiosk-2), then signal nodes stopped one at a time, a new node
+/// A call with media (kiosk-1 and advisor-1) with an interpreter invited
+/// who has not answered yet, and a kiosk waiting in the queue (kiosk-2),
+/// then signal nodes stopped one at a time, a new node
 /// started in each one's place. `kill -9`: the leader three times (the two
 /// kiosks moved onto it first), then a node that does not lead. SIGTERM:
 /// every node of the start in turn (a rolling restart). Whoever was on a
-/// stopped node resumes on another as the same participant, the call and
-/// the queue place intact, and media flows throughout.
+/// stopped node resumes on another as the same participant, the call, the
+/// invitation and the queue place intact, and media flows throughout.
 async fn stop_nodes_one_by_one(stop: Stop) {
     let mut cluster = SignalCluster::start(3).await;
     let leader = cluster.wait_for_leader().await;
@@ -336,6 +323,24 @@ async fn stop_nodes_one_by_one(stop: Stop) {
     })
     .await;
 
+    // An invitation: the advisor asks for a Swedish interpreter, who is
+    // offered the call and has not answered yet.
+    let mut interpreter = cluster.node(leader).connect("interpreter-sv-1", Role::Interpreter, "TULKKI", &["sv"]).await;
+    advisor_peer
+        .request(
+            json!({"type": "interpreter_invite", "room": call_room, "target": {"by": "language", "language": "sv"}}),
+        )
+        .await
+        .expect("the invitation is sent");
+    interpreter.wait_for(|m| matches!(m, ServerMessage::CallOffered(o) if o.room == call_room)).await;
+    sessions.push(Tracked {
+        subject: "interpreter-sv-1",
+        role: Role::Interpreter,
+        node: leader,
+        welcome: interpreter.welcome().clone(),
+        client: Some(interpreter),
+    });
+
     // The queue: kiosk-2 on the leader waits for Kela.
     let (queued, advisor2, queued_room) = queued_kiosk(&cluster, leader, steady, "kiosk-2", "advisor-2").await;
     sessions.push(Tracked {
@@ -358,7 +363,10 @@ async fn stop_nodes_one_by_one(stop: Stop) {
             Stop::Terminate => originals.get(round).copied().expect("a node of the start"),
         };
         // The kiosks are on the node about to stop, so their resume is timed.
-        for session in sessions.iter_mut().filter(|session| session.role == Role::Kiosk && session.node != target) {
+        for session in sessions
+            .iter_mut()
+            .filter(|session| matches!(session.role, Role::Kiosk | Role::Interpreter) && session.node != target)
+        {
             session.resume_on(&cluster, target).await;
         }
         let stopped_at = Instant::now();
@@ -389,7 +397,13 @@ async fn stop_nodes_one_by_one(stop: Stop) {
         // The call is where it was, and the queued kiosk still waits, first in line.
         let rooms = &sessions[0].welcome.rooms;
         assert!(rooms.iter().any(|room| room.room == call_room), "the call is intact: {rooms:?}");
-        let queued = &mut sessions[2];
+        // The interpreter's invitation is still open.
+        let offers = &sessions[2].welcome.offers;
+        assert!(
+            offers.iter().any(|offer| offer.room == call_room && offer.kind == OfferKind::Interpretation),
+            "the invitation is intact: {offers:?}"
+        );
+        let queued = &mut sessions[3];
         let rooms = &queued.welcome.rooms;
         assert!(
             rooms.iter().any(|room| room.room.as_str() == queued_room && room.phase == SessionPhase::WaitingForExpert),
@@ -424,8 +438,14 @@ async fn stop_nodes_one_by_one(stop: Stop) {
     let mut kela = cluster.node(last).connect("expert-kela-1", Role::Expert, "KELA", &["fi"]).await;
     kela.wait_for(|m| matches!(m, ServerMessage::CallOffered(o) if o.room.as_str() == queued_room)).await;
     kela.ok(json!({"type": "call_accept", "room": queued_room})).await;
-    let queued = sessions[2].client.as_mut().expect("the queued kiosk");
+    let queued = sessions[3].client.as_mut().expect("the queued kiosk");
     queued.wait_for(|m| matches!(m, ServerMessage::ParticipantJoined(p) if p.participant.role == Role::Expert)).await;
+    // And the interpreter takes the invitation they held all along.
+    let interpreter = sessions[2].client.as_mut().expect("the interpreter");
+    let ServerMessage::Joined(joined) = interpreter.ok(json!({"type": "call_accept", "room": call_room})).await else {
+        panic!("call_accept replies with joined")
+    };
+    assert_eq!(joined.room.room, call_room);
 }
 
 async fn everyone_restarts() {

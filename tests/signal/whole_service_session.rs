@@ -6,7 +6,7 @@ use serde_json::json;
 use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::signal::{OfferKind, ServerMessage, SessionPhase};
 use silta_proto::v1::{OutcomeCode, Role};
-use silta_tests::signal::{SignalEndpoint, spawn_signal};
+use silta_tests::signal::{SignalEndpoint, interpreter_then_transfer, spawn_signal};
 
 #[tokio::test]
 async fn a_whole_service_session_from_check_in_to_feedback() {
@@ -76,24 +76,9 @@ async fn a_whole_service_session_from_check_in_to_feedback() {
     assert_eq!(interpreter.refused(json!({"type": "join", "room": room})).await, "not_invited");
     assert_eq!(interpreter.refused(json!({"type": "call_accept", "room": room})).await, "no_offer");
 
-    // The expert invites a Swedish interpreter; they join, then leave.
-    vero.ok(json!({"type": "interpreter_invite", "room": room, "target": {"by": "language", "language": "sv"}})).await;
-    interpreter.wait_for(|m| matches!(m, ServerMessage::CallOffered(o) if o.kind == OfferKind::Interpretation)).await;
-    interpreter.ok(json!({"type": "call_accept", "room": room})).await;
-    kiosk
-        .wait_for(|m| matches!(m, ServerMessage::ParticipantJoined(p) if p.participant.role == Role::Interpreter))
-        .await;
-    interpreter.ok(json!({"type": "leave", "room": room})).await;
-    kiosk.wait_for(|m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Interpreter)).await;
-
-    // Transfer: the Vero expert brings in Kela and leaves.
-    vero.ok(json!({"type": "transfer", "room": room, "target": {"by": "queue", "agency": "KELA", "language": "fi"}}))
-        .await;
-    kela.wait_for(|m| matches!(m, ServerMessage::CallOffered(o) if o.kind == OfferKind::Transfer)).await;
-    kela.ok(json!({"type": "call_accept", "room": room})).await;
-    vero.wait_for(|m| matches!(m, ServerMessage::ParticipantJoined(p) if p.participant.organisation == "KELA")).await;
-    vero.ok(json!({"type": "leave", "room": room})).await;
-    kiosk.wait_for(|m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Expert)).await;
+    // The expert invites a Swedish interpreter, who joins and leaves; then
+    // transfers to Kela and leaves.
+    interpreter_then_transfer(&room, &mut kiosk, &mut vero, &mut interpreter, &mut kela).await;
 
     // Reconnect: the kiosk's network drops and comes back within 30 s.
     let resume_token = kiosk.welcome().resume_token.clone();

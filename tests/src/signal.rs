@@ -400,3 +400,33 @@ impl WsClient {
         self.stream
     }
 }
+
+/// The middle of a whole session as the tests walk it: the Vero expert
+/// invites a Swedish interpreter, who joins and leaves; then transfers to
+/// Kela, whose expert accepts, and leaves. Each step is checked where the
+/// others see it.
+pub async fn interpreter_then_transfer(
+    room: &str,
+    kiosk: &mut WsClient,
+    vero: &mut WsClient,
+    interpreter: &mut WsClient,
+    kela: &mut WsClient,
+) {
+    use serde_json::json;
+    use silta_proto::v1::signal::OfferKind;
+    vero.ok(json!({"type": "interpreter_invite", "room": room, "target": {"by": "language", "language": "sv"}})).await;
+    interpreter.wait_for(|m| matches!(m, ServerMessage::CallOffered(o) if o.kind == OfferKind::Interpretation)).await;
+    interpreter.ok(json!({"type": "call_accept", "room": room})).await;
+    kiosk
+        .wait_for(|m| matches!(m, ServerMessage::ParticipantJoined(p) if p.participant.role == Role::Interpreter))
+        .await;
+    interpreter.ok(json!({"type": "leave", "room": room})).await;
+    kiosk.wait_for(|m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Interpreter)).await;
+    vero.ok(json!({"type": "transfer", "room": room, "target": {"by": "queue", "agency": "KELA", "language": "fi"}}))
+        .await;
+    kela.wait_for(|m| matches!(m, ServerMessage::CallOffered(o) if o.kind == OfferKind::Transfer)).await;
+    kela.ok(json!({"type": "call_accept", "room": room})).await;
+    vero.wait_for(|m| matches!(m, ServerMessage::ParticipantJoined(p) if p.participant.organisation == "KELA")).await;
+    vero.ok(json!({"type": "leave", "room": room})).await;
+    kiosk.wait_for(|m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Expert)).await;
+}

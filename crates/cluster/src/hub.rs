@@ -625,14 +625,24 @@ impl Standby {
 /// hub, each acknowledged once the hub has it.
 fn spawn_booking_records(cluster: Cluster, host: Arc<HubHost>, stopped: watch::Receiver<bool>) {
     tokio::spawn(async move {
-        let handle = move |record: BookingRecordMessage| {
+        while !*stopped.borrow() {
             let host = host.clone();
-            async move {
-                host.apply(HubInput::Booking { change: record.change }).await.map(|_| ()).map_err(|err| err.to_string())
+            let handle = move |record: BookingRecordMessage| {
+                let host = host.clone();
+                async move {
+                    host.apply(HubInput::Booking { change: record.change })
+                        .await
+                        .map(|_| ())
+                        .map_err(|err| err.to_string())
+                }
+            };
+            match consume(cluster.clone(), RecordKind::Booking, handle, stopped.clone()).await {
+                Ok(()) => break,
+                Err(err) => {
+                    tracing::error!(error = %err, "the booking service's records cannot be read yet; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
             }
-        };
-        if let Err(err) = consume(cluster, RecordKind::Booking, handle, stopped).await {
-            tracing::error!(error = %err, "the booking service's records cannot be read: check-ins do not reach experts");
         }
     });
 }

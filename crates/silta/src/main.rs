@@ -363,24 +363,40 @@ fn booking_change(event: BookingEvent) -> Option<BookingChange> {
     }
 }
 
-/// Check-ins in the booking service reach the booked expert through the
-/// signal service (in-process: `silta dev`).
-fn relay_booking_events(booking: &BookingState, signal: silta_signal::app::SignalState) {
+/// Hands each booking change the hub should hear of to `deliver`, in order,
+/// for as long as the booking service runs.
+fn for_each_booking_change<F, Fut>(booking: &BookingState, deliver: F)
+where
+    F: Fn(BookingChange) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     let mut events = booking.subscribe_events();
     tokio::spawn(async move {
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    let Some(change) = booking_change(event) else { continue };
-                    match signal.notify_booking(change).await {
-                        Ok(told) => tracing::debug!(told, "booking change relayed to staff"),
-                        Err(err) => tracing::warn!(error = %err, "a booking change could not be relayed"),
+                    if let Some(change) = booking_change(event) {
+                        deliver(change).await;
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "booking events were dropped");
+                    tracing::error!(missed, "booking events were dropped before they could be relayed");
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
+/// Check-ins in the booking service reach the booked expert through the
+/// signal service (in-process: `silta dev`).
+fn relay_booking_events(booking: &BookingState, signal: silta_signal::app::SignalState) {
+    for_each_booking_change(booking, move |change| {
+        let signal = signal.clone();
+        async move {
+            match signal.notify_booking(change).await {
+                Ok(told) => tracing::debug!(told, "booking change relayed to staff"),
+                Err(err) => tracing::warn!(error = %err, "a booking change could not be relayed"),
             }
         }
     });
@@ -393,37 +409,35 @@ async fn wire_booking_to_cluster(settings: &Settings, booking: BookingState) -> 
     let cluster = connect_cluster(settings, "silta-booking").await?;
     silta_cluster::records::ensure_stream(&cluster).await.context("cannot open the records stream")?;
     let changes: RecordPublisher<BookingRecordMessage> = RecordPublisher::start(&cluster, RecordKind::Booking);
-    let mut events = booking.subscribe_events();
-    tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(event) => {
-                    let Some(change) = booking_change(event) else { continue };
-                    let id = silta_signal::hub_host::fresh_id("booking.");
-                    let at_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
-                    changes.publish(BookingRecordMessage { id, at_ms, change });
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::error!(missed, "booking events were dropped before they could be published");
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
-            }
-        }
+    for_each_booking_change(&booking, move |change| {
+        let id = silta_signal::hub_host::fresh_id("booking.");
+        let at_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        changes.publish(BookingRecordMessage { id, at_ms, change });
+        std::future::ready(())
     });
-    let (_keep, stop) = tokio::sync::watch::channel(false);
+    // Records are read for as long as the process runs (nothing stops the
+    // consumer but the process's end); a failure to read is retried.
+    let (_runs, stop) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let _keep = _keep;
-        let store = move |record: SessionRecordMessage| {
+        let _runs = _runs;
+        loop {
             let booking = booking.clone();
-            async move {
-                silta_booking::records::store_record(booking.store(), &record, chrono::Utc::now().timestamp())
-                    .await
-                    .map(|_| ())
-                    .map_err(|err| err.to_string())
+            let store = move |record: SessionRecordMessage| {
+                let booking = booking.clone();
+                async move {
+                    silta_booking::records::store_record(booking.store(), &record, chrono::Utc::now().timestamp())
+                        .await
+                        .map(|_| ())
+                        .map_err(|err| err.to_string())
+                }
+            };
+            match silta_cluster::records::consume(cluster.clone(), RecordKind::Session, store, stop.clone()).await {
+                Ok(()) => break,
+                Err(err) => {
+                    tracing::error!(error = %err, "the signal service's records cannot be read yet; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
             }
-        };
-        if let Err(err) = silta_cluster::records::consume(cluster, RecordKind::Session, store, stop).await {
-            tracing::error!(error = %err, "the signal service's records cannot be read: statistics stop until restart");
         }
     });
     Ok(())
