@@ -67,9 +67,12 @@ impl SignalCluster {
         cluster
     }
 
-    /// Starts one more signal node; returns its index.
+    /// Starts one more signal node; returns its index. The leader snapshots
+    /// the hub every 5 journal entries, so the scenarios run through
+    /// snapshots and dropped journal entries.
     fn add_node(&mut self) -> usize {
-        self.nodes.push(Some(SignalProcess::start_with(&self.nats.url, &self.key, &[])));
+        let settings = [("SILTA_CLUSTER__SNAPSHOT_EVERY", "5")];
+        self.nodes.push(Some(SignalProcess::start_with(&self.nats.url, &self.key, &settings)));
         self.nodes.len() - 1
     }
 
@@ -453,6 +456,15 @@ async fn everyone_restarts() {
     let (first, _a1, first_room) = queued_kiosk(&cluster, 0, 1, "kiosk-1", "advisor-1").await;
     let (second, _a2, second_room) = queued_kiosk(&cluster, 1, 0, "kiosk-2", "advisor-2").await;
     let (first_welcome, second_welcome) = (first.welcome().clone(), second.welcome().clone());
+    // The leader has written a snapshot and dropped the journal before it:
+    // the nodes that start next begin from the snapshot.
+    let settings = ClusterSettings { nats_url: cluster.nats.url.clone(), ..ClusterSettings::default() };
+    let observer = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while silta_cluster::hub::journal_span(&observer).await.expect("the journal is readable").0 <= 1 {
+        assert!(Instant::now() < deadline, "no snapshot within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // Every signal process dies at once; two new ones start.
     let stopped_at = Instant::now();

@@ -278,10 +278,29 @@ struct Deliveries {
     outgoing: mpsc::UnboundedSender<(String, bytes::Bytes)>,
     prefix: Cluster,
     records: RecordPublisher<SessionRecordMessage>,
+    /// The records of the last [`RESEND_WINDOW`], for the snapshot.
+    recent: Recent,
+}
+
+type Recent = Arc<Mutex<VecDeque<SessionRecordMessage>>>;
+
+/// Keeps `record` among the recent ones, forgetting those older than the
+/// resend window.
+fn remember_record(recent: &mut VecDeque<SessionRecordMessage>, record: SessionRecordMessage) {
+    let horizon = record.at_ms.saturating_sub(u64::try_from(RESEND_WINDOW.as_millis()).unwrap_or(0));
+    recent.push_back(record);
+    while recent.front().is_some_and(|oldest| oldest.at_ms < horizon) {
+        recent.pop_front();
+    }
 }
 
 impl Deliveries {
-    fn start(cluster: &Cluster, addresses: Addresses, records: RecordPublisher<SessionRecordMessage>) -> Self {
+    fn start(
+        cluster: &Cluster,
+        addresses: Addresses,
+        records: RecordPublisher<SessionRecordMessage>,
+        recent: Recent,
+    ) -> Self {
         let (outgoing, mut queue) = mpsc::unbounded_channel::<(String, bytes::Bytes)>();
         let client = cluster.client.clone();
         tokio::spawn(async move {
@@ -291,7 +310,7 @@ impl Deliveries {
                 }
             }
         });
-        Self { addresses, outgoing, prefix: cluster.clone(), records }
+        Self { addresses, outgoing, prefix: cluster.clone(), records, recent }
     }
 }
 
@@ -299,6 +318,7 @@ impl Bus for Deliveries {
     fn publish(&self, topic: &Topic, delivery: Delivery) {
         let Topic::Participant(participant) = topic else {
             if let Delivery::Session(record) = delivery {
+                remember_record(&mut locked(&self.recent), (*record).clone());
                 self.records.publish((*record).clone());
             }
             return;
@@ -349,6 +369,13 @@ impl StreamJournal {
     }
 }
 
+impl StreamJournal {
+    /// The last entry written.
+    pub fn last(&self) -> u64 {
+        *locked(&self.last)
+    }
+}
+
 #[async_trait]
 impl Journal for StreamJournal {
     async fn record(&self, entry: &JournalEntry) -> Result<(), JournalError> {
@@ -388,6 +415,63 @@ pub struct Replica {
 /// How far back a new leader sends records again.
 const RESEND_WINDOW: Duration = Duration::from_secs(120);
 
+/// The object of the hub's snapshot in the snapshot bucket.
+const SNAPSHOT_OBJECT: &str = "hub";
+
+/// A replica at one entry of the journal, as a snapshot holds it.
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    /// The last journal entry it includes.
+    sequence: u64,
+    last: HubTime,
+    hub: Hub,
+    addresses: Vec<(ParticipantId, Origin, u64)>,
+    recent: Vec<SessionRecordMessage>,
+}
+
+/// A snapshot made from the leader's hub, borrowed while it is written.
+#[derive(Serialize)]
+struct SnapshotOf<'a> {
+    sequence: u64,
+    last: HubTime,
+    hub: &'a Hub,
+    addresses: Vec<(ParticipantId, Origin, u64)>,
+    recent: Vec<SessionRecordMessage>,
+}
+
+async fn snapshot_store(cluster: &Cluster) -> Result<jetstream::object_store::ObjectStore, ClusterError> {
+    let jetstream = jetstream::new(cluster.client.clone());
+    let bucket = &cluster.settings.snapshot_bucket;
+    if let Ok(store) = jetstream.get_object_store(bucket).await {
+        return Ok(store);
+    }
+    jetstream
+        .create_object_store(jetstream::object_store::Config {
+            bucket: bucket.clone(),
+            description: Some("Silta: the hub's latest snapshot (the journal continues after it)".into()),
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(nats_error)
+}
+
+/// The latest snapshot, if one was written.
+async fn read_snapshot(cluster: &Cluster) -> Result<Option<Snapshot>, ClusterError> {
+    use tokio::io::AsyncReadExt;
+    let store = snapshot_store(cluster).await?;
+    let mut object = match store.get(SNAPSHOT_OBJECT).await {
+        Ok(object) => object,
+        Err(err) if err.kind() == jetstream::object_store::GetErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(nats_error(err)),
+    };
+    let mut body = Vec::new();
+    object.read_to_end(&mut body).await.map_err(nats_error)?;
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|err| ClusterError::Nats(format!("the hub's snapshot is unreadable: {err}")))
+}
+
 impl Replica {
     /// The hub.
     pub fn hub(&self) -> &Hub {
@@ -399,15 +483,39 @@ impl Replica {
         self.applied
     }
 
-    /// Reads the whole journal of `cluster`, as it is now, into a replica.
+    /// Reads the hub of `cluster`, as it is now, into a replica: the latest
+    /// snapshot, then the journal after it.
     pub async fn replay(cluster: &Cluster, settings: &HubSettings) -> Result<Self, ClusterError> {
         let mut stream = open_journal_stream(cluster).await?;
         let last = stream.info().await.map_err(nats_error)?.state.last_sequence;
-        let replica = Mutex::new(Self::new(settings));
-        if last > 0 {
-            follow_from(&stream, &replica, 1, Some(last)).await?;
+        let replica = Mutex::new(Self::load(cluster, settings).await?);
+        let from = locked(&replica).applied + 1;
+        if last >= from {
+            follow_from(&stream, &replica, from, Some(last)).await?;
         }
         Ok(replica.into_inner().unwrap_or_else(|poison| poison.into_inner()))
+    }
+
+    /// The latest snapshot as a replica (an empty one when there is none).
+    async fn load(cluster: &Cluster, settings: &HubSettings) -> Result<Self, ClusterError> {
+        Ok(match read_snapshot(cluster).await? {
+            Some(snapshot) => Self::from_snapshot(snapshot, settings),
+            None => Self::new(settings),
+        })
+    }
+
+    fn from_snapshot(snapshot: Snapshot, settings: &HubSettings) -> Self {
+        Self {
+            hub: snapshot.hub.with_settings(settings.clone()),
+            last: snapshot.last,
+            addresses: snapshot
+                .addresses
+                .into_iter()
+                .map(|(participant, origin, epoch)| (participant, Address { origin, epoch }))
+                .collect(),
+            applied: snapshot.sequence,
+            recent: snapshot.recent.into(),
+        }
     }
 
     /// An empty hub.
@@ -431,12 +539,8 @@ impl Replica {
         }
         for output in step.outputs {
             if let HubOutput::Session { record } = output {
-                self.recent.push_back(record);
+                remember_record(&mut self.recent, record);
             }
-        }
-        let horizon = self.last.as_millis().saturating_sub(u64::try_from(RESEND_WINDOW.as_millis()).unwrap_or(0));
-        while self.recent.front().is_some_and(|record| record.at_ms < horizon) {
-            self.recent.pop_front();
         }
         self.applied = sequence;
     }
@@ -453,8 +557,18 @@ struct Standby {
 
 impl Standby {
     async fn run(self, shutdown: watch::Receiver<bool>) {
-        let replica = Arc::new(Mutex::new(Replica::new(&self.hub_settings)));
-        let follower = tokio::spawn(follow(self.stream.clone(), replica.clone()));
+        let start = loop {
+            match Replica::load(&self.cluster, &self.hub_settings).await {
+                Ok(replica) => break replica,
+                Err(err) => {
+                    tracing::warn!(error = %err, "the hub's snapshot cannot be read; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let replica = Arc::new(Mutex::new(start));
+        let follower =
+            tokio::spawn(follow(self.cluster.clone(), self.stream.clone(), replica.clone(), self.hub_settings.clone()));
         let Some(revision) = self.wait_for_lease(&shutdown).await else {
             follower.abort();
             return;
@@ -528,11 +642,20 @@ impl Standby {
     async fn catch_up(&self, replica: &Mutex<Replica>) -> Result<(), ClusterError> {
         let mut stream = self.stream.clone();
         let last = stream.info().await.map_err(nats_error)?.state.last_sequence;
+        // Behind a snapshot taken meanwhile (the entries it covers may be
+        // gone from the journal): start from it.
+        if locked(replica).applied < last {
+            let loaded = Replica::load(&self.cluster, &self.hub_settings).await?;
+            let mut current = locked(replica);
+            if loaded.applied > current.applied {
+                *current = loaded;
+            }
+        }
         let deadline = Instant::now() + self.cluster.settings.hub_wait();
         while locked(replica).applied < last {
             if Instant::now() >= deadline {
                 return Err(ClusterError::Nats(format!(
-                    "the replica reached entry {} of {last} in time",
+                    "the replica only reached entry {} of {last} in time",
                     locked(replica).applied
                 )));
             }
@@ -555,17 +678,19 @@ impl Standby {
         let media = NatsMedia::start(self.cluster.clone()).await.map_err(|err| err.to_string())?;
         let (journal, mut lost_watch) =
             StreamJournal::open(&self.cluster, applied).await.map_err(|err| err.to_string())?;
+        let journal = Arc::new(journal);
         let records = RecordPublisher::start(&self.cluster, RecordKind::Session);
         let resent = replica.recent.len();
-        for record in replica.recent {
-            records.publish(record);
+        for record in &replica.recent {
+            records.publish(record.clone());
         }
+        let recent: Recent = Arc::new(Mutex::new(replica.recent));
         let host = HubHost::start(
             replica.hub,
             replica.last,
-            Arc::new(Deliveries::start(&self.cluster, addresses.clone(), records)),
+            Arc::new(Deliveries::start(&self.cluster, addresses.clone(), records, recent.clone())),
             Arc::new(media),
-            Some(Arc::new(journal)),
+            Some(journal.clone()),
         );
         let placed = host.adopt_placements().await;
         let (stop, stopped) = watch::channel(false);
@@ -580,8 +705,17 @@ impl Standby {
             addresses.clone(),
             stopped.clone(),
         ));
-        tokio::spawn(detach_lost_gateways(self.cluster.clone(), host.clone(), addresses, stopped.clone()));
-        spawn_booking_records(self.cluster.clone(), host.clone(), stopped);
+        tokio::spawn(detach_lost_gateways(self.cluster.clone(), host.clone(), addresses.clone(), stopped.clone()));
+        spawn_booking_records(self.cluster.clone(), host.clone(), stopped.clone());
+        let snapshots = Snapshots {
+            cluster: self.cluster.clone(),
+            stream: self.stream.clone(),
+            host: host.clone(),
+            journal,
+            addresses,
+            recent,
+        };
+        tokio::spawn(snapshots.run(stopped));
         tracing::info!(
             entries = applied,
             rooms_placed = placed,
@@ -621,6 +755,76 @@ impl Standby {
     }
 }
 
+/// The leader's snapshots: after every `cluster.snapshot_every` journal
+/// entries, the hub (with the participants' connections and the recent
+/// records) is written to the snapshot bucket, and the journal's entries it
+/// covers are dropped.
+struct Snapshots {
+    cluster: Cluster,
+    stream: jetstream::stream::Stream,
+    host: Arc<HubHost>,
+    journal: Arc<StreamJournal>,
+    addresses: Addresses,
+    recent: Recent,
+}
+
+impl Snapshots {
+    async fn run(self, mut stopped: watch::Receiver<bool>) {
+        let every = self.cluster.settings.snapshot_every;
+        let mut covered = 0;
+        let mut look = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = look.tick() => {}
+                _ = stopped.changed() => break,
+            }
+            if self.journal.last() < covered + every {
+                continue;
+            }
+            match self.write().await {
+                Ok(sequence) => covered = sequence,
+                Err(err) => {
+                    tracing::warn!(error = %err, "the hub's snapshot could not be written; the journal keeps its entries")
+                }
+            }
+        }
+    }
+
+    /// Writes a snapshot and drops the entries it covers; returns the last
+    /// entry it covers.
+    async fn write(&self) -> Result<u64, ClusterError> {
+        let started = Instant::now();
+        let (sequence, body) = self
+            .host
+            .inspect_at(|hub, last| {
+                let snapshot = SnapshotOf {
+                    sequence: self.journal.last(),
+                    last,
+                    hub,
+                    addresses: locked(&self.addresses)
+                        .iter()
+                        .map(|(participant, address)| (participant.clone(), address.origin.clone(), address.epoch))
+                        .collect(),
+                    recent: locked(&self.recent).iter().cloned().collect(),
+                };
+                (snapshot.sequence, serde_json::to_vec(&snapshot))
+            })
+            .await;
+        let body = body.map_err(|err| ClusterError::Nats(format!("the snapshot failed to serialise: {err}")))?;
+        let store = snapshot_store(&self.cluster).await?;
+        store.put(SNAPSHOT_OBJECT, &mut body.as_slice()).await.map_err(nats_error)?;
+        // Only now may the entries go: a reader finds them in the snapshot.
+        self.stream.purge().sequence(sequence + 1).await.map_err(nats_error)?;
+        tracing::info!(
+            sequence,
+            bytes = body.len(),
+            ms = started.elapsed().as_millis(),
+            "hub snapshot written; the journal before it dropped"
+        );
+        Ok(sequence)
+    }
+}
+
 /// Applies the booking service's check-ins and appointment changes to the
 /// hub, each acknowledged once the hub has it.
 fn spawn_booking_records(cluster: Cluster, host: Arc<HubHost>, stopped: watch::Receiver<bool>) {
@@ -648,11 +852,36 @@ fn spawn_booking_records(cluster: Cluster, host: Arc<HubHost>, stopped: watch::R
 }
 
 /// Applies the journal to the replica from its first entry on.
-async fn follow(stream: jetstream::stream::Stream, replica: Arc<Mutex<Replica>>) {
+async fn follow(
+    cluster: Cluster,
+    stream: jetstream::stream::Stream,
+    replica: Arc<Mutex<Replica>>,
+    settings: HubSettings,
+) {
     loop {
         let from = locked(&replica).applied + 1;
         match follow_from(&stream, &replica, from, None).await {
             Ok(()) => tracing::warn!("the journal's consumer ended; following again"),
+            Err(ClusterError::JournalGap { expected, found }) => {
+                // The entries this replica missed were dropped after a
+                // snapshot: start again from the snapshot.
+                match Replica::load(&cluster, &settings).await {
+                    Ok(loaded) if loaded.applied + 1 >= expected => {
+                        tracing::info!(
+                            expected,
+                            found,
+                            from_snapshot = loaded.applied,
+                            "the replica starts again from the hub's snapshot"
+                        );
+                        *locked(&replica) = loaded;
+                        continue;
+                    }
+                    Ok(_) => {
+                        tracing::warn!(expected, found, "the journal skips entries no snapshot covers yet; retrying")
+                    }
+                    Err(err) => tracing::warn!(error = %err, "the hub's snapshot cannot be read; retrying"),
+                }
+            }
             Err(err) => tracing::warn!(error = %err, "following the journal failed; following again"),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -676,6 +905,13 @@ async fn follow_from(
     while let Some(message) = messages.next().await {
         let message = message.map_err(nats_error)?;
         let sequence = message.info().map_err(nats_error)?.stream_sequence;
+        let expected = locked(replica).applied + 1;
+        if sequence > expected {
+            return Err(ClusterError::JournalGap { expected, found: sequence });
+        }
+        if sequence < expected {
+            continue;
+        }
         match serde_json::from_slice::<JournalEntry>(&message.payload) {
             Ok(entry) => locked(replica).apply(sequence, entry),
             Err(err) => {
@@ -688,6 +924,14 @@ async fn follow_from(
         }
     }
     Ok(())
+}
+
+/// The first and last entries the hub's journal holds now (entries before
+/// the first were dropped after a snapshot).
+pub async fn journal_span(cluster: &Cluster) -> Result<(u64, u64), ClusterError> {
+    let mut stream = open_journal_stream(cluster).await?;
+    let state = stream.info().await.map_err(nats_error)?.state.clone();
+    Ok((state.first_sequence, state.last_sequence))
 }
 
 /// The journal's stream, made if missing.

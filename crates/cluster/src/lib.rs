@@ -78,6 +78,11 @@ pub struct ClusterSettings {
     /// The JetStream stream of records that must not be lost (session
     /// records to the booking service, check-ins to the signal service).
     pub records_stream: String,
+    /// The leading signal node writes a snapshot of the hub after this many
+    /// journal entries, and drops the entries before it from the journal.
+    pub snapshot_every: u64,
+    /// The JetStream object store of the hub's snapshot.
+    pub snapshot_bucket: String,
 }
 
 impl Default for ClusterSettings {
@@ -102,6 +107,8 @@ impl Default for ClusterSettings {
             gateway_ttl_ms: 3000,
             hub_wait_ms: 10_000,
             records_stream: "SILTA_RECORDS".into(),
+            snapshot_every: 10_000,
+            snapshot_bucket: "silta-hub-snapshots".into(),
         }
     }
 }
@@ -143,6 +150,9 @@ impl ClusterSettings {
             return Err(
                 "cluster.lead_ttl_ms must be at least three times cluster.lead_refresh_ms (and that above 0)".into()
             );
+        }
+        if self.snapshot_every == 0 || !subject_token(&self.snapshot_bucket) {
+            return Err("cluster.snapshot_every must be above 0 and cluster.snapshot_bucket a bucket name".into());
         }
         if self.gateway_ttl_ms < 2000 || self.hub_wait_ms == 0 {
             return Err("cluster.gateway_ttl_ms must be at least 2000 and cluster.hub_wait_ms above 0".into());
@@ -244,6 +254,15 @@ pub enum ClusterError {
     /// NATS refused or failed.
     #[error("NATS: {0}")]
     Nats(String),
+    /// The journal has no entry where one was expected (it was dropped
+    /// after a snapshot): the reader must start from the snapshot.
+    #[error("the hub's journal skips from entry {expected} to {found}")]
+    JournalGap {
+        /// The entry expected next.
+        expected: u64,
+        /// The entry found.
+        found: u64,
+    },
 }
 
 fn nats_error(err: impl std::fmt::Display) -> ClusterError {

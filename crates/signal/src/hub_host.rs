@@ -192,6 +192,14 @@ impl HubHost {
         query(&self.hub.lock().await.hub)
     }
 
+    /// As [`inspect`](Self::inspect), with the time of the hub's last
+    /// input; no input is applied (nor journalled) meanwhile, so a snapshot
+    /// taken here matches the journal's last entry.
+    pub async fn inspect_at<T>(&self, query: impl FnOnce(&Hub, HubTime) -> T) -> T {
+        let clocked = self.hub.lock().await;
+        query(&clocked.hub, clocked.last)
+    }
+
     /// The hub's figures.
     pub async fn figures(&self) -> HubHealth {
         let (clients, rooms) = self.inspect(|hub| (hub.client_count(), hub.room_count())).await;

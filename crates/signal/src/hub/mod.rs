@@ -21,6 +21,7 @@ mod step;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use silta_auth::Identity;
 use silta_proto::v1::hub::{HubOutput, HubTime};
 use silta_proto::v1::media::MediaCommand;
@@ -86,9 +87,10 @@ pub struct FreshSession {
 
 /// One authenticated client session (a participant id), attached to a
 /// connection or waiting within the resume window.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Client {
     id: ParticipantId,
+    #[serde(with = "identity_as_bearer")]
     identity: Identity,
     presence: PresenceStatus,
     epoch: u64,
@@ -126,9 +128,12 @@ pub struct Attached {
     pub follow_up: Vec<ServerMessage>,
 }
 
-/// The state machine.
-#[derive(Debug)]
+/// The state machine. It serialises (for a snapshot a new host can start
+/// from) without its settings, which the host gives it
+/// ([`Hub::with_settings`]).
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Hub {
+    #[serde(skip)]
     settings: HubSettings,
     clients: BTreeMap<ParticipantId, Client>,
     resume_index: BTreeMap<String, ParticipantId>,
@@ -137,10 +142,33 @@ pub struct Hub {
     handling_time: BTreeMap<AgencyCode, Duration>,
     /// Records published so far (part of each record's id).
     records: u64,
+    #[serde(skip)]
     effects: Effects,
 }
 
+/// An identity is kept in a snapshot as the bearer it came from.
+mod identity_as_bearer {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use silta_auth::Identity;
+    use silta_proto::v1::hub::Bearer;
+
+    pub(super) fn serialize<S: Serializer>(identity: &Identity, serializer: S) -> Result<S::Ok, S::Error> {
+        Bearer::from(identity).serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Identity, D::Error> {
+        let bearer = Bearer::deserialize(deserializer)?;
+        Identity::try_from(bearer).map_err(|err| serde::de::Error::custom(format!("{err:?}")))
+    }
+}
+
 impl Hub {
+    /// The hub of a snapshot, with the settings it runs with now.
+    pub fn with_settings(mut self, settings: HubSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
     /// An empty hub.
     pub fn new(settings: HubSettings) -> Self {
         Self {

@@ -19,7 +19,7 @@ use crate::error::SignalError;
 use silta_proto::v1::sessions::{QueueLeft, SessionRecordEvent};
 
 /// Whom an offer is for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) enum Wanted {
     /// A named person.
     Person(Subject),
@@ -30,7 +30,7 @@ pub(super) enum Wanted {
 }
 
 /// An open request for someone to join a room.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Offer {
     pub(super) room: RoomId,
     pub(super) kind: OfferKind,

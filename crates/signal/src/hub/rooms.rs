@@ -17,7 +17,7 @@ use super::Hub;
 use crate::error::SignalError;
 
 /// One service session at a kiosk.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Room {
     pub(super) id: RoomId,
     pub(super) service_point: ServicePointId,
