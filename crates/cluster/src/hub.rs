@@ -63,6 +63,9 @@ const LEAD_KEY: &str = "lead";
 const ALIVE_PERIOD: Duration = Duration::from_millis(500);
 /// How long a gateway waits before it calls again when no node leads.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// How long a gateway keeps reporting a dropped connection the hub could
+/// not be told of.
+const DETACH_PERSISTENCE: Duration = Duration::from_secs(600);
 /// How many deliveries a connection may fall behind.
 const CONNECTION_BACKLOG: usize = 1024;
 
@@ -96,6 +99,7 @@ fn remember_attach(addresses: &Addresses, reply: &HubReply, origin: Option<&Orig
 pub struct SignalNode {
     /// The way to the hub for this node's connections.
     pub gateway: Arc<NatsHub>,
+    standby: tokio::task::JoinHandle<()>,
 }
 
 impl SignalNode {
@@ -123,8 +127,17 @@ impl SignalNode {
             Arc::new(NatsHub { cluster: cluster.clone(), run: run.clone(), next_connection: AtomicU64::new(0) });
         spawn_alive(cluster.clone(), run.clone(), shutdown.clone());
         let standby = Standby { cluster, stream, lead, hub_settings, run };
-        tokio::spawn(standby.run(shutdown));
-        Ok(Self { gateway })
+        let standby = tokio::spawn(standby.run(shutdown));
+        Ok(Self { gateway, standby })
+    }
+
+    /// After `shutdown` turned true: waits (up to `limit`) until this node
+    /// has handed the lease back if it led, so a standby takes over at its
+    /// next look rather than after the lease runs out.
+    pub async fn stopped(self, limit: Duration) {
+        if tokio::time::timeout(limit, self.standby).await.is_err() {
+            tracing::warn!("the hub's lease was not handed back in time; a standby takes it when it runs out");
+        }
     }
 }
 
@@ -216,7 +229,29 @@ impl HubAccess for NatsHub {
     }
 
     async fn apply(&self, input: HubInput) -> Result<HubReply, HubUnavailable> {
-        self.input(None, input).await
+        let detach = matches!(input, HubInput::Detach { .. }).then(|| input.clone());
+        let outcome = self.input(None, input).await;
+        if let (Err(err), Some(detach)) = (&outcome, detach) {
+            // A dropped connection must reach the hub, or its participant
+            // stays "connected" there for as long as this node lives. A
+            // detach names its epoch and changes nothing twice, so it is
+            // safe to send until it arrives (its outage still dates from
+            // when the connection was last heard).
+            tracing::warn!(error = %err, "a dropped connection is reported to the hub again in the background");
+            let gateway =
+                NatsHub { cluster: self.cluster.clone(), run: self.run.clone(), next_connection: AtomicU64::new(0) };
+            tokio::spawn(async move {
+                let deadline = Instant::now() + DETACH_PERSISTENCE;
+                while Instant::now() < deadline {
+                    if gateway.input(None, detach.clone()).await.is_ok() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                tracing::error!("a dropped connection could not be reported to the hub for 10 minutes");
+            });
+        }
+        outcome
     }
 
     async fn media_request(&self, command: MediaCommand) -> Result<MediaResult, MediaControlError> {
@@ -834,7 +869,7 @@ fn spawn_booking_records(cluster: Cluster, host: Arc<HubHost>, stopped: watch::R
             let handle = move |record: BookingRecordMessage| {
                 let host = host.clone();
                 async move {
-                    host.apply(HubInput::Booking { change: record.change })
+                    host.apply(HubInput::Booking { change: record.change, record: Some(record.id) })
                         .await
                         .map(|_| ())
                         .map_err(|err| err.to_string())
@@ -1059,6 +1094,11 @@ async fn detach_lost_gateways(
                     .collect();
                 for (participant, address, last) in lost {
                     locked(&addresses).remove(&participant);
+                    // A session that has ended needs no detach (and the
+                    // journal no entry for it).
+                    if !host.inspect(|hub| hub.has_client(&participant)).await {
+                        continue;
+                    }
                     tracing::info!(run = %address.origin.run, "a signal node is gone: its participant's resume window starts");
                     let detach = HubInput::Detach { participant, epoch: address.epoch, last_heard: hub_time_of(last) };
                     host.apply_logged(detach).await;

@@ -96,7 +96,7 @@ impl SignalState {
     /// check-in; the advisors and experts of a changed appointment);
     /// returns how many connected clients were told.
     pub async fn notify_booking(&self, change: BookingChange) -> Result<usize, HubUnavailable> {
-        match self.hub.apply(HubInput::Booking { change }).await? {
+        match self.hub.apply(HubInput::Booking { change, record: None }).await? {
             HubReply::Told { count } => Ok(usize::try_from(count).unwrap_or(usize::MAX)),
             _ => Ok(0),
         }

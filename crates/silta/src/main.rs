@@ -261,16 +261,18 @@ async fn run_signal(settings: Settings) -> anyhow::Result<()> {
     // Stopping hands the hub's lease back at once, while the connections
     // are still being told to reconnect elsewhere.
     let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
-    let hub = if settings.cluster.enabled() {
+    let (hub, node) = if settings.cluster.enabled() {
         let cluster = connect_cluster(&settings, "silta-signal").await?;
         let node = SignalNode::start(cluster, settings.signal.hub(), stopping_seen)
             .await
             .context("cannot join the signal nodes (the hub's journal and lease on NATS)")?;
         tracing::info!(run = node.gateway.run(), "signal node joined the cluster");
-        HubWiring::Remote(node.gateway)
+        (HubWiring::Remote(node.gateway.clone()), Some(node))
     } else {
         tracing::warn!("no [cluster] nats_url: signaling works, media is refused (media_unavailable)");
-        HubWiring::InProcess { media: Arc::new(NoMediaNodes::default()), bus: Arc::new(InProcessBus::default()) }
+        let hub =
+            HubWiring::InProcess { media: Arc::new(NoMediaNodes::default()), bus: Arc::new(InProcessBus::default()) };
+        (hub, None)
     };
     let dependencies = SignalDependencies { verifier, issuer, published_keys, hub };
     let app = Application::build(settings.signal.clone(), dependencies)
@@ -284,7 +286,11 @@ async fn run_signal(settings: Settings) -> anyhow::Result<()> {
         stopping.send_replace(true);
         state.shut_down();
     });
-    app.run_until_stopped().await.context("the server failed")
+    app.run_until_stopped().await.context("the server failed")?;
+    if let Some(node) = node {
+        node.stopped(std::time::Duration::from_secs(3)).await;
+    }
+    Ok(())
 }
 
 async fn connect_cluster(settings: &Settings, name: &str) -> anyhow::Result<Cluster> {

@@ -161,6 +161,10 @@ pub enum HubInput {
     Booking {
         /// What.
         change: BookingChange,
+        /// The record it came in (a cluster's booking records): a record
+        /// the hub has applied before is not applied again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<String>,
     },
 }
 

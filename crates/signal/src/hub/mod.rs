@@ -36,6 +36,10 @@ use crate::error::SignalError;
 pub use offers::Offer;
 pub use rooms::Room;
 
+/// How many booking record ids the hub remembers to refuse a second
+/// delivery (a redelivery comes within seconds, long before so many more).
+const BOOKING_RECORDS_KEPT: usize = 4096;
+
 /// The hub's tunables.
 #[derive(Debug, Clone)]
 pub struct HubSettings {
@@ -142,6 +146,10 @@ pub struct Hub {
     handling_time: BTreeMap<AgencyCode, Duration>,
     /// Records published so far (part of each record's id).
     records: u64,
+    /// The ids of the last booking records applied, oldest first: a record
+    /// delivered again is not applied twice.
+    #[serde(default)]
+    booking_records: std::collections::VecDeque<String>,
     #[serde(skip)]
     effects: Effects,
 }
@@ -179,6 +187,7 @@ impl Hub {
             offers: Vec::new(),
             handling_time: BTreeMap::new(),
             records: 0,
+            booking_records: std::collections::VecDeque::new(),
             effects: Effects::default(),
         }
     }
@@ -212,6 +221,19 @@ impl Hub {
     /// resume window).
     pub fn has_client(&self, id: &ParticipantId) -> bool {
         self.clients.contains_key(id)
+    }
+
+    /// Whether a booking record is new (and remembers it among the last
+    /// [`BOOKING_RECORDS_KEPT`]); false for one applied before.
+    fn first_delivery_of(&mut self, record: String) -> bool {
+        if self.booking_records.contains(&record) {
+            return false;
+        }
+        if self.booking_records.len() >= BOOKING_RECORDS_KEPT {
+            self.booking_records.pop_front();
+        }
+        self.booking_records.push_back(record);
+        true
     }
 
     /// When the next [`HubInput::Tick`](silta_proto::v1::hub::HubInput::Tick)

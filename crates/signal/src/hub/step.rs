@@ -56,7 +56,12 @@ impl Hub {
                 }
                 HubReply::None
             }
-            HubInput::Booking { change } => {
+            HubInput::Booking { change, record } => {
+                if let Some(record) = record
+                    && !self.first_delivery_of(record)
+                {
+                    return HubStep { reply: HubReply::Told { count: 0 }, outputs: self.take_effects().outputs };
+                }
                 let count = match change {
                     BookingChange::CheckedIn { expert, check_in } => {
                         self.send_to_subject(&expert, Role::Expert, ServerMessage::AppointmentCheckedIn(check_in))

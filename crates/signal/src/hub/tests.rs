@@ -905,3 +905,26 @@ fn the_queue_records_each_wait_as_served_or_abandoned() {
     assert!((5_000..6_000).contains(&left.waited_ms), "{left:?}");
     assert_ne!(served_id, abandoned_id, "every record has an id of its own");
 }
+
+#[test]
+fn a_booking_record_delivered_twice_is_applied_once() {
+    use silta_proto::v1::hub::{BookingChange, HubEnvelope, HubInput, HubReply};
+    let mut cast = cast();
+    let check_in = BookingChange::CheckedIn {
+        expert: Subject::parse("expert-vero").unwrap(),
+        check_in: silta_proto::v1::signal::AppointmentCheckedIn {
+            appointment: "a1".into(),
+            room: RoomId::parse("appt-a1").unwrap(),
+            service_point: ServicePointId::parse("sp-kemi").unwrap(),
+        },
+    };
+    let at = cast.world.now;
+    let input = |record: &str| HubInput::Booking { change: check_in.clone(), record: Some(record.into()) };
+    let first = cast.world.hub.step(HubEnvelope { at, input: input("booking.1") });
+    assert_eq!(first.reply, HubReply::Told { count: 1 });
+    let again = cast.world.hub.step(HubEnvelope { at, input: input("booking.1") });
+    assert_eq!(again.reply, HubReply::Told { count: 0 }, "a redelivery tells nobody again");
+    assert!(again.outputs.is_empty());
+    let other = cast.world.hub.step(HubEnvelope { at, input: input("booking.2") });
+    assert_eq!(other.reply, HubReply::Told { count: 1 });
+}
