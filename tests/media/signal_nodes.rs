@@ -17,7 +17,7 @@ use silta_proto::v1::{OutcomeCode, Role};
 use silta_tests::media::{in_loopback_only_namespace, wait_until};
 use silta_tests::nats::NatsServer;
 use silta_tests::process::{SignalProcess, SiltaProcess};
-use silta_tests::signal::{SignalEndpoint, WsClient, interpreter_then_transfer};
+use silta_tests::signal::{SignalEndpoint, WsClient, interpreter_then_transfer, open_and_queue};
 
 use crate::forwarding::client;
 
@@ -228,13 +228,7 @@ async fn queued_kiosk(
 ) -> (WsClient, WsClient, String) {
     let mut kiosk_client = cluster.node(kiosk_node).connect(kiosk, Role::Kiosk, "sp-kemi", &["fi"]).await;
     let mut advisor_client = cluster.node(advisor_node).connect(advisor, Role::Advisor, "sp-kemi", &["fi"]).await;
-    let ServerMessage::Joined(opened) = advisor_client.ok(json!({"type": "session_open", "kiosk": kiosk})).await else {
-        panic!("session_open replies with joined")
-    };
-    let room = opened.room.room.as_str().to_owned();
-    advisor_client
-        .ok(json!({"type": "expert_request", "room": room, "target": {"by": "queue", "agency": "KELA", "language": "fi"}}))
-        .await;
+    let room = open_and_queue(&mut advisor_client, kiosk, "KELA", "fi").await;
     kiosk_client.wait_for(|m| matches!(m, ServerMessage::QueueStatus(_))).await;
     (kiosk_client, advisor_client, room)
 }

@@ -14,7 +14,7 @@ use silta_proto::v1::signal::ServerMessage;
 use silta_tests::booking::{Database, fresh_database};
 use silta_tests::nats::NatsServer;
 use silta_tests::process::{BookingProcess, SignalProcess};
-use silta_tests::signal::{SignalEndpoint, WsClient};
+use silta_tests::signal::{SignalEndpoint, WsClient, open_and_queue};
 use sqlx::Connection;
 
 /// Waits until some signal node answers for the hub.
@@ -35,14 +35,7 @@ async fn wait_for_a_leader(signal: &SignalProcess) {
 
 /// One walk-in session: opened, queued for Vero, served, ended.
 async fn session(advisor: &mut WsClient, kiosk: &mut WsClient, expert: &mut WsClient) {
-    let ServerMessage::Joined(opened) = advisor.ok(json!({"type": "session_open", "kiosk": "kiosk-kemi-1"})).await
-    else {
-        panic!("session_open replies with joined")
-    };
-    let room = opened.room.room.as_str().to_owned();
-    advisor
-        .ok(json!({"type": "expert_request", "room": room, "target": {"by": "queue", "agency": "VERO", "language": "fi"}}))
-        .await;
+    let room = open_and_queue(advisor, "kiosk-kemi-1", "VERO", "fi").await;
     expert.wait_for(|m| matches!(m, ServerMessage::CallOffered(o) if o.room.as_str() == room)).await;
     expert.ok(json!({"type": "call_accept", "room": room})).await;
     expert.ok(json!({"type": "session_end", "room": room, "outcome": "resolved"})).await;
@@ -52,14 +45,7 @@ async fn session(advisor: &mut WsClient, kiosk: &mut WsClient, expert: &mut WsCl
 /// A walk-in request nobody takes (no Kela expert is online): the session
 /// ends first, and the queue records it as abandoned.
 async fn abandoned(advisor: &mut WsClient, kiosk: &mut WsClient) {
-    let ServerMessage::Joined(opened) = advisor.ok(json!({"type": "session_open", "kiosk": "kiosk-kemi-1"})).await
-    else {
-        panic!("session_open replies with joined")
-    };
-    let room = opened.room.room.as_str().to_owned();
-    advisor
-        .ok(json!({"type": "expert_request", "room": room, "target": {"by": "queue", "agency": "KELA", "language": "fi"}}))
-        .await;
+    let room = open_and_queue(advisor, "kiosk-kemi-1", "KELA", "fi").await;
     kiosk.wait_for(|m| matches!(m, ServerMessage::QueueStatus(_))).await;
     advisor.ok(json!({"type": "session_end", "room": room, "outcome": "abandoned"})).await;
     kiosk.wait_for(|m| matches!(m, ServerMessage::SessionEnded(e) if e.room.as_str() == room)).await;

@@ -430,3 +430,16 @@ pub async fn interpreter_then_transfer(
     vero.ok(json!({"type": "leave", "room": room})).await;
     kiosk.wait_for(|m| matches!(m, ServerMessage::ParticipantLeft(l) if l.role == Role::Expert)).await;
 }
+
+/// The advisor opens a session for `kiosk` and asks the on-demand queue of
+/// `agency` for an expert speaking `language`; returns the room.
+pub async fn open_and_queue(advisor: &mut WsClient, kiosk: &str, agency: &str, language: &str) -> String {
+    use serde_json::json;
+    let ServerMessage::Joined(opened) = advisor.ok(json!({"type": "session_open", "kiosk": kiosk})).await else {
+        panic!("session_open replies with joined")
+    };
+    let room = opened.room.room.as_str().to_owned();
+    let target = json!({"by": "queue", "agency": agency, "language": language});
+    advisor.ok(json!({"type": "expert_request", "room": room, "target": target})).await;
+    room
+}

@@ -15,7 +15,7 @@ use silta_proto::v1::{NodeId, RequestId, RoomId};
 use silta_signal::media::{MediaControl, MediaControlError};
 use tokio::sync::broadcast;
 
-use crate::{Cluster, ClusterError, nats_error, now_ms};
+use crate::{Cluster, ClusterError, json_problem, nats_error, now_ms};
 
 /// Media nodes reached over NATS.
 pub struct NatsMedia {
@@ -47,7 +47,7 @@ impl NatsMedia {
                     Ok(event) => {
                         let _ = relay.send(event);
                     }
-                    Err(err) => tracing::warn!(error = %err, "an unreadable media event was dropped"),
+                    Err(err) => tracing::warn!(problem = %json_problem(&err), "an unreadable media event was dropped"),
                 }
             }
         });
@@ -132,7 +132,7 @@ impl MediaControl for NatsMedia {
                 Ok(reply) => Ok(reply.result),
                 Err(err) => Err(MediaControlError::Refused {
                     code: MediaErrorCode::Internal,
-                    message: format!("unreadable reply from the media node: {err}"),
+                    message: format!("unreadable reply from the media node: {}", json_problem(&err)),
                 }),
             },
             Err(err) => match err.kind() {
@@ -199,7 +199,9 @@ async fn read_nodes(cluster: &Cluster, max_age_ms: u64) -> Result<Vec<NodeStatus
         match serde_json::from_slice::<NodeStatus>(&value) {
             Ok(status) if now.saturating_sub(status.updated_ms) <= max_age_ms => nodes.push(status),
             Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, node = %key, "an unreadable node status was skipped"),
+            Err(err) => {
+                tracing::warn!(problem = %json_problem(&err), node = %key, "an unreadable node status was skipped")
+            }
         }
     }
     Ok(nodes)

@@ -55,7 +55,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::control::NatsMedia;
 use crate::records::{RecordKind, RecordPublisher, consume};
-use crate::{Cluster, ClusterError, nats_error};
+use crate::{Cluster, ClusterError, json_problem, nats_error};
 
 /// The key of the lease in the lead bucket.
 const LEAD_KEY: &str = "lead";
@@ -172,37 +172,48 @@ impl NatsHub {
         &self.run
     }
 
-    /// Calls the leader. While no node leads (a takeover) and while the
-    /// leader refuses without having done anything, the call is repeated
-    /// for up to `hub_wait_ms`; a call that timed out is not repeated (it
-    /// may have been carried out).
     async fn call(&self, call: &HubCall) -> Result<HubCallResult, HubUnavailable> {
-        let body = bytes::Bytes::from(serde_json::to_vec(call).map_err(|err| HubUnavailable(err.to_string()))?);
-        let subject = self.cluster.settings.hub_subject();
-        let deadline = Instant::now() + self.cluster.settings.hub_wait();
-        loop {
-            let outcome = self.cluster.client.request(subject.clone(), body.clone()).await;
-            let retry_reason = match outcome {
-                Ok(message) => match serde_json::from_slice::<HubCallResult>(&message.payload) {
-                    Ok(HubCallResult::Refused { message }) => message,
-                    Ok(result) => return Ok(result),
-                    Err(err) => return Err(HubUnavailable(format!("unreadable answer from the hub: {err}"))),
-                },
-                Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => "no node leads".to_owned(),
-                Err(err) => return Err(HubUnavailable(err.to_string())),
-            };
-            if Instant::now() >= deadline {
-                return Err(HubUnavailable(retry_reason));
-            }
-            tokio::time::sleep(RETRY_PAUSE).await;
-        }
+        call_hub(&self.cluster, call).await
     }
 
     async fn input(&self, origin: Option<Origin>, input: HubInput) -> Result<HubReply, HubUnavailable> {
-        match self.call(&HubCall::Input { origin, input }).await? {
-            HubCallResult::Reply { reply } => Ok(reply),
-            other => Err(HubUnavailable(format!("unexpected answer from the hub: {other:?}"))),
+        input_to_hub(&self.cluster, origin, input).await
+    }
+}
+
+/// Calls the leader. While no node leads (a takeover) and while the leader
+/// refuses without having done anything, the call is repeated for up to
+/// `hub_wait_ms`; a call that timed out is not repeated (it may have been
+/// carried out).
+async fn call_hub(cluster: &Cluster, call: &HubCall) -> Result<HubCallResult, HubUnavailable> {
+    let body = bytes::Bytes::from(serde_json::to_vec(call).map_err(|err| HubUnavailable(err.to_string()))?);
+    let subject = cluster.settings.hub_subject();
+    let deadline = Instant::now() + cluster.settings.hub_wait();
+    loop {
+        let outcome = cluster.client.request(subject.clone(), body.clone()).await;
+        let retry_reason = match outcome {
+            Ok(message) => match serde_json::from_slice::<HubCallResult>(&message.payload) {
+                Ok(HubCallResult::Refused { message }) => message,
+                Ok(result) => return Ok(result),
+                Err(err) => {
+                    return Err(HubUnavailable(format!("unreadable answer from the hub: {}", json_problem(&err))));
+                }
+            },
+            Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => "no node leads".to_owned(),
+            Err(err) => return Err(HubUnavailable(err.to_string())),
+        };
+        if Instant::now() >= deadline {
+            return Err(HubUnavailable(retry_reason));
         }
+        tokio::time::sleep(RETRY_PAUSE).await;
+    }
+}
+
+/// Applies an input on the leader.
+async fn input_to_hub(cluster: &Cluster, origin: Option<Origin>, input: HubInput) -> Result<HubReply, HubUnavailable> {
+    match call_hub(cluster, &HubCall::Input { origin, input }).await? {
+        HubCallResult::Reply { reply } => Ok(reply),
+        other => Err(HubUnavailable(format!("unexpected answer from the hub: {other:?}"))),
     }
 }
 
@@ -288,7 +299,7 @@ async fn bridge(mut subscriber: async_nats::Subscriber, sender: broadcast::Sende
                     Ok(ConnectionDelivery::Message { message }) => Delivery::Message(Arc::new(*message)),
                     Ok(ConnectionDelivery::Superseded { epoch }) => Delivery::Superseded { epoch },
                     Err(err) => {
-                        tracing::warn!(error = %err, "an unreadable delivery was dropped");
+                        tracing::warn!(problem = %json_problem(&err), "an unreadable delivery was dropped");
                         continue;
                     }
                 };
@@ -951,7 +962,10 @@ async fn follow_from(
             Ok(entry) => locked(replica).apply(sequence, entry),
             Err(err) => {
                 // Never skip silently: the replica would no longer be the hub.
-                return Err(ClusterError::Nats(format!("journal entry {sequence} is unreadable: {err}")));
+                return Err(ClusterError::Nats(format!(
+                    "journal entry {sequence} is unreadable: {}",
+                    json_problem(&err)
+                )));
             }
         }
         if until.is_some_and(|until| sequence >= until) {
@@ -1007,7 +1021,7 @@ async fn serve_calls(
         tokio::spawn(async move {
             let result = match serde_json::from_slice::<HubCall>(&message.payload) {
                 Ok(call) => answer(&host, &addresses, &run, call).await,
-                Err(err) => HubCallResult::Refused { message: format!("unreadable call: {err}") },
+                Err(err) => HubCallResult::Refused { message: format!("unreadable call: {}", json_problem(&err)) },
             };
             if let Ok(body) = serde_json::to_vec(&result) {
                 let _ = client.publish(reply_to, body.into()).await;

@@ -265,6 +265,13 @@ pub enum ClusterError {
     },
 }
 
+/// What is wrong with a JSON message, without quoting it: the text of a
+/// serde error can carry a value from the message, which has no place in a
+/// log line.
+pub(crate) fn json_problem(err: &serde_json::Error) -> String {
+    format!("{:?} error at line {}, column {}", err.classify(), err.line(), err.column())
+}
+
 fn nats_error(err: impl std::fmt::Display) -> ClusterError {
     ClusterError::Nats(err.to_string())
 }

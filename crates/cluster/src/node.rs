@@ -15,7 +15,7 @@ use silta_sfu::SfuHandle;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::{Cluster, ClusterError, nats_error, now_ms};
+use crate::{Cluster, ClusterError, json_problem, nats_error, now_ms};
 
 /// A media node serving the cluster.
 pub struct MediaNodeAgent {
@@ -98,8 +98,10 @@ async fn serve_commands(
                     serde_json::to_vec(&MediaReply { id: request.id, result })
                 }
                 Err(err) => {
-                    tracing::warn!(error = %err, "unreadable media request refused");
-                    serde_json::to_vec(&serde_json::json!({"error": format!("unreadable media request: {err}")}))
+                    tracing::warn!(problem = %json_problem(&err), "unreadable media request refused");
+                    serde_json::to_vec(
+                        &serde_json::json!({"error": format!("unreadable media request: {}", json_problem(&err))}),
+                    )
                 }
             };
             match reply {

@@ -212,7 +212,7 @@ where
             let outcome = match serde_json::from_slice::<R>(&message.payload) {
                 Ok(record) => handle(record).await.map_err(Some),
                 Err(err) => {
-                    tracing::error!(error = %err, "an unreadable record was set aside");
+                    tracing::error!(problem = %crate::json_problem(&err), "an unreadable record was set aside");
                     Err(None)
                 }
             };

@@ -400,25 +400,29 @@ fn spawn_clock(host: Arc<HubHost>, mut shutdown: watch::Receiver<bool>) {
     });
 }
 
-/// Moves the rooms of media nodes that are gone.
-fn spawn_node_loss_watch(
-    host: Arc<HubHost>,
-    mut lost: broadcast::Receiver<NodeRef>,
+/// Hands each item of a broadcast to `handle`, in order, until `shutdown`
+/// turns true or the sender is gone; a receiver that fell behind says how
+/// much it missed (`what`) and goes on.
+fn spawn_relay<T, F, Fut>(
+    mut items: broadcast::Receiver<T>,
     mut shutdown: watch::Receiver<bool>,
-) {
+    what: &'static str,
+    handle: F,
+) where
+    T: Clone + Send + 'static,
+    F: Fn(T) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         loop {
-            let node = tokio::select! {
-                node = lost.recv() => node,
+            let item = tokio::select! {
+                item = items.recv() => item,
                 _ = shutdown.changed() => break,
             };
-            match node {
-                Ok(node) => {
-                    let moved = host.node_lost(&node).await;
-                    tracing::warn!(node = %node.node, epoch = node.epoch, rooms = moved, "media node gone: its rooms move");
-                }
+            match item {
+                Ok(item) => handle(item).await,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::error!(missed, "lost-node notices were dropped");
+                    tracing::error!(missed, what, "notices were dropped: the relay fell behind");
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             }
@@ -426,26 +430,26 @@ fn spawn_node_loss_watch(
     });
 }
 
+/// Moves the rooms of media nodes that are gone.
+fn spawn_node_loss_watch(host: Arc<HubHost>, lost: broadcast::Receiver<NodeRef>, shutdown: watch::Receiver<bool>) {
+    spawn_relay(lost, shutdown, "lost media nodes", move |node: NodeRef| {
+        let host = host.clone();
+        async move {
+            let moved = host.node_lost(&node).await;
+            tracing::warn!(node = %node.node, epoch = node.epoch, rooms = moved, "media node gone: its rooms move");
+        }
+    });
+}
+
 /// Relays media node events to the hub.
 fn spawn_media_event_relay(
     host: Arc<HubHost>,
-    mut events: broadcast::Receiver<NodeEvent>,
-    mut shutdown: watch::Receiver<bool>,
+    events: broadcast::Receiver<NodeEvent>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    tokio::spawn(async move {
-        loop {
-            let event = tokio::select! {
-                event = events.recv() => event,
-                _ = shutdown.changed() => break,
-            };
-            match event {
-                Ok(event) => host.relay_media_event(event).await,
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "media events were dropped: the relay fell behind");
-                }
-                Err(broadcast::error::RecvError::Closed) => break,
-            }
-        }
+    spawn_relay(events, shutdown, "media events", move |event: NodeEvent| {
+        let host = host.clone();
+        async move { host.relay_media_event(event).await }
     });
 }
 
