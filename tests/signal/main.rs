@@ -2,10 +2,12 @@
 //! WebSocket clients, real tokens. Media sits behind a test double of the
 //! `MediaControl` trait. `records_reach_booking_across_processes` runs real
 //! `silta signal` and `silta booking` processes on a private NATS server and
-//! a fresh PostgreSQL database (no media).
+//! a fresh PostgreSQL database (no media); `deployment_endpoints` checks
+//! TLS, probes and `silta migrate` on real processes.
 
 mod bad_input_keeps_the_connection;
 mod connection_limits_and_shutdown;
+mod deployment_endpoints;
 mod kiosk_device_credential_exchange;
 mod media_is_relayed;
 mod media_rooms_are_queued_apart;

@@ -10,3 +10,4 @@ pub mod media;
 pub mod nats;
 pub mod process;
 pub mod signal;
+pub mod tls;

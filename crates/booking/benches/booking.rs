@@ -50,7 +50,8 @@ async fn main() {
     let mut admin = sqlx::AnyConnection::connect(&admin_url).await.expect("PostgreSQL is reachable");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await.unwrap();
     let base = admin_url.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap();
-    let store = Store::connect(&format!("{base}/{name}"), 10).await.expect("connect");
+    let store =
+        Store::connect(&format!("{base}/{name}"), 10, silta_booking::store::Migrations::Apply).await.expect("connect");
 
     let agency = AgencyCode::parse("VERO").unwrap();
     let point = ServicePointId::parse("sp-bench").unwrap();

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use silta_auth::TokenVerifier;
+use silta_http::tls::{ServerConfig, TlsSettings};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 
 use crate::events::BookingEvent;
 use crate::notify::{Notifier, NotifySettings};
-use crate::store::Store;
+use crate::store::{Migrations, Store};
 
 /// Settings (`[booking]`, `SILTA_BOOKING__…`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +28,11 @@ pub struct BookingSettings {
     pub max_connections: u32,
     /// Notifications.
     pub notifications: NotifySettings,
+    /// `apply`: bring the schema up to date at start; `expect`: leave it to
+    /// `silta migrate` and wait until it is (several booking replicas).
+    pub migrations: Migrations,
+    /// Serve HTTPS from these files (`silta booking`); unset: plain HTTP.
+    pub tls: Option<TlsSettings>,
 }
 
 impl Default for BookingSettings {
@@ -36,6 +42,8 @@ impl Default for BookingSettings {
             database_url: String::new(),
             max_connections: 10,
             notifications: NotifySettings::default(),
+            migrations: Migrations::Apply,
+            tls: None,
         }
     }
 }
@@ -63,16 +71,20 @@ pub enum StartError {
     /// The listener.
     #[error("cannot listen: {0}")]
     Listen(#[from] io::Error),
+    /// The TLS certificate or key.
+    #[error(transparent)]
+    Tls(#[from] silta_http::tls::TlsError),
 }
 
 impl BookingState {
-    /// Connects the store, migrates, and starts the outbox worker.
+    /// Connects the store, migrates (or waits for the schema), and starts
+    /// the outbox worker.
     pub async fn start(
         settings: BookingSettings,
         database_url: &str,
         verifier: TokenVerifier,
     ) -> Result<Self, StartError> {
-        let store = Store::connect(database_url, settings.max_connections).await?;
+        let store = Store::connect(database_url, settings.max_connections, settings.migrations).await?;
         let notifier = Notifier::new(store.clone(), settings.notifications.clone())?;
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(notifier.run(stopped));
@@ -109,6 +121,7 @@ impl BookingState {
 /// A booking service bound to its port.
 pub struct BookingApp {
     listener: TcpListener,
+    tls: Option<Arc<ServerConfig>>,
     state: BookingState,
 }
 
@@ -119,9 +132,13 @@ impl BookingApp {
         database_url: &str,
         verifier: TokenVerifier,
     ) -> Result<Self, StartError> {
-        let listener = TcpListener::bind(settings.bind).await?;
+        let tls = settings.tls.as_ref().map(silta_http::tls::server_config).transpose()?;
+        // The port opens once the database is ready (with `migrations =
+        // expect`, after `silta migrate`): until then it refuses, clearly.
+        let bind = settings.bind;
         let state = BookingState::start(settings, database_url, verifier).await?;
-        Ok(Self { listener, state })
+        let listener = TcpListener::bind(bind).await?;
+        Ok(Self { listener, tls, state })
     }
 
     /// The bound address.
@@ -137,11 +154,30 @@ impl BookingApp {
     /// Serves until [`BookingState::shut_down`].
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let mut stopped = self.state.stopped();
-        let app = crate::api::router(self.state.clone()).route("/healthz", axum::routing::get(|| async { "ok" }));
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stopped| *stopped).await;
-            })
-            .await
+        let app = crate::api::router(self.state.clone())
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .route("/readyz", axum::routing::get(ready).with_state(self.state.clone()));
+        silta_http::tls::serve(self.listener, self.tls, app, async move {
+            let _ = stopped.wait_for(|stopped| *stopped).await;
+        })
+        .await
     }
+}
+
+/// `GET /readyz`: 200 while the service takes requests and its database
+/// answers; 503 with the reason otherwise (`/healthz` stays 200: alive).
+async fn ready(axum::extract::State(state): axum::extract::State<BookingState>) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    if *state.stop.borrow() {
+        return silta_http::problem(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "this node is stopping");
+    }
+    if !state.store.ping().await {
+        return silta_http::problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the database does not answer",
+        );
+    }
+    axum::Json(serde_json::json!({ "status": "ready" })).into_response()
 }

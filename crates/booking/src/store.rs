@@ -8,8 +8,11 @@
 use std::path::Path;
 use std::str::FromStr;
 
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{AnyPool, Transaction};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -37,7 +40,28 @@ pub enum StoreError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The schema has a migration of this version that differs from this
+    /// build's (edited after it was applied).
+    #[error(
+        "the database's migration {0} differs from this build's: the schema was changed by hand or by another build"
+    )]
+    Modified(i64),
 }
+
+/// What a booking process does with the database schema when it starts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Migrations {
+    /// Bring the schema up to date (`silta dev`, one booking process).
+    #[default]
+    Apply,
+    /// Change nothing: wait until `silta migrate` (run once per upgrade, e.g.
+    /// a Kubernetes Job) has brought the schema to this build's version.
+    Expect,
+}
+
+/// How often a process that expects the schema checks it again.
+const SCHEMA_POLL: Duration = Duration::from_secs(2);
 
 /// The pool and its backend.
 #[derive(Debug, Clone)]
@@ -47,8 +71,19 @@ pub struct Store {
 }
 
 impl Store {
-    /// Connects and brings the schema up to date.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+    /// Connects, then applies the migrations or waits for them
+    /// (`migrations`).
+    pub async fn connect(url: &str, max_connections: u32, migrations: Migrations) -> Result<Self, StoreError> {
+        let store = Self::open(url, max_connections).await?;
+        match migrations {
+            Migrations::Apply => store.migrator().run(&store.pool).await.map_err(StoreError::Migrate)?,
+            Migrations::Expect => store.wait_for_schema().await?,
+        }
+        Ok(store)
+    }
+
+    /// Connects and leaves the schema as it is (see [`Store::migrate`]).
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -75,12 +110,72 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(StoreError::Connect)?;
-        let migrator = match backend {
+        Ok(Self { pool, backend })
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Versions of this build's migrations the database lacks (all of them
+    /// when it has no migrations table yet). A database ahead of this build
+    /// (a newer build migrated it during a rolling upgrade) lacks none:
+    /// migrations only add, so an older build runs on a newer schema.
+    pub async fn missing_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let migrator = self.migrator();
+        let mut connection = self.pool.acquire().await.map_err(StoreError::Connect)?;
+        let applied = match connection.list_applied_migrations(&migrator.table_name).await {
+            Ok(applied) => applied,
+            // No table yet: nothing was ever applied.
+            Err(sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(_))) => Vec::new(),
+            Err(err) => return Err(StoreError::Migrate(err)),
         };
-        migrator.run(&pool).await.map_err(StoreError::Migrate)?;
-        Ok(Self { pool, backend })
+        let mut missing = Vec::new();
+        for migration in migrator.iter().filter(|migration| migration.migration_type.is_up_migration()) {
+            match applied.iter().find(|done| done.version == migration.version) {
+                Some(done) if done.checksum != migration.checksum => return Err(StoreError::Modified(done.version)),
+                Some(_) => {}
+                None => missing.push(migration.version),
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Waits, saying so every 10 s, until no migration is missing.
+    async fn wait_for_schema(&self) -> Result<(), StoreError> {
+        let mut said = None::<Instant>;
+        loop {
+            let missing = self.missing_migrations().await?;
+            if missing.is_empty() {
+                if said.is_some() {
+                    tracing::info!("the database schema is up to date");
+                }
+                return Ok(());
+            }
+            if said.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+                tracing::warn!(
+                    ?missing,
+                    "waiting for the database schema: run `silta migrate` (booking.migrations = expect)"
+                );
+                said = Some(Instant::now());
+            }
+            tokio::time::sleep(SCHEMA_POLL).await;
+        }
+    }
+
+    /// Brings the schema up to date; returns the versions it applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        let missing = self.missing_migrations().await?;
+        self.migrator().run(&self.pool).await.map_err(StoreError::Migrate)?;
+        Ok(missing)
+    }
+
+    /// Whether the database answers a trivial query (readiness).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
     /// The URL of an SQLite file, created when missing.

@@ -53,6 +53,11 @@ impl MediaNodeAgent {
         &self.node
     }
 
+    /// What `/readyz` of this node reads.
+    pub fn readiness(&self) -> NodeReadiness {
+        NodeReadiness { draining: self.draining.clone(), client: self.cluster.client.clone() }
+    }
+
     /// Refuses new rooms from now on (the next heartbeat says so); rooms
     /// already here go on.
     pub fn drain(&self) {
@@ -68,6 +73,26 @@ impl MediaNodeAgent {
         if let Err(err) = self.cluster.nodes.delete(self.node.node.as_str()).await {
             tracing::warn!(error = %err, "could not remove the node from the registry; its entry lapses by itself");
         }
+    }
+}
+
+/// Whether a media node takes new rooms: it is not draining and reaches NATS.
+#[derive(Clone)]
+pub struct NodeReadiness {
+    draining: Arc<AtomicBool>,
+    client: async_nats::Client,
+}
+
+impl NodeReadiness {
+    /// `Err` with a stable code when the node takes no new rooms.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.draining.load(Ordering::Relaxed) {
+            return Err("draining");
+        }
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Err("nats_unreachable");
+        }
+        Ok(())
     }
 }
 

@@ -1,9 +1,12 @@
 //! What Silta's HTTP services (signal, booking) share at the HTTP edge: the
 //! problem+json error body (RFC 9457) with its stable machine-readable
-//! `code`, and reading a Bearer token from the `Authorization` header.
+//! `code`, reading a Bearer token from the `Authorization` header, and
+//! serving HTTPS/WSS from certificate files ([`tls`]).
 //!
 //! Architecture invariant: this crate knows HTTP and nothing else of Silta:
 //! no tokens' contents, rooms or bookings.
+
+pub mod tls;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

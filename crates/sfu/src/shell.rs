@@ -28,6 +28,9 @@ pub struct SfuSettings {
     /// Drop this share (per mille) of outgoing RTP/RTCP datagrams. For loss
     /// tests and benchmarks only; 0 in production.
     pub test_egress_loss_per_mille: u32,
+    /// `silta sfu` serves `/healthz`, `/readyz` and `/metrics` over HTTP
+    /// here; unset: not served (`silta dev` serves them on its one port).
+    pub http_bind: Option<SocketAddr>,
 }
 
 impl Default for SfuSettings {
@@ -37,6 +40,7 @@ impl Default for SfuSettings {
             announce_ip: None,
             max_participants: 6,
             test_egress_loss_per_mille: 0,
+            http_bind: None,
         }
     }
 }

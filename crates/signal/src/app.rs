@@ -116,6 +116,7 @@ pub fn router(state: SignalState) -> Router {
         .route("/v1/token/kiosk", post(exchange_kiosk_credential))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(health))
+        .route("/readyz", get(ready))
         .with_state(state)
 }
 
@@ -201,9 +202,24 @@ async fn health(State(state): State<SignalState>) -> Json<serde_json::Value> {
     }
 }
 
+/// `GET /readyz`: 200 while this node takes new connections and the hub
+/// answers (in a cluster: a leading signal node is reachable); 503 with the
+/// reason while it stops or the hub is changing over. `/healthz` stays 200
+/// through both: the process is alive.
+async fn ready(State(state): State<SignalState>) -> Response {
+    if *state.shutdown.borrow() {
+        return problem(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "this node is stopping");
+    }
+    match state.hub.health().await {
+        Ok(_) => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, "hub_unavailable", "no signal node runs the hub yet"),
+    }
+}
+
 /// A signal service bound to its port.
 pub struct Application {
     listener: TcpListener,
+    tls: Option<Arc<silta_http::tls::ServerConfig>>,
     state: SignalState,
     extra_routes: Router,
 }
@@ -212,9 +228,10 @@ impl Application {
     /// Binds the listener and starts the state; port 0 picks a free port.
     pub async fn build(settings: SignalSettings, dependencies: SignalDependencies) -> io::Result<Self> {
         settings.validate().map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+        let tls = silta_http::tls::optional_server_config(settings.tls.as_ref())?;
         let listener = TcpListener::bind(settings.bind).await?;
         let state = SignalState::start(settings, dependencies);
-        Ok(Self { listener, state, extra_routes: Router::new() })
+        Ok(Self { listener, tls, state, extra_routes: Router::new() })
     }
 
     /// Serves `routes` beside the signal routes on the same port (e.g. the
@@ -239,11 +256,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let mut stopped = self.state.shutdown.subscribe();
         let app = router(self.state.clone()).merge(self.extra_routes);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|stopped| *stopped).await;
-            })
-            .await?;
+        silta_http::tls::serve(self.listener, self.tls, app, async move {
+            let _ = stopped.wait_for(|stopped| *stopped).await;
+        })
+        .await?;
         // Upgraded WebSockets outlive the HTTP server: give them a moment to
         // tell their clients to reconnect. Each holds a permit until it ends.
         let all = u32::try_from(self.state.settings.max_connections).unwrap_or(u32::MAX);

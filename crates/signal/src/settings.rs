@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use silta_http::tls::TlsSettings;
 
 use crate::hub::HubSettings;
 
@@ -51,6 +52,9 @@ pub struct SignalSettings {
     pub kiosk_token_lifetime_seconds: u64,
     /// TURN relay, if one is configured.
     pub turn: Option<TurnSettings>,
+    /// Serve HTTPS/WSS from these files; unset: plain HTTP (behind a
+    /// TLS-terminating proxy, or on loopback).
+    pub tls: Option<TlsSettings>,
 }
 
 /// A coturn server with `use-auth-secret`.
@@ -92,6 +96,7 @@ impl Default for SignalSettings {
             shutdown_reconnect_ms: 1_000,
             kiosk_token_lifetime_seconds: 900,
             turn: None,
+            tls: None,
         }
     }
 }

@@ -13,6 +13,7 @@ mod keys;
 mod metrics;
 mod sessions;
 mod settings;
+mod sfu_http;
 mod web;
 
 use std::path::PathBuf;
@@ -61,6 +62,9 @@ enum Command {
     Sfu,
     /// Run the booking service.
     Booking(BookingArgs),
+    /// Bring the booking database's schema up to date, then exit (once per
+    /// upgrade, before booking processes with `booking.migrations = expect`).
+    Migrate,
     /// Mint an access token (at most 15 minutes) with the configured signing key.
     Token(TokenArgs),
     /// Mint a long-lived kiosk device credential bound to a service point.
@@ -168,10 +172,20 @@ fn run() -> anyhow::Result<()> {
         Command::Signal => runtime.block_on(run_signal(settings)),
         Command::Sfu => runtime.block_on(run_sfu(settings)),
         Command::Booking(args) => runtime.block_on(run_booking(settings, args)),
+        Command::Migrate => runtime.block_on(migrate(settings)),
         Command::Token(args) => mint_token(&settings, args),
         Command::DeviceCredential(args) => mint_device_credential(&settings, args),
         Command::Keygen(args) => keygen(args),
     }
+}
+
+/// Reads the certificate and key of `[<section>.tls]` when set, so a bad
+/// file is reported as such (not as a failure to listen).
+fn check_tls(tls: Option<&silta_http::tls::TlsSettings>, section: &str) -> anyhow::Result<()> {
+    if let Some(tls) = tls {
+        silta_http::tls::server_config(tls).with_context(|| format!("invalid [{section}.tls] settings"))?;
+    }
+    Ok(())
 }
 
 fn configured_signing_key(settings: &Settings) -> anyhow::Result<SigningKey> {
@@ -181,6 +195,7 @@ fn configured_signing_key(settings: &Settings) -> anyhow::Result<SigningKey> {
 }
 
 async fn run_dev(settings: Settings) -> anyhow::Result<()> {
+    check_tls(settings.signal.tls.as_ref(), "signal")?;
     let key_path = settings.auth.signing_key_file.clone().unwrap_or_else(|| keys::dev_key_path(&settings));
     let key = keys::read_or_create_signing_key(&key_path, &settings.auth.signing_key_id)?;
     let (issuer, verifier, published_keys) = keys::issuer_and_verifier(&settings, Some(key))?;
@@ -228,7 +243,8 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         .with_routes(web::routes(&web_root)?);
     relay_booking_events(&booking, app.state());
     let address = app.local_addr()?;
-    let base = format!("http://{address}");
+    let (http, ws) = if settings.signal.tls.is_some() { ("https", "wss") } else { ("http", "ws") };
+    let base = format!("{http}://{address}");
     println!();
     println!("Silta dev is running (stop with Ctrl-C).");
     println!("  Open the demo      {base}/   (kiosk, advisor, expert, interpreter, admin)");
@@ -237,7 +253,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         "  Expert             {base}/expert/?as=expert-vero-1   Interpreter {base}/interpreter/?as=interpreter-sv-1"
     );
     println!("  Admin              {base}/admin/?as=admin-1");
-    println!("  Signal WebSocket   ws://{address}/v1/signal");
+    println!("  Signal WebSocket   {ws}://{address}/v1/signal");
     println!("  Health             {base}/healthz");
     println!("  Demo identities    {base}/dev/identities");
     println!(
@@ -253,6 +269,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn run_signal(settings: Settings) -> anyhow::Result<()> {
+    check_tls(settings.signal.tls.as_ref(), "signal")?;
     let signing_key = match &settings.auth.signing_key_file {
         Some(path) => Some(keys::read_signing_key(path, &settings.auth.signing_key_id)?),
         None => None,
@@ -319,6 +336,10 @@ async fn run_sfu(settings: Settings) -> anyhow::Result<()> {
         agent.node().epoch,
         sfu.candidate()
     );
+    if let Some(bind) = settings.sfu.http_bind {
+        let address = sfu_http::serve(bind, sfu.clone(), agent.readiness()).await?;
+        println!("silta sfu: /healthz, /readyz and /metrics on http://{address}");
+    }
     wait_for_stop_signal().await;
     agent.drain();
     let deadline = std::time::Duration::from_secs(settings.cluster.drain_deadline_seconds);
@@ -450,6 +471,7 @@ async fn wire_booking_to_cluster(settings: &Settings, booking: BookingState) -> 
 }
 
 async fn run_booking(settings: Settings, args: BookingArgs) -> anyhow::Result<()> {
+    check_tls(settings.booking.tls.as_ref(), "booking")?;
     let signing_key = match &settings.auth.signing_key_file {
         Some(path) => Some(keys::read_signing_key(path, &settings.auth.signing_key_id)?),
         None => None,
@@ -477,6 +499,20 @@ async fn run_booking(settings: Settings, args: BookingArgs) -> anyhow::Result<()
         state.shut_down();
     });
     app.run_until_stopped().await.context("the booking service failed")
+}
+
+/// `silta migrate`: applies the booking schema's missing migrations.
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let database_url = settings.booking_database_url()?;
+    let store = silta_booking::Store::open(&database_url, 1).await.context("cannot open the booking database")?;
+    let applied = store.migrate().await.context("cannot migrate the booking database")?;
+    if applied.is_empty() {
+        println!("silta migrate: the booking schema is up to date");
+    } else {
+        let versions: Vec<String> = applied.iter().map(i64::to_string).collect();
+        println!("silta migrate: applied migration(s) {}; the booking schema is up to date", versions.join(", "));
+    }
+    Ok(())
 }
 
 async fn serve_until_signal(app: Application) -> anyhow::Result<()> {
