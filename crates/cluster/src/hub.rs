@@ -116,6 +116,7 @@ impl SignalNode {
         let stream = open_journal_stream(&cluster).await?;
         let lead = crate::kv_bucket(
             &jetstream,
+            settings,
             &settings.lead_bucket,
             "Silta: which signal node runs the hub (a lease, refreshed by compare-and-set)",
             Duration::ZERO,
@@ -496,6 +497,7 @@ async fn snapshot_store(cluster: &Cluster) -> Result<jetstream::object_store::Ob
             bucket: bucket.clone(),
             description: Some("Silta: the hub's latest snapshot (the journal continues after it)".into()),
             storage: jetstream::stream::StorageType::File,
+            num_replicas: cluster.settings.jetstream_replicas,
             ..Default::default()
         })
         .await
@@ -991,7 +993,7 @@ async fn open_journal_stream(cluster: &Cluster) -> Result<jetstream::stream::Str
             description: Some("Silta: the hub's journal (every input, in the order the leader applied it)".into()),
             subjects: vec![cluster.settings.journal_subject()],
             storage: jetstream::stream::StorageType::File,
-            num_replicas: 1,
+            num_replicas: cluster.settings.jetstream_replicas,
             ..Default::default()
         })
         .await

@@ -83,6 +83,10 @@ pub struct ClusterSettings {
     pub snapshot_every: u64,
     /// The JetStream object store of the hub's snapshot.
     pub snapshot_bucket: String,
+    /// Copies JetStream keeps of each stream, bucket and object store Silta
+    /// creates (1 on a single nats-server; 3 on a three-server cluster, so
+    /// one server may be lost). Applies when they are created.
+    pub jetstream_replicas: usize,
 }
 
 impl Default for ClusterSettings {
@@ -109,6 +113,7 @@ impl Default for ClusterSettings {
             records_stream: "SILTA_RECORDS".into(),
             snapshot_every: 10_000,
             snapshot_bucket: "silta-hub-snapshots".into(),
+            jetstream_replicas: 1,
         }
     }
 }
@@ -159,6 +164,9 @@ impl ClusterSettings {
         }
         if self.request_timeout_ms == 0 {
             return Err("cluster.request_timeout_ms must be above 0".into());
+        }
+        if !(1..=5).contains(&self.jetstream_replicas) {
+            return Err("cluster.jetstream_replicas must be between 1 and 5 (JetStream's limit)".into());
         }
         Ok(())
     }
@@ -318,6 +326,7 @@ impl Cluster {
         let jetstream = jetstream::new(client.clone());
         let nodes = kv_bucket(
             &jetstream,
+            settings,
             &settings.nodes_bucket,
             "Silta media nodes: status by node id, refreshed every heartbeat",
             settings.node_ttl() * 4,
@@ -325,6 +334,7 @@ impl Cluster {
         .await?;
         let rooms = kv_bucket(
             &jetstream,
+            settings,
             &settings.rooms_bucket,
             "Silta rooms: the media node (and its run) each room is placed on",
             Duration::ZERO,
@@ -350,6 +360,7 @@ impl Cluster {
 /// server; this way Debian's nats-server 2.9 serves as well as newer ones.
 async fn kv_bucket(
     jetstream: &jetstream::Context,
+    settings: &ClusterSettings,
     bucket: &str,
     description: &str,
     max_age: Duration,
@@ -365,7 +376,7 @@ async fn kv_bucket(
         deny_delete: true,
         allow_direct: true,
         discard: jetstream::stream::DiscardPolicy::New,
-        num_replicas: 1,
+        num_replicas: settings.jetstream_replicas,
         ..Default::default()
     };
     jetstream.get_or_create_stream(config).await.map_err(nats_error)?;

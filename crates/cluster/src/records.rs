@@ -73,7 +73,7 @@ pub async fn ensure_stream(cluster: &Cluster) -> Result<jetstream::stream::Strea
             retention: jetstream::stream::RetentionPolicy::WorkQueue,
             storage: jetstream::stream::StorageType::File,
             duplicate_window: DUPLICATE_WINDOW,
-            num_replicas: 1,
+            num_replicas: cluster.settings.jetstream_replicas,
             ..Default::default()
         })
         .await

@@ -71,6 +71,9 @@ enum Command {
     DeviceCredential(DeviceArgs),
     /// Generate an Ed25519 signing key and print its public key.
     Keygen(KeygenArgs),
+    /// Check the settings (file and environment) and exit: 0 when every
+    /// key is known and every value valid.
+    CheckConfig,
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,6 +179,7 @@ fn run() -> anyhow::Result<()> {
         Command::Token(args) => mint_token(&settings, args),
         Command::DeviceCredential(args) => mint_device_credential(&settings, args),
         Command::Keygen(args) => keygen(args),
+        Command::CheckConfig => check_config(&settings),
     }
 }
 
@@ -292,9 +296,17 @@ async fn run_signal(settings: Settings) -> anyhow::Result<()> {
         (hub, None)
     };
     let dependencies = SignalDependencies { verifier, issuer, published_keys, hub };
-    let app = Application::build(settings.signal.clone(), dependencies)
+    let mut app = Application::build(settings.signal.clone(), dependencies)
         .await
         .with_context(|| format!("cannot listen on {}", settings.signal.bind))?;
+    // The browser apps, when this node has them (the container image does);
+    // a deployment may serve them from elsewhere instead.
+    let web_root = settings.web.resolved_root();
+    if web_root.join("index.html").is_file() {
+        app = app.with_routes(web::routes(&web_root)?);
+    } else {
+        tracing::warn!(root = %web_root.display(), "no browser apps here (web.root): serving the API only");
+    }
     tracing::info!(address = %app.local_addr()?, "signal service listening");
     let state = app.state();
     tokio::spawn(async move {
@@ -582,6 +594,16 @@ fn mint_device_credential(settings: &Settings, args: DeviceArgs) -> anyhow::Resu
         args.days.saturating_mul(24 * 3600),
     )?;
     println!("{credential}");
+    Ok(())
+}
+
+/// `silta check-config`: the settings loaded and validated (which
+/// [`Settings::load`] has done).
+fn check_config(settings: &Settings) -> anyhow::Result<()> {
+    if settings.cluster.enabled() {
+        settings.cluster.node_id().context("invalid [cluster] node_id")?;
+    }
+    println!("silta check-config: the settings are valid");
     Ok(())
 }
 

@@ -141,6 +141,16 @@ impl Default for AuthSettings {
     }
 }
 
+/// The `SILTA_` variables of the settings' form: `SILTA_<SECTION>__<KEY>`
+/// (a mistyped one is refused by name) or a top-level key such as
+/// `SILTA_DATA_DIR`. Others that merely start with `SILTA_` (`SILTA_CONFIG`,
+/// which names the file, or a script's own `SILTA_BIN`) are not settings.
+fn settings_environment() -> Env {
+    Env::prefixed("SILTA_")
+        .filter(|key| key.as_str().contains("__") || key.as_str().eq_ignore_ascii_case("data_dir"))
+        .split("__")
+}
+
 impl Settings {
     /// Loads the settings: defaults, then `file` (or `silta.toml` in the
     /// working directory when it exists), then the environment.
@@ -154,7 +164,7 @@ impl Settings {
             None => figment = figment.merge(Toml::file("silta.toml")),
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("SILTA_").split("__"))
+            .merge(settings_environment())
             .extract()
             .context("invalid settings (defaults → config file → SILTA_ environment)")?;
         settings.signal.validate().map_err(anyhow::Error::msg).context("invalid [signal] settings")?;
@@ -192,6 +202,28 @@ mod tests {
         assert_eq!(settings.cluster.heartbeat_ms, ClusterSettings::default().heartbeat_ms);
         let cluster = ClusterSettings { nats_url: "nats://127.0.0.1:4222".into(), ..settings.cluster };
         cluster.validate().expect("sample cluster values validate");
+    }
+
+    #[test]
+    // figment's Jail returns its own (large) error type.
+    #[allow(clippy::result_large_err)]
+    fn only_variables_of_the_settings_form_are_read_and_a_mistyped_one_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SILTA_CONFIG", "/etc/silta/silta.toml");
+            jail.set_env("SILTA_BIN", "/usr/local/bin/silta");
+            jail.set_env("SILTA_DATA_DIR", "/var/lib/silta");
+            jail.set_env("SILTA_SIGNAL__MAX_PARTICIPANTS", "4");
+            let settings: Settings =
+                Figment::from(Serialized::defaults(Settings::default())).merge(settings_environment()).extract()?;
+            assert_eq!(settings.data_dir, PathBuf::from("/var/lib/silta"));
+            assert_eq!(settings.signal.max_participants, 4);
+            jail.set_env("SILTA_SIGNAL__MAX_PARTICPANTS", "4");
+            let mistyped: Result<Settings, _> =
+                Figment::from(Serialized::defaults(Settings::default())).merge(settings_environment()).extract();
+            let message = mistyped.expect_err("a mistyped key is refused").to_string();
+            assert!(message.contains("max_particpants"), "{message}");
+            Ok(())
+        });
     }
 
     #[test]
