@@ -2,13 +2,17 @@
 // real signal service, SFU and booking service (one `silta dev` per flow),
 // plus every kiosk screen on portrait and landscape touch screens, and a
 // call that outlives its media node (`silta dev` driving two `silta sfu`
-// nodes on a private NATS).
+// nodes on a private NATS), and calls through coturn: relayed over each of
+// TURN/UDP, TURN/TCP and TURN/TLS on 443, and a kiosk whose network lets
+// only TCP 443 out finding TURN/TLS by itself.
 
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import {
   Browser,
   CablePull,
+  Coturn,
+  RELAY_PORTS,
   MediaCluster,
   Server,
   assert,
@@ -18,8 +22,11 @@ import {
   checkAccessibility,
   dropUdpPort,
   eventually,
+  freeUdpPort,
   mediaCounters,
+  mediaPath,
   mediaPort,
+  loopbackPaths,
   openKiosk,
   openStaff,
   participantsByRole,
@@ -33,11 +40,12 @@ const ADVISOR = 'advisor-kemi-1';
 
 /**
  * Runs `body` with a fresh server and browser, and cleans up.
- * @param {{env?: Record<string, string>}} [options] further settings of the server
+ * @param {{env?: Record<string, string>, browser?: {relayOnly?: 'udp' | 'tcp' | 'tls', trustSpki?: string}}} [options]
+ *   further settings of the server, and of the browser
  */
 async function withSystem(body, options = {}) {
   const server = await Server.start(options);
-  const browser = await Browser.launch();
+  const browser = await Browser.launch(options.browser);
   try {
     await body(server, browser);
     const errors = browser.errors();
@@ -1274,7 +1282,72 @@ export const flows = [
       });
     },
   },
+  relayFlow('udp'),
+  relayFlow('tcp'),
+  relayFlow('tls'),
+  {
+    // A service point whose network lets only TCP to port 443 out: no UDP
+    // to the media server, no TURN over UDP or TCP. The apps are given all
+    // three TURN URLs as usual and find TURN over TLS by themselves.
+    name: 'turn-fallback',
+    async run() {
+      const turn = await Coturn.start();
+      const sfuPort = await freeUdpPort();
+      const network = loopbackPaths({ sfuPort, turnPort: turn.port, onlyTls443: true });
+      try {
+        await withSystem(async (server, browser) => {
+          const { kiosk, expert } = await walkIn(server, browser, { prefix: 'turn-fallback' });
+          await assertMediaFlows(kiosk, 'the kiosk', ['expert', 'advisor']);
+          await assertMediaFlows(expert, 'the expert', ['kiosk']);
+          const route = await eventually(() => mediaPath(kiosk), 'the kiosk\'s selected path');
+          assert(route.type === 'relay' && route.relayProtocol === 'tls' && route.remotePort === sfuPort,
+            `the kiosk's call should go through TURN over TLS to the media server (port ${sfuPort}): ${JSON.stringify(route)}`);
+          assert(network.sfuToRelayPackets() > 100, 'the media server should be sending to the relay\'s address');
+        }, { env: { ...turn.env, SILTA_SFU__BIND: `127.0.0.1:${sfuPort}` }, browser: { trustSpki: turn.spki } });
+      } finally {
+        network.restore();
+        await turn.stop();
+      }
+    },
+  },
 ];
+
+/**
+ * A call whose every peer connection may use only coturn over `transport`
+ * (`iceTransportPolicy: 'relay'`): kiosk and expert see and hear each other
+ * through the relay, and the media server sends to the relay's address
+ * (counted on the wire with tc).
+ * @param {'udp' | 'tcp' | 'tls'} transport
+ */
+function relayFlow(transport) {
+  return {
+    name: `turn-${transport}`,
+    async run() {
+      const turn = await Coturn.start();
+      const sfuPort = await freeUdpPort();
+      const network = loopbackPaths({ sfuPort });
+      try {
+        await withSystem(async (server, browser) => {
+          const { kiosk, expert } = await walkIn(server, browser, { prefix: `turn-${transport}` });
+          await assertMediaFlows(kiosk, 'the kiosk', ['expert']);
+          await assertMediaFlows(expert, 'the expert', ['kiosk']);
+          for (const [page, who] of [[kiosk, 'the kiosk'], [expert, 'the expert']]) {
+            const route = await eventually(() => mediaPath(page), `${who}'s selected path`);
+            assert(route.type === 'relay' && route.relayProtocol === transport && route.remotePort === sfuPort,
+              `${who}'s call should go through TURN over ${transport} to the media server: ${JSON.stringify(route)}`);
+            assert(route.port >= RELAY_PORTS.min && route.port <= RELAY_PORTS.max,
+              `${who}'s relayed address should be one of coturn's relay ports: ${JSON.stringify(route)}`);
+          }
+          // What the SFU sends goes to the relay's address, not the browser's.
+          assert(network.sfuToRelayPackets() > 100, 'the media server should be sending to the relay\'s address');
+        }, { env: { ...turn.env, SILTA_SFU__BIND: `127.0.0.1:${sfuPort}` }, browser: { relayOnly: transport, trustSpki: turn.spki } });
+      } finally {
+        network.restore();
+        await turn.stop();
+      }
+    },
+  };
+}
 
 /** Shows the admin app's statistics section. */
 async function showStatistics(admin) {

@@ -8,6 +8,8 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -304,16 +306,222 @@ export function sdpSize(page) {
   });
 }
 
-/** One Chromium for a test; one context per person. */
-export class Browser {
-  static async launch() {
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, headless: true });
-    return new Browser(browser);
+/**
+ * Runs in the page before its scripts: every RTCPeerConnection keeps only
+ * the TURN URLs of `transport` and relays (`iceTransportPolicy: 'relay'`).
+ * @param {string} transport udp | tcp | tls
+ */
+function forceRelay(transport) {
+  const Native = window.RTCPeerConnection;
+  const wanted = (url) => (transport === 'tls' ? url.startsWith('turns:') : url.startsWith('turn:') && url.includes(`transport=${transport}`));
+  window.RTCPeerConnection = class extends Native {
+    constructor(config = {}, ...rest) {
+      const iceServers = (config.iceServers ?? [])
+        .map((server) => ({ ...server, urls: [server.urls].flat().filter(wanted) }))
+        .filter((server) => server.urls.length > 0);
+      super({ ...config, iceServers, iceTransportPolicy: 'relay' }, ...rest);
+    }
+  };
+}
+
+/**
+ * The path a page's call takes, from its selected candidate pair: the
+ * local candidate's type (`host`, `srflx`, `relay`), the TURN transport of
+ * a relay candidate (`udp`, `tcp`, `tls`), its address and port, and the
+ * media server's port; null before a pair is selected.
+ * @param {import('playwright-core').Page} page
+ */
+export function mediaPath(page) {
+  return page.evaluate(async () => {
+    const pc = window.siltaApp?.session?.media?.pc;
+    if (!pc) return null;
+    const report = await pc.getStats();
+    let pair = null;
+    report.forEach((entry) => {
+      if (entry.type === 'candidate-pair' && entry.nominated && entry.state === 'succeeded') pair = entry;
+    });
+    if (!pair) return null;
+    const local = report.get(pair.localCandidateId);
+    const remote = report.get(pair.remoteCandidateId);
+    return {
+      type: local?.candidateType,
+      relayProtocol: local?.relayProtocol ?? null,
+      address: local?.address,
+      port: local?.port,
+      remotePort: remote?.port,
+      rttMs: pair.currentRoundTripTime != null ? pair.currentRoundTripTime * 1000 : null,
+    };
+  });
+}
+
+/** The relay ports the test coturn allocates from (64: one tc mask). */
+export const RELAY_PORTS = { min: 49152, max: 49215 };
+
+/**
+ * coturn (Debian's turnserver) on loopback with a REST-API shared secret,
+ * as a deployment runs it: TURN over UDP and TCP on a free port and TURN
+ * over TLS on 443 with a self-signed certificate. Its log is kept.
+ */
+export class Coturn {
+  static async start() {
+    const dir = mkdtempSync(path.join(tmpdir(), 'silta-coturn-'));
+    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+    const openssl = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' });
+    if (openssl.status !== 0) throw new Error(`openssl: ${openssl.stderr}`);
+    const spki = spawnSync('sh', ['-c', `openssl x509 -in '${cert}' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64`], { encoding: 'utf8' });
+    if (spki.status !== 0) throw new Error(`openssl: ${spki.stderr}`);
+    const secret = randomBytes(24).toString('hex');
+    const port = await freePort();
+    const child = spawn('/usr/bin/turnserver', [
+      '-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`, '--tls-listening-port=443',
+      `--min-port=${RELAY_PORTS.min}`, `--max-port=${RELAY_PORTS.max}`, '--use-auth-secret', `--static-auth-secret=${secret}`,
+      '--realm=silta.test', `--cert=${cert}`, `--pkey=${key}`, '--no-tlsv1', '--no-tlsv1_1', '--no-dtls', '--fingerprint',
+      // The media server is on loopback too.
+      '--allow-loopback-peers', '--no-multicast-peers', '--no-cli', `--pidfile=${path.join(dir, 'turnserver.pid')}`,
+      '--log-file=stdout', '--simple-log', '--verbose',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const turn = new Coturn(child, dir, port, secret, spki.stdout.trim());
+    for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk) => { turn.log = (turn.log + chunk).slice(-400_000); });
+    try {
+      for (const listening of [port, 443]) {
+        await eventually(() => new Promise((resolve) => {
+          const socket = net.connect(listening, '127.0.0.1', () => { socket.destroy(); resolve(true); });
+          socket.on('error', () => resolve(false));
+        }), `coturn to listen on ${listening}`, 10_000);
+      }
+    } catch (error) {
+      await turn.stop();
+      throw new Error(`${error instanceof Error ? error.message : error}\n${turn.log}`);
+    }
+    return turn;
   }
 
-  /** @param {import('playwright-core').Browser} browser */
-  constructor(browser) {
+  /**
+   * @param {import('node:child_process').ChildProcess} child @param {string} dir @param {number} port
+   * @param {string} secret @param {string} spki the base64 SHA-256 of its certificate's public key
+   */
+  constructor(child, dir, port, secret, spki) {
+    this.child = child;
+    this.dir = dir;
+    this.port = port;
+    this.secret = secret;
+    this.spki = spki;
+    this.log = '';
+  }
+
+  /** The settings that make `silta dev` hand out this relay's credentials. */
+  get env() {
+    const urls = [`turn:127.0.0.1:${this.port}?transport=udp`, `turn:127.0.0.1:${this.port}?transport=tcp`, 'turns:127.0.0.1:443?transport=tcp'];
+    return { SILTA_SIGNAL__TURN__URLS: JSON.stringify(urls), SILTA_SIGNAL__TURN__SHARED_SECRET: this.secret };
+  }
+
+  async stop() {
+    this.child.kill('SIGTERM');
+    await new Promise((resolve) => {
+      if (this.child.exitCode !== null) return resolve();
+      const timer = setTimeout(() => { this.child.kill('SIGKILL'); resolve(); }, 3000);
+      this.child.on('exit', () => { clearTimeout(timer); resolve(); });
+    });
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Watches (and optionally shapes) loopback traffic with `tc` in the test's
+ * own namespace: counts the media server's datagrams to coturn's relay
+ * ports (what the SFU sends to a relayed peer), and with `onlyTls443` lets
+ * only TCP to the TURN server's TLS port through, as in a ministry network
+ * that allows outbound 443 alone: datagrams to the media server's port
+ * (except coturn's relayed ones) and to the TURN server's UDP and TCP port
+ * vanish. `restore()` lifts it.
+ * @param {{sfuPort: number, turnPort?: number, onlyTls443?: boolean}} options
+ */
+export function loopbackPaths({ sfuPort, turnPort = 0, onlyTls443 = false }) {
+  const tc = (...args) => {
+    const result = spawnSync('tc', args, { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`tc ${args.join(' ')}: ${result.stderr || result.error}`);
+    return result.stdout;
+  };
+  tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10');
+  try {
+    shapeLoopback(tc, { sfuPort, turnPort, onlyTls443 });
+  } catch (error) {
+    tc('qdisc', 'del', 'dev', 'lo', 'root');
+    throw error;
+  }
+  return {
+    /** Datagrams the media server has sent to coturn's relay ports. */
+    sfuToRelayPackets() {
+      const stats = tc('-s', 'class', 'show', 'dev', 'lo', 'classid', '1:30');
+      return Number(stats.match(/Sent \d+ bytes (\d+) pkt/)?.[1] ?? 0);
+    },
+    restore() {
+      tc('qdisc', 'del', 'dev', 'lo', 'root');
+    },
+  };
+}
+
+/** The classes and filters of {@link loopbackPaths}. */
+function shapeLoopback(tc, { sfuPort, turnPort, onlyTls443 }) {
+  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
+  // A queue of no packets: everything classified here is dropped, from the
+  // first packet on (a queue of one lets the first few through).
+  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8bit', 'ceil', '8bit');
+  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'pfifo', 'limit', '0');
+  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:30', 'htb', 'rate', '10gbit');
+  const relayMask = `0x${(0xffff & ~(RELAY_PORTS.max - RELAY_PORTS.min)).toString(16)}`;
+  const udp = ['match', 'ip', 'protocol', '17', '0xff'];
+  // Counted: the media server's datagrams to a relay port.
+  tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', ...udp,
+    'match', 'ip', 'sport', String(sfuPort), '0xffff', 'match', 'ip', 'dport', String(RELAY_PORTS.min), relayMask, 'flowid', '1:30');
+  if (onlyTls443) {
+    // coturn's relayed datagrams pass (sport in RELAY_PORTS) ...
+    tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '2', 'u32', ...udp,
+      'match', 'ip', 'sport', String(RELAY_PORTS.min), relayMask, 'flowid', '1:10');
+    // ... everything else to the media server's UDP port, and to the TURN
+    // server's UDP and TCP port, vanishes.
+    for (const [protocol, port] of [['17', sfuPort], ['17', turnPort], ['6', turnPort]]) {
+      tc('filter', 'add', 'dev', 'lo', 'parent', '1:', 'protocol', 'ip', 'prio', '3', 'u32',
+        'match', 'ip', 'protocol', protocol, '0xff', 'match', 'ip', 'dport', String(port), '0xffff', 'flowid', '1:20');
+    }
+  }
+}
+
+/** A UDP port nothing is bound to now. */
+export function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}
+
+/** One Chromium for a test; one context per person. */
+export class Browser {
+  /**
+   * @param {{relayOnly?: 'udp' | 'tcp' | 'tls', trustSpki?: string}} [options]
+   *   `relayOnly`: every page's peer connections use only the TURN server's
+   *   URL of that transport, with `iceTransportPolicy: 'relay'` (a network
+   *   that allows nothing else); `trustSpki`: the base64 SHA-256 of a test
+   *   server's public key, whose self-signed certificate is then accepted
+   */
+  static async launch({ relayOnly, trustSpki } = {}) {
+    // A test server's self-signed certificate is trusted by its key alone
+    // (TURN over TLS checks certificates like HTTPS); every other stays
+    // checked as usual.
+    const args = trustSpki ? [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${trustSpki}`] : CHROMIUM_ARGS;
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args, headless: true });
+    return new Browser(browser, relayOnly);
+  }
+
+  /** @param {import('playwright-core').Browser} browser @param {string} [relayOnly] */
+  constructor(browser, relayOnly) {
     this.browser = browser;
+    this.relayOnly = relayOnly;
     /** @type {Array<{name: string, page: import('playwright-core').Page, errors: string[]}>} */
     this.pages = [];
   }
@@ -322,6 +530,7 @@ export class Browser {
   async page(name) {
     const context = await this.browser.newContext({ viewport: { width: 1024, height: 640 }, locale: 'fi-FI' });
     await context.grantPermissions(['camera', 'microphone']);
+    if (this.relayOnly) await context.addInitScript(forceRelay, this.relayOnly);
     const page = await context.newPage();
     const errors = [];
     page.on('pageerror', (error) => errors.push(`${name}: ${error.message}`));
