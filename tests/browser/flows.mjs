@@ -1282,6 +1282,84 @@ export const flows = [
       });
     },
   },
+  {
+    // The kiosk's self-test on a service point network that lets only TCP
+    // 443 out: first a kiosk with no camera or microphone at all (out of
+    // service: its maintenance view shows by itself, the advisor sees it
+    // and cannot open a session there, nor can a request behind the app's
+    // back), then the same kiosk with its devices (calls work over TURN/TLS
+    // with more delay: the advisor can start a session).
+    name: 'kiosk-self-test',
+    async run() {
+      const turn = await Coturn.start();
+      const sfuPort = await freeUdpPort();
+      const network = loopbackPaths({ sfuPort, turnPort: turn.port, onlyTls443: true });
+      const bare = await Browser.launch({ devices: false, trustSpki: turn.spki });
+      try {
+        await withSystem(async (server, browser) => {
+          const advisor = await browser.page('advisor');
+          await openStaff(advisor, server.base, 'advisor', ADVISOR);
+          const listed = advisor.locator(`li[data-kiosk="${KIOSK}"]`);
+
+          // No devices: out of service.
+          const broken = await bare.page('kiosk-without-devices');
+          await openKiosk(broken, server.base, KIOSK);
+          await eventually(async () => (await broken.evaluate(() => document.body.dataset.selfTest)) === 'failed',
+            'the kiosk without devices to fail its self-test', 40_000);
+          await eventually(async () => (await screenOf(broken)) === 'maintenance', 'the maintenance view to show by itself');
+          const problems = (await broken.locator('#maintenance-problems').textContent()) ?? '';
+          assert(problems.includes('Kamera puuttuu') && problems.includes('Mikrofoni puuttuu'), `the kiosk says what is missing: ${problems}`);
+          assert(await broken.locator('#maintenance-close').isHidden(), 'an out-of-service kiosk offers no way back to the welcome');
+          await capture(broken, 'kiosk-self-test-out-of-service');
+          await eventually(async () => (await listed.getAttribute('data-state')) === 'out_of_service', 'the advisor to see the kiosk out of service');
+          assert(await listed.locator('button').count() === 0, 'no session can be started at a kiosk out of service');
+          const said = (await listed.locator('.kiosk-readiness').textContent()) ?? '';
+          assert(said.includes('Kamera puuttuu'), `the advisor reads why: ${said}`);
+          await capture(advisor, 'kiosk-self-test-advisor-out-of-service');
+          const refused = await advisor.evaluate((kiosk) => window.siltaApp.client.request({ type: 'session_open', kiosk }).then(() => 'opened', (error) => error.code), KIOSK);
+          assert(refused === 'kiosk_not_ready', `the server refuses a session at a kiosk out of service: ${refused}`);
+          const failedMetrics = await (await fetch(`${server.base}/metrics`)).text();
+          assert(failedMetrics.includes('silta_kiosks{readiness="failed"} 1'), `/metrics counts the kiosk out of service:\n${failedMetrics.slice(0, 800)}`);
+          await broken.close();
+
+          // With its devices, behind the same firewall: degraded, usable.
+          const kiosk = await browser.page('kiosk');
+          await openKiosk(kiosk, server.base, KIOSK);
+          await eventually(async () => ['ready', 'degraded'].includes(await kiosk.evaluate(() => document.body.dataset.selfTest ?? '')),
+            'the kiosk to finish its self-test', 40_000);
+          const readiness = await kiosk.evaluate(() => window.siltaApp.readiness);
+          const works = Object.fromEntries(readiness.paths.map((check) => [check.path, check.works]));
+          assert(works.udp === false && works.turn_udp === false && works.turn_tcp === false && works.turn_tls === true,
+            `only TURN over TLS should work here: ${JSON.stringify(readiness.paths)}`);
+          const tls = readiness.paths.find((check) => check.path === 'turn_tls');
+          assert(Number.isInteger(tls.rtt_ms) && tls.rtt_ms >= 0 && tls.rtt_ms < 1000, `TURN/TLS has a round trip: ${JSON.stringify(tls)}`);
+          assert(readiness.readiness === 'degraded' && readiness.problems.includes('tls_only'), `degraded, TLS only: ${JSON.stringify(readiness)}`);
+          assert((await screenOf(kiosk)) === 'idle', 'a degraded kiosk welcomes citizens');
+          await kiosk.click('#maintenance-open');
+          await kiosk.locator('#screen-maintenance').waitFor({ state: 'visible' });
+          const paths = await kiosk.locator('#maintenance-paths li').allTextContents();
+          assert(paths.length === 4 && paths.some((line) => line.includes('TLS') && line.includes('ms')), `the maintenance view lists the paths: ${paths.join(' | ')}`);
+          await capture(kiosk, 'kiosk-self-test-maintenance');
+          await kiosk.click('#maintenance-close');
+          await eventually(async () => (await screenOf(kiosk)) === 'idle', 'back to the welcome');
+          await eventually(async () => (await listed.getAttribute('data-state')) === 'free', 'the advisor to see the kiosk free again');
+          const note = (await listed.locator('.kiosk-readiness').textContent()) ?? '';
+          assert(note.includes('TLS'), `the advisor reads that only TURN over TLS works: ${note}`);
+          await capture(advisor, 'kiosk-self-test-advisor-degraded');
+          const metrics = await (await fetch(`${server.base}/metrics`)).text();
+          for (const line of ['silta_kiosks{readiness="degraded"} 1', 'silta_kiosks{readiness="failed"} 0', 'silta_kiosk_paths_working{path="turn_tls"} 1', 'silta_kiosk_paths_working{path="udp"} 0']) {
+            assert(metrics.includes(line), `/metrics has ${line}:\n${metrics.slice(0, 800)}`);
+          }
+          await listed.locator('button').click();
+          await eventually(async () => (await screenOf(kiosk)) === 'session', 'the session to open at the degraded kiosk');
+        }, { env: { ...turn.env, SILTA_SFU__BIND: `127.0.0.1:${sfuPort}` }, browser: { trustSpki: turn.spki } });
+      } finally {
+        await bare.close();
+        network.restore();
+        await turn.stop();
+      }
+    },
+  },
   relayFlow('udp'),
   relayFlow('tcp'),
   relayFlow('tls'),

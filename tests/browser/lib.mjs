@@ -503,17 +503,20 @@ export function freeUdpPort() {
 /** One Chromium for a test; one context per person. */
 export class Browser {
   /**
-   * @param {{relayOnly?: 'udp' | 'tcp' | 'tls', trustSpki?: string}} [options]
+   * @param {{relayOnly?: 'udp' | 'tcp' | 'tls', trustSpki?: string, devices?: boolean}} [options]
    *   `relayOnly`: every page's peer connections use only the TURN server's
    *   URL of that transport, with `iceTransportPolicy: 'relay'` (a network
    *   that allows nothing else); `trustSpki`: the base64 SHA-256 of a test
-   *   server's public key, whose self-signed certificate is then accepted
+   *   server's public key, whose self-signed certificate is then accepted;
+   *   `devices: false`: no (fake) camera or microphone at all
    */
-  static async launch({ relayOnly, trustSpki } = {}) {
+  static async launch({ relayOnly, trustSpki, devices = true } = {}) {
     // A test server's self-signed certificate is trusted by its key alone
     // (TURN over TLS checks certificates like HTTPS); every other stays
-    // checked as usual.
-    const args = trustSpki ? [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${trustSpki}`] : CHROMIUM_ARGS;
+    // checked as usual. Without fake devices, a headless Chromium has no
+    // camera and no microphone at all (a kiosk whose devices are unplugged).
+    let args = trustSpki ? [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${trustSpki}`] : CHROMIUM_ARGS;
+    if (!devices) args = args.filter((arg) => !arg.startsWith('--use-fake-device-for-media-stream'));
     const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args, headless: true });
     return new Browser(browser, relayOnly);
   }

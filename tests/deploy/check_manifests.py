@@ -20,6 +20,7 @@ Usage: check_manifests.py SILTA_BINARY
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -224,6 +225,17 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     silta = sys.argv[1]
+    for tool, hint in [
+        ("kubectl", "kubectl is on the machine; install it from your distribution"),
+        ("kubernetes-validate", "pip install kubernetes-validate (.ci/run does)"),
+        ("systemd-analyze", "apt-get install systemd"),
+    ]:
+        if shutil.which(tool) is None:
+            print(f"{tool} is missing: {hint}", file=sys.stderr)
+            return 1
+    if not Path(silta).is_file():
+        print(f"{silta} is missing: cargo build -p silta first (tests/run does)", file=sys.stderr)
+        return 1
     directories = [KUBERNETES / "base"] + sorted(p for p in (KUBERNETES / "overlays").iterdir() if p.is_dir())
     for directory in directories:
         check_kustomization(silta, directory)

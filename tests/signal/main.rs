@@ -9,6 +9,7 @@ mod bad_input_keeps_the_connection;
 mod connection_limits_and_shutdown;
 mod deployment_endpoints;
 mod kiosk_device_credential_exchange;
+mod kiosk_self_test_probes;
 mod media_is_relayed;
 mod media_rooms_are_queued_apart;
 mod reconnect_within_and_after_the_window;

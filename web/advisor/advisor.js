@@ -9,6 +9,7 @@ import { directory } from '../shared/directory.js';
 import { onLanguageChange, t } from '../shared/i18n.js';
 import { CHOSEN_OUTCOMES, openRoom } from '../shared/session.js';
 import { startStaffApp } from '../shared/staff.js';
+import { readinessText } from '../shared/readiness.js';
 import { announce, byId, chosenOf, h, showError } from '../shared/ui.js';
 import { DOCUMENT_TYPES } from '../types/vocabulary.js';
 
@@ -348,8 +349,11 @@ function renderKiosks() {
   }
   list.replaceChildren(
     ...kiosks.map((kiosk) => {
-      const state = !kiosk.online ? 'offline' : kiosk.room ? 'busy' : 'free';
-      const badge = { offline: 'bad', busy: 'warn', free: 'good' }[state];
+      // A kiosk whose self-test failed takes no citizens (the server
+      // refuses it too); one that works with limits says which.
+      const failed = kiosk.online && kiosk.readiness?.readiness === 'failed';
+      const state = !kiosk.online ? 'offline' : kiosk.room ? 'busy' : failed ? 'out_of_service' : 'free';
+      const badge = { offline: 'bad', busy: 'warn', free: 'good', out_of_service: 'bad' }[state];
       const mine = kiosk.room && app.session?.room === kiosk.room;
       /** @type {HTMLElement | string} */
       let action = '';
@@ -359,10 +363,13 @@ function renderKiosks() {
         const room = kiosk.room;
         action = h('button', { type: 'button', onclick: () => rejoin(room) }, t('kiosks.return'));
       }
-      return h('li', { 'data-kiosk': kiosk.kiosk, 'data-state': state },
+      const check = kiosk.online && kiosk.readiness && kiosk.readiness.readiness !== 'ready'
+        ? h('p', { class: 'kiosk-readiness', 'data-readiness': kiosk.readiness.readiness }, readinessText(kiosk.readiness))
+        : '';
+      return h('li', { 'data-kiosk': kiosk.kiosk, 'data-state': state, 'data-readiness': kiosk.readiness?.readiness ?? 'unknown' },
         h('strong', {}, directory.kioskName(kiosk.kiosk)), ' ',
         h('span', { class: `badge ${badge}` }, t(`kiosks.${state}`)), ' ',
-        action);
+        action, check);
     }),
   );
 }

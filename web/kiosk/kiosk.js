@@ -3,15 +3,19 @@
 // advisor) → feedback → thanks → idle. Every screen says where the kiosk is
 // and what is happening now; a lost connection covers the session with a
 // notice until it is back. No login: the device credential is exchanged for
-// short-lived tokens.
+// short-lived tokens. The kiosk tests its devices and paths to the media
+// node at start-up and while idle (selftest.js); one that fails shows its
+// maintenance view instead of the welcome and is offered to no citizen.
 
 import { ApiError, bookingApi } from '../shared/api.js';
 import { directory } from '../shared/directory.js';
 import { claimsOf, deviceCredential, demoIdentities, forgetDeviceCredential, kioskTokenSource, storeDeviceCredential } from '../shared/auth.js';
 import { SignalClient } from '../shared/client.js';
 import { LANGUAGE_NAMES, LANGUAGES, formatDuration, isLanguage, onLanguageChange, setLanguage, t } from '../shared/i18n.js';
+import { pathText, readinessBadge, readinessText } from '../shared/readiness.js';
 import { openRoom } from '../shared/session.js';
 import { announce, byId, h, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
+import { SELF_TEST_INTERVAL_MS, runSelfTest } from './selftest.js';
 
 const CATALOGUES = './i18n/';
 const LANGUAGE_KEY = 'silta.kiosk.language';
@@ -59,6 +63,10 @@ function face(score) {
  * @property {string | null} servicePointId
  * @property {boolean} advisorCalled
  * @property {string} mediaState
+ * @property {import('../types/wire').KioskReadiness | null} readiness
+ * @property {import('../types/wire').DeviceChecks | null} lastDevices
+ * @property {boolean} testing
+ * @property {boolean} maintenanceByHand
  */
 
 /** @type {KioskState} */
@@ -78,6 +86,14 @@ const app = {
   advisorCalled: false,
   /** The room's media connection (RTCPeerConnection.connectionState). */
   mediaState: 'new',
+  /** The latest self-test as the signal service judged it. */
+  readiness: null,
+  /** What the latest self-test found of the devices. */
+  lastDevices: null,
+  /** A self-test is running. */
+  testing: false,
+  /** The maintenance view was opened from the idle screen (not by a failure). */
+  maintenanceByHand: false,
 };
 // For tests and troubleshooting (no personal data lives here).
 Object.assign(window, { siltaApp: app });
@@ -101,6 +117,7 @@ async function main() {
     renderLanguageButtons();
     renderFaces();
     renderSessionState();
+    renderMaintenance();
   });
   renderLanguageButtons();
   renderFaces();
@@ -146,6 +163,67 @@ async function main() {
   loadDirectoryNames();
   // After a reload within the resume window the session is still ours.
   for (const room of welcome.rooms ?? []) enterRoom(room);
+  selfTest();
+  // Again while idle: every SELF_TEST_INTERVAL_MS, every minute while out
+  // of service (so a fixed kiosk comes back by itself).
+  let lastTest = Date.now();
+  window.setInterval(() => {
+    const due = app.readiness?.readiness === 'failed' ? 60_000 : SELF_TEST_INTERVAL_MS;
+    if (Date.now() - lastTest < due) return;
+    lastTest = Date.now();
+    selfTest();
+  }, 15_000);
+}
+
+/**
+ * Runs the self-test while the kiosk serves nobody, then shows the
+ * maintenance view by itself when the kiosk cannot hold a call (and the
+ * welcome again once it can).
+ */
+async function selfTest() {
+  if (!app.client || app.testing || !['idle', 'maintenance'].includes(app.screen)) return;
+  app.testing = true;
+  document.body.dataset.selfTest = 'running';
+  renderMaintenance();
+  try {
+    const { devices, readiness } = await runSelfTest(app.client);
+    app.readiness = readiness;
+    app.lastDevices = devices;
+  } catch (error) {
+    console.warn('silta: the self-test could not be completed', error);
+  } finally {
+    app.testing = false;
+  }
+  document.body.dataset.selfTest = app.readiness?.readiness ?? 'unknown';
+  renderMaintenance();
+  const failed = app.readiness?.readiness === 'failed';
+  if (failed && app.screen === 'idle') show('maintenance');
+  else if (!failed && app.screen === 'maintenance' && !app.maintenanceByHand) show('idle');
+}
+
+/** The maintenance view: the verdict, each device and each path. */
+function renderMaintenance() {
+  const readiness = app.readiness;
+  const failed = readiness?.readiness === 'failed';
+  byId('maintenance-verdict').textContent = app.testing
+    ? t('maintenance.checking')
+    : failed ? t('maintenance.out_of_service') : readinessBadge(readiness).label;
+  byId('maintenance-problems').textContent = app.testing ? '' : readinessText(readiness);
+  const devices = app.lastDevices;
+  byId('maintenance-devices').replaceChildren(
+    ...(devices ? /** @type {const} */ (['camera', 'microphone', 'document_camera']).map((device) =>
+      h('li', { 'data-state': devices[device] === 'ok' ? 'good' : 'bad' },
+        `${t(`maintenance.${device}`)}: ${t(`maintenance.device.${devices[device]}`)}`)) : []),
+  );
+  byId('maintenance-paths').replaceChildren(
+    ...(readiness?.paths ?? []).map((check) => h('li', { 'data-state': check.works ? 'good' : 'bad', 'data-path': check.path }, pathText(check))),
+  );
+  byId('maintenance-time').textContent = readiness
+    ? t('maintenance.checked_at', { time: new Date(readiness.checked_at_ms).toLocaleTimeString(document.documentElement.lang) })
+    : '';
+  // Out of service, there is nothing to go back to.
+  byId('maintenance-close').hidden = failed;
+  /** @type {HTMLButtonElement} */ (byId('maintenance-retest')).disabled = app.testing;
 }
 
 async function showProvisioning() {
@@ -253,6 +331,17 @@ function wireButtons() {
     sendFeedback();
   });
   byId('feedback-skip').addEventListener('click', () => finishFeedback());
+  byId('maintenance-open').addEventListener('click', () => {
+    app.maintenanceByHand = true;
+    show('maintenance');
+    renderMaintenance();
+    byId('maintenance-title').focus();
+  });
+  byId('maintenance-close').addEventListener('click', () => {
+    app.maintenanceByHand = false;
+    show('idle');
+  });
+  byId('maintenance-retest').addEventListener('click', () => selfTest());
 }
 
 /** @param {import('../types/wire').RoomState} state the room snapshot from `joined` or `welcome` */

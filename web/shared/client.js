@@ -56,7 +56,7 @@ import { QUALITY_GRADES } from '../types/vocabulary.js';
  * `joined` to `session_open`, `join` and `call_accept`, `sdp_answer` to
  * `sdp_offer`, `ack` to the rest (an `error` rejects instead).
  * @template {ClientRequest['type']} T
- * @typedef {ServerMessageOf<T extends 'session_open' | 'join' | 'call_accept' ? 'joined' : T extends 'sdp_offer' ? 'sdp_answer' : 'ack'>} ReplyTo
+ * @typedef {ServerMessageOf<T extends 'session_open' | 'join' | 'call_accept' ? 'joined' : T extends 'sdp_offer' ? 'sdp_answer' : T extends 'probe_offer' ? 'probe_answer' : T extends 'self_test_report' ? 'self_test_assessed' : 'ack'>} ReplyTo
  */
 
 /** The types of the server's messages about one room (they name it in `room`). @typedef {Extract<ServerMessage, {room: string}>['type']} RoomMessageType */

@@ -7,11 +7,14 @@
 /** @type {readonly import('./wire').ConnectionState[]} */
 export const CONNECTION_STATES = Object.freeze(['connected', 'reconnecting']);
 
+/** @type {readonly import('./wire').DeviceState[]} */
+export const DEVICE_STATES = Object.freeze(['ok', 'missing', 'failed']);
+
 /** @type {readonly import('./wire').DocumentType[]} */
 export const DOCUMENT_TYPES = Object.freeze(['passport', 'identity_card', 'driving_licence', 'residence_permit', 'other']);
 
 /** @type {readonly import('./wire').ErrorCode[]} */
-export const ERROR_CODES = Object.freeze(['invalid_json', 'invalid_message', 'unknown_type', 'invalid_field', 'message_too_large', 'rate_limited', 'not_authenticated', 'already_authenticated', 'token_expired', 'token_invalid', 'unknown_key', 'wrong_audience', 'forbidden', 'room_not_granted', 'room_not_found', 'not_in_room', 'already_in_room', 'not_invited', 'room_full', 'kiosk_offline', 'kiosk_busy', 'wrong_service_point', 'unavailable', 'no_offer', 'invalid_state', 'media_error', 'media_unavailable', 'shutting_down', 'try_again', 'internal']);
+export const ERROR_CODES = Object.freeze(['invalid_json', 'invalid_message', 'unknown_type', 'invalid_field', 'message_too_large', 'rate_limited', 'not_authenticated', 'already_authenticated', 'token_expired', 'token_invalid', 'unknown_key', 'wrong_audience', 'forbidden', 'room_not_granted', 'room_not_found', 'not_in_room', 'already_in_room', 'not_invited', 'room_full', 'kiosk_offline', 'kiosk_busy', 'kiosk_not_ready', 'wrong_service_point', 'unavailable', 'no_offer', 'invalid_state', 'media_error', 'media_unavailable', 'shutting_down', 'try_again', 'internal']);
 
 /** @type {readonly import('./wire').LeaveReason[]} */
 export const LEAVE_REASONS = Object.freeze(['left', 'timeout']);
@@ -31,8 +34,17 @@ export const PEER_STATES = Object.freeze(['connected', 'disconnected', 'failed']
 /** @type {readonly import('./wire').PresenceStatus[]} */
 export const PRESENCE_STATUSES = Object.freeze(['available', 'busy', 'away']);
 
+/** @type {readonly import('./wire').ProbePath[]} */
+export const PROBE_PATHS = Object.freeze(['udp', 'turn_udp', 'turn_tcp', 'turn_tls']);
+
 /** @type {readonly import('./wire').QualityGrade[]} */
 export const QUALITY_GRADES = Object.freeze(['good', 'fair', 'poor']);
+
+/** @type {readonly import('./wire').Readiness[]} */
+export const READINESSES = Object.freeze(['ready', 'degraded', 'failed']);
+
+/** @type {readonly import('./wire').ReadinessProblem[]} */
+export const READINESS_PROBLEMS = Object.freeze(['camera_missing', 'camera_failed', 'microphone_missing', 'microphone_failed', 'document_camera_missing', 'document_camera_failed', 'no_media_path', 'relay_only', 'tls_only', 'high_delay']);
 
 /** @type {readonly import('./wire').Role[]} */
 export const ROLES = Object.freeze(['kiosk', 'advisor', 'expert', 'interpreter', 'admin']);

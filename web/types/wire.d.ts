@@ -58,6 +58,18 @@ export type ClientMessage =
     })
   | (Ping & {
       type: 'ping';
+    })
+  | (ProbeOffer & {
+      type: 'probe_offer';
+    })
+  | (ProbeCandidateMessage & {
+      type: 'probe_candidate';
+    })
+  | (ProbeEnd & {
+      type: 'probe_end';
+    })
+  | (SelfTestReport & {
+      type: 'self_test_report';
     });
 export type RequestId = string;
 /**
@@ -118,6 +130,14 @@ export type DocumentType = 'passport' | 'identity_card' | 'driving_licence' | 'r
  * How a service session ended; counted in the statistics.
  */
 export type OutcomeCode = 'resolved' | 'follow_up' | 'referred' | 'abandoned' | 'technical_failure' | 'connection_lost';
+/**
+ * A way from a kiosk to a media node, as the self-test tries them.
+ */
+export type ProbePath = 'udp' | 'turn_udp' | 'turn_tcp' | 'turn_tls';
+/**
+ * What a kiosk found of one of its devices.
+ */
+export type DeviceState = 'ok' | 'missing' | 'failed';
 /**
  * An event from a media node to the signal service.
  */
@@ -362,6 +382,12 @@ export type ServerMessage =
   | (Welcome & {
       type: 'welcome';
     })
+  | (ProbeAnswer & {
+      type: 'probe_answer';
+    })
+  | (SelfTestAssessed & {
+      type: 'self_test_assessed';
+    })
   | (Ack & {
       type: 'ack';
     })
@@ -441,6 +467,25 @@ export type ServerMessage =
       type: 'media_moved';
     });
 /**
+ * Something a kiosk's self-test found wrong, for people to read (the apps
+ * say each in plain words).
+ */
+export type ReadinessProblem =
+  | 'camera_missing'
+  | 'camera_failed'
+  | 'microphone_missing'
+  | 'microphone_failed'
+  | 'document_camera_missing'
+  | 'document_camera_failed'
+  | 'no_media_path'
+  | 'relay_only'
+  | 'tls_only'
+  | 'high_delay';
+/**
+ * Whether a kiosk may take citizens.
+ */
+export type Readiness = 'ready' | 'degraded' | 'failed';
+/**
  * What is offered.
  */
 export type OfferKind = 'call' | 'transfer' | 'interpretation';
@@ -482,6 +527,7 @@ export type ErrorCode =
   | 'room_full'
   | 'kiosk_offline'
   | 'kiosk_busy'
+  | 'kiosk_not_ready'
   | 'wrong_service_point'
   | 'unavailable'
   | 'no_offer'
@@ -749,6 +795,100 @@ export interface Ping {
   id: RequestId;
 }
 /**
+ * `probe_offer`.
+ */
+export interface ProbeOffer {
+  /**
+   * Request id.
+   */
+  id: RequestId;
+  /**
+   * The path this probe tries.
+   */
+  path: ProbePath;
+  /**
+   * The probe peer connection's offer.
+   */
+  sdp: string;
+}
+/**
+ * `probe_candidate`.
+ */
+export interface ProbeCandidateMessage {
+  /**
+   * The candidate.
+   */
+  candidate: IceCandidate;
+  /**
+   * Request id.
+   */
+  id: RequestId;
+  /**
+   * The probe.
+   */
+  path: ProbePath;
+}
+/**
+ * `probe_end`.
+ */
+export interface ProbeEnd {
+  /**
+   * Request id.
+   */
+  id: RequestId;
+}
+/**
+ * `self_test_report`.
+ */
+export interface SelfTestReport {
+  /**
+   * The devices.
+   */
+  devices: DeviceChecks;
+  /**
+   * Request id.
+   */
+  id: RequestId;
+  /**
+   * Each path tried (at most one entry per path).
+   */
+  paths: PathCheck[];
+}
+/**
+ * The kiosk's devices as its self-test found them.
+ */
+export interface DeviceChecks {
+  /**
+   * The camera facing the citizen.
+   */
+  camera: DeviceState;
+  /**
+   * The document camera (a second video input).
+   */
+  document_camera: DeviceState;
+  /**
+   * The microphone.
+   */
+  microphone: DeviceState;
+}
+/**
+ * One path to the media node as the self-test found it.
+ */
+export interface PathCheck {
+  /**
+   * The path.
+   */
+  path: ProbePath;
+  /**
+   * Its round-trip time in milliseconds, when it works.
+   */
+  rtt_ms?: number | null;
+  /**
+   * Whether a connection to the media node came up on it.
+   */
+  works: boolean;
+}
+/**
  * An event of a media node as it reaches the signal service: events of an
  * epoch that no longer holds the room are dropped.
  */
@@ -916,9 +1056,34 @@ export interface KioskStatus {
    */
   online: boolean;
   /**
+   * Its latest self-test, once it has reported one.
+   */
+  readiness?: KioskReadiness | null;
+  /**
    * Its current session, if any.
    */
   room?: RoomId | null;
+}
+/**
+ * A kiosk's readiness from its latest self-test.
+ */
+export interface KioskReadiness {
+  /**
+   * When the kiosk reported it (milliseconds since the Unix epoch).
+   */
+  checked_at_ms: number;
+  /**
+   * The paths as tried.
+   */
+  paths: PathCheck[];
+  /**
+   * What is wrong, most serious first; empty when ready.
+   */
+  problems: ReadinessProblem[];
+  /**
+   * The verdict.
+   */
+  readiness: Readiness;
 }
 /**
  * `call_offered`.
@@ -1023,6 +1188,36 @@ export interface TurnCredentials {
    * `expiry:random-id`, as coturn expects.
    */
   username: string;
+}
+/**
+ * `probe_answer`: the media node's answer to a probe's offer.
+ */
+export interface ProbeAnswer {
+  /**
+   * The request id of the `probe_offer`.
+   */
+  id: RequestId;
+  /**
+   * The probe.
+   */
+  path: ProbePath;
+  /**
+   * The answer.
+   */
+  sdp: string;
+}
+/**
+ * `self_test_assessed`.
+ */
+export interface SelfTestAssessed {
+  /**
+   * The request id of the `self_test_report`.
+   */
+  id: RequestId;
+  /**
+   * The verdict.
+   */
+  readiness: KioskReadiness;
 }
 /**
  * `ack`.

@@ -276,12 +276,13 @@ impl HubAccess for NatsHub {
 
     async fn health(&self) -> Result<HubHealth, HubUnavailable> {
         match self.call(&HubCall::Health).await? {
-            HubCallResult::Health { clients, rooms, media_queues, leader } => Ok(HubHealth {
+            HubCallResult::Health { clients, rooms, media_queues, leader, kiosks } => Ok(HubHealth {
                 clients: usize::try_from(clients).unwrap_or(usize::MAX),
                 rooms: usize::try_from(rooms).unwrap_or(usize::MAX),
                 media_queues: usize::try_from(media_queues).unwrap_or(usize::MAX),
                 leader: Some(leader),
                 run: Some(self.run.clone()),
+                kiosks,
             }),
             other => Err(HubUnavailable(format!("unexpected answer from the hub: {other:?}"))),
         }
@@ -1064,6 +1065,7 @@ async fn answer(host: &HubHost, addresses: &Addresses, run: &str, call: HubCall)
                 rooms: count(figures.rooms),
                 media_queues: count(figures.media_queues),
                 leader: run.to_owned(),
+                kiosks: figures.kiosks,
             }
         }
     }

@@ -102,10 +102,57 @@ impl SignalState {
         }
     }
 
+    /// The signal service's figures in Prometheus text: WebSocket
+    /// connections, and the connected kiosks by their latest self-test
+    /// (their readiness, and on which paths they reach a media node). Empty
+    /// of kiosk figures while no signal node runs the hub.
+    pub async fn metrics_text(&self) -> String {
+        let connections = self.settings.max_connections - self.connections.available_permits();
+        let mut text = format!(
+            "# HELP silta_signal_connections WebSocket connections on this node.\n\
+             # TYPE silta_signal_connections gauge\nsilta_signal_connections {connections}\n"
+        );
+        let Ok(health) = self.hub.health().await else { return text };
+        let kiosks = health.kiosks;
+        gauge_family(
+            &mut text,
+            "silta_kiosks",
+            "Connected kiosks by the readiness of their latest self-test.",
+            "readiness",
+            &[
+                ("ready", kiosks.ready),
+                ("degraded", kiosks.degraded),
+                ("failed", kiosks.failed),
+                ("untested", kiosks.untested),
+            ],
+        );
+        gauge_family(
+            &mut text,
+            "silta_kiosk_paths_working",
+            "Connected kiosks whose latest self-test reached a media node on the path.",
+            "path",
+            &[
+                ("udp", kiosks.udp),
+                ("turn_udp", kiosks.turn_udp),
+                ("turn_tcp", kiosks.turn_tcp),
+                ("turn_tls", kiosks.turn_tls),
+            ],
+        );
+        text
+    }
+
     /// Tells every connection to reconnect elsewhere and stops background
     /// work.
     pub fn shut_down(&self) {
         self.shutdown.send_replace(true);
+    }
+}
+
+/// One gauge with a value per label value, in Prometheus text.
+fn gauge_family(text: &mut String, name: &str, help: &str, label: &str, values: &[(&str, u64)]) {
+    text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+    for (value, count) in values {
+        text.push_str(&format!("{name}{{{label}=\"{value}\"}} {count}\n"));
     }
 }
 
@@ -193,9 +240,9 @@ async fn jwks(State(state): State<SignalState>) -> Json<serde_json::Value> {
 async fn health(State(state): State<SignalState>) -> Json<serde_json::Value> {
     let connections = state.settings.max_connections - state.connections.available_permits();
     match state.hub.health().await {
-        Ok(HubHealth { clients, rooms, media_queues, leader, run }) => Json(serde_json::json!({
+        Ok(HubHealth { clients, rooms, media_queues, leader, run, kiosks }) => Json(serde_json::json!({
             "status": "ok", "connections": connections, "clients": clients, "rooms": rooms, "media_queues": media_queues,
-            "run": run, "leader": leader
+            "run": run, "leader": leader, "kiosks": kiosks
         })),
         // This node serves its connections; the hub is changing over.
         Err(_) => Json(serde_json::json!({ "status": "degraded", "connections": connections, "hub": "unavailable" })),

@@ -15,9 +15,9 @@ use silta_auth::Identity;
 use silta_proto::v1::hub::{Bearer, HubInput, HubReply};
 use silta_proto::v1::media::{MediaCommand, MediaResult};
 use silta_proto::v1::signal::{
-    Ack, ClientMessage, ErrorCode, ErrorMessage, SdpAnswerReply, ServerMessage, ServerShutdown,
+    Ack, ClientMessage, ErrorCode, ErrorMessage, ProbeAnswer, SdpAnswerReply, ServerMessage, ServerShutdown,
 };
-use silta_proto::v1::{ParticipantId, RequestId, decode_client_message, peek_request_id};
+use silta_proto::v1::{ParticipantId, RequestId, Role, decode_client_message, peek_request_id};
 use tokio::sync::{OwnedSemaphorePermit, broadcast};
 
 use crate::app::SignalState;
@@ -25,6 +25,7 @@ use crate::bus::{Delivery, Subscription};
 use crate::error::SignalError;
 use crate::hub_host::{fresh_id, fresh_participant, fresh_room, hub_time_of};
 use crate::media::MediaControlError;
+use crate::probe::Probes;
 use crate::ratelimit::TokenBucket;
 
 /// How long one send to a client may take before the client counts as dead.
@@ -46,6 +47,7 @@ mod close_code {
 struct Session {
     participant: ParticipantId,
     epoch: u64,
+    role: Role,
     subscription: Subscription,
 }
 
@@ -57,6 +59,8 @@ struct Connection {
     rate_strikes: u32,
     /// When the last frame arrived: a dead link's outage is dated from here.
     last_heard: Instant,
+    /// A kiosk's self-test probes.
+    probes: Probes,
 }
 
 /// Why the loop stopped.
@@ -87,6 +91,7 @@ pub(crate) async fn serve(
         limiter: TokenBucket::new(settings.rate_limit_per_second, settings.rate_limit_burst, now),
         rate_strikes: 0,
         last_heard: now,
+        probes: Probes::default(),
     };
     if let Some(token) = header_token
         && let Err(err) = connection.authenticate(&token, None, None).await
@@ -96,6 +101,7 @@ pub(crate) async fn serve(
         return;
     }
     let ending = connection.run(&mut stream).await;
+    connection.probes.abandon(&state.hub);
     if let (Ending::Dropped, Some(session)) = (&ending, &connection.session) {
         let detach = HubInput::Detach {
             participant: session.participant.clone(),
@@ -310,7 +316,7 @@ impl Connection {
             ));
         }
         tracing::info!(role = %welcome.role, resumed = welcome.resumed, "client authenticated");
-        self.session = Some(Session { participant, epoch, subscription });
+        self.session = Some(Session { participant, epoch, role: welcome.role, subscription });
         self.send(&ServerMessage::Welcome(welcome)).await;
         for message in follow_up {
             self.send(&message).await;
@@ -328,6 +334,32 @@ impl Connection {
         if matches!(message, ClientMessage::Ping(_)) {
             return Ok(ServerMessage::Ack(Ack { id }));
         }
+        // A kiosk's self-test probes are this connection's own media room,
+        // not the hub's.
+        let probe = matches!(
+            message,
+            ClientMessage::ProbeOffer(_) | ClientMessage::ProbeCandidate(_) | ClientMessage::ProbeEnd(_)
+        );
+        if probe && session.role != Role::Kiosk {
+            return Err(SignalError::Forbidden("only a kiosk runs a self-test"));
+        }
+        let hub = self.state.hub.clone();
+        match message {
+            ClientMessage::ProbeOffer(offer) => {
+                let sdp = self.probes.offer(&hub, offer.path, offer.sdp).await?;
+                return Ok(ServerMessage::ProbeAnswer(ProbeAnswer { id, path: offer.path, sdp }));
+            }
+            ClientMessage::ProbeCandidate(candidate) => {
+                self.probes.candidate(&hub, candidate.path, candidate.candidate).await?;
+                return Ok(ServerMessage::Ack(Ack { id }));
+            }
+            ClientMessage::ProbeEnd(_) => {
+                self.probes.end(&hub).await?;
+                return Ok(ServerMessage::Ack(Ack { id }));
+            }
+            _ => {}
+        }
+        let Some(session) = &self.session else { return Err(SignalError::NotAuthenticated) };
         let new_room = matches!(&message, ClientMessage::SessionOpen(open) if open.room.is_none()).then(fresh_room);
         let input =
             HubInput::Client { participant: session.participant.clone(), epoch: session.epoch, new_room, message };

@@ -36,6 +36,9 @@ pub enum SignalError {
     /// The kiosk already has a session.
     #[error("the kiosk already has a session")]
     KioskBusy,
+    /// The kiosk's latest self-test failed.
+    #[error("the kiosk's self-test failed: it takes no citizens until a test passes")]
+    KioskNotReady,
     /// The kiosk belongs to another service point.
     #[error("the kiosk belongs to another service point")]
     WrongServicePoint,
@@ -72,6 +75,7 @@ impl SignalError {
             SignalError::RoomFull(_) => ErrorCode::RoomFull,
             SignalError::KioskOffline => ErrorCode::KioskOffline,
             SignalError::KioskBusy => ErrorCode::KioskBusy,
+            SignalError::KioskNotReady => ErrorCode::KioskNotReady,
             SignalError::WrongServicePoint => ErrorCode::WrongServicePoint,
             SignalError::Unavailable(_) => ErrorCode::Unavailable,
             SignalError::NoOffer => ErrorCode::NoOffer,

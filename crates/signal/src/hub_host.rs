@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use silta_proto::v1::hub::{HubEnvelope, HubInput, HubOutput, HubReply, HubTime, JournalEntry, MediaChange, Origin};
+use silta_proto::v1::hub::{
+    HubEnvelope, HubInput, HubOutput, HubReply, HubTime, JournalEntry, KioskFigures, MediaChange, Origin,
+};
 use silta_proto::v1::media::{MediaCommand, MediaEvent, MediaResult, NodeEvent, NodeRef};
 use silta_proto::v1::{ParticipantId, RoomId};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -71,6 +73,8 @@ pub struct HubHealth {
     pub leader: Option<String>,
     /// With several signal nodes: this node's run.
     pub run: Option<String>,
+    /// The connected kiosks by their latest self-test.
+    pub kiosks: KioskFigures,
 }
 
 /// How a connection reaches the hub: in the same process
@@ -202,8 +206,9 @@ impl HubHost {
 
     /// The hub's figures.
     pub async fn figures(&self) -> HubHealth {
-        let (clients, rooms) = self.inspect(|hub| (hub.client_count(), hub.room_count())).await;
-        HubHealth { clients, rooms, media_queues: self.media_queue_count(), leader: None, run: None }
+        let (clients, rooms, kiosks) =
+            self.inspect(|hub| (hub.client_count(), hub.room_count(), hub.kiosk_figures())).await;
+        HubHealth { clients, rooms, media_queues: self.media_queue_count(), leader: None, run: None, kiosks }
     }
 
     /// Sends a media request through the room's ordered queue and waits.
@@ -245,7 +250,7 @@ impl HubHost {
             }
             rooms
         };
-        for room in &rooms {
+        for room in rooms.iter().filter(|room| !room.is_probe()) {
             self.apply_logged(HubInput::Media { change: MediaChange::Moved { room: room.clone() } }).await;
         }
         rooms.len()
@@ -345,6 +350,10 @@ impl HubHost {
 
     /// Relays one media node event to the hub.
     async fn relay_media_event(&self, NodeEvent { from, event }: NodeEvent) {
+        // A self-test's probe room is its connection's, not the hub's.
+        if event.room().is_probe() {
+            return;
+        }
         // Only the run of the node that holds the room speaks for it: events
         // of an earlier epoch, or of a node the room has left, are dropped.
         if self.placement(event.room()).as_ref() != Some(&from) {

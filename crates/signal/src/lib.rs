@@ -17,6 +17,7 @@ pub mod error;
 pub mod hub;
 pub mod hub_host;
 pub mod media;
+mod probe;
 mod ratelimit;
 pub mod settings;
 

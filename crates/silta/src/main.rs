@@ -243,8 +243,11 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
         })?
         .with_routes(dev::routes(issuer))
         .with_routes(silta_booking::api::router(booking.clone()))
-        .with_routes(sfu.map(metrics::metrics_routes).unwrap_or_default())
         .with_routes(web::routes(&web_root)?);
+    let app = {
+        let state = app.state();
+        app.with_routes(metrics::metrics_routes(sfu, Some(state)))
+    };
     relay_booking_events(&booking, app.state());
     let address = app.local_addr()?;
     let (http, ws) = if settings.signal.tls.is_some() { ("https", "wss") } else { ("http", "ws") };
@@ -299,6 +302,10 @@ async fn run_signal(settings: Settings) -> anyhow::Result<()> {
     let mut app = Application::build(settings.signal.clone(), dependencies)
         .await
         .with_context(|| format!("cannot listen on {}", settings.signal.bind))?;
+    app = {
+        let state = app.state();
+        app.with_routes(metrics::metrics_routes(None, Some(state)))
+    };
     // The browser apps, when this node has them (the container image does);
     // a deployment may serve them from elsewhere instead.
     let web_root = settings.web.resolved_root();

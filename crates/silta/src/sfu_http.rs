@@ -16,7 +16,7 @@ use silta_sfu::SfuHandle;
 /// process runs.
 pub async fn serve(bind: SocketAddr, sfu: SfuHandle, readiness: NodeReadiness) -> anyhow::Result<SocketAddr> {
     let health_sfu = sfu.clone();
-    let router = crate::metrics::metrics_routes(sfu)
+    let router = crate::metrics::metrics_routes(Some(sfu), None)
         .route(
             "/healthz",
             get(move || {

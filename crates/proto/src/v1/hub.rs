@@ -387,6 +387,9 @@ pub enum HubCallResult {
         media_queues: u64,
         /// The run of the node that answered (the one that runs the hub).
         leader: String,
+        /// The connected kiosks by their latest self-test.
+        #[serde(default)]
+        kiosks: KioskFigures,
     },
     /// The call was not carried out (e.g. the node no longer runs the hub,
     /// or the call could not be read); the caller may retry.
@@ -424,4 +427,25 @@ pub struct BookingRecordMessage {
     pub at_ms: u64,
     /// What changed.
     pub change: BookingChange,
+}
+
+/// The connected kiosks by their latest self-test, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KioskFigures {
+    /// Ready.
+    pub ready: u64,
+    /// Calls work with limits.
+    pub degraded: u64,
+    /// Out of service.
+    pub failed: u64,
+    /// Not reported yet.
+    pub untested: u64,
+    /// Those whose UDP path to the media node works.
+    pub udp: u64,
+    /// Those whose TURN/UDP path works.
+    pub turn_udp: u64,
+    /// Those whose TURN/TCP path works.
+    pub turn_tcp: u64,
+    /// Those whose TURN/TLS path works.
+    pub turn_tls: u64,
 }

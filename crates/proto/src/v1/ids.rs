@@ -118,6 +118,17 @@ string_id!(
     /// A room: one service session at a kiosk.
     RoomId, max = 64, pattern = "^[A-Za-z0-9._:-]+$", allowed = is_token_char
 );
+
+impl RoomId {
+    /// The prefix of a kiosk self-test's throw-away media room (no service
+    /// session may use it).
+    pub const PROBE_PREFIX: &'static str = "probe:";
+
+    /// Whether this is a self-test's probe room.
+    pub fn is_probe(&self) -> bool {
+        self.0.starts_with(Self::PROBE_PREFIX)
+    }
+}
 string_id!(
     /// One participant of a room (one authenticated client session). Random;
     /// never derived from a person's identity.

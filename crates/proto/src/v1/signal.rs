@@ -71,6 +71,17 @@ pub enum ClientMessage {
     /// few intervals knows its link is dead without waiting for TCP, and the
     /// server dates an outage from the first heartbeat that did not come.
     Ping(Ping),
+    /// Self-test (kiosk): the offer of a throw-away peer connection that
+    /// tries one path to a media node; the reply is `probe_answer`.
+    ProbeOffer(ProbeOffer),
+    /// Self-test (kiosk): a trickled candidate of a probe's peer connection.
+    ProbeCandidate(ProbeCandidateMessage),
+    /// Self-test (kiosk): the probes are done; the media node drops them
+    /// (it does after 30 s anyway).
+    ProbeEnd(ProbeEnd),
+    /// Self-test (kiosk): what the kiosk found; the reply is
+    /// `self_test_assessed`, and the service point's advisors see it.
+    SelfTestReport(SelfTestReport),
 }
 
 impl ClientMessage {
@@ -94,6 +105,10 @@ impl ClientMessage {
             ClientMessage::IceCandidate(m) => &m.id,
             ClientMessage::ReceiveLimit(m) => &m.id,
             ClientMessage::Ping(m) => &m.id,
+            ClientMessage::ProbeOffer(m) => &m.id,
+            ClientMessage::ProbeCandidate(m) => &m.id,
+            ClientMessage::ProbeEnd(m) => &m.id,
+            ClientMessage::SelfTestReport(m) => &m.id,
         }
     }
 
@@ -117,7 +132,214 @@ impl ClientMessage {
         "ice_candidate",
         "receive_limit",
         "ping",
+        "probe_offer",
+        "probe_candidate",
+        "probe_end",
+        "self_test_report",
     ];
+}
+
+/// A way from a kiosk to a media node, as the self-test tries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbePath {
+    /// UDP straight to the media node (the best path).
+    Udp,
+    /// Through the TURN relay over UDP.
+    TurnUdp,
+    /// Through the TURN relay over TCP.
+    TurnTcp,
+    /// Through the TURN relay over TLS (port 443 in a deployment).
+    TurnTls,
+}
+
+/// `probe_offer`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeOffer {
+    /// Request id.
+    pub id: RequestId,
+    /// The path this probe tries.
+    pub path: ProbePath,
+    /// The probe peer connection's offer.
+    #[schemars(length(max = 131072))]
+    pub sdp: String,
+}
+
+/// `probe_candidate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeCandidateMessage {
+    /// Request id.
+    pub id: RequestId,
+    /// The probe.
+    pub path: ProbePath,
+    /// The candidate.
+    pub candidate: IceCandidate,
+}
+
+/// `probe_end`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeEnd {
+    /// Request id.
+    pub id: RequestId,
+}
+
+/// `probe_answer`: the media node's answer to a probe's offer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeAnswer {
+    /// The request id of the `probe_offer`.
+    pub id: RequestId,
+    /// The probe.
+    pub path: ProbePath,
+    /// The answer.
+    pub sdp: String,
+}
+
+/// What a kiosk found of one of its devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Present and delivering.
+    Ok,
+    /// Not connected.
+    Missing,
+    /// Present but could not be opened (in use, broken, no permission).
+    Failed,
+}
+
+/// The kiosk's devices as its self-test found them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DeviceChecks {
+    /// The camera facing the citizen.
+    pub camera: DeviceState,
+    /// The microphone.
+    pub microphone: DeviceState,
+    /// The document camera (a second video input).
+    pub document_camera: DeviceState,
+}
+
+/// One path to the media node as the self-test found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PathCheck {
+    /// The path.
+    pub path: ProbePath,
+    /// Whether a connection to the media node came up on it.
+    pub works: bool,
+    /// Its round-trip time in milliseconds, when it works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<u32>,
+}
+
+/// `self_test_report`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SelfTestReport {
+    /// Request id.
+    pub id: RequestId,
+    /// The devices.
+    pub devices: DeviceChecks,
+    /// Each path tried (at most one entry per path).
+    pub paths: Vec<PathCheck>,
+}
+
+/// Whether a kiosk may take citizens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Readiness {
+    /// Everything works.
+    Ready,
+    /// Calls work, with something missing or slower (see the problems).
+    Degraded,
+    /// No call can work: no session is opened at this kiosk.
+    Failed,
+}
+
+/// Something a kiosk's self-test found wrong, for people to read (the apps
+/// say each in plain words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadinessProblem {
+    /// No camera.
+    CameraMissing,
+    /// The camera could not be opened.
+    CameraFailed,
+    /// No microphone.
+    MicrophoneMissing,
+    /// The microphone could not be opened.
+    MicrophoneFailed,
+    /// No document camera: documents cannot be shown.
+    DocumentCameraMissing,
+    /// The document camera could not be opened.
+    DocumentCameraFailed,
+    /// No path to the media node works: no call can connect.
+    NoMediaPath,
+    /// Calls must go through the TURN relay (UDP to the media node is
+    /// blocked): they work with a little more delay.
+    RelayOnly,
+    /// Only TURN over TLS works: calls work with higher delay.
+    TlsOnly,
+    /// The best path's round trip is long (over 300 ms).
+    HighDelay,
+}
+
+/// A kiosk's readiness from its latest self-test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KioskReadiness {
+    /// The verdict.
+    pub readiness: Readiness,
+    /// What is wrong, most serious first; empty when ready.
+    pub problems: Vec<ReadinessProblem>,
+    /// The paths as tried.
+    pub paths: Vec<PathCheck>,
+    /// When the kiosk reported it (milliseconds since the Unix epoch).
+    pub checked_at_ms: u64,
+}
+
+/// The longest best-path round trip that does not count as high delay.
+pub const HIGH_DELAY_MS: u32 = 300;
+
+impl KioskReadiness {
+    /// Judges a self-test: a call needs a camera, a microphone and one path
+    /// to the media node; a missing document camera, a relay-only path or a
+    /// long round trip make it degraded.
+    pub fn assess(devices: DeviceChecks, paths: Vec<PathCheck>, checked_at_ms: u64) -> Self {
+        use ReadinessProblem as P;
+        let mut failed = Vec::new();
+        let mut degraded = Vec::new();
+        match devices.camera {
+            DeviceState::Ok => {}
+            DeviceState::Missing => failed.push(P::CameraMissing),
+            DeviceState::Failed => failed.push(P::CameraFailed),
+        }
+        match devices.microphone {
+            DeviceState::Ok => {}
+            DeviceState::Missing => failed.push(P::MicrophoneMissing),
+            DeviceState::Failed => failed.push(P::MicrophoneFailed),
+        }
+        let working: Vec<&PathCheck> = paths.iter().filter(|check| check.works).collect();
+        if working.is_empty() {
+            failed.push(P::NoMediaPath);
+        } else if !working.iter().any(|check| check.path == ProbePath::Udp) {
+            let tls_only = working.iter().all(|check| check.path == ProbePath::TurnTls);
+            degraded.push(if tls_only { P::TlsOnly } else { P::RelayOnly });
+        }
+        let best = working.iter().filter_map(|check| check.rtt_ms).min();
+        if best.is_some_and(|rtt| rtt > HIGH_DELAY_MS) {
+            degraded.push(P::HighDelay);
+        }
+        match devices.document_camera {
+            DeviceState::Ok => {}
+            DeviceState::Missing => degraded.push(P::DocumentCameraMissing),
+            DeviceState::Failed => degraded.push(P::DocumentCameraFailed),
+        }
+        let readiness = if !failed.is_empty() {
+            Readiness::Failed
+        } else if !degraded.is_empty() {
+            Readiness::Degraded
+        } else {
+            Readiness::Ready
+        };
+        failed.extend(degraded);
+        Self { readiness, problems: failed, paths, checked_at_ms }
+    }
 }
 
 /// `auth`: the token, and a resume token when coming back after a drop.
@@ -326,6 +548,10 @@ pub struct ReceiveLimit {
 pub enum ServerMessage {
     /// Reply to `auth` (or sent first when the token came in a header).
     Welcome(Welcome),
+    /// Reply to `probe_offer`: the media node's answer.
+    ProbeAnswer(ProbeAnswer),
+    /// Reply to `self_test_report`: the kiosk's readiness as judged.
+    SelfTestAssessed(SelfTestAssessed),
     /// Success reply to a request that returns nothing more.
     Ack(Ack),
     /// Reply to `session_open`, `join` and `call_accept`, and an event to a
@@ -393,6 +619,8 @@ impl ServerMessage {
     /// The wire name of every server message type.
     pub const TYPES: &'static [&'static str] = &[
         "welcome",
+        "probe_answer",
+        "self_test_assessed",
         "ack",
         "joined",
         "sdp_answer",
@@ -428,6 +656,8 @@ impl ServerMessage {
             ServerMessage::Ack(m) => Some(&m.id),
             ServerMessage::Joined(m) => m.id.as_ref(),
             ServerMessage::SdpAnswer(m) => Some(&m.id),
+            ServerMessage::ProbeAnswer(m) => Some(&m.id),
+            ServerMessage::SelfTestAssessed(m) => Some(&m.id),
             ServerMessage::Error(m) => m.id.as_ref(),
             _ => None,
         }
@@ -613,6 +843,9 @@ pub enum ErrorCode {
     KioskOffline,
     /// The kiosk already has a session.
     KioskBusy,
+    /// The kiosk's self-test failed (no camera, microphone or path to a
+    /// media node): it takes no citizens until a test passes.
+    KioskNotReady,
     /// The kiosk belongs to another service point.
     WrongServicePoint,
     /// The named expert or interpreter is not connected or not available.
@@ -796,6 +1029,18 @@ pub struct KioskStatus {
     /// Its current session, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<RoomId>,
+    /// Its latest self-test, once it has reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness: Option<KioskReadiness>,
+}
+
+/// `self_test_assessed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SelfTestAssessed {
+    /// The request id of the `self_test_report`.
+    pub id: RequestId,
+    /// The verdict.
+    pub readiness: KioskReadiness,
 }
 
 /// `identity_checked` event.
@@ -930,4 +1175,62 @@ pub struct PresenceChanged {
     pub chosen: PresenceStatus,
     /// Whether the person is in a call now.
     pub in_call: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_ok() -> DeviceChecks {
+        DeviceChecks { camera: DeviceState::Ok, microphone: DeviceState::Ok, document_camera: DeviceState::Ok }
+    }
+
+    fn path(path: ProbePath, works: bool, rtt_ms: Option<u32>) -> PathCheck {
+        PathCheck { path, works, rtt_ms }
+    }
+
+    #[test]
+    fn a_kiosk_with_everything_is_ready() {
+        let paths = vec![path(ProbePath::Udp, true, Some(12)), path(ProbePath::TurnTls, true, Some(30))];
+        let readiness = KioskReadiness::assess(all_ok(), paths, 1);
+        assert_eq!((readiness.readiness, readiness.problems), (Readiness::Ready, vec![]));
+    }
+
+    #[test]
+    fn no_camera_microphone_or_path_fails_and_the_most_serious_comes_first() {
+        let devices = DeviceChecks {
+            camera: DeviceState::Failed,
+            microphone: DeviceState::Missing,
+            document_camera: DeviceState::Missing,
+        };
+        let readiness = KioskReadiness::assess(devices, vec![path(ProbePath::Udp, false, None)], 1);
+        assert_eq!(readiness.readiness, Readiness::Failed);
+        assert_eq!(
+            readiness.problems,
+            vec![
+                ReadinessProblem::CameraFailed,
+                ReadinessProblem::MicrophoneMissing,
+                ReadinessProblem::NoMediaPath,
+                ReadinessProblem::DocumentCameraMissing
+            ]
+        );
+        let untried = KioskReadiness::assess(all_ok(), vec![], 1);
+        assert_eq!((untried.readiness, untried.problems), (Readiness::Failed, vec![ReadinessProblem::NoMediaPath]));
+    }
+
+    #[test]
+    fn relayed_slow_or_document_cameraless_kiosks_are_degraded() {
+        let relayed = vec![path(ProbePath::Udp, false, None), path(ProbePath::TurnTcp, true, Some(20))];
+        let readiness = KioskReadiness::assess(all_ok(), relayed, 1);
+        assert_eq!((readiness.readiness, readiness.problems), (Readiness::Degraded, vec![ReadinessProblem::RelayOnly]));
+        let tls = vec![path(ProbePath::TurnTls, true, Some(HIGH_DELAY_MS + 1))];
+        let readiness = KioskReadiness::assess(all_ok(), tls, 1);
+        assert_eq!(readiness.problems, vec![ReadinessProblem::TlsOnly, ReadinessProblem::HighDelay]);
+        let devices = DeviceChecks { document_camera: DeviceState::Missing, ..all_ok() };
+        let readiness = KioskReadiness::assess(devices, vec![path(ProbePath::Udp, true, Some(HIGH_DELAY_MS))], 1);
+        assert_eq!(
+            (readiness.readiness, readiness.problems),
+            (Readiness::Degraded, vec![ReadinessProblem::DocumentCameraMissing])
+        );
+    }
 }

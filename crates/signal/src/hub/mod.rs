@@ -23,11 +23,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use silta_auth::Identity;
-use silta_proto::v1::hub::{HubOutput, HubTime};
+use silta_proto::v1::hub::{HubOutput, HubTime, KioskFigures};
 use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::signal::{
-    AppointmentsChanged, ConnectionState, ErrorCode, ErrorMessage, KioskStatus, ParticipantInfo, ParticipantRef,
-    PresenceChanged, RoomState, ServerMessage, Welcome,
+    AppointmentsChanged, ConnectionState, DeviceChecks, ErrorCode, ErrorMessage, KioskReadiness, KioskStatus,
+    ParticipantInfo, ParticipantRef, PathCheck, PresenceChanged, ProbePath, Readiness, RoomState, ServerMessage,
+    Welcome,
 };
 use silta_proto::v1::{AgencyCode, ParticipantId, PresenceStatus, RequestId, Role, RoomId, Subject};
 
@@ -105,6 +106,9 @@ pub struct Client {
     /// When the client last finished a call; the longest-idle free expert
     /// gets the next offer.
     idle_since: HubTime,
+    /// A kiosk's latest self-test, as judged.
+    #[serde(default)]
+    readiness: Option<KioskReadiness>,
 }
 
 impl Client {
@@ -326,6 +330,7 @@ impl Hub {
                     resume_token: token,
                     rooms: BTreeSet::new(),
                     idle_since: now,
+                    readiness: None,
                 };
                 self.clients.insert(id.clone(), client);
                 (id, false)
@@ -505,7 +510,7 @@ impl Hub {
     /// One kiosk's status over all its client sessions: a reloaded kiosk
     /// page is a new session while the old one waits out its resume window,
     /// and the kiosk is online while any of them is attached.
-    fn kiosk_status(&self, subject: &Subject) -> KioskStatus {
+    pub(super) fn kiosk_status(&self, subject: &Subject) -> KioskStatus {
         let sessions: Vec<&Client> = self
             .clients
             .values()
@@ -516,7 +521,71 @@ impl Hub {
             .iter()
             .filter(|client| client.attached || !online)
             .find_map(|client| client.rooms.iter().next().cloned());
-        KioskStatus { kiosk: subject.clone(), online, room }
+        let readiness = sessions
+            .iter()
+            .filter_map(|client| client.readiness.as_ref())
+            .max_by_key(|readiness| readiness.checked_at_ms)
+            .cloned();
+        KioskStatus { kiosk: subject.clone(), online, room, readiness }
+    }
+
+    /// A kiosk's self-test: judged, kept, and shown to its service point's
+    /// advisors.
+    pub(super) fn report_self_test(
+        &mut self,
+        me: &ParticipantId,
+        devices: DeviceChecks,
+        paths: Vec<PathCheck>,
+        now: HubTime,
+    ) -> Result<KioskReadiness, SignalError> {
+        let client = self.clients.get_mut(me).ok_or(SignalError::NotAuthenticated)?;
+        if client.identity.role != Role::Kiosk {
+            return Err(SignalError::Forbidden("only a kiosk reports a self-test"));
+        }
+        let mut unique: Vec<PathCheck> = Vec::with_capacity(paths.len());
+        for check in paths {
+            if unique.iter().any(|seen| seen.path == check.path) {
+                return Err(SignalError::InvalidState("a path is reported twice"));
+            }
+            unique.push(check);
+        }
+        let readiness = KioskReadiness::assess(devices, unique, now.as_millis());
+        client.readiness = Some(readiness.clone());
+        self.announce_kiosk(me);
+        Ok(readiness)
+    }
+
+    /// The connected kiosks by their latest self-test, for metrics.
+    pub fn kiosk_figures(&self) -> KioskFigures {
+        let mut subjects: Vec<&Subject> = self
+            .clients
+            .values()
+            .filter(|client| client.identity.role == Role::Kiosk && client.attached)
+            .map(|client| &client.identity.subject)
+            .collect();
+        subjects.sort();
+        subjects.dedup();
+        let mut figures = KioskFigures::default();
+        for subject in subjects {
+            let Some(readiness) = self.kiosk_status(subject).readiness else {
+                figures.untested += 1;
+                continue;
+            };
+            match readiness.readiness {
+                Readiness::Ready => figures.ready += 1,
+                Readiness::Degraded => figures.degraded += 1,
+                Readiness::Failed => figures.failed += 1,
+            }
+            for check in readiness.paths.iter().filter(|check| check.works) {
+                match check.path {
+                    ProbePath::Udp => figures.udp += 1,
+                    ProbePath::TurnUdp => figures.turn_udp += 1,
+                    ProbePath::TurnTcp => figures.turn_tcp += 1,
+                    ProbePath::TurnTls => figures.turn_tls += 1,
+                }
+            }
+        }
+        figures
     }
 
     /// Tells the advisors of a kiosk's service point about it.

@@ -7,7 +7,7 @@ use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::sessions::{SessionClosed, SessionJoined, SessionRecordEvent};
 use silta_proto::v1::signal::{
     AdvisorCalled, FeedbackRequested, IdentityCheckedEvent, LeaveReason, MediaMoved, ParticipantEvent, ParticipantLeft,
-    RoomState, ServerMessage, SessionEnded, SessionPhase,
+    Readiness, RoomState, ServerMessage, SessionEnded, SessionPhase,
 };
 use silta_proto::v1::{
     AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, Role, RoomId, ServiceId, ServicePointId, Subject,
@@ -68,6 +68,9 @@ impl Hub {
             .ok_or(SignalError::Forbidden("the token names no service point"))?;
         if let Some(room) = &room {
             opener_client.identity.grant_for(room, role)?;
+            if room.is_probe() {
+                return Err(SignalError::InvalidState("room ids starting with `probe:` are reserved"));
+            }
             if self.rooms.contains_key(room) {
                 return Err(SignalError::InvalidState("a room with this id is already open"));
             }
@@ -90,6 +93,10 @@ impl Hub {
             return Err(SignalError::KioskBusy);
         }
         let kiosk_id = kiosk.id.clone();
+        // No citizen is offered a kiosk that cannot hold a call.
+        if self.kiosk_status(kiosk_subject).readiness.is_some_and(|r| r.readiness == Readiness::Failed) {
+            return Err(SignalError::KioskNotReady);
+        }
         let room_id = room.unwrap_or(new_room);
         self.rooms.insert(
             room_id.clone(),

@@ -6,7 +6,7 @@ use silta_proto::v1::hub::{BookingChange, HubEnvelope, HubInput, HubReply, HubSt
 use silta_proto::v1::media::{MediaCommand, MediaEvent};
 use silta_proto::v1::signal::{
     Ack, ActiveSpeaker, ClientMessage, ConnectionQuality, ErrorMessage, IceCandidateEvent, Joined, QualityGrade,
-    SdpOfferEvent, ServerMessage,
+    SdpOfferEvent, SelfTestAssessed, ServerMessage,
 };
 use silta_proto::v1::{ParticipantId, RequestId, Role, RoomId};
 
@@ -163,6 +163,16 @@ impl Hub {
                     participant: me.clone(),
                     max_bitrate_bps: m.max_bitrate_bps,
                 })
+            }
+            ClientMessage::SelfTestReport(m) => {
+                let readiness = self.report_self_test(me, m.devices, m.paths, now)?;
+                Ok(answer(ServerMessage::SelfTestAssessed(SelfTestAssessed { id, readiness })))
+            }
+            // A probe belongs to its connection (a throw-away room on a
+            // media node, never hub state); one that reaches the hub is
+            // refused.
+            ClientMessage::ProbeOffer(_) | ClientMessage::ProbeCandidate(_) | ClientMessage::ProbeEnd(_) => {
+                Err(SignalError::InvalidState("probes are handled by the connection"))
             }
         }
     }

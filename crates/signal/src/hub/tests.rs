@@ -6,7 +6,8 @@ use silta_auth::{Identity, Organisation, RoomGrant};
 use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::sessions::SessionRecordEvent;
 use silta_proto::v1::signal::{
-    ErrorCode, ExpertTarget, InterpreterTarget, LeaveReason, OfferKind, ServerMessage, SessionPhase, WithdrawReason,
+    DeviceChecks, DeviceState, ErrorCode, ExpertTarget, InterpreterTarget, LeaveReason, OfferKind, PathCheck,
+    ProbePath, Readiness, ReadinessProblem, ServerMessage, SessionPhase, WithdrawReason,
 };
 use silta_proto::v1::{
     AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, PresenceStatus, Role, RoomId, ServicePointId,
@@ -927,4 +928,87 @@ fn a_booking_record_delivered_twice_is_applied_once() {
     assert!(again.outputs.is_empty());
     let other = cast.world.hub.step(HubEnvelope { at, input: input("booking.2") });
     assert_eq!(other.reply, HubReply::Told { count: 1 });
+}
+
+fn devices(camera: DeviceState) -> DeviceChecks {
+    DeviceChecks { camera, microphone: DeviceState::Ok, document_camera: DeviceState::Ok }
+}
+
+fn works(path: ProbePath, rtt_ms: u32) -> PathCheck {
+    PathCheck { path, works: true, rtt_ms: Some(rtt_ms) }
+}
+
+#[test]
+fn a_kiosk_that_fails_its_self_test_is_shown_so_and_offered_to_no_citizen_until_it_passes() {
+    let mut cast = cast();
+    let now = cast.world.now;
+    let kiosk_subject = Subject::parse("kiosk-1").unwrap();
+    // Without a camera: out of service, and the point's advisor is told why.
+    let readiness = cast.world.hub.report_self_test(
+        &cast.kiosk,
+        devices(DeviceState::Missing),
+        vec![works(ProbePath::Udp, 9)],
+        now,
+    );
+    let readiness = readiness.unwrap();
+    assert_eq!(readiness.readiness, Readiness::Failed);
+    assert_eq!(readiness.problems, vec![ReadinessProblem::CameraMissing]);
+    let effects = cast.world.effects();
+    let told = received(&effects, &cast.advisor);
+    assert!(
+        told.iter().any(|message| matches!(message, ServerMessage::KioskStatus(status)
+            if status.readiness.as_ref().is_some_and(|r| r.readiness == Readiness::Failed))),
+        "the advisor hears of it: {told:?}"
+    );
+    assert_eq!(
+        code(cast.world.hub.open_session(&cast.advisor, &kiosk_subject, None, new_room(), now).unwrap_err()),
+        ErrorCode::KioskNotReady
+    );
+    assert_eq!(cast.world.hub.kiosk_figures().failed, 1);
+    // The camera is plugged in again: the next test passes and sessions open.
+    cast.world.advance(Duration::from_secs(60));
+    let later = cast.world.now;
+    let passed =
+        cast.world.hub.report_self_test(&cast.kiosk, devices(DeviceState::Ok), vec![works(ProbePath::Udp, 9)], later);
+    assert_eq!(passed.unwrap().readiness, Readiness::Ready);
+    let figures = cast.world.hub.kiosk_figures();
+    assert_eq!((figures.ready, figures.failed, figures.udp), (1, 0, 1));
+    open(&mut cast);
+}
+
+#[test]
+fn only_a_kiosk_reports_a_self_test_each_path_once() {
+    let mut cast = cast();
+    let now = cast.world.now;
+    let report = |cast: &mut Cast, who: ParticipantId, paths: Vec<PathCheck>| {
+        cast.world.hub.report_self_test(&who, devices(DeviceState::Ok), paths, now).map_err(code)
+    };
+    let advisor = cast.advisor.clone();
+    assert_eq!(report(&mut cast, advisor, vec![]).unwrap_err(), ErrorCode::Forbidden);
+    let kiosk = cast.kiosk.clone();
+    let twice = vec![works(ProbePath::TurnTls, 40), works(ProbePath::TurnTls, 41)];
+    assert_eq!(report(&mut cast, kiosk.clone(), twice).unwrap_err(), ErrorCode::InvalidState);
+    // A kiosk that reaches its media node only over TURN/TLS takes citizens,
+    // degraded.
+    let tls_only = vec![PathCheck { path: ProbePath::Udp, works: false, rtt_ms: None }, works(ProbePath::TurnTls, 40)];
+    let readiness = report(&mut cast, kiosk, tls_only).unwrap();
+    assert_eq!(readiness.readiness, Readiness::Degraded);
+    assert_eq!(readiness.problems, vec![ReadinessProblem::TlsOnly]);
+    open(&mut cast);
+}
+
+#[test]
+fn probe_room_ids_are_reserved() {
+    let mut cast = cast();
+    let now = cast.world.now;
+    let kiosk_subject = Subject::parse("kiosk-1").unwrap();
+    let probe = RoomId::parse("probe:abc").unwrap();
+    assert!(probe.is_probe());
+    let mut advisor = identity("advisor-room", Role::Advisor, "sp-kemi", &["fi"]);
+    advisor.rooms = vec![RoomGrant { room: probe.clone(), role: Role::Advisor, publish: true, subscribe: true }];
+    let scoped = cast.world.connect(advisor);
+    assert_eq!(
+        code(cast.world.hub.open_session(&scoped, &kiosk_subject, Some(probe.clone()), probe, now).unwrap_err()),
+        ErrorCode::InvalidState
+    );
 }
