@@ -124,8 +124,20 @@ impl ClusterSettings {
         !self.nats_url.trim().is_empty()
     }
 
+    /// The NATS servers `nats_url` names (one, or several comma-separated:
+    /// the client connects to any and fails over to the others, as well as
+    /// to those the servers announce).
+    pub fn server_urls(&self) -> Vec<&str> {
+        self.nats_url.split(',').map(str::trim).filter(|url| !url.is_empty()).collect()
+    }
+
     /// Refuses settings that cannot work, saying which key is wrong.
     pub fn validate(&self) -> Result<(), String> {
+        for url in self.server_urls() {
+            if url.parse::<async_nats::ServerAddr>().is_err() {
+                return Err(format!("cluster.nats_url: `{url}` is not a NATS server URL (nats://host:port)"));
+            }
+        }
         let subject_token =
             |value: &str| !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !self.subject_prefix.split('.').all(subject_token) {
@@ -322,7 +334,7 @@ impl Cluster {
         if let Some(token) = &settings.token {
             options = options.token(token.clone());
         }
-        let client = options.connect(settings.nats_url.as_str()).await.map_err(nats_error)?;
+        let client = options.connect(settings.server_urls()).await.map_err(nats_error)?;
         let jetstream = jetstream::new(client.clone());
         let nodes = kv_bucket(
             &jetstream,
@@ -405,8 +417,14 @@ mod tests {
             ClusterSettings { nodes_bucket: "a.b".into(), ..good.clone() },
             ClusterSettings { node_ttl_ms: 600, heartbeat_ms: 500, ..good.clone() },
             ClusterSettings { node_capacity_rooms: 0, ..good.clone() },
+            ClusterSettings { jetstream_replicas: 0, ..good.clone() },
+            ClusterSettings { jetstream_replicas: 6, ..good.clone() },
+            ClusterSettings { nats_url: "nats://127.0.0.1:4222, nats://[::1".into(), ..good.clone() },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
+        let several = ClusterSettings { nats_url: " nats://a:4222 ,nats://b:4222,".into(), ..good };
+        assert!(several.validate().is_ok());
+        assert_eq!(several.server_urls(), vec!["nats://a:4222", "nats://b:4222"]);
     }
 }
