@@ -20,6 +20,7 @@ Usage: check_manifests.py SILTA_BINARY
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,7 +96,9 @@ def container_settings(obj, container, config_maps):
     for variable in container.get("env", []):
         name = variable["name"]
         if "value" in variable:
-            env[name] = variable["value"]
+            # $(NAME) refers to a variable defined before it, as Kubernetes
+            # expands it.
+            env[name] = re.sub(r"\$\((\w+)\)", lambda ref: env.get(ref.group(1), ref.group(0)), variable["value"])
         elif "fieldRef" in variable.get("valueFrom", {}):
             env[name] = PLACEHOLDERS[variable["valueFrom"]["fieldRef"]["fieldPath"]]
         else:

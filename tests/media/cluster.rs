@@ -71,7 +71,7 @@ impl ProcessCluster {
         let nats = NatsServer::start();
         let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
         let registry = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
-        let processes = [sfu_process(&nats, "sfu-a", extra), sfu_process(&nats, "sfu-b", extra)];
+        let processes = [sfu_process(&nats, "sfu-a", extra), sfu_process(&nats, "sfu-b.media.internal", extra)];
         wait_for_nodes(&registry, 2).await;
         let signal = SignalProcess::start(&nats.url);
         Self { nats, settings, processes, registry, signal }
@@ -97,7 +97,9 @@ const fn other_index(index: usize) -> usize {
     1 - index
 }
 
-const NAMES: [&str; 2] = ["sfu-a", "sfu-b"];
+/// The second node's id has dots, as a host's full name or a Kubernetes
+/// node name does: its events must still reach the signal nodes.
+const NAMES: [&str; 2] = ["sfu-a", "sfu-b.media.internal"];
 
 fn all_flowing_since(peers: &[&Peer], streams: usize, since_us: u64) -> bool {
     peers.iter().all(|peer| {
@@ -127,7 +129,7 @@ async fn failover() {
         .find(|status| status.rooms == 1)
         .expect("one node holds the room")
         .node;
-    let index = usize::from(holder.node.as_str() == "sfu-b");
+    let index = usize::from(holder.node.as_str() == "sfu-b.media.internal");
 
     // kill -9 the node of the call.
     let started = std::time::Instant::now();
@@ -444,7 +446,7 @@ impl InProcessCluster {
         let settings = ClusterSettings { nats_url: nats.url.clone(), ..ClusterSettings::default() };
         let cluster = Cluster::connect(&settings, "silta-test").await.expect("the cluster connects");
         let a = node(&cluster, "sfu-a").await;
-        let b = node(&cluster, "sfu-b").await;
+        let b = node(&cluster, "sfu-b.media.internal").await;
         let media = NatsMedia::start(cluster.clone()).await.expect("the signal side subscribes");
         wait_for_nodes(&cluster, 2).await;
         let signal = spawn_signal_with_media(Arc::new(media), Arc::new(RecordingMedia::default()), |_| {}).await;

@@ -1,6 +1,7 @@
 //! A kiosk's self-test through the signal service: its probes reach the
 //! media seam as a throw-away room of the connection's own (never the
-//! hub's), which closes when the kiosk is done or gone; its report is
+//! hub's), which closes when the kiosk is done or gone and comes at most
+//! every 10 s; its report is
 //! judged and shown to the service point's advisors; a kiosk out of service
 //! is offered to no citizen. (The browser flow `kiosk-self-test` runs the
 //! same against a real SFU and coturn.)
@@ -76,7 +77,14 @@ async fn probes_are_the_connections_own_room_closed_when_done_or_gone() {
     kiosk.ok(json!({"type": "probe_end"})).await;
     assert!(closed(&app.media.commands(), &room), "probe_end closes the probe room");
 
-    // A kiosk that goes away mid-test leaves no room behind.
+    // A new probe room comes at most every 10 s per connection.
+    let again = kiosk.refused(json!({"type": "probe_offer", "path": "udp", "sdp": "v=0\r\n"})).await;
+    assert_eq!(again, "rate_limited");
+
+    // A kiosk that goes away mid-test (its page reloaded: a new connection)
+    // leaves no room behind.
+    kiosk.vanish();
+    let mut kiosk = app.connect("kiosk-1", Role::Kiosk, "sp-kemi", &["fi"]).await;
     kiosk.ok(json!({"type": "probe_offer", "path": "udp", "sdp": "v=0\r\n"})).await;
     let second = probe_rooms(&app.media.commands()).into_iter().find(|r| r != &room).expect("a second probe room");
     kiosk.vanish();

@@ -8,6 +8,8 @@
 // and shows it to the service point's advisors; a kiosk that fails is
 // offered to no citizen.
 
+import { SignalError } from '../shared/client.js';
+
 /** How often an idle kiosk tests itself again. */
 export const SELF_TEST_INTERVAL_MS = 10 * 60 * 1000;
 /** How long one path may take to connect. */
@@ -115,6 +117,10 @@ async function probe(client, path) {
     if (!connected) return { path, works: false };
     return { path, works: true, rtt_ms: await roundTrip(pc) };
   } catch (error) {
+    // Refused by the signal service (no media node has room, too soon, a
+    // lost connection): that says nothing of the kiosk's network, so the
+    // whole test is left unreported and the last verdict stands.
+    if (error instanceof SignalError) throw error;
     console.warn(`silta: self-test path ${path} failed`, error);
     return { path, works: false };
   } finally {
@@ -153,8 +159,12 @@ export async function runSelfTest(client) {
   const devices = await checkDevices();
   /** @type {ProbePath[]} */
   const paths = ['udp', 'turn_udp', 'turn_tcp', 'turn_tls'];
-  const checks = await Promise.all(paths.map((path) => probe(client, path)));
-  await client.request({ type: 'probe_end' }).catch(() => {});
+  let checks;
+  try {
+    checks = await Promise.all(paths.map((path) => probe(client, path)));
+  } finally {
+    await client.request({ type: 'probe_end' }).catch(() => {});
+  }
   /** @type {PathCheck[]} */
   const tried = checks.filter((check) => check !== null);
   const reply = await client.request({ type: 'self_test_report', devices, paths: tried });

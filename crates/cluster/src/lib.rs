@@ -256,8 +256,10 @@ impl ClusterSettings {
         format!("{}.media.events.{node}", self.subject_prefix)
     }
 
+    /// Every node's events: `>`, as a node id may hold dots (a host's full
+    /// name, Kubernetes' node names).
     fn all_events_subject(&self) -> String {
-        format!("{}.media.events.*", self.subject_prefix)
+        format!("{}.media.events.>", self.subject_prefix)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use silta_proto::v1::NodeId;
@@ -76,6 +76,19 @@ impl MediaNodeAgent {
     }
 }
 
+/// The longest a kiosk's self-test probe room lives on a node. The signal
+/// node that opened it closes it within 30 s; this is for one that died
+/// before it could.
+const PROBE_ROOM_LIMIT: Duration = Duration::from_secs(60);
+
+fn close_probe_room_later(sfu: SfuHandle, room: silta_proto::v1::RoomId) {
+    tokio::spawn(async move {
+        tokio::time::sleep(PROBE_ROOM_LIMIT).await;
+        // Idempotent: a room already closed stays closed.
+        let _ = sfu.execute(MediaCommand::CloseRoom { room }).await;
+    });
+}
+
 /// Whether a media node takes new rooms: it is not draining and reaches NATS.
 #[derive(Clone)]
 pub struct NodeReadiness {
@@ -118,6 +131,11 @@ async fn serve_commands(
                             message: "this node is draining and takes no new rooms".into(),
                         }
                     } else {
+                        if let MediaCommand::OpenRoom { room } = &request.command
+                            && room.is_probe()
+                        {
+                            close_probe_room_later(sfu.clone(), room.clone());
+                        }
                         sfu.execute(request.command).await
                     };
                     serde_json::to_vec(&MediaReply { id: request.id, result })

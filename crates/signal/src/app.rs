@@ -104,8 +104,9 @@ impl SignalState {
 
     /// The signal service's figures in Prometheus text: WebSocket
     /// connections, and the connected kiosks by their latest self-test
-    /// (their readiness, and on which paths they reach a media node). Empty
-    /// of kiosk figures while no signal node runs the hub.
+    /// (their readiness, and on which paths they reach a media node) — the
+    /// latter on the node that runs the hub only (or a single process), and
+    /// not while none does.
     pub async fn metrics_text(&self) -> String {
         let connections = self.settings.max_connections - self.connections.available_permits();
         let mut text = format!(
@@ -113,6 +114,11 @@ impl SignalState {
              # TYPE silta_signal_connections gauge\nsilta_signal_connections {connections}\n"
         );
         let Ok(health) = self.hub.health().await else { return text };
+        // Hub-wide figures come from the node that runs the hub alone, so a
+        // sum over signal nodes counts each kiosk once.
+        if health.run.is_some() && health.run != health.leader {
+            return text;
+        }
         let kiosks = health.kiosks;
         gauge_family(
             &mut text,

@@ -36,6 +36,9 @@ pub enum SignalError {
     /// The kiosk already has a session.
     #[error("the kiosk already has a session")]
     KioskBusy,
+    /// Too many of something in too short a time.
+    #[error("too many requests: {0}")]
+    RateLimited(&'static str),
     /// The kiosk's latest self-test failed.
     #[error("the kiosk's self-test failed: it takes no citizens until a test passes")]
     KioskNotReady,
@@ -76,6 +79,7 @@ impl SignalError {
             SignalError::KioskOffline => ErrorCode::KioskOffline,
             SignalError::KioskBusy => ErrorCode::KioskBusy,
             SignalError::KioskNotReady => ErrorCode::KioskNotReady,
+            SignalError::RateLimited(_) => ErrorCode::RateLimited,
             SignalError::WrongServicePoint => ErrorCode::WrongServicePoint,
             SignalError::Unavailable(_) => ErrorCode::Unavailable,
             SignalError::NoOffer => ErrorCode::NoOffer,

@@ -330,7 +330,13 @@ impl HubHost {
         let closing = matches!(command, MediaCommand::CloseRoom { .. });
         let node = match self.placement(room) {
             Some(node) => node,
-            None if closing => return Ok(MediaResult::Ok),
+            // A room this host never placed (another signal node led when it
+            // was opened, e.g. a kiosk's probe room): closed where the
+            // placement record says it is, if anywhere.
+            None if closing => match self.media.current_placement(room).await {
+                Some(node) => node,
+                None => return Ok(MediaResult::Ok),
+            },
             None => {
                 let node = tokio::time::timeout(MEDIA_TIMEOUT, self.media.place(room))
                     .await

@@ -2,9 +2,10 @@
 //! node, one per path (UDP, TURN over UDP, TCP and TLS), in a room of their
 //! own that belongs to the connection and never to the hub. The room is
 //! closed when the kiosk says it is done, when the connection ends, or
-//! after [`PROBE_LIFETIME`], whichever comes first.
+//! after [`PROBE_LIFETIME`], whichever comes first; a connection opens one
+//! at most every [`PROBE_INTERVAL`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use silta_proto::v1::media::{MediaCommand, MediaErrorCode, MediaResult};
 use silta_proto::v1::signal::{IceCandidate, ProbePath};
@@ -17,11 +18,15 @@ use crate::media::MediaControlError;
 
 /// The longest a probe room stays open.
 pub const PROBE_LIFETIME: Duration = Duration::from_secs(30);
+/// The shortest time between two probe rooms of one connection (a self-test
+/// needs one; a kiosk that opens them faster is refused).
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A connection's probe room, once it has one.
 #[derive(Default)]
 pub(crate) struct Probes {
     room: Option<RoomId>,
+    opened: Option<Instant>,
     added: Vec<ProbePath>,
     expiry: Option<JoinHandle<()>>,
 }
@@ -47,17 +52,29 @@ impl Probes {
     /// A probe's offer: opens the room and admits the probe when needed
     /// (receiving nothing, sending nothing), then returns the node's answer.
     pub async fn offer(&mut self, hub: &SharedHubAccess, path: ProbePath, sdp: String) -> Result<String, SignalError> {
+        // A room past its lifetime has been closed by its expiry: start afresh.
+        if self.opened.is_some_and(|opened| opened.elapsed() >= PROBE_LIFETIME) {
+            self.room = None;
+            self.added.clear();
+        }
         let room = match &self.room {
             Some(room) => room.clone(),
             None => {
+                if self.opened.is_some_and(|opened| opened.elapsed() < PROBE_INTERVAL) {
+                    return Err(SignalError::RateLimited("a self-test's probes at most every 10 s"));
+                }
                 let room = RoomId::parse(fresh_id(RoomId::PROBE_PREFIX)).expect("generated ids are valid");
-                request(hub, MediaCommand::OpenRoom { room: room.clone() }).await?;
+                // Kept before it is opened: however opening ends, the room
+                // is closed on `probe_end`, when the connection ends or when
+                // the expiry comes.
+                self.room = Some(room.clone());
+                self.opened = Some(Instant::now());
                 let (closer, closing) = (hub.clone(), room.clone());
                 self.expiry = Some(tokio::spawn(async move {
                     tokio::time::sleep(PROBE_LIFETIME).await;
                     let _ = closer.media_request(MediaCommand::CloseRoom { room: closing }).await;
                 }));
-                self.room = Some(room.clone());
+                request(hub, MediaCommand::OpenRoom { room: room.clone() }).await?;
                 room
             }
         };

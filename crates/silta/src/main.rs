@@ -168,6 +168,9 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
     init_logging(&settings);
+    for name in settings::ignored_environment() {
+        tracing::warn!(variable = %name, "ignored: not a setting (settings are SILTA_<SECTION>__<KEY>, e.g. SILTA_SIGNAL__BIND)");
+    }
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     match cli.command {

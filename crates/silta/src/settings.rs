@@ -151,6 +151,22 @@ fn settings_environment() -> Env {
         .split("__")
 }
 
+/// The `SILTA_` variables of the environment that are not read as settings
+/// (`SILTA_SIGNAL_BIND` with one underscore, say), by name, so a mistyped
+/// one is reported rather than silently ignored. `SILTA_CONFIG` names the
+/// file and is not among them.
+pub fn ignored_environment() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(name, _)| name.into_string().ok())
+        .filter(|name| {
+            let upper = name.to_ascii_uppercase();
+            upper
+                .strip_prefix("SILTA_")
+                .is_some_and(|rest| !rest.contains("__") && rest != "DATA_DIR" && rest != "CONFIG")
+        })
+        .collect()
+}
+
 impl Settings {
     /// Loads the settings: defaults, then `file` (or `silta.toml` in the
     /// working directory when it exists), then the environment.

@@ -7,7 +7,10 @@
 use serde::Deserialize;
 
 use super::RequestId;
-use super::signal::{ClientMessage, ErrorCode, MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, MAX_TOKEN_BYTES};
+use super::signal::{
+    ClientMessage, ErrorCode, IceCandidateMessage, MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, MAX_TOKEN_BYTES,
+    ProbeCandidateMessage,
+};
 
 /// Why a client message could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,9 +91,11 @@ fn check_sizes(message: &ClientMessage) -> Result<(), String> {
             Ok(())
         }
         ClientMessage::SdpOffer(sdp) | ClientMessage::SdpAnswer(sdp) => at_most("sdp", &sdp.sdp, MAX_SDP_BYTES),
-        ClientMessage::IceCandidate(ice) => {
-            at_most("candidate", &ice.candidate.candidate, MAX_CANDIDATE_BYTES)?;
-            if let Some(mid) = &ice.candidate.sdp_mid {
+        ClientMessage::ProbeOffer(offer) => at_most("sdp", &offer.sdp, MAX_SDP_BYTES),
+        ClientMessage::IceCandidate(IceCandidateMessage { candidate, .. })
+        | ClientMessage::ProbeCandidate(ProbeCandidateMessage { candidate, .. }) => {
+            at_most("candidate", &candidate.candidate, MAX_CANDIDATE_BYTES)?;
+            if let Some(mid) = &candidate.sdp_mid {
                 at_most("sdp_mid", mid, 64)?;
             }
             Ok(())
@@ -129,6 +134,19 @@ mod tests {
         let err = decode_client_message(&text).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidField);
         assert_eq!(err.id.unwrap().as_str(), "o1");
+    }
+
+    #[test]
+    fn oversized_probe_offers_and_candidates_are_refused() {
+        let sdp = "v=0\r\n".repeat(MAX_SDP_BYTES);
+        let offer = serde_json::json!({"type":"probe_offer","id":"p1","path":"udp","sdp":sdp}).to_string();
+        assert_eq!(decode_client_message(&offer).unwrap_err().code, ErrorCode::InvalidField);
+        let line = "a".repeat(MAX_CANDIDATE_BYTES + 1);
+        let candidate =
+            serde_json::json!({"type":"probe_candidate","id":"p2","path":"turn_tls","candidate":{"candidate":line}});
+        assert_eq!(decode_client_message(&candidate.to_string()).unwrap_err().code, ErrorCode::InvalidField);
+        let mid = serde_json::json!({"type":"probe_candidate","id":"p3","path":"udp","candidate":{"candidate":"c","sdp_mid":"m".repeat(65)}});
+        assert_eq!(decode_client_message(&mid.to_string()).unwrap_err().code, ErrorCode::InvalidField);
     }
 
     #[test]

@@ -555,19 +555,24 @@ impl Hub {
         Ok(readiness)
     }
 
-    /// The connected kiosks by their latest self-test, for metrics.
+    /// The connected kiosks by their latest self-test, for metrics: one
+    /// pass over the clients (health checks call it often).
     pub fn kiosk_figures(&self) -> KioskFigures {
-        let mut subjects: Vec<&Subject> = self
-            .clients
-            .values()
-            .filter(|client| client.identity.role == Role::Kiosk && client.attached)
-            .map(|client| &client.identity.subject)
-            .collect();
-        subjects.sort();
-        subjects.dedup();
+        // Per kiosk: connected at all, and its latest readiness over all its
+        // sessions (as `kiosk_status` chooses it).
+        let mut kiosks: BTreeMap<&Subject, (bool, Option<&KioskReadiness>)> = BTreeMap::new();
+        for client in self.clients.values().filter(|client| client.identity.role == Role::Kiosk) {
+            let entry = kiosks.entry(&client.identity.subject).or_insert((false, None));
+            entry.0 |= client.attached;
+            if let Some(readiness) = &client.readiness
+                && entry.1.is_none_or(|latest| latest.checked_at_ms < readiness.checked_at_ms)
+            {
+                entry.1 = Some(readiness);
+            }
+        }
         let mut figures = KioskFigures::default();
-        for subject in subjects {
-            let Some(readiness) = self.kiosk_status(subject).readiness else {
+        for (_, readiness) in kiosks.into_values().filter(|(attached, _)| *attached) {
+            let Some(readiness) = readiness else {
                 figures.untested += 1;
                 continue;
             };
