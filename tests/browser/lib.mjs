@@ -377,7 +377,9 @@ export class Coturn {
       '-n', '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1', `--listening-port=${port}`, '--tls-listening-port=443',
       `--min-port=${RELAY_PORTS.min}`, `--max-port=${RELAY_PORTS.max}`, '--use-auth-secret', `--static-auth-secret=${secret}`,
       '--realm=silta.test', `--cert=${cert}`, `--pkey=${key}`, '--no-tlsv1', '--no-tlsv1_1', '--no-dtls', '--fingerprint',
-      // The media server is on loopback too.
+      // As deploy/ configures it: relay to the media server alone (every
+      // address denied, its own allowed; here loopback) and no TCP relaying.
+      '--denied-peer-ip=0.0.0.0-255.255.255.255', '--allowed-peer-ip=127.0.0.1', '--no-tcp-relay',
       '--allow-loopback-peers', '--no-multicast-peers', '--no-cli', `--pidfile=${path.join(dir, 'turnserver.pid')}`,
       '--log-file=stdout', '--simple-log', '--verbose',
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
