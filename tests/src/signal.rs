@@ -304,12 +304,17 @@ impl WsClient {
     }
 
     /// Sends a request (an `id` is added) and waits for the reply with that id.
-    pub async fn request(&mut self, mut request: serde_json::Value) -> ServerMessage {
+    pub async fn request(&mut self, request: serde_json::Value) -> ServerMessage {
+        self.request_within(WAIT, request).await
+    }
+
+    /// As [`request`](Self::request), waiting up to `patience` for the reply.
+    pub async fn request_within(&mut self, patience: Duration, mut request: serde_json::Value) -> ServerMessage {
         self.next_id += 1;
         let id = format!("req-{}", self.next_id);
         request["id"] = serde_json::Value::String(id.clone());
         self.send_text(request.to_string()).await;
-        self.wait_for(|message| message.request_id().is_some_and(|got| got.as_str() == id)).await
+        self.wait_for_within(patience, |message| message.request_id().is_some_and(|got| got.as_str() == id)).await
     }
 
     /// Sends a request and expects an `ack`, `joined` or `sdp_answer`.
@@ -333,12 +338,12 @@ impl WsClient {
         if let Some(message) = self.buffered.pop_front() {
             return message;
         }
-        self.recv_from_socket().await
+        self.recv_from_socket(WAIT).await
     }
 
-    async fn recv_from_socket(&mut self) -> ServerMessage {
+    async fn recv_from_socket(&mut self, patience: Duration) -> ServerMessage {
         loop {
-            let frame = tokio::time::timeout(WAIT, self.stream.next())
+            let frame = tokio::time::timeout(patience, self.stream.next())
                 .await
                 .expect("a message within the wait")
                 .expect("the connection is open")
@@ -357,12 +362,22 @@ impl WsClient {
     /// Waits for the first message matching `predicate`; others stay
     /// buffered for later waits.
     pub async fn wait_for(&mut self, predicate: impl Fn(&ServerMessage) -> bool) -> ServerMessage {
+        self.wait_for_within(WAIT, predicate).await
+    }
+
+    /// As [`wait_for`](Self::wait_for), waiting up to `patience` (e.g. for
+    /// a request held while the cluster's JetStream elects new leaders).
+    pub async fn wait_for_within(
+        &mut self,
+        patience: Duration,
+        predicate: impl Fn(&ServerMessage) -> bool,
+    ) -> ServerMessage {
         if let Some(index) = self.buffered.iter().position(&predicate) {
             return self.buffered.remove(index).expect("index is in range");
         }
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
-            let message = tokio::time::timeout_at(deadline, self.recv_from_socket())
+            let message = tokio::time::timeout_at(deadline, self.recv_from_socket(patience))
                 .await
                 .unwrap_or_else(|_| panic!("no matching message; buffered: {:?}", self.buffered));
             if predicate(&message) {

@@ -120,6 +120,7 @@ impl SignalNode {
             &settings.lead_bucket,
             "Silta: which signal node runs the hub (a lease, refreshed by compare-and-set)",
             Duration::ZERO,
+            crate::Reads::Leader,
         )
         .await?;
         crate::records::ensure_stream(&cluster).await?;

@@ -344,6 +344,7 @@ impl Cluster {
             &settings.nodes_bucket,
             "Silta media nodes: status by node id, refreshed every heartbeat",
             settings.node_ttl() * 4,
+            Reads::AnyReplica,
         )
         .await?;
         let rooms = kv_bucket(
@@ -352,6 +353,7 @@ impl Cluster {
             &settings.rooms_bucket,
             "Silta rooms: the media node (and its run) each room is placed on",
             Duration::ZERO,
+            Reads::Leader,
         )
         .await?;
         Ok(Self { settings: settings.clone(), client, nodes, rooms })
@@ -378,6 +380,7 @@ async fn kv_bucket(
     bucket: &str,
     description: &str,
     max_age: Duration,
+    reads: Reads,
 ) -> Result<jetstream::kv::Store, ClusterError> {
     let config = jetstream::stream::Config {
         name: format!("KV_{bucket}"),
@@ -388,13 +391,30 @@ async fn kv_bucket(
         storage: jetstream::stream::StorageType::File,
         allow_rollup: true,
         deny_delete: true,
-        allow_direct: true,
+        allow_direct: reads == Reads::AnyReplica,
         discard: jetstream::stream::DiscardPolicy::New,
         num_replicas: settings.jetstream_replicas,
         ..Default::default()
     };
-    jetstream.get_or_create_stream(config).await.map_err(nats_error)?;
+    let mut stream = jetstream.get_or_create_stream(config.clone()).await.map_err(nats_error)?;
+    // A bucket an earlier version made reads as this one means to.
+    let current = stream.info().await.map_err(nats_error)?.config.allow_direct;
+    if current != config.allow_direct {
+        jetstream.update_stream(&config).await.map_err(nats_error)?;
+    }
     jetstream.get_key_value(bucket).await.map_err(nats_error)
+}
+
+/// Where a bucket's reads are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reads {
+    /// By any replica (direct get): fast, and may lag a write for a moment
+    /// (the nodes' status, read twice a heartbeat by every signal node).
+    AnyReplica,
+    /// By the stream's leader: never stale (the hub's lease, compared and
+    /// set; on a JetStream cluster a replica just elected or restarted may
+    /// answer direct gets wrongly for a while).
+    Leader,
 }
 
 /// Milliseconds since the Unix epoch.
