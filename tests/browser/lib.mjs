@@ -260,14 +260,8 @@ export function mediaPort(page, side = 'local') {
  * @param {{udp?: number[], tcp?: number[]}} ports
  */
 export function blackhole({ udp = [], tcp = [] }) {
-  const tc = (...args) => {
-    const result = spawnSync('tc', args, { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`tc ${args.join(' ')}: ${result.stderr || result.error}`);
-  };
   tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10');
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8bit', 'ceil', '8bit');
-  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'pfifo', 'limit', '1');
+  dropClasses(1);
   const rules = [...udp.map((port) => ['17', port]), ...tcp.map((port) => ['6', port])];
   for (const [protocol, port] of rules) {
     for (const direction of ['sport', 'dport']) {
@@ -280,6 +274,28 @@ export function blackhole({ udp = [], tcp = [] }) {
       tc('qdisc', 'del', 'dev', 'lo', 'root');
     },
   };
+}
+
+/**
+ * Runs `tc` (in the test's own namespace); throws with its complaint.
+ * @param {...string} args
+ */
+function tc(...args) {
+  const result = spawnSync('tc', args, { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`tc ${args.join(' ')}: ${result.stderr || result.error}`);
+  return result.stdout;
+}
+
+/**
+ * Under the root HTB of `lo`: class 1:10 passes everything (the default),
+ * class 1:20 drops — 8 bit/s with a queue of `queue` packets (0: from the
+ * first packet on; 1 lets the first few through).
+ * @param {number} queue
+ */
+function dropClasses(queue) {
+  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
+  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8bit', 'ceil', '8bit');
+  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'pfifo', 'limit', String(queue));
 }
 
 /**
@@ -440,14 +456,9 @@ export class Coturn {
  * @param {{sfuPort: number, turnPort?: number, onlyTls443?: boolean}} options
  */
 export function loopbackPaths({ sfuPort, turnPort = 0, onlyTls443 = false }) {
-  const tc = (...args) => {
-    const result = spawnSync('tc', args, { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`tc ${args.join(' ')}: ${result.stderr || result.error}`);
-    return result.stdout;
-  };
   tc('qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10');
   try {
-    shapeLoopback(tc, { sfuPort, turnPort, onlyTls443 });
+    shapeLoopback({ sfuPort, turnPort, onlyTls443 });
   } catch (error) {
     tc('qdisc', 'del', 'dev', 'lo', 'root');
     throw error;
@@ -465,12 +476,10 @@ export function loopbackPaths({ sfuPort, turnPort = 0, onlyTls443 = false }) {
 }
 
 /** The classes and filters of {@link loopbackPaths}. */
-function shapeLoopback(tc, { sfuPort, turnPort, onlyTls443 }) {
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit');
-  // A queue of no packets: everything classified here is dropped, from the
-  // first packet on (a queue of one lets the first few through).
-  tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '8bit', 'ceil', '8bit');
-  tc('qdisc', 'add', 'dev', 'lo', 'parent', '1:20', 'handle', '20:', 'pfifo', 'limit', '0');
+function shapeLoopback({ sfuPort, turnPort, onlyTls443 }) {
+  // Dropped from the first packet on: a fresh TURN allocation gets nothing
+  // through.
+  dropClasses(0);
   tc('class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:30', 'htb', 'rate', '10gbit');
   const relayMask = `0x${(0xffff & ~(RELAY_PORTS.max - RELAY_PORTS.min)).toString(16)}`;
   const udp = ['match', 'ip', 'protocol', '17', '0xff'];

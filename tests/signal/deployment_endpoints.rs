@@ -4,24 +4,20 @@
 //! probes and metrics, and the booking schema migrated once by `silta
 //! migrate` while booking replicas wait for it.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use silta_auth::SigningKey;
 use silta_proto::v1::Role;
 use silta_tests::booking::{Database, fresh_database};
+use silta_tests::free_address;
 use silta_tests::nats::NatsServer;
 use silta_tests::process::{SignalProcess, SiltaProcess, silta_binary};
 use silta_tests::signal::SignalEndpoint;
 use silta_tests::tls::TestCertificates;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-fn free_address() -> SocketAddr {
-    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 /// Polls `url` until it answers `status`; returns the body.
 async fn until_status(client: &reqwest::Client, url: &str, status: u16, within: Duration) -> serde_json::Value {

@@ -11,3 +11,9 @@ pub mod nats;
 pub mod process;
 pub mod signal;
 pub mod tls;
+
+/// A loopback TCP address nothing listens on now (for a process the test
+/// starts with that address).
+pub fn free_address() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port")
+}

@@ -2,7 +2,6 @@
 //! store directory, stopped (and the directory removed) when dropped; or a
 //! private cluster of them (`NatsCluster`), as a deployment runs three.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +22,7 @@ impl NatsServer {
     /// Starts one on a free loopback port and waits until it takes
     /// connections.
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let port = crate::free_address().port();
         let store = std::env::temp_dir().join(format!("silta-nats-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&store).expect("a store directory");
         let child = spawn(port, &store);
@@ -89,10 +88,6 @@ struct ClusterMember {
     child: Option<Child>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
-}
-
 impl NatsCluster {
     /// Starts `size` servers and waits until JetStream answers on each.
     pub fn start(size: usize) -> Self {
@@ -103,9 +98,9 @@ impl NatsCluster {
                 std::fs::create_dir_all(&store).expect("a store directory");
                 ClusterMember {
                     name: format!("n{index}"),
-                    client: free_port(),
-                    route: free_port(),
-                    monitor: free_port(),
+                    client: crate::free_address().port(),
+                    route: crate::free_address().port(),
+                    monitor: crate::free_address().port(),
                     store,
                     child: None,
                 }

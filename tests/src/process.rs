@@ -1,7 +1,7 @@
 //! Real `silta` processes for multi-process tests: the binary that
 //! `cargo build -p silta` made, started with only the settings a test gives.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -103,8 +103,7 @@ impl BookingProcess {
     pub fn start(nats_url: &str, key: &SigningKey, database_url: &str) -> Self {
         let key_file = std::env::temp_dir().join(format!("silta-booking-key-{}.pem", uuid::Uuid::new_v4().simple()));
         std::fs::write(&key_file, key.to_pkcs8_pem()).expect("the key file is written");
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let address = crate::free_address();
         let settings = vec![
             ("SILTA_CLUSTER__NATS_URL".to_owned(), nats_url.to_owned()),
             ("SILTA_BOOKING__BIND".to_owned(), address.to_string()),
@@ -167,8 +166,7 @@ impl SignalProcess {
     pub fn start_with(nats_url: &str, key: &SigningKey, extra: &[(&str, &str)]) -> Self {
         let key_file = std::env::temp_dir().join(format!("silta-signal-key-{}.pem", uuid::Uuid::new_v4().simple()));
         std::fs::write(&key_file, key.to_pkcs8_pem()).expect("the key file is written");
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let address = crate::free_address();
         let bind = address.to_string();
         let key_path = key_file.display().to_string();
         let mut settings = vec![
