@@ -14,6 +14,7 @@ mod resilience;
 mod sequences;
 mod signal_nodes;
 mod simulcast;
+mod telemetry;
 
 use std::process::{Command, ExitCode};
 
@@ -28,6 +29,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(sequences::scenarios());
     all.extend(cluster::scenarios());
     all.extend(signal_nodes::scenarios());
+    all.extend(telemetry::scenarios());
     all
 }
 

@@ -1,7 +1,8 @@
 //! What a deployment relies on, from outside real processes: HTTPS/WSS
 //! served straight from certificate files (and a renewed certificate
 //! served without a restart), `/readyz` on every service, a media node's
-//! probes and metrics, and the booking schema migrated once by `silta
+//! probes and metrics, the served certificate's expiry in the metrics,
+//! and the booking schema migrated once by `silta
 //! migrate` while booking replicas wait for it.
 
 use std::net::TcpStream;
@@ -54,6 +55,17 @@ async fn the_signal_service_serves_https_and_wss_from_certificate_files_and_take
     // Ready once a signal node (this one) runs the hub.
     let ready = until_status(&https, &format!("{base}/readyz"), 200, Duration::from_secs(20)).await;
     assert_eq!(ready["status"], "ready");
+
+    // The metrics tell when the served certificate expires (the test's
+    // certificates are valid for two days).
+    let metrics = https.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let expiry: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("silta_tls_certificate_expiry_timestamp_seconds{listener=\"signal\"} "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the certificate's expiry is exported:\n{metrics}"));
+    let now = silta_auth::unix_now();
+    assert!((now + 86_400..now + 3 * 86_400).contains(&expiry), "expires in about two days: {expiry} (now {now})");
 
     // Plain HTTP to the TLS port gets no HTTP answer.
     let plain = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
@@ -134,7 +146,7 @@ async fn a_media_node_serves_its_probes_and_metrics_and_is_unready_without_nats(
     assert_eq!(health["rooms"], 0);
     until_status(&client, &format!("http://{http}/readyz"), 200, Duration::from_secs(5)).await;
     let metrics = client.get(format!("http://{http}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("silta_sfu_rtp_forwarded_total"), "{metrics}");
+    assert!(metrics.contains("silta_sfu_forwarded_packets_total"), "{metrics}");
 
     // NATS gone: the node is alive but takes no new rooms.
     nats.stop();

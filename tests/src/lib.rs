@@ -8,6 +8,7 @@
 pub mod booking;
 pub mod media;
 pub mod nats;
+pub mod otlp;
 pub mod process;
 pub mod signal;
 pub mod tls;

@@ -33,6 +33,17 @@ impl SiltaProcess {
 
     /// Starts `silta <args…>` with the environment variables `settings`.
     pub fn start_with_args(args: &[&str], settings: &[(&str, &str)]) -> Self {
+        Self::spawn(args, settings, Stdio::inherit())
+    }
+
+    /// As [`start_with_args`](Self::start_with_args), its log (stderr)
+    /// written to `log`.
+    pub fn start_logged(args: &[&str], settings: &[(&str, &str)], log: &std::path::Path) -> Self {
+        let file = std::fs::File::create(log).unwrap_or_else(|err| panic!("{} is created: {err}", log.display()));
+        Self::spawn(args, settings, Stdio::from(file))
+    }
+
+    fn spawn(args: &[&str], settings: &[(&str, &str)], stderr: Stdio) -> Self {
         let command = args.first().copied().unwrap_or_default();
         let mut process = Command::new(silta_binary());
         process
@@ -40,7 +51,8 @@ impl SiltaProcess {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("SILTA_LOG__FILTER", "warn")
-            .stdout(Stdio::null());
+            .stdout(Stdio::null())
+            .stderr(stderr);
         for (name, value) in settings {
             process.env(name, value);
         }
@@ -96,11 +108,24 @@ pub struct BookingProcess {
     pub address: SocketAddr,
     key_file: PathBuf,
     settings: Vec<(String, String)>,
+    log: Option<PathBuf>,
 }
 
 impl BookingProcess {
     /// Starts one and waits until it listens.
     pub fn start(nats_url: &str, key: &SigningKey, database_url: &str) -> Self {
+        Self::start_logged(nats_url, key, database_url, &[], None)
+    }
+
+    /// As [`start`](Self::start) with `extra` settings, its log written to
+    /// `log` when given.
+    pub fn start_logged(
+        nats_url: &str,
+        key: &SigningKey,
+        database_url: &str,
+        extra: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Self {
         let key_file = std::env::temp_dir().join(format!("silta-booking-key-{}.pem", uuid::Uuid::new_v4().simple()));
         std::fs::write(&key_file, key.to_pkcs8_pem()).expect("the key file is written");
         let address = crate::free_address();
@@ -111,13 +136,20 @@ impl BookingProcess {
             ("SILTA_AUTH__SIGNING_KEY_FILE".to_owned(), key_file.display().to_string()),
             ("SILTA_AUTH__SIGNING_KEY_ID".to_owned(), key.kid().to_owned()),
         ];
-        let process = Self::spawn(&settings, address);
-        Self { process, address, key_file, settings }
+        let mut settings = settings;
+        settings.extend(extra.iter().map(|(name, value)| ((*name).to_owned(), (*value).to_owned())));
+        let log = log.map(std::path::Path::to_path_buf);
+        let process = Self::spawn(&settings, address, log.as_deref());
+        Self { process, address, key_file, settings, log }
     }
 
-    fn spawn(settings: &[(String, String)], address: SocketAddr) -> SiltaProcess {
+    fn spawn(settings: &[(String, String)], address: SocketAddr, log: Option<&std::path::Path>) -> SiltaProcess {
         let pairs: Vec<(&str, &str)> = settings.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
-        let process = SiltaProcess::start_with_args(&["booking", "--seed-demo"], &pairs);
+        let args = ["booking", "--seed-demo"];
+        let process = match log {
+            Some(log) => SiltaProcess::start_logged(&args, &pairs, log),
+            None => SiltaProcess::start_with_args(&args, &pairs),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(address).is_err() {
             assert!(Instant::now() < deadline, "silta booking did not listen on {address} within 30 s");
@@ -129,7 +161,7 @@ impl BookingProcess {
     /// Starts it again (after [`SiltaProcess::kill`]) with the same settings.
     pub fn restart(&mut self) {
         self.process.kill();
-        self.process = Self::spawn(&self.settings, self.address);
+        self.process = Self::spawn(&self.settings, self.address, self.log.as_deref());
     }
 
     /// The base URL of its API.
@@ -164,6 +196,15 @@ impl SignalProcess {
     /// As [`start`](Self::start), signing with `key` (several signal nodes
     /// of one cluster share it) and with `extra` settings.
     pub fn start_with(nats_url: &str, key: &SigningKey, extra: &[(&str, &str)]) -> Self {
+        Self::launch(nats_url, key, extra, None)
+    }
+
+    /// As [`start_with`](Self::start_with), its log written to `log`.
+    pub fn start_logged(nats_url: &str, key: &SigningKey, extra: &[(&str, &str)], log: &std::path::Path) -> Self {
+        Self::launch(nats_url, key, extra, Some(log))
+    }
+
+    fn launch(nats_url: &str, key: &SigningKey, extra: &[(&str, &str)], log: Option<&std::path::Path>) -> Self {
         let key_file = std::env::temp_dir().join(format!("silta-signal-key-{}.pem", uuid::Uuid::new_v4().simple()));
         std::fs::write(&key_file, key.to_pkcs8_pem()).expect("the key file is written");
         let address = crate::free_address();
@@ -176,7 +217,10 @@ impl SignalProcess {
             ("SILTA_AUTH__SIGNING_KEY_ID", key.kid()),
         ];
         settings.extend_from_slice(extra);
-        let process = SiltaProcess::start("signal", &settings);
+        let process = match log {
+            Some(log) => SiltaProcess::start_logged(&["signal"], &settings, log),
+            None => SiltaProcess::start("signal", &settings),
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(address).is_err() {
             assert!(Instant::now() < deadline, "silta signal did not listen on {address} within 20 s");

@@ -133,6 +133,9 @@ impl BookingApp {
         verifier: TokenVerifier,
     ) -> Result<Self, StartError> {
         let tls = settings.tls.as_ref().map(silta_http::tls::server_config).transpose()?;
+        if let Some(tls) = &settings.tls {
+            silta_telemetry::watch_certificate("booking", tls.certificate_file.clone());
+        }
         // The port opens once the database is ready (with `migrations =
         // expect`, after `silta migrate`): until then it refuses, clearly.
         let bind = settings.bind;
@@ -154,9 +157,18 @@ impl BookingApp {
     /// Serves until [`BookingState::shut_down`].
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let mut stopped = self.state.stopped();
-        let app = crate::api::router(self.state.clone())
+        let app = silta_telemetry::http::observed(crate::api::router(self.state.clone()), "booking")
             .route("/healthz", axum::routing::get(|| async { "ok" }))
-            .route("/readyz", axum::routing::get(ready).with_state(self.state.clone()));
+            .route("/readyz", axum::routing::get(ready).with_state(self.state.clone()))
+            .route(
+                "/metrics",
+                axum::routing::get(|| async {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                        silta_telemetry::prometheus_text(),
+                    )
+                }),
+            );
         silta_http::tls::serve(self.listener, self.tls, app, async move {
             let _ = stopped.wait_for(|stopped| *stopped).await;
         })

@@ -218,6 +218,7 @@ pub struct Booked {
 }
 
 /// Books an appointment.
+#[tracing::instrument(name = "appointment.create", skip_all)]
 pub async fn create(
     store: &Store,
     caller: &Caller,
@@ -306,6 +307,7 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
+    crate::metrics::appointment("booked");
     Ok(Booked { appointment: get_unchecked(store, &id).await?, replayed: false })
 }
 
@@ -486,6 +488,7 @@ async fn set_status(
 }
 
 /// Cancels: frees the resources, withdraws the reminder, sends a notice.
+#[tracing::instrument(name = "appointment.cancel", skip_all)]
 pub async fn cancel(
     store: &Store,
     caller: &Caller,
@@ -510,6 +513,7 @@ pub async fn cancel(
     .await?;
     audit::append(&mut tx, caller, "appointment.cancel", &format!("appointment:{id}"), "", now).await?;
     tx.commit().await?;
+    crate::metrics::appointment("cancelled");
     get_unchecked(store, id).await
 }
 

@@ -24,6 +24,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod ics;
+mod metrics;
 pub mod model;
 pub mod notify;
 pub mod records;

@@ -239,6 +239,7 @@ fn compose(kind: NotificationKind, details: &Details) -> (String, String) {
 }
 
 /// Queues a notification on every channel the contact has.
+#[tracing::instrument(name = "outbox.enqueue", skip_all, fields(kind = kind.as_str()))]
 pub async fn enqueue(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     appointment: &str,
@@ -366,6 +367,16 @@ impl Notifier {
         Ok(Self { store, settings, smtp, http })
     }
 
+    /// Notifications not yet sent (due or not, not withdrawn).
+    async fn backlog(&self) -> Result<u64, AppError> {
+        let count: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND cancelled = 0 AND attempts < $1")
+                .bind(i64::from(self.settings.max_attempts))
+                .fetch_one(self.store.pool())
+                .await?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     /// Delivers everything due at `now`; returns how many were sent.
     pub async fn deliver_due(&self, now: i64) -> Result<usize, AppError> {
         let rows: Vec<Pending> = sqlx::query_as(
@@ -400,9 +411,11 @@ impl Notifier {
                     .bind(pending.id.clone())
                     .execute(self.store.pool())
                     .await?;
+                    crate::metrics::notification(&pending.channel, "sent");
                     sent += 1;
                 }
                 Err(reason) => {
+                    crate::metrics::notification(&pending.channel, "failed");
                     let attempts = pending.attempts + 1;
                     let backoff = 10_i64.saturating_mul(1 << attempts.min(8));
                     tracing::warn!(kind = %pending.kind, channel = %pending.channel, attempts, error = %reason, "notification delivery failed");
@@ -466,11 +479,20 @@ impl Notifier {
     /// Runs until `stop` turns true.
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_millis(self.settings.poll_interval_ms.max(10)));
+        let mut counted: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {
                     if let Err(err) = self.deliver_due(Utc::now().timestamp()).await {
                         tracing::warn!(error = %err, "the outbox worker failed a round");
+                    }
+                    // The backlog for the metrics, every 5 s at most.
+                    if counted.is_none_or(|at| at.elapsed() >= Duration::from_secs(5)) {
+                        counted = Some(std::time::Instant::now());
+                        match self.backlog().await {
+                            Ok(count) => crate::metrics::outbox_backlog(count),
+                            Err(err) => tracing::warn!(error = %err, "the outbox backlog could not be counted"),
+                        }
                     }
                 }
                 () = async { let _ = stop.wait_for(|stop| *stop).await; } => break,

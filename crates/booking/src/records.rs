@@ -45,6 +45,7 @@ fn instant(ms: u64) -> DateTime<Utc> {
 }
 
 /// Stores one record, once.
+#[tracing::instrument(name = "record.store", skip_all)]
 pub async fn store_record(store: &Store, message: &SessionRecordMessage, now: i64) -> Result<Stored, AppError> {
     if message.id.is_empty() || message.id.len() > 300 {
         return Err(AppError::BadRequest("invalid_record", "a record id is 1–300 characters".into()));
@@ -124,5 +125,10 @@ pub async fn store_record(store: &Store, message: &SessionRecordMessage, now: i6
         }
     }
     tx.commit().await?;
+    crate::metrics::record_stored(match &message.event {
+        SessionRecordEvent::Joined(_) => "joined",
+        SessionRecordEvent::Ended(_) => "ended",
+        SessionRecordEvent::QueueLeft(_) => "queue_left",
+    });
     Ok(Stored::New)
 }

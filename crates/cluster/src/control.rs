@@ -104,6 +104,10 @@ impl NatsMedia {
 
 #[async_trait]
 impl MediaControl for NatsMedia {
+    async fn node_count(&self) -> Option<usize> {
+        self.live_nodes().await.ok().map(|live| live.len())
+    }
+
     async fn place(&self, room: &RoomId) -> Result<NodeRef, MediaControlError> {
         let live = self.live_nodes().await.map_err(|err| {
             tracing::warn!(error = %err, "the node registry cannot be read");
@@ -127,7 +131,7 @@ impl MediaControl for NatsMedia {
         let closed_room = matches!(command, MediaCommand::CloseRoom { .. }).then(|| command.room().clone());
         let body = serde_json::to_vec(&MediaRequest { id, command }).map_err(|_| MediaControlError::Unavailable)?;
         let subject = self.cluster.settings.command_subject(&node.node, node.epoch);
-        let reply = match self.cluster.client.request(subject, body.into()).await {
+        let reply = match self.cluster.client.request_with_headers(subject, crate::trace_headers(), body.into()).await {
             Ok(message) => match serde_json::from_slice::<MediaReply>(&message.payload) {
                 Ok(reply) => Ok(reply.result),
                 Err(err) => Err(MediaControlError::Refused {

@@ -52,6 +52,7 @@ use silta_signal::hub_host::{
 };
 use silta_signal::media::MediaControlError;
 use tokio::sync::{broadcast, mpsc, watch};
+use tracing::Instrument as _;
 
 use crate::control::NatsMedia;
 use crate::records::{RecordKind, RecordPublisher, consume};
@@ -192,7 +193,7 @@ async fn call_hub(cluster: &Cluster, call: &HubCall) -> Result<HubCallResult, Hu
     let subject = cluster.settings.hub_subject();
     let deadline = Instant::now() + cluster.settings.hub_wait();
     loop {
-        let outcome = cluster.client.request(subject.clone(), body.clone()).await;
+        let outcome = cluster.client.request_with_headers(subject.clone(), crate::trace_headers(), body.clone()).await;
         let retry_reason = match outcome {
             Ok(message) => match serde_json::from_slice::<HubCallResult>(&message.payload) {
                 Ok(HubCallResult::Refused { message }) => message,
@@ -277,14 +278,20 @@ impl HubAccess for NatsHub {
 
     async fn health(&self) -> Result<HubHealth, HubUnavailable> {
         match self.call(&HubCall::Health).await? {
-            HubCallResult::Health { clients, rooms, media_queues, leader, kiosks } => Ok(HubHealth {
-                clients: usize::try_from(clients).unwrap_or(usize::MAX),
-                rooms: usize::try_from(rooms).unwrap_or(usize::MAX),
-                media_queues: usize::try_from(media_queues).unwrap_or(usize::MAX),
-                leader: Some(leader),
-                run: Some(self.run.clone()),
-                kiosks,
-            }),
+            HubCallResult::Health { clients, rooms, media_queues, leader, kiosks, queues, calls, media_nodes } => {
+                let size = |value: u64| usize::try_from(value).unwrap_or(usize::MAX);
+                Ok(HubHealth {
+                    clients: size(clients),
+                    rooms: size(rooms),
+                    media_queues: size(media_queues),
+                    leader: Some(leader),
+                    run: Some(self.run.clone()),
+                    kiosks,
+                    queues,
+                    calls: size(calls),
+                    media_nodes: media_nodes.map(size),
+                })
+            }
             other => Err(HubUnavailable(format!("unexpected answer from the hub: {other:?}"))),
         }
     }
@@ -1022,15 +1029,25 @@ async fn serve_calls(
         let addresses = addresses.clone();
         let client = client.clone();
         let run = run.clone();
-        tokio::spawn(async move {
-            let result = match serde_json::from_slice::<HubCall>(&message.payload) {
-                Ok(call) => answer(&host, &addresses, &run, call).await,
-                Err(err) => HubCallResult::Refused { message: format!("unreadable call: {}", json_problem(&err)) },
-            };
-            if let Ok(body) = serde_json::to_vec(&result) {
-                let _ = client.publish(reply_to, body.into()).await;
+        let span = tracing::info_span!("hub.call", otel.kind = "server", input = tracing::field::Empty);
+        crate::follow_trace(&span, message.headers.as_ref());
+        tokio::spawn(
+            async move {
+                let result = match serde_json::from_slice::<HubCall>(&message.payload) {
+                    Ok(call) => {
+                        if let HubCall::Input { input, .. } = &call {
+                            tracing::Span::current().record("input", input.kind());
+                        }
+                        answer(&host, &addresses, &run, call).await
+                    }
+                    Err(err) => HubCallResult::Refused { message: format!("unreadable call: {}", json_problem(&err)) },
+                };
+                if let Ok(body) = serde_json::to_vec(&result) {
+                    let _ = client.publish(reply_to, body.into()).await;
+                }
             }
-        });
+            .instrument(span),
+        );
     }
     let _ = calls.unsubscribe().await;
 }
@@ -1067,6 +1084,9 @@ async fn answer(host: &HubHost, addresses: &Addresses, run: &str, call: HubCall)
                 media_queues: count(figures.media_queues),
                 leader: run.to_owned(),
                 kiosks: figures.kiosks,
+                queues: figures.queues,
+                calls: count(figures.calls),
+                media_nodes: figures.media_nodes.map(count),
             }
         }
     }

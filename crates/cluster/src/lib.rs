@@ -417,6 +417,21 @@ pub(crate) enum Reads {
     Leader,
 }
 
+/// The current span's W3C trace context as NATS headers, so the span the
+/// receiver opens joins the sender's trace.
+pub(crate) fn trace_headers() -> async_nats::HeaderMap {
+    let mut headers = async_nats::HeaderMap::new();
+    silta_telemetry::propagation::inject(|key, value| headers.insert(key, value.as_str()));
+    headers
+}
+
+/// Makes the trace context in a message's headers (if any) `span`'s parent.
+pub(crate) fn follow_trace(span: &tracing::Span, headers: Option<&async_nats::HeaderMap>) {
+    if let Some(headers) = headers {
+        silta_telemetry::propagation::set_parent(span, |key| headers.get(key).map(|value| value.as_str()));
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now()

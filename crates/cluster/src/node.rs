@@ -14,6 +14,7 @@ use silta_proto::v1::media::{
 use silta_sfu::SfuHandle;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use crate::{Cluster, ClusterError, json_problem, nats_error, now_ms};
 
@@ -120,42 +121,48 @@ async fn serve_commands(
         let (client, sfu, draining) = (client.clone(), sfu.clone(), draining.clone());
         // Commands of one room come one at a time (the signal service waits
         // for each reply), so rooms can be served side by side.
-        tokio::spawn(async move {
-            let reply = match serde_json::from_slice::<MediaRequest>(&message.payload) {
-                Ok(request) => {
-                    let result = if draining.load(Ordering::Relaxed)
-                        && matches!(request.command, MediaCommand::OpenRoom { .. })
-                    {
-                        MediaResult::Error {
-                            code: MediaErrorCode::Overloaded,
-                            message: "this node is draining and takes no new rooms".into(),
-                        }
-                    } else {
-                        if let MediaCommand::OpenRoom { room } = &request.command
-                            && room.is_probe()
+        let span = tracing::info_span!("sfu.command", otel.kind = "server", command = tracing::field::Empty);
+        crate::follow_trace(&span, message.headers.as_ref());
+        tokio::spawn(
+            async move {
+                let reply = match serde_json::from_slice::<MediaRequest>(&message.payload) {
+                    Ok(request) => {
+                        tracing::Span::current().record("command", request.command.kind());
+                        let result = if draining.load(Ordering::Relaxed)
+                            && matches!(request.command, MediaCommand::OpenRoom { .. })
                         {
-                            close_probe_room_later(sfu.clone(), room.clone());
-                        }
-                        sfu.execute(request.command).await
-                    };
-                    serde_json::to_vec(&MediaReply { id: request.id, result })
-                }
-                Err(err) => {
-                    tracing::warn!(problem = %json_problem(&err), "unreadable media request refused");
-                    serde_json::to_vec(
-                        &serde_json::json!({"error": format!("unreadable media request: {}", json_problem(&err))}),
-                    )
-                }
-            };
-            match reply {
-                Ok(body) => {
-                    if let Err(err) = client.publish(reply_to, body.into()).await {
-                        tracing::warn!(error = %err, "a media reply could not be sent");
+                            MediaResult::Error {
+                                code: MediaErrorCode::Overloaded,
+                                message: "this node is draining and takes no new rooms".into(),
+                            }
+                        } else {
+                            if let MediaCommand::OpenRoom { room } = &request.command
+                                && room.is_probe()
+                            {
+                                close_probe_room_later(sfu.clone(), room.clone());
+                            }
+                            sfu.execute(request.command).await
+                        };
+                        serde_json::to_vec(&MediaReply { id: request.id, result })
                     }
+                    Err(err) => {
+                        tracing::warn!(problem = %json_problem(&err), "unreadable media request refused");
+                        serde_json::to_vec(
+                            &serde_json::json!({"error": format!("unreadable media request: {}", json_problem(&err))}),
+                        )
+                    }
+                };
+                match reply {
+                    Ok(body) => {
+                        if let Err(err) = client.publish(reply_to, body.into()).await {
+                            tracing::warn!(error = %err, "a media reply could not be sent");
+                        }
+                    }
+                    Err(err) => tracing::error!(error = %err, "a media reply could not be encoded"),
                 }
-                Err(err) => tracing::error!(error = %err, "a media reply could not be encoded"),
             }
-        });
+            .instrument(span),
+        );
     }
 }
 

@@ -148,8 +148,8 @@ async fn open_room(args: &Args, minter: &Minter, index: usize) -> anyhow::Result
     Ok((room, clients))
 }
 
-/// Reads one counter from the Prometheus text at `url` (plain HTTP).
-async fn read_metric(url: &str, name: &str) -> anyhow::Result<u64> {
+/// The Prometheus text at `url` (plain HTTP).
+async fn scrape(url: &str) -> anyhow::Result<String> {
     let rest = url.strip_prefix("http://").context("--metrics must be an http:// URL")?;
     let (host, path) =
         rest.split_once('/').map(|(host, path)| (host, format!("/{path}"))).unwrap_or((rest, "/".into()));
@@ -157,9 +157,59 @@ async fn read_metric(url: &str, name: &str) -> anyhow::Result<u64> {
     stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
     let mut text = String::new();
     stream.read_to_string(&mut text).await?;
+    Ok(text)
+}
+
+/// One unlabelled series' value (0 when the scrape does not have it yet).
+fn series(text: &str, name: &str) -> f64 {
     text.lines()
-        .find_map(|line| line.strip_prefix(name).and_then(|value| value.trim().parse().ok()))
-        .with_context(|| format!("{name} is not in {url}"))
+        .find_map(|line| {
+            line.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|value| value.trim().parse().ok())
+        })
+        .unwrap_or(0.0)
+}
+
+/// A histogram's cumulative bucket counts by upper bound.
+fn buckets(text: &str, name: &str) -> Vec<(f64, f64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(&prefix)?;
+            let (bound, value) = rest.split_once("\"} ")?;
+            let bound = if bound == "+Inf" { f64::INFINITY } else { bound.parse().ok()? };
+            Some((bound, value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The `q` quantile of what a histogram counted between two scrapes, by
+/// linear interpolation within the bucket (as Prometheus'
+/// `histogram_quantile` does).
+fn histogram_quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Option<f64> {
+    let counts: Vec<(f64, f64)> = after
+        .iter()
+        .map(|(bound, count)| {
+            let earlier = before.iter().find(|(b, _)| b == bound).map_or(0.0, |(_, count)| *count);
+            (*bound, count - earlier)
+        })
+        .collect();
+    let total = counts.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let target = q * total;
+    let mut lower = (0.0, 0.0);
+    for (bound, cumulative) in counts {
+        if cumulative >= target {
+            if bound.is_infinite() {
+                return Some(lower.0);
+            }
+            let share = if cumulative > lower.1 { (target - lower.1) / (cumulative - lower.1) } else { 0.0 };
+            return Some(lower.0 + (bound - lower.0) * share);
+        }
+        lower = (bound, cumulative);
+    }
+    None
 }
 
 /// CPU time (user + system) of a process in microseconds.
@@ -234,8 +284,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     // Measure.
-    let forwarded_before = read_metric(&args.metrics, "silta_sfu_rtp_forwarded_total").await.ok();
-    let switches_before = read_metric(&args.metrics, "silta_sfu_layer_switches_total").await.ok();
+    const FORWARDED: &str = "silta_sfu_forwarded_packets_total";
+    const SWITCHES: &str = "silta_sfu_layer_switches_total";
+    const LATENCY: &str = "silta_sfu_forward_latency_seconds";
+    let metrics_before = scrape(&args.metrics).await.ok();
     let cpu_before = args.sfu_pid.map(cpu_micros).transpose()?;
     let baseline: Vec<Vec<(u64, u64)>> = peers
         .iter()
@@ -249,11 +301,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     eprintln!();
     let elapsed = started.elapsed().as_secs_f64();
-    let forwarded_after = read_metric(&args.metrics, "silta_sfu_rtp_forwarded_total").await.ok();
+    let metrics_after = scrape(&args.metrics).await.ok();
     let cpu_after = args.sfu_pid.map(cpu_micros).transpose()?;
-    let switches_after = read_metric(&args.metrics, "silta_sfu_layer_switches_total").await.ok();
-    let latency_p50 = read_metric(&args.metrics, "silta_sfu_forward_latency_p50_microseconds").await.ok();
-    let latency_p99 = read_metric(&args.metrics, "silta_sfu_forward_latency_p99_microseconds").await.ok();
+    let scrapes = metrics_before.as_deref().zip(metrics_after.as_deref());
+    let counted = |name: &str| scrapes.map(|(before, after)| (series(after, name) - series(before, name)) as u64);
+    let latency_us = |q: f64| {
+        scrapes.and_then(|(before, after)| {
+            histogram_quantile(&buckets(before, LATENCY), &buckets(after, LATENCY), q).map(|seconds| seconds * 1e6)
+        })
+    };
+    let (latency_p50, latency_p99) = (latency_us(0.5), latency_us(0.99));
 
     let (mut received, mut expected, mut latencies, mut reordered) = (0u64, 0u64, Vec::new(), 0u64);
     for ((_, peer), before) in peers.iter().zip(&baseline) {
@@ -266,7 +323,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let delivery = if expected == 0 { 0.0 } else { received as f64 / expected as f64 };
-    let forwarded = forwarded_before.zip(forwarded_after).map(|(before, after)| after - before);
+    let forwarded = counted(FORWARDED);
     let cpu_per_packet = cpu_before
         .zip(cpu_after)
         .zip(forwarded)
@@ -293,7 +350,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "sfu_cpu_us_per_forwarded_packet": cpu_per_packet,
         "sfu_forward_latency_p50_us": latency_p50,
         "sfu_forward_latency_p99_us": latency_p99,
-        "sfu_layer_switches": switches_before.zip(switches_after).map(|(before, after)| after - before),
+        "sfu_layer_switches": counted(SWITCHES),
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::{Counter, Gauge, Histogram as OtelHistogram};
 use serde::{Deserialize, Serialize};
 use silta_proto::v1::RoomId;
 use silta_proto::v1::media::{MediaCommand, MediaErrorCode, MediaEvent, MediaResult};
@@ -124,6 +126,115 @@ impl Histogram {
         100_000
     }
 }
+
+/// An instrument fed from one of the core's counters, with its labels.
+type CoreCounter = (Counter<u64>, fn(&Counters) -> u64, Vec<KeyValue>);
+
+/// The node's instruments (OpenTelemetry; a no-op until the process sets
+/// up telemetry). The core's counters are added up here once a second and
+/// the forwarding time recorded per RTP datagram: nothing else of metrics
+/// is on the packet path.
+struct Meters {
+    counters: Vec<CoreCounter>,
+    last: Counters,
+    rooms: Gauge<u64>,
+    peers: Gauge<u64>,
+    latency: OtelHistogram<f64>,
+    loss: OtelHistogram<f64>,
+    rtt: OtelHistogram<f64>,
+}
+
+impl Meters {
+    fn new() -> Self {
+        let meter = opentelemetry::global::meter("silta");
+        let counter = |name: &'static str, description: &'static str| {
+            meter.u64_counter(name).with_description(description).build()
+        };
+        let dropped = counter("silta_sfu_dropped_datagrams", "Datagrams dropped, by reason.");
+        Self {
+            counters: vec![
+                (counter("silta_sfu_datagrams_received", "UDP datagrams received."), |c| c.datagrams_in, Vec::new()),
+                (counter("silta_sfu_datagrams_sent", "UDP datagrams sent."), |c| c.datagrams_out, Vec::new()),
+                (
+                    counter("silta_sfu_forwarded_packets", "RTP packets written to subscribers."),
+                    |c| c.rtp_forwarded,
+                    Vec::new(),
+                ),
+                (
+                    counter("silta_sfu_forwarded_bytes", "Payload bytes of the RTP packets written to subscribers."),
+                    |c| c.forwarded_bytes,
+                    Vec::new(),
+                ),
+                (dropped.clone(), |c| c.dropped_malformed, vec![KeyValue::new("reason", "malformed")]),
+                (dropped, |c| c.dropped_unknown_peer, vec![KeyValue::new("reason", "unknown_peer")]),
+                (counter("silta_sfu_nacks", "NACKs received from subscribers."), |c| c.nacks_received, Vec::new()),
+                (
+                    counter("silta_sfu_keyframe_requests", "Keyframe requests sent to publishers."),
+                    |c| c.keyframe_requests,
+                    Vec::new(),
+                ),
+                (
+                    counter("silta_sfu_layer_switches", "Simulcast layer switches made."),
+                    |c| c.layer_switches,
+                    Vec::new(),
+                ),
+                (
+                    counter("silta_sfu_peer_panics", "Peers closed because their WebRTC state panicked."),
+                    |c| c.peer_panics,
+                    Vec::new(),
+                ),
+            ],
+            last: Counters::default(),
+            rooms: meter.u64_gauge("silta_sfu_rooms").with_description("Open rooms on this node.").build(),
+            peers: meter
+                .u64_gauge("silta_sfu_peers")
+                .with_description("Peers (participants with media) on this node.")
+                .build(),
+            latency: meter
+                .f64_histogram("silta_sfu_forward_latency_seconds")
+                .with_description("From receiving an RTP datagram to having sent every datagram it caused, in seconds.")
+                .with_boundaries(vec![
+                    0.00001, 0.00002, 0.00003, 0.00005, 0.000075, 0.0001, 0.00015, 0.0002, 0.0003, 0.0005, 0.00075,
+                    0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
+                ])
+                .build(),
+            loss: meter
+                .f64_histogram("silta_sfu_participant_loss_ratio")
+                .with_description("Each participant's reported packet loss (0–1), once a second.")
+                .with_boundaries(vec![0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0])
+                .build(),
+            rtt: meter
+                .f64_histogram("silta_sfu_participant_rtt_seconds")
+                .with_description("Each participant's round-trip time, once a second, in seconds.")
+                .with_boundaries(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0])
+                .build(),
+        }
+    }
+
+    /// Adds what the core counted since the last flush.
+    fn flush(&mut self, core: &SfuCore) {
+        let now = core.counters();
+        for (counter, read, labels) in &self.counters {
+            // Added even when 0, so every series exists from the start.
+            counter.add(read(&now).saturating_sub(read(&self.last)), labels);
+        }
+        self.last = now;
+        self.rooms.record(u64::try_from(core.room_count()).unwrap_or(u64::MAX), &[]);
+        self.peers.record(u64::try_from(core.peer_count()).unwrap_or(u64::MAX), &[]);
+    }
+
+    fn event(&self, event: &MediaEvent) {
+        if let MediaEvent::ParticipantStats { loss, rtt_ms, .. } = event {
+            self.loss.record(f64::from(*loss), &[]);
+            if let Some(rtt) = rtt_ms {
+                self.rtt.record(f64::from(*rtt) / 1000.0, &[]);
+            }
+        }
+    }
+}
+
+/// How often the core's counters are added to the instruments.
+const METERS_FLUSH: Duration = Duration::from_secs(1);
 
 /// RTP (not RTCP): version 2 and a payload type outside RTCP's 192–223.
 fn is_rtp(datagram: &[u8]) -> bool {
@@ -253,6 +364,8 @@ async fn run(
 ) {
     let mut buffer = vec![0u8; 2048];
     let mut latency = Histogram::new();
+    let mut meters = Meters::new();
+    let mut next_flush = Instant::now() + METERS_FLUSH;
     loop {
         let mut measured: Option<Instant> = None;
         let deadline = core.next_timeout().unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
@@ -276,6 +389,8 @@ async fn run(
                         let _ = reply.send(core.handle_command(Instant::now(), command));
                     }
                     Some(Job::Stats(reply)) => {
+                        // A scrape reads the counters as they are now.
+                        meters.flush(&core);
                         let _ = reply.send(SfuStats {
                             counters: core.counters(),
                             latency_samples: latency.samples,
@@ -291,7 +406,14 @@ async fn run(
                     None => break,
                 }
             }
-            () = sleep => core.handle_timeout(Instant::now()),
+            () = sleep => {
+                let now = Instant::now();
+                core.handle_timeout(now);
+                if now >= next_flush {
+                    meters.flush(&core);
+                    next_flush = now + METERS_FLUSH;
+                }
+            }
             _ = stopped.changed() => break,
         }
         let mut sent_any = false;
@@ -305,9 +427,12 @@ async fn run(
             sent_any = true;
         }
         if let (Some(arrived), true) = (measured, sent_any) {
-            latency.record(arrived.elapsed());
+            let elapsed = arrived.elapsed();
+            latency.record(elapsed);
+            meters.latency.record(elapsed.as_secs_f64(), &[]);
         }
         while let Some(event) = core.poll_event() {
+            meters.event(&event);
             let _ = events.send(event);
         }
     }

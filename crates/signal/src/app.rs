@@ -66,6 +66,8 @@ pub struct SignalState {
     published_keys: Arc<Vec<VerificationKey>>,
     connections: Arc<Semaphore>,
     pub(crate) shutdown: watch::Sender<bool>,
+    figures: crate::metrics::SharedFigures,
+    _gauges: Arc<Vec<opentelemetry::metrics::ObservableGauge<u64>>>,
 }
 
 impl SignalState {
@@ -81,15 +83,39 @@ impl SignalState {
             }
             HubWiring::Remote(access) => access,
         };
-        Self {
-            connections: Arc::new(Semaphore::new(settings.max_connections)),
+        let connections = Arc::new(Semaphore::new(settings.max_connections));
+        let figures = crate::metrics::SharedFigures::default();
+        let gauges = crate::metrics::register_gauges(figures.clone(), connections.clone(), settings.max_connections);
+        let state = Self {
+            connections,
             settings: Arc::new(settings),
             hub,
             verifier: Arc::new(dependencies.verifier),
             issuer: dependencies.issuer.map(Arc::new),
             published_keys: Arc::new(dependencies.published_keys),
             shutdown,
-        }
+            figures,
+            _gauges: Arc::new(gauges),
+        };
+        state.spawn_figures_refresh();
+        state
+    }
+
+    /// Keeps the hub's figures for the metrics fresh (every 5 s, so OTLP
+    /// pushes carry them too; a scrape refreshes them first).
+    fn spawn_figures_refresh(&self) {
+        let state = self.clone();
+        let mut shutdown = self.shutdown.subscribe();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = every.tick() => state.refresh_figures().await,
+                    _ = shutdown.changed() => break,
+                }
+            }
+        });
     }
 
     /// Tells the staff a booking change concerns (the booked expert of a
@@ -102,63 +128,27 @@ impl SignalState {
         }
     }
 
-    /// The signal service's figures in Prometheus text: WebSocket
-    /// connections, and the connected kiosks by their latest self-test
-    /// (their readiness, and on which paths they reach a media node) — the
-    /// latter on the node that runs the hub only (or a single process), and
-    /// not while none does.
-    pub async fn metrics_text(&self) -> String {
-        let connections = self.settings.max_connections - self.connections.available_permits();
-        let mut text = format!(
-            "# HELP silta_signal_connections WebSocket connections on this node.\n\
-             # TYPE silta_signal_connections gauge\nsilta_signal_connections {connections}\n"
-        );
-        let Ok(health) = self.hub.health().await else { return text };
-        // Hub-wide figures come from the node that runs the hub alone, so a
-        // sum over signal nodes counts each kiosk once.
-        if health.run.is_some() && health.run != health.leader {
-            return text;
-        }
-        let kiosks = health.kiosks;
-        gauge_family(
-            &mut text,
-            "silta_kiosks",
-            "Connected kiosks by the readiness of their latest self-test.",
-            "readiness",
-            &[
-                ("ready", kiosks.ready),
-                ("degraded", kiosks.degraded),
-                ("failed", kiosks.failed),
-                ("untested", kiosks.untested),
-            ],
-        );
-        gauge_family(
-            &mut text,
-            "silta_kiosk_paths_working",
-            "Connected kiosks whose latest self-test reached a media node on the path.",
-            "path",
-            &[
-                ("udp", kiosks.udp),
-                ("turn_udp", kiosks.turn_udp),
-                ("turn_tcp", kiosks.turn_tcp),
-                ("turn_tls", kiosks.turn_tls),
-            ],
-        );
-        text
+    /// Reads the hub's figures for the metrics: kept when this node runs
+    /// the hub (or is the only one), dropped otherwise and while no node
+    /// does, so a sum over signal nodes counts everything once.
+    pub async fn refresh_figures(&self) {
+        let health = tokio::time::timeout(Duration::from_secs(3), self.hub.health()).await;
+        let (hub, leader) = match health {
+            Ok(Ok(health)) => {
+                let leader = health.run.is_none() || health.run == health.leader;
+                (leader.then_some(health), leader)
+            }
+            Ok(Err(_)) | Err(_) => (None, false),
+        };
+        let mut figures = self.figures.lock().unwrap_or_else(|poison| poison.into_inner());
+        figures.hub = hub;
+        figures.leader = leader;
     }
 
     /// Tells every connection to reconnect elsewhere and stops background
     /// work.
     pub fn shut_down(&self) {
         self.shutdown.send_replace(true);
-    }
-}
-
-/// One gauge with a value per label value, in Prometheus text.
-fn gauge_family(text: &mut String, name: &str, help: &str, label: &str, values: &[(&str, u64)]) {
-    text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
-    for (value, count) in values {
-        text.push_str(&format!("{name}{{{label}=\"{value}\"}} {count}\n"));
     }
 }
 
@@ -170,6 +160,7 @@ pub fn router(state: SignalState) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
+        .route("/v1/operations", get(operations))
         .with_state(state)
 }
 
@@ -246,12 +237,45 @@ async fn jwks(State(state): State<SignalState>) -> Json<serde_json::Value> {
 async fn health(State(state): State<SignalState>) -> Json<serde_json::Value> {
     let connections = state.settings.max_connections - state.connections.available_permits();
     match state.hub.health().await {
-        Ok(HubHealth { clients, rooms, media_queues, leader, run, kiosks }) => Json(serde_json::json!({
+        Ok(HubHealth { clients, rooms, media_queues, leader, run, kiosks, .. }) => Json(serde_json::json!({
             "status": "ok", "connections": connections, "clients": clients, "rooms": rooms, "media_queues": media_queues,
             "run": run, "leader": leader, "kiosks": kiosks
         })),
         // This node serves its connections; the hub is changing over.
         Err(_) => Json(serde_json::json!({ "status": "degraded", "connections": connections, "hub": "unavailable" })),
+    }
+}
+
+/// `GET /v1/operations` (admin token): the live operations view — the
+/// on-demand queue per agency (waiting, longest wait), calls in progress,
+/// open sessions, live media nodes and kiosks by readiness — the same
+/// figures the metrics export, read from the node that runs the hub.
+async fn operations(State(state): State<SignalState>, headers: HeaderMap) -> Response {
+    let Some(token) = silta_http::bearer_token(&headers) else {
+        return problem(StatusCode::UNAUTHORIZED, "token_missing", "send an admin access token as a Bearer token");
+    };
+    let identity = match state.verifier.verify_access(token) {
+        Ok(identity) => identity,
+        Err(err) => return auth_problem(&err),
+    };
+    if identity.role != silta_proto::v1::Role::Admin {
+        return problem(StatusCode::FORBIDDEN, "forbidden", "the operations view is for admins");
+    }
+    match tokio::time::timeout(Duration::from_secs(5), state.hub.health()).await {
+        Ok(Ok(hub)) => Json(serde_json::json!({
+            "queues": hub.queues,
+            "calls": hub.calls,
+            "rooms": hub.rooms,
+            "media_nodes": hub.media_nodes,
+            "kiosks": hub.kiosks,
+            "at_ms": silta_auth::unix_now().saturating_mul(1000),
+        }))
+        .into_response(),
+        Ok(Err(_)) | Err(_) => problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "hub_unavailable",
+            "no signal node runs the hub just now; try again",
+        ),
     }
 }
 
@@ -283,6 +307,9 @@ impl Application {
         settings.validate().map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
         let tls = silta_http::tls::optional_server_config(settings.tls.as_ref())?;
         let listener = TcpListener::bind(settings.bind).await?;
+        if let Some(tls) = &settings.tls {
+            silta_telemetry::watch_certificate("signal", tls.certificate_file.clone());
+        }
         let state = SignalState::start(settings, dependencies);
         Ok(Self { listener, tls, state, extra_routes: Router::new() })
     }
@@ -308,7 +335,7 @@ impl Application {
     /// told to reconnect elsewhere before the listener stops.
     pub async fn run_until_stopped(self) -> io::Result<()> {
         let mut stopped = self.state.shutdown.subscribe();
-        let app = router(self.state.clone()).merge(self.extra_routes);
+        let app = silta_telemetry::http::observed(router(self.state.clone()), "signal").merge(self.extra_routes);
         silta_http::tls::serve(self.listener, self.tls, app, async move {
             let _ = stopped.wait_for(|stopped| *stopped).await;
         })

@@ -19,6 +19,7 @@ use silta_proto::v1::signal::{
 };
 use silta_proto::v1::{ParticipantId, RequestId, Role, decode_client_message, peek_request_id};
 use tokio::sync::{OwnedSemaphorePermit, broadcast};
+use tracing::Instrument as _;
 
 use crate::app::SignalState;
 use crate::bus::{Delivery, Subscription};
@@ -61,6 +62,9 @@ struct Connection {
     last_heard: Instant,
     /// A kiosk's self-test probes.
     probes: Probes,
+    /// When the client last entered a room (join, accept, open, call
+    /// back): its join time ends with the media node's answer.
+    entered_room: Option<Instant>,
 }
 
 /// Why the loop stopped.
@@ -92,6 +96,7 @@ pub(crate) async fn serve(
         rate_strikes: 0,
         last_heard: now,
         probes: Probes::default(),
+        entered_room: None,
     };
     if let Some(token) = header_token
         && let Err(err) = connection.authenticate(&token, None, None).await
@@ -224,6 +229,9 @@ impl Connection {
 
     /// Sends one message; false when the client is gone.
     async fn send(&mut self, message: &ServerMessage) -> bool {
+        if let ServerMessage::Error(error) = message {
+            crate::metrics::instruments().error(error.code);
+        }
         let text = match serde_json::to_string(message) {
             Ok(text) => text,
             Err(err) => {
@@ -265,6 +273,15 @@ impl Connection {
             Err(err) => return self.send(&protocol_error(err.id, err.code, err.message)).await,
         };
         let id = message.request_id().clone();
+        let kind = message.kind();
+        crate::metrics::instruments().message(kind);
+        // Each message is a trace of its own (not a part of the connection's).
+        let span = tracing::info_span!(parent: None, "signal.message", otel.kind = "server", r#type = kind);
+        self.handle_message(id, message).instrument(span).await
+    }
+
+    /// Handles one decoded message; false when the connection must end.
+    async fn handle_message(&mut self, id: RequestId, message: ClientMessage) -> bool {
         if let ClientMessage::Auth(auth) = message {
             if self.session.is_some() {
                 let reply = protocol_error(
@@ -279,10 +296,27 @@ impl Connection {
                 Err(err) => self.send(&error_message(Some(id), &err)).await,
             };
         }
+        let enters_room = matches!(
+            message,
+            ClientMessage::Join(_)
+                | ClientMessage::CallAccept(_)
+                | ClientMessage::SessionOpen(_)
+                | ClientMessage::AdvisorCall(_)
+        );
         let reply = match self.dispatch(message).await {
             Ok(reply) => reply,
             Err(err) => error_message(Some(id), &err),
         };
+        match &reply {
+            ServerMessage::Error(_) => {}
+            ServerMessage::SdpAnswer(_) => {
+                if let (Some(entered), Some(session)) = (self.entered_room.take(), &self.session) {
+                    crate::metrics::instruments().joined(session.role, entered.elapsed().as_secs_f64());
+                }
+            }
+            _ if enters_room => self.entered_room = Some(Instant::now()),
+            _ => {}
+        }
         self.send(&reply).await
     }
 

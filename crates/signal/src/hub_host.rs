@@ -23,11 +23,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use silta_proto::v1::hub::{
-    HubEnvelope, HubInput, HubOutput, HubReply, HubTime, JournalEntry, KioskFigures, MediaChange, Origin,
+    HubEnvelope, HubInput, HubOutput, HubReply, HubTime, JournalEntry, KioskFigures, MediaChange, Origin, QueueFigure,
 };
 use silta_proto::v1::media::{MediaCommand, MediaEvent, MediaResult, NodeEvent, NodeRef};
 use silta_proto::v1::{ParticipantId, RoomId};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tracing::Instrument as _;
 
 use crate::bus::{Bus, Delivery, Subscription, Topic};
 use crate::hub::Hub;
@@ -39,7 +40,9 @@ const MEDIA_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOCK_PERIOD: Duration = Duration::from_millis(200);
 
 type Reply = oneshot::Sender<Result<MediaResult, MediaControlError>>;
-type MediaJob = (MediaCommand, Option<Reply>);
+/// A media command, who waits for its result, and the span it was sent
+/// in (its trace goes on to the media node).
+type MediaJob = (MediaCommand, Option<Reply>, tracing::Span);
 
 /// The hub could not be reached or could not record the input; nothing was
 /// done, and the sender may try again.
@@ -75,6 +78,12 @@ pub struct HubHealth {
     pub run: Option<String>,
     /// The connected kiosks by their latest self-test.
     pub kiosks: KioskFigures,
+    /// The on-demand queue per agency with someone waiting.
+    pub queues: Vec<QueueFigure>,
+    /// Service sessions an expert has joined.
+    pub calls: usize,
+    /// Live media nodes, when the media control can tell.
+    pub media_nodes: Option<usize>,
 }
 
 /// How a connection reaches the hub: in the same process
@@ -183,6 +192,7 @@ impl HubHost {
                     self.bus.publish(&Topic::Participant(participant), Delivery::Superseded { epoch });
                 }
                 HubOutput::Session { record } => {
+                    crate::metrics::record_made(&record);
                     self.bus.publish(&Topic::Sessions, Delivery::Session(Arc::new(record)))
                 }
                 HubOutput::Media { command } => self.enqueue(command, None),
@@ -206,9 +216,30 @@ impl HubHost {
 
     /// The hub's figures.
     pub async fn figures(&self) -> HubHealth {
-        let (clients, rooms, kiosks) =
-            self.inspect(|hub| (hub.client_count(), hub.room_count(), hub.kiosk_figures())).await;
-        HubHealth { clients, rooms, media_queues: self.media_queue_count(), leader: None, run: None, kiosks }
+        let now = wall_clock();
+        let (clients, rooms, kiosks, queues, calls) = self
+            .inspect(|hub| {
+                (
+                    hub.client_count(),
+                    hub.room_count(),
+                    hub.kiosk_figures(),
+                    hub.queue_figures(now),
+                    hub.calls_in_progress(),
+                )
+            })
+            .await;
+        let media_nodes = self.media.node_count().await;
+        HubHealth {
+            clients,
+            rooms,
+            media_queues: self.media_queue_count(),
+            leader: None,
+            run: None,
+            kiosks,
+            queues,
+            calls,
+            media_nodes,
+        }
     }
 
     /// Sends a media request through the room's ordered queue and waits.
@@ -283,7 +314,9 @@ impl HubHost {
         let room = command.room().clone();
         let mut queues = locked(&self.queues);
         let (_, sender) = queues.entry(room.clone()).or_insert_with(|| self.spawn_room_queue(room));
-        if let Err(mpsc::error::SendError((_, Some(reply)))) = sender.send((command, reply)) {
+        if let Err(mpsc::error::SendError((_, Some(reply), _))) =
+            sender.send((command, reply, tracing::Span::current()))
+        {
             let _ = reply.send(Err(MediaControlError::Unavailable));
         }
     }
@@ -296,10 +329,21 @@ impl HubHost {
         let number = self.next_queue.fetch_add(1, Ordering::Relaxed);
         let host = self.me.clone();
         tokio::spawn(async move {
-            while let Some((command, reply)) = receiver.recv().await {
+            while let Some((command, reply, sender_span)) = receiver.recv().await {
                 let Some(host) = host.upgrade() else { break };
                 let closing = matches!(command, MediaCommand::CloseRoom { .. });
-                let result = host.carry_out(&room, command.clone()).await;
+                let kind = command.kind();
+                let span =
+                    tracing::info_span!(parent: &sender_span, "media.command", otel.kind = "client", command = kind);
+                let result = host.carry_out(&room, command.clone()).instrument(span).await;
+                let outcome = match &result {
+                    Ok(MediaResult::Error { code, .. }) => code.as_str(),
+                    Ok(_) => "ok",
+                    Err(MediaControlError::Unavailable) => "unavailable",
+                    Err(MediaControlError::Timeout) => "timeout",
+                    Err(MediaControlError::Refused { code, .. }) => code.as_str(),
+                };
+                crate::metrics::instruments().media_command(kind, outcome);
                 if closing {
                     let mut queues = locked(&host.queues);
                     if queues.get(&room).is_some_and(|(current, _)| *current == number) {

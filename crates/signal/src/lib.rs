@@ -17,6 +17,7 @@ pub mod error;
 pub mod hub;
 pub mod hub_host;
 pub mod media;
+pub mod metrics;
 mod probe;
 mod ratelimit;
 pub mod settings;

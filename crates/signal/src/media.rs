@@ -59,6 +59,12 @@ pub trait MediaControl: Send + Sync + 'static {
     async fn current_placement(&self, _room: &RoomId) -> Option<NodeRef> {
         None
     }
+
+    /// How many media nodes are live, when this control can tell (one for
+    /// a single in-process node).
+    async fn node_count(&self) -> Option<usize> {
+        Some(1)
+    }
 }
 
 /// The node of a single-node setup (`silta dev`, `silta signal` without
@@ -83,6 +89,10 @@ impl Default for NoMediaNodes {
 
 #[async_trait]
 impl MediaControl for NoMediaNodes {
+    async fn node_count(&self) -> Option<usize> {
+        Some(0)
+    }
+
     async fn place(&self, _room: &RoomId) -> Result<NodeRef, MediaControlError> {
         Ok(local_node(0))
     }

@@ -37,7 +37,7 @@ use silta_proto::v1::{AgencyCode, LanguageTag, Role, RoomId, ServicePointId, Sub
 use silta_signal::bus::InProcessBus;
 use silta_signal::media::{NoMediaNodes, SharedMediaControl};
 use silta_signal::{Application, HubWiring, SignalDependencies};
-use tracing_subscriber::EnvFilter;
+use silta_telemetry::{LogOptions, ServiceIdentity, Telemetry};
 
 use crate::settings::{LogFormat, Settings};
 
@@ -142,13 +142,28 @@ fn languages(tags: &[String]) -> anyhow::Result<Vec<LanguageTag>> {
         .collect()
 }
 
-fn init_logging(settings: &Settings) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match settings.log.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.init(),
+/// Sets up logs, traces and metrics (`silta_telemetry`). A server command
+/// names its service and node in what it exports and, with
+/// `[telemetry] otlp_endpoint`, exports over OTLP (inside the runtime: the
+/// gRPC channel lives there); the tools only log.
+fn init_telemetry(settings: &Settings, command: &Command) -> anyhow::Result<Telemetry> {
+    let service = match command {
+        Command::Dev => "silta-dev",
+        Command::Signal => "silta-signal",
+        Command::Sfu => "silta-sfu",
+        Command::Booking(_) => "silta-booking",
+        _ => "silta",
+    };
+    let server = service != "silta";
+    let instance =
+        settings.cluster.node_id().map(|node| node.as_str().to_owned()).unwrap_or_else(|_| "silta".to_owned());
+    let mut telemetry = settings.telemetry.clone();
+    if !server {
+        telemetry.otlp_endpoint = None;
     }
+    let log = LogOptions { json: settings.log.format == LogFormat::Json, filter: settings.log.filter.clone() };
+    Telemetry::init(&ServiceIdentity { service: service.to_owned(), instance }, &telemetry, &log)
+        .context("invalid [log] or [telemetry] settings")
 }
 
 fn main() -> std::process::ExitCode {
@@ -167,13 +182,16 @@ fn run() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
-    init_logging(&settings);
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    let telemetry = {
+        let _inside = runtime.enter();
+        init_telemetry(&settings, &cli.command)?
+    };
     for name in settings::ignored_environment() {
         tracing::warn!(variable = %name, "ignored: not a setting (settings are SILTA_<SECTION>__<KEY>, e.g. SILTA_SIGNAL__BIND)");
     }
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    match cli.command {
+    let outcome = match cli.command {
         Command::Dev => runtime.block_on(run_dev(settings)),
         Command::Signal => runtime.block_on(run_signal(settings)),
         Command::Sfu => runtime.block_on(run_sfu(settings)),
@@ -183,7 +201,10 @@ fn run() -> anyhow::Result<()> {
         Command::DeviceCredential(args) => mint_device_credential(&settings, args),
         Command::Keygen(args) => keygen(args),
         Command::CheckConfig => check_config(&settings),
-    }
+    };
+    // What is still buffered goes to the collector before the process ends.
+    telemetry.shutdown();
+    outcome
 }
 
 /// Reads the certificate and key of `[<section>.tls]` when set, so a bad
@@ -245,7 +266,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
             format!("cannot listen on {} (set SILTA_SIGNAL__BIND to another address)", settings.signal.bind)
         })?
         .with_routes(dev::routes(issuer))
-        .with_routes(silta_booking::api::router(booking.clone()))
+        .with_routes(silta_telemetry::http::observed(silta_booking::api::router(booking.clone()), "booking"))
         .with_routes(web::routes(&web_root)?);
     let app = {
         let state = app.state();

@@ -14,6 +14,7 @@ use silta_booking::BookingSettings;
 use silta_cluster::ClusterSettings;
 use silta_sfu::SfuSettings;
 use silta_signal::SignalSettings;
+use silta_telemetry::TelemetrySettings;
 
 /// All settings of the `silta` binary.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +36,8 @@ pub struct Settings {
     pub web: WebSettings,
     /// The cluster's control plane (NATS); unset for `silta dev`.
     pub cluster: ClusterSettings,
+    /// Traces and metrics to an OpenTelemetry collector.
+    pub telemetry: TelemetrySettings,
 }
 
 /// Where the browser apps are served from.
@@ -81,6 +84,7 @@ impl Default for Settings {
             sfu: SfuSettings::default(),
             web: WebSettings::default(),
             cluster: ClusterSettings::default(),
+            telemetry: TelemetrySettings::default(),
         }
     }
 }

@@ -28,6 +28,7 @@ pub async fn serve(bind: SocketAddr, sfu: SfuHandle, readiness: NodeReadiness) -
             }),
         )
         .route("/readyz", get(move || std::future::ready(ready(&readiness))));
+    let router = silta_telemetry::http::observed(router, "sfu");
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("cannot listen on {bind} (set SILTA_SFU__HTTP_BIND)"))?;

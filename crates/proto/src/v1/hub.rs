@@ -15,6 +15,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::AgencyCode;
 use super::media::{MediaCommand, MediaEvent, MediaResult};
 use super::sessions::SessionRecordMessage;
 use super::signal::{AppointmentCheckedIn, AppointmentsChanged, ClientMessage, ServerMessage, Welcome};
@@ -166,6 +167,20 @@ pub enum HubInput {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         record: Option<String>,
     },
+}
+
+impl HubInput {
+    /// The input's `type`, for metrics and spans.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HubInput::Attach { .. } => "attach",
+            HubInput::Detach { .. } => "detach",
+            HubInput::Client { .. } => "client",
+            HubInput::Tick => "tick",
+            HubInput::Media { .. } => "media",
+            HubInput::Booking { .. } => "booking",
+        }
+    }
 }
 
 /// What the media side tells the hub.
@@ -390,6 +405,15 @@ pub enum HubCallResult {
         /// The connected kiosks by their latest self-test.
         #[serde(default)]
         kiosks: KioskFigures,
+        /// The on-demand queue per agency (agencies with someone waiting).
+        #[serde(default)]
+        queues: Vec<QueueFigure>,
+        /// Calls in progress: service sessions an expert has joined.
+        #[serde(default)]
+        calls: u64,
+        /// Live media nodes, when the hub's node can tell.
+        #[serde(default)]
+        media_nodes: Option<u64>,
     },
     /// The call was not carried out (e.g. the node no longer runs the hub,
     /// or the call could not be read); the caller may retry.
@@ -427,6 +451,18 @@ pub struct BookingRecordMessage {
     pub at_ms: u64,
     /// What changed.
     pub change: BookingChange,
+}
+
+/// One agency's on-demand queue, for metrics and the admin's operations
+/// view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct QueueFigure {
+    /// The agency.
+    pub agency: AgencyCode,
+    /// Walk-in requests waiting.
+    pub waiting: u64,
+    /// How long the longest-waiting request has waited, in seconds.
+    pub longest_wait_seconds: u64,
 }
 
 /// The connected kiosks by their latest self-test, for metrics.

@@ -140,6 +140,20 @@ pub enum MediaCommand {
 }
 
 impl MediaCommand {
+    /// The command's `type`, for metrics and spans.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MediaCommand::OpenRoom { .. } => "open_room",
+            MediaCommand::CloseRoom { .. } => "close_room",
+            MediaCommand::AddParticipant { .. } => "add_participant",
+            MediaCommand::RemoveParticipant { .. } => "remove_participant",
+            MediaCommand::Offer { .. } => "offer",
+            MediaCommand::Answer { .. } => "answer",
+            MediaCommand::IceCandidate { .. } => "ice_candidate",
+            MediaCommand::SetReceiveLimit { .. } => "set_receive_limit",
+        }
+    }
+
     /// The room the command is for (every command is for one room).
     pub fn room(&self) -> &RoomId {
         match self {
@@ -227,6 +241,20 @@ pub enum MediaErrorCode {
     Overloaded,
     /// Another failure.
     Internal,
+}
+
+impl MediaErrorCode {
+    /// The code as it is written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaErrorCode::UnknownRoom => "unknown_room",
+            MediaErrorCode::UnknownParticipant => "unknown_participant",
+            MediaErrorCode::InvalidSdp => "invalid_sdp",
+            MediaErrorCode::InvalidCandidate => "invalid_candidate",
+            MediaErrorCode::Overloaded => "overloaded",
+            MediaErrorCode::Internal => "internal",
+        }
+    }
 }
 
 /// An event from a media node to the signal service.

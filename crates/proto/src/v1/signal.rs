@@ -85,6 +85,34 @@ pub enum ClientMessage {
 }
 
 impl ClientMessage {
+    /// The message's `type`, for metrics and spans.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Auth(_) => "auth",
+            ClientMessage::PresenceSet(_) => "presence_set",
+            ClientMessage::SessionOpen(_) => "session_open",
+            ClientMessage::ExpertRequest(_) => "expert_request",
+            ClientMessage::InterpreterInvite(_) => "interpreter_invite",
+            ClientMessage::Transfer(_) => "transfer",
+            ClientMessage::CallAccept(_) => "call_accept",
+            ClientMessage::CallDecline(_) => "call_decline",
+            ClientMessage::Join(_) => "join",
+            ClientMessage::Leave(_) => "leave",
+            ClientMessage::AdvisorCall(_) => "advisor_call",
+            ClientMessage::IdentityChecked(_) => "identity_checked",
+            ClientMessage::SessionEnd(_) => "session_end",
+            ClientMessage::SdpOffer(_) => "sdp_offer",
+            ClientMessage::SdpAnswer(_) => "sdp_answer",
+            ClientMessage::IceCandidate(_) => "ice_candidate",
+            ClientMessage::ReceiveLimit(_) => "receive_limit",
+            ClientMessage::Ping(_) => "ping",
+            ClientMessage::ProbeOffer(_) => "probe_offer",
+            ClientMessage::ProbeCandidate(_) => "probe_candidate",
+            ClientMessage::ProbeEnd(_) => "probe_end",
+            ClientMessage::SelfTestReport(_) => "self_test_report",
+        }
+    }
+
     /// The request id the message carries.
     pub fn request_id(&self) -> &RequestId {
         match self {
@@ -867,6 +895,45 @@ pub enum ErrorCode {
     Internal,
 }
 
+impl ErrorCode {
+    /// The code as it is written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidMessage => "invalid_message",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::InvalidField => "invalid_field",
+            ErrorCode::MessageTooLarge => "message_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::NotAuthenticated => "not_authenticated",
+            ErrorCode::AlreadyAuthenticated => "already_authenticated",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::TokenInvalid => "token_invalid",
+            ErrorCode::UnknownKey => "unknown_key",
+            ErrorCode::WrongAudience => "wrong_audience",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RoomNotGranted => "room_not_granted",
+            ErrorCode::RoomNotFound => "room_not_found",
+            ErrorCode::NotInRoom => "not_in_room",
+            ErrorCode::AlreadyInRoom => "already_in_room",
+            ErrorCode::NotInvited => "not_invited",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::KioskOffline => "kiosk_offline",
+            ErrorCode::KioskBusy => "kiosk_busy",
+            ErrorCode::KioskNotReady => "kiosk_not_ready",
+            ErrorCode::WrongServicePoint => "wrong_service_point",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::NoOffer => "no_offer",
+            ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::MediaError => "media_error",
+            ErrorCode::MediaUnavailable => "media_unavailable",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::TryAgain => "try_again",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
 /// `error`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ErrorMessage {
@@ -1180,6 +1247,36 @@ pub struct PresenceChanged {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every string value (`const` or `enum`) in a JSON Schema.
+    pub(crate) fn schema_strings(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    match (key.as_str(), inner) {
+                        ("const", serde_json::Value::String(text)) => out.push(text.clone()),
+                        ("enum", serde_json::Value::Array(items)) => {
+                            out.extend(items.iter().filter_map(|item| item.as_str().map(str::to_owned)));
+                        }
+                        _ => schema_strings(inner, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| schema_strings(item, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn error_codes_name_themselves_as_on_the_wire() {
+        let mut codes = Vec::new();
+        schema_strings(&serde_json::to_value(schemars::schema_for!(ErrorCode)).unwrap(), &mut codes);
+        assert!(codes.len() > 20, "{codes:?}");
+        for code in codes {
+            let parsed: ErrorCode = serde_json::from_value(serde_json::Value::String(code.clone())).unwrap();
+            assert_eq!(parsed.as_str(), code);
+        }
+    }
 
     fn all_ok() -> DeviceChecks {
         DeviceChecks { camera: DeviceState::Ok, microphone: DeviceState::Ok, document_camera: DeviceState::Ok }

@@ -100,6 +100,12 @@ impl SfuCore {
                 }
                 self.choose_layers(key, now);
             }
+            Event::MediaEgressStats(stats) => {
+                let Some(peer) = self.peers.get_mut(&key) else { return };
+                let seen = peer.egress_nacks.entry((stats.mid, stats.rid)).or_insert(0);
+                self.counters.nacks_received += stats.nacks.saturating_sub(*seen);
+                *seen = stats.nacks;
+            }
             Event::PeerStats(stats) => {
                 let Some(peer) = self.peers.get_mut(&key) else { return };
                 let (bytes_in, bytes_out) = (stats.peer_bytes_rx, stats.peer_bytes_tx);

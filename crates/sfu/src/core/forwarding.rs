@@ -131,6 +131,7 @@ impl SfuCore {
             });
             if written.is_some() && wrote {
                 self.counters.rtp_forwarded += 1;
+                self.counters.forwarded_bytes += packet.payload.len() as u64;
                 if switched {
                     self.counters.layer_switches += 1;
                 }

@@ -100,6 +100,10 @@ pub struct Counters {
     pub datagrams_out: u64,
     /// RTP packets written to subscribers.
     pub rtp_forwarded: u64,
+    /// Payload bytes of those packets (before headers and SRTP).
+    pub forwarded_bytes: u64,
+    /// NACKs subscribers sent (each asks for lost packets to be resent).
+    pub nacks_received: u64,
     /// Datagrams that were not STUN, DTLS, RTP or RTCP.
     pub dropped_malformed: u64,
     /// Datagrams no peer accepted (unknown source, stale peer).
@@ -209,6 +213,8 @@ struct Peer {
     estimate_bps: Option<u64>,
     limit_bps: Option<u64>,
     last_stats: Option<(Instant, u64, u64)>,
+    /// NACKs received so far per outgoing stream (str0m counts them up).
+    egress_nacks: HashMap<(Mid, Option<Rid>), u64>,
     audio_level: Option<(Instant, i8)>,
     /// Media was written since the last timeout pass.
     dirty: bool,
@@ -498,6 +504,7 @@ impl SfuCore {
                 estimate_bps: None,
                 limit_bps: None,
                 last_stats: None,
+                egress_nacks: HashMap::new(),
                 audio_level: None,
                 dirty: false,
             },

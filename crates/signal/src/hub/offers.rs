@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use silta_proto::v1::hub::HubTime;
+use silta_proto::v1::hub::{HubTime, QueueFigure};
 use silta_proto::v1::signal::{
     CallOffered, CallWithdrawn, ExpertTarget, InterpreterTarget, OfferKind, QueueEntry, QueueSnapshot, QueueStatus,
     RoomState, ServerMessage, SessionPhase, WithdrawReason,
@@ -536,6 +536,28 @@ impl Hub {
             service: self.rooms.get(&offer.room).and_then(|room| room.service.clone()),
             waiting_seconds: now.duration_since(offer.created).as_secs(),
         }
+    }
+
+    /// The on-demand queue of each agency with someone waiting: how many,
+    /// and the longest wait so far.
+    pub fn queue_figures(&self, now: HubTime) -> Vec<QueueFigure> {
+        self.queues()
+            .into_iter()
+            .map(|(agency, waiting)| QueueFigure {
+                agency,
+                waiting: u64::try_from(waiting.len()).unwrap_or(u64::MAX),
+                longest_wait_seconds: waiting
+                    .iter()
+                    .map(|offer| now.duration_since(offer.created).as_secs())
+                    .max()
+                    .unwrap_or(0),
+            })
+            .collect()
+    }
+
+    /// Calls in progress: service sessions an expert has joined.
+    pub fn calls_in_progress(&self) -> usize {
+        self.rooms.values().filter(|room| room.service_started.is_some()).count()
     }
 
     pub(super) fn queue_snapshots_for(&self, id: &ParticipantId, now: HubTime) -> Vec<ServerMessage> {
