@@ -366,3 +366,35 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BEFORE: &str = "silta_sfu_forward_latency_seconds_bucket{le=\"0.0001\"} 10\n\
+        silta_sfu_forward_latency_seconds_bucket{le=\"0.0002\"} 10\n\
+        silta_sfu_forward_latency_seconds_bucket{le=\"+Inf\"} 10\n\
+        silta_sfu_forwarded_packets_total 5\n";
+    const AFTER: &str = "silta_sfu_forward_latency_seconds_bucket{le=\"0.0001\"} 60\n\
+        silta_sfu_forward_latency_seconds_bucket{le=\"0.0002\"} 110\n\
+        silta_sfu_forward_latency_seconds_bucket{le=\"+Inf\"} 110\n\
+        silta_sfu_forwarded_packets_total 105\n";
+
+    #[test]
+    fn quantiles_come_from_what_the_histogram_counted_during_the_run() {
+        let (before, after) =
+            (buckets(BEFORE, "silta_sfu_forward_latency_seconds"), buckets(AFTER, "silta_sfu_forward_latency_seconds"));
+        assert_eq!(after.len(), 3);
+        // 100 new samples: 50 up to 100 µs, 50 in (100, 200] µs.
+        let p50 = histogram_quantile(&before, &after, 0.5).unwrap();
+        assert!((p50 - 0.0001).abs() < 1e-9, "{p50}");
+        let p99 = histogram_quantile(&before, &after, 0.99).unwrap();
+        assert!((p99 - 0.000198).abs() < 1e-9, "{p99}");
+        assert_eq!(histogram_quantile(&after, &after, 0.5), None, "nothing counted");
+        assert_eq!(
+            series(AFTER, "silta_sfu_forwarded_packets_total") - series(BEFORE, "silta_sfu_forwarded_packets_total"),
+            100.0
+        );
+        assert_eq!(series(AFTER, "silta_missing_total"), 0.0);
+    }
+}
