@@ -1283,6 +1283,171 @@ export const flows = [
     },
   },
   {
+    // The admin's live operations view: no one waiting; a citizen asks an
+    // agency none of whose experts is online, and the view shows them
+    // waiting with a growing wait; an expert comes online and accepts: no
+    // one waiting, a call in progress; the session ends: no call. The view
+    // refreshes every 5 s while shown and never while another section is,
+    // says "unavailable" (and keeps trying) while the figures cannot be
+    // had, speaks only when the figures change, in fi/sv/en, axe-checked;
+    // /v1/operations is for admins only.
+    name: 'operations-view',
+    timeoutMs: 240_000,
+    async run() {
+      await withSystem(async (server, browser) => {
+        const admin = await browser.page('admin');
+        /** When the page asked for the figures. */
+        const asked = [];
+        admin.on('request', (request) => {
+          if (new URL(request.url()).pathname === '/v1/operations') asked.push(Date.now());
+        });
+        await admin.goto(`${server.base}/admin/?as=admin-1&lang=fi`);
+        // The view is the first section and the one shown by default.
+        await admin.locator('#operations[data-state="ready"]').waitFor({ timeout: 20_000 });
+        const first = await admin.locator('nav a[href^="#"]').first().getAttribute('href');
+        assert(first === '#operations', `the first section is ${first}`);
+        assert(await admin.locator('nav a[href="#operations"][aria-current="page"]').count() === 1, 'the operations view is the current section');
+        // Everything the page's polite live region says from here on.
+        await admin.evaluate(() => {
+          const live = document.getElementById('live');
+          window.__said = [];
+          new MutationObserver(() => {
+            if (live.textContent) window.__said.push(live.textContent);
+          }).observe(live, { childList: true, characterData: true, subtree: true });
+        });
+        const said = (text) => admin.evaluate((text) => window.__said.filter((line) => line.includes(text)).length, text);
+        const figure = async (name) => {
+          const value = await admin.locator(`#operations dd[data-figure="${name}"]`).getAttribute('data-value');
+          return value === '' ? null : Number(value);
+        };
+        const queueRow = (agency) => admin.locator(`#operations-queues tbody tr[data-agency="${agency}"]`);
+        const queue = async (agency, field) => Number(await queueRow(agency).locator(`[data-field="${field}"]`).getAttribute('data-value'));
+
+        // No one waiting; every agency listed by its name and code.
+        assert((await figure('waiting')) === 0 && (await figure('calls')) === 0, 'no one waits and no call runs at first');
+        await eventually(async () => (await queueRow('VERO').locator('th').textContent()) === 'Verohallinto (VERO)', 'the agency by its Finnish name and code');
+        assert((await queue('VERO', 'waiting')) === 0, 'no one waits for VERO');
+        const nodes = await figure('media_nodes');
+        assert(nodes === null || nodes >= 1, `live media nodes: ${nodes}`);
+        await capture(admin, 'operations-view-idle');
+
+        // A kiosk connects; the advisor opens a session there.
+        const kiosk = await browser.page('kiosk');
+        const advisor = await browser.page('advisor');
+        await openKiosk(kiosk, server.base, KIOSK, 'fi');
+        await openStaff(advisor, server.base, 'advisor', ADVISOR);
+        await eventually(async () => (await figure('kiosks')) === 1, 'the view to count the connected kiosk', 12_000);
+        const start = advisor.locator(`li[data-kiosk="${KIOSK}"] button`);
+        await start.waitFor();
+        await start.click();
+        await advisor.locator('#session-panel').waitFor({ state: 'visible' });
+        await eventually(async () => (await figure('rooms')) >= 1, 'the view to count the open session', 12_000);
+
+        // The citizen asks for Vero; no Vero expert is online, so they wait.
+        await eventually(() => advisor.locator('#request-agency option[value="VERO"]').count(), 'the agencies to load');
+        await advisor.selectOption('#request-agency', 'VERO');
+        await advisor.selectOption('#request-language', 'fi');
+        await advisor.click('#request-submit');
+        await kiosk.locator('#queue').waitFor({ state: 'visible' });
+        await eventually(async () => (await queue('VERO', 'waiting')) === 1 && (await figure('waiting')) === 1, 'the view to show one citizen waiting for VERO', 10_000);
+        assert((await figure('calls')) === 0, 'no call while the citizen waits');
+        const firstRow = await admin.locator('#operations-queues tbody tr').first().getAttribute('data-agency');
+        assert(firstRow === 'VERO', `the agency with someone waiting comes first: ${firstRow}`);
+        // The wait grows from one refresh to the next, shown as minutes:seconds.
+        const waited = await queue('VERO', 'longest_wait_seconds');
+        const updated = await admin.locator('#operations-updated time').getAttribute('data-at-ms');
+        await eventually(async () => (await queue('VERO', 'longest_wait_seconds')) > waited, 'the longest wait to grow', 12_000);
+        assert((await admin.locator('#operations-updated time').getAttribute('data-at-ms')) !== updated, 'the time of the last refresh moved on');
+        const clock = await queueRow('VERO').locator('[data-field="longest_wait_seconds"] [aria-hidden="true"]').textContent();
+        assert(/^\d+:[0-5]\d$/.test(clock ?? ''), `the wait as minutes:seconds: ${clock}`);
+        // Said once, politely; not again while the figures stay the same.
+        await eventually(async () => (await said('Jonoissa odottaa 1.')) === 1, 'the new figures to be said once');
+        const refreshes = asked.length;
+
+        // In each language, checked by axe, the agency in that language.
+        for (const [lang, title, agency] of [['sv', 'Lägesbild', 'Skatteförvaltningen (VERO)'], ['en', 'Live operations', 'Tax Administration (VERO)'], ['fi', 'Tilannekuva', 'Verohallinto (VERO)']]) {
+          await admin.selectOption('#language', lang);
+          await admin.locator('#operations-title').filter({ hasText: title }).waitFor();
+          await eventually(async () => (await queueRow('VERO').locator('th').textContent()) === agency, `the agency named in ${lang}`);
+          await capture(admin, `operations-view-waiting-${lang}`);
+        }
+        await eventually(() => asked.length >= refreshes + 2, 'two more refreshes', 12_000);
+        assert((await said('Jonoissa odottaa')) + (await said('Väntar i köerna')) + (await said('Waiting in the queues')) === 1,
+          `the unchanged figures were said again: ${JSON.stringify(await admin.evaluate(() => window.__said))}`);
+
+        // While the figures cannot be had, the view says so, keeps the last
+        // ones with their time, and keeps trying; then it recovers.
+        await admin.route('**/v1/operations', (route) => route.fulfill({
+          status: 503,
+          contentType: 'application/problem+json',
+          body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, code: 'hub_unavailable', detail: 'no signal node runs the hub just now; try again' }),
+        }));
+        await admin.locator('#operations[data-state="unavailable"]').waitFor({ timeout: 10_000 });
+        const notice = (await admin.locator('#operations-problem').textContent()) ?? '';
+        assert(notice.includes('Lukuja ei juuri nyt saada') && notice.includes('klo'), `the view says the figures are unavailable and how old they are: ${notice}`);
+        assert(await admin.locator('#operations-figures').isVisible(), 'the last figures stay on the screen');
+        await capture(admin, 'operations-view-unavailable');
+        const failing = asked.length;
+        await eventually(() => asked.length >= failing + 1, 'the view to keep trying', 8_000);
+        await admin.unroute('**/v1/operations');
+        await admin.locator('#operations[data-state="ready"]').waitFor({ timeout: 10_000 });
+        assert(await admin.locator('#operations-problem').isHidden(), 'the notice goes once the figures are back');
+        assert((await said('Lukuja ei juuri nyt saada')) === 1, 'that the figures are unavailable is said once, not at every try');
+        await eventually(async () => (await said('Luvut saadaan taas')) === 1, 'that the figures are back to be said');
+
+        // Not refreshed while another section is shown; at once when shown again.
+        await admin.click('nav a[href="#agencies"]');
+        await admin.locator('#agencies').waitFor({ state: 'visible' });
+        await sleep(500);
+        const hidden = asked.length;
+        await sleep(11_000);
+        assert(asked.length === hidden, `the view asked for the figures ${asked.length - hidden} times while hidden`);
+        await admin.click('nav a[href="#operations"]');
+        await eventually(() => asked.length > hidden, 'the view to refresh as soon as it is shown', 3_000);
+
+        // A Vero expert comes online and accepts: no one waits, a call runs.
+        const expert = await browser.page('expert');
+        await openStaff(expert, server.base, 'expert', 'expert-vero-1');
+        await expert.click('#presence');
+        const offer = expert.locator('.offer[data-kind="call"]');
+        await offer.waitFor();
+        await offer.locator('button[data-action="accept"]').click();
+        await expert.locator('#call-panel').waitFor({ state: 'visible' });
+        await eventually(async () => (await figure('waiting')) === 0 && (await queue('VERO', 'waiting')) === 0 && (await figure('calls')) === 1,
+          'the view to show no one waiting and one call in progress', 10_000);
+        await capture(admin, 'operations-view-call');
+
+        // The session ends: no call.
+        await endByExpert(expert, kiosk);
+        await eventually(async () => (await figure('calls')) === 0, 'the view to show no call after the session', 10_000);
+
+        // Admins only: an advisor's token is refused (403), no token or a bad one is not accepted (401).
+        const refused = await admin.evaluate(async (subject) => {
+          const minted = await fetch('/dev/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subject }) });
+          const token = (await minted.json()).access_token;
+          const asAdvisor = await fetch('/v1/operations', { headers: { authorization: `Bearer ${token}` } });
+          const without = await fetch('/v1/operations');
+          const forged = await fetch('/v1/operations', { headers: { authorization: 'Bearer not-a-token' } });
+          return { status: asAdvisor.status, code: (await asAdvisor.json()).code, without: without.status, forged: forged.status };
+        }, ADVISOR);
+        assert(refused.status === 403 && refused.code === 'forbidden', `an advisor's token: ${JSON.stringify(refused)}`);
+        assert(refused.without === 401 && refused.forged === 401, `no token, a bad token: ${JSON.stringify(refused)}`);
+        // The page, opened with a non-admin's identity, says so and stops asking.
+        const other = await browser.page('admin-as-advisor');
+        let otherAsked = 0;
+        other.on('request', (request) => {
+          if (new URL(request.url()).pathname === '/v1/operations') otherAsked += 1;
+        });
+        await other.goto(`${server.base}/admin/?as=${ADVISOR}&lang=fi`);
+        await other.locator('#operations[data-state="unavailable"]').waitFor({ timeout: 10_000 });
+        const forbidden = (await other.locator('#operations-problem').textContent()) ?? '';
+        assert(forbidden.includes('Vain ylläpitäjät'), `the page says the view is for admins: ${forbidden}`);
+        await sleep(6_000);
+        assert(otherAsked === 1, `the page asked ${otherAsked} times after being refused`);
+      });
+    },
+  },
+  {
     // The kiosk's self-test on a service point network that lets only TCP
     // 443 out: first a kiosk with no camera or microphone at all (out of
     // service: its maintenance view shows by itself, the advisor sees it
@@ -1442,6 +1607,7 @@ async function checkAdminSections(admin) {
     await admin.locator(`nav a[href="${href}"][aria-current="page"]`).waitFor();
     await admin.locator(href).waitFor({ state: 'visible' });
     if (href === '#statistics') await admin.locator('#statistics-table').first().waitFor({ state: 'visible' });
+    if (href === '#operations') await admin.locator('#operations[data-state="ready"]').waitFor();
     await capture(admin, `pages-admin-${href.slice(1)}`);
     await assertReflows(admin, `the admin section ${href}`);
   }

@@ -1,15 +1,19 @@
-// Silta administration: the directory (agencies, services, service points
-// with their opening hours, exceptions and holidays, kiosks, experts,
-// interpreters, reimbursement agreements) and the monthly statistics.
+// Silta administration: the live operations view, the directory (agencies,
+// services, service points with their opening hours, exceptions and
+// holidays, kiosks, experts, interpreters, reimbursement agreements) and the
+// monthly statistics.
 //
 // This module is the page's front: start-up, sign-in, the navigation between
 // sections and the wiring that redraws them. Each section is built and drawn
-// by its module in `sections/` (statistics with its chart in
-// `statistics.js`), out of the form and table kit in `kit.js` and the weekly
-// hours in `hours.js`; `store.js` holds the directory and the booking API.
+// by its module in `sections/` (the operations view in `operations.js`,
+// statistics with its chart in `statistics.js`), out of the form and table
+// kit in `kit.js` and the weekly hours in `hours.js`; `store.js` holds the
+// directory and the booking API.
 //
 // One section is shown at a time; the in-page navigation is a list of links
-// (`#agencies`, …, `#statistics`) so the back button and bookmarks work.
+// (`#operations`, `#agencies`, …, `#statistics`) so the back button and
+// bookmarks work. The operations view comes first and is shown by default:
+// it is what an admin opens the page for; it refreshes only while shown.
 // Writes are upserts (POST), so "Edit" fills the form and saving replaces.
 
 import { demoIdentities, demoTokenSource, requestedSubject } from '../shared/auth.js';
@@ -17,6 +21,7 @@ import { onLanguageChange, t, translate } from '../shared/i18n.js';
 import { announce, byId, h, replace, setUpLanguagePicker } from '../shared/ui.js';
 import { presetHours, renameWeekdayLegends } from './hours.js';
 import { input, msg, select, showProblem } from './kit.js';
+import { operationsSection, renderOperations, setOperationsShown } from './operations.js';
 import { agenciesSection, renderAgencies } from './sections/agencies.js';
 import { agreementsSection } from './sections/agreements.js';
 import { expertsSection, renderExpertServices, renderExperts } from './sections/experts.js';
@@ -30,7 +35,7 @@ import { connectBookingApi, fillDirectorySelects, loadDirectory, onDirectoryLoad
 const CATALOGUES = './i18n/';
 const LANGUAGE_KEY = 'silta.admin.language';
 
-const SECTIONS = /** @type {const} */ (['agencies', 'services', 'points', 'kiosks', 'experts', 'interpreters', 'agreements', 'statistics']);
+const SECTIONS = /** @type {const} */ (['operations', 'agencies', 'services', 'points', 'kiosks', 'experts', 'interpreters', 'agreements', 'statistics']);
 /** @typedef {typeof SECTIONS[number]} Section */
 
 /**
@@ -43,7 +48,7 @@ function isSection(name) {
 
 const state = {
   /** @type {Section} */
-  section: 'agencies',
+  section: 'operations',
   /** @type {string | null} */ subject: null,
   signedIn: false,
 };
@@ -53,6 +58,7 @@ const state = {
 
 /** @type {Record<Section, () => void>} */
 const RENDERERS = {
+  operations: renderOperations,
   agencies: renderAgencies,
   services: renderServices,
   points: renderPoints,
@@ -65,6 +71,7 @@ const RENDERERS = {
 
 /** @type {Record<Section, () => HTMLElement[]>} */
 const BUILDERS = {
+  operations: operationsSection,
   agencies: agenciesSection,
   services: servicesSection,
   points: pointsSection,
@@ -120,6 +127,7 @@ function showSection(name, moveFocus = false) {
     else link.removeAttribute('aria-current');
   }
   updateTitle();
+  setOperationsShown(name === 'operations');
   if (name === 'statistics') loadStatisticsUnlessLoaded();
   if (moveFocus) {
     byId(`${name}-title`).focus();
@@ -205,7 +213,7 @@ async function start() {
   state.signedIn = true;
   renderWho();
   const initial = location.hash.slice(1);
-  showSection(isSection(initial) ? initial : 'agencies');
+  showSection(isSection(initial) ? initial : 'operations');
   try {
     await loadDirectory();
     announce(t('app.ready', { subject }));

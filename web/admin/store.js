@@ -1,8 +1,9 @@
 // The admin page's copy of the directory (agencies, services, service
 // points, kiosks, experts, interpreters, with everything an Edit form needs,
 // unlike the names-only `shared/directory.js`), the booking API the sections
-// write through, the names tables show for codes and ids, and the selects
-// that offer the directory's agencies and service points.
+// write through (and the admin's tokens, which the operations view uses
+// too), the names tables show for codes and ids, and the selects that offer
+// the directory's agencies and service points.
 //
 // A section that saves calls `loadDirectory`; the page hears of the new
 // directory through `onDirectoryLoaded` and redraws every section.
@@ -25,9 +26,13 @@ import { select, selectField } from './kit.js';
 /** The booking API as the signed-in admin (set by `connectBookingApi`). @type {ReturnType<typeof bookingApi>} */
 export let api;
 
-/** @param {import('../shared/auth.js').TokenSource} tokens */
-export function connectBookingApi(tokens) {
-  api = bookingApi(tokens);
+/** The signed-in admin's access tokens (set by `connectBookingApi`), for the signal service's endpoints too. @type {import('../shared/auth.js').TokenSource} */
+export let tokens;
+
+/** @param {import('../shared/auth.js').TokenSource} source */
+export function connectBookingApi(source) {
+  tokens = source;
+  api = bookingApi(source);
 }
 
 /** What the directory holds (empty until it has loaded). */

@@ -73,6 +73,26 @@ export class ApiError extends Error {
 }
 
 /**
+ * The error a failed response stands for: its problem+json `code` and
+ * `detail`, or `http_<status>` and the start of its text.
+ * @param {Response} response
+ */
+export async function apiError(response) {
+  let code = `http_${response.status}`;
+  let detail = response.statusText;
+  const text = await response.text();
+  try {
+    const problem = JSON.parse(text);
+    code = problem.code ?? code;
+    detail = problem.detail ?? problem.title ?? detail;
+  } catch {
+    // Not a problem document (e.g. the framework's own 422): keep its text.
+    if (text) detail = text.slice(0, 300);
+  }
+  return new ApiError(response.status, code, detail);
+}
+
+/**
  * @param {import('./auth.js').TokenSource} tokens
  */
 export function bookingApi(tokens) {
@@ -95,20 +115,7 @@ export function bookingApi(tokens) {
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });
-    if (!response.ok) {
-      let code = `http_${response.status}`;
-      let detail = response.statusText;
-      const text = await response.text();
-      try {
-        const problem = JSON.parse(text);
-        code = problem.code ?? code;
-        detail = problem.detail ?? problem.title ?? detail;
-      } catch {
-        // Not a problem document (e.g. the framework's own 422): keep its text.
-        if (text) detail = text.slice(0, 300);
-      }
-      throw new ApiError(response.status, code, detail);
-    }
+    if (!response.ok) throw await apiError(response);
     if (response.status === 204) return null;
     const type = response.headers.get('content-type') ?? '';
     return type.includes('json') ? response.json() : response.text();
