@@ -297,8 +297,11 @@ async fn traced() {
     assert_eq!(http[0].attributes.get("http.response.status_code").map(String::as_str), Some("201"));
     let create = named(&trace, "appointment.create");
     assert_eq!(parent_of(&trace, create[0]).map(|span| span.name.as_str()), Some("POST /api/v1/appointments"));
+    let transaction = named(&trace, "db.transaction");
+    assert_eq!(parent_of(&trace, transaction[0]).map(|span| span.name.as_str()), Some("appointment.create"));
+    assert_eq!(transaction[0].attributes.get("db.system").map(String::as_str), Some("sqlite"));
     for enqueue in named(&trace, "outbox.enqueue") {
-        assert_eq!(parent_of(&trace, enqueue).map(|span| span.name.as_str()), Some("appointment.create"));
+        assert_eq!(parent_of(&trace, enqueue).map(|span| span.span_id.as_str()), Some(transaction[0].span_id.as_str()));
     }
 
     // The rest of a whole session, personal data in every free-text and
@@ -348,6 +351,21 @@ async fn traced() {
             .status();
     }
     assert_eq!(feedback_status, 204, "the feedback with its comment is stored");
+    // The session's end reached the booking service as a record, in the
+    // trace of the expert's `session_end` (the context rode the records
+    // stream's message headers).
+    let trace = spans_where(&deployment.otlp, "the session record stored in the session end's trace", |spans| {
+        let end = spans.iter().find(|span| {
+            span.name == "signal.message" && span.attributes.get("type").map(String::as_str) == Some("session_end")
+        })?;
+        let trace: Vec<ReceivedSpan> = spans.iter().filter(|span| span.trace_id == end.trace_id).cloned().collect();
+        trace.iter().any(|span| span.name == "record.store" && span.service == "silta-booking").then_some(trace)
+    })
+    .await;
+    let store = named(&trace, "record.store")[0];
+    let consume = parent_of(&trace, store).expect("the store's parent");
+    assert_eq!((consume.name.as_str(), consume.service.as_str()), ("record.consume", "silta-booking"), "{trace:#?}");
+    assert!(parent_of(&trace, consume).is_some_and(|span| span.service == "silta-signal"), "{trace:#?}");
     let admin = deployment.token("admin-1", Role::Admin, "silta");
     let date = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
     let exception = deployment

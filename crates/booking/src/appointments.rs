@@ -6,6 +6,7 @@
 //! resource. Two racing transactions cannot both insert the same unit.
 
 use std::collections::HashMap;
+use tracing::Instrument as _;
 
 use chrono::{DateTime, Duration, Utc};
 use silta_proto::v1::{LanguageTag, Role};
@@ -258,55 +259,69 @@ pub async fn create(
     let interpreter = slot.interpreters.first().cloned();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let room = format!("appt-{id}");
-    let mut tx = store.begin_write().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO appointments (id, agency_code, service_id, service_point_id, kiosk_id, expert_id, interpreter_id,
-           language, interpreter_language, starts_at, ends_at, status, room_id, contact_email, contact_phone,
-           idempotency_key, request_hash, created_by, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'booked', $12, $13, $14, $15, $16, $17, $18, $18)",
-    )
-    .bind(id.clone())
-    .bind(request.agency.as_str().to_owned())
-    .bind(request.service.clone())
-    .bind(request.service_point.as_str().to_owned())
-    .bind(kiosk.clone())
-    .bind(expert.clone())
-    .bind(interpreter.clone())
-    .bind(request.language.as_str().to_owned())
-    .bind(request.interpreter_language.as_ref().map(|tag| tag.as_str().to_owned()))
-    .bind(starts_at)
-    .bind(slot.ends_at)
-    .bind(room.clone())
-    .bind(request.contact.email.clone())
-    .bind(request.contact.phone.clone())
-    .bind(idempotency_key.map(str::to_owned))
-    .bind(hash.clone())
-    .bind(caller.role().as_str().to_owned())
-    .bind(now)
-    .execute(&mut *tx)
-    .await;
-    if let Err(err) = inserted {
-        drop(tx);
-        // A concurrent request with the same key won the race: answer as a replay.
-        if let (Some(key), AppError::Conflict(..)) = (idempotency_key, AppError::from(err))
-            && let Some(existing) = find_by_idempotency_key(store, key, &hash).await?
-        {
-            return Ok(Booked { appointment: existing, replayed: true });
+    // The write, as one span: the SQL of the booking, its reservations,
+    // its notifications and its audit row commit together.
+    let system = match store.backend() {
+        crate::store::Backend::Sqlite => "sqlite",
+        crate::store::Backend::Postgres => "postgresql",
+    };
+    let replayed = async {
+        let mut tx = store.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO appointments (id, agency_code, service_id, service_point_id, kiosk_id, expert_id, interpreter_id,
+               language, interpreter_language, starts_at, ends_at, status, room_id, contact_email, contact_phone,
+               idempotency_key, request_hash, created_by, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'booked', $12, $13, $14, $15, $16, $17, $18, $18)",
+        )
+        .bind(id.clone())
+        .bind(request.agency.as_str().to_owned())
+        .bind(request.service.clone())
+        .bind(request.service_point.as_str().to_owned())
+        .bind(kiosk.clone())
+        .bind(expert.clone())
+        .bind(interpreter.clone())
+        .bind(request.language.as_str().to_owned())
+        .bind(request.interpreter_language.as_ref().map(|tag| tag.as_str().to_owned()))
+        .bind(starts_at)
+        .bind(slot.ends_at)
+        .bind(room.clone())
+        .bind(request.contact.email.clone())
+        .bind(request.contact.phone.clone())
+        .bind(idempotency_key.map(str::to_owned))
+        .bind(hash.clone())
+        .bind(caller.role().as_str().to_owned())
+        .bind(now)
+        .execute(&mut *tx)
+        .await;
+        if let Err(err) = inserted {
+            drop(tx);
+            // A concurrent request with the same key won the race: answer as a replay.
+            if let (Some(key), AppError::Conflict(..)) = (idempotency_key, AppError::from(err))
+                && let Some(existing) = find_by_idempotency_key(store, key, &hash).await?
+            {
+                return Ok(Some(Booked { appointment: existing, replayed: true }));
+            }
+            return Err(AppError::Conflict("slot_taken", "the slot was just taken; search again".into()));
         }
-        return Err(AppError::Conflict("slot_taken", "the slot was just taken; search again".into()));
+        reserve(&mut tx, &id, &resource_keys(&expert, &kiosk, interpreter.as_deref()), starts_at, slot.ends_at).await?;
+        enqueue_confirmation_and_reminder(&mut tx, &id, &request.contact, starts_at, settings, now).await?;
+        audit::append(
+            &mut tx,
+            caller,
+            "appointment.create",
+            &format!("appointment:{id}"),
+            &format!("starts_at={starts_at}"),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(None)
     }
-    reserve(&mut tx, &id, &resource_keys(&expert, &kiosk, interpreter.as_deref()), starts_at, slot.ends_at).await?;
-    enqueue_confirmation_and_reminder(&mut tx, &id, &request.contact, starts_at, settings, now).await?;
-    audit::append(
-        &mut tx,
-        caller,
-        "appointment.create",
-        &format!("appointment:{id}"),
-        &format!("starts_at={starts_at}"),
-        now,
-    )
+    .instrument(tracing::info_span!("db.transaction", db.system = system))
     .await?;
-    tx.commit().await?;
+    if let Some(replayed) = replayed {
+        return Ok(replayed);
+    }
     crate::metrics::appointment("booked");
     Ok(Booked { appointment: get_unchecked(store, &id).await?, replayed: false })
 }

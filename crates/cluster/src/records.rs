@@ -27,6 +27,7 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument as _;
 
 use crate::{Cluster, ClusterError, nats_error};
 
@@ -101,32 +102,39 @@ impl Record for silta_proto::v1::hub::BookingRecordMessage {
 /// Publishes records in order, each retried until JetStream has it.
 #[derive(Clone)]
 pub struct RecordPublisher<R> {
-    queue: mpsc::UnboundedSender<R>,
+    /// Each record with the trace context it was made in.
+    queue: mpsc::UnboundedSender<(R, async_nats::HeaderMap)>,
 }
 
 impl<R: Record> RecordPublisher<R> {
     /// Starts the publishing task for records of `kind`.
     pub fn start(cluster: &Cluster, kind: RecordKind) -> Self {
-        let (queue, mut pending) = mpsc::unbounded_channel::<R>();
+        let (queue, mut pending) = mpsc::unbounded_channel::<(R, async_nats::HeaderMap)>();
         let jetstream = jetstream::new(cluster.client.clone());
         let subject = format!("{}.records.{}", cluster.settings.subject_prefix, kind.token());
         tokio::spawn(async move {
-            while let Some(record) = pending.recv().await {
-                publish_until_stored(&jetstream, &subject, &record).await;
+            while let Some((record, headers)) = pending.recv().await {
+                publish_until_stored(&jetstream, &subject, &record, headers).await;
             }
         });
         Self { queue }
     }
 
-    /// Queues a record for publishing.
+    /// Queues a record for publishing; the current span's trace context
+    /// goes with it, so its consumer's span joins that trace.
     pub fn publish(&self, record: R) {
-        if self.queue.send(record).is_err() {
+        if self.queue.send((record, crate::trace_headers())).is_err() {
             tracing::error!("the record publisher has stopped; a record could not be queued");
         }
     }
 }
 
-async fn publish_until_stored<R: Record>(jetstream: &jetstream::Context, subject: &str, record: &R) {
+async fn publish_until_stored<R: Record>(
+    jetstream: &jetstream::Context,
+    subject: &str,
+    record: &R,
+    trace: async_nats::HeaderMap,
+) {
     let body = match serde_json::to_vec(record) {
         Ok(body) => bytes::Bytes::from(body),
         Err(err) => {
@@ -138,7 +146,10 @@ async fn publish_until_stored<R: Record>(jetstream: &jetstream::Context, subject
     let mut attempt: u32 = 0;
     loop {
         attempt += 1;
-        let publish = jetstream::message::PublishMessage::build().payload(body.clone()).message_id(record.id());
+        let publish = jetstream::message::PublishMessage::build()
+            .headers(trace.clone())
+            .payload(body.clone())
+            .message_id(record.id());
         let acked = match jetstream.send_publish(subject.to_owned(), publish).await {
             Ok(pending) => pending.await.map(|_| ()).map_err(|err| err.to_string()),
             Err(err) => Err(err.to_string()),
@@ -209,8 +220,10 @@ where
                 }
             };
             let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+            let span = tracing::info_span!("record.consume", otel.kind = "consumer", kind = kind.token(), delivered);
+            crate::follow_trace(&span, message.headers.as_ref());
             let outcome = match serde_json::from_slice::<R>(&message.payload) {
-                Ok(record) => handle(record).await.map_err(Some),
+                Ok(record) => handle(record).instrument(span).await.map_err(Some),
                 Err(err) => {
                     tracing::error!(problem = %crate::json_problem(&err), "an unreadable record was set aside");
                     Err(None)
