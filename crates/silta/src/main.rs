@@ -157,6 +157,7 @@ fn init_telemetry(settings: &Settings, command: &Command) -> anyhow::Result<Tele
     let server = service != "silta";
     let instance =
         settings.cluster.node_id().map(|node| node.as_str().to_owned()).unwrap_or_else(|_| "silta".to_owned());
+    settings.telemetry.validate().context("invalid [telemetry] settings")?;
     let mut telemetry = settings.telemetry.clone();
     if !server {
         telemetry.otlp_endpoint = None;

@@ -127,6 +127,9 @@ pub struct Telemetry {
 
 static REGISTRY: OnceLock<prometheus::Registry> = OnceLock::new();
 
+/// How long a stopping process waits for its last export.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
+
 impl Telemetry {
     /// Installs logs, traces and metrics for this process. With an OTLP
     /// endpoint it must run inside the Tokio runtime (the gRPC channel
@@ -218,14 +221,21 @@ impl Telemetry {
         Ok(Self { tracer, meter })
     }
 
-    /// Exports what is buffered and stops the exporters.
-    pub fn shutdown(&self) {
-        if let Some(tracer) = &self.tracer {
-            let _ = tracer.force_flush();
-            let _ = tracer.shutdown();
+    /// Exports what is buffered and stops the exporters, waiting at most
+    /// `SHUTDOWN_WAIT` (a collector that is down must not hold up a
+    /// process that was told to stop; what it did not take is lost).
+    pub fn shutdown(self) {
+        let (done, finished) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new().name("telemetry-shutdown".into()).spawn(move || {
+            if let Some(tracer) = &self.tracer {
+                let _ = tracer.shutdown();
+            }
+            let _ = self.meter.shutdown();
+            let _ = done.send(());
+        });
+        if spawned.is_ok() && finished.recv_timeout(SHUTDOWN_WAIT).is_err() {
+            tracing::warn!("the OpenTelemetry collector did not take the last spans and metrics in time");
         }
-        let _ = self.meter.force_flush();
-        let _ = self.meter.shutdown();
     }
 }
 
@@ -287,3 +297,36 @@ pub const REQUEST_SECONDS: &[f64] =
 
 /// Histogram bucket boundaries in seconds for waits in a queue, 5 s to 1 h.
 pub const WAIT_SECONDS: &[f64] = &[5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_checked_with_the_key_named() {
+        assert!(TelemetrySettings::default().validate().is_ok());
+        let bad = |settings: TelemetrySettings| settings.validate().unwrap_err().to_string();
+        let ratio = bad(TelemetrySettings { sample_ratio: 1.5, ..TelemetrySettings::default() });
+        assert!(ratio.contains("telemetry.sample_ratio"), "{ratio}");
+        let nan = bad(TelemetrySettings { sample_ratio: f64::NAN, ..TelemetrySettings::default() });
+        assert!(nan.contains("telemetry.sample_ratio"), "{nan}");
+        let interval = bad(TelemetrySettings { metrics_interval_s: 0, ..TelemetrySettings::default() });
+        assert!(interval.contains("telemetry.metrics_interval_s"), "{interval}");
+        let endpoint =
+            bad(TelemetrySettings { otlp_endpoint: Some("collector:4317".into()), ..TelemetrySettings::default() });
+        assert!(endpoint.contains("telemetry.otlp_endpoint"), "{endpoint}");
+        let fine = TelemetrySettings { otlp_endpoint: Some("http://collector:4317".into()), ..Default::default() };
+        assert!(fine.validate().is_ok());
+    }
+
+    #[test]
+    fn a_certificate_s_expiry_is_read_from_its_file() {
+        assert_eq!(certificate_expiry(std::path::Path::new("/nonexistent/cert.pem")), None);
+        let dir = std::env::temp_dir().join(format!("silta-telemetry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        assert_eq!(certificate_expiry(&garbage), None);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
