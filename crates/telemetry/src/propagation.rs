@@ -1,6 +1,6 @@
 //! The W3C trace context (`traceparent`, `tracestate`) across process
 //! boundaries: [`inject`] the current span's context into outgoing headers
-//! (HTTP, NATS), [`extract`] a caller's context from incoming ones and make
+//! (HTTP, NATS), read a caller's context from incoming ones and make
 //! it a span's parent with [`set_parent`].
 
 use std::collections::HashMap;
