@@ -34,7 +34,7 @@ RULE_TESTS = OBS / "alert-rules.test.yml"
 METRICS_TXT = OBS / "metrics.txt"
 
 # Every metric Silta exports, as Prometheus scrapes it. The Rust test
-# tests/signal/metrics_catalogue.rs checks the same names against a live
+# tests/media/telemetry.rs checks the same names against a live
 # scrape; deploy/observability/metrics.txt lists them for it (checked below).
 HISTOGRAMS = {
     "silta_http_request_duration_seconds",

@@ -47,6 +47,8 @@ const NAME: &str = "Maija Meikäläinen-Testinen";
 const IDENTITY_CODE: &str = "131052-308T";
 const EMAIL: &str = "maija.testinen@example.fi";
 const PHONE: &str = "+358401234567";
+/// A name typed where an agency code goes (the code's form allows it).
+const TYPED_AGENCY: &str = "MEIKALAINENMAIJA";
 
 struct Deployment {
     otlp: OtlpReceiver,
@@ -391,11 +393,29 @@ async fn traced() {
         sqlx::query_as("SELECT comment FROM feedback").fetch_one(&mut database).await.expect("the feedback");
     assert!(stored_comment.contains(IDENTITY_CODE));
 
+    // An advisor names an agency by typing it: the code reaches no label.
+    let mut typed_kiosk = gateway.connect("kiosk-inari-1", Role::Kiosk, "sp-inari", &["fi"]).await;
+    let mut typed_advisor = gateway.connect("advisor-inari-1", Role::Advisor, "sp-inari", &["fi"]).await;
+    let typed_room = open_and_queue(&mut typed_advisor, "kiosk-inari-1", TYPED_AGENCY, "fi").await;
+    typed_kiosk.wait_for(|m| matches!(m, ServerMessage::QueueStatus(_))).await;
+    let leader_metrics = deployment
+        .http
+        .get(format!("http://{}/metrics", deployment.signals[leader].address))
+        .send()
+        .await
+        .expect("the leader's metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(leader_metrics.contains("silta_queue_waiting{agency=\"other\"} 1"), "{leader_metrics}");
+    assert!(leader_metrics.contains("silta_queue_waiting{agency=\"VERO\"} 0"), "{leader_metrics}");
+    typed_advisor.ok(json!({"type": "session_end", "room": typed_room, "outcome": "abandoned"})).await;
+
     // Let the exporters run (spans every 100 ms, metrics every second),
     // then look everywhere.
     tokio::time::sleep(Duration::from_secs(3)).await;
     kiosk_peer.close().await;
-    let markers = [NAME, "Meikäläinen", IDENTITY_CODE, EMAIL, "maija.testinen", PHONE, "401234567"];
+    let markers = [NAME, "Meikäläinen", IDENTITY_CODE, EMAIL, "maija.testinen", PHONE, "401234567", TYPED_AGENCY];
     let mut places: Vec<(String, String)> = Vec::new();
     for span in deployment.otlp.spans() {
         places.push((format!("span {} of {}", span.name, span.service), format!("{span:?}")));

@@ -39,7 +39,12 @@ impl SiltaProcess {
     /// As [`start_with_args`](Self::start_with_args), its log (stderr)
     /// written to `log`.
     pub fn start_logged(args: &[&str], settings: &[(&str, &str)], log: &std::path::Path) -> Self {
-        let file = std::fs::File::create(log).unwrap_or_else(|err| panic!("{} is created: {err}", log.display()));
+        // Appended to, so a restarted process's earlier lines stay.
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap_or_else(|err| panic!("{} is opened: {err}", log.display()));
         Self::spawn(args, settings, Stdio::from(file))
     }
 

@@ -129,9 +129,11 @@ async function refresh() {
 
 /** @returns {Promise<Operations>} */
 async function fetchOperations() {
+  // A request that hangs must not stop the refreshing: it gives up in 10 s.
   const response = await fetch(new URL('/v1/operations', location.origin), {
     headers: { authorization: `Bearer ${await tokens.get()}` },
     cache: 'no-store',
+    signal: AbortSignal.timeout(10_000),
   });
   if (!response.ok) throw await apiError(response);
   return readOperations(await response.json());

@@ -15,7 +15,7 @@ struct Instruments {
     _backlog: ObservableGauge<u64>,
 }
 
-/// Notifications waiting to be sent, as the outbox worker last counted.
+/// Notifications due and not sent yet, as the outbox worker last counted.
 static BACKLOG: AtomicU64 = AtomicU64::new(0);
 
 fn instruments() -> &'static Instruments {
@@ -37,7 +37,7 @@ fn instruments() -> &'static Instruments {
                 .build(),
             _backlog: meter
                 .u64_observable_gauge("silta_booking_outbox_backlog")
-                .with_description("Notifications waiting to be sent (due or not).")
+                .with_description("Notifications due and not sent yet.")
                 .with_callback(|observer| observer.observe(BACKLOG.load(Ordering::Relaxed), &[]))
                 .build(),
         }

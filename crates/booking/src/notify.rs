@@ -367,13 +367,16 @@ impl Notifier {
         Ok(Self { store, settings, smtp, http })
     }
 
-    /// Notifications not yet sent (due or not, not withdrawn).
-    async fn backlog(&self) -> Result<u64, AppError> {
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND cancelled = 0 AND attempts < $1")
-                .bind(i64::from(self.settings.max_attempts))
-                .fetch_one(self.store.pool())
-                .await?;
+    /// Notifications due and not sent yet (not withdrawn, attempts left):
+    /// a reminder due next week is not a backlog.
+    async fn backlog(&self, now: i64) -> Result<u64, AppError> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND cancelled = 0 AND attempts < $1 AND next_attempt_at <= $2",
+        )
+        .bind(i64::from(self.settings.max_attempts))
+        .bind(now)
+        .fetch_one(self.store.pool())
+        .await?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
@@ -418,7 +421,10 @@ impl Notifier {
                     crate::metrics::notification(&pending.channel, "failed");
                     let attempts = pending.attempts + 1;
                     let backoff = 10_i64.saturating_mul(1 << attempts.min(8));
-                    tracing::warn!(kind = %pending.kind, channel = %pending.channel, attempts, error = %reason, "notification delivery failed");
+                    // The reason may quote the recipient (an SMTP server's
+                    // answer usually does): it goes to the outbox row, not
+                    // to the log.
+                    tracing::warn!(kind = %pending.kind, channel = %pending.channel, attempts, "notification delivery failed (the reason is in the outbox row)");
                     sqlx::query("UPDATE outbox SET attempts = $1, next_attempt_at = $2, last_error = $3 WHERE id = $4")
                         .bind(attempts)
                         .bind(now + backoff)
@@ -489,7 +495,7 @@ impl Notifier {
                     // The backlog for the metrics, every 5 s at most.
                     if counted.is_none_or(|at| at.elapsed() >= Duration::from_secs(5)) {
                         counted = Some(std::time::Instant::now());
-                        match self.backlog().await {
+                        match self.backlog(Utc::now().timestamp()).await {
                             Ok(count) => crate::metrics::outbox_backlog(count),
                             Err(err) => tracing::warn!(error = %err, "the outbox backlog could not be counted"),
                         }

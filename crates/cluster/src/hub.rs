@@ -1029,17 +1029,23 @@ async fn serve_calls(
         let addresses = addresses.clone();
         let client = client.clone();
         let run = run.clone();
-        let span = tracing::info_span!("hub.call", otel.kind = "server", input = tracing::field::Empty);
+        // A client's input or media request is a span of its caller's
+        // trace; the nodes' health reads (every few seconds) are none.
+        let call = serde_json::from_slice::<HubCall>(&message.payload);
+        let span = match &call {
+            Ok(HubCall::Input { input, .. }) => {
+                tracing::info_span!("hub.call", otel.kind = "server", input = input.kind())
+            }
+            Ok(HubCall::Media { command }) => {
+                tracing::info_span!("hub.call", otel.kind = "server", command = command.kind())
+            }
+            Ok(_) | Err(_) => tracing::Span::none(),
+        };
         crate::follow_trace(&span, message.headers.as_ref());
         tokio::spawn(
             async move {
-                let result = match serde_json::from_slice::<HubCall>(&message.payload) {
-                    Ok(call) => {
-                        if let HubCall::Input { input, .. } = &call {
-                            tracing::Span::current().record("input", input.kind());
-                        }
-                        answer(&host, &addresses, &run, call).await
-                    }
+                let result = match call {
+                    Ok(call) => answer(&host, &addresses, &run, call).await,
                     Err(err) => HubCallResult::Refused { message: format!("unreadable call: {}", json_problem(&err)) },
                 };
                 if let Ok(body) = serde_json::to_vec(&result) {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
-use opentelemetry::metrics::{Counter, Gauge, Histogram as OtelHistogram};
+use opentelemetry::metrics::{Counter, Gauge, Histogram};
 use serde::{Deserialize, Serialize};
 use silta_proto::v1::RoomId;
 use silta_proto::v1::media::{MediaCommand, MediaErrorCode, MediaEvent, MediaResult};
@@ -65,66 +65,16 @@ enum Job {
     Rooms(oneshot::Sender<Vec<RoomId>>),
 }
 
-/// Counters and the forwarding-latency distribution of a node.
+/// Counters of a node (its forwarding latency is the histogram
+/// `silta_sfu_forward_latency_seconds` in the process's metrics).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SfuStats {
     /// The core's counters.
     pub counters: Counters,
-    /// RTP datagrams whose forwarding time was measured.
-    pub latency_samples: u64,
-    /// Median time from receiving an RTP datagram to having sent every
-    /// datagram it caused, in microseconds.
-    pub latency_p50_us: u64,
-    /// 99th percentile of the same, in microseconds.
-    pub latency_p99_us: u64,
     /// Open rooms.
     pub rooms: usize,
     /// Peers (participants with media).
     pub peers: usize,
-}
-
-/// A latency histogram: 10 µs buckets to 1 ms, then 1 ms buckets to 100 ms.
-struct Histogram {
-    fine: [u64; 100],
-    coarse: [u64; 100],
-    samples: u64,
-}
-
-impl Histogram {
-    fn new() -> Self {
-        Self { fine: [0; 100], coarse: [0; 100], samples: 0 }
-    }
-
-    fn record(&mut self, elapsed: Duration) {
-        let micros = elapsed.as_micros();
-        self.samples += 1;
-        if micros < 1000 {
-            self.fine[(micros / 10) as usize] += 1;
-        } else {
-            self.coarse[((micros / 1000) as usize).min(99)] += 1;
-        }
-    }
-
-    fn quantile(&self, q: f64) -> u64 {
-        if self.samples == 0 {
-            return 0;
-        }
-        let target = ((self.samples as f64) * q).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (index, count) in self.fine.iter().enumerate() {
-            seen += count;
-            if seen >= target {
-                return (index as u64 + 1) * 10;
-            }
-        }
-        for (index, count) in self.coarse.iter().enumerate() {
-            seen += count;
-            if seen >= target {
-                return (index as u64 + 1) * 1000;
-            }
-        }
-        100_000
-    }
 }
 
 /// An instrument fed from one of the core's counters, with its labels.
@@ -139,9 +89,9 @@ struct Meters {
     last: Counters,
     rooms: Gauge<u64>,
     peers: Gauge<u64>,
-    latency: OtelHistogram<f64>,
-    loss: OtelHistogram<f64>,
-    rtt: OtelHistogram<f64>,
+    latency: Histogram<f64>,
+    loss: Histogram<f64>,
+    rtt: Histogram<f64>,
 }
 
 impl Meters {
@@ -278,7 +228,7 @@ impl SfuHandle {
         self.stats().await.counters
     }
 
-    /// Counters and forwarding latency.
+    /// The node's counters, rooms and peers.
     pub async fn stats(&self) -> SfuStats {
         let (reply, answer) = oneshot::channel();
         if self.jobs.send(Job::Stats(reply)).await.is_err() {
@@ -363,7 +313,6 @@ async fn run(
     mut impairment: Impairment,
 ) {
     let mut buffer = vec![0u8; 2048];
-    let mut latency = Histogram::new();
     let mut meters = Meters::new();
     let mut next_flush = Instant::now() + METERS_FLUSH;
     loop {
@@ -393,9 +342,6 @@ async fn run(
                         meters.flush(&core);
                         let _ = reply.send(SfuStats {
                             counters: core.counters(),
-                            latency_samples: latency.samples,
-                            latency_p50_us: latency.quantile(0.5),
-                            latency_p99_us: latency.quantile(0.99),
                             rooms: core.room_count(),
                             peers: core.peer_count(),
                         });
@@ -427,9 +373,7 @@ async fn run(
             sent_any = true;
         }
         if let (Some(arrived), true) = (measured, sent_any) {
-            let elapsed = arrived.elapsed();
-            latency.record(elapsed);
-            meters.latency.record(elapsed.as_secs_f64(), &[]);
+            meters.latency.record(arrived.elapsed().as_secs_f64(), &[]);
         }
         while let Some(event) = core.poll_event() {
             meters.event(&event);

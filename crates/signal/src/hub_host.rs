@@ -26,7 +26,7 @@ use silta_proto::v1::hub::{
     HubEnvelope, HubInput, HubOutput, HubReply, HubTime, JournalEntry, KioskFigures, MediaChange, Origin, QueueFigure,
 };
 use silta_proto::v1::media::{MediaCommand, MediaEvent, MediaResult, NodeEvent, NodeRef};
-use silta_proto::v1::{ParticipantId, RoomId};
+use silta_proto::v1::{ParticipantId, Role, RoomId};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tracing::Instrument as _;
 
@@ -173,6 +173,11 @@ impl HubHost {
     ) -> Result<(HubReply, T), HubUnavailable> {
         let mut clocked = self.hub.lock().await;
         let at = wall_clock().max(clocked.last);
+        if let HubInput::Attach { bearer, .. } = &input
+            && bearer.role == Role::Expert
+        {
+            crate::metrics::learn_agency(&bearer.organisation);
+        }
         let entry = JournalEntry { origin, envelope: HubEnvelope { at, input } };
         if let Some(journal) = &self.journal {
             journal.record(&entry).await.map_err(|err| HubUnavailable(err.0))?;
@@ -217,7 +222,7 @@ impl HubHost {
     /// The hub's figures.
     pub async fn figures(&self) -> HubHealth {
         let now = wall_clock();
-        let (clients, rooms, kiosks, queues, calls) = self
+        let (clients, rooms, kiosks, queues, calls, agencies) = self
             .inspect(|hub| {
                 (
                     hub.client_count(),
@@ -225,9 +230,15 @@ impl HubHost {
                     hub.kiosk_figures(),
                     hub.queue_figures(now),
                     hub.calls_in_progress(),
+                    hub.expert_agencies(),
                 )
             })
             .await;
+        // A node that took the hub over learns the agencies of the experts
+        // it holds.
+        for agency in agencies {
+            crate::metrics::learn_agency(agency.as_str());
+        }
         let media_nodes = self.media.node_count().await;
         HubHealth {
             clients,

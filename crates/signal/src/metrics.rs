@@ -6,6 +6,7 @@
 //! queue, calls, kiosks, media nodes) are exported by the node that runs
 //! the hub only, so a sum over signal nodes counts each once.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use opentelemetry::KeyValue;
@@ -80,6 +81,46 @@ impl Instruments {
     }
 }
 
+/// Agencies known from signed expert tokens: only these name a metric's
+/// `agency` label (an advisor's request names an agency in free input, and
+/// a label must not carry what someone typed). Bounded, as a safety net.
+static KNOWN_AGENCIES: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+const MAX_KNOWN_AGENCIES: usize = 500;
+/// The label of requests for an agency no expert has signed in for.
+const OTHER_AGENCY: &str = "other";
+
+/// Learns an agency from a signed expert token.
+pub(crate) fn learn_agency(code: &str) {
+    let mut known = KNOWN_AGENCIES.lock().unwrap_or_else(|poison| poison.into_inner());
+    if known.len() < MAX_KNOWN_AGENCIES && !known.contains(code) {
+        known.insert(code.to_owned());
+    }
+}
+
+/// The `agency` label of a code: itself when an expert of it signed in, else
+/// `other`.
+fn agency_label(code: &str) -> String {
+    let known = KNOWN_AGENCIES.lock().unwrap_or_else(|poison| poison.into_inner());
+    if known.contains(code) { code.to_owned() } else { OTHER_AGENCY.to_owned() }
+}
+
+/// The on-demand queue per agency label: every known agency (0 when nobody
+/// waits for it) and `other`, as label → (waiting, longest wait in seconds).
+fn queue_by_label(hub: &HubHealth) -> BTreeMap<String, (u64, u64)> {
+    let mut by_label: BTreeMap<String, (u64, u64)> = KNOWN_AGENCIES
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .iter()
+        .map(|code| (code.clone(), (0, 0)))
+        .collect();
+    for queue in &hub.queues {
+        let entry = by_label.entry(agency_label(queue.agency.as_str())).or_insert((0, 0));
+        entry.0 += queue.waiting;
+        entry.1 = entry.1.max(queue.longest_wait_seconds);
+    }
+    by_label
+}
+
 /// Counts a record the hub made (once, on the node that runs the hub): a
 /// walk-in request leaving the queue, a session ending.
 pub fn record_made(record: &SessionRecordMessage) {
@@ -88,7 +129,7 @@ pub fn record_made(record: &SessionRecordMessage) {
         SessionRecordEvent::QueueLeft(left) => instruments.queue_waits.record(
             left.waited_ms as f64 / 1000.0,
             &[
-                KeyValue::new("agency", left.agency.as_str().to_owned()),
+                KeyValue::new("agency", agency_label(left.agency.as_str())),
                 KeyValue::new("outcome", if left.served { "served" } else { "abandoned" }),
             ],
         ),
@@ -165,19 +206,19 @@ pub(crate) fn register_gauges(
     };
     gauges.push(hub_gauge(
         "silta_queue_waiting",
-        "Walk-in requests waiting in the on-demand queue, by agency.",
+        "Walk-in requests waiting in the on-demand queue, by agency (0 for an agency nobody waits for; `other` for agencies no expert signed in for).",
         |hub, out| {
-            for queue in &hub.queues {
-                out.push((queue.waiting, vec![KeyValue::new("agency", queue.agency.as_str().to_owned())]));
+            for (agency, (waiting, _)) in queue_by_label(hub) {
+                out.push((waiting, vec![KeyValue::new("agency", agency)]));
             }
         },
     ));
     gauges.push(hub_gauge(
         "silta_queue_longest_wait_seconds",
-        "How long the longest-waiting walk-in request has waited, by agency, in seconds.",
+        "How long the longest-waiting walk-in request has waited, by agency, in seconds (0 when nobody waits).",
         |hub, out| {
-            for queue in &hub.queues {
-                out.push((queue.longest_wait_seconds, vec![KeyValue::new("agency", queue.agency.as_str().to_owned())]));
+            for (agency, (_, longest)) in queue_by_label(hub) {
+                out.push((longest, vec![KeyValue::new("agency", agency)]));
             }
         },
     ));

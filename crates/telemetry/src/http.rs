@@ -34,7 +34,24 @@ pub fn observed<S: Clone + Send + Sync + 'static>(router: axum::Router<S>, servi
 /// Measures and traces one request.
 pub async fn observe(service: &'static str, request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
-    let method = request.method().as_str().to_owned();
+    // Only the methods HTTP defines: an invented one must not make a series.
+    let method = match request.method().as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        _ => "_OTHER",
+    };
+    // Probes and scrapes are measured but make no trace of their own.
+    if matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics") {
+        let started = Instant::now();
+        let response = next.run(request).await;
+        record(service, method, route, response.status().as_u16(), started);
+        return response;
+    }
     let span = tracing::info_span!(
         target: "silta_http",
         "http.request",
@@ -49,6 +66,11 @@ pub async fn observe(service: &'static str, request: Request, next: Next) -> Res
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
     span.record("http.response.status_code", status);
+    record(service, method, route, status, started);
+    response
+}
+
+fn record(service: &'static str, method: &'static str, route: String, status: u16, started: Instant) {
     durations().record(
         started.elapsed().as_secs_f64(),
         &[
@@ -58,5 +80,4 @@ pub async fn observe(service: &'static str, request: Request, next: Next) -> Res
             KeyValue::new("status", status.to_string()),
         ],
     );
-    response
 }

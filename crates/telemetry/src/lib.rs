@@ -140,6 +140,9 @@ impl Telemetry {
         log: &LogOptions,
     ) -> Result<Self, TelemetryError> {
         settings.validate()?;
+        if REGISTRY.get().is_some() {
+            return Err(TelemetryError::Settings("telemetry is already set up in this process".into()));
+        }
         let filter = match std::env::var("RUST_LOG") {
             Ok(value) if !value.trim().is_empty() => value,
             _ => log.filter.clone(),
@@ -206,9 +209,14 @@ impl Telemetry {
         // the configured filter.
         let traces = tracer.as_ref().map(|provider| {
             tracing_opentelemetry::layer().with_tracer(provider.tracer("silta")).with_filter(
+                // Spans only: an event's fields (an error's text) could
+                // carry what a span must not.
                 tracing_subscriber::filter::filter_fn(|metadata| {
-                    metadata.target().starts_with("silta") && *metadata.level() <= tracing::Level::INFO
-                }),
+                    metadata.is_span()
+                        && metadata.target().starts_with("silta")
+                        && *metadata.level() <= tracing::Level::INFO
+                })
+                .with_max_level_hint(tracing_subscriber::filter::LevelFilter::INFO),
             )
         });
         let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
@@ -260,8 +268,8 @@ pub fn prometheus_text() -> String {
 /// Exports `silta_tls_certificate_expiry_timestamp_seconds{listener}`: when
 /// the leaf certificate in `certificate_file` expires (Unix seconds), read
 /// from the file at each collection, so a renewed certificate shows at once.
-/// A file that cannot be read exports nothing (the alert on the missing
-/// series, and the process's own log at start, tell).
+/// A file that cannot be read exports nothing (the process refused to start
+/// on it already; a file removed later is noticed at the next renewal).
 pub fn watch_certificate(listener: &'static str, certificate_file: std::path::PathBuf) {
     static WATCHED: std::sync::Mutex<Vec<opentelemetry::metrics::ObservableGauge<u64>>> =
         std::sync::Mutex::new(Vec::new());
@@ -285,8 +293,8 @@ pub fn certificate_expiry(certificate_file: &std::path::Path) -> Option<u64> {
     u64::try_from(certificate.validity().not_after.timestamp()).ok()
 }
 
-/// Histogram bucket boundaries in seconds for latencies from 10 µs to 5 s
-/// (the SFU's forwarding time).
+/// Histogram bucket boundaries in seconds for short latencies, 10 µs to
+/// 100 ms (the SFU uses finer ones of its own for its forwarding time).
 pub const FAST_SECONDS: &[f64] =
     &[0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 

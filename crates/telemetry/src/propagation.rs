@@ -41,16 +41,6 @@ pub fn set_parent<'a>(span: &tracing::Span, get: impl Fn(&str) -> Option<&'a str
     let _ = span.set_parent(context);
 }
 
-/// The HTTP form of [`inject`]: the current span's context as headers.
-pub fn inject_http(headers: &mut axum::http::HeaderMap) {
-    inject(|key, value| {
-        if let (Ok(name), Ok(value)) = (axum::http::HeaderName::try_from(key), axum::http::HeaderValue::try_from(value))
-        {
-            headers.insert(name, value);
-        }
-    });
-}
-
 /// The HTTP form of [`set_parent`].
 pub fn set_parent_http(span: &tracing::Span, headers: &axum::http::HeaderMap) {
     set_parent(span, |key| headers.get(key).and_then(|value| value.to_str().ok()));

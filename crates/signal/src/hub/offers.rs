@@ -555,6 +555,12 @@ impl Hub {
             .collect()
     }
 
+    /// The agencies of the experts the hub holds (connected or within their
+    /// resume window).
+    pub fn expert_agencies(&self) -> BTreeSet<AgencyCode> {
+        self.clients.values().filter_map(|client| client.identity.agency().cloned()).collect()
+    }
+
     /// Calls in progress: service sessions an expert has joined.
     pub fn calls_in_progress(&self) -> usize {
         self.rooms.values().filter(|room| room.service_started.is_some()).count()
