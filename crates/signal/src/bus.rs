@@ -60,17 +60,36 @@ pub trait Bus: Send + Sync + 'static {
 }
 
 /// The in-process bus: one broadcast channel per topic with a subscriber.
+///
+/// A channel whose last subscriber has gone is dropped at the next publish
+/// to its topic, or — for the topic of a participant who never comes back —
+/// by the sweep a subscribe makes once the map has doubled since the last
+/// one (amortised O(1) per subscribe), so the channels of closed
+/// connections (a broadcast buffer each) do not pile up over months.
 #[derive(Debug)]
 pub struct InProcessBus {
     capacity: usize,
-    channels: Mutex<HashMap<Topic, broadcast::Sender<Delivery>>>,
+    channels: Mutex<Channels>,
+}
+
+#[derive(Debug, Default)]
+struct Channels {
+    by_topic: HashMap<Topic, broadcast::Sender<Delivery>>,
+    /// How many channels the last sweep left.
+    after_sweep: usize,
 }
 
 impl InProcessBus {
     /// A bus whose subscribers may fall `capacity` deliveries behind before
     /// they are told they lagged.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), channels: Mutex::new(HashMap::new()) }
+        Self { capacity: capacity.max(1), channels: Mutex::new(Channels::default()) }
+    }
+
+    /// Channels held (topics with a subscriber, and those whose last
+    /// subscriber left since the last sweep).
+    pub fn channel_count(&self) -> usize {
+        self.channels.lock().unwrap_or_else(|poison| poison.into_inner()).by_topic.len()
     }
 }
 
@@ -83,17 +102,21 @@ impl Default for InProcessBus {
 impl Bus for InProcessBus {
     fn publish(&self, topic: &Topic, delivery: Delivery) {
         let mut channels = self.channels.lock().unwrap_or_else(|poison| poison.into_inner());
-        if let Some(sender) = channels.get(topic)
+        if let Some(sender) = channels.by_topic.get(topic)
             && sender.send(delivery).is_err()
         {
             // Nobody listens any more: forget the channel.
-            channels.remove(topic);
+            channels.by_topic.remove(topic);
         }
     }
 
     fn subscribe(&self, topic: &Topic) -> Subscription {
         let mut channels = self.channels.lock().unwrap_or_else(|poison| poison.into_inner());
-        channels.entry(topic.clone()).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
+        if channels.by_topic.len() >= 2 * channels.after_sweep.max(64) {
+            channels.by_topic.retain(|_, sender| sender.receiver_count() > 0);
+            channels.after_sweep = channels.by_topic.len();
+        }
+        channels.by_topic.entry(topic.clone()).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
     }
 }
 
@@ -117,5 +140,27 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(sub_b.try_recv().is_err());
+    }
+
+    #[test]
+    fn the_channels_of_connections_that_closed_do_not_pile_up() {
+        let bus = InProcessBus::default();
+        let live: Vec<Subscription> = (0..10)
+            .map(|n| bus.subscribe(&Topic::Participant(ParticipantId::parse(format!("live-{n}")).unwrap())))
+            .collect();
+        // 10,000 connections come and go; nothing is ever published to
+        // their topics again (their resume windows pass).
+        for n in 0..10_000 {
+            let subscription = bus.subscribe(&Topic::Participant(ParticipantId::parse(format!("gone-{n}")).unwrap()));
+            drop(subscription);
+        }
+        assert!(bus.channel_count() <= 2 * 64 + 10, "{} channels kept", bus.channel_count());
+        // The live ones still get their deliveries.
+        let ack = Arc::new(ServerMessage::Ack(Ack { id: RequestId::parse("1").unwrap() }));
+        for (n, mut subscription) in live.into_iter().enumerate() {
+            let topic = Topic::Participant(ParticipantId::parse(format!("live-{n}")).unwrap());
+            bus.publish(&topic, Delivery::Message(ack.clone()));
+            assert!(matches!(subscription.try_recv(), Ok(Delivery::Message(_))), "live-{n} is served");
+        }
     }
 }
