@@ -147,3 +147,36 @@ async fn two_hundred_concurrent_requests_for_one_slot_book_it_once_on_postgres()
         sqlx::query_as("SELECT COUNT(*) FROM appointments").fetch_one(app.state.store().pool()).await.unwrap();
     assert_eq!(rows, 1);
 }
+
+/// 300 simultaneous retries of one booking (one Idempotency-Key, one body)
+/// on PostgreSQL: one books, every other gets that booking back — none is
+/// told the slot is taken by its own first attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_concurrent_retries_with_one_key_all_get_the_first_booking_on_postgres() {
+    let app =
+        silta_tests::booking::spawn_booking_with(Database::Postgres, |settings| settings.max_connections = 20).await;
+    seed(&app).await;
+    let monday = fixture::monday_ahead();
+    let token = advisor(&app);
+    let body = book_body(&helsinki(monday, 15, 0), "fi");
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for _ in 0..300 {
+        let (app, token, body) = (app.clone(), token.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            app.post("/api/v1/appointments", Some(&token), body, &[("Idempotency-Key", "one-booking-300")]).await
+        }));
+    }
+    let (mut created, mut replayed) = (0, 0);
+    let mut ids = std::collections::BTreeSet::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        match reply.status {
+            201 => created += 1,
+            200 => replayed += 1,
+            other => panic!("a retry got {other}: {reply:?}"),
+        }
+        ids.insert(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!((created, replayed, ids.len()), (1, 299, 1));
+}

@@ -249,10 +249,27 @@ pub async fn create(
         return Ok(Booked { appointment: existing, replayed: true });
     }
     let starts_at = request.starts_at.timestamp();
-    let slot = slot_at(store, request, starts_at, now, None).await?;
+    // A slot (or expert) taken may have been taken by a concurrent request
+    // with the same key: a retry gets the first request's booking, never a
+    // conflict it did not cause.
+    let replay_or = async |err: AppError| -> Result<Booked, AppError> {
+        if let (Some(key), AppError::Conflict(..)) = (idempotency_key, &err)
+            && let Some(existing) = find_by_idempotency_key(store, key, &hash).await?
+        {
+            return Ok(Booked { appointment: existing, replayed: true });
+        }
+        Err(err)
+    };
+    let slot = match slot_at(store, request, starts_at, now, None).await {
+        Ok(slot) => slot,
+        Err(err) => return replay_or(err).await,
+    };
     let expert = match &request.expert {
         Some(wanted) if slot.experts.contains(wanted) => wanted.clone(),
-        Some(_) => return Err(AppError::Conflict("expert_unavailable", "that expert is not free at that time".into())),
+        Some(_) => {
+            return replay_or(AppError::Conflict("expert_unavailable", "that expert is not free at that time".into()))
+                .await;
+        }
         None => slot.experts[0].clone(),
     };
     let kiosk = slot.kiosks[0].clone();
