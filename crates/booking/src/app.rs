@@ -69,7 +69,7 @@ pub enum StartError {
     #[error(transparent)]
     Notifier(#[from] crate::notify::NotifierError),
     /// The listener.
-    #[error("cannot listen: {0}")]
+    #[error("cannot listen")]
     Listen(#[from] io::Error),
     /// The TLS certificate or key.
     #[error(transparent)]

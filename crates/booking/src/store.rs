@@ -18,6 +18,10 @@ use sqlx::{AnyPool, Transaction};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How long connecting (and later, waiting for a pooled connection) may
+/// take before it is an error.
+const CONNECT_WAIT: Duration = Duration::from_secs(10);
+
 /// Which database is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -34,11 +38,14 @@ pub enum StoreError {
     /// The URL names another database.
     #[error("unsupported database URL (use sqlite://PATH or postgres://…)")]
     UnsupportedUrl,
-    /// Connecting failed.
-    #[error("cannot connect to the database: {0}")]
+    /// Connecting failed (the cause is the source, not repeated here).
+    #[error("cannot connect to the database")]
     Connect(#[source] sqlx::Error),
+    /// The database did not answer in time (a closed port, a firewall).
+    #[error("the database did not answer within {0} s (is it running, and is the URL's host and port right?)")]
+    ConnectTimeout(u64),
     /// A migration failed.
-    #[error("database migration failed: {0}")]
+    #[error("database migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
     /// The schema has a migration of this version that differs from this
     /// build's (edited after it was applied).
@@ -84,15 +91,10 @@ impl Store {
 
     /// Connects and leaves the schema as it is (see [`Store::migrate`]).
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Backend::Postgres
-        } else {
-            return Err(StoreError::UnsupportedUrl);
-        };
-        let options = AnyConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+        let (backend, options) = Self::check_url(url)?;
+        // Said, since an unreachable server takes up to CONNECT_WAIT to
+        // report (the URL is not logged: it may hold a password).
+        tracing::info!(?backend, "connecting to the database");
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .after_connect(move |connection, _| {
@@ -107,10 +109,30 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .acquire_timeout(CONNECT_WAIT)
+            .connect_with(options);
+        let pool = tokio::time::timeout(CONNECT_WAIT, pool)
             .await
-            .map_err(StoreError::Connect)?;
+            .map_err(|_| StoreError::ConnectTimeout(CONNECT_WAIT.as_secs()))?
+            .map_err(|err| match err {
+                sqlx::Error::PoolTimedOut => StoreError::ConnectTimeout(CONNECT_WAIT.as_secs()),
+                err => StoreError::Connect(err),
+            })?;
         Ok(Self { pool, backend })
+    }
+
+    /// Checks a database URL without connecting: its scheme and its form.
+    pub fn check_url(url: &str) -> Result<(Backend, AnyConnectOptions), StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let options = AnyConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+        Ok((backend, options))
     }
 
     fn migrator(&self) -> &'static Migrator {
