@@ -92,6 +92,9 @@ pub enum IssueError {
         /// Allowed seconds.
         max: u64,
     },
+    /// A lifetime of zero seconds (the token would be dead on arrival).
+    #[error("a token's lifetime must be at least one second")]
+    LifetimeZero,
     /// The organisation does not fit the role.
     #[error("organisation `{0}` is not valid for this role")]
     BadOrganisation(String),
@@ -106,6 +109,7 @@ impl IssueError {
     pub fn code(&self) -> &'static str {
         match self {
             IssueError::LifetimeTooLong { .. } => "lifetime_too_long",
+            IssueError::LifetimeZero => "lifetime_zero",
             IssueError::BadOrganisation(_) => "bad_organisation",
             IssueError::Signing(_) => "signing_failed",
         }

@@ -21,7 +21,7 @@ pub use claims::{Identity, Organisation, RoomGrant};
 pub use error::{AuthError, IssueError, KeyError};
 pub use keys::{SigningKey, VerificationKey};
 pub use tokens::{
-    ACCESS_AUDIENCE, AccessTokenRequest, DEVICE_AUDIENCE, DeviceCredential, MAX_ACCESS_TOKEN_LIFETIME, TokenIssuer,
-    TokenVerifier, unix_now,
+    ACCESS_AUDIENCE, AccessTokenRequest, DEVICE_AUDIENCE, DeviceCredential, MAX_ACCESS_TOKEN_LIFETIME,
+    MAX_DEVICE_CREDENTIAL_LIFETIME, TokenIssuer, TokenVerifier, unix_now,
 };
 pub use turn::turn_credentials;

@@ -14,6 +14,9 @@ use crate::keys::{SigningKey, VerificationKey};
 
 /// The longest an access token may live: 15 minutes.
 pub const MAX_ACCESS_TOKEN_LIFETIME: u64 = 15 * 60;
+/// The longest a kiosk's device credential may live: five years (a kiosk's
+/// life; revocation ends it sooner).
+pub const MAX_DEVICE_CREDENTIAL_LIFETIME: u64 = 5 * 366 * 24 * 3600;
 /// The `aud` of access tokens.
 pub const ACCESS_AUDIENCE: &str = "silta";
 /// The `aud` of kiosk device credentials; they are only good for exchange.
@@ -112,6 +115,9 @@ impl TokenIssuer {
     /// Issues an access token as if the time were `now` (seconds since the
     /// epoch); for tests and tools.
     pub fn issue_access_at(&self, request: &AccessTokenRequest, now: u64) -> Result<String, IssueError> {
+        if request.lifetime_seconds == 0 {
+            return Err(IssueError::LifetimeZero);
+        }
         if request.lifetime_seconds > MAX_ACCESS_TOKEN_LIFETIME {
             return Err(IssueError::LifetimeTooLong {
                 requested: request.lifetime_seconds,
@@ -126,7 +132,7 @@ impl TokenIssuer {
             aud: ACCESS_AUDIENCE.into(),
             iat: now,
             nbf: now,
-            exp: now + request.lifetime_seconds,
+            exp: now.saturating_add(request.lifetime_seconds),
             jti: uuid::Uuid::new_v4().simple().to_string(),
             role: request.role,
             org: request.organisation.clone(),
@@ -144,13 +150,22 @@ impl TokenIssuer {
         languages: &[LanguageTag],
         lifetime_seconds: u64,
     ) -> Result<String, IssueError> {
+        if lifetime_seconds == 0 {
+            return Err(IssueError::LifetimeZero);
+        }
+        if lifetime_seconds > MAX_DEVICE_CREDENTIAL_LIFETIME {
+            return Err(IssueError::LifetimeTooLong {
+                requested: lifetime_seconds,
+                max: MAX_DEVICE_CREDENTIAL_LIFETIME,
+            });
+        }
         let now = unix_now();
         let claims = DeviceClaims {
             iss: self.issuer.clone(),
             sub: kiosk.clone(),
             aud: DEVICE_AUDIENCE.into(),
             iat: now,
-            exp: now + lifetime_seconds,
+            exp: now.saturating_add(lifetime_seconds),
             jti: uuid::Uuid::new_v4().simple().to_string(),
             sp: service_point.clone(),
             langs: languages.to_vec(),
@@ -277,6 +292,14 @@ impl TokenVerifier {
                 ErrorKind::InvalidSignature => AuthError::InvalidSignature,
                 _ => AuthError::Malformed(err.to_string()),
             })?;
+        // A token issued (or valid from) later than now is not valid yet,
+        // whether or not it says `nbf` (jsonwebtoken checks only `nbf`).
+        let latest = unix_now().saturating_add(LEEWAY_SECONDS);
+        for claim in ["iat", "nbf"] {
+            if claims.get(claim).and_then(serde_json::Value::as_u64).is_some_and(|at| at > latest) {
+                return Err(AuthError::NotYetValid);
+            }
+        }
         serde_json::from_value(claims).map_err(|err| AuthError::Malformed(err.to_string()))
     }
 }

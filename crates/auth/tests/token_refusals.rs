@@ -154,3 +154,41 @@ fn garbage_is_malformed() {
         assert!(matches!(verifier.verify_access(garbage), Err(AuthError::Malformed(_))), "{garbage}");
     }
 }
+
+/// A token signed with a real key whose `iat` lies ten years ahead (its
+/// `nbf` now, so that `nbf` alone passes) is not valid yet; so is one whose
+/// `nbf` lies ahead. A clock a few seconds behind the issuer's is tolerated.
+#[test]
+fn a_token_issued_in_the_future_is_not_valid_yet() {
+    let key = SigningKey::generate("k1").unwrap();
+    let verifier = TokenVerifier::new(ISSUER, &[key.verification_key()]).unwrap();
+    let encoding = jsonwebtoken::EncodingKey::from_ed_pem(key.to_pkcs8_pem().as_bytes()).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some("k1".into());
+    let sign = |iat: u64, nbf: u64| {
+        let claims = serde_json::json!({"iss": ISSUER, "sub": "expert-1", "aud": "silta", "iat": iat, "nbf": nbf,
+            "exp": iat + 900, "jti": "j1", "role": "expert", "org": "VERO", "langs": ["fi"]});
+        jsonwebtoken::encode(&header, &claims, &encoding).unwrap()
+    };
+    let now = unix_now();
+    let ten_years = 10 * 365 * 24 * 3600;
+    assert_eq!(verifier.verify_access(&sign(now + ten_years, now)), Err(AuthError::NotYetValid));
+    assert_eq!(verifier.verify_access(&sign(now + 120, now)), Err(AuthError::NotYetValid));
+    assert_eq!(verifier.verify_access(&sign(now, now + 120)), Err(AuthError::NotYetValid));
+    let skewed = verifier.verify_access(&sign(now + 5, now + 5));
+    assert!(skewed.is_ok(), "a few seconds of clock skew pass: {skewed:?}");
+    assert!(verifier.verify_access(&sign(now - 60, now - 60)).is_ok());
+}
+
+#[test]
+fn lifetimes_of_zero_or_beyond_the_maximum_are_not_issued() {
+    let (issuer, _) = issuer_and_verifier();
+    let zero = AccessTokenRequest { lifetime_seconds: 0, ..expert_request() };
+    assert!(matches!(issuer.issue_access(&zero), Err(silta_auth::IssueError::LifetimeZero)));
+    let kiosk = Subject::parse("kiosk-1").unwrap();
+    let point = silta_proto::v1::ServicePointId::parse("sp-1").unwrap();
+    for lifetime in [0, silta_auth::MAX_DEVICE_CREDENTIAL_LIFETIME + 1, u64::MAX] {
+        assert!(issuer.issue_device_credential(&kiosk, &point, &[], lifetime).is_err(), "{lifetime}");
+    }
+    assert!(issuer.issue_device_credential(&kiosk, &point, &[], silta_auth::MAX_DEVICE_CREDENTIAL_LIFETIME).is_ok());
+}

@@ -100,8 +100,8 @@ struct TokenArgs {
     /// Scope the token to these rooms (repeatable).
     #[arg(long)]
     room: Vec<String>,
-    /// Lifetime in seconds (at most 900).
-    #[arg(long, default_value_t = 900)]
+    /// Lifetime in seconds, 1–900.
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=900))]
     ttl: u64,
 }
 
@@ -116,8 +116,8 @@ struct DeviceArgs {
     /// Languages the kiosk offers first, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "fi,sv,en")]
     lang: Vec<String>,
-    /// Validity in days.
-    #[arg(long, default_value_t = 365)]
+    /// Validity in days, 1–1830 (five years; revoke to end it sooner).
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=1830))]
     days: u64,
 }
 
@@ -225,11 +225,13 @@ fn configured_signing_key(settings: &Settings) -> anyhow::Result<SigningKey> {
 
 async fn run_dev(settings: Settings) -> anyhow::Result<()> {
     check_tls(settings.signal.tls.as_ref(), "signal")?;
+    // A bad database URL is refused before anything is written.
+    let database_url = settings.booking_database_url()?;
+    silta_booking::Store::check_url(&database_url).context("invalid booking.database_url")?;
     let key_path = settings.auth.signing_key_file.clone().unwrap_or_else(|| keys::dev_key_path(&settings));
     let key = keys::read_or_create_signing_key(&key_path, &settings.auth.signing_key_id)?;
     let (issuer, verifier, published_keys) = keys::issuer_and_verifier(&settings, Some(key))?;
     let issuer = issuer.context("the development signing key is missing")?;
-    let database_url = settings.booking_database_url()?;
     let booking = BookingState::start(settings.booking.clone(), &database_url, verifier.clone())
         .await
         .context("cannot start the booking service")?;
