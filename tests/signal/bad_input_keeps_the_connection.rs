@@ -117,3 +117,34 @@ async fn random_frames_are_answered_and_the_connection_survives() {
     assert_eq!(code, "kiosk_offline");
     app.shut_down().await;
 }
+
+/// A message over the hard limit (1 MiB) is not read: the connection ends
+/// with close code 1009 (message too big), as the protocol says. The client
+/// reads while it sends, as a browser does.
+#[tokio::test]
+async fn a_message_over_the_hard_limit_closes_with_1009() {
+    use futures_util::{SinkExt, StreamExt};
+    let app = spawn_signal_with(|_| {}).await;
+    let (socket, _) = tokio_tungstenite::connect_async(app.ws_url()).await.expect("WebSocket connects");
+    let (mut sink, mut stream) = socket.split();
+    let token = app.token("advisor-1", Role::Advisor, "sp-kemi", &["fi"]);
+    sink.send(Message::text(json!({"type": "auth", "id": "a", "token": token}).to_string())).await.unwrap();
+    let huge = json!({"id": "huge", "type": "join", "room": "r", "padding": "x".repeat(2 * 1024 * 1024)}).to_string();
+    let sending = tokio::spawn(async move { sink.send(Message::text(huge)).await });
+    let close = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(frame) = stream.next().await {
+            match frame {
+                Ok(Message::Close(close)) => return close,
+                Ok(_) => continue,
+                Err(err) => panic!("the connection broke without a close frame: {err}"),
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server closes within 10 s")
+    .expect("a close frame");
+    assert_eq!(u16::from(close.code), 1009, "{close:?}");
+    sending.abort();
+    app.shut_down().await;
+}

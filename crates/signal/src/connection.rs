@@ -31,6 +31,9 @@ use crate::ratelimit::TokenBucket;
 
 /// How long one send to a client may take before the client counts as dead.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection closed for a too-big message stays open for the
+/// client to read why.
+const CLOSE_LINGER: Duration = Duration::from_millis(500);
 /// Consecutive rate-limited messages after which the connection is closed.
 const MAX_RATE_STRIKES: u32 = 200;
 
@@ -38,6 +41,7 @@ const MAX_RATE_STRIKES: u32 = 200;
 mod close_code {
     pub const GOING_AWAY_RESTART: u16 = 1012;
     pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
     pub const AUTH_FAILED: u16 = 4001;
     pub const SUPERSEDED: u16 = 4002;
     pub const AUTH_TIMEOUT: u16 = 4003;
@@ -128,6 +132,14 @@ async fn next_delivery(session: &mut Option<Session>) -> Result<Delivery, broadc
     }
 }
 
+/// Whether a read failed because a frame or message passed the hard size
+/// limit (tungstenite's capacity error).
+fn is_too_large(err: axum::Error) -> bool {
+    err.into_inner()
+        .downcast_ref::<tungstenite::Error>()
+        .is_some_and(|err| matches!(err, tungstenite::Error::Capacity(_)))
+}
+
 fn error_message(id: Option<RequestId>, err: &SignalError) -> ServerMessage {
     ServerMessage::Error(ErrorMessage { id, code: err.code(), message: err.to_string() })
 }
@@ -154,7 +166,23 @@ impl Connection {
         loop {
             tokio::select! {
                 frame = stream.next() => {
-                    let Some(Ok(frame)) = frame else { return Ending::Dropped };
+                    let frame = match frame {
+                        Some(Ok(frame)) => frame,
+                        Some(Err(err)) => {
+                            // A frame over the hard limit ends the connection
+                            // with the close code that says so; any other
+                            // read error is a broken link.
+                            if is_too_large(err) {
+                                self.close(close_code::TOO_BIG, "message too big").await;
+                                // The client is still sending the rest: give
+                                // it a moment to read the close frame before
+                                // the socket goes (and the kernel resets it).
+                                tokio::time::sleep(CLOSE_LINGER).await;
+                            }
+                            return Ending::Dropped;
+                        }
+                        None => return Ending::Dropped,
+                    };
                     self.last_heard = Instant::now();
                     match frame {
                         Message::Text(text) => {
@@ -296,6 +324,7 @@ impl Connection {
                 Err(err) => self.send(&error_message(Some(id), &err)).await,
             };
         }
+        let arrived = Instant::now();
         let enters_room = matches!(
             message,
             ClientMessage::Join(_)
@@ -314,7 +343,7 @@ impl Connection {
                     crate::metrics::instruments().joined(session.role, entered.elapsed().as_secs_f64());
                 }
             }
-            _ if enters_room => self.entered_room = Some(Instant::now()),
+            _ if enters_room => self.entered_room = Some(arrived),
             _ => {}
         }
         self.send(&reply).await
