@@ -21,9 +21,9 @@ use futures_util::FutureExt;
 use serde_json::json;
 use silta_auth::SigningKey;
 use silta_cluster::{Cluster, ClusterSettings};
-use silta_loadgen::{Peer, PeerOptions};
-use silta_proto::v1::Role;
+use silta_loadgen::{Peer, PeerOptions, SignalClient};
 use silta_proto::v1::signal::ServerMessage;
+use silta_proto::v1::{Role, RoomId};
 use silta_tests::booking::{Database, fresh_database};
 use silta_tests::media::{in_loopback_only_namespace, wait_until};
 use silta_tests::nats::NatsServer;
@@ -165,24 +165,10 @@ impl Deployment {
     /// `headers`; returns the appointment.
     async fn book(&self, contact: serde_json::Value, headers: &[(&str, &str)]) -> serde_json::Value {
         let token = self.token("advisor-kemi-1", Role::Advisor, "sp-kemi");
-        let from = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
-        let to = from + chrono::Duration::days(14);
-        let slots: serde_json::Value = self
-            .http
-            .get(self.booking.url(&format!(
-                "/api/v1/slots?agency=VERO&service=vero-tax-card&service_point=sp-kemi&language=fi&from={from}&to={to}"
-            )))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("slots")
-            .json()
-            .await
-            .expect("a slot list");
-        let slot = slots.as_array().and_then(|slots| slots.first()).expect("a free slot in the demo directory");
+        let starts_at = self.booking.first_free_vero_slot(&self.http, &token).await;
         let mut request = self.http.post(self.booking.url("/api/v1/appointments")).bearer_auth(&token).json(&json!({
             "agency": "VERO", "service": "vero-tax-card", "service_point": "sp-kemi",
-            "starts_at": slot["starts_at"], "language": "fi", "contact": contact}));
+            "starts_at": starts_at, "language": "fi", "contact": contact}));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -207,6 +193,19 @@ async fn session(advisor: &mut WsClient, kiosk: &mut WsClient, expert: &mut WsCl
     expert.ok(json!({"type": "session_end", "room": room, "outcome": "resolved"})).await;
     kiosk.wait_for(|m| matches!(m, ServerMessage::SessionEnded(e) if e.room.as_str() == room)).await;
     room
+}
+
+/// The advisor of `point` opens a session for its kiosk on `node`: the room
+/// and both clients, joined.
+async fn opened_session(node: &SignalProcess, point: &str) -> (RoomId, SignalClient, SignalClient) {
+    let place = point.trim_start_matches("sp-");
+    let kiosk = client(node, &format!("kiosk-{place}-1"), Role::Kiosk, point).await;
+    let mut advisor = client(node, &format!("advisor-{place}-1"), Role::Advisor, point).await;
+    let open = json!({"type": "session_open", "kiosk": format!("kiosk-{place}-1")});
+    let ServerMessage::Joined(joined) = advisor.request(open).await.expect("session_open") else {
+        panic!("session_open replies joined")
+    };
+    (joined.room.room, kiosk, advisor)
 }
 
 /// Waits until the spans `select` picks are there; returns them.
@@ -240,14 +239,7 @@ async fn traced() {
 
     // The join: kiosk and advisor on the gateway node; the kiosk's SDP
     // offer goes to the hub on the leader and on to the media node.
-    let kiosk = client(gateway, "kiosk-kemi-1", Role::Kiosk, "sp-kemi").await;
-    let mut advisor = client(gateway, "advisor-kemi-1", Role::Advisor, "sp-kemi").await;
-    let ServerMessage::Joined(joined) =
-        advisor.request(json!({"type": "session_open", "kiosk": "kiosk-kemi-1"})).await.expect("session_open")
-    else {
-        panic!("session_open replies joined")
-    };
-    let room = joined.room.room.clone();
+    let (room, kiosk, mut advisor) = opened_session(gateway, "sp-kemi").await;
     let kiosk_peer = Peer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("the kiosk joins");
     let trace = spans_where(&deployment.otlp, "the join's trace down to the media node", |spans| {
         let offer = spans.iter().find(|span| {
@@ -474,14 +466,7 @@ async fn catalogue() {
     // Media for a few seconds (the media node's counters, latency, loss and
     // round-trip times; join times), a booking and its cancellation, an
     // error, a request left waiting in Kela's queue.
-    let media_kiosk = client(gateway, "kiosk-inari-1", Role::Kiosk, "sp-inari").await;
-    let mut media_advisor = client(gateway, "advisor-inari-1", Role::Advisor, "sp-inari").await;
-    let ServerMessage::Joined(joined) =
-        media_advisor.request(json!({"type": "session_open", "kiosk": "kiosk-inari-1"})).await.expect("session_open")
-    else {
-        panic!("session_open replies joined")
-    };
-    let media_room = joined.room.room.clone();
+    let (media_room, media_kiosk, media_advisor) = opened_session(gateway, "sp-inari").await;
     let kiosk_peer = Peer::join(media_kiosk, media_room.clone(), PeerOptions::default()).await.expect("kiosk");
     let advisor_peer = Peer::join(media_advisor, media_room.clone(), PeerOptions::default()).await.expect("advisor");
     wait_until(Duration::from_secs(10), "media both ways", || {

@@ -108,22 +108,9 @@ async fn check_ins_reach_the_expert_and_every_record_is_stored_once_through_a_bo
     // booked expert on the signal node.
     let http = reqwest::Client::new();
     let token = first.token("advisor-kemi-1", Role::Advisor, "sp-kemi", &["fi"]);
-    let from = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
-    let to = from + chrono::Duration::days(14);
-    let slots: serde_json::Value = http
-        .get(booking.url(&format!(
-            "/api/v1/slots?agency=VERO&service=vero-tax-card&service_point=sp-kemi&language=fi&from={from}&to={to}"
-        )))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("slots")
-        .json()
-        .await
-        .expect("a slot list");
-    let slot = slots.as_array().and_then(|slots| slots.first()).expect("a free slot in the demo directory");
+    let starts_at = booking.first_free_vero_slot(&http, &token).await;
     let body = json!({"agency": "VERO", "service": "vero-tax-card", "service_point": "sp-kemi",
-        "starts_at": slot["starts_at"], "language": "fi", "expert": "expert-vero-1"});
+        "starts_at": starts_at, "language": "fi", "expert": "expert-vero-1"});
     let booked: serde_json::Value = http
         .post(booking.url("/api/v1/appointments"))
         .bearer_auth(&token)

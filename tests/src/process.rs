@@ -173,6 +173,26 @@ impl BookingProcess {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
+
+    /// The start (`starts_at`) of the first free slot of the demo
+    /// directory's Vero tax-card service at Kemi in the next two weeks.
+    pub async fn first_free_vero_slot(&self, http: &reqwest::Client, token: &str) -> serde_json::Value {
+        let from = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+        let to = from + chrono::Duration::days(14);
+        let slots: serde_json::Value = http
+            .get(self.url(&format!(
+                "/api/v1/slots?agency=VERO&service=vero-tax-card&service_point=sp-kemi&language=fi&from={from}&to={to}"
+            )))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("slots")
+            .json()
+            .await
+            .expect("a slot list");
+        let slot = slots.as_array().and_then(|slots| slots.first()).expect("a free slot in the demo directory");
+        slot["starts_at"].clone()
+    }
 }
 
 impl Drop for BookingProcess {
