@@ -161,6 +161,15 @@ impl Deployment {
         self.signals[0].token(subject, role, organisation, &["fi"])
     }
 
+    /// An advisor of Kemi posts `{}` to the booking API's `path` (a
+    /// check-in, a cancellation); the status must be a success.
+    async fn advisor_posts(&self, path: &str) {
+        let token = self.token("advisor-kemi-1", Role::Advisor, "sp-kemi");
+        let response = self.http.post(self.booking.url(path)).bearer_auth(&token).json(&json!({})).send().await;
+        let response = response.unwrap_or_else(|err| panic!("{path}: {err}"));
+        assert!(response.status().is_success(), "{path}: {response:?}");
+    }
+
     /// Books the first free Vero slot at Kemi with `contact`, sending
     /// `headers`; returns the appointment.
     async fn book(&self, contact: serde_json::Value, headers: &[(&str, &str)]) -> serde_json::Value {
@@ -302,16 +311,7 @@ async fn traced() {
     // contact field: the appointment's check-in, an expert, the end, the
     // citizen's feedback, an admin's reason.
     let mut expert = deployment.signals[leader].connect("expert-vero-1", Role::Expert, "VERO", &["fi"]).await;
-    let staff = deployment.token("advisor-kemi-1", Role::Advisor, "sp-kemi");
-    let checked_in = deployment
-        .http
-        .post(deployment.booking.url(&format!("/api/v1/appointments/{appointment}/check-in")))
-        .bearer_auth(&staff)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("check-in");
-    assert!(checked_in.status().is_success(), "{checked_in:?}");
+    deployment.advisor_posts(&format!("/api/v1/appointments/{appointment}/check-in")).await;
     advisor
         .request(json!({"type": "expert_request", "room": room, "target": {"by": "queue", "agency": "VERO", "language": "fi"}}))
         .await
@@ -475,17 +475,8 @@ async fn catalogue() {
     .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let booked = deployment.book(json!({"email": "someone@example.org"}), &[]).await;
-    let staff = deployment.token("advisor-kemi-1", Role::Advisor, "sp-kemi");
     let id = booked["id"].as_str().expect("an id");
-    let cancelled = deployment
-        .http
-        .post(deployment.booking.url(&format!("/api/v1/appointments/{id}/cancel")))
-        .bearer_auth(&staff)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("cancel");
-    assert!(cancelled.status().is_success(), "{cancelled:?}");
+    deployment.advisor_posts(&format!("/api/v1/appointments/{id}/cancel")).await;
     advisor.refused(json!({"type": "join", "room": "no-such-room"})).await;
     let mut rooms = vec![media_room.as_str().to_owned()];
     for _ in 0..10 {
