@@ -112,3 +112,60 @@ async fn malformed_values_are_refused_where_they_are_read() {
     assert_eq!(content_type, "application/problem+json");
     assert_eq!(problem["code"], "invalid_query");
 }
+
+/// The framework's own refusals are problem+json like the API's: a path
+/// the API does not have, a method a route does not take (its `Allow`
+/// kept), a body that is not JSON, a body over the size limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_framework_s_own_refusals_are_problem_json_with_their_status() {
+    let app = spawn_booking(Database::Sqlite).await;
+    let router = || silta_booking::api::router(app.state.clone());
+    let token = advisor(&app);
+    let request = |method: &str, path: &str, content_type: &str, body: Vec<u8>| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let huge = format!("{{\"agency\": \"{}\"}}", "x".repeat(3 * 1024 * 1024)).into_bytes();
+    let cases = [
+        (request("GET", "/api/v1/no-such-thing", "application/json", Vec::new()), StatusCode::NOT_FOUND, "not_found"),
+        (request("GET", "/api", "application/json", Vec::new()), StatusCode::NOT_FOUND, "not_found"),
+        (
+            request("DELETE", "/api/v1/appointments", "application/json", Vec::new()),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            request("POST", "/api/v1/appointments", "text/plain", b"{}".to_vec()),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "json_required",
+        ),
+        (
+            request("POST", "/api/v1/appointments", "application/json", huge),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let what = format!("{} {}", request.method(), request.uri());
+        let response = router().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status, "{what}");
+        let allow = response.headers().get(header::ALLOW).cloned();
+        let content_type = response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(content_type.as_deref(), Some("application/problem+json"), "{what}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (problem["code"].as_str(), problem["status"].as_u64()),
+            (Some(code), Some(u64::from(status.as_u16()))),
+            "{what}"
+        );
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            assert!(allow.is_some_and(|allow| allow.to_str().unwrap().contains("POST")), "{what}: Allow kept");
+        }
+    }
+}

@@ -86,3 +86,28 @@ async fn a_plain_get_of_the_signal_endpoint_is_refused_and_health_answers() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["clients"], 0);
 }
+
+/// The framework's own refusals are problem+json too: a WebSocket request
+/// without an upgrade, a method a route does not take, a path under /v1 the
+/// service does not have.
+#[tokio::test]
+async fn the_framework_s_own_refusals_are_problem_json() {
+    let (state, _) = state();
+    for (method, path, status, code) in [
+        ("GET", "/v1/signal", None, None),
+        ("DELETE", "/v1/token/kiosk", Some(StatusCode::METHOD_NOT_ALLOWED), Some("method_not_allowed")),
+        ("GET", "/v1/no-such-thing", Some(StatusCode::NOT_FOUND), Some("not_found")),
+    ] {
+        let request = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
+        let (got, content_type, body) = call(&state, request).await;
+        assert!(got.is_client_error(), "{method} {path}: {got}");
+        if let Some(status) = status {
+            assert_eq!(got, status, "{method} {path}");
+        }
+        assert_eq!(content_type, "application/problem+json", "{method} {path}");
+        if let Some(code) = code {
+            assert_eq!(body["code"], code, "{method} {path}");
+        }
+        assert_eq!(body["status"], got.as_u16(), "{method} {path}");
+    }
+}

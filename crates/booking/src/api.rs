@@ -88,13 +88,18 @@ pub fn router(state: BookingState) -> axum::Router {
         .with_state(state)
         .split_for_parts();
     let document = api.to_pretty_json().unwrap_or_else(|_| "{}".into());
-    router.route(
-        "/api/openapi.json",
-        axum::routing::get(move || {
-            let document = document.clone();
-            async move { ([(header::CONTENT_TYPE, "application/json")], document) }
-        }),
-    )
+    router
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
+        // Any other path under /api is the API's "no such resource", and
+        // every framework refusal is problem+json like the API's own.
+        .route("/api/{*rest}", axum::routing::any(|| async { StatusCode::NOT_FOUND }))
+        .layer(axum::middleware::map_response(silta_http::problem_for_framework_errors))
 }
 
 type ApiResult<T> = Result<T, AppError>;

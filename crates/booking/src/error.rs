@@ -27,6 +27,12 @@ pub enum AppError {
     /// with another request).
     #[error("{1}")]
     Unprocessable(&'static str, String),
+    /// 413: the body is larger than the API takes.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: the body is not JSON (`Content-Type: application/json`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 500: an unexpected failure; the cause goes to the log, not the client.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -46,6 +52,8 @@ impl AppError {
             AppError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AppError::Conflict(code, _) => (StatusCode::CONFLICT, code),
             AppError::Unprocessable(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required"),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

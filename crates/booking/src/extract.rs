@@ -28,12 +28,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
 }
 
 fn body_refusal(rejection: &JsonRejection) -> AppError {
-    let code = match rejection {
-        JsonRejection::MissingJsonContentType(_) => "json_required",
-        JsonRejection::JsonSyntaxError(_) => "invalid_json",
-        _ => "invalid_body",
-    };
-    AppError::BadRequest(code, rejection.body_text())
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(rejection.body_text()),
+        JsonRejection::JsonSyntaxError(_) => AppError::BadRequest("invalid_json", rejection.body_text()),
+        // A body over the limit (or one that could not be read).
+        JsonRejection::BytesRejection(_) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::TooLarge(rejection.body_text())
+        }
+        _ => AppError::BadRequest("invalid_body", rejection.body_text()),
+    }
 }
 
 /// Query-string parameters.

@@ -27,6 +27,41 @@ pub fn problem(status: StatusCode, code: &str, detail: &str) -> Response {
     response
 }
 
+/// Turns an error response that is not problem+json — the framework's own
+/// answers: no such route, a method the route does not take, a body too
+/// large or of the wrong type, a path that does not parse, a WebSocket
+/// request without an upgrade — into problem+json with a code for its
+/// status, keeping its headers (`Allow` of a 405). Use as
+/// `axum::middleware::map_response(problem_for_framework_errors)`.
+pub async fn problem_for_framework_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (code, detail) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "there is no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this resource does not take that method (see Allow)"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "send the body as application/json"),
+        StatusCode::UPGRADE_REQUIRED => ("upgrade_required", "this endpoint speaks WebSocket only"),
+        StatusCode::BAD_REQUEST => ("bad_request", "the request cannot be read"),
+        _ if status.is_server_error() => ("internal", "the request could not be handled"),
+        _ => ("bad_request", "the request cannot be handled"),
+    };
+    let mut answer = problem(status, code, detail);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    answer
+}
+
 /// The token of an `Authorization: Bearer <token>` header (the scheme is
 /// case-insensitive, RFC 9110 §11.1), if there is one.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {

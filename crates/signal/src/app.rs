@@ -161,6 +161,11 @@ pub fn router(state: SignalState) -> Router {
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .route("/v1/operations", get(operations))
+        // Any other /v1 path is "no such resource", and every framework
+        // refusal (a WebSocket request without an upgrade, a wrong method)
+        // is problem+json like the service's own.
+        .route("/v1/{*rest}", axum::routing::any(|| async { StatusCode::NOT_FOUND }))
+        .layer(axum::middleware::map_response(silta_http::problem_for_framework_errors))
         .with_state(state)
 }
 
