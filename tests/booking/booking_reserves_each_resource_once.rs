@@ -85,6 +85,11 @@ async fn a_retry_with_the_same_idempotency_key_returns_the_first_booking(databas
     assert_eq!((other.status, other.code()), (422, "idempotency_key_reused"));
     let listed = app.get("/api/v1/appointments", Some(&token)).await;
     assert_eq!(listed.body["items"].as_array().unwrap().len(), 1, "the retry did not book twice");
+    // The key is stored hashed: the column holds nothing the client sent.
+    let (stored,): (Option<String>,) =
+        sqlx::query_as("SELECT idempotency_key FROM appointments").fetch_one(app.state.store().pool()).await.unwrap();
+    let stored = stored.expect("a stored key");
+    assert!(!stored.contains("retry-123") && stored.len() == 64, "{stored}");
 }
 
 async fn the_database_itself_refuses_a_second_booking_of_a_slot(database: Database) {

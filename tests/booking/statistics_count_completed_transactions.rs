@@ -74,4 +74,39 @@ async fn statistics_after_completed_sessions(database: Database) {
     assert!(delete.is_err(), "audit rows cannot be deleted");
 }
 
-crate::on_both_databases!(statistics_after_completed_sessions);
+/// Free text people type is stored without the identity codes, e-mail
+/// addresses and phone numbers in it: a feedback comment, an admin's reason.
+async fn free_text_is_stored_without_personal_data(database: Database) {
+    let app = spawn_booking(database).await;
+    seed(&app).await;
+    app.admin_post("/api/v1/sessions", session("r9", "2026-10-05T10:20:00Z", "resolved", false)).await;
+    let kiosk = app.token("kiosk-t1", Role::Kiosk, POINT, &["fi"]);
+    let typed = "Olen Maija, hetu 131052-308T, maija@example.fi, 040 123 4567 — kiitos";
+    let stored =
+        app.post("/api/v1/feedback", Some(&kiosk), json!({"room": "r9", "score": 4, "comment": typed}), &[]).await;
+    assert_eq!(stored.status, 204);
+    app.admin_post(
+        "/api/v1/opening-exceptions",
+        json!({"service_point": POINT, "date": "2026-12-24", "opens": null, "closes": null,
+               "reason": "Suljettu, soita +358 40 765 4321 tai kirjoita paivi@example.fi"}),
+    )
+    .await;
+    let (comment,): (String,) = sqlx::query_as("SELECT comment FROM feedback WHERE room_id = 'r9'")
+        .fetch_one(app.state.store().pool())
+        .await
+        .unwrap();
+    let (reason,): (String,) =
+        sqlx::query_as("SELECT reason FROM opening_exceptions").fetch_one(app.state.store().pool()).await.unwrap();
+    for (text, gone) in [
+        (&comment, ["131052-308T", "maija@example.fi", "123 4567"]),
+        (&reason, ["765 4321", "paivi@example.fi", "+358"]),
+    ] {
+        for piece in gone {
+            assert!(!text.contains(piece), "{piece} stored: {text}");
+        }
+        assert!(text.contains("[removed]"), "{text}");
+    }
+    assert!(comment.contains("kiitos") && reason.starts_with("Suljettu"), "{comment} / {reason}");
+}
+
+crate::on_both_databases!(statistics_after_completed_sessions, free_text_is_stored_without_personal_data);

@@ -381,9 +381,14 @@ async fn traced() {
     .await
     .expect("the appointment's contact");
     assert_eq!((email.as_str(), phone.as_str()), (EMAIL, PHONE));
+    // The feedback is stored without the identity code, address and
+    // number typed into it.
     let (stored_comment,): (String,) =
         sqlx::query_as("SELECT comment FROM feedback").fetch_one(&mut database).await.expect("the feedback");
-    assert!(stored_comment.contains(IDENTITY_CODE));
+    assert!(stored_comment.contains("kiitos"), "{stored_comment}");
+    for typed in [IDENTITY_CODE, EMAIL, PHONE] {
+        assert!(!stored_comment.contains(typed), "{typed} stored in the feedback: {stored_comment}");
+    }
 
     // An advisor names an agency by typing it: the code reaches no label.
     let mut typed_kiosk = gateway.connect("kiosk-inari-1", Role::Kiosk, "sp-inari", &["fi"]).await;

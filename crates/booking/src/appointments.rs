@@ -200,14 +200,22 @@ fn may_manage(caller: &Caller, service_point: &str, agency: &str) -> bool {
 
 fn request_hash(request: &NewAppointment) -> String {
     // Stable across retries of the same body: serde_json writes struct
-    // fields in declaration order.
-    let text = serde_json::to_string(request).unwrap_or_default();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
+    // fields in declaration order. SHA-256: the body holds contact details.
+    sha256_hex(&serde_json::to_string(request).unwrap_or_default())
+}
+
+/// How an Idempotency-Key is stored and looked up: hashed, so the column
+/// holds nothing a client sent.
+fn key_hash(key: &str) -> String {
+    sha256_hex(&format!("silta-idempotency-key:{key}"))
+}
+
+fn sha256_hex(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// The outcome of a booking request.
@@ -304,7 +312,7 @@ pub async fn create(
         .bind(room.clone())
         .bind(request.contact.email.clone())
         .bind(request.contact.phone.clone())
-        .bind(idempotency_key.map(str::to_owned))
+        .bind(idempotency_key.map(key_hash))
         .bind(hash.clone())
         .bind(caller.role().as_str().to_owned())
         .bind(now)
@@ -395,7 +403,7 @@ async fn reserve(
 async fn find_by_idempotency_key(store: &Store, key: &str, hash: &str) -> Result<Option<Appointment>, AppError> {
     let row: Option<(String, Option<String>)> =
         sqlx::query_as("SELECT id, request_hash FROM appointments WHERE idempotency_key = $1")
-            .bind(key.to_owned())
+            .bind(key_hash(key))
             .fetch_optional(store.pool())
             .await?;
     match row {

@@ -271,7 +271,7 @@ pub async fn upsert_exception(store: &Store, exception: &OpeningException) -> Re
     .bind(exception.date.to_string())
     .bind(opens)
     .bind(closes)
-    .bind(exception.reason.clone())
+    .bind(crate::scrub::scrub(&exception.reason))
     .execute(store.pool())
     .await?;
     Ok(())

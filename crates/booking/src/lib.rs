@@ -28,6 +28,7 @@ mod metrics;
 pub mod model;
 pub mod notify;
 pub mod records;
+pub mod scrub;
 pub mod seed;
 pub mod stats;
 pub mod store;

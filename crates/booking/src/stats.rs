@@ -107,7 +107,7 @@ pub async fn add_feedback(store: &Store, caller: &Caller, feedback: &NewFeedback
     let result = sqlx::query("INSERT INTO feedback (room_id, score, comment, created_at) VALUES ($1, $2, $3, $4)")
         .bind(feedback.room.clone())
         .bind(i64::from(feedback.score))
-        .bind(feedback.comment.clone())
+        .bind(feedback.comment.as_deref().map(crate::scrub::scrub))
         .bind(now)
         .execute(store.pool())
         .await;
