@@ -321,28 +321,16 @@ async fn traced() {
     expert.ok(json!({"type": "session_end", "room": room, "outcome": "resolved"})).await;
     let kiosk_token = deployment.token("kiosk-kemi-1", Role::Kiosk, "sp-kemi");
     let comment = format!("{NAME}, hetu {IDENTITY_CODE}, {EMAIL}, {PHONE}: kiitos!");
-    let feedback = deployment
-        .http
-        .post(deployment.booking.url("/api/v1/feedback"))
-        .bearer_auth(&kiosk_token)
-        .json(&json!({"room": room, "score": 5, "comment": comment}))
-        .send()
-        .await
-        .expect("feedback");
+    let send_feedback = async || {
+        let request = deployment.http.post(deployment.booking.url("/api/v1/feedback")).bearer_auth(&kiosk_token);
+        request.json(&json!({"room": room, "score": 5, "comment": comment})).send().await.expect("feedback").status()
+    };
     // The session's record reaches the booking service over NATS first.
-    let mut feedback_status = feedback.status();
+    let mut feedback_status = send_feedback().await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while feedback_status == 404 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        feedback_status = deployment
-            .http
-            .post(deployment.booking.url("/api/v1/feedback"))
-            .bearer_auth(&kiosk_token)
-            .json(&json!({"room": room, "score": 5, "comment": comment}))
-            .send()
-            .await
-            .expect("feedback")
-            .status();
+        feedback_status = send_feedback().await;
     }
     assert_eq!(feedback_status, 204, "the feedback with its comment is stored");
     // The session's end reached the booking service as a record, in the

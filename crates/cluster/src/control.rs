@@ -30,6 +30,9 @@ pub struct NatsMedia {
     /// fresh: no room is placed on them.
     gone: Arc<Mutex<HashSet<NodeRef>>>,
     next_request: AtomicU64,
+    /// Live media nodes as the watcher last counted them (`u64::MAX`: not
+    /// read yet), so health checks and metrics read no registry.
+    live_count: Arc<AtomicU64>,
 }
 
 impl NatsMedia {
@@ -53,7 +56,8 @@ impl NatsMedia {
         });
         let (lost, _) = broadcast::channel(256);
         let gone = Arc::new(Mutex::new(HashSet::new()));
-        tokio::spawn(watch_nodes(cluster.clone(), lost.clone(), gone.clone()));
+        let live_count = Arc::new(AtomicU64::new(u64::MAX));
+        tokio::spawn(watch_nodes(cluster.clone(), lost.clone(), gone.clone(), live_count.clone()));
         Ok(Self {
             cluster,
             events,
@@ -61,6 +65,7 @@ impl NatsMedia {
             placed_since: Mutex::new(HashMap::new()),
             gone,
             next_request: AtomicU64::new(0),
+            live_count,
         })
     }
 
@@ -105,7 +110,10 @@ impl NatsMedia {
 #[async_trait]
 impl MediaControl for NatsMedia {
     async fn node_count(&self) -> Option<usize> {
-        self.live_nodes().await.ok().map(|live| live.len())
+        match self.live_count.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            count => usize::try_from(count).ok(),
+        }
     }
 
     async fn place(&self, room: &RoomId) -> Result<NodeRef, MediaControlError> {
@@ -218,7 +226,12 @@ async fn read_nodes(cluster: &Cluster, max_age_ms: u64) -> Result<Vec<NodeStatus
 /// read nothing is reported, and after it can be read again the nodes get
 /// one node TTL to write their status before a silence counts (otherwise
 /// every node would look lapsed the moment NATS came back).
-async fn watch_nodes(cluster: Cluster, lost: broadcast::Sender<NodeRef>, gone: Arc<Mutex<HashSet<NodeRef>>>) {
+async fn watch_nodes(
+    cluster: Cluster,
+    lost: broadcast::Sender<NodeRef>,
+    gone: Arc<Mutex<HashSet<NodeRef>>>,
+    live_count: Arc<AtomicU64>,
+) {
     let mut known: HashMap<NodeId, u64> = HashMap::new();
     // Runs that answered while late, told once per stall.
     let mut late: HashSet<NodeRef> = HashSet::new();
@@ -243,6 +256,12 @@ async fn watch_nodes(cluster: Cluster, lost: broadcast::Sender<NodeRef>, gone: A
         let since = *readable_since.get_or_insert_with(std::time::Instant::now);
         let alive: HashMap<NodeId, u64> =
             live.into_iter().map(|status| (status.node.node, status.node.epoch)).collect();
+        {
+            let gone = gone.lock().unwrap_or_else(|poison| poison.into_inner());
+            let counted =
+                alive.iter().filter(|(node, epoch)| !gone.iter().any(|run| &run.node == *node && run.epoch == **epoch));
+            live_count.store(u64::try_from(counted.count()).unwrap_or(u64::MAX - 1), Ordering::Relaxed);
+        }
         if since.elapsed() < cluster.settings.node_ttl() {
             // Just readable again: learn who is there, judge nobody yet.
             known.extend(alive);
