@@ -4,7 +4,8 @@
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use serde_json::{Value, json};
-use silta_tests::booking::BookingTestApp;
+use silta_booking::notify::{EmailSettings, SmtpSecurity};
+use silta_tests::booking::{BookingTestApp, Database, SmtpSink, spawn_booking_with};
 
 pub const POINT: &str = "sp-test";
 pub const KIOSK: &str = "kiosk-t1";
@@ -12,6 +13,26 @@ pub const SERVICE: &str = "vero-tax-card";
 
 pub fn weekdays(opens: &str, closes: &str) -> Value {
     Value::Array((1..=5).map(|day| json!({"weekday": day, "opens": opens, "closes": closes})).collect())
+}
+
+/// A booking service that mails through a local test SMTP listener, with
+/// the directory seeded; the sink receives what it sends.
+pub async fn with_smtp(database: Database) -> (BookingTestApp, SmtpSink) {
+    let sink = SmtpSink::start().await;
+    let port = sink.port;
+    let app = spawn_booking_with(database, |settings| {
+        settings.notifications.email = EmailSettings::Smtp {
+            host: "127.0.0.1".into(),
+            port,
+            from: "Silta <noreply@silta.invalid>".into(),
+            security: SmtpSecurity::None,
+            username: None,
+            password: None,
+        };
+    })
+    .await;
+    seed(&app).await;
+    (app, sink)
 }
 
 pub async fn seed(app: &BookingTestApp) {

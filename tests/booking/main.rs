@@ -4,10 +4,12 @@
 mod fixture;
 
 mod booking_reserves_each_resource_once;
+mod contact_details_go_when_no_longer_needed;
 mod migrations_make_the_same_schema;
 mod notifications_are_delivered_from_the_outbox;
 mod openapi_document_is_served;
 mod records_are_stored_once;
+mod requests_are_rate_limited;
 mod roles_see_only_their_own_work;
 mod routes_refuse_in_process;
 mod slot_search_follows_the_calendars;

@@ -5,25 +5,12 @@ use std::time::Duration;
 
 use serde_json::json;
 use silta_booking::notify::{EmailSettings, SmtpSecurity};
-use silta_tests::booking::{Database, SmtpSink, spawn_booking_with};
+use silta_tests::booking::{Database, spawn_booking_with};
 
 use crate::fixture::{self, advisor, book_body, helsinki, seed};
 
 async fn confirmation_and_cancellation_reach_the_smtp_server(database: Database) {
-    let mut sink = SmtpSink::start().await;
-    let port = sink.port;
-    let app = spawn_booking_with(database, |settings| {
-        settings.notifications.email = EmailSettings::Smtp {
-            host: "127.0.0.1".into(),
-            port,
-            from: "Silta <noreply@silta.invalid>".into(),
-            security: SmtpSecurity::None,
-            username: None,
-            password: None,
-        };
-    })
-    .await;
-    seed(&app).await;
+    let (app, mut sink) = fixture::with_smtp(database).await;
     let monday = fixture::monday_ahead();
     let token = advisor(&app);
     let mut body = book_body(&helsinki(monday, 9, 30), "sv");

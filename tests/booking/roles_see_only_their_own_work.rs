@@ -2,7 +2,8 @@
 //! their service point's, an admin everything; everyone else gets 403.
 
 use serde_json::json;
-use silta_proto::v1::Role;
+use silta_proto::v1::hub::RoomGrant;
+use silta_proto::v1::{Role, RoomId};
 use silta_tests::booking::{Database, spawn_booking};
 
 use crate::fixture::{self, POINT, advisor, book_body, helsinki, seed};
@@ -108,6 +109,25 @@ async fn bad_input_gets_problem_json_not_a_crash(database: Database) {
     assert_eq!((bad_email.status, bad_email.code()), (400, "invalid_email"));
     let page = app.get("/api/v1/appointments?limit=1000", Some(&token)).await;
     assert_eq!((page.status, page.code()), (400, "invalid_limit"));
+    let page = app.get("/api/v1/appointments?offset=2147483648", Some(&token)).await;
+    assert_eq!((page.status, page.code()), (400, "invalid_offset"));
+    // What the OpenAPI document's schemas allow is taken as JSON Schema has
+    // it (a whole number written `5.0`); a rule across values is a 422.
+    let admin = app.admin();
+    let twice = json!({"id": "interpreter-x", "languages": ["sv"], "working_hours": [
+        {"weekday": 3.0, "opens": "08:00", "closes": "12:00"}, {"weekday": 3, "opens": "13:00", "closes": "16:00"}]});
+    let reply = app.post("/api/v1/interpreters", Some(&admin), twice, &[]).await;
+    assert_eq!((reply.status, reply.code()), (422, "duplicate_weekday"), "{reply:?}");
+    let backwards = json!({"id": "interpreter-x", "languages": ["sv"], "working_hours": [
+        {"weekday": 3.0, "opens": "12:00", "closes": "08:00"}]});
+    let reply = app.post("/api/v1/interpreters", Some(&admin), backwards, &[]).await;
+    assert_eq!((reply.status, reply.code()), (422, "invalid_hours"), "{reply:?}");
+    let once = json!({"id": "interpreter-x", "languages": ["sv"], "working_hours": [
+        {"weekday": 3.0, "opens": "08:00", "closes": "12:00"}]});
+    assert_eq!(app.post("/api/v1/interpreters", Some(&admin), once, &[]).await.status, 204);
+    let unknown_point = json!({"id": "kiosk-x", "service_point": "sp-nowhere"});
+    let reply = app.post("/api/v1/kiosks", Some(&admin), unknown_point, &[]).await;
+    assert_eq!((reply.status, reply.code()), (422, "unknown_reference"), "{reply:?}");
 }
 
 crate::on_both_databases!(each_role_is_allowed_or_refused, bad_input_gets_problem_json_not_a_crash);
@@ -123,10 +143,98 @@ async fn directory_lists_are_paginated(database: Database) {
     assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
     assert!(second.body["next_offset"].is_null(), "two agencies in all");
     assert_ne!(first.body["items"][0]["code"], second.body["items"][0]["code"]);
-    let experts = app.get("/api/v1/experts?agency=VERO&limit=200", Some(&token)).await;
+    let admin = app.admin();
+    let experts = app.get("/api/v1/experts?agency=VERO&limit=200", Some(&admin)).await;
     assert_eq!(experts.body["items"].as_array().unwrap().len(), 2);
-    let none = app.get("/api/v1/experts?agency=KELA", Some(&token)).await;
+    let none = app.get("/api/v1/experts?agency=KELA", Some(&admin)).await;
     assert_eq!(none.body["items"].as_array().unwrap().len(), 0);
 }
 
 crate::on_both_databases!(directory_lists_are_paginated);
+
+/// Each list per role, as docs/architecture.md writes the rule down: the
+/// public names for everyone; the staff directory (ids, languages, working
+/// hours) for admins and an agency's own experts; interpreters for those who
+/// book them; a kiosk (a public device) sees its own point's kiosks and no
+/// staff; a token scoped to rooms reads the public names and gives its rooms'
+/// feedback, nothing else.
+async fn each_list_shows_a_role_what_it_needs(database: Database) {
+    let app = spawn_booking(database).await;
+    seed(&app).await;
+    let kiosk = app.token("kiosk-t1", Role::Kiosk, POINT, &["fi"]);
+    let interpreter = app.token("interpreter-sv", Role::Interpreter, "TULKKI", &["sv"]);
+    let vero = app.token("expert-a", Role::Expert, "VERO", &["fi"]);
+    let admin = app.admin();
+    let advisor = advisor(&app);
+    let status = async |path: &str, token: &str| app.get(path, Some(token)).await.status;
+    for path in ["/api/v1/agencies", "/api/v1/services", "/api/v1/service-points"] {
+        for token in [&kiosk, &interpreter, &vero, &admin, &advisor] {
+            assert_eq!(status(path, token).await, 200, "{path}: public names");
+        }
+    }
+    // The staff directory.
+    for token in [&kiosk, &interpreter, &advisor] {
+        assert_eq!(status("/api/v1/experts", token).await, 403, "the staff directory");
+        assert_eq!(status("/api/v1/audit", token).await, 403);
+    }
+    let own = app.get("/api/v1/experts?agency=KELA", Some(&vero)).await;
+    let agencies: Vec<&str> =
+        own.body["items"].as_array().unwrap().iter().map(|expert| expert["agency"].as_str().unwrap()).collect();
+    assert!(!agencies.is_empty() && agencies.iter().all(|agency| *agency == "VERO"), "an expert's own agency: {own:?}");
+    assert_eq!(status("/api/v1/experts", &admin).await, 200);
+    // Interpreters: for those who book them.
+    for token in [&kiosk, &interpreter] {
+        assert_eq!(status("/api/v1/interpreters", token).await, 403);
+    }
+    for token in [&advisor, &vero, &admin] {
+        assert_eq!(status("/api/v1/interpreters", token).await, 200);
+    }
+    // Kiosks: a kiosk sees its own point's, whatever it asks for.
+    app.admin_post(
+        "/api/v1/service-points",
+        json!({"id": "sp-other", "municipality": "Inari", "address": "Piiskuntie 1", "time_zone": "Europe/Helsinki",
+               "opening_hours": fixture::weekdays("09:00", "16:00")}),
+    )
+    .await;
+    app.admin_post("/api/v1/kiosks", json!({"id": "kiosk-other", "service_point": "sp-other"})).await;
+    let seen = app.get("/api/v1/kiosks?service_point=sp-other", Some(&kiosk)).await;
+    let points: Vec<&str> =
+        seen.body["items"].as_array().unwrap().iter().map(|kiosk| kiosk["service_point"].as_str().unwrap()).collect();
+    assert!(!points.is_empty() && points.iter().all(|point| *point == POINT), "{seen:?}");
+    assert_eq!(app.get("/api/v1/kiosks", Some(&admin)).await.body["items"].as_array().unwrap().len(), 2);
+
+    // A token scoped to one room (here an advisor's).
+    let scoped = |room: &str| {
+        app.scoped_token(
+            "advisor-1",
+            Role::Advisor,
+            POINT,
+            RoomGrant { room: RoomId::parse(room).unwrap(), role: Role::Advisor, publish: true, subscribe: true },
+        )
+    };
+    let token = scoped("room-a");
+    assert_eq!(status("/api/v1/agencies", &token).await, 200);
+    for path in ["/api/v1/appointments", "/api/v1/kiosks", "/api/v1/interpreters", "/api/v1/experts"] {
+        let reply = app.get(path, Some(&token)).await;
+        assert_eq!((reply.status, reply.code()), (403, "forbidden"), "{path}");
+    }
+    let slots = fixture::slots_path(fixture::monday_ahead(), fixture::monday_ahead(), "fi", None);
+    assert_eq!(status(&slots, &token).await, 403, "slot search is not about its room");
+    let body = book_body(&helsinki(fixture::monday_ahead(), 9, 0), "fi");
+    assert_eq!(app.post("/api/v1/appointments", Some(&token), body, &[]).await.status, 403);
+    // Feedback: for its own room's session only.
+    for room in ["room-a", "room-b"] {
+        app.admin_post(
+            "/api/v1/sessions",
+            json!({"room": room, "service_point": POINT, "agency": "VERO", "language": "fi", "interpreter_used": false,
+                   "started_at": "2026-10-05T10:00:00Z", "ended_at": "2026-10-05T10:20:00Z", "outcome": "resolved"}),
+        )
+        .await;
+    }
+    let other = app.post("/api/v1/feedback", Some(&token), json!({"room": "room-b", "score": 5}), &[]).await;
+    assert_eq!(other.status, 403, "{other:?}");
+    let own = app.post("/api/v1/feedback", Some(&token), json!({"room": "room-a", "score": 5}), &[]).await;
+    assert_eq!(own.status, 204, "{own:?}");
+}
+
+crate::on_both_databases!(each_list_shows_a_role_what_it_needs);

@@ -34,10 +34,10 @@ async fn slots_stay_inside_opening_and_working_hours(database: Database) {
     );
     // A language the service is not offered in.
     let reply = app.get(&slots_path(monday, tuesday, "en", None), Some(&token)).await;
-    assert_eq!((reply.status, reply.code()), (400, "language_not_offered"));
+    assert_eq!((reply.status, reply.code()), (422, "language_not_offered"));
     // A too-long range.
     let reply = app.get(&slots_path(monday, monday + Duration::days(40), "fi", None), Some(&token)).await;
-    assert_eq!((reply.status, reply.code()), (400, "invalid_range"));
+    assert_eq!((reply.status, reply.code()), (422, "invalid_range"));
 }
 
 async fn the_week_of_the_autumn_dst_change_keeps_local_times(database: Database) {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use silta_auth::{AccessTokenRequest, SigningKey, TokenIssuer, TokenVerifier};
 use silta_booking::{BookingApp, BookingSettings, BookingState};
+use silta_proto::v1::hub::RoomGrant;
 use silta_proto::v1::{LanguageTag, Role, Subject};
 use sqlx::Connection;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -84,6 +85,12 @@ pub async fn spawn_booking_with(database: Database, adjust: impl FnOnce(&mut Boo
     let issuer = TokenIssuer::new(key, ISSUER);
     let mut settings = BookingSettings { bind: "127.0.0.1:0".parse().unwrap(), ..BookingSettings::default() };
     settings.notifications.poll_interval_ms = 50;
+    // Scenarios race hundreds of requests from one address and identity;
+    // the limits have their own scenario.
+    settings.request_limits.per_address_per_second = 100_000;
+    settings.request_limits.per_address_burst = 100_000;
+    settings.request_limits.per_identity_per_second = 100_000;
+    settings.request_limits.per_identity_burst = 100_000;
     adjust(&mut settings);
     start(url, issuer, verifier, settings).await
 }
@@ -140,6 +147,19 @@ impl BookingTestApp {
             organisation: organisation.into(),
             languages: languages.iter().map(|tag| LanguageTag::parse(*tag).unwrap()).collect(),
             rooms: Vec::new(),
+            lifetime_seconds: 600,
+        };
+        self.issuer.issue_access(&request).unwrap()
+    }
+
+    /// A token scoped to one room.
+    pub fn scoped_token(&self, subject: &str, role: Role, organisation: &str, grant: RoomGrant) -> String {
+        let request = AccessTokenRequest {
+            subject: Subject::parse(subject).unwrap(),
+            role,
+            organisation: organisation.into(),
+            languages: vec![LanguageTag::parse("fi").unwrap()],
+            rooms: vec![grant],
             lifetime_seconds: 600,
         };
         self.issuer.issue_access(&request).unwrap()

@@ -110,11 +110,15 @@ export function bookingApi(tokens) {
     /** @type {Record<string, string>} */
     const headers = { authorization: `Bearer ${await tokens.get()}`, ...(options.headers ?? {}) };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const response = await fetch(url, {
-      method,
-      headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    });
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    let response = await fetch(url, { method, headers, body });
+    // Over the request limits (429, refused before anything was done): wait
+    // as told and try again, twice at most.
+    for (let retry = 0; response.status === 429 && retry < 2; retry += 1) {
+      const seconds = Math.min(Math.max(Number(response.headers.get('retry-after')) || 1, 1), 10);
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      response = await fetch(url, { method, headers, body });
+    }
     if (!response.ok) throw await apiError(response);
     if (response.status === 204) return null;
     const type = response.headers.get('content-type') ?? '';

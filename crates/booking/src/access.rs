@@ -53,13 +53,20 @@ pub const DEFAULT_PAGE: u32 = 50;
 /// Largest page size.
 pub const MAX_PAGE: u32 = 200;
 
+/// Largest offset (what the document's int32 allows).
+pub const MAX_OFFSET: u32 = i32::MAX as u32;
+
 /// Checks pagination parameters.
 pub fn page(limit: Option<u32>, offset: Option<u32>) -> Result<(u32, u32), AppError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return Err(AppError::BadRequest("invalid_limit", format!("limit must be 1–{MAX_PAGE}")));
     }
-    Ok((limit, offset.unwrap_or(0)))
+    let offset = offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(AppError::BadRequest("invalid_offset", format!("offset must be 0–{MAX_OFFSET}")));
+    }
+    Ok((limit, offset))
 }
 
 /// Cuts a `limit + 1` fetch into a page with the next offset.

@@ -2,11 +2,14 @@
 //! `/api/openapi.json`. Errors are `application/problem+json`.
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, MatchedPath, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use silta_auth::{AuthError, Identity};
+use silta_http::limits::Requester;
 use silta_proto::v1::Role;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -28,16 +31,59 @@ impl FromRequestParts<BookingState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &BookingState) -> Result<Self, Self::Rejection> {
-        let token = silta_http::bearer_token(&parts.headers).ok_or_else(|| {
-            AppError::Unauthorized("token_missing", "send an access token as `Authorization: Bearer`".into())
+        // `identify` verified the token on the way in.
+        let verified = match parts.extensions.get::<Verified>() {
+            Some(Verified(verified)) => verified.clone(),
+            None => verify(state, &parts.headers),
+        };
+        let identity = verified.map_err(|err| match err {
+            None => AppError::Unauthorized("token_missing", "send an access token as `Authorization: Bearer`".into()),
+            Some(err) => AppError::Unauthorized(err.code(), err.to_string()),
         })?;
-        state
-            .verifier
-            .verify_access(token)
-            .map(Caller)
-            .map_err(|err| AppError::Unauthorized(err.code(), err.to_string()))
+        if identity.is_room_scoped() {
+            let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or_default();
+            if !ROOM_SCOPED_ROUTES.contains(&(parts.method.as_str(), route)) {
+                return Err(AppError::Forbidden(
+                    "a token scoped to rooms reads the public directory and gives its rooms' feedback, nothing else"
+                        .into(),
+                ));
+            }
+        }
+        Ok(Caller(identity))
     }
 }
+
+/// The request's token as verified by [`identify`]: the identity, or why
+/// not (`None`: no token).
+#[derive(Debug, Clone)]
+struct Verified(Result<Identity, Option<AuthError>>);
+
+fn verify(state: &BookingState, headers: &HeaderMap) -> Result<Identity, Option<AuthError>> {
+    let token = silta_http::bearer_token(headers).ok_or(None)?;
+    state.verifier.verify_access(token).map_err(Some)
+}
+
+/// Verifies the token once per request, for the per-identity limit (its
+/// subject) and for the handler ([`Caller`]).
+async fn identify(State(state): State<BookingState>, mut request: axum::extract::Request, next: Next) -> Response {
+    let verified = verify(&state, request.headers());
+    if let Ok(identity) = &verified {
+        request.extensions_mut().insert(Requester(identity.subject.as_str().to_owned()));
+    }
+    request.extensions_mut().insert(Verified(verified));
+    next.run(request).await
+}
+
+/// What a token scoped to rooms may do over REST: read the public names it
+/// shows (agencies, services, service points) and give feedback for a
+/// session of its rooms (`stats::add_feedback` checks the room). Everything
+/// else concerns more than its rooms.
+const ROOM_SCOPED_ROUTES: [(&str, &str); 4] = [
+    ("GET", "/api/v1/agencies"),
+    ("GET", "/api/v1/services"),
+    ("GET", "/api/v1/service-points"),
+    ("POST", "/api/v1/feedback"),
+];
 
 struct BearerSecurity;
 
@@ -61,7 +107,7 @@ struct ApiDoc;
 
 /// The router and its OpenAPI document.
 pub fn router(state: BookingState) -> axum::Router {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(list_agencies, put_agency))
         .routes(routes!(list_services, put_service))
         .routes(routes!(list_service_points, put_service_point))
@@ -85,10 +131,12 @@ pub fn router(state: BookingState) -> axum::Router {
         .routes(routes!(get_statistics_csv))
         .routes(routes!(list_audit))
         .routes(routes!(expert_calendar))
-        .with_state(state)
+        .with_state(state.clone())
         .split_for_parts();
-    let document = api.to_pretty_json().unwrap_or_else(|_| "{}".into());
-    router
+    crate::openapi::complete(&mut api);
+    let document = crate::openapi::to_pretty_json(&api);
+    let limits = silta_http::limits::Limits::new(&state.settings.request_limits);
+    let router = router
         .route(
             "/api/openapi.json",
             axum::routing::get(move || {
@@ -98,7 +146,9 @@ pub fn router(state: BookingState) -> axum::Router {
         )
         // Any other path under /api is the API's "no such resource", and
         // every framework refusal is problem+json like the API's own.
-        .route("/api/{*rest}", axum::routing::any(|| async { StatusCode::NOT_FOUND }))
+        .route("/api/{*rest}", axum::routing::any(|| async { StatusCode::NOT_FOUND }));
+    limits
+        .apply(router, |router| router.layer(axum::middleware::from_fn_with_state(state, identify)))
         .layer(axum::middleware::map_response(silta_http::problem_for_framework_errors))
 }
 
@@ -121,7 +171,7 @@ async fn list_agencies(
     Ok(Json(page_of(directory::list_agencies(&state.store).await?, &params)?))
 }
 
-#[utoipa::path(post, path = "/api/v1/agencies", tag = "directory", request_body = Agency, responses((status = 204), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/agencies", tag = "directory", request_body = Agency, responses((status = 204), (status = 403), (status = 422)))]
 async fn put_agency(
     State(state): State<BookingState>,
     caller: Caller,
@@ -138,8 +188,10 @@ struct AgencyFilter {
     /// Only this agency.
     agency: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    /// Items to skip.
+    /// Items to skip (at most 2147483647).
+    #[param(maximum = 2147483647)]
     offset: Option<u32>,
 }
 
@@ -158,7 +210,7 @@ async fn list_services(
     Ok(Json(page_of(directory::list_services(&state.store, filter.agency.as_deref()).await?, &filter.page())?))
 }
 
-#[utoipa::path(post, path = "/api/v1/services", tag = "directory", request_body = Service, responses((status = 204), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/services", tag = "directory", request_body = Service, responses((status = 204), (status = 403), (status = 422)))]
 async fn put_service(
     State(state): State<BookingState>,
     caller: Caller,
@@ -178,7 +230,7 @@ async fn list_service_points(
     Ok(Json(page_of(directory::list_service_points(&state.store).await?, &params)?))
 }
 
-#[utoipa::path(post, path = "/api/v1/service-points", tag = "directory", request_body = ServicePoint, responses((status = 204), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/service-points", tag = "directory", request_body = ServicePoint, responses((status = 204), (status = 403), (status = 422)))]
 async fn put_service_point(
     State(state): State<BookingState>,
     caller: Caller,
@@ -189,7 +241,7 @@ async fn put_service_point(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/opening-exceptions", tag = "directory", request_body = OpeningException, responses((status = 204), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/opening-exceptions", tag = "directory", request_body = OpeningException, responses((status = 204), (status = 403), (status = 422)))]
 async fn put_opening_exception(
     State(state): State<BookingState>,
     caller: Caller,
@@ -200,7 +252,7 @@ async fn put_opening_exception(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/holidays", tag = "directory", request_body = Holiday, responses((status = 204), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/holidays", tag = "directory", request_body = Holiday, responses((status = 204), (status = 403), (status = 422)))]
 async fn put_holiday(
     State(state): State<BookingState>,
     caller: Caller,
@@ -217,22 +269,29 @@ struct PointFilter {
     /// Only this service point.
     service_point: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    /// Items to skip.
+    /// Items to skip (at most 2147483647).
+    #[param(maximum = 2147483647)]
     offset: Option<u32>,
 }
 
-#[utoipa::path(get, path = "/api/v1/kiosks", tag = "directory", params(PointFilter), responses((status = 200, body = Page<Kiosk>)))]
+#[utoipa::path(get, path = "/api/v1/kiosks", tag = "directory", params(PointFilter), responses((status = 200, body = Page<Kiosk>), (status = 403)))]
 async fn list_kiosks(
     State(state): State<BookingState>,
-    _caller: Caller,
+    caller: Caller,
     Params(filter): Params<PointFilter>,
 ) -> ApiResult<Json<Page<Kiosk>>> {
-    let kiosks = directory::list_kiosks(&state.store, filter.service_point.as_deref()).await?;
+    // A kiosk sees the kiosks of its own service point only.
+    let point = match caller.role() {
+        Role::Kiosk => caller.service_point(),
+        _ => filter.service_point.as_deref(),
+    };
+    let kiosks = directory::list_kiosks(&state.store, point).await?;
     Ok(Json(page_of(kiosks, &PageParams { limit: filter.limit, offset: filter.offset })?))
 }
 
-#[utoipa::path(post, path = "/api/v1/kiosks", tag = "directory", request_body = Kiosk, responses((status = 204), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/kiosks", tag = "directory", request_body = Kiosk, responses((status = 204), (status = 403), (status = 422)))]
 async fn put_kiosk(
     State(state): State<BookingState>,
     caller: Caller,
@@ -243,16 +302,23 @@ async fn put_kiosk(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/experts", tag = "directory", params(AgencyFilter), responses((status = 200, body = Page<Expert>)))]
+#[utoipa::path(get, path = "/api/v1/experts", tag = "directory", params(AgencyFilter), responses((status = 200, body = Page<Expert>), (status = 403)))]
 async fn list_experts(
     State(state): State<BookingState>,
-    _caller: Caller,
+    caller: Caller,
     Params(filter): Params<AgencyFilter>,
 ) -> ApiResult<Json<Page<Expert>>> {
-    Ok(Json(page_of(directory::list_experts(&state.store, filter.agency.as_deref()).await?, &filter.page())?))
+    // The staff directory (ids, languages, working hours): admins see it
+    // all, an expert their own agency's; nobody else needs it.
+    let agency = match caller.role() {
+        Role::Admin => filter.agency.as_deref(),
+        Role::Expert => caller.agency(),
+        _ => return Err(AppError::Forbidden("the staff directory is for admins and an agency's experts".into())),
+    };
+    Ok(Json(page_of(directory::list_experts(&state.store, agency).await?, &filter.page())?))
 }
 
-#[utoipa::path(post, path = "/api/v1/experts", tag = "directory", request_body = Expert, responses((status = 204), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/experts", tag = "directory", request_body = Expert, responses((status = 204), (status = 403), (status = 422)))]
 async fn put_expert(
     State(state): State<BookingState>,
     caller: Caller,
@@ -263,16 +329,18 @@ async fn put_expert(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/interpreters", tag = "directory", params(PageParams), responses((status = 200, body = Page<Interpreter>)))]
+#[utoipa::path(get, path = "/api/v1/interpreters", tag = "directory", params(PageParams), responses((status = 200, body = Page<Interpreter>), (status = 403)))]
 async fn list_interpreters(
     State(state): State<BookingState>,
-    _caller: Caller,
+    caller: Caller,
     Params(params): Params<PageParams>,
 ) -> ApiResult<Json<Page<Interpreter>>> {
+    // Interpreters' languages and hours are for those who book them.
+    require_staff(&caller)?;
     Ok(Json(page_of(directory::list_interpreters(&state.store).await?, &params)?))
 }
 
-#[utoipa::path(post, path = "/api/v1/interpreters", tag = "directory", request_body = Interpreter, responses((status = 204), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/interpreters", tag = "directory", request_body = Interpreter, responses((status = 204), (status = 403), (status = 422)))]
 async fn put_interpreter(
     State(state): State<BookingState>,
     caller: Caller,
@@ -283,7 +351,7 @@ async fn put_interpreter(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/agreements", tag = "directory", request_body = Agreement, responses((status = 204), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/agreements", tag = "directory", request_body = Agreement, responses((status = 204), (status = 403), (status = 422)))]
 async fn put_agreement(
     State(state): State<BookingState>,
     caller: Caller,
@@ -301,7 +369,7 @@ fn require_staff(caller: &Caller) -> ApiResult<()> {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/slots", tag = "appointments", params(SlotSearch), responses((status = 200, body = Vec<Slot>), (status = 400), (status = 403)))]
+#[utoipa::path(get, path = "/api/v1/slots", tag = "appointments", params(SlotSearch), responses((status = 200, body = Vec<Slot>), (status = 403), (status = 404), (status = 422)))]
 async fn search_slots(
     State(state): State<BookingState>,
     caller: Caller,
@@ -313,8 +381,8 @@ async fn search_slots(
 
 #[utoipa::path(
     post, path = "/api/v1/appointments", tag = "appointments", request_body = NewAppointment,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first result")),
-    responses((status = 201, body = Appointment), (status = 200, description = "An idempotent replay", body = Appointment), (status = 409), (status = 422))
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 128, description = "Retries with the same key (1–128 characters) return the first result")),
+    responses((status = 201, body = Appointment), (status = 200, description = "An idempotent replay", body = Appointment), (status = 403), (status = 404), (status = 409), (status = 422))
 )]
 async fn create_appointment(
     State(state): State<BookingState>,
@@ -349,7 +417,7 @@ async fn get_appointment(
     Ok(Json(appointments::get(&state.store, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 403), (status = 404), (status = 409)))]
 async fn cancel_appointment(
     State(state): State<BookingState>,
     caller: Caller,
@@ -360,7 +428,7 @@ async fn cancel_appointment(
     Ok(Json(cancelled))
 }
 
-#[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "appointments", params(("id" = String, Path)), request_body = Reschedule, responses((status = 200, body = Appointment), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "appointments", params(("id" = String, Path)), request_body = Reschedule, responses((status = 200, body = Appointment), (status = 403), (status = 404), (status = 409), (status = 422)))]
 async fn reschedule_appointment(
     State(state): State<BookingState>,
     caller: Caller,
@@ -373,7 +441,7 @@ async fn reschedule_appointment(
     Ok(Json(moved))
 }
 
-#[utoipa::path(post, path = "/api/v1/appointments/{id}/no-show", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/no-show", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 403), (status = 404), (status = 409)))]
 async fn no_show_appointment(
     State(state): State<BookingState>,
     caller: Caller,
@@ -384,7 +452,7 @@ async fn no_show_appointment(
     Ok(Json(marked))
 }
 
-#[utoipa::path(post, path = "/api/v1/appointments/{id}/check-in", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 403), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/check-in", tag = "appointments", params(("id" = String, Path)), responses((status = 200, body = Appointment), (status = 403), (status = 404), (status = 409)))]
 async fn check_in_appointment(
     State(state): State<BookingState>,
     caller: Caller,
@@ -401,7 +469,7 @@ fn announce_change(state: &BookingState, appointment: &Appointment) {
     let _ = state.events.send(crate::events::BookingEvent::changed(appointment));
 }
 
-#[utoipa::path(post, path = "/api/v1/sessions", tag = "statistics", request_body = SessionRecord, responses((status = 204), (status = 403)))]
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "statistics", request_body = SessionRecord, responses((status = 204), (status = 403), (status = 404), (status = 422)))]
 async fn record_session(
     State(state): State<BookingState>,
     caller: Caller,
@@ -421,7 +489,7 @@ async fn record_session_join(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/feedback", tag = "statistics", request_body = NewFeedback, responses((status = 204), (status = 404), (status = 409)))]
+#[utoipa::path(post, path = "/api/v1/feedback", tag = "statistics", request_body = NewFeedback, responses((status = 204), (status = 403), (status = 404), (status = 409)))]
 async fn add_feedback(
     State(state): State<BookingState>,
     caller: Caller,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use silta_auth::TokenVerifier;
+use silta_http::limits::RequestLimits;
 use silta_http::tls::{ServerConfig, TlsSettings};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
@@ -33,6 +34,8 @@ pub struct BookingSettings {
     pub migrations: Migrations,
     /// Serve HTTPS from these files (`silta booking`); unset: plain HTTP.
     pub tls: Option<TlsSettings>,
+    /// Request rates per client address and per identity.
+    pub request_limits: RequestLimits,
 }
 
 impl Default for BookingSettings {
@@ -44,6 +47,7 @@ impl Default for BookingSettings {
             notifications: NotifySettings::default(),
             migrations: Migrations::Apply,
             tls: None,
+            request_limits: RequestLimits::default(),
         }
     }
 }
@@ -74,6 +78,9 @@ pub enum StartError {
     /// The TLS certificate or key.
     #[error(transparent)]
     Tls(#[from] silta_http::tls::TlsError),
+    /// The request limits.
+    #[error("invalid [booking.request_limits]: {0}")]
+    Limits(#[from] silta_http::limits::LimitsError),
 }
 
 impl BookingState {
@@ -84,6 +91,7 @@ impl BookingState {
         database_url: &str,
         verifier: TokenVerifier,
     ) -> Result<Self, StartError> {
+        settings.request_limits.validate()?;
         let store = Store::connect(database_url, settings.max_connections, settings.migrations).await?;
         let notifier = Notifier::new(store.clone(), settings.notifications.clone())?;
         let (stop, stopped) = watch::channel(false);

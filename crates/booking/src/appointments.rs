@@ -50,10 +50,13 @@ fn ids(list: &[String], indices: &[u32]) -> Vec<String> {
 async fn compute(store: &Store, search: &SlotSearch, now: i64, ignore: Option<&str>) -> Result<Computed, AppError> {
     let service = directory::get_service(store, &search.service).await?;
     if service.agency != search.agency {
-        return Err(AppError::BadRequest("service_of_other_agency", "the service belongs to another agency".into()));
+        return Err(AppError::Unprocessable("service_of_other_agency", "the service belongs to another agency".into()));
     }
     if !service.languages.contains(&search.language) {
-        return Err(AppError::BadRequest("language_not_offered", "the service is not offered in that language".into()));
+        return Err(AppError::Unprocessable(
+            "language_not_offered",
+            "the service is not offered in that language".into(),
+        ));
     }
     let point = directory::load_point_calendar(store, &search.service_point).await?;
     let tz = point.time_zone;
@@ -127,7 +130,7 @@ async fn compute(store: &Store, search: &SlotSearch, now: i64, ignore: Option<&s
 pub async fn search_slots(store: &Store, search: &SlotSearch, now: i64) -> Result<Vec<Slot>, AppError> {
     let (from, to) = (search.from, search.to);
     if to < from || (to - from).num_days() > MAX_SEARCH_DAYS {
-        return Err(AppError::BadRequest(
+        return Err(AppError::Unprocessable(
             "invalid_range",
             format!("`to` must be 0–{MAX_SEARCH_DAYS} days after `from`"),
         ));
@@ -551,6 +554,7 @@ pub async fn cancel(
         now,
     )
     .await?;
+    notify::erase_contact(&mut tx, id).await?;
     audit::append(&mut tx, caller, "appointment.cancel", &format!("appointment:{id}"), "", now).await?;
     tx.commit().await?;
     crate::metrics::appointment("cancelled");
@@ -641,6 +645,7 @@ pub async fn no_show(store: &Store, caller: &Caller, id: &str, now: i64) -> Resu
     )
     .await?;
     notify::withdraw_pending(&mut tx, id).await?;
+    notify::erase_contact(&mut tx, id).await?;
     audit::append(&mut tx, caller, "appointment.no_show", &format!("appointment:{id}"), "", now).await?;
     tx.commit().await?;
     get_unchecked(store, id).await

@@ -25,15 +25,27 @@ pub fn stored_time_zone(value: &str) -> Result<Tz, AppError> {
 }
 
 fn parse_hours(hours: &[WeekdayHours]) -> Result<Vec<(i64, i64, i64)>, AppError> {
+    let mut seen = [false; 8];
+    for entry in hours {
+        if let Some(seen) = seen.get_mut(usize::from(entry.weekday)) {
+            if *seen {
+                return Err(AppError::Unprocessable("duplicate_weekday", "give each weekday's hours once".into()));
+            }
+            *seen = true;
+        }
+    }
     hours
         .iter()
         .map(|entry| {
             let (opens, closes) = (entry.opens, entry.closes);
-            if !(1..=7).contains(&entry.weekday) || opens >= closes || !opens.on_grid() || !closes.on_grid() {
+            if !(1..=7).contains(&entry.weekday) || !opens.on_grid() || !closes.on_grid() {
                 return Err(AppError::BadRequest(
                     "invalid_hours",
-                    "hours need a weekday 1–7 and opens < closes on the 15-minute grid".into(),
+                    "hours need a weekday 1–7 and times on the 15-minute grid".into(),
                 ));
+            }
+            if opens >= closes {
+                return Err(AppError::Unprocessable("invalid_hours", "opens must be before closes".into()));
             }
             Ok((i64::from(entry.weekday), i64::from(opens.minutes()), i64::from(closes.minutes())))
         })
@@ -109,9 +121,8 @@ pub async fn upsert_service(store: &Store, service: &Service) -> Result<(), AppE
             "duration must be 15–480 minutes in 15-minute steps".into(),
         ));
     }
-    if service.id.is_empty() || service.id.len() > 64 {
-        return Err(AppError::BadRequest("invalid_id", "a service id is 1–64 characters".into()));
-    }
+    silta_proto::v1::ServiceId::parse(service.id.as_str())
+        .map_err(|err| AppError::BadRequest("invalid_id", err.to_string()))?;
     sqlx::query(
         "INSERT INTO services (id, agency_code, name_fi, name_sv, name_en, duration_minutes, languages, remote_capable)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -255,12 +266,12 @@ pub async fn upsert_exception(store: &Store, exception: &OpeningException) -> Re
     let (opens, closes) = match (exception.opens, exception.closes) {
         (Some(opens), Some(closes)) => {
             if opens >= closes {
-                return Err(AppError::BadRequest("invalid_hours", "opens must be before closes".into()));
+                return Err(AppError::Unprocessable("invalid_hours", "opens must be before closes".into()));
             }
             (Some(i64::from(opens.minutes())), Some(i64::from(closes.minutes())))
         }
         (None, None) => (None, None),
-        _ => return Err(AppError::BadRequest("invalid_hours", "give both opens and closes, or neither".into())),
+        _ => return Err(AppError::Unprocessable("invalid_hours", "give both opens and closes, or neither".into())),
     };
     sqlx::query(
         "INSERT INTO opening_exceptions (service_point_id, date, opens_minute, closes_minute, reason) VALUES ($1, $2, $3, $4, $5)
@@ -341,6 +352,10 @@ async fn replace_hours(
 pub async fn upsert_expert(store: &Store, expert: &Expert) -> Result<(), AppError> {
     silta_proto::v1::Subject::parse(expert.id.as_str())
         .map_err(|err| AppError::BadRequest("invalid_id", err.to_string()))?;
+    for service in &expert.services {
+        silta_proto::v1::ServiceId::parse(service.as_str())
+            .map_err(|err| AppError::BadRequest("invalid_service", err.to_string()))?;
+    }
     let hours = parse_hours(&expert.working_hours)?;
     let mut tx = store.begin_write().await?;
     sqlx::query(

@@ -23,8 +23,9 @@ pub enum AppError {
     /// 409: conflicts with the current state (e.g. the slot was taken).
     #[error("{1}")]
     Conflict(&'static str, String),
-    /// 422: understood but cannot be done (e.g. an idempotency key reused
-    /// with another request).
+    /// 422: valid, but breaks a rule across values or records (a service of
+    /// another agency, a reference to a record that does not exist, an
+    /// idempotency key reused with another request).
     #[error("{1}")]
     Unprocessable(&'static str, String),
     /// 413: the body is larger than the API takes.
@@ -66,7 +67,7 @@ impl From<sqlx::Error> for AppError {
                 return AppError::Conflict("conflict", "a conflicting record already exists".into());
             }
             if db.is_foreign_key_violation() {
-                return AppError::BadRequest("unknown_reference", "a referenced record does not exist".into());
+                return AppError::Unprocessable("unknown_reference", "a referenced record does not exist".into());
             }
             if db.is_check_violation() {
                 return AppError::BadRequest("invalid_value", "a value is out of range".into());

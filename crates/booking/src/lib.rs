@@ -27,6 +27,7 @@ pub mod ics;
 mod metrics;
 pub mod model;
 pub mod notify;
+pub mod openapi;
 pub mod records;
 pub mod scrub;
 pub mod seed;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use silta_proto::v1::{AgencyCode, LanguageTag, ServicePointId};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::openapi::*;
 use crate::values::{ClockTime, TimeZone};
 
 /// Names in the three languages of the service.
@@ -29,7 +30,7 @@ pub struct Names {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Agency {
     /// Code, e.g. `VERO`.
-    #[schema(value_type = String, example = "VERO")]
+    #[schema(value_type = AgencyCodeDoc, inline, example = "VERO")]
     pub code: AgencyCode,
     /// Names.
     pub names: Names,
@@ -39,16 +40,19 @@ pub struct Agency {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Service {
     /// Id, e.g. `vero-tax-card`.
+    #[schema(value_type = ServiceIdDoc, inline)]
     pub id: String,
     /// The agency.
-    #[schema(value_type = String)]
+    #[schema(value_type = AgencyCodeDoc, inline)]
     pub agency: AgencyCode,
     /// Names.
     pub names: Names,
     /// Length of an appointment, a multiple of 15 minutes.
+    #[schema(minimum = 15, maximum = 480, multiple_of = 15)]
+    #[serde(deserialize_with = "crate::values::whole")]
     pub duration_minutes: u32,
     /// Languages it is offered in.
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<LanguageTagDoc>, inline)]
     pub languages: Vec<LanguageTag>,
     /// Whether it can be served remotely.
     pub remote_capable: bool,
@@ -58,12 +62,14 @@ pub struct Service {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WeekdayHours {
     /// ISO weekday: 1 = Monday … 7 = Sunday.
+    #[schema(minimum = 1, maximum = 7)]
+    #[serde(deserialize_with = "crate::values::whole")]
     pub weekday: u8,
     /// Opening, `HH:MM`.
-    #[schema(value_type = String, example = "09:00")]
+    #[schema(value_type = GridTimeDoc, inline, example = "09:00")]
     pub opens: ClockTime,
     /// Closing, `HH:MM`.
-    #[schema(value_type = String, example = "16:00")]
+    #[schema(value_type = GridTimeDoc, inline, example = "16:00")]
     pub closes: ClockTime,
 }
 
@@ -71,7 +77,7 @@ pub struct WeekdayHours {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ServicePoint {
     /// Id.
-    #[schema(value_type = String, example = "sp-kemi")]
+    #[schema(value_type = ServicePointIdDoc, inline, example = "sp-kemi")]
     pub id: ServicePointId,
     /// Municipality.
     pub municipality: String,
@@ -79,7 +85,7 @@ pub struct ServicePoint {
     pub address: String,
     /// IANA time zone.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = TimeZoneDoc, inline)]
     pub time_zone: TimeZone,
     /// Regular opening hours.
     pub opening_hours: Vec<WeekdayHours>,
@@ -89,16 +95,16 @@ pub struct ServicePoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct OpeningException {
     /// The service point.
-    #[schema(value_type = String)]
+    #[schema(value_type = ServicePointIdDoc, inline)]
     pub service_point: ServicePointId,
     /// Local date `YYYY-MM-DD`.
-    #[schema(value_type = String)]
+    #[schema(value_type = DateDoc, inline)]
     pub date: NaiveDate,
     /// Opening `HH:MM`, absent when closed.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<ClockTimeDoc>, inline)]
     pub opens: Option<ClockTime>,
     /// Closing `HH:MM`, absent when closed.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<ClockTimeDoc>, inline)]
     pub closes: Option<ClockTime>,
     /// Why.
     #[serde(default)]
@@ -109,7 +115,7 @@ pub struct OpeningException {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Holiday {
     /// Date `YYYY-MM-DD`.
-    #[schema(value_type = String)]
+    #[schema(value_type = DateDoc, inline)]
     pub date: NaiveDate,
     /// Name.
     pub name: String,
@@ -119,9 +125,10 @@ pub struct Holiday {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Kiosk {
     /// Id (the subject of its device credential).
+    #[schema(value_type = SubjectDoc, inline)]
     pub id: String,
     /// Its service point.
-    #[schema(value_type = String)]
+    #[schema(value_type = ServicePointIdDoc, inline)]
     pub service_point: ServicePointId,
     /// Whether it takes bookings.
     #[serde(default = "yes")]
@@ -136,14 +143,16 @@ fn yes() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Expert {
     /// Staff id (the subject of their tokens).
+    #[schema(value_type = SubjectDoc, inline)]
     pub id: String,
     /// Agency.
-    #[schema(value_type = String)]
+    #[schema(value_type = AgencyCodeDoc, inline)]
     pub agency: AgencyCode,
     /// Languages.
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<LanguageTagDoc>, inline)]
     pub languages: Vec<LanguageTag>,
     /// Service ids they handle.
+    #[schema(value_type = Vec<ServiceIdDoc>, inline)]
     pub services: Vec<String>,
     /// Weekly working hours.
     pub working_hours: Vec<WeekdayHours>,
@@ -152,10 +161,11 @@ pub struct Expert {
 /// An interpreter (spoken or sign languages, e.g. `fse`, `fss`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Interpreter {
-    /// Id.
+    /// Staff id (the subject of their tokens).
+    #[schema(value_type = SubjectDoc, inline)]
     pub id: String,
     /// Languages interpreted.
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<LanguageTagDoc>, inline)]
     pub languages: Vec<LanguageTag>,
     /// Weekly working hours.
     pub working_hours: Vec<WeekdayHours>,
@@ -165,14 +175,18 @@ pub struct Interpreter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Agreement {
     /// Service point.
-    #[schema(value_type = String)]
+    #[schema(value_type = ServicePointIdDoc, inline)]
     pub service_point: ServicePointId,
     /// Agency.
-    #[schema(value_type = String)]
+    #[schema(value_type = AgencyCodeDoc, inline)]
     pub agency: AgencyCode,
     /// Base share per month, euro cents.
+    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "crate::values::whole")]
     pub base_share_cents: i64,
     /// Share per completed transaction, euro cents.
+    #[schema(minimum = 0)]
+    #[serde(deserialize_with = "crate::values::whole")]
     pub per_transaction_cents: i64,
 }
 
@@ -181,24 +195,25 @@ pub struct Agreement {
 #[into_params(parameter_in = Query)]
 pub struct SlotSearch {
     /// Agency.
-    #[param(value_type = String)]
+    #[param(value_type = AgencyCodeDoc, inline)]
     pub agency: AgencyCode,
     /// Service id.
+    #[param(value_type = ServiceIdDoc, inline)]
     pub service: String,
     /// Service point.
-    #[param(value_type = String)]
+    #[param(value_type = ServicePointIdDoc, inline)]
     pub service_point: ServicePointId,
     /// Language of service.
-    #[param(value_type = String)]
+    #[param(value_type = LanguageTagDoc, inline)]
     pub language: LanguageTag,
     /// Interpreter language, when an interpreter is needed.
-    #[param(value_type = Option<String>)]
+    #[param(value_type = Option<LanguageTagDoc>, inline)]
     pub interpreter_language: Option<LanguageTag>,
     /// First local date `YYYY-MM-DD`.
-    #[param(value_type = String)]
+    #[param(value_type = DateDoc, inline)]
     pub from: NaiveDate,
     /// Last local date `YYYY-MM-DD` (at most 31 days after `from`).
-    #[param(value_type = String)]
+    #[param(value_type = DateDoc, inline)]
     pub to: NaiveDate,
 }
 
@@ -222,8 +237,13 @@ pub struct Slot {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 pub struct Contact {
     /// Email address.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+    )]
     pub email: Option<String>,
     /// Phone number for SMS, E.164.
+    #[schema(pattern = r"^\+[0-9]{8,15}$")]
     pub phone: Option<String>,
 }
 
@@ -231,20 +251,21 @@ pub struct Contact {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NewAppointment {
     /// Agency.
-    #[schema(value_type = String)]
+    #[schema(value_type = AgencyCodeDoc, inline)]
     pub agency: AgencyCode,
     /// Service id.
+    #[schema(value_type = ServiceIdDoc, inline)]
     pub service: String,
     /// Service point.
-    #[schema(value_type = String)]
+    #[schema(value_type = ServicePointIdDoc, inline)]
     pub service_point: ServicePointId,
     /// Start (must be a free slot).
     pub starts_at: DateTime<Utc>,
     /// Language of service.
-    #[schema(value_type = String)]
+    #[schema(value_type = LanguageTagDoc, inline)]
     pub language: LanguageTag,
     /// Interpreter language, when an interpreter is needed.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<LanguageTagDoc>, inline)]
     #[serde(default)]
     pub interpreter_language: Option<LanguageTag>,
     /// A particular expert; otherwise the first free one.
@@ -347,8 +368,10 @@ pub struct AppointmentFilter {
     /// Starting before (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
-    /// Items to skip.
+    /// Items to skip (at most 2147483647).
+    #[param(maximum = 2147483647)]
     pub offset: Option<u32>,
 }
 
@@ -357,8 +380,10 @@ pub struct AppointmentFilter {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
-    /// Items to skip.
+    /// Items to skip (at most 2147483647).
+    #[param(maximum = 2147483647)]
     pub offset: Option<u32>,
 }
 
@@ -379,13 +404,13 @@ pub struct SessionRecord {
     /// The appointment, if it was booked.
     pub appointment: Option<String>,
     /// Service point.
-    #[schema(value_type = String)]
+    #[schema(value_type = ServicePointIdDoc, inline)]
     pub service_point: ServicePointId,
     /// Agency that served.
-    #[schema(value_type = String)]
+    #[schema(value_type = AgencyCodeDoc, inline)]
     pub agency: AgencyCode,
     /// Language of service.
-    #[schema(value_type = String)]
+    #[schema(value_type = LanguageTagDoc, inline)]
     pub language: LanguageTag,
     /// Whether an interpreter took part.
     pub interpreter_used: bool,
@@ -394,6 +419,7 @@ pub struct SessionRecord {
     /// End.
     pub ended_at: DateTime<Utc>,
     /// Outcome code (`resolved`, `follow_up`, `referred`, `abandoned`, `technical_failure`, `connection_lost`).
+    #[schema(value_type = OutcomeDoc, inline)]
     pub outcome: String,
 }
 
@@ -403,8 +429,11 @@ pub struct NewFeedback {
     /// The session's room.
     pub room: String,
     /// 1 (poor) – 5 (excellent).
+    #[schema(minimum = 1, maximum = 5)]
+    #[serde(deserialize_with = "crate::values::whole")]
     pub score: u8,
     /// Optional comment, at most 1000 characters.
+    #[schema(max_length = 1000)]
     pub comment: Option<String>,
 }
 
@@ -424,11 +453,14 @@ pub struct SessionJoin {
 #[into_params(parameter_in = Query)]
 pub struct StatisticsQuery {
     /// First month `YYYY-MM`.
+    #[param(value_type = MonthDoc, inline)]
     pub from: String,
     /// Last month `YYYY-MM`.
+    #[param(value_type = MonthDoc, inline)]
     pub to: String,
-    /// The target for `served_within`, in minutes (default 10).
+    /// The target for `served_within`, in minutes, 1–1440 (default 10).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1440)]
     pub within_minutes: Option<u32>,
 }
 

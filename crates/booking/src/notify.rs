@@ -6,12 +6,14 @@
 //! identity code or anything about the citizen's matter. Recipients are
 //! never logged.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart, header::ContentType};
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
@@ -124,9 +126,13 @@ impl NotificationKind {
 /// Checks contact details before they are stored.
 pub fn validate_contact(contact: &Contact) -> Result<(), AppError> {
     if let Some(email) = &contact.email {
-        let ok = email.len() <= 254
-            && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-            && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+        // The rule the OpenAPI document gives (model::Contact): plain
+        // addresses only, which every mail system takes.
+        static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+                .expect("a valid pattern")
+        });
+        let ok = email.len() <= 254 && EMAIL.is_match(email);
         if !ok || email.parse::<Mailbox>().is_err() {
             return Err(AppError::BadRequest("invalid_email", "the email address is not valid".into()));
         }
@@ -155,6 +161,23 @@ pub async fn contact_of(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &str
 /// appointment).
 pub async fn withdraw_pending(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &str) -> Result<(), AppError> {
     sqlx::query("UPDATE outbox SET cancelled = 1 WHERE appointment_id = $1 AND sent_at IS NULL")
+        .bind(id.to_owned())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Erases an appointment's contact details once no reminder needs them (it
+/// was cancelled, not attended or completed), with its notifications already
+/// sent or withdrawn. A notice still to go (a cancellation) keeps its own
+/// copy of the address until it is delivered or given up; then its row goes
+/// too ([`Notifier::deliver_due`]).
+pub async fn erase_contact(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &str) -> Result<(), AppError> {
+    sqlx::query("UPDATE appointments SET contact_email = NULL, contact_phone = NULL WHERE id = $1")
+        .bind(id.to_owned())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM outbox WHERE appointment_id = $1 AND (sent_at IS NOT NULL OR cancelled = 1)")
         .bind(id.to_owned())
         .execute(&mut **tx)
         .await?;
@@ -415,6 +438,7 @@ impl Notifier {
                     .execute(self.store.pool())
                     .await?;
                     crate::metrics::notification(&pending.channel, "sent");
+                    self.forget_if_erased(&pending.id).await?;
                     sent += 1;
                 }
                 Err(reason) => {
@@ -432,10 +456,27 @@ impl Notifier {
                         .bind(pending.id.clone())
                         .execute(self.store.pool())
                         .await?;
+                    if attempts >= i64::from(self.settings.max_attempts) {
+                        self.forget_if_erased(&pending.id).await?;
+                    }
                 }
             }
         }
         Ok(sent)
+    }
+
+    /// Deletes a notification that is done with (delivered, or given up)
+    /// when its appointment's contact details were erased meanwhile: the
+    /// row's recipient was the last copy.
+    async fn forget_if_erased(&self, id: &str) -> Result<(), AppError> {
+        sqlx::query(
+            "DELETE FROM outbox WHERE id = $1 AND appointment_id IN
+               (SELECT id FROM appointments WHERE contact_email IS NULL AND contact_phone IS NULL)",
+        )
+        .bind(id.to_owned())
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
     }
 
     async fn deliver(&self, pending: &Pending) -> Result<(), String> {

@@ -14,7 +14,8 @@ use crate::store::Store;
 
 /// Outcomes that count as a completed transaction.
 pub const TRANSACTION_OUTCOMES: [&str; 3] = ["resolved", "follow_up", "referred"];
-const ALL_OUTCOMES: [&str; 6] =
+/// Every outcome a session record may have.
+pub const ALL_OUTCOMES: [&str; 6] =
     ["resolved", "follow_up", "referred", "abandoned", "technical_failure", "connection_lost"];
 
 /// Records a completed session (idempotent per room).
@@ -50,7 +51,7 @@ pub(crate) async fn insert_session(
         return Err(AppError::BadRequest("invalid_outcome", format!("outcome must be one of {ALL_OUTCOMES:?}")));
     }
     if record.ended_at < record.started_at {
-        return Err(AppError::BadRequest("invalid_range", "a session cannot end before it starts".into()));
+        return Err(AppError::Unprocessable("invalid_range", "a session cannot end before it starts".into()));
     }
     let inserted = sqlx::query(
         "INSERT INTO sessions (room_id, appointment_id, service_point_id, agency_code, language, interpreter_used,
@@ -70,6 +71,11 @@ pub(crate) async fn insert_session(
     .execute(&mut **tx)
     .await?;
     if inserted.rows_affected() == 1 {
+        // A completed appointment needs no reminder, nor its contact details.
+        if let Some(appointment) = &record.appointment {
+            crate::notify::withdraw_pending(tx, appointment).await?;
+            crate::notify::erase_contact(tx, appointment).await?;
+        }
         crate::audit::append(tx, caller, "session.completed", &format!("room:{}", record.room), &record.outcome, now)
             .await?;
     }
@@ -104,6 +110,9 @@ pub async fn add_feedback(store: &Store, caller: &Caller, feedback: &NewFeedback
     if !allowed {
         return Err(AppError::Forbidden("feedback is given at the session's service point".into()));
     }
+    if caller.0.is_room_scoped() && !caller.0.rooms.iter().any(|grant| grant.room.as_str() == feedback.room) {
+        return Err(AppError::Forbidden("a token scoped to rooms gives feedback for its own rooms".into()));
+    }
     let result = sqlx::query("INSERT INTO feedback (room_id, score, comment, created_at) VALUES ($1, $2, $3, $4)")
         .bind(feedback.room.clone())
         .bind(i64::from(feedback.score))
@@ -121,9 +130,10 @@ pub async fn add_feedback(store: &Store, caller: &Caller, feedback: &NewFeedback
 }
 
 fn check_month(value: &str) -> Result<(), AppError> {
-    let ok = value.len() == 7
-        && value.as_bytes()[4] == b'-'
-        && value[..4].parse::<u16>().is_ok()
+    let bytes = value.as_bytes();
+    let ok = bytes.len() == 7
+        && bytes[4] == b'-'
+        && bytes.iter().enumerate().all(|(at, byte)| at == 4 || byte.is_ascii_digit())
         && value[5..].parse::<u8>().is_ok_and(|month| (1..=12).contains(&month));
     if ok { Ok(()) } else { Err(AppError::BadRequest("invalid_month", format!("`{value}` is not a month YYYY-MM"))) }
 }

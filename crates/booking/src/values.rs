@@ -124,6 +124,29 @@ impl<'de> Deserialize<'de> for TimeZone {
     }
 }
 
+/// Reads a whole number as JSON Schema's `integer` has it: `2`, `2.0` or
+/// `2e0` alike (a fraction or a value out of range is refused). For
+/// `#[serde(deserialize_with = "whole")]`.
+pub fn whole<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<i64> + TryFrom<u64>,
+{
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let value = if let Some(value) = number.as_u64() {
+        T::try_from(value).ok()
+    } else if let Some(value) = number.as_i64() {
+        T::try_from(value).ok()
+    } else {
+        // `as` saturates; the bounds check keeps only exact conversions.
+        number
+            .as_f64()
+            .filter(|value| value.fract() == 0.0 && (-9.0e15..=9.0e15).contains(value))
+            .and_then(|value| T::try_from(value as i64).ok())
+    };
+    value.ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number in range")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +160,22 @@ mod tests {
         }
         for bad in ["", "9", "24:01", "25:00", "12:60", "12:5", "-1:00", "12:00:00", "ab:cd", "123:00"] {
             assert!(bad.parse::<ClockTime>().is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats() {
+        #[derive(Deserialize)]
+        struct Score {
+            #[serde(deserialize_with = "whole")]
+            value: u8,
+        }
+        for (text, value) in [("5", 5), ("5.0", 5), ("5e0", 5), ("0.5e1", 5), ("255", 255)] {
+            let score: Score = serde_json::from_str(&format!("{{\"value\": {text}}}")).expect(text);
+            assert_eq!(score.value, value);
+        }
+        for bad in ["5.5", "-1", "256", "1e300", "\"5\"", "null"] {
+            assert!(serde_json::from_str::<Score>(&format!("{{\"value\": {bad}}}")).is_err(), "{bad}");
         }
     }
 

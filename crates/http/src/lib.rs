@@ -1,11 +1,13 @@
 //! What Silta's HTTP services (signal, booking) share at the HTTP edge: the
 //! problem+json error body (RFC 9457) with its stable machine-readable
-//! `code`, reading a Bearer token from the `Authorization` header, and
-//! serving HTTPS/WSS from certificate files ([`tls`]).
+//! `code`, reading a Bearer token from the `Authorization` header, request
+//! rate limits per client address and identity ([`limits`]), and serving
+//! HTTPS/WSS from certificate files ([`tls`]).
 //!
 //! Architecture invariant: this crate knows HTTP and nothing else of Silta:
 //! no tokens' contents, rooms or bookings.
 
+pub mod limits;
 pub mod tls;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

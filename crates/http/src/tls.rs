@@ -214,16 +214,35 @@ impl axum::serve::Listener for TlsListener {
 }
 
 /// Serves `router` on `listener`, over TLS when `tls` is set (see
-/// [`server_config`]), until `stopped` resolves.
+/// [`server_config`]), until `stopped` resolves. Requests carry their peer
+/// as `ConnectInfo<Peer>` (for the per-address limits).
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<ServerConfig>>,
     router: axum::Router,
     stopped: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let service = router.into_make_service_with_connect_info::<Peer>();
     match tls {
-        Some(config) => axum::serve(TlsListener::new(listener, config)?, router).with_graceful_shutdown(stopped).await,
-        None => axum::serve(listener, router).with_graceful_shutdown(stopped).await,
+        Some(config) => axum::serve(TlsListener::new(listener, config)?, service).with_graceful_shutdown(stopped).await,
+        None => axum::serve(listener, service).with_graceful_shutdown(stopped).await,
+    }
+}
+
+/// The TCP peer of a request, plain or TLS (`ConnectInfo<Peer>` in its
+/// extensions when served by [`serve`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        Self(*stream.remote_addr())
     }
 }
 

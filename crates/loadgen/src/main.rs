@@ -51,6 +51,11 @@ struct Args {
     /// Rooms (service sessions) to run at once.
     #[arg(long, default_value_t = 1)]
     rooms: usize,
+    /// The number of the first room: its participants' ids (`load-kiosk-N`,
+    /// …) count from here, so load generators running side by side do not
+    /// share kiosks or staff.
+    #[arg(long, default_value_t = 0)]
+    first_room: usize,
     /// Participants per room, 2–4 (kiosk, advisor, expert, interpreter).
     #[arg(long, default_value_t = 3)]
     participants: usize,
@@ -256,7 +261,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("joining {} rooms × {} participants …", args.rooms, args.participants);
     let mut peers = Vec::new();
     let mut join_ms = Vec::new();
-    for index in 0..args.rooms {
+    for index in args.first_room..args.first_room + args.rooms {
         let (room, clients) = open_room(&args, &minter, index).await.with_context(|| format!("room {index}"))?;
         for client in clients {
             let started = now_micros();

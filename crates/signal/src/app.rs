@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use silta_auth::{AuthError, TokenIssuer, TokenVerifier, VerificationKey};
@@ -21,6 +22,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::bus::Bus;
 use crate::connection;
 use crate::hub::Hub;
+use silta_http::limits::{Limits, Requester};
 use silta_http::problem;
 
 use crate::hub_host::{HubHealth, HubHost, HubUnavailable, SharedHubAccess};
@@ -154,9 +156,13 @@ impl SignalState {
 
 /// The routes of the signal service.
 pub fn router(state: SignalState) -> Router {
+    // The token endpoint is limited per client address and per kiosk.
+    let tokens = Router::new().route("/v1/token/kiosk", post(exchange_kiosk_credential));
+    let tokens = Limits::new(&state.settings.request_limits)
+        .apply(tokens, |tokens| tokens.layer(axum::middleware::from_fn_with_state(state.clone(), identify_device)));
     Router::new()
         .route("/v1/signal", get(websocket))
-        .route("/v1/token/kiosk", post(exchange_kiosk_credential))
+        .merge(tokens)
         .route("/.well-known/jwks.json", get(jwks))
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
@@ -205,6 +211,17 @@ async fn websocket(State(state): State<SignalState>, headers: HeaderMap, upgrade
 
 fn auth_problem(err: &AuthError) -> Response {
     problem(StatusCode::UNAUTHORIZED, err.code(), &err.to_string())
+}
+
+/// Names the kiosk of a valid device credential, for the per-identity
+/// limit (the exchange itself checks the credential again, revocation
+/// included).
+async fn identify_device(State(state): State<SignalState>, mut request: Request, next: Next) -> Response {
+    let device = silta_http::bearer_token(request.headers()).and_then(|token| state.verifier.verify_device(token).ok());
+    if let Some(device) = device {
+        request.extensions_mut().insert(Requester(device.kiosk.as_str().to_owned()));
+    }
+    next.run(request).await
 }
 
 /// `POST /v1/token/kiosk` with `Authorization: Bearer <device credential>`:

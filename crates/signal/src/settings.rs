@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use silta_http::limits::RequestLimits;
 use silta_http::tls::TlsSettings;
 
 use crate::hub::HubSettings;
@@ -55,6 +56,9 @@ pub struct SignalSettings {
     /// Serve HTTPS/WSS from these files; unset: plain HTTP (behind a
     /// TLS-terminating proxy, or on loopback).
     pub tls: Option<TlsSettings>,
+    /// Request rates at the token endpoint (`/v1/token/kiosk`) per client
+    /// address and per kiosk.
+    pub request_limits: RequestLimits,
 }
 
 /// A coturn server with `use-auth-secret`.
@@ -97,6 +101,7 @@ impl Default for SignalSettings {
             kiosk_token_lifetime_seconds: 900,
             turn: None,
             tls: None,
+            request_limits: RequestLimits::default(),
         }
     }
 }
@@ -121,6 +126,7 @@ impl SignalSettings {
         if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
             return Err("signal.rate_limit_per_second and signal.rate_limit_burst must be positive".into());
         }
+        self.request_limits.validate().map_err(|err| format!("invalid [signal.request_limits]: {err}"))?;
         if self.heartbeat_interval_ms == 0 || self.dead_peer_timeout_ms <= self.heartbeat_interval_ms {
             return Err("signal.dead_peer_timeout_ms must exceed signal.heartbeat_interval_ms (> 0)".into());
         }

@@ -219,6 +219,8 @@ mod tests {
             .expect("the sample config is valid");
         assert_eq!(settings.signal.max_message_bytes, 160 * 1024);
         settings.signal.validate().expect("sample values validate");
+        assert_eq!(settings.signal.request_limits, silta_http::limits::RequestLimits::default());
+        assert_eq!(settings.booking.request_limits, silta_http::limits::RequestLimits::default());
         assert_eq!(settings.cluster.heartbeat_ms, ClusterSettings::default().heartbeat_ms);
         let cluster = ClusterSettings { nats_url: "nats://127.0.0.1:4222".into(), ..settings.cluster };
         cluster.validate().expect("sample cluster values validate");

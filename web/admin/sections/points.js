@@ -17,7 +17,13 @@ import { api, chosen, directory, directorySelect, loadDirectory, pointName } fro
 
 const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 
-/** @param {string} zone */
+/** @typedef {import('../../types/booking-api').ServicePoint['time_zone']} TimeZoneName */
+
+/**
+ * Whether the browser knows the zone (the API takes the IANA names).
+ * @param {string} zone
+ * @returns {zone is TimeZoneName}
+ */
 function isTimeZone(zone) {
   try {
     new Intl.DateTimeFormat('en', { timeZone: zone });
@@ -87,7 +93,7 @@ async function savePoint() {
   const timeZone = required('point-time-zone', 'field.timeZone', problems);
   if (timeZone && !isTimeZone(timeZone)) problems.push({ input: input('point-time-zone'), message: t('invalid.timeZone', { field: t('field.timeZone') }) });
   const openingHours = readHours('point', problems);
-  if (!reportProblems('point-form', problems)) return null;
+  if (!reportProblems('point-form', problems) || !isTimeZone(timeZone)) return null;
   await api.post('/service-points', { id, municipality, address, time_zone: timeZone, opening_hours: openingHours });
   await loadDirectory();
   return `${municipality} (${id})`;

@@ -46,6 +46,8 @@ macro_rules! string_id {
         impl $name {
             /// The longest accepted value, in bytes.
             pub const MAX_LEN: usize = $max;
+            /// The accepted characters, as a regular expression.
+            pub const PATTERN: &'static str = $pattern;
 
             /// Parses a value, refusing empty, over-long or badly formed input.
             pub fn parse(value: impl Into<String>) -> Result<Self, IdError> {
