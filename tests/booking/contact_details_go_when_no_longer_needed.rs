@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use serde_json::json;
-use silta_tests::booking::{BookingTestApp, Database, spawn_booking};
+use silta_booking::notify::{Notifier, PAST_GRACE_SECONDS};
+use silta_tests::booking::{BookingTestApp, Database, spawn_booking, spawn_booking_with};
 
 use crate::fixture::{self, advisor, book_body, helsinki, seed};
 
@@ -23,15 +24,17 @@ async fn book_with_contact(app: &BookingTestApp, hour: u32) -> String {
 }
 
 /// The appointment's stored contact columns and how many outbox rows hold
-/// its details (any row: pending, sent or withdrawn).
+/// its details (any row: pending, sent or withdrawn). The request hash,
+/// which covers them, goes with them.
 async fn kept(app: &BookingTestApp, id: &str) -> (Option<String>, Option<String>, i64) {
     let pool = app.state.store().pool();
-    let (email, phone): (Option<String>, Option<String>) =
-        sqlx::query_as("SELECT contact_email, contact_phone FROM appointments WHERE id = $1")
+    let (email, phone, hash): (Option<String>, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT contact_email, contact_phone, request_hash FROM appointments WHERE id = $1")
             .bind(id.to_owned())
             .fetch_one(pool)
             .await
             .unwrap();
+    assert_eq!(hash.is_some(), email.is_some(), "the request hash is kept exactly as long as the contact");
     let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM outbox WHERE appointment_id = $1")
         .bind(id.to_owned())
         .fetch_one(pool)
@@ -118,8 +121,55 @@ async fn a_completed_session_erases_them(database: Database) {
     assert!(!anywhere(&app).await);
 }
 
+/// An appointment nobody closed (no no-show marked, its session recorded
+/// without it) keeps them a week after it ended, no longer.
+async fn a_week_after_an_unclosed_appointment_they_are_gone(database: Database) {
+    let app = spawn_booking(database).await;
+    seed(&app).await;
+    let id = book_with_contact(&app, 12).await;
+    let ends_at: (i64,) = sqlx::query_as("SELECT ends_at FROM appointments WHERE id = $1")
+        .bind(id.clone())
+        .fetch_one(app.state.store().pool())
+        .await
+        .unwrap();
+    let notifier = Notifier::new(app.state.store().clone(), app.settings.notifications.clone()).unwrap();
+    let almost = ends_at.0 + PAST_GRACE_SECONDS - 60;
+    assert_eq!(notifier.erase_past(almost).await.unwrap(), 0, "within the week");
+    assert_eq!(kept(&app, &id).await.0.as_deref(), Some(EMAIL));
+    assert_eq!(notifier.erase_past(ends_at.0 + PAST_GRACE_SECONDS + 60).await.unwrap(), 1);
+    assert_eq!(kept(&app, &id).await, (None, None, 0));
+    assert!(!anywhere(&app).await);
+}
+
+/// A session recorded for an appointment that was cancelled meanwhile does
+/// not withdraw the cancellation notice still on its way.
+async fn a_late_session_record_keeps_the_cancellation_notice(database: Database) {
+    let app = spawn_booking_with(database, |settings| settings.notifications.poll_interval_ms = 3_600_000).await;
+    seed(&app).await;
+    let id = book_with_contact(&app, 13).await;
+    let cancelled = app.post(&format!("/api/v1/appointments/{id}/cancel"), Some(&advisor(&app)), json!({}), &[]).await;
+    assert_eq!(cancelled.status, 200, "{cancelled:?}");
+    app.admin_post(
+        "/api/v1/sessions",
+        json!({"room": cancelled.body["room"], "appointment": id, "service_point": fixture::POINT, "agency": "VERO",
+               "language": "fi", "interpreter_used": false, "started_at": "2026-10-05T10:00:00Z",
+               "ended_at": "2026-10-05T10:20:00Z", "outcome": "abandoned"}),
+    )
+    .await;
+    let (pending,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM outbox WHERE appointment_id = $1 AND kind = 'cancellation' AND cancelled = 0",
+    )
+    .bind(id)
+    .fetch_one(app.state.store().pool())
+    .await
+    .unwrap();
+    assert_eq!(pending, 2, "the notice by e-mail and SMS still goes");
+}
+
 crate::on_both_databases!(
     cancelling_erases_them_after_the_notice_is_sent,
     a_no_show_erases_them,
-    a_completed_session_erases_them
+    a_completed_session_erases_them,
+    a_week_after_an_unclosed_appointment_they_are_gone,
+    a_late_session_record_keeps_the_cancellation_notice
 );

@@ -6,6 +6,8 @@
 // proto/openapi/booking.json): a path is written as the app calls it, below
 // /api/v1, with its `{parameters}` filled in.
 
+import { retryAfter } from './auth.js';
+
 /** @typedef {import('../types/booking-api').paths} BookingPaths */
 /** @typedef {'get' | 'post'} Method */
 
@@ -115,8 +117,7 @@ export function bookingApi(tokens) {
     // Over the request limits (429, refused before anything was done): wait
     // as told and try again, twice at most.
     for (let retry = 0; response.status === 429 && retry < 2; retry += 1) {
-      const seconds = Math.min(Math.max(Number(response.headers.get('retry-after')) || 1, 1), 10);
-      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      await retryAfter(response);
       response = await fetch(url, { method, headers, body });
     }
     if (!response.ok) throw await apiError(response);

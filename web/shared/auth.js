@@ -137,6 +137,15 @@ export function forgetDeviceCredential() {
 }
 
 /**
+ * Waits as long as a 429's `Retry-After` says (1–10 s).
+ * @param {Response} response
+ */
+export function retryAfter(response) {
+  const seconds = Math.min(Math.max(Number(response.headers.get('retry-after')) || 1, 1), 10);
+  return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+}
+
+/**
  * A kiosk's tokens from its device credential.
  * @param {string} credential
  * @returns {TokenSource}
@@ -144,10 +153,16 @@ export function forgetDeviceCredential() {
 export function kioskTokenSource(credential) {
   const subject = subjectOf(credential) ?? 'kiosk';
   return cachingSource(subject, async () => {
-    const response = await fetch('/v1/token/kiosk', {
+    const exchange = () => fetch('/v1/token/kiosk', {
       method: 'POST',
       headers: { authorization: `Bearer ${credential}` },
     });
+    let response = await exchange();
+    // Over the request limits: wait as told and try again, twice at most.
+    for (let retry = 0; response.status === 429 && retry < 2; retry += 1) {
+      await retryAfter(response);
+      response = await exchange();
+    }
     if (!response.ok) throw await failure(response, 'credential_invalid');
     return response.json();
   });

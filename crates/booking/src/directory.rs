@@ -25,14 +25,12 @@ pub fn stored_time_zone(value: &str) -> Result<Tz, AppError> {
 }
 
 fn parse_hours(hours: &[WeekdayHours]) -> Result<Vec<(i64, i64, i64)>, AppError> {
-    let mut seen = [false; 8];
-    for entry in hours {
-        if let Some(seen) = seen.get_mut(usize::from(entry.weekday)) {
-            if *seen {
-                return Err(AppError::Unprocessable("duplicate_weekday", "give each weekday's hours once".into()));
-            }
-            *seen = true;
-        }
+    // A day may have several intervals (09–12 and 13–16), not overlapping ones.
+    let mut intervals: Vec<(u8, ClockTime, ClockTime)> =
+        hours.iter().map(|entry| (entry.weekday, entry.opens, entry.closes)).collect();
+    intervals.sort();
+    if intervals.windows(2).any(|pair| pair[0].0 == pair[1].0 && pair[1].1 < pair[0].2) {
+        return Err(AppError::Unprocessable("overlapping_hours", "a weekday's intervals overlap".into()));
     }
     hours
         .iter()
@@ -442,10 +440,14 @@ pub async fn list_interpreters(store: &Store) -> Result<Vec<Interpreter>, AppErr
         .collect())
 }
 
+/// The largest share of an agreement, in cents (a million euros).
+pub const MAX_SHARE_CENTS: i64 = 100_000_000;
+
 /// Creates or replaces a reimbursement agreement.
 pub async fn upsert_agreement(store: &Store, agreement: &Agreement) -> Result<(), AppError> {
-    if agreement.base_share_cents < 0 || agreement.per_transaction_cents < 0 {
-        return Err(AppError::BadRequest("invalid_value", "shares cannot be negative".into()));
+    let shares = 0..=MAX_SHARE_CENTS;
+    if !shares.contains(&agreement.base_share_cents) || !shares.contains(&agreement.per_transaction_cents) {
+        return Err(AppError::BadRequest("invalid_value", format!("shares are 0–{MAX_SHARE_CENTS} cents")));
     }
     sqlx::query(
         "INSERT INTO agreements (service_point_id, agency_code, base_share_cents, per_transaction_cents) VALUES ($1, $2, $3, $4)

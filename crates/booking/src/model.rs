@@ -99,6 +99,7 @@ pub struct OpeningException {
     pub service_point: ServicePointId,
     /// Local date `YYYY-MM-DD`.
     #[schema(value_type = DateDoc, inline)]
+    #[serde(deserialize_with = "crate::values::date")]
     pub date: NaiveDate,
     /// Opening `HH:MM`, absent when closed.
     #[schema(value_type = Option<ClockTimeDoc>, inline)]
@@ -116,6 +117,7 @@ pub struct OpeningException {
 pub struct Holiday {
     /// Date `YYYY-MM-DD`.
     #[schema(value_type = DateDoc, inline)]
+    #[serde(deserialize_with = "crate::values::date")]
     pub date: NaiveDate,
     /// Name.
     pub name: String,
@@ -181,11 +183,11 @@ pub struct Agreement {
     #[schema(value_type = AgencyCodeDoc, inline)]
     pub agency: AgencyCode,
     /// Base share per month, euro cents.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 100_000_000)]
     #[serde(deserialize_with = "crate::values::whole")]
     pub base_share_cents: i64,
     /// Share per completed transaction, euro cents.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 100_000_000)]
     #[serde(deserialize_with = "crate::values::whole")]
     pub per_transaction_cents: i64,
 }
@@ -211,9 +213,11 @@ pub struct SlotSearch {
     pub interpreter_language: Option<LanguageTag>,
     /// First local date `YYYY-MM-DD`.
     #[param(value_type = DateDoc, inline)]
+    #[serde(deserialize_with = "crate::values::date")]
     pub from: NaiveDate,
     /// Last local date `YYYY-MM-DD` (at most 31 days after `from`).
     #[param(value_type = DateDoc, inline)]
+    #[serde(deserialize_with = "crate::values::date")]
     pub to: NaiveDate,
 }
 
@@ -237,13 +241,10 @@ pub struct Slot {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
 pub struct Contact {
     /// Email address.
-    #[schema(
-        max_length = 254,
-        pattern = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-    )]
+    #[schema(value_type = Option<EmailDoc>, inline)]
     pub email: Option<String>,
     /// Phone number for SMS, E.164.
-    #[schema(pattern = r"^\+[0-9]{8,15}$")]
+    #[schema(value_type = Option<PhoneDoc>, inline)]
     pub phone: Option<String>,
 }
 

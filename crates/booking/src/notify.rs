@@ -102,6 +102,10 @@ pub enum SmsSettings {
     },
 }
 
+/// How long after an appointment ended its contact details are erased at
+/// the latest (a week: time to reschedule one that went wrong).
+pub const PAST_GRACE_SECONDS: i64 = 7 * 24 * 3600;
+
 /// Why a notification is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotificationKind {
@@ -123,16 +127,22 @@ impl NotificationKind {
     }
 }
 
+/// The e-mail addresses taken, as the OpenAPI document gives them: a
+/// dot-atom local part of 1–64 characters and a domain of at least two
+/// labels, which every mail system delivers to. The lookahead (the local
+/// part's length) is checked apart in Rust, whose regex has none.
+pub const EMAIL_PATTERN: &str = r"^(?=[^@]{1,64}@)[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+const EMAIL_LOCAL_LENGTH: &str = "(?=[^@]{1,64}@)";
+
 /// Checks contact details before they are stored.
 pub fn validate_contact(contact: &Contact) -> Result<(), AppError> {
     if let Some(email) = &contact.email {
         // The rule the OpenAPI document gives (model::Contact): plain
         // addresses only, which every mail system takes.
-        static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
-            Regex::new(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-                .expect("a valid pattern")
-        });
-        let ok = email.len() <= 254 && EMAIL.is_match(email);
+        static EMAIL: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(&EMAIL_PATTERN.replace(EMAIL_LOCAL_LENGTH, "")).expect("a valid pattern"));
+        let local = email.split_once('@').map_or(0, |(local, _)| local.len());
+        let ok = email.len() <= 254 && (1..=64).contains(&local) && EMAIL.is_match(email);
         if !ok || email.parse::<Mailbox>().is_err() {
             return Err(AppError::BadRequest("invalid_email", "the email address is not valid".into()));
         }
@@ -168,15 +178,22 @@ pub async fn withdraw_pending(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id
 }
 
 /// Erases an appointment's contact details once no reminder needs them (it
-/// was cancelled, not attended or completed), with its notifications already
+/// was cancelled, not attended, completed, or is long past: see
+/// [`Notifier::erase_past`]), with its notifications already
 /// sent or withdrawn. A notice still to go (a cancellation) keeps its own
 /// copy of the address until it is delivered or given up; then its row goes
 /// too ([`Notifier::deliver_due`]).
 pub async fn erase_contact(tx: &mut sqlx::Transaction<'static, sqlx::Any>, id: &str) -> Result<(), AppError> {
-    sqlx::query("UPDATE appointments SET contact_email = NULL, contact_phone = NULL WHERE id = $1")
-        .bind(id.to_owned())
-        .execute(&mut **tx)
-        .await?;
+    // The request hash covers the contact details (a phone number could be
+    // found from it by trying them all); the booking's idempotency goes with
+    // it, long after any retry.
+    sqlx::query(
+        "UPDATE appointments SET contact_email = NULL, contact_phone = NULL, request_hash = NULL, idempotency_key = NULL
+         WHERE id = $1",
+    )
+    .bind(id.to_owned())
+    .execute(&mut **tx)
+    .await?;
     sqlx::query("DELETE FROM outbox WHERE appointment_id = $1 AND (sent_at IS NOT NULL OR cancelled = 1)")
         .bind(id.to_owned())
         .execute(&mut **tx)
@@ -418,7 +435,8 @@ impl Notifier {
         for pending in rows {
             // Claim the row with a lease so another worker does not send it too.
             let claimed = sqlx::query(
-                "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3 AND sent_at IS NULL",
+                "UPDATE outbox SET next_attempt_at = $1 WHERE id = $2 AND next_attempt_at = $3 AND sent_at IS NULL
+                   AND cancelled = 0",
             )
             .bind(now + 300)
             .bind(pending.id.clone())
@@ -463,6 +481,32 @@ impl Notifier {
             }
         }
         Ok(sent)
+    }
+
+    /// Erases the contact details of appointments that ended more than
+    /// [`PAST_GRACE_SECONDS`] ago and were never closed (nobody marked the
+    /// no-show, the session was recorded without its appointment), with all
+    /// their notifications: a week leaves time to reschedule one that went
+    /// wrong. Returns how many appointments were erased.
+    pub async fn erase_past(&self, now: i64) -> Result<u64, AppError> {
+        let ended_before = now - PAST_GRACE_SECONDS;
+        let mut tx = self.store.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM outbox WHERE appointment_id IN (SELECT id FROM appointments WHERE ends_at < $1
+               AND (contact_email IS NOT NULL OR contact_phone IS NOT NULL OR request_hash IS NOT NULL))",
+        )
+        .bind(ended_before)
+        .execute(&mut *tx)
+        .await?;
+        let erased = sqlx::query(
+            "UPDATE appointments SET contact_email = NULL, contact_phone = NULL, request_hash = NULL, idempotency_key = NULL
+             WHERE ends_at < $1 AND (contact_email IS NOT NULL OR contact_phone IS NOT NULL OR request_hash IS NOT NULL)",
+        )
+        .bind(ended_before)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(erased.rows_affected())
     }
 
     /// Deletes a notification that is done with (delivered, or given up)
@@ -527,11 +571,19 @@ impl Notifier {
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(Duration::from_millis(self.settings.poll_interval_ms.max(10)));
         let mut counted: Option<std::time::Instant> = None;
+        let mut swept: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {
                     if let Err(err) = self.deliver_due(Utc::now().timestamp()).await {
                         tracing::warn!(error = %err, "the outbox worker failed a round");
+                    }
+                    // Long-past appointments' contact details, every 10 minutes.
+                    if swept.is_none_or(|at| at.elapsed() >= Duration::from_secs(600)) {
+                        swept = Some(std::time::Instant::now());
+                        if let Err(err) = self.erase_past(Utc::now().timestamp()).await {
+                            tracing::warn!(error = %err, "past appointments' contact details could not be erased");
+                        }
                     }
                     // The backlog for the metrics, every 5 s at most.
                     if counted.is_none_or(|at| at.elapsed() >= Duration::from_secs(5)) {

@@ -242,6 +242,16 @@ doc_schema!(
         .into()
 );
 doc_schema!(
+    /// An e-mail address (see `notify::EMAIL_PATTERN`).
+    EmailDoc,
+    string(3, 254, crate::notify::EMAIL_PATTERN)
+);
+doc_schema!(
+    /// A phone number for SMS, E.164: `+` and 8–15 digits.
+    PhoneDoc,
+    string(9, 16, r"^\+[0-9]{8,15}$")
+);
+doc_schema!(
     /// A month `YYYY-MM`.
     MonthDoc,
     string(7, 7, "^[0-9]{4}-(0[1-9]|1[0-2])$")

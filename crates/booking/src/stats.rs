@@ -71,10 +71,18 @@ pub(crate) async fn insert_session(
     .execute(&mut **tx)
     .await?;
     if inserted.rows_affected() == 1 {
-        // A completed appointment needs no reminder, nor its contact details.
+        // A completed appointment needs no reminder, nor its contact
+        // details. (A cancelled one's notice may still be on its way.)
         if let Some(appointment) = &record.appointment {
-            crate::notify::withdraw_pending(tx, appointment).await?;
-            crate::notify::erase_contact(tx, appointment).await?;
+            let open: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM appointments WHERE id = $1 AND status IN ('booked', 'checked_in')")
+                    .bind(appointment.clone())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            if open.is_some() {
+                crate::notify::withdraw_pending(tx, appointment).await?;
+                crate::notify::erase_contact(tx, appointment).await?;
+            }
         }
         crate::audit::append(tx, caller, "session.completed", &format!("room:{}", record.room), &record.outcome, now)
             .await?;
@@ -97,6 +105,9 @@ pub async fn add_feedback(store: &Store, caller: &Caller, feedback: &NewFeedback
     if feedback.comment.as_ref().is_some_and(|comment| comment.chars().count() > 1000) {
         return Err(AppError::BadRequest("comment_too_long", "a comment is at most 1000 characters".into()));
     }
+    if caller.0.is_room_scoped() && !caller.0.rooms.iter().any(|grant| grant.room.as_str() == feedback.room) {
+        return Err(AppError::Forbidden("a token scoped to rooms gives feedback for its own rooms".into()));
+    }
     let session: Option<(String,)> = sqlx::query_as("SELECT service_point_id FROM sessions WHERE room_id = $1")
         .bind(feedback.room.clone())
         .fetch_optional(store.pool())
@@ -109,9 +120,6 @@ pub async fn add_feedback(store: &Store, caller: &Caller, feedback: &NewFeedback
     };
     if !allowed {
         return Err(AppError::Forbidden("feedback is given at the session's service point".into()));
-    }
-    if caller.0.is_room_scoped() && !caller.0.rooms.iter().any(|grant| grant.room.as_str() == feedback.room) {
-        return Err(AppError::Forbidden("a token scoped to rooms gives feedback for its own rooms".into()));
     }
     let result = sqlx::query("INSERT INTO feedback (room_id, score, comment, created_at) VALUES ($1, $2, $3, $4)")
         .bind(feedback.room.clone())
@@ -202,8 +210,10 @@ pub async fn statistics(
             statistics.interpreter_sessions = row.interpreter_sessions;
             statistics.feedback_mean = row.feedback_mean;
             statistics.feedback_count = row.feedback_count;
-            statistics.reimbursement_cents =
-                row.base_share_cents.zip(row.per_transaction_cents).map(|(base, per)| base + per * row.transactions);
+            statistics.reimbursement_cents = row
+                .base_share_cents
+                .zip(row.per_transaction_cents)
+                .map(|(base, per)| base.saturating_add(per.saturating_mul(row.transactions)));
             (key, statistics)
         })
         .collect();

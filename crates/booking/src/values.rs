@@ -7,6 +7,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -51,7 +52,8 @@ impl FromStr for ClockTime {
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         let bad = || InvalidClockTime(value.chars().take(16).collect());
         let (hours, minutes) = value.split_once(':').ok_or_else(bad)?;
-        if hours.is_empty() || hours.len() > 2 || minutes.len() != 2 {
+        let digits = |text: &str| text.bytes().all(|byte| byte.is_ascii_digit());
+        if hours.is_empty() || hours.len() > 2 || minutes.len() != 2 || !digits(hours) || !digits(minutes) {
             return Err(bad());
         }
         let hours: u16 = hours.parse().map_err(|_| bad())?;
@@ -124,6 +126,22 @@ impl<'de> Deserialize<'de> for TimeZone {
     }
 }
 
+/// Reads a date exactly `YYYY-MM-DD` (chrono alone also takes `2026-1-5`
+/// and surrounding spaces, which the document's `format: date` does not).
+/// For `#[serde(deserialize_with = "date")]`.
+pub fn date<'de, D: Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let shaped = text.len() == 10
+        && text
+            .bytes()
+            .enumerate()
+            .all(|(at, byte)| if at == 4 || at == 7 { byte == b'-' } else { byte.is_ascii_digit() });
+    let parsed = shaped.then(|| NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok()).flatten();
+    parsed.ok_or_else(|| {
+        serde::de::Error::custom(format!("`{}` is not a date YYYY-MM-DD", text.chars().take(16).collect::<String>()))
+    })
+}
+
 /// Reads a whole number as JSON Schema's `integer` has it: `2`, `2.0` or
 /// `2e0` alike (a fraction or a value out of range is refused). For
 /// `#[serde(deserialize_with = "whole")]`.
@@ -158,8 +176,25 @@ mod tests {
             assert_eq!(time.minutes(), minutes);
             assert_eq!(time.to_string().parse::<ClockTime>().ok(), Some(time));
         }
-        for bad in ["", "9", "24:01", "25:00", "12:60", "12:5", "-1:00", "12:00:00", "ab:cd", "123:00"] {
+        for bad in
+            ["", "9", "24:01", "25:00", "12:60", "12:5", "-1:00", "12:00:00", "ab:cd", "123:00", "+9:00", "09:+5"]
+        {
             assert!(bad.parse::<ClockTime>().is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn dates_are_exactly_year_month_day() {
+        #[derive(Deserialize)]
+        struct Day {
+            #[serde(deserialize_with = "date")]
+            value: NaiveDate,
+        }
+        let day: Day = serde_json::from_str(r#"{"value": "2026-01-05"}"#).expect("a date");
+        assert_eq!(day.value, NaiveDate::from_ymd_opt(2026, 1, 5).unwrap());
+        for bad in ["2026-1-5", " 2026-01-05", "2026-01-05 ", "2026-02-30", "2026/01/05", "+2026-01-05", "2026-01-0٥"]
+        {
+            assert!(serde_json::from_str::<Day>(&format!("{{\"value\": \"{bad}\"}}")).is_err(), "{bad}");
         }
     }
 

@@ -9,7 +9,8 @@
 //! subject, never an unverified claim); a request without one is counted
 //! by its address again.
 
-use std::net::IpAddr;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -17,7 +18,10 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::Response;
+use governor::RateLimiter;
+use governor::clock::DefaultClock;
 use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
 use serde::{Deserialize, Serialize};
 use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::KeyExtractor;
@@ -59,6 +63,9 @@ impl Default for RequestLimits {
     }
 }
 
+/// The largest rate or burst (a period of a microsecond).
+const MAX_RATE: u32 = 1_000_000;
+
 /// Settings that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -66,6 +73,9 @@ pub enum LimitsError {
     /// A rate or burst of zero would refuse everything.
     #[error("{0} must be at least 1")]
     Zero(&'static str),
+    /// A rate or burst over a million (no limit at all: leave it high).
+    #[error("{0} must be at most 1000000")]
+    TooHigh(&'static str),
     /// A trusted proxy that is neither an address nor a CIDR range.
     #[error("trusted_proxies: `{0}` is not an IP address or CIDR range (e.g. 10.0.0.0/8)")]
     Proxy(String),
@@ -83,6 +93,9 @@ impl RequestLimits {
         ] {
             if value == 0 {
                 return Err(LimitsError::Zero(name));
+            }
+            if value > MAX_RATE {
+                return Err(LimitsError::TooHigh(name));
             }
         }
         match self.trusted_proxies.iter().find(|text| Cidr::parse(text).is_none()) {
@@ -143,31 +156,37 @@ fn governor<K: KeyExtractor + Send + Sync + 'static>(per_second: u32, burst: u32
 where
     K::Key: Send + Sync,
 {
-    let period = Duration::from_secs(1) / per_second.max(1);
+    let period = Duration::from_secs(1) / per_second.clamp(1, MAX_RATE);
     let builder = GovernorConfigBuilder::default().period(period).burst_size(burst.max(1)).key_extractor(key).finish();
     let config = Arc::new(builder?);
-    sweep_idle_buckets(Arc::downgrade(&config));
+    sweep_idle_buckets(Arc::downgrade(config.limiter()));
     Some(config)
 }
 
 /// Forgets buckets that have refilled (their clients went quiet), so the
-/// limiter's memory follows the clients of the last minute, not of all time.
-fn sweep_idle_buckets<K: KeyExtractor + Send + Sync + 'static>(config: Weak<Config<K>>)
+/// limiter's memory follows the clients of the last minute, not of all
+/// time. The routes' services hold the limiter; the sweep ends with them.
+fn sweep_idle_buckets<Key>(limiter: Weak<KeyedLimiter<Key>>)
 where
-    K::Key: Send + Sync,
+    Key: Clone + Hash + Eq + Send + Sync + 'static,
 {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
     runtime.spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(60));
+        let mut every = tokio::time::interval(SWEEP_INTERVAL);
         every.tick().await;
         loop {
             every.tick().await;
-            let Some(config) = config.upgrade() else { return };
-            config.limiter().retain_recent();
-            config.limiter().shrink_to_fit();
+            let Some(limiter) = limiter.upgrade() else { return };
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
         }
     });
 }
+
+/// How often idle buckets are forgotten.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+type KeyedLimiter<Key> = RateLimiter<Key, DefaultKeyedStateStore<Key>, DefaultClock, NoOpMiddleware>;
 
 fn layer<K: KeyExtractor>(config: &Arc<Config<K>>) -> GovernorLayer<K, NoOpMiddleware, axum::body::Body> {
     GovernorLayer::new(config.clone()).error_handler(refusal)
@@ -249,7 +268,7 @@ impl ClientAddress {
             .flat_map(|value| value.split(','))
             .collect();
         for hop in hops.iter().rev() {
-            let Ok(hop) = hop.trim().parse::<IpAddr>() else { break };
+            let Some(hop) = hop_address(hop) else { break };
             client = hop.to_canonical();
             if !trusted(client) {
                 break;
@@ -257,13 +276,33 @@ impl ClientAddress {
         }
         client
     }
+
+    /// The bucket of an address: an IPv4 address, or an IPv6 address's /64
+    /// (one customer's network: it could otherwise take a fresh address for
+    /// every request).
+    fn bucket(address: IpAddr) -> IpAddr {
+        match address {
+            IpAddr::V4(_) => address,
+            IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        }
+    }
+}
+
+/// An `X-Forwarded-For` hop: an address, or an address with a port as some
+/// load balancers write it (`192.0.2.1:4711`, `[2001:db8::1]:4711`).
+fn hop_address(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|with_port| with_port.ip()))
+        .or_else(|| hop.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 impl KeyExtractor for ClientAddress {
     type Key = IpAddr;
 
     fn extract<T>(&self, request: &Request<T>) -> Result<Self::Key, GovernorError> {
-        Ok(self.of(request))
+        Ok(Self::bucket(self.of(request)))
     }
 }
 
@@ -284,15 +323,13 @@ impl KeyExtractor for ByIdentity {
     fn extract<T>(&self, request: &Request<T>) -> Result<Self::Key, GovernorError> {
         Ok(match request.extensions().get::<Requester>() {
             Some(Requester(subject)) => IdentityKey::Requester(subject.clone()),
-            None => IdentityKey::Address(self.0.of(request)),
+            None => IdentityKey::Address(ClientAddress::bucket(self.0.of(request))),
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
-
     use super::*;
 
     fn request_from(peer: &str, forwarded: &[&str]) -> Request<()> {
@@ -319,6 +356,18 @@ mod tests {
         assert_eq!(address(&["10.0.0.0/8"], "10.1.2.3", &["garbage"]), "10.1.2.3", "an unreadable hop stops the walk");
         assert_eq!(address(&["::1"], "::ffff:127.0.0.1", &[]), "127.0.0.1", "mapped addresses are IPv4");
         assert_eq!(address(&["2001:db8::/32"], "2001:db8::5", &["2001:db9::1"]), "2001:db9::1");
+        // Hops with ports, as some load balancers write them.
+        assert_eq!(address(&["10.0.0.0/8"], "10.1.2.3", &["198.51.100.1:4711"]), "198.51.100.1");
+        assert_eq!(address(&["10.0.0.0/8"], "10.1.2.3", &["[2001:db9::1]:4711"]), "2001:db9::1");
+        assert_eq!(address(&["10.0.0.0/8"], "10.1.2.3", &["[2001:db9::1]"]), "2001:db9::1");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_network() {
+        let bucket = |text: &str| ClientAddress::bucket(text.parse().unwrap()).to_string();
+        assert_eq!(bucket("2001:db8:1:2:aaaa::1"), bucket("2001:db8:1:2:bbbb::9"));
+        assert_ne!(bucket("2001:db8:1:2::1"), bucket("2001:db8:1:3::1"));
+        assert_eq!(bucket("203.0.113.7"), "203.0.113.7");
     }
 
     #[test]
@@ -339,6 +388,8 @@ mod tests {
         assert_eq!(zero.validate().unwrap_err().to_string(), "per_identity_burst must be at least 1");
         let proxy = RequestLimits { trusted_proxies: vec!["nginx".into()], ..RequestLimits::default() };
         assert!(proxy.validate().unwrap_err().to_string().contains("`nginx` is not an IP address"));
+        let unlimited = RequestLimits { per_address_per_second: 2_000_000_000, ..RequestLimits::default() };
+        assert_eq!(unlimited.validate().unwrap_err().to_string(), "per_address_per_second must be at most 1000000");
         assert!(RequestLimits::default().validate().is_ok());
     }
 }
