@@ -288,9 +288,13 @@ async fn traced() {
     let booked =
         deployment.book(json!({"email": EMAIL, "phone": PHONE}), &[("traceparent", traceparent.as_str())]).await;
     let appointment = booked["id"].as_str().expect("an appointment id").to_owned();
+    // Spans are exported as they end, in batches: the request's own span
+    // ends after the notifications' do.
     let trace = spans_where(&deployment.otlp, "the booking's trace", |spans| {
         let trace: Vec<ReceivedSpan> = spans.iter().filter(|span| span.trace_id == trace_id).cloned().collect();
-        (trace.iter().filter(|span| span.name == "outbox.enqueue").count() >= 2).then_some(trace)
+        let complete = trace.iter().filter(|span| span.name == "outbox.enqueue").count() >= 2
+            && trace.iter().any(|span| span.name == "POST /api/v1/appointments");
+        complete.then_some(trace)
     })
     .await;
     let http = named(&trace, "POST /api/v1/appointments");
