@@ -299,7 +299,8 @@ async fn told_media_unavailable(client: &mut silta_loadgen::SignalClient) -> boo
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(3), wait).await.unwrap_or(false)
+    // Generous: the refusal comes after the placement gave up on every full node.
+    tokio::time::timeout(Duration::from_secs(10), wait).await.unwrap_or(false)
 }
 
 /// The registry's view of one node.
