@@ -63,6 +63,13 @@ async fn anywhere(app: &BookingTestApp) -> bool {
     outbox + appointments > 0
 }
 
+/// A session record of the appointment `id` held in `room`.
+fn session_of(room: &serde_json::Value, id: &str, outcome: &str) -> serde_json::Value {
+    json!({"room": room, "appointment": id, "service_point": fixture::POINT, "agency": "VERO", "language": "fi",
+           "interpreter_used": false, "started_at": "2026-10-05T10:00:00Z", "ended_at": "2026-10-05T10:20:00Z",
+           "outcome": outcome})
+}
+
 async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !done().await {
@@ -110,13 +117,7 @@ async fn a_completed_session_erases_them(database: Database) {
         app.post(&format!("/api/v1/appointments/{id}/check-in"), Some(&advisor(&app)), json!({}), &[]).await;
     assert_eq!(checked_in.status, 200, "{checked_in:?}");
     assert_eq!(kept(&app, &id).await.0.as_deref(), Some(EMAIL), "a checked-in appointment is not over yet");
-    app.admin_post(
-        "/api/v1/sessions",
-        json!({"room": checked_in.body["room"], "appointment": id, "service_point": fixture::POINT, "agency": "VERO",
-               "language": "fi", "interpreter_used": false, "started_at": "2026-10-05T10:00:00Z",
-               "ended_at": "2026-10-05T10:20:00Z", "outcome": "resolved"}),
-    )
-    .await;
+    app.admin_post("/api/v1/sessions", session_of(&checked_in.body["room"], &id, "resolved")).await;
     assert_eq!(kept(&app, &id).await, (None, None, 0));
     assert!(!anywhere(&app).await);
 }
@@ -149,13 +150,7 @@ async fn a_late_session_record_keeps_the_cancellation_notice(database: Database)
     let id = book_with_contact(&app, 13).await;
     let cancelled = app.post(&format!("/api/v1/appointments/{id}/cancel"), Some(&advisor(&app)), json!({}), &[]).await;
     assert_eq!(cancelled.status, 200, "{cancelled:?}");
-    app.admin_post(
-        "/api/v1/sessions",
-        json!({"room": cancelled.body["room"], "appointment": id, "service_point": fixture::POINT, "agency": "VERO",
-               "language": "fi", "interpreter_used": false, "started_at": "2026-10-05T10:00:00Z",
-               "ended_at": "2026-10-05T10:20:00Z", "outcome": "abandoned"}),
-    )
-    .await;
+    app.admin_post("/api/v1/sessions", session_of(&cancelled.body["room"], &id, "abandoned")).await;
     let (pending,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM outbox WHERE appointment_id = $1 AND kind = 'cancellation' AND cancelled = 0",
     )
