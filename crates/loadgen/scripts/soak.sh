@@ -70,6 +70,11 @@ unshare -n -- bash -c '
 echo "== samples (first, last)"
 head -n 3 "$out/samples.csv"
 tail -n 2 "$out/samples.csv"
-echo "== rounds: $(grep -c . "$out/rounds.log") ($(grep -c failed_round "$out/rounds.log" || true) failed)"
+# Each round's report is a pretty-printed JSON object with one `delivery`
+# line; a failed round is one `failed_round` line (its cause in loadgen.err).
+completed=$(grep -c '"delivery"' "$out/rounds.log" || true)
+failed=$(grep -c failed_round "$out/rounds.log" || true)
+echo "== rounds: $((completed + failed)) ($failed failed; delivery in the others: $(grep -o '"delivery": [0-9.]*' "$out/rounds.log" | sort | uniq -c | tr -s ' ' | paste -sd,))"
+grep -o 'silta-loadgen: .*' "$out/loadgen.err" | sed 's/ *[0-9]*s  peers .*//' | head -n 5 || true
 echo "== server warnings and errors: $(grep -c . "$out/dev.err" || true)"
 head -n 20 "$out/dev.err"

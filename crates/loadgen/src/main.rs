@@ -56,6 +56,11 @@ struct Args {
     /// share kiosks or staff.
     #[arg(long, default_value_t = 0)]
     first_room: usize,
+    /// The service point the rooms' kiosks and advisors belong to. One the
+    /// server's directory knows (the demo's `sp-kemi` by default), so that
+    /// the rooms' session records are stored like any other.
+    #[arg(long, default_value = "sp-kemi")]
+    service_point: String,
     /// Participants per room, 2–4 (kiosk, advisor, expert, interpreter).
     #[arg(long, default_value_t = 3)]
     participants: usize,
@@ -116,7 +121,7 @@ impl Minter {
 /// Opens one room through the real protocol; returns the room and each
 /// participant's authenticated signaling client.
 async fn open_room(args: &Args, minter: &Minter, index: usize) -> anyhow::Result<(RoomId, Vec<SignalClient>)> {
-    let point = "sp-load";
+    let point = args.service_point.as_str();
     let kiosk_id = format!("load-kiosk-{index}");
     let kiosk = SignalClient::connect(&args.signal, &minter.token(&kiosk_id, Role::Kiosk, point)?).await?;
     let mut advisor =

@@ -24,8 +24,9 @@ use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
 use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::crypto::providers::AwsLcRsProvider;
 use webrtc::peer_connection::{
-    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceGatheringState,
-    RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder, register_default_interceptors,
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCIceConnectionState,
+    RTCIceGatheringState, RTCPeerConnectionState, RTCSessionDescription, Registry, SettingEngineBuilder,
+    register_default_interceptors,
 };
 use webrtc::rtp_transceiver::RtpSender;
 
@@ -86,6 +87,14 @@ pub enum PeerError {
     /// Something did not happen in time.
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
+    /// The peer connection did not connect in time; where it stopped.
+    #[error("timed out waiting for the peer connection (it stayed {state}; ICE went {ice})")]
+    NotConnected {
+        /// The peer connection's state at the deadline.
+        state: String,
+        /// The ICE connection states it went through.
+        ice: String,
+    },
     /// The media node answered unexpectedly.
     #[error("unexpected: {0}")]
     Unexpected(String),
@@ -107,7 +116,20 @@ type Received = Arc<Mutex<HashMap<u32, ReceivedTrack>>>;
 struct Handler {
     gathered: Arc<Notify>,
     state: watch::Sender<RTCPeerConnectionState>,
+    /// The ICE connection states so far, for the error of a connection
+    /// that never comes up.
+    ice: Mutex<Vec<RTCIceConnectionState>>,
     received: Received,
+}
+
+impl Handler {
+    fn ice_history(&self) -> String {
+        let states = self.ice.lock().unwrap_or_else(|poison| poison.into_inner());
+        if states.is_empty() {
+            return "nowhere".into();
+        }
+        states.iter().map(ToString::to_string).collect::<Vec<_>>().join(" → ")
+    }
 }
 
 #[async_trait::async_trait]
@@ -120,6 +142,10 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         self.state.send_replace(state);
+    }
+
+    async fn on_ice_connection_state_change(&self, state: RTCIceConnectionState) {
+        self.ice.lock().unwrap_or_else(|poison| poison.into_inner()).push(state);
     }
 
     async fn on_track(&self, track: Arc<dyn TrackRemote>) {
@@ -312,7 +338,12 @@ impl Peer {
         let gathered = Arc::new(Notify::new());
         let (state_sender, state) = watch::channel(RTCPeerConnectionState::New);
         let received: Received = Arc::new(Mutex::new(HashMap::new()));
-        let handler = Arc::new(Handler { gathered: gathered.clone(), state: state_sender, received: received.clone() });
+        let handler = Arc::new(Handler {
+            gathered: gathered.clone(),
+            state: state_sender,
+            ice: Mutex::new(Vec::new()),
+            received: received.clone(),
+        });
         let pc = new_pc(&options, handler.clone()).await?;
         let video_ssrc = 0x1000_0000 | (crate::probe::now_micros() as u32 & 0x0fff_ffff);
         let audio_ssrc = video_ssrc ^ 0x0f0f_0f0f;
@@ -374,7 +405,7 @@ impl Peer {
             waiting.wait_for(|state| *state == RTCPeerConnectionState::Connected),
         )
         .await
-        .map_err(|_| PeerError::Timeout("the peer connection"))?
+        .map_err(|_| PeerError::NotConnected { state: state.borrow().to_string(), ice: handler.ice_history() })?
         .map_err(|_| PeerError::Unexpected("the peer connection closed".into()))?;
 
         let sent = Arc::new(Mutex::new((0u64, 0u64)));
