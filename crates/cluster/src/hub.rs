@@ -67,8 +67,10 @@ const RETRY_PAUSE: Duration = Duration::from_millis(50);
 /// How long a gateway keeps reporting a dropped connection the hub could
 /// not be told of.
 const DETACH_PERSISTENCE: Duration = Duration::from_secs(600);
-/// How many deliveries a connection may fall behind.
-const CONNECTION_BACKLOG: usize = 1024;
+/// How many deliveries a connection may fall behind (its slots are
+/// allocated per connection: ~48 bytes each). One that falls this far
+/// behind is closed as too slow and resumes with a fresh snapshot.
+const CONNECTION_BACKLOG: usize = 128;
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())

@@ -206,8 +206,15 @@ async fn websocket(State(state): State<SignalState>, headers: HeaderMap, upgrade
         .protocols([SUBPROTOCOL])
         .max_message_size(limit)
         .max_frame_size(limit)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| connection::serve(socket, state, header_token, permit))
 }
+
+/// The read buffer of one WebSocket. The library's default (128 KiB) is
+/// allocated and touched per connection, most of a session's memory; the
+/// protocol's messages are small (an SDP offer is a few KiB), and a larger
+/// message is read in more steps, not refused.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 fn auth_problem(err: &AuthError) -> Response {
     problem(StatusCode::UNAUTHORIZED, err.code(), &err.to_string())

@@ -93,9 +93,19 @@ impl InProcessBus {
     }
 }
 
+/// How many deliveries a subscriber of the in-process bus may fall
+/// behind. A channel's slots are allocated when its topic is first
+/// subscribed, one topic per participant: 1,024 slots cost ~48 KiB per
+/// session. A connection reads its deliveries as they come; one that falls
+/// this far behind is closed as too slow and resumes with a fresh snapshot.
+pub const SUBSCRIBER_BACKLOG: usize = 128;
+
+/// How many session records the relay that stores them may fall behind.
+const SESSION_RECORD_BACKLOG: usize = 4096;
+
 impl Default for InProcessBus {
     fn default() -> Self {
-        Self::new(1024)
+        Self::new(SUBSCRIBER_BACKLOG)
     }
 }
 
@@ -116,7 +126,13 @@ impl Bus for InProcessBus {
             channels.by_topic.retain(|_, sender| sender.receiver_count() > 0);
             channels.after_sweep = channels.by_topic.len();
         }
-        channels.by_topic.entry(topic.clone()).or_insert_with(|| broadcast::channel(self.capacity).0).subscribe()
+        // The session records' one channel is deep: a record lost there is
+        // lost for good (a participant's connection resumes instead).
+        let capacity = match topic {
+            Topic::Sessions => self.capacity.max(SESSION_RECORD_BACKLOG),
+            Topic::Participant(_) => self.capacity,
+        };
+        channels.by_topic.entry(topic.clone()).or_insert_with(|| broadcast::channel(capacity).0).subscribe()
     }
 }
 
@@ -140,6 +156,37 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         assert!(sub_b.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_participant_may_fall_a_short_way_behind_and_the_session_records_far() {
+        let bus = InProcessBus::default();
+        let participant = Topic::Participant(ParticipantId::parse("slow").unwrap());
+        let mut slow = bus.subscribe(&participant);
+        let mut records = bus.subscribe(&Topic::Sessions);
+        let ack = Arc::new(ServerMessage::Ack(Ack { id: RequestId::parse("1").unwrap() }));
+        for _ in 0..SUBSCRIBER_BACKLOG {
+            bus.publish(&participant, Delivery::Message(ack.clone()));
+        }
+        assert!(matches!(slow.try_recv(), Ok(Delivery::Message(_))), "a full backlog is still delivered");
+        for _ in 0..SUBSCRIBER_BACKLOG {
+            bus.publish(&participant, Delivery::Message(ack.clone()));
+        }
+        assert!(
+            matches!(slow.try_recv(), Err(broadcast::error::TryRecvError::Lagged(_))),
+            "past its backlog a connection lags (and is closed to resume)"
+        );
+        // Session records: the relay that stores them may fall far behind
+        // and loses none.
+        for _ in 0..SESSION_RECORD_BACKLOG {
+            bus.publish(&Topic::Sessions, Delivery::Superseded { epoch: 1 });
+        }
+        let mut received = 0;
+        while let Ok(delivery) = records.try_recv() {
+            assert!(matches!(delivery, Delivery::Superseded { .. }));
+            received += 1;
+        }
+        assert_eq!(received, SESSION_RECORD_BACKLOG);
     }
 
     #[test]
