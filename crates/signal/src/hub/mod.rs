@@ -14,6 +14,7 @@
 //! tokio. Personal data never enters it: clients are known by pseudonymous
 //! subjects, roles and organisations.
 
+mod clients;
 mod offers;
 mod rooms;
 mod step;
@@ -33,6 +34,7 @@ use silta_proto::v1::signal::{
 use silta_proto::v1::{AgencyCode, ParticipantId, PresenceStatus, RequestId, Role, RoomId, Subject};
 
 use crate::error::SignalError;
+use clients::Clients;
 
 pub use offers::Offer;
 pub use rooms::Room;
@@ -143,7 +145,7 @@ pub struct Attached {
 pub struct Hub {
     #[serde(skip)]
     settings: HubSettings,
-    clients: BTreeMap<ParticipantId, Client>,
+    clients: Clients,
     resume_index: BTreeMap<String, ParticipantId>,
     rooms: BTreeMap<RoomId, Room>,
     offers: Vec<Offer>,
@@ -154,6 +156,10 @@ pub struct Hub {
     /// delivered again is not applied twice.
     #[serde(default)]
     booking_records: std::collections::VecDeque<String>,
+    /// The rooms in each agency's queue as its experts were last told
+    /// (agencies with an empty queue are left out).
+    #[serde(default)]
+    announced_queues: BTreeMap<AgencyCode, Vec<RoomId>>,
     #[serde(skip)]
     effects: Effects,
 }
@@ -185,13 +191,14 @@ impl Hub {
     pub fn new(settings: HubSettings) -> Self {
         Self {
             settings,
-            clients: BTreeMap::new(),
+            clients: Clients::default(),
             resume_index: BTreeMap::new(),
             rooms: BTreeMap::new(),
             offers: Vec::new(),
             handling_time: BTreeMap::new(),
             records: 0,
             booking_records: std::collections::VecDeque::new(),
+            announced_queues: BTreeMap::new(),
             effects: Effects::default(),
         }
     }
@@ -203,6 +210,8 @@ impl Hub {
 
     /// Takes the effects accumulated since the last call.
     pub(crate) fn take_effects(&mut self) -> Effects {
+        #[cfg(test)]
+        self.clients.assert_indexed();
         std::mem::take(&mut self.effects)
     }
 
@@ -246,7 +255,7 @@ impl Hub {
     /// journal) stays quiet.
     pub fn next_deadline(&self) -> Option<HubTime> {
         let windows =
-            self.clients.values().filter_map(|client| client.detached_at).map(|at| at + self.settings.resume_window);
+            self.clients.detached().filter_map(|client| client.detached_at).map(|at| at + self.settings.resume_window);
         let offers = self.offers.iter().filter_map(|offer| offer.offered_to.as_ref().map(|(_, deadline)| *deadline));
         windows.chain(offers).min()
     }
@@ -332,7 +341,7 @@ impl Hub {
                     idle_since: now,
                     readiness: None,
                 };
-                self.clients.insert(id.clone(), client);
+                self.clients.insert(client);
                 (id, false)
             }
         };
@@ -345,13 +354,10 @@ impl Hub {
     }
 
     fn reattach(&mut self, id: &ParticipantId, identity: Identity, new_token: String) {
-        let Some(client) = self.clients.get_mut(id) else { return };
-        let was_attached = client.attached;
+        let Some(was_attached) = self.clients.get(id).map(|client| client.attached) else { return };
+        let Some(client) = self.clients.reattach(id, identity) else { return };
         self.resume_index.remove(&client.resume_token);
         client.resume_token = new_token.clone();
-        client.identity = identity;
-        client.attached = true;
-        client.detached_at = None;
         client.epoch += 1;
         let epoch = client.epoch;
         let rooms: Vec<RoomId> = client.rooms.iter().cloned().collect();
@@ -377,12 +383,12 @@ impl Hub {
     /// reconnecting.
     pub(crate) fn detach(&mut self, id: &ParticipantId, epoch: u64, last_heard: HubTime, now: HubTime) {
         let outage_started = (last_heard + self.settings.client_heartbeat_interval).min(now);
-        let Some(client) = self.clients.get_mut(id) else { return };
+        let Some(client) = self.clients.get(id) else { return };
         if client.epoch != epoch || !client.attached {
             return; // A newer connection already took over.
         }
-        client.attached = false;
-        client.detached_at = Some(outage_started);
+        self.clients.detach(id, outage_started);
+        let Some(client) = self.clients.get(id) else { return };
         let rooms: Vec<RoomId> = client.rooms.iter().cloned().collect();
         for room in rooms {
             let event =
@@ -400,7 +406,7 @@ impl Hub {
         let window = self.settings.resume_window;
         let expired: Vec<ParticipantId> = self
             .clients
-            .values()
+            .detached()
             .filter(|client| client.detached_at.is_some_and(|at| now.duration_since(at) >= window))
             .map(|client| client.id.clone())
             .collect();
@@ -496,12 +502,8 @@ impl Hub {
     }
 
     fn kiosks_of(&self, point: &silta_proto::v1::ServicePointId) -> Vec<KioskStatus> {
-        let mut subjects: Vec<&Subject> = self
-            .clients
-            .values()
-            .filter(|client| client.identity.role == Role::Kiosk && client.identity.service_point() == Some(point))
-            .map(|client| &client.identity.subject)
-            .collect();
+        let mut subjects: Vec<&Subject> =
+            self.clients.of_organisation(Role::Kiosk, point.as_str()).map(|client| &client.identity.subject).collect();
         subjects.sort();
         subjects.dedup();
         subjects.into_iter().map(|subject| self.kiosk_status(subject)).collect()
@@ -511,11 +513,7 @@ impl Hub {
     /// page is a new session while the old one waits out its resume window,
     /// and the kiosk is online while any of them is attached.
     pub(super) fn kiosk_status(&self, subject: &Subject) -> KioskStatus {
-        let sessions: Vec<&Client> = self
-            .clients
-            .values()
-            .filter(|client| client.identity.role == Role::Kiosk && &client.identity.subject == subject)
-            .collect();
+        let sessions: Vec<&Client> = self.clients.of_subject(Role::Kiosk, subject).collect();
         let online = sessions.iter().any(|client| client.attached);
         let room = sessions
             .iter()
@@ -561,7 +559,7 @@ impl Hub {
         // Per kiosk: connected at all, and its latest readiness over all its
         // sessions (as `kiosk_status` chooses it).
         let mut kiosks: BTreeMap<&Subject, (bool, Option<&KioskReadiness>)> = BTreeMap::new();
-        for client in self.clients.values().filter(|client| client.identity.role == Role::Kiosk) {
+        for client in self.clients.with_role(Role::Kiosk) {
             let entry = kiosks.entry(&client.identity.subject).or_insert((false, None));
             entry.0 |= client.attached;
             if let Some(readiness) = &client.readiness
@@ -613,12 +611,8 @@ impl Hub {
     fn send_to_advisors(&mut self, point: &silta_proto::v1::ServicePointId, message: ServerMessage) {
         let advisors: Vec<ParticipantId> = self
             .clients
-            .values()
-            .filter(|client| {
-                client.attached
-                    && client.identity.role == Role::Advisor
-                    && client.identity.service_point() == Some(point)
-            })
+            .of_organisation(Role::Advisor, point.as_str())
+            .filter(|client| client.attached)
             .map(|client| client.id.clone())
             .collect();
         for advisor in advisors {
@@ -631,8 +625,8 @@ impl Hub {
     pub(crate) fn send_to_subject(&mut self, subject: &Subject, role: Role, message: ServerMessage) -> usize {
         let targets: Vec<ParticipantId> = self
             .clients
-            .values()
-            .filter(|client| client.attached && client.identity.role == role && &client.identity.subject == subject)
+            .of_subject(role, subject)
+            .filter(|client| client.attached)
             .map(|client| client.id.clone())
             .collect();
         for target in &targets {
@@ -646,13 +640,9 @@ impl Hub {
     pub(crate) fn announce_appointments_changed(&mut self, change: AppointmentsChanged) -> usize {
         let targets: Vec<ParticipantId> = self
             .clients
-            .values()
+            .of_organisation(Role::Advisor, change.service_point.as_str())
+            .chain(self.clients.of_organisation(Role::Expert, change.agency.as_str()))
             .filter(|client| client.attached)
-            .filter(|client| match client.identity.role {
-                Role::Advisor => client.identity.service_point() == Some(&change.service_point),
-                Role::Expert => client.identity.agency() == Some(&change.agency),
-                _ => false,
-            })
             .map(|client| client.id.clone())
             .collect();
         for target in &targets {

@@ -14,7 +14,7 @@ use silta_proto::v1::{
     AgencyCode, LanguageTag, ParticipantId, PresenceStatus, Role, RoomId, ServiceId, ServicePointId, Subject,
 };
 
-use super::Hub;
+use super::{Client, Hub};
 use crate::error::SignalError;
 use silta_proto::v1::sessions::{QueueLeft, SessionRecordEvent};
 
@@ -167,10 +167,7 @@ impl Hub {
         }
         self.ensure_capacity(room_id)?;
         if let Wanted::Person(subject) = &wanted {
-            let reachable = self
-                .clients
-                .values()
-                .any(|client| client.attached && &client.identity.subject == subject && client.identity.role == role);
+            let reachable = self.clients.of_subject(role, subject).any(|client| client.attached);
             if !reachable {
                 return Err(SignalError::Unavailable("that person is not connected"));
             }
@@ -386,12 +383,18 @@ impl Hub {
             if self.offers[index].offered_to.is_some() {
                 continue;
             }
-            let candidate = self
-                .clients
-                .values()
+            // Only those the offer could be for are looked at: the named
+            // person's sessions, the agency's experts, the interpreters.
+            let offer = &self.offers[index];
+            let candidates: Box<dyn Iterator<Item = &Client>> = match &offer.wanted {
+                Wanted::Person(subject) => Box::new(self.clients.of_subject(offer.role, subject)),
+                Wanted::Agency { agency, .. } => Box::new(self.clients.of_organisation(offer.role, agency.as_str())),
+                Wanted::Language(_) => Box::new(self.clients.with_role(offer.role)),
+            };
+            let candidate = candidates
                 .filter(|client| matches!(client.identity.role, Role::Expert | Role::Interpreter))
-                .filter(|client| self.matches(&self.offers[index], &client.id, true))
-                .min_by_key(|client| (client.idle_since, client.id.clone()))
+                .filter(|client| self.matches(offer, &client.id, true))
+                .min_by_key(|client| (client.idle_since, &client.id))
                 .map(|client| client.id.clone());
             let Some(candidate) = candidate else { continue };
             self.offers[index].offered_to = Some((candidate.clone(), now + timeout));
@@ -438,23 +441,14 @@ impl Hub {
     /// requests ahead are served in parallel by the agency's connected
     /// experts, each taking the average handling time.
     fn estimated_wait(&self, agency: &AgencyCode, position: usize) -> Duration {
-        let experts = self
-            .clients
-            .values()
-            .filter(|client| {
-                client.attached && client.identity.role == Role::Expert && client.identity.agency() == Some(agency)
-            })
-            .count()
-            .max(1);
+        let experts =
+            self.clients.of_organisation(Role::Expert, agency.as_str()).filter(|client| client.attached).count().max(1);
         let handling = self.handling_time.get(agency).copied().unwrap_or(self.settings.default_handling_time);
         let rounds = u32::try_from((position - 1) / experts + 1).unwrap_or(u32::MAX);
-        let free_now = self.clients.values().any(|client| {
-            client.attached
-                && client.identity.role == Role::Expert
-                && client.identity.agency() == Some(agency)
-                && client.rooms.is_empty()
-                && client.presence == PresenceStatus::Available
-        });
+        let free_now = self
+            .clients
+            .of_organisation(Role::Expert, agency.as_str())
+            .any(|client| client.attached && client.rooms.is_empty() && client.presence == PresenceStatus::Available);
         if free_now && position <= experts { Duration::ZERO } else { handling * rounds }
     }
 
@@ -468,18 +462,17 @@ impl Hub {
         queues
     }
 
-    /// Tells every waiting room its position and estimated wait, and every
-    /// connected expert their agency's queue.
+    /// Tells every waiting room its position and estimated wait, and the
+    /// connected experts of each agency whose queue changed since they were
+    /// last told (a room came or went) the queue as it is now. An expert
+    /// who connects is told on attaching; the apps count the waiting time
+    /// on by themselves.
     pub(super) fn announce_queue(&mut self, now: HubTime) {
         let mut statuses = Vec::new();
         let mut snapshots = Vec::new();
         let queues = self.queues();
-        let mut agencies_with_experts: BTreeSet<AgencyCode> = self
-            .clients
-            .values()
-            .filter(|client| client.attached && client.identity.role == Role::Expert)
-            .filter_map(|client| client.identity.agency().cloned())
-            .collect();
+        let mut emptied: BTreeSet<AgencyCode> = self.announced_queues.keys().cloned().collect();
+        let mut announced = BTreeMap::new();
         for (agency, waiting) in &queues {
             let mut entries = Vec::new();
             for (index, offer) in waiting.iter().enumerate() {
@@ -494,25 +487,26 @@ impl Hub {
                 ));
                 entries.push(self.queue_entry(offer, now));
             }
-            agencies_with_experts.remove(agency);
-            snapshots.push(QueueSnapshot { agency: agency.clone(), entries });
+            emptied.remove(agency);
+            let rooms: Vec<RoomId> = waiting.iter().map(|offer| offer.room.clone()).collect();
+            if self.announced_queues.get(agency) != Some(&rooms) {
+                snapshots.push(QueueSnapshot { agency: agency.clone(), entries });
+            }
+            announced.insert(agency.clone(), rooms);
         }
         // Agencies whose queue just emptied get an empty snapshot.
-        for agency in agencies_with_experts {
+        for agency in emptied {
             snapshots.push(QueueSnapshot { agency, entries: Vec::new() });
         }
+        self.announced_queues = announced;
         for (room, status) in statuses {
             self.send_to_room(&room, ServerMessage::QueueStatus(status), None);
         }
         for snapshot in snapshots {
             let experts: Vec<ParticipantId> = self
                 .clients
-                .values()
-                .filter(|client| {
-                    client.attached
-                        && client.identity.role == Role::Expert
-                        && client.identity.agency() == Some(&snapshot.agency)
-                })
+                .of_organisation(Role::Expert, snapshot.agency.as_str())
+                .filter(|client| client.attached)
                 .map(|client| client.id.clone())
                 .collect();
             for expert in experts {
@@ -558,7 +552,7 @@ impl Hub {
     /// The agencies of the experts the hub holds (connected or within their
     /// resume window).
     pub fn expert_agencies(&self) -> BTreeSet<AgencyCode> {
-        self.clients.values().filter_map(|client| client.identity.agency().cloned()).collect()
+        self.clients.organisations(Role::Expert).filter_map(|agency| AgencyCode::parse(agency).ok()).collect()
     }
 
     /// Calls in progress: service sessions an expert has joined.

@@ -79,8 +79,7 @@ impl Hub {
         }
         let kiosk = self
             .clients
-            .values()
-            .filter(|client| client.identity.role == Role::Kiosk && &client.identity.subject == kiosk_subject)
+            .of_subject(Role::Kiosk, kiosk_subject)
             .max_by_key(|client| client.attached)
             .ok_or(SignalError::KioskOffline)?;
         if kiosk.identity.service_point() != Some(&point) {

@@ -368,6 +368,62 @@ fn queue_positions_and_estimated_waits_follow_arrival_order() {
     assert_eq!(snapshot.entries.iter().map(|e| e.room.clone()).collect::<Vec<_>>(), rooms[1..].to_vec());
 }
 
+fn snapshots(effects: &Effects, to: &ParticipantId) -> Vec<Vec<RoomId>> {
+    received(effects, to)
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::QueueSnapshot(s) => Some(s.entries.into_iter().map(|e| e.room).collect()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn experts_are_told_their_own_agencys_queue_when_its_rooms_change() {
+    let mut cast = cast();
+    // Both experts busy elsewhere: the Vero request waits in the queue.
+    let now = cast.world.now;
+    cast.world.hub.set_presence(&cast.vero, PresenceStatus::Away, now).unwrap();
+    cast.world.hub.set_presence(&cast.kela, PresenceStatus::Away, now).unwrap();
+    cast.world.effects();
+    let room = open(&mut cast);
+    queue_vero(&mut cast, &room);
+    let effects = cast.world.effects();
+    assert_eq!(snapshots(&effects, &cast.vero), vec![vec![room.clone()]], "Vero's queue gained the room");
+    assert!(snapshots(&effects, &cast.kela).is_empty(), "Kela's experts hear nothing of Vero's queue");
+    // A queue event that changes no room in it tells the experts nothing
+    // (their apps count the waiting time on).
+    cast.world.advance(Duration::from_secs(5));
+    let now = cast.world.now;
+    cast.world.hub.announce_queue(now);
+    assert!(snapshots(&cast.world.effects(), &cast.vero).is_empty());
+    // An expert who connects is told the queue as it is.
+    let second = cast.world.hub.attach(
+        identity("expert-vero-2", Role::Expert, "VERO", &["fi"]),
+        None,
+        None,
+        fresh(),
+        cast.world.now,
+    );
+    assert!(
+        second
+            .follow_up
+            .iter()
+            .any(|m| matches!(m, ServerMessage::QueueSnapshot(s) if s.entries.iter().map(|e| &e.room).eq([&room])))
+    );
+    cast.world.effects();
+    // The queue empties: Vero's experts are told once, Kela's not at all.
+    let now = cast.world.now;
+    cast.world.hub.accept(&cast.vero, &room, now).unwrap();
+    let effects = cast.world.effects();
+    assert_eq!(snapshots(&effects, &cast.vero), vec![Vec::<RoomId>::new()]);
+    assert_eq!(snapshots(&effects, &second.participant), vec![Vec::<RoomId>::new()]);
+    assert!(snapshots(&effects, &cast.kela).is_empty());
+    let now = cast.world.now;
+    cast.world.hub.announce_queue(now);
+    assert!(snapshots(&cast.world.effects(), &cast.vero).is_empty(), "an empty queue is announced once");
+}
+
 #[test]
 fn handoff_keeps_the_session_and_the_kiosk_can_call_the_advisor_back() {
     let mut cast = cast();
