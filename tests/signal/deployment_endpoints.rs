@@ -3,7 +3,8 @@
 //! served without a restart), `/readyz` on every service, a media node's
 //! probes and metrics, the served certificate's expiry in the metrics,
 //! and the booking schema migrated once by `silta
-//! migrate` while booking replicas wait for it.
+//! migrate` while booking replicas wait for it; and no development
+//! sign-in anywhere but `silta dev`.
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use silta_proto::v1::Role;
 use silta_tests::booking::{Database, fresh_database};
 use silta_tests::free_address;
 use silta_tests::nats::NatsServer;
-use silta_tests::process::{SignalProcess, SiltaProcess, silta_binary};
+use silta_tests::process::{BookingProcess, SignalProcess, SiltaProcess, silta_binary};
 use silta_tests::signal::SignalEndpoint;
 use silta_tests::tls::TestCertificates;
 use tokio_tungstenite::tungstenite::Message;
@@ -222,4 +223,57 @@ async fn booking_replicas_wait_for_silta_migrate_then_serve_https() {
     assert!(migrate(&database).contains("up to date"), "a second run changes nothing");
     drop(replicas);
     let _ = std::fs::remove_file(&key_file);
+}
+
+/// The development sign-in (`/dev/identities`, `/dev/token`,
+/// `/dev/device-credential`: any demo identity's token for the asking)
+/// exists only in `silta dev`. A deployment's `silta signal`, `silta
+/// booking` and `silta sfu` serve none of it, however it is asked for.
+#[tokio::test]
+async fn a_deployment_serves_no_development_sign_in() {
+    let nats = NatsServer::start();
+    let key = SigningKey::generate("test").expect("a key");
+    let signal = SignalProcess::start_with(&nats.url, &key, &[]);
+    let database = fresh_database(Database::Sqlite).await;
+    let booking = BookingProcess::start(&nats.url, &key, &database);
+    let media_http = free_address();
+    let media_bind = media_http.to_string();
+    let _media = SiltaProcess::start(
+        "sfu",
+        &[
+            ("SILTA_CLUSTER__NATS_URL", nats.url.as_str()),
+            ("SILTA_CLUSTER__NODE_ID", "media-1"),
+            ("SILTA_SFU__BIND", "127.0.0.1:0"),
+            ("SILTA_SFU__HTTP_BIND", media_bind.as_str()),
+        ],
+    );
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let bases = [
+        ("silta signal", format!("http://{}", signal.address)),
+        ("silta booking", booking.url("")),
+        ("silta sfu", format!("http://{media_http}")),
+    ];
+    for (service, base) in &bases {
+        until_status(&client, &format!("{base}/healthz"), 200, Duration::from_secs(20)).await;
+        let requests = [
+            client.get(format!("{base}/dev/identities")),
+            client.post(format!("{base}/dev/token")).json(&serde_json::json!({"subject": "advisor-kemi-1"})),
+            client.post(format!("{base}/dev/token")).json(&serde_json::json!({"subject": "admin-1"})),
+            client.post(format!("{base}/dev/device-credential")).json(&serde_json::json!({"subject": "kiosk-kemi-1"})),
+            client.get(format!("{base}/dev/token?subject=admin-1")),
+        ];
+        for request in requests {
+            let response = request.send().await.expect("the service answers");
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap_or_default();
+            assert!(
+                status == 404 || status == 405,
+                "{service} answered {status} to a development sign-in request: {body}"
+            );
+            for word in ["access_token", "credential\"", "eyJ"] {
+                assert!(!body.contains(word), "{service} handed out something ({word}): {body}");
+            }
+        }
+    }
+    signal.shut_down().await;
 }
