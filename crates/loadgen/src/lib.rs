@@ -4,6 +4,7 @@
 //!
 //! Used by the media tests and by the `silta-loadgen` benchmark.
 
+pub mod minter;
 pub mod peer;
 pub mod probe;
 pub mod signaling;

@@ -17,17 +17,16 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use serde_json::json;
-use silta_auth::{AccessTokenRequest, SigningKey, TokenIssuer};
+use silta_loadgen::minter::{KeyArgs, Minter};
 use silta_loadgen::probe::{now_micros, quantile};
 use silta_loadgen::{Peer, PeerOptions, SignalClient};
 use silta_proto::v1::signal::ServerMessage;
-use silta_proto::v1::{LanguageTag, Role, RoomId, Subject};
+use silta_proto::v1::{Role, RoomId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Debug, Parser)]
@@ -39,15 +38,8 @@ struct Args {
     /// The metrics endpoint of the node under test.
     #[arg(long, default_value = "http://127.0.0.1:7100/metrics")]
     metrics: String,
-    /// The signing key that `silta dev` created.
-    #[arg(long, default_value = ".silta/keys/signing-key.pem")]
-    signing_key: PathBuf,
-    /// Its key id.
-    #[arg(long, default_value = "dev")]
-    kid: String,
-    /// The token issuer.
-    #[arg(long, default_value = "silta")]
-    issuer: String,
+    #[command(flatten)]
+    key: KeyArgs,
     /// Rooms (service sessions) to run at once.
     #[arg(long, default_value_t = 1)]
     rooms: usize,
@@ -101,32 +93,20 @@ fn parse_duration(value: &str) -> Result<Duration, String> {
     }
 }
 
-struct Minter {
-    issuer: TokenIssuer,
-}
-
-impl Minter {
-    fn token(&self, subject: &str, role: Role, organisation: &str) -> anyhow::Result<String> {
-        Ok(self.issuer.issue_access(&AccessTokenRequest {
-            subject: Subject::parse(subject)?,
-            role,
-            organisation: organisation.into(),
-            languages: vec![LanguageTag::parse("fi")?, LanguageTag::parse("sv")?],
-            rooms: Vec::new(),
-            lifetime_seconds: 900,
-        })?)
-    }
-}
+/// The languages every synthetic participant serves in.
+const LANGS: &[&str] = &["fi", "sv"];
 
 /// Opens one room through the real protocol; returns the room and each
 /// participant's authenticated signaling client.
 async fn open_room(args: &Args, minter: &Minter, index: usize) -> anyhow::Result<(RoomId, Vec<SignalClient>)> {
     let point = args.service_point.as_str();
     let kiosk_id = format!("load-kiosk-{index}");
-    let kiosk = SignalClient::connect(&args.signal, &minter.token(&kiosk_id, Role::Kiosk, point)?).await?;
-    let mut advisor =
-        SignalClient::connect(&args.signal, &minter.token(&format!("load-advisor-{index}"), Role::Advisor, point)?)
-            .await?;
+    let kiosk = SignalClient::connect(&args.signal, &minter.token(&kiosk_id, Role::Kiosk, point, LANGS)?).await?;
+    let mut advisor = SignalClient::connect(
+        &args.signal,
+        &minter.token(&format!("load-advisor-{index}"), Role::Advisor, point, LANGS)?,
+    )
+    .await?;
     let ServerMessage::Joined(joined) = advisor.request(json!({"type": "session_open", "kiosk": kiosk_id})).await?
     else {
         bail!("session_open did not answer joined");
@@ -135,7 +115,8 @@ async fn open_room(args: &Args, minter: &Minter, index: usize) -> anyhow::Result
     let mut clients = vec![kiosk];
     if args.participants >= 3 {
         let subject = format!("load-expert-{index}");
-        let mut expert = SignalClient::connect(&args.signal, &minter.token(&subject, Role::Expert, "VERO")?).await?;
+        let mut expert =
+            SignalClient::connect(&args.signal, &minter.token(&subject, Role::Expert, "VERO", LANGS)?).await?;
         advisor
             .request(json!({"type": "expert_request", "room": room, "target": {"by": "person", "subject": subject}}))
             .await?;
@@ -145,7 +126,7 @@ async fn open_room(args: &Args, minter: &Minter, index: usize) -> anyhow::Result
     if args.participants >= 4 {
         let subject = format!("load-interpreter-{index}");
         let mut interpreter =
-            SignalClient::connect(&args.signal, &minter.token(&subject, Role::Interpreter, "TULKKI")?).await?;
+            SignalClient::connect(&args.signal, &minter.token(&subject, Role::Interpreter, "TULKKI", LANGS)?).await?;
         advisor
             .request(
                 json!({"type": "interpreter_invite", "room": room, "target": {"by": "person", "subject": subject}}),
@@ -250,10 +231,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if !args.bind_ip.is_loopback() {
         bail!("--bind-ip must be a loopback address: load tests stay on this machine");
     }
-    let pem = std::fs::read_to_string(&args.signing_key)
-        .with_context(|| format!("cannot read {} (start `silta dev` once to create it)", args.signing_key.display()))?;
-    let minter =
-        Minter { issuer: TokenIssuer::new(SigningKey::from_pkcs8_pem(args.kid.as_str(), &pem)?, &args.issuer) };
+    let minter = Minter::load(&args.key)?;
     let options = PeerOptions {
         bind_ip: args.bind_ip,
         packets_per_frame: args.packets_per_frame,

@@ -18,7 +18,6 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,8 +26,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
-use silta_auth::{AccessTokenRequest, SigningKey, TokenIssuer};
-use silta_proto::v1::{LanguageTag, Role, Subject};
+use silta_loadgen::minter::{KeyArgs, Minter};
+use silta_proto::v1::Role;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -42,15 +41,8 @@ struct Args {
     /// The signaling WebSocket (loopback only).
     #[arg(long, default_value = "ws://127.0.0.1:7100/v1/signal")]
     signal: String,
-    /// The signing key that `silta dev` created.
-    #[arg(long, default_value = ".silta/keys/signing-key.pem")]
-    signing_key: PathBuf,
-    /// Its key id.
-    #[arg(long, default_value = "dev")]
-    kid: String,
-    /// The token issuer.
-    #[arg(long, default_value = "silta")]
-    issuer: String,
+    #[command(flatten)]
+    key: KeyArgs,
     /// Sessions to hold open (authenticated experts of one agency).
     #[arg(long, default_value_t = 1000)]
     sessions: usize,
@@ -124,9 +116,8 @@ struct Worker {
 impl Worker {
     fn spawn(args: &Args, first: usize, sessions: usize) -> anyhow::Result<Self> {
         let mut process = Command::new(std::env::current_exe()?)
-            .args(["--signal", &args.signal, "--kid", &args.kid, "--issuer", &args.issuer])
-            .arg("--signing-key")
-            .arg(&args.signing_key)
+            .args(["--signal", &args.signal])
+            .args(args.key.to_args())
             .args(["--sessions", &sessions.to_string(), "--server-pid", &args.server_pid.to_string()])
             .args(["--pings", &args.pings.to_string(), "--child-first", &first.to_string()])
             .stdin(Stdio::piped())
@@ -261,9 +252,7 @@ enum Phase {
 }
 
 async fn child(args: &Args, first: usize) -> anyhow::Result<()> {
-    let pem = std::fs::read_to_string(&args.signing_key)
-        .with_context(|| format!("cannot read {} (start `silta dev` once to create it)", args.signing_key.display()))?;
-    let issuer = TokenIssuer::new(SigningKey::from_pkcs8_pem(args.kid.as_str(), &pem)?, &args.issuer);
+    let minter = Minter::load(&args.key)?;
     let (phase, _) = watch::channel(Phase::Hold);
     let phase = Arc::new(phase);
     let opened = Arc::new(AtomicUsize::new(0));
@@ -273,14 +262,7 @@ async fn child(args: &Args, first: usize) -> anyhow::Result<()> {
     let gate = Arc::new(Semaphore::new(200));
     let mut tasks = Vec::new();
     for index in first..first + args.sessions {
-        let token = issuer.issue_access(&AccessTokenRequest {
-            subject: Subject::parse(format!("bench-expert-{index}"))?,
-            role: Role::Expert,
-            organisation: "VERO".into(),
-            languages: vec![LanguageTag::parse("fi")?],
-            rooms: Vec::new(),
-            lifetime_seconds: 900,
-        })?;
+        let token = minter.token(&format!("bench-expert-{index}"), Role::Expert, "VERO", &["fi"])?;
         let session = Session {
             url: args.signal.clone(),
             token,
