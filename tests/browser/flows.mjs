@@ -39,21 +39,27 @@ const KIOSK = 'kiosk-kemi-1';
 const ADVISOR = 'advisor-kemi-1';
 
 /**
- * Runs `body` with a fresh server and browser, and cleans up.
- * @param {{env?: Record<string, string>, browser?: {relayOnly?: 'udp' | 'tcp' | 'tls', trustSpki?: string}}} [options]
+ * Runs `body` with a fresh server and browser, and cleans up; then, if the
+ * body passed, `afterStop` with the stopped server (its whole log written,
+ * its telemetry flushed).
+ * @param {{env?: Record<string, string>, keepLog?: boolean, browser?: {relayOnly?: 'udp' | 'tcp' | 'tls', trustSpki?: string}}} [options]
  *   further settings of the server, and of the browser
+ * @param {((server: Server) => Promise<void>) | null} [afterStop]
  */
-async function withSystem(body, options = {}) {
+export async function withSystem(body, options = {}, afterStop = null) {
   const server = await Server.start(options);
   const browser = await Browser.launch(options.browser);
+  let passed = false;
   try {
     await body(server, browser);
     const errors = browser.errors();
     assert(errors.length === 0, `uncaught page errors:\n${errors.join('\n')}`);
+    passed = true;
   } finally {
     await browser.close();
     await server.stop();
   }
+  if (passed && afterStop) await afterStop(server);
 }
 
 /** The kiosk's current screen. */
@@ -276,7 +282,7 @@ function speakerMarked(page, timeoutMs = 10_000) {
 }
 
 /** The expert ends the session; the kiosk asks for feedback. */
-async function endByExpert(expert, kiosk, outcome = 'resolved') {
+export async function endByExpert(expert, kiosk, outcome = 'resolved') {
   await expert.selectOption('#end-outcome', outcome);
   await expert.click('#end-form button[type="submit"]');
   await eventually(async () => (await screenOf(kiosk)) === 'feedback', 'the kiosk to ask for feedback');
@@ -285,7 +291,7 @@ async function endByExpert(expert, kiosk, outcome = 'resolved') {
 }
 
 /** The one participant with `role` in a page's room. */
-async function idOf(page, role) {
+export async function idOf(page, role) {
   const ids = await participantsByRole(page);
   const list = ids[role] ?? [];
   assert(list.length === 1, `expected one ${role}, found ${list.length}`);
@@ -853,6 +859,14 @@ export const flows = [
           assert((await kiosk.evaluate(() => document.body.dataset.phase)) === 'in_call', 'the kiosk is still in the call');
           const roomAfter = await participantsByRole(advisor);
           assert(JSON.stringify(roomAfter) === JSON.stringify(roomBefore), `the room changed: ${JSON.stringify(roomBefore)} → ${JSON.stringify(roomAfter)}`);
+          // The call's live text moved with the media: typed at the expert, read at the kiosk.
+          const expertId = await idOf(kiosk, 'expert');
+          await expert.locator('.live-text-input').fill('Jatketaan toisella palvelimella');
+          await expert.locator('.live-text-input').press('Enter');
+          await eventually(
+            () => kiosk.evaluate((id) => [...document.querySelectorAll(`.live-text-log [data-from="${id}"]`)].some((line) => line.textContent?.includes('Jatketaan toisella palvelimella')), expertId),
+            'the expert\'s text at the kiosk on the new node',
+          );
           await capture(kiosk, 'failover-kiosk-after');
           await endByExpert(expert, kiosk);
         }, { env: { ...cluster.env, SILTA_LOG__FILTER: 'info' } });

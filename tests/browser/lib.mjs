@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -82,15 +83,18 @@ export async function eventually(probe, what, timeoutMs = 20_000) {
  * @param {string[]} args @param {Record<string, string>} env @param {RegExp} ready
  * @param {string} what @param {number} timeoutMs
  */
-async function launchSilta(args, env, ready, what, timeoutMs) {
+async function launchSilta(args, env, ready, what, timeoutMs, keepLog = false) {
   const child = spawn(siltaBinary, args, {
     env: { ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('SILTA_'))), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  const log = { text: '' };
+  /** @type {{text: string, all: Buffer[] | null}} */
+  const log = { text: '', all: keepLog ? [] : null };
+  child.stdout.on('data', (chunk) => log.all?.push(chunk));
   child.stderr.on('data', (chunk) => {
     output += chunk;
+    log.all?.push(chunk);
     log.text = (log.text + chunk).slice(-200_000);
     if (process.env.SILTA_TEST_LOG) process.stderr.write(chunk);
   });
@@ -114,8 +118,11 @@ async function launchSilta(args, env, ready, what, timeoutMs) {
 
 /** A `silta dev` process on free loopback ports with its own data directory. */
 export class Server {
-  /** @param {{env?: Record<string, string>}} [options] further settings (e.g. a cluster's) */
-  static async start({ env = {} } = {}) {
+  /**
+   * @param {{env?: Record<string, string>, keepLog?: boolean}} [options] further settings (e.g. a
+   *   cluster's); `keepLog` keeps everything the server writes (`fullLog()`), not only its tail
+   */
+  static async start({ env = {}, keepLog = false } = {}) {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'silta-browser-'));
     const { child, log, match } = await launchSilta(['dev'], {
       SILTA_DATA_DIR: dataDir,
@@ -125,7 +132,7 @@ export class Server {
       SILTA_SFU__BIND: '127.0.0.1:0',
       SILTA_LOG__FILTER: process.env.SILTA_TEST_LOG ?? 'warn',
       ...env,
-    }, /Health\s+(http:\/\/[^/\s]+)\/healthz/, 'silta dev', 30_000);
+    }, /Health\s+(http:\/\/[^/\s]+)\/healthz/, 'silta dev', 30_000, keepLog);
     const base = match[1];
     const server = new Server(child, base, dataDir);
     server.log = log;
@@ -140,6 +147,11 @@ export class Server {
     /** What the server logged (the last 200 kB), for a failing test to show. */
     this.log = { text: '' };
     this.port = Number(new URL(base).port);
+  }
+
+  /** Everything the server wrote to stdout and stderr (with `keepLog`). */
+  fullLog() {
+    return Buffer.concat(this.log.all ?? []);
   }
 
   /** A demo identity's access token. @param {string} subject */
@@ -768,6 +780,57 @@ export async function startFrameWatch(page, participant) {
       });
     },
   };
+}
+
+/**
+ * An OpenTelemetry collector's OTLP/gRPC endpoint that keeps the raw bytes
+ * of every export (spans and metrics, protobuf, uncompressed), so a test
+ * can check what left the process: HTTP/2 without TLS, as tonic speaks to
+ * an http:// endpoint, each call answered with an empty response.
+ */
+export class OtlpSink {
+  static async start() {
+    const sink = new OtlpSink();
+    await new Promise((resolve) => sink.server.listen(0, '127.0.0.1', () => resolve(undefined)));
+    return sink;
+  }
+
+  constructor() {
+    /** @type {Buffer[]} */
+    this.chunks = [];
+    /** The gRPC methods called, e.g. the trace service's Export. @type {Set<string>} */
+    this.methods = new Set();
+    this.server = http2.createServer();
+    this.server.on('stream', (stream, headers) => {
+      this.methods.add(String(headers[':path']));
+      stream.on('data', (chunk) => this.chunks.push(chunk));
+      stream.on('end', () => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        stream.end(Buffer.alloc(5));
+      });
+      stream.on('error', () => {});
+    });
+  }
+
+  get endpoint() {
+    const { port } = /** @type {net.AddressInfo} */ (this.server.address());
+    return `http://127.0.0.1:${port}`;
+  }
+
+  /** Everything exported so far. */
+  bytes() {
+    return Buffer.concat(this.chunks);
+  }
+
+  /** Whether spans were exported. */
+  receivedSpans() {
+    return [...this.methods].some((method) => method.includes('TraceService/Export'));
+  }
+
+  close() {
+    return new Promise((resolve) => this.server.close(() => resolve(undefined)));
+  }
 }
 
 /** A free loopback TCP port. */

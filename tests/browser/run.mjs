@@ -9,7 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { accessibilityFindings, siltaBinary } from './lib.mjs';
-import { flows } from './flows.mjs';
+import { flows as callFlows } from './flows.mjs';
+import { textFlows } from './text-flows.mjs';
+
+const flows = [...callFlows, ...textFlows];
 
 if (!process.env.SILTA_IN_NETNS) {
   const script = fileURLToPath(import.meta.url);

@@ -409,6 +409,7 @@ async function enterRoom(state) {
   const view = {
     panel: byId('session-panel'),
     stage: byId('stage'),
+    text: byId('live-text'),
     quality: byId('quality'),
     primaryRoles: ['kiosk', 'expert', 'interpreter'],
   };

@@ -326,6 +326,7 @@ function wireButtons() {
     }
   });
   byId('second-source').addEventListener('click', toggleSecondSource);
+  byId('text-toggle').addEventListener('click', () => showText(byId('live-text').hidden));
   byId('feedback-form').addEventListener('submit', (event) => {
     event.preventDefault();
     sendFeedback();
@@ -353,9 +354,21 @@ async function enterRoom(state) {
   app.mediaState = 'new';
   show('session');
   renderSessionState();
-  const view = { panel: byId('screen-session'), stage: byId('stage'), quality: byId('quality'), primaryRoles: ['expert', 'interpreter'] };
+  const view = {
+    panel: byId('screen-session'),
+    stage: byId('stage'),
+    quality: byId('quality'),
+    primaryRoles: ['expert', 'interpreter'],
+    text: byId('live-text'),
+    keyboard: true,
+  };
   await openRoom(app.client, state, view, (session) => {
     app.session = session;
+    // Text from the others opens the panel: a citizen who cannot hear
+    // sees it without looking for it.
+    session.text?.addEventListener('text', () => {
+      if (byId('live-text').hidden) showText(true);
+    });
     session.addEventListener('change', renderSessionState);
     session.media.addEventListener('connectionstatechange', (event) => {
       app.mediaState = /** @type {CustomEvent<string>} */ (event).detail;
@@ -375,6 +388,7 @@ function leaveRoom() {
   app.second?.getTracks().forEach((track) => track.stop());
   app.second = null;
   byId('second-source').setAttribute('aria-pressed', 'false');
+  showText(false);
   app.session?.close();
   app.session = null;
   app.advisorCalled = false;
@@ -412,7 +426,19 @@ function renderSessionState() {
   // shown to the expert.
   byId('call-advisor').hidden = !session || present('advisor') || app.advisorCalled;
   byId('second-source').hidden = !inCall;
+  byId('text-toggle').hidden = !session;
   document.body.dataset.phase = phase;
+}
+
+/**
+ * Opens or closes the live-text panel beside the video (one tap on
+ * "Write"; it opens by itself when someone else writes).
+ * @param {boolean} open
+ */
+function showText(open) {
+  byId('live-text').hidden = !open;
+  byId('text-toggle').setAttribute('aria-pressed', String(open));
+  if (open) announce(t('call.text_opened'));
 }
 
 /**

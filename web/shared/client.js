@@ -368,6 +368,18 @@ export class SignalClient extends EventTarget {
  * @property {MediaStream} stream
  */
 
+/**
+ * A message on the call channel.
+ * @typedef {object} CallMessage
+ * @property {string} from the sender's participant id (the SFU's word, not the sender's)
+ * @property {Uint8Array} payload
+ */
+
+/** The largest frame the SFU relays on the call channel (`MAX_CALL_MESSAGE`). */
+export const MAX_CALL_MESSAGE = 64 * 1024;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
 export class MediaSession extends EventTarget {
   /**
    * @param {SignalClient} client
@@ -389,6 +401,16 @@ export class MediaSession extends EventTarget {
     this.cameraSender = null;
     /** @type {RTCRtpSender | null} */
     this.secondSender = null;
+    /**
+     * The call channel: a data channel to the SFU, which passes each
+     * message to the room's other participants (all, or those named) with
+     * the sender's participant id in front. Live text travels here: it
+     * never reaches the signal service, a log or a database.
+     */
+    this.channel = this.pc.createDataChannel('silta', { ordered: true });
+    this.channel.binaryType = 'arraybuffer';
+    this.channel.addEventListener('open', () => this.dispatchEvent(new CustomEvent('channelopen')));
+    this.channel.addEventListener('message', (event) => this.receiveCall(event.data));
     /** Negotiation steps run one at a time, in order. */
     this.chain = Promise.resolve();
     this.closed = false;
@@ -526,6 +548,44 @@ export class MediaSession extends EventTarget {
       if (e.track === track) removed();
     });
     this.dispatchEvent(new CustomEvent('remotechange', { detail: { participant, stream } }));
+  }
+
+  /**
+   * Sends a message on the call channel to the room's other participants,
+   * or only to those named; false when the channel is not open (yet, or
+   * any more) or the message is too large.
+   * @param {Uint8Array} payload
+   * @param {string[]} [to] participant ids; none means everyone else
+   */
+  sendCall(payload, to = []) {
+    if (this.channel.readyState !== 'open') return false;
+    const names = to.map((participant) => encoder.encode(participant));
+    if (names.length > 255 || names.some((name) => name.length === 0 || name.length > 255)) return false;
+    const size = 1 + names.reduce((sum, name) => sum + 1 + name.length, 0) + payload.length;
+    if (size > MAX_CALL_MESSAGE) return false;
+    const frame = new Uint8Array(size);
+    frame[0] = names.length;
+    let at = 1;
+    for (const name of names) {
+      frame[at] = name.length;
+      frame.set(name, at + 1);
+      at += 1 + name.length;
+    }
+    frame.set(payload, at);
+    this.channel.send(frame);
+    return true;
+  }
+
+  /** @param {unknown} data a frame from the SFU: the sender's id, then the payload */
+  receiveCall(data) {
+    if (!(data instanceof ArrayBuffer) || data.byteLength < 1) return;
+    const bytes = new Uint8Array(data);
+    const length = bytes[0];
+    if (length === 0 || bytes.length < 1 + length) return;
+    const from = decoder.decode(bytes.subarray(1, 1 + length));
+    /** @type {CallMessage} */
+    const detail = { from, payload: bytes.subarray(1 + length) };
+    this.dispatchEvent(new CustomEvent('callmessage', { detail }));
   }
 
   /**

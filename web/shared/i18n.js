@@ -62,9 +62,13 @@ export async function setLanguage(lang, appCatalogues) {
   for (const listener of listeners) listener();
 }
 
-/** @param {() => void} listener called after every language change */
+/**
+ * @param {() => void} listener called after every language change
+ * @returns {() => void} stops calling it
+ */
 export function onLanguageChange(listener) {
   listeners.add(listener);
+  return () => listeners.delete(listener);
 }
 
 /** @param {URL} url */

@@ -9,6 +9,7 @@ import { OUTCOME_CODES } from '../types/vocabulary.js';
 import { CallView } from './call.js';
 import { ConnectionQuality, MediaSession, localMedia } from './client.js';
 import { t } from './i18n.js';
+import { LiveText } from './livetext.js';
 import { announce, showError } from './ui.js';
 
 /** @typedef {import('./client.js').RoomState} RoomState */
@@ -30,7 +31,8 @@ export const CHOSEN_OUTCOMES = OUTCOME_CODES.filter((code) => code !== 'connecti
  * started. `leave()` on the result hides them again.
  * @param {import('./client.js').SignalClient} client
  * @param {RoomState} state the room snapshot
- * @param {{panel: HTMLElement, stage: HTMLElement, quality: HTMLElement, primaryRoles: string[]}} view
+ * @param {{panel: HTMLElement, stage: HTMLElement, quality: HTMLElement, primaryRoles: string[], text?: HTMLElement, keyboard?: boolean}} view
+ *   `text` holds the call's live text (with an on-screen keyboard when `keyboard`)
  * @param {(session: RoomSession) => void} [ready] called before media starts (to attach listeners)
  */
 export async function openRoom(client, state, view, ready) {
@@ -42,7 +44,14 @@ export async function openRoom(client, state, view, ready) {
   }
   view.panel.hidden = false;
   view.quality.hidden = false;
-  const session = new RoomSession(client, state, { stage: view.stage, quality: view.quality, primaryRoles: view.primaryRoles, local });
+  const session = new RoomSession(client, state, {
+    stage: view.stage,
+    quality: view.quality,
+    primaryRoles: view.primaryRoles,
+    local,
+    text: view.text,
+    keyboard: view.keyboard,
+  });
   session.addEventListener('closed', () => {
     view.panel.hidden = true;
     view.quality.hidden = true;
@@ -62,7 +71,7 @@ export class RoomSession extends EventTarget {
   /**
    * @param {import('./client.js').SignalClient} client
    * @param {RoomState} state
-   * @param {{stage: HTMLElement, quality?: HTMLElement | null, primaryRoles: string[], local: MediaStream | null}} options
+   * @param {{stage: HTMLElement, quality?: HTMLElement | null, primaryRoles: string[], local: MediaStream | null, text?: HTMLElement, keyboard?: boolean}} options
    */
   constructor(client, state, options) {
     super();
@@ -82,6 +91,17 @@ export class RoomSession extends EventTarget {
     /** @type {Array<() => void>} */
     this.unsubscribe = [];
     this.applyState(state);
+    /** The call's live text, when the page shows it. */
+    this.text = options.text
+      ? new LiveText(options.text, {
+          label: (participant) => {
+            const info = this.participants.get(participant);
+            return info ? this.view.label(info) : t('text.someone');
+          },
+          keyboard: options.keyboard,
+        })
+      : null;
+    this.text?.attach(this.media);
 
     this.watchMedia(this.media);
     this.quality.addEventListener('change', (event) => {
@@ -95,11 +115,13 @@ export class RoomSession extends EventTarget {
       if (m.participant.participant === this.self) return;
       this.participants.set(m.participant.participant, m.participant);
       this.view.upsertParticipant(m.participant);
+      this.text?.participantJoined();
       announce(t('call.joined', { who: this.view.label(m.participant) }));
       this.changed();
     });
     this.listen('participant_left', (m) => {
       const info = this.participants.get(m.participant);
+      this.text?.participantLeft(m.participant);
       this.participants.delete(m.participant);
       this.view.removeParticipant(m.participant);
       if (info) announce(t('call.left', { who: this.view.label(info) }));
@@ -186,6 +208,7 @@ export class RoomSession extends EventTarget {
     this.media.close({ stopTracks: false });
     this.media = new MediaSession(this.client, this.room);
     this.quality.pc = this.media.pc;
+    this.text?.attach(this.media);
     this.watchMedia(this.media);
     await this.media.start(this.local);
   }
@@ -227,6 +250,7 @@ export class RoomSession extends EventTarget {
     this.unsubscribe = [];
     this.quality.stop();
     this.media.close();
+    this.text?.destroy();
     this.view.destroy();
   }
 }

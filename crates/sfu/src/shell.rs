@@ -101,6 +101,10 @@ impl Meters {
             meter.u64_counter(name).with_description(description).build()
         };
         let dropped = counter("silta_sfu_dropped_datagrams", "Datagrams dropped, by reason.");
+        let messages = counter(
+            "silta_sfu_call_messages",
+            "Call-channel messages (live text) to a recipient, relayed or dropped; never their content.",
+        );
         Self {
             counters: vec![
                 (counter("silta_sfu_datagrams_received", "UDP datagrams received."), |c| c.datagrams_in, Vec::new()),
@@ -128,6 +132,8 @@ impl Meters {
                     |c| c.layer_switches,
                     Vec::new(),
                 ),
+                (messages.clone(), |c| c.channel_relayed, vec![KeyValue::new("outcome", "relayed")]),
+                (messages, |c| c.channel_dropped, vec![KeyValue::new("outcome", "dropped")]),
                 (
                     counter("silta_sfu_peer_panics", "Peers closed because their WebRTC state panicked."),
                     |c| c.peer_panics,

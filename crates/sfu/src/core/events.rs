@@ -1,6 +1,7 @@
 //! What each peer's `Rtc` reports (connected, ICE state, media added,
-//! packets, keyframe requests, bandwidth estimates, statistics), turned into
-//! forwarding, subscriptions and media events.
+//! packets, keyframe requests, bandwidth estimates, statistics, its call
+//! channel), turned into forwarding, subscriptions, relayed messages and
+//! media events.
 
 use super::*;
 
@@ -134,6 +135,9 @@ impl SfuCore {
                     receive_layers,
                 });
             }
+            Event::ChannelOpen(id, label) => self.channel_opened(key, id, &label),
+            Event::ChannelClose(id) => self.channel_closed(key, id),
+            Event::ChannelData(data) => self.relay_channel(key, data, now),
             Event::Closed => {
                 if let Some(peer) = self.peers.get(&key) {
                     self.events.push_back(MediaEvent::PeerState {

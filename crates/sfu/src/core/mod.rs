@@ -22,6 +22,7 @@
 //! (sequence numbers and timestamps), `vp8` (picture numbering) and `sdp`
 //! (stream ids of recycled m-lines).
 
+mod channels;
 mod events;
 mod forwarding;
 mod keyframe;
@@ -50,6 +51,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
+pub use channels::{CALL_CHANNEL_LABEL, MAX_CALL_MESSAGE};
 pub use keyframe::starts_keyframe;
 pub use rewrite::Rewriter;
 
@@ -116,6 +118,11 @@ pub struct Counters {
     pub keyframe_requests: u64,
     /// Simulcast layer switches made.
     pub layer_switches: u64,
+    /// Call-channel messages written to a recipient.
+    pub channel_relayed: u64,
+    /// Call-channel messages dropped: malformed, too large, or a recipient
+    /// whose channel was not open or could not take more.
+    pub channel_dropped: u64,
 }
 
 type PeerKey = u64;
@@ -218,6 +225,8 @@ struct Peer {
     audio_level: Option<(Instant, i8)>,
     /// Media was written since the last timeout pass.
     dirty: bool,
+    /// The peer's call channel (`channels`), once it opened one.
+    channel: Option<str0m::channel::ChannelId>,
 }
 
 impl Outgoing {
@@ -507,6 +516,7 @@ impl SfuCore {
                 egress_nacks: HashMap::new(),
                 audio_level: None,
                 dirty: false,
+                channel: None,
             },
         );
         MediaResult::Ok

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use silta_proto::v1::media::{MediaCommand, MediaEvent, MediaResult};
 use silta_proto::v1::{ParticipantId, RoomId};
 use str0m::change::{SdpAnswer, SdpOffer};
+use str0m::channel::ChannelId;
 use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
@@ -51,6 +52,12 @@ pub struct Client {
     pub keyframes_on_request: bool,
     keyframe_requested: bool,
     sent: u64,
+    /// The data channel the client opened (`Simulation::channel_label`).
+    pub channel: Option<ChannelId>,
+    /// Whether that channel is open.
+    pub channel_open: bool,
+    /// Every message received on it, in order.
+    pub channel_received: Vec<Vec<u8>>,
 }
 
 /// The core, its clients and the wires between them.
@@ -71,6 +78,8 @@ pub struct Simulation {
     order: u64,
     random: u64,
     candidate: SocketAddr,
+    /// When set, clients that join open a data channel with this label.
+    pub channel_label: Option<&'static str>,
 }
 
 impl Simulation {
@@ -93,6 +102,7 @@ impl Simulation {
             order: 0,
             random: 0x2545_f491_4f6c_dd1d,
             candidate,
+            channel_label: None,
         }
     }
 
@@ -159,6 +169,7 @@ impl Simulation {
             recv: Vec::new(),
         });
         let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast);
+        let channel = self.channel_label.map(|label| api.add_channel(label.to_owned()));
         let (offer, pending) = api.apply().expect("an offer");
         let added = self.core.handle_command(
             self.now,
@@ -194,6 +205,9 @@ impl Simulation {
             keyframes_on_request: false,
             keyframe_requested: false,
             sent: 0,
+            channel,
+            channel_open: false,
+            channel_received: Vec::new(),
         });
     }
 
@@ -207,6 +221,16 @@ impl Simulation {
             MediaCommand::RemoveParticipant { room: self.room.clone(), participant: client.participant },
         );
         assert_eq!(removed, MediaResult::Ok);
+    }
+
+    /// A client writes a frame on its data channel; false when the channel
+    /// is not open or would not take it.
+    pub fn write_channel(&mut self, index: usize, frame: &[u8]) -> bool {
+        let client = &mut self.clients[index];
+        let (Some(id), true) = (client.channel, client.channel_open) else { return false };
+        let written = client.rtc.channel(id).is_some_and(|mut channel| matches!(channel.write(true, frame), Ok(true)));
+        self.drain_client(index);
+        written
     }
 
     /// Caps the link from the SFU to a client: what exceeds the rate (with
@@ -265,6 +289,12 @@ impl Simulation {
                     ));
                 }
                 Output::Event(Event::KeyframeRequest(_)) => self.clients[index].keyframe_requested = true,
+                Output::Event(Event::ChannelOpen(id, _)) if self.clients[index].channel == Some(id) => {
+                    self.clients[index].channel_open = true;
+                }
+                Output::Event(Event::ChannelData(data)) if self.clients[index].channel == Some(data.id) => {
+                    self.clients[index].channel_received.push(data.data);
+                }
                 Output::Event(_) => {}
             }
         }

@@ -475,3 +475,102 @@ mod congestion {
         );
     }
 }
+
+mod call_channel {
+    use std::time::Duration;
+
+    use super::super::simulation::{Conditions, Simulation};
+    use super::super::{CALL_CHANNEL_LABEL, MAX_CALL_MESSAGE};
+
+    /// Three participants with their call channels open.
+    fn room(label: &'static str) -> Simulation {
+        let mut simulation =
+            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        simulation.channel_label = Some(label);
+        for name in ["alice", "bob", "carol"] {
+            simulation.join(name);
+        }
+        for _ in 0..2000 {
+            simulation.step(Duration::from_millis(1));
+            if simulation.clients.iter().all(|client| client.channel_open) {
+                break;
+            }
+        }
+        assert!(simulation.clients.iter().all(|client| client.channel_open), "every call channel opens");
+        simulation
+    }
+
+    fn settle(simulation: &mut Simulation) {
+        for _ in 0..200 {
+            simulation.step(Duration::from_millis(1));
+        }
+    }
+
+    fn received(simulation: &Simulation, index: usize) -> Vec<Vec<u8>> {
+        simulation.clients[index].channel_received.clone()
+    }
+
+    #[test]
+    fn a_message_reaches_everyone_else_in_the_room_named_by_its_sender() {
+        let mut simulation = room(CALL_CHANNEL_LABEL);
+        assert!(simulation.write_channel(0, b"\0hello"));
+        settle(&mut simulation);
+        assert_eq!(received(&simulation, 1), vec![b"\x05alicehello".to_vec()]);
+        assert_eq!(received(&simulation, 2), vec![b"\x05alicehello".to_vec()]);
+        assert!(received(&simulation, 0).is_empty(), "the sender gets no copy");
+        // Order is kept, and a message can be large (a document's part).
+        let big = vec![7u8; 60_000];
+        let mut frame = vec![0u8];
+        frame.extend_from_slice(&big);
+        assert!(simulation.write_channel(1, b"\0one"));
+        assert!(simulation.write_channel(1, &frame));
+        assert!(simulation.write_channel(1, b"\0two"));
+        settle(&mut simulation);
+        let at_carol = received(&simulation, 2);
+        assert_eq!(at_carol.len(), 4);
+        assert_eq!(at_carol[1], b"\x03bobone".to_vec());
+        assert_eq!(at_carol[2].len(), 4 + big.len());
+        assert_eq!(at_carol[3], b"\x03bobtwo".to_vec());
+        assert_eq!(simulation.core.counters().channel_relayed, 8);
+        assert_eq!(simulation.core.counters().channel_dropped, 0);
+    }
+
+    #[test]
+    fn an_addressed_message_reaches_only_its_addressees() {
+        let mut simulation = room(CALL_CHANNEL_LABEL);
+        assert!(simulation.write_channel(0, b"\x01\x05carolfor carol"));
+        // An addressee not in the room is nobody.
+        assert!(simulation.write_channel(0, b"\x01\x04dave?"));
+        settle(&mut simulation);
+        assert!(received(&simulation, 1).is_empty());
+        assert_eq!(received(&simulation, 2), vec![b"\x05alicefor carol".to_vec()]);
+    }
+
+    #[test]
+    fn malformed_and_oversized_frames_and_other_channels_are_not_relayed() {
+        let mut simulation = room(CALL_CHANNEL_LABEL);
+        assert!(simulation.write_channel(0, b"\x02\x03bob"));
+        let oversized = vec![0u8; MAX_CALL_MESSAGE + 1];
+        assert!(simulation.write_channel(0, &oversized));
+        settle(&mut simulation);
+        assert!(received(&simulation, 1).is_empty() && received(&simulation, 2).is_empty());
+        assert_eq!(simulation.core.counters().channel_dropped, 2);
+        // A channel under another label carries nothing to anyone.
+        let mut other = room("something-else");
+        assert!(other.write_channel(0, b"\0hello"));
+        settle(&mut other);
+        assert!(received(&other, 1).is_empty() && received(&other, 2).is_empty());
+        assert_eq!(other.core.counters().channel_relayed, 0);
+    }
+
+    #[test]
+    fn a_participant_who_left_gets_nothing_and_the_others_go_on() {
+        let mut simulation = room(CALL_CHANNEL_LABEL);
+        simulation.leave("bob");
+        assert!(simulation.write_channel(0, b"\0still here"));
+        settle(&mut simulation);
+        // Carol is index 1 now.
+        assert_eq!(received(&simulation, 1), vec![b"\x05alicestill here".to_vec()]);
+        assert_eq!(simulation.core.counters().channel_dropped, 0);
+    }
+}

@@ -1,0 +1,233 @@
+// Real-time text in a call, as people use it: an expert types and the
+// citizen reads it at the kiosk while it is being typed; the citizen answers
+// on the kiosk's on-screen keyboard; it goes on after the advisor hands off,
+// reaches an interpreter who joins mid-line, and survives a transfer to
+// another agency. Afterwards nothing of what was typed is anywhere: not in
+// the data directory (databases included), not in the server's log at debug
+// level, not in the spans and metrics it exported over OTLP.
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { OtlpSink, assert, capture, eventually, openStaff, participantsByRole, sleep } from './lib.mjs';
+import { endByExpert, idOf, walkIn, withSystem } from './flows.mjs';
+
+/** The touch screens a kiosk is mounted on. */
+const KIOSK_DISPLAYS = [
+  ['portrait', { width: 1080, height: 1920 }],
+  ['landscape', { width: 1920, height: 1080 }],
+];
+
+/** What the typed lines say: distinctive, so a search for them means something. */
+const EXPERT_FIRST = 'Verokortti kahdeksantoista sinisellä';
+const EXPERT_AFTER_HANDOFF = 'Kuittikopio kolmesataa';
+const INTERPRETER_LINE = 'Tolkningen pågår smaragd';
+const KELA_LINE = 'Asumistuki oranssi kirjekuori';
+const KIOSK_WORDS = ['zebra', 'kala'];
+
+/** The text a page shows for a participant's line being typed. */
+function typingOf(page, participant) {
+  return page.evaluate((id) => {
+    const line = document.querySelector(`.live-text-typing [data-from="${id}"] .live-text-words`);
+    return line?.textContent ?? null;
+  }, participant);
+}
+
+/** The finished lines a page shows, as "who: text". */
+function logOf(page) {
+  return page.evaluate(() => [...document.querySelectorAll('.live-text-log p')].map((line) => line.textContent ?? ''));
+}
+
+/** Waits until a page's log has a line from `participant` saying `text`. */
+async function logged(page, participant, text, what) {
+  await eventually(
+    () =>
+      page.evaluate(
+        ({ id, words }) =>
+          [...document.querySelectorAll(`.live-text-log p[data-from="${id}"] .live-text-words`)].some((span) => span.textContent === words),
+        { id: participant, words: text },
+      ),
+    what,
+  );
+}
+
+/** Types into a page's live-text field as a person does, key by key. */
+async function typeSlowly(page, text) {
+  await page.locator('.live-text-input').click();
+  await page.keyboard.type(text, { delay: 40 });
+}
+
+/** Every file under `dir` whose bytes contain one of `needles`. */
+function filesContaining(dir, needles) {
+  const found = [];
+  const walk = (at) => {
+    for (const name of readdirSync(at)) {
+      const file = path.join(at, name);
+      if (statSync(file).isDirectory()) walk(file);
+      else {
+        const bytes = readFileSync(file);
+        for (const needle of needles) if (bytes.includes(Buffer.from(needle))) found.push(`${file}: ${needle}`);
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}
+
+export const textFlows = [
+  {
+    name: 'live-text',
+    timeoutMs: 240_000,
+    async run() {
+      const otlp = await OtlpSink.start();
+      try {
+        await withSystem(
+          async (server, browser) => {
+            const { kiosk, advisor, expert } = await walkIn(server, browser, { prefix: 'live-text', language: 'fi' });
+            const expertId = await idOf(kiosk, 'expert');
+            const kioskId = await idOf(expert, 'kiosk');
+            // The kiosk's panel is closed until someone writes.
+            assert(await kiosk.locator('#live-text').isHidden(), 'the kiosk starts with the text panel closed');
+
+            // The expert types; the citizen sees the words as they come, before Enter.
+            await typeSlowly(expert, EXPERT_FIRST.slice(0, 10));
+            await eventually(async () => (await typingOf(kiosk, expertId)) === EXPERT_FIRST.slice(0, 10), 'the first words at the kiosk while typed');
+            assert(await kiosk.locator('#live-text').isVisible(), 'text from the expert opens the kiosk panel');
+            const label = (await kiosk.locator(`.live-text-typing [data-from="${expertId}"] .live-text-who`).textContent()) ?? '';
+            assert(label.length > 2 && !label.includes('VERO'), `the kiosk names the writer by role and agency name: ${label}`);
+            await expert.keyboard.type(EXPERT_FIRST.slice(10), { delay: 20 });
+            await eventually(async () => (await typingOf(kiosk, expertId)) === EXPERT_FIRST, 'the whole line at the kiosk before Enter');
+            await eventually(async () => (await typingOf(advisor, expertId)) === EXPERT_FIRST, 'the advisor sees it too');
+            await expert.keyboard.press('Enter');
+            await logged(kiosk, expertId, EXPERT_FIRST, 'the finished line in the kiosk log');
+            assert((await typingOf(kiosk, expertId)) === null, 'a finished line is no longer shown as being typed');
+            assert((await expert.locator('.live-text-input').inputValue()) === '', 'Enter clears the field');
+            // On the kiosk's touch screens the panel, its log and every key fit.
+            for (const [name, viewport] of KIOSK_DISPLAYS) {
+              await kiosk.setViewportSize(viewport);
+              await sleep(300);
+              const fit = await kiosk.evaluate(() => {
+                const inside = (element) => {
+                  const box = element.getBoundingClientRect();
+                  return box.top >= 0 && box.left >= 0 && box.bottom <= innerHeight + 1 && box.right <= innerWidth + 1;
+                };
+                const keys = [...document.querySelectorAll('.osk-key')];
+                const small = keys.filter((key) => key.getBoundingClientRect().width < 44 || key.getBoundingClientRect().height < 44);
+                const log = document.querySelector('.live-text-log')?.getBoundingClientRect();
+                const video = document.querySelector('.tile[data-role="expert"]')?.getBoundingClientRect();
+                return {
+                  keys: keys.length,
+                  outside: keys.filter((key) => !inside(key)).length + (inside(document.querySelector('.live-text-input')) ? 0 : 1),
+                  small: small.length,
+                  logHeight: Math.round(log?.height ?? 0),
+                  videoHeight: Math.round(video?.height ?? 0),
+                };
+              });
+              if (fit.outside > 0) await kiosk.screenshot({ path: '/tmp/kiosk-fit.png' });
+              assert(fit.keys > 30 && fit.outside === 0, `${name}: every key and the field on screen: ${JSON.stringify(fit)}`);
+              assert(fit.small === 0, `${name}: keys are touch targets of 44 px or more: ${JSON.stringify(fit)}`);
+              if (fit.logHeight < 80) await kiosk.screenshot({ path: '/tmp/kiosk-fit.png' });
+              assert(fit.logHeight >= 80 && fit.videoHeight >= 300, `${name}: the log and the expert's video keep room: ${JSON.stringify(fit)}`);
+              await capture(kiosk, `live-text-kiosk-${name}`);
+            }
+            await capture(expert, 'live-text-expert');
+
+            // The citizen answers on the on-screen keyboard (touch alone).
+            const osk = kiosk.locator('.osk');
+            const press = (key) => osk.locator(`button[data-key="${key}"]`).click();
+            await press('shift');
+            for (const letter of KIOSK_WORDS[0]) await press(letter);
+            await press('space');
+            for (const letter of KIOSK_WORDS[1].slice(0, 2)) await press(letter);
+            const kioskLine = `Z${KIOSK_WORDS[0].slice(1)} ${KIOSK_WORDS[1]}`;
+            await eventually(async () => (await typingOf(expert, kioskId)) === kioskLine.slice(0, -2), 'the citizen\'s words at the expert while typed');
+            for (const letter of KIOSK_WORDS[1].slice(2)) await press(letter);
+            await press('backspace');
+            await press('a');
+            await press('enter');
+            await logged(expert, kioskId, kioskLine, 'the citizen\'s line at the expert');
+            await logged(kiosk, 'self', kioskLine, 'the citizen\'s own line in the kiosk log');
+
+            // The advisor hands off; the text goes on between citizen and expert.
+            await advisor.click('#handoff');
+            await eventually(async () => !(await participantsByRole(kiosk)).advisor, 'the advisor to leave');
+            await typeSlowly(expert, EXPERT_AFTER_HANDOFF);
+            await expert.keyboard.press('Enter');
+            await logged(kiosk, expertId, EXPERT_AFTER_HANDOFF, 'text after the hand-off');
+
+            // An interpreter joins while the expert is in the middle of a line.
+            const interpreter = await browser.page('interpreter');
+            await openStaff(interpreter, server.base, 'interpreter', 'interpreter-sv-1');
+            await interpreter.click('#presence');
+            await typeSlowly(expert, 'Odottakaa hetki');
+            await expert.selectOption('#interpreter-language', 'sv');
+            await expert.click('#interpreter-form button[type="submit"]');
+            const offer = interpreter.locator('.offer[data-kind="interpretation"]');
+            await offer.waitFor();
+            await offer.locator('button[data-action="accept"]').click();
+            await interpreter.locator('#call-panel').waitFor({ state: 'visible' });
+            await eventually(async () => (await typingOf(interpreter, expertId)) === 'Odottakaa hetki', 'the line being typed reaches the interpreter who joined mid-line');
+            await expert.locator('.live-text-input').fill('');
+            await expert.locator('.live-text-input').press('Enter');
+            await eventually(async () => (await typingOf(kiosk, expertId)) === null, 'an erased line goes from the kiosk');
+            await typeSlowly(interpreter, INTERPRETER_LINE);
+            await interpreter.keyboard.press('Enter');
+            const interpreterId = await idOf(kiosk, 'interpreter');
+            await logged(kiosk, interpreterId, INTERPRETER_LINE, 'the interpreter\'s line at the kiosk');
+            await logged(expert, interpreterId, INTERPRETER_LINE, 'the interpreter\'s line at the expert');
+            await capture(interpreter, 'live-text-interpreter');
+
+            // A transfer: Kela comes in, Vero leaves; Kela's text reaches the kiosk.
+            const kela = await browser.page('expert-kela');
+            await openStaff(kela, server.base, 'expert', 'expert-kela-1');
+            await kela.click('#presence');
+            await expert.selectOption('#transfer-agency', 'KELA');
+            await expert.selectOption('#transfer-language', 'fi');
+            await expert.click('#transfer-form button[type="submit"]');
+            const transfer = kela.locator('.offer[data-kind="transfer"]');
+            await transfer.waitFor();
+            await transfer.locator('button[data-action="accept"]').click();
+            await eventually(async () => ((await participantsByRole(kiosk)).expert ?? []).length === 2, 'both experts in the room');
+            await expert.locator('#leave').click();
+            await eventually(async () => ((await participantsByRole(kiosk)).expert ?? []).length === 1, 'the first expert to leave');
+            const kelaId = await idOf(kiosk, 'expert');
+            await eventually(() => kela.evaluate(() => window.siltaApp.session?.media.channel.readyState === 'open'), 'the Kela expert\'s call channel open');
+            await typeSlowly(kela, KELA_LINE);
+            await kela.keyboard.press('Enter');
+            await logged(kiosk, kelaId, KELA_LINE, 'the Kela expert\'s line at the kiosk');
+            await logged(interpreter, kelaId, KELA_LINE, 'the Kela expert\'s line at the interpreter');
+            // What the citizen saw earlier is still there: the panel follows the call, not the expert.
+            assert((await logOf(kiosk)).some((line) => line.includes(EXPERT_FIRST)), 'the earlier lines stay on the kiosk during the call');
+            // The panel works by keyboard alone: Tab reaches the field, typing and Enter send.
+            await kiosk.locator('.live-text-input').focus();
+            await kiosk.keyboard.type('ok', { delay: 30 });
+            await kiosk.keyboard.press('Enter');
+            await logged(kela, kioskId, 'ok', 'a line typed on a physical keyboard at the kiosk');
+
+            await endByExpert(kela, kiosk);
+            assert((await kiosk.locator('.live-text-log p').count()) === 0, 'after the call the kiosk shows none of the text');
+            // Nothing typed is in the data directory (SQLite databases and their journals).
+            await sleep(1000);
+            const secrets = [EXPERT_FIRST, EXPERT_AFTER_HANDOFF, INTERPRETER_LINE, KELA_LINE, kioskLine, 'Odottakaa hetki'];
+            const stored = filesContaining(server.dataDir, secrets);
+            assert(stored.length === 0, `typed text stored:\n${stored.join('\n')}`);
+            server.secrets = secrets;
+          },
+          { env: { SILTA_LOG__FILTER: 'debug', SILTA_TELEMETRY__OTLP_ENDPOINT: otlp.endpoint }, keepLog: true },
+          async (server) => {
+            // After the server stopped (its spans flushed): the log and the exports.
+            const log = server.fullLog();
+            assert(log.length > 10_000, `the debug log was captured (${log.length} bytes)`);
+            const exported = otlp.bytes();
+            assert(otlp.receivedSpans() && exported.length > 1000, `spans were exported (${exported.length} bytes)`);
+            for (const secret of server.secrets ?? []) {
+              assert(!log.includes(Buffer.from(secret)), `the server log holds typed text: ${secret}`);
+              assert(!exported.includes(Buffer.from(secret)), `the OTLP export holds typed text: ${secret}`);
+            }
+          },
+        );
+      } finally {
+        await otlp.close();
+      }
+    },
+  },
+];
