@@ -205,6 +205,16 @@ async fn each_list_shows_a_role_what_it_needs(database: Database) {
         seen.body["items"].as_array().unwrap().iter().map(|kiosk| kiosk["service_point"].as_str().unwrap()).collect();
     assert!(!points.is_empty() && points.iter().all(|point| *point == POINT), "{seen:?}");
     assert_eq!(app.get("/api/v1/kiosks", Some(&admin)).await.body["items"].as_array().unwrap().len(), 2);
+    // A kiosk plays no audio cues until the admin turns them on; it reads
+    // its own setting.
+    let own = |body: &serde_json::Value| {
+        body["items"].as_array().unwrap().iter().find(|item| item["id"] == fixture::KIOSK).cloned().unwrap()
+    };
+    assert_eq!(own(&app.get("/api/v1/kiosks", Some(&kiosk)).await.body)["audio_cues"], false);
+    app.admin_post("/api/v1/kiosks", json!({"id": fixture::KIOSK, "service_point": POINT, "audio_cues": true})).await;
+    assert_eq!(own(&app.get("/api/v1/kiosks", Some(&kiosk)).await.body)["audio_cues"], true);
+    app.admin_post("/api/v1/kiosks", json!({"id": fixture::KIOSK, "service_point": POINT})).await;
+    assert_eq!(own(&app.get("/api/v1/kiosks", Some(&kiosk)).await.body)["audio_cues"], false);
 
     // A token scoped to one room (here an advisor's).
     let scoped = |room: &str| {

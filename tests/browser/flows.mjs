@@ -210,7 +210,16 @@ export async function walkIn(server, browser, { prefix, expert = 'expert-vero-1'
   await openStaff(advisor, server.base, 'advisor', ADVISOR);
   await openStaff(expertPage, server.base, 'expert', expert);
   await capture(kiosk, `${prefix}-kiosk-idle`);
+  await callExpert({ kiosk, advisor, expert: expertPage }, { prefix, agency, language });
+  return { kiosk, advisor, expert: expertPage };
+}
 
+/**
+ * A walk-in call on open pages: the advisor opens a session at the kiosk and
+ * asks for the agency in the language, the expert (made available if they
+ * are not) accepts, and the kiosk shows the call.
+ */
+export async function callExpert({ kiosk, advisor, expert: expertPage }, { prefix, agency = 'VERO', language = 'sv' }) {
   // The advisor sees the kiosk online and opens a session there.
   const start = advisor.locator(`li[data-kiosk="${KIOSK}"] button`);
   await start.waitFor();
@@ -234,7 +243,7 @@ export async function walkIn(server, browser, { prefix, expert = 'expert-vero-1'
   await capture(expertPage, `${prefix}-expert-queue`);
 
   // The expert becomes available, is offered the call and accepts.
-  await expertPage.click('#presence');
+  if ((await expertPage.locator('#presence-state').getAttribute('data-status')) !== 'available') await expertPage.click('#presence');
   const offer = expertPage.locator('.offer[data-kind="call"]');
   await offer.waitFor();
   await capture(expertPage, `${prefix}-expert-offer`);
@@ -248,7 +257,6 @@ export async function walkIn(server, browser, { prefix, expert = 'expert-vero-1'
     const caption = (await kiosk.locator('.tile[data-role="expert"]').first().textContent()) ?? '';
     return caption.length > 0 && !caption.includes(agency) ? caption : null;
   }, `the kiosk to name the expert's agency, not ${agency}`);
-  return { kiosk, advisor, expert: expertPage };
 }
 
 /**

@@ -10,9 +10,9 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { accessibilityFindings, siltaBinary } from './lib.mjs';
 import { flows as callFlows } from './flows.mjs';
-import { textFlows } from './text-flows.mjs';
+import { inclusionFlows } from './inclusion-flows.mjs';
 
-const flows = [...callFlows, ...textFlows];
+const flows = [...callFlows, ...inclusionFlows];
 
 if (!process.env.SILTA_IN_NETNS) {
   const script = fileURLToPath(import.meta.url);

@@ -67,6 +67,10 @@ function face(score) {
  * @property {import('../types/wire').DeviceChecks | null} lastDevices
  * @property {boolean} testing
  * @property {boolean} maintenanceByHand
+ * @property {string | null} kioskId
+ * @property {boolean} largeDisplay
+ * @property {AudioContext | null} audio
+ * @property {string[]} cues
  */
 
 /** @type {KioskState} */
@@ -94,12 +98,23 @@ const app = {
   testing: false,
   /** The maintenance view was opened from the idle screen (not by a failure). */
   maintenanceByHand: false,
+  /** This kiosk's id (the subject of its device credential). */
+  kioskId: null,
+  /** Larger text and high contrast, chosen by the citizen for their session. */
+  largeDisplay: false,
+  /** Plays the audio cues (made when the first cue is due). */
+  audio: null,
+  /** The audio cues played, in order (for tests: no personal data). */
+  cues: [],
 };
 // For tests and troubleshooting (no personal data lives here).
 Object.assign(window, { siltaApp: app });
 
 /** @param {string} name */
 function show(name) {
+  // The display the citizen chose lasts their session: the next one
+  // starts with the usual one.
+  if (name === 'idle' && (app.screen === 'session' || app.screen === 'feedback' || app.screen === 'thanks')) setLargeDisplay(false);
   app.screen = name;
   for (const screen of document.querySelectorAll('.screen')) {
     /** @type {HTMLElement} */ (screen).hidden = screen.id !== `screen-${name}`;
@@ -133,6 +148,7 @@ async function main() {
   const first = Array.isArray(languages) ? String(languages[0]) : 'fi';
   if (isLanguage(first)) app.homeLanguage = first;
   app.servicePointId = typeof claims.sp === 'string' ? claims.sp : null;
+  app.kioskId = typeof claims.sub === 'string' ? claims.sub : null;
   const tokens = kioskTokenSource(credential);
   app.api = bookingApi(tokens);
   const client = new SignalClient(tokens);
@@ -327,6 +343,7 @@ function wireButtons() {
   });
   byId('second-source').addEventListener('click', toggleSecondSource);
   byId('text-toggle').addEventListener('click', () => showText(byId('live-text').hidden));
+  byId('display-mode').addEventListener('click', () => setLargeDisplay(!app.largeDisplay));
   byId('feedback-form').addEventListener('submit', (event) => {
     event.preventDefault();
     sendFeedback();
@@ -349,6 +366,8 @@ function wireButtons() {
 async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();
+  // The admin's latest choices for this kiosk (its audio cues) apply from the next session on.
+  if (app.api) directory.load(app.api, { refresh: true }).catch((error) => console.warn('silta: the directory could not be read', error));
   byId('queue').hidden = true;
   app.advisorCalled = false;
   app.mediaState = 'new';
@@ -374,7 +393,13 @@ async function enterRoom(state) {
       app.mediaState = /** @type {CustomEvent<string>} */ (event).detail;
       renderConnectionNotice();
     });
-    session.addEventListener('ended', () => leaveRoom());
+    session.addEventListener('ended', () => {
+      cue('ended');
+      leaveRoom();
+    });
+    session.listen('participant_joined', (message) => {
+      if (message.participant.role === 'expert') cue('joined');
+    });
     session.addEventListener('lost', () => {
       leaveRoom();
       show('idle');
@@ -428,6 +453,48 @@ function renderSessionState() {
   byId('second-source').hidden = !inCall;
   byId('text-toggle').hidden = !session;
   document.body.dataset.phase = phase;
+}
+
+/**
+ * Larger text and high contrast for the whole kiosk (one tap in the bar),
+ * kept until the citizen's session is over.
+ * @param {boolean} large
+ */
+function setLargeDisplay(large) {
+  app.largeDisplay = large;
+  if (large) document.body.dataset.display = 'large';
+  else delete document.body.dataset.display;
+  byId('display-mode').setAttribute('aria-pressed', String(large));
+}
+
+/**
+ * An audio cue for people who cannot see the screen well: two rising tones
+ * when the expert joins, two falling when the call ends. Played only when
+ * the admin turned cues on for this kiosk (the directory's `audio_cues`).
+ * @param {'joined' | 'ended'} kind
+ */
+function cue(kind) {
+  if (!app.kioskId || directory.kiosks.get(app.kioskId)?.audio_cues !== true) return;
+  try {
+    app.audio ??= new AudioContext();
+    const context = app.audio;
+    const tones = kind === 'joined' ? [660, 880] : [880, 550];
+    tones.forEach((frequency, index) => {
+      const start = context.currentTime + index * 0.22;
+      const oscillator = context.createOscillator();
+      const gain = context.createGain();
+      oscillator.frequency.value = frequency;
+      gain.gain.setValueAtTime(0.0001, start);
+      gain.gain.exponentialRampToValueAtTime(0.3, start + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.2);
+      oscillator.connect(gain).connect(context.destination);
+      oscillator.start(start);
+      oscillator.stop(start + 0.21);
+    });
+    app.cues.push(kind);
+  } catch (error) {
+    console.warn('silta: an audio cue could not be played', error);
+  }
 }
 
 /**

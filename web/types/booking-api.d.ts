@@ -507,6 +507,12 @@ export interface components {
         Kiosk: {
             /** @description Whether it takes bookings. */
             active?: boolean;
+            /**
+             * @description Whether it plays audio cues (a sound when the expert joins and when
+             *     the call ends) for people who cannot see the screen well; off unless
+             *     an admin turns them on.
+             */
+            audio_cues?: boolean;
             /** @description Id (the subject of its device credential). */
             id: string;
             /** @description Its service point. */
@@ -704,6 +710,12 @@ export interface components {
             items: {
                 /** @description Whether it takes bookings. */
                 active?: boolean;
+                /**
+                 * @description Whether it plays audio cues (a sound when the expert joins and when
+                 *     the call ends) for people who cannot see the screen well; off unless
+                 *     an admin turns them on.
+                 */
+                audio_cues?: boolean;
                 /** @description Id (the subject of its device credential). */
                 id: string;
                 /** @description Its service point. */

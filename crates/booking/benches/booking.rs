@@ -93,7 +93,7 @@ async fn main() {
     for n in 0..KIOSKS {
         directory::upsert_kiosk(
             &store,
-            &Kiosk { id: format!("kiosk-{n}"), service_point: point.clone(), active: true },
+            &Kiosk { id: format!("kiosk-{n}"), service_point: point.clone(), active: true, audio_cues: false },
         )
         .await
         .unwrap();

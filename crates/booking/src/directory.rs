@@ -301,12 +301,14 @@ pub async fn upsert_kiosk(store: &Store, kiosk: &Kiosk) -> Result<(), AppError> 
     silta_proto::v1::Subject::parse(kiosk.id.as_str())
         .map_err(|err| AppError::BadRequest("invalid_id", err.to_string()))?;
     sqlx::query(
-        "INSERT INTO kiosks (id, service_point_id, active) VALUES ($1, $2, $3)
-         ON CONFLICT (id) DO UPDATE SET service_point_id = excluded.service_point_id, active = excluded.active",
+        "INSERT INTO kiosks (id, service_point_id, active, audio_cues) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET service_point_id = excluded.service_point_id, active = excluded.active,
+           audio_cues = excluded.audio_cues",
     )
     .bind(kiosk.id.clone())
     .bind(kiosk.service_point.as_str().to_owned())
     .bind(i64::from(kiosk.active))
+    .bind(i64::from(kiosk.audio_cues))
     .execute(store.pool())
     .await?;
     Ok(())
@@ -314,16 +316,21 @@ pub async fn upsert_kiosk(store: &Store, kiosk: &Kiosk) -> Result<(), AppError> 
 
 /// Kiosks, optionally of one service point.
 pub async fn list_kiosks(store: &Store, point: Option<&str>) -> Result<Vec<Kiosk>, AppError> {
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT id, service_point_id, active FROM kiosks WHERE ($1 = '' OR service_point_id = $1) ORDER BY id",
+    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT id, service_point_id, active, audio_cues FROM kiosks WHERE ($1 = '' OR service_point_id = $1) ORDER BY id",
     )
     .bind(point.unwrap_or_default().to_owned())
     .fetch_all(store.pool())
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(id, point, active)| {
-            Some(Kiosk { id, service_point: ServicePointId::parse(point).ok()?, active: active != 0 })
+        .filter_map(|(id, point, active, audio_cues)| {
+            Some(Kiosk {
+                id,
+                service_point: ServicePointId::parse(point).ok()?,
+                active: active != 0,
+                audio_cues: audio_cues != 0,
+            })
         })
         .collect())
 }

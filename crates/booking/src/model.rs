@@ -135,6 +135,11 @@ pub struct Kiosk {
     /// Whether it takes bookings.
     #[serde(default = "yes")]
     pub active: bool,
+    /// Whether it plays audio cues (a sound when the expert joins and when
+    /// the call ends) for people who cannot see the screen well; off unless
+    /// an admin turns them on.
+    #[serde(default)]
+    pub audio_cues: bool,
 }
 
 fn yes() -> bool {

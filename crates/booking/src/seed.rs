@@ -110,8 +110,12 @@ pub async fn demo(store: &Store) -> Result<(), AppError> {
             opening_hours: weekdays(9, 16),
         };
         directory::upsert_service_point(store, &point_record).await?;
-        let kiosk =
-            Kiosk { id: format!("kiosk-{}-1", id.trim_start_matches("sp-")), service_point: point(id)?, active: true };
+        let kiosk = Kiosk {
+            id: format!("kiosk-{}-1", id.trim_start_matches("sp-")),
+            service_point: point(id)?,
+            active: true,
+            audio_cues: false,
+        };
         directory::upsert_kiosk(store, &kiosk).await?;
         for code in ["VERO", "POLIISI", "TE", "KELA", "MIGRI"] {
             let agreement = Agreement {

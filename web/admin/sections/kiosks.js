@@ -1,5 +1,6 @@
 // The kiosks section: the table of kiosks and the form that adds or replaces
-// one (its service point and whether it is in use).
+// one (its service point, whether it is in use and whether it plays audio
+// cues).
 
 import { h } from '../../shared/ui.js';
 import { SUBJECT_PATTERN, checkboxField, editing, entityForm, entityTable, input, matching, renderRows, reportProblems, select, textField, yesNo } from '../kit.js';
@@ -26,9 +27,15 @@ export function kiosksSection() {
           directorySelect('kiosk-point', 'field.servicePoint', 'points'),
         ),
         checkboxField('kiosk-active', 'field.active'),
+        checkboxField('kiosk-audio-cues', 'field.audioCues'),
       ],
       saveKiosk,
-      { onReset: () => (input('kiosk-active').checked = true) },
+      {
+        onReset: () => {
+          input('kiosk-active').checked = true;
+          input('kiosk-audio-cues').checked = false;
+        },
+      },
     ),
   ];
 }
@@ -39,7 +46,12 @@ async function saveKiosk() {
   const id = matching('kiosk-id', 'field.kioskId', SUBJECT_PATTERN, 'invalid.subject', problems);
   const servicePoint = chosen('kiosk-point', 'field.servicePoint', 'points', problems);
   if (!reportProblems('kiosk-form', problems)) return null;
-  await api.post('/kiosks', { id, service_point: servicePoint, active: input('kiosk-active').checked });
+  await api.post('/kiosks', {
+    id,
+    service_point: servicePoint,
+    active: input('kiosk-active').checked,
+    audio_cues: input('kiosk-audio-cues').checked,
+  });
   await loadDirectory();
   return id;
 }
@@ -50,6 +62,7 @@ function editKiosk(kiosk) {
   select('kiosk-point').value = kiosk.service_point;
   // Absent means the server's default: active.
   input('kiosk-active').checked = kiosk.active !== false;
+  input('kiosk-audio-cues').checked = kiosk.audio_cues === true;
   editing('kiosk-form', kiosk.id);
 }
 
@@ -60,6 +73,7 @@ export function renderKiosks() {
       { key: 'field.kioskId', cell: (k) => k.id },
       { key: 'field.servicePoint', cell: (k) => pointName(k.service_point) },
       { key: 'field.active', cell: (k) => yesNo(k.active !== false) },
+      { key: 'field.audioCues', cell: (k) => yesNo(k.audio_cues === true) },
     ]),
     directory.kiosks,
     (k) => k.id,

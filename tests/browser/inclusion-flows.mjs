@@ -1,15 +1,23 @@
-// Real-time text in a call, as people use it: an expert types and the
-// citizen reads it at the kiosk while it is being typed; the citizen answers
-// on the kiosk's on-screen keyboard; it goes on after the advisor hands off,
+// Service for everyone, as people use it.
+//
+// `live-text`: real-time text in a call. An expert types and the citizen
+// reads it at the kiosk while it is being typed; the citizen answers on the
+// kiosk's on-screen keyboard; it goes on after the advisor hands off,
 // reaches an interpreter who joins mid-line, and survives a transfer to
 // another agency. Afterwards nothing of what was typed is anywhere: not in
 // the data directory (databases included), not in the server's log at debug
 // level, not in the spans and metrics it exported over OTLP.
+//
+// `kiosk-for-everyone`: a citizen who uses the kiosk by keyboard alone
+// turns on larger text and high contrast, writes to the expert and gives
+// feedback; the display is back to normal for the next citizen. Audio cues
+// are off until the admin turns them on for the kiosk on the admin page;
+// then the next call plays one when the expert joins and one when it ends.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { OtlpSink, assert, capture, eventually, openStaff, participantsByRole, sleep } from './lib.mjs';
-import { endByExpert, idOf, walkIn, withSystem } from './flows.mjs';
+import { OtlpSink, assert, capture, eventually, openKiosk, openStaff, participantsByRole, sleep } from './lib.mjs';
+import { callExpert, endByExpert, idOf, walkIn, withSystem } from './flows.mjs';
 
 /** The touch screens a kiosk is mounted on. */
 const KIOSK_DISPLAYS = [
@@ -73,7 +81,7 @@ function filesContaining(dir, needles) {
   return found;
 }
 
-export const textFlows = [
+export const inclusionFlows = [
   {
     name: 'live-text',
     timeoutMs: 240_000,
@@ -230,4 +238,117 @@ export const textFlows = [
       }
     },
   },
+  {
+    name: 'kiosk-for-everyone',
+    timeoutMs: 240_000,
+    async run() {
+      await withSystem(async (server, browser) => {
+        const kiosk = await browser.page('kiosk');
+        const advisor = await browser.page('advisor');
+        const expert = await browser.page('expert');
+        await kiosk.setViewportSize({ width: 1920, height: 1080 });
+        await openKiosk(kiosk, server.base, 'kiosk-kemi-1', 'fi');
+        await openStaff(advisor, server.base, 'advisor', 'advisor-kemi-1');
+        await openStaff(expert, server.base, 'expert', 'expert-vero-1');
+        const pages = { kiosk, advisor, expert };
+
+        // By keyboard alone: Tab to the display button, Enter.
+        await focusByTab(kiosk, '#display-mode');
+        await kiosk.keyboard.press('Enter');
+        assert((await kiosk.evaluate(() => document.body.dataset.display)) === 'large', 'Enter on the display button gives larger text and high contrast');
+        assert((await kiosk.locator('#display-mode').getAttribute('aria-pressed')) === 'true', 'the button says it is on');
+        const normalSize = await kiosk.evaluate(() => parseFloat(getComputedStyle(document.querySelector('.kiosk-status')).fontSize));
+        for (const [name, viewport] of KIOSK_DISPLAYS) {
+          await kiosk.setViewportSize(viewport);
+          await assertFits(kiosk, `large display, idle, ${name}`);
+          await capture(kiosk, `everyone-large-idle-${name}`);
+        }
+        await kiosk.setViewportSize({ width: 1920, height: 1080 });
+
+        // A call; audio cues are off by default.
+        await callExpert(pages, { prefix: 'everyone', agency: 'VERO', language: 'fi' });
+        assert((await kiosk.evaluate(() => document.body.dataset.display)) === 'large', 'the display stays large into the call');
+        await assertFits(kiosk, 'large display, in the call');
+        await capture(kiosk, 'everyone-large-call');
+        // Writing to the expert by keyboard alone.
+        const kioskId = await idOf(expert, 'kiosk');
+        await focusByTab(kiosk, '#text-toggle');
+        await kiosk.keyboard.press('Enter');
+        await kiosk.locator('#live-text').waitFor({ state: 'visible' });
+        await focusByTab(kiosk, '.live-text-input');
+        await kiosk.keyboard.type('Kuulen huonosti', { delay: 30 });
+        await kiosk.keyboard.press('Enter');
+        await eventually(
+          () => expert.evaluate((id) => [...document.querySelectorAll(`.live-text-log [data-from="${id}"]`)].some((line) => line.textContent?.includes('Kuulen huonosti')), kioskId),
+          'the line typed by keyboard alone at the expert',
+        );
+        for (const [name, viewport] of KIOSK_DISPLAYS) {
+          await kiosk.setViewportSize(viewport);
+          await assertFits(kiosk, `large display, writing, ${name}`);
+          await capture(kiosk, `everyone-large-text-${name}`);
+        }
+        await endByExpert(expert, kiosk);
+        assert((await kiosk.evaluate(() => window.siltaApp.cues.length)) === 0, 'no audio cue while the admin has not turned them on');
+        // Feedback by keyboard alone: Tab to a face, Enter, Tab to send, Enter.
+        await focusByTab(kiosk, '#faces button[data-score="5"]');
+        await kiosk.keyboard.press('Enter');
+        await focusByTab(kiosk, '#feedback-send');
+        await kiosk.keyboard.press('Enter');
+        await eventually(async () => (await kiosk.evaluate(() => document.body.dataset.screen)) === 'idle', 'the kiosk back at the start', 20_000);
+        assert((await kiosk.evaluate(() => document.body.dataset.display)) === undefined, 'the next citizen starts with the usual display');
+        const size = await kiosk.evaluate(() => parseFloat(getComputedStyle(document.querySelector('.kiosk-status')).fontSize));
+        assert(size < normalSize, `the large display's text was larger (${normalSize} px; now ${size} px)`);
+
+        // The admin turns audio cues on for this kiosk on the admin page.
+        const admin = await browser.page('admin');
+        await admin.goto(`${server.base}/admin/?as=admin-1&lang=fi`);
+        await admin.locator('#operations[data-state="ready"]').waitFor({ timeout: 20_000 });
+        await admin.locator('nav a[href="#kiosks"]').click();
+        const row = admin.locator('#kiosks-table tr', { hasText: 'kiosk-kemi-1' });
+        await row.locator('button').click();
+        await admin.locator('#kiosk-audio-cues').check();
+        await admin.locator('#kiosk-form button[type="submit"]').click();
+        await eventually(async () => ((await row.textContent()) ?? '').match(/Kyllä.*Kyllä/) !== null, 'the kiosks table to show audio cues on');
+        await capture(admin, 'everyone-admin-audio-cues');
+
+        // The next call plays a cue when the expert joins and when it ends.
+        await callExpert(pages, { prefix: 'everyone-cues', agency: 'VERO', language: 'fi' });
+        await eventually(async () => (await kiosk.evaluate(() => window.siltaApp.cues.join(','))) === 'joined', 'a cue when the expert joined');
+        assert((await kiosk.evaluate(() => window.siltaApp.audio?.state)) === 'running', 'the cue went to a running audio output');
+        await endByExpert(expert, kiosk);
+        await eventually(async () => (await kiosk.evaluate(() => window.siltaApp.cues.join(','))) === 'joined,ended', 'a cue when the call ended');
+      });
+    },
+  },
 ];
+
+/** Presses Tab until `selector` has the focus (at most 60 times). */
+async function focusByTab(page, selector) {
+  for (let presses = 0; presses < 60; presses += 1) {
+    if (await page.evaluate((wanted) => document.activeElement?.matches(wanted) ?? false, selector)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`${selector} cannot be reached with Tab`);
+}
+
+/** The page fits its screen: nothing wider than it, every button on it. */
+async function assertFits(page, what) {
+  const fit = await page.evaluate(() => {
+    const buttons = [...document.querySelectorAll('button')].filter((button) => button.getClientRects().length > 0 && !button.closest('[hidden]'));
+    const off = buttons.filter((button) => {
+      const box = button.getBoundingClientRect();
+      return box.right > innerWidth + 1 || box.left < -1 || box.bottom > innerHeight + 1;
+    });
+    // Keys of the on-screen keyboard are not cut off by their panel either.
+    const panel = document.querySelector('.kiosk-text:not([hidden]) .live-text')?.getBoundingClientRect();
+    const clipped = panel
+      ? [...document.querySelectorAll('.osk-key')].filter((key) => key.getBoundingClientRect().bottom > panel.bottom + 1)
+      : [];
+    return {
+      wide: document.documentElement.scrollWidth > innerWidth + 1,
+      off: [...off, ...clipped].map((button) => button.id || button.textContent),
+    };
+  });
+  if (fit.wide || fit.off.length > 0) await page.screenshot({ path: '/tmp/fit.png', fullPage: true });
+  assert(!fit.wide && fit.off.length === 0, `${what}: the page fits the screen: ${JSON.stringify(fit)}`);
+}
