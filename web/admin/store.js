@@ -76,7 +76,10 @@ export async function loadDirectory() {
 /** @param {Names | undefined} names */
 export function localName(names) {
   if (!names) return '';
-  return names[language()] || names.fi || names.en || names.sv;
+  const lang = language();
+  // Names are kept in fi, sv and en; another language reads the Finnish.
+  const own = lang === 'fi' || lang === 'sv' || lang === 'en' ? names[lang] : undefined;
+  return own || names.fi || names.en || names.sv;
 }
 
 /**

@@ -11,7 +11,7 @@ import { ApiError, bookingApi } from '../shared/api.js';
 import { directory } from '../shared/directory.js';
 import { claimsOf, deviceCredential, demoIdentities, forgetDeviceCredential, kioskTokenSource, storeDeviceCredential } from '../shared/auth.js';
 import { SignalClient } from '../shared/client.js';
-import { LANGUAGE_NAMES, LANGUAGES, formatDuration, isLanguage, onLanguageChange, setLanguage, t } from '../shared/i18n.js';
+import { LANGUAGE_NAMES, LANGUAGES, formatDuration, isLanguage, loadLanguages, onLanguageChange, setLanguage, t } from '../shared/i18n.js';
 import { pathText, readinessBadge, readinessText } from '../shared/readiness.js';
 import { openRoom } from '../shared/session.js';
 import { announce, byId, h, setUpLanguagePicker, showConnectionState, showError } from '../shared/ui.js';
@@ -124,6 +124,8 @@ function show(name) {
 }
 
 async function main() {
+  // The kiosk speaks every language it has a catalogue for (fi, sv, en, se…).
+  await loadLanguages(CATALOGUES);
   await setUpLanguagePicker(/** @type {HTMLSelectElement} */ (byId('language')), CATALOGUES, LANGUAGE_KEY);
   document.title = t('app.title');
   onLanguageChange(() => {

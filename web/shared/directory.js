@@ -22,7 +22,10 @@ import { language, t } from './i18n.js';
 /** @param {Names | undefined} names */
 function localName(names) {
   if (!names) return '';
-  return names[language()] || names.fi || names.sv || names.en;
+  const lang = language();
+  // Names are kept in fi, sv and en; another language (the kiosk's se) reads the Finnish.
+  const own = lang === 'fi' || lang === 'sv' || lang === 'en' ? names[lang] : undefined;
+  return own || names.fi || names.sv || names.en;
 }
 
 export class Directory extends EventTarget {

@@ -1,20 +1,62 @@
-// Message catalogues (fi, sv, en) and locale-aware formatting.
+// Message catalogues and locale-aware formatting.
 //
 // Each page loads the shared catalogue (web/shared/i18n/<lang>.json) and its
 // own (web/<app>/i18n/<lang>.json). Elements carry `data-i18n="key"` for
 // their text and `data-i18n-attr="aria-label=key;placeholder=key"` for
 // attributes; `t(key, params)` formats a message with `{name}` parameters.
+//
+// Every app speaks fi, sv and en. An app may speak more: each further
+// language is one file in its own catalogue folder (the kiosk's Northern
+// Sámi, `web/kiosk/i18n/se.json`) holding the app's keys and the shared
+// ones it shows, with `language.name` (its name in itself) and
+// `language.review` (`awaiting_review` until a native speaker signs it
+// off). `loadLanguages` reads the folder's list from the server
+// (`<app>/i18n/languages.json`).
 
-/** @typedef {'fi' | 'sv' | 'en'} Language */
+/** A language tag with a catalogue: fi, sv, en, or an app's own (se). @typedef {string} Language */
 
-/** @type {Language[]} */
+/** The languages of this page, fi, sv and en first. @type {Language[]} */
 export const LANGUAGES = ['fi', 'sv', 'en'];
 
-/** @type {Record<Language, string>} */
-const LOCALES = { fi: 'fi-FI', sv: 'sv-FI', en: 'en-GB' };
+/** @type {Record<string, string>} */
+const LOCALES = { fi: 'fi-FI', sv: 'sv-FI', en: 'en-GB', se: 'se-FI', smn: 'smn-FI', sms: 'sms-FI' };
 
-/** Display names, each in its own language. */
+/** Display names, each in its own language. @type {Record<string, string>} */
 export const LANGUAGE_NAMES = { fi: 'Suomi', sv: 'Svenska', en: 'English' };
+
+/** Languages whose catalogue waits for a native speaker's review. @type {Set<string>} */
+export const AWAITING_REVIEW = new Set();
+
+/** The languages every catalogue folder has (the shared one too). */
+const SHARED_LANGUAGES = ['fi', 'sv', 'en'];
+
+/**
+ * The languages an app has catalogues for, from the server; on failure the
+ * page keeps fi, sv and en.
+ * @param {string} appCatalogues URL of the app's catalogue directory (ending in `/`)
+ * @returns {Promise<Array<{code: string, name: string, review: string}>>}
+ */
+export async function loadLanguages(appCatalogues) {
+  try {
+    const response = await fetch(new URL('languages.json', new URL(appCatalogues, document.baseURI)));
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    /** @type {Array<{code: string, name: string, review: string}>} */
+    const listed = await response.json();
+    const usable = listed.filter((language) => /^[a-z]{2,8}$/.test(language.code));
+    if (SHARED_LANGUAGES.every((code) => usable.some((language) => language.code === code))) {
+      LANGUAGES.splice(0, LANGUAGES.length, ...usable.map((language) => language.code));
+      for (const language of usable) {
+        LANGUAGE_NAMES[language.code] = language.name;
+        if (language.review === 'awaiting_review') AWAITING_REVIEW.add(language.code);
+        else AWAITING_REVIEW.delete(language.code);
+      }
+    }
+    return usable;
+  } catch (error) {
+    console.warn('silta: the list of languages could not be read', error);
+    return SHARED_LANGUAGES.map((code) => ({ code, name: LANGUAGE_NAMES[code], review: 'reviewed' }));
+  }
+}
 
 /** Service points and agencies keep Finnish time. */
 export const TIME_ZONE = 'Europe/Helsinki';
@@ -41,7 +83,7 @@ export function language() {
 
 /** @returns {string} the BCP 47 locale of the current language */
 export function locale() {
-  return LOCALES[current];
+  return LOCALES[current] ?? current;
 }
 
 /**
@@ -51,8 +93,9 @@ export function locale() {
  */
 export async function setLanguage(lang, appCatalogues) {
   const base = new URL('./i18n/', import.meta.url);
+  // An app's own language has one file with every key it shows.
   const [shared, app] = await Promise.all([
-    fetchCatalogue(new URL(`${lang}.json`, base)),
+    SHARED_LANGUAGES.includes(lang) ? fetchCatalogue(new URL(`${lang}.json`, base)) : {},
     fetchCatalogue(new URL(`${lang}.json`, new URL(appCatalogues, document.baseURI))),
   ]);
   messages = { ...shared, ...app };

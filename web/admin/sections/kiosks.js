@@ -2,8 +2,9 @@
 // one (its service point, whether it is in use and whether it plays audio
 // cues).
 
+import { t } from '../../shared/i18n.js';
 import { h } from '../../shared/ui.js';
-import { SUBJECT_PATTERN, checkboxField, editing, entityForm, entityTable, input, matching, renderRows, reportProblems, select, textField, yesNo } from '../kit.js';
+import { SUBJECT_PATTERN, checkboxField, editing, entityForm, entityTable, input, matching, msg, renderRows, reportProblems, select, textField, yesNo } from '../kit.js';
 import { api, chosen, directory, directorySelect, loadDirectory, pointName } from '../store.js';
 
 /** @typedef {import('../kit.js').Problem} Problem */
@@ -15,6 +16,12 @@ import { api, chosen, directory, directorySelect, loadDirectory, pointName } fro
 
 export function kiosksSection() {
   return [
+    h(
+      'div',
+      { class: 'kiosk-languages' },
+      msg('h3', 'kiosks.languages', { id: 'kiosk-languages-title' }),
+      h('ul', { id: 'kiosk-languages', 'aria-labelledby': 'kiosk-languages-title' }),
+    ),
     entityTable('kiosks-table', 'kiosks.caption'),
     entityForm(
       'kiosk-form',
@@ -66,7 +73,41 @@ function editKiosk(kiosk) {
   editing('kiosk-form', kiosk.id);
 }
 
+/**
+ * The languages the kiosks speak (one catalogue file each), and those
+ * whose translation waits for a native speaker's review.
+ * @type {Array<{code: string, name: string, review: string}> | null}
+ */
+let kioskLanguages = null;
+
+async function renderKioskLanguages() {
+  const list = document.getElementById('kiosk-languages');
+  if (!list) return;
+  if (!kioskLanguages) {
+    try {
+      const response = await fetch('/kiosk/i18n/languages.json');
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      kioskLanguages = await response.json();
+    } catch (error) {
+      console.warn('silta: the kiosk languages could not be read', error);
+      return;
+    }
+  }
+  list.replaceChildren(
+    ...(kioskLanguages ?? []).map((language) =>
+      h(
+        'li',
+        { 'data-language': language.code, 'data-review': language.review },
+        h('span', { lang: language.code }, language.name),
+        ' – ',
+        language.review === 'awaiting_review' ? h('strong', {}, t('kiosks.awaitingReview')) : t('kiosks.reviewed'),
+      ),
+    ),
+  );
+}
+
 export function renderKiosks() {
+  renderKioskLanguages().catch((error) => console.warn('silta:', error));
   renderRows(
     'kiosks-table',
     /** @type {Column<Kiosk>[]} */ ([
