@@ -16,7 +16,7 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { OtlpSink, assert, capture, eventually, openKiosk, openStaff, participantsByRole, sleep } from './lib.mjs';
+import { OtlpSink, assert, assertMediaFlows, capture, eventually, openKiosk, openStaff, participantsByRole, sleep } from './lib.mjs';
 import { callExpert, endByExpert, idOf, walkIn, withSystem } from './flows.mjs';
 
 /** The touch screens a kiosk is mounted on. */
@@ -317,6 +317,79 @@ export const inclusionFlows = [
         assert((await kiosk.evaluate(() => window.siltaApp.audio?.state)) === 'running', 'the cue went to a running audio output');
         await endByExpert(expert, kiosk);
         await eventually(async () => (await kiosk.evaluate(() => window.siltaApp.cues.join(','))) === 'joined,ended', 'a cue when the call ended');
+      });
+    },
+  },
+  {
+    name: 'sign-language',
+    async run() {
+      await withSystem(async (server, browser) => {
+        const { kiosk, advisor, expert } = await walkIn(server, browser, { prefix: 'sign', language: 'fi' });
+        await kiosk.setViewportSize({ width: 1920, height: 1080 });
+        const interpreter = await browser.page('interpreter');
+        await openStaff(interpreter, server.base, 'interpreter', 'interpreter-fse-1');
+        await interpreter.click('#presence');
+        const preference = (page) => page.evaluate(() => window.siltaApp.session?.media.cameraSender?.getParameters().degradationPreference ?? null);
+        assert((await preference(kiosk)) !== 'maintain-framerate', 'a spoken-language call sends the kiosk camera as the browser balances it');
+        // The expert brings in a Finnish Sign Language interpreter.
+        await expert.selectOption('#interpreter-language', 'fse');
+        await expert.click('#interpreter-form button[type="submit"]');
+        const offer = interpreter.locator('.offer[data-kind="interpretation"]');
+        await offer.waitFor();
+        await offer.locator('button[data-action="accept"]').click();
+        await interpreter.locator('#call-panel').waitFor({ state: 'visible' });
+        const interpreterId = await idOf(kiosk, 'interpreter');
+        const kioskId = await idOf(expert, 'kiosk');
+        // Both signers are known everywhere; their cameras are sent for motion.
+        await eventually(async () => (await kiosk.evaluate(() => [...window.siltaApp.session.signing].sort().join(','))) === [interpreterId, kioskId].sort().join(','), 'the kiosk to know who signs');
+        await eventually(async () => (await preference(interpreter)) === 'maintain-framerate', 'the interpreter camera sent for motion');
+        await eventually(async () => (await preference(kiosk)) === 'maintain-framerate', 'the signing citizen\'s camera sent for motion');
+        assert((await preference(expert)) !== 'maintain-framerate', 'the expert speaks: their camera as the browser balances it');
+        await assertMediaFlows(kiosk, 'the kiosk', ['expert', 'interpreter']);
+
+        // The citizen sees the interpreter large, never a thumbnail, beside the expert.
+        const largeRoles = (page) => page.evaluate(() => [...document.querySelectorAll('.tile[data-source="camera"]')].filter((tile) => tile.dataset.size === 'large').map((tile) => tile.dataset.role));
+        await eventually(async () => (await largeRoles(kiosk)).includes('interpreter'), 'the interpreter large at the kiosk');
+        const sizes = await kiosk.evaluate(() => {
+          const box = (role) => document.querySelector(`.tile[data-role="${role}"][data-source="camera"]`)?.getBoundingClientRect();
+          const interpreterBox = box('interpreter');
+          const expertBox = box('expert');
+          const self = document.querySelector('.tile.self')?.getBoundingClientRect();
+          return { interpreter: interpreterBox?.width ?? 0, expert: expertBox?.width ?? 0, thumbnail: self?.width ?? 0, sideBySide: Boolean(interpreterBox && expertBox && Math.abs(interpreterBox.top - expertBox.top) < 5) };
+        });
+        assert(sizes.interpreter >= sizes.expert * 0.9 && sizes.interpreter >= sizes.thumbnail * 1.5, `the interpreter as large as the expert, not a thumbnail: ${JSON.stringify(sizes)}`);
+        assert(sizes.sideBySide, `the interpreter beside the expert: ${JSON.stringify(sizes)}`);
+        // Even while the advisor speaks, the interpreter stays large.
+        await kiosk.evaluate((id) => window.siltaApp.session.view.setActiveSpeaker(id), await idOf(kiosk, 'advisor'));
+        await sleep(200);
+        assert((await largeRoles(kiosk)).includes('interpreter'), 'the interpreter stays large while another speaks');
+        await capture(kiosk, 'sign-kiosk');
+        // The citizen swaps their places.
+        const firstLarge = () => kiosk.evaluate(() => document.querySelector('.tile[data-size="large"][data-source="camera"]')?.getAttribute('data-role'));
+        const before = await firstLarge();
+        await kiosk.locator('#swap-tiles').waitFor({ state: 'visible' });
+        await kiosk.locator('#swap-tiles').click();
+        const after = await firstLarge();
+        assert(before !== after && ['interpreter', 'expert', 'advisor'].includes(after ?? ''), `swapped: ${before} → ${after}`);
+        await capture(kiosk, 'sign-kiosk-swapped');
+
+        // The expert sees the interpreter large too, and pins the advisor.
+        await eventually(async () => (await largeRoles(expert)).includes('interpreter'), 'the interpreter large at the expert');
+        assert(!(await largeRoles(expert)).includes('advisor') || (await expert.evaluate(() => window.siltaApp.session.view.activeSpeaker)) !== null, 'the advisor small at the expert until pinned');
+        const pin = expert.locator('.tile[data-role="advisor"][data-source="camera"] .tile-pin');
+        await pin.click();
+        assert((await pin.getAttribute('aria-pressed')) === 'true', 'the pin says it is on');
+        await eventually(async () => (await largeRoles(expert)).includes('advisor'), 'the pinned advisor large at the expert');
+        await capture(expert, 'sign-expert-pinned');
+        await pin.click();
+        await capture(interpreter, 'sign-interpreter');
+
+        // The interpreter leaves: nobody signs, the kiosk camera goes back.
+        await interpreter.click('#leave');
+        await eventually(async () => (await kiosk.evaluate(() => window.siltaApp.session.signing.size)) === 0, 'nobody signs after the interpreter left');
+        await eventually(async () => (await preference(kiosk)) !== 'maintain-framerate', 'the kiosk camera back to the browser\'s balance');
+        assert(await kiosk.locator('#swap-tiles').isHidden(), 'nothing to swap without a signer');
+        await endByExpert(expert, kiosk);
       });
     },
   },

@@ -410,6 +410,7 @@ async function enterRoom(state) {
     panel: byId('session-panel'),
     stage: byId('stage'),
     text: byId('live-text'),
+    pinnable: true,
     quality: byId('quality'),
     primaryRoles: ['kiosk', 'expert', 'interpreter'],
   };

@@ -346,6 +346,10 @@ function wireButtons() {
   byId('second-source').addEventListener('click', toggleSecondSource);
   byId('text-toggle').addEventListener('click', () => showText(byId('live-text').hidden));
   byId('display-mode').addEventListener('click', () => setLargeDisplay(!app.largeDisplay));
+  byId('swap-tiles').addEventListener('click', () => {
+    app.session?.view.swap();
+    announce(t('call.swapped'));
+  });
   byId('feedback-form').addEventListener('submit', (event) => {
     event.preventDefault();
     sendFeedback();
@@ -454,6 +458,8 @@ function renderSessionState() {
   byId('call-advisor').hidden = !session || present('advisor') || app.advisorCalled;
   byId('second-source').hidden = !inCall;
   byId('text-toggle').hidden = !session;
+  // Someone signs and two are large: the citizen may swap their places.
+  byId('swap-tiles').hidden = !session || session.signing.size === 0 || !session.view.canSwap();
   document.body.dataset.phase = phase;
 }
 

@@ -8,6 +8,12 @@
 // when it is oneself) are marked `data-speaking="true"` and described as
 // speaking to assistive technology; a remote tile carries its participant's
 // connection grade from the server as `data-quality`.
+//
+// Those who sign (the server's `signing`: a sign-language interpreter, a
+// signing citizen) are always large — never a thumbnail — and so is any
+// tile one pinned (`pinnable` pages: the expert's and the advisor's). The
+// kiosk can swap its large tiles (`swap`), the interpreter beside the
+// expert or the other way round.
 
 import { directory } from './directory.js';
 import { t } from './i18n.js';
@@ -28,10 +34,16 @@ let views = 0;
 export class CallView {
   /**
    * @param {HTMLElement} container where the stage is drawn
-   * @param {{primaryRoles: string[], self?: MediaStream | null, selfParticipant?: string | null}} options
+   * @param {{primaryRoles: string[], self?: MediaStream | null, selfParticipant?: string | null, pinnable?: boolean}} options
    */
   constructor(container, options) {
     this.container = container;
+    /** Whether each remote camera tile has a pin button. */
+    this.pinnable = options.pinnable ?? false;
+    /** @type {Set<string>} participants whose tiles one pinned large */
+    this.pinned = new Set();
+    /** @type {Set<string>} participants who sign (always large) */
+    this.signing = new Set();
     this.primaryRoles = options.primaryRoles;
     /** One's own participant id, to mark one's own view when one speaks. */
     this.selfParticipant = options.selfParticipant ?? null;
@@ -148,7 +160,7 @@ export class CallView {
     let small = 0;
     for (const tile of shown) {
       const speaking = this.activeSpeaker !== null && tile.dataset.participant === this.activeSpeaker;
-      const isLarge = !primaryPresent || speaking || this.primaryRoles.includes(tile.dataset.role ?? '');
+      const isLarge = !primaryPresent || speaking || this.primaryRoles.includes(tile.dataset.role ?? '') || this.keptLarge(tile);
       tile.dataset.size = isLarge ? 'large' : 'small';
       this.markSpeaking(tile, speaking);
       if (isLarge) large += 1;
@@ -163,6 +175,47 @@ export class CallView {
     }
     this.stage.dataset.large = String(large);
     this.stage.dataset.small = String(small);
+  }
+
+  /**
+   * A camera tile of someone who signs or whom one pinned.
+   * @param {HTMLElement} tile
+   */
+  keptLarge(tile) {
+    const participant = tile.dataset.participant ?? '';
+    return tile.dataset.source === 'camera' && (this.signing.has(participant) || this.pinned.has(participant));
+  }
+
+  /**
+   * Who signs now (the server's `signing`).
+   * @param {Iterable<string>} participants
+   */
+  setSigning(participants) {
+    this.signing = new Set(participants);
+    this.render();
+  }
+
+  /**
+   * Pins a participant's camera tile large, or unpins it.
+   * @param {string} participant
+   * @param {boolean} pinned
+   */
+  setPinned(participant, pinned) {
+    if (pinned) this.pinned.add(participant);
+    else this.pinned.delete(participant);
+    this.render();
+  }
+
+  /** Whether there are two large camera tiles to swap. */
+  canSwap() {
+    return this.primary.querySelectorAll('.tile[data-size="large"][data-source="camera"]').length >= 2;
+  }
+
+  /** Swaps the large tiles' places: the first goes last. */
+  swap() {
+    const first = this.primary.querySelector('.tile[data-size="large"][data-source="camera"]');
+    if (first) this.primary.append(first);
+    this.layout();
   }
 
   /** @param {HTMLElement} tile @param {boolean} speaking */
@@ -232,6 +285,12 @@ export class CallView {
         if (!tile) {
           const video = /** @type {HTMLVideoElement} */ (h('video', { autoplay: true, playsinline: true }));
           tile = h('figure', { class: 'tile', 'data-participant': info.participant, 'data-role': info.role }, video, h('figcaption', { class: 'tile-label' }));
+          if (this.pinnable && index === 0) {
+            const participant = info.participant;
+            tile.append(
+              h('button', { type: 'button', class: 'tile-pin', 'aria-pressed': 'false', onclick: () => this.setPinned(participant, !this.pinned.has(participant)) }, t('tile.pin')),
+            );
+          }
           if (track) {
             video.srcObject = new MediaStream(index === 0 ? [track, ...audio] : [track]);
             track.addEventListener('unmute', () => this.render());
@@ -257,7 +316,15 @@ export class CallView {
         tile.dataset.reconnecting = String(info.connection === 'reconnecting');
         tile.dataset.reconnectingLabel = t('tile.reconnecting');
         tile.setAttribute('aria-label', tile.dataset.reconnecting === 'true' ? `${caption.textContent}: ${t('tile.reconnecting')}` : caption.textContent);
-        const target = this.primaryRoles.includes(info.role) ? this.primary : this.side;
+        tile.dataset.signing = String(index === 0 && this.signing.has(info.participant));
+        const pin = tile.querySelector('.tile-pin');
+        if (pin) {
+          pin.textContent = t('tile.pin');
+          pin.setAttribute('aria-pressed', String(this.pinned.has(info.participant)));
+          pin.setAttribute('aria-label', `${t('tile.pin')}: ${caption.textContent}`);
+        }
+        const large = index === 0 && (this.signing.has(info.participant) || this.pinned.has(info.participant));
+        const target = this.primaryRoles.includes(info.role) || large ? this.primary : this.side;
         if (tile.parentElement !== target) target.append(tile);
       });
       // Audio-only until the camera track arrives.

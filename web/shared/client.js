@@ -413,6 +413,8 @@ export class MediaSession extends EventTarget {
     this.channel.addEventListener('message', (event) => this.receiveCall(event.data));
     /** Negotiation steps run one at a time, in order. */
     this.chain = Promise.resolve();
+    /** The camera is sent for motion (`preferFrameRate`). */
+    this.motion = false;
     this.closed = false;
     /** @type {Array<() => void>} */
     this.unsubscribe = [];
@@ -595,6 +597,23 @@ export class MediaSession extends EventTarget {
    */
   async setSecondSource(track) {
     await this.secondSender?.replaceTrack(track);
+  }
+
+  /**
+   * Sends the camera for motion (sign language): the encoder keeps its
+   * frame rate and lowers resolution first when it must give way; or back
+   * to the browser's balance. Runs after the negotiation in progress.
+   * @param {boolean} prefer
+   */
+  preferFrameRate(prefer) {
+    return this.enqueue(async () => {
+      const sender = this.cameraSender;
+      if (!sender || this.closed) return;
+      const parameters = /** @type {RTCRtpSendParameters & {degradationPreference?: string}} */ (sender.getParameters());
+      parameters.degradationPreference = prefer ? 'maintain-framerate' : 'balanced';
+      await sender.setParameters(parameters);
+      this.motion = prefer;
+    });
   }
 
   /** @param {boolean} enabled */

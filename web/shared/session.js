@@ -31,8 +31,8 @@ export const CHOSEN_OUTCOMES = OUTCOME_CODES.filter((code) => code !== 'connecti
  * started. `leave()` on the result hides them again.
  * @param {import('./client.js').SignalClient} client
  * @param {RoomState} state the room snapshot
- * @param {{panel: HTMLElement, stage: HTMLElement, quality: HTMLElement, primaryRoles: string[], text?: HTMLElement, keyboard?: boolean}} view
- *   `text` holds the call's live text (with an on-screen keyboard when `keyboard`)
+ * @param {{panel: HTMLElement, stage: HTMLElement, quality: HTMLElement, primaryRoles: string[], text?: HTMLElement, keyboard?: boolean, pinnable?: boolean}} view
+ *   `text` holds the call's live text (with an on-screen keyboard when `keyboard`); `pinnable` tiles have pin buttons
  * @param {(session: RoomSession) => void} [ready] called before media starts (to attach listeners)
  */
 export async function openRoom(client, state, view, ready) {
@@ -51,6 +51,7 @@ export async function openRoom(client, state, view, ready) {
     local,
     text: view.text,
     keyboard: view.keyboard,
+    pinnable: view.pinnable,
   });
   session.addEventListener('closed', () => {
     view.panel.hidden = true;
@@ -71,7 +72,7 @@ export class RoomSession extends EventTarget {
   /**
    * @param {import('./client.js').SignalClient} client
    * @param {RoomState} state
-   * @param {{stage: HTMLElement, quality?: HTMLElement | null, primaryRoles: string[], local: MediaStream | null, text?: HTMLElement, keyboard?: boolean}} options
+   * @param {{stage: HTMLElement, quality?: HTMLElement | null, primaryRoles: string[], local: MediaStream | null, text?: HTMLElement, keyboard?: boolean, pinnable?: boolean}} options
    */
   constructor(client, state, options) {
     super();
@@ -83,7 +84,9 @@ export class RoomSession extends EventTarget {
     this.local = options.local;
     /** @type {Map<string, ParticipantInfo>} */
     this.participants = new Map();
-    this.view = new CallView(options.stage, { primaryRoles: options.primaryRoles, self: options.local, selfParticipant: this.self });
+    this.view = new CallView(options.stage, { primaryRoles: options.primaryRoles, self: options.local, selfParticipant: this.self, pinnable: options.pinnable });
+    /** @type {Set<string>} who signs in the room (the server's `signing`) */
+    this.signing = new Set();
     this.media = new MediaSession(client, this.room);
     this.quality = new ConnectionQuality(client, this.room, this.self, this.media.pc);
     this.qualityElement = options.quality ?? null;
@@ -146,6 +149,7 @@ export class RoomSession extends EventTarget {
       this.changed();
     });
     this.listen('active_speaker', (m) => this.view.setActiveSpeaker(m.participant ?? null));
+    this.listen('signing', (m) => this.setSigning(m.participants));
     // The room's media node failed or left and the room was opened on
     // another: a new connection there, with the same camera and microphone.
     this.listen('media_moved', () => {
@@ -173,6 +177,20 @@ export class RoomSession extends EventTarget {
     this.unsubscribe.push(() => client.removeEventListener('welcome', onWelcome));
   }
 
+  /**
+   * Who signs: shown large; if oneself, one's camera is sent for motion
+   * (frame rate kept, resolution lowered first).
+   * @param {string[]} participants
+   */
+  setSigning(participants) {
+    const wasSigning = this.self ? this.signing.has(this.self) : false;
+    this.signing = new Set(participants);
+    this.view.setSigning(this.signing);
+    const signs = this.self ? this.signing.has(this.self) : false;
+    if (signs !== wasSigning) this.media.preferFrameRate(signs).catch((error) => console.warn('silta: the camera could not be set for motion', error));
+    this.changed();
+  }
+
   /** @param {RoomState} state */
   applyState(state) {
     this.phase = state.phase;
@@ -180,12 +198,14 @@ export class RoomSession extends EventTarget {
       state.participants.filter((info) => info.participant !== this.self).map((info) => [info.participant, info]),
     );
     this.view.setParticipants([...this.participants.values()]);
+    this.setSigning(state.signing ?? []);
     this.changed();
   }
 
   /** Starts publishing and receiving. */
   async start() {
     await this.media.start(this.local);
+    if (this.self && this.signing.has(this.self)) await this.media.preferFrameRate(true);
   }
 
   /** @param {MediaSession} media */
@@ -211,6 +231,7 @@ export class RoomSession extends EventTarget {
     this.text?.attach(this.media);
     this.watchMedia(this.media);
     await this.media.start(this.local);
+    if (this.self && this.signing.has(this.self)) await this.media.preferFrameRate(true);
   }
 
   /**

@@ -373,6 +373,21 @@ export type MediaCommand =
        */
       room: RoomId;
       type: 'set_receive_limit';
+    }
+  | {
+      /**
+       * The participant.
+       */
+      participant: ParticipantId;
+      /**
+       * Whether frame rate comes first.
+       */
+      prefer: boolean;
+      /**
+       * The room.
+       */
+      room: RoomId;
+      type: 'prefer_frame_rate';
     };
 /**
  * A message from the signal service to a client: replies (with the request
@@ -465,6 +480,9 @@ export type ServerMessage =
     })
   | (MediaMoved & {
       type: 'media_moved';
+    })
+  | (Signing & {
+      type: 'signing';
     });
 /**
  * Something a kiosk's self-test found wrong, for people to read (the apps
@@ -1142,6 +1160,10 @@ export interface RoomState {
    * The service point.
    */
   service_point: ServicePointId;
+  /**
+   * The participants who sign (see `signing`).
+   */
+  signing?: ParticipantId[];
 }
 /**
  * A participant as others see it: a role and an organisation, never a name.
@@ -1580,6 +1602,19 @@ export interface PresenceChanged {
  * `media_moved`.
  */
 export interface MediaMoved {
+  /**
+   * The room.
+   */
+  room: RoomId;
+}
+/**
+ * `signing`.
+ */
+export interface Signing {
+  /**
+   * The participants who sign, now.
+   */
+  participants: ParticipantId[];
   /**
    * The room.
    */

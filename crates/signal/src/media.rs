@@ -102,7 +102,8 @@ impl MediaControl for NoMediaNodes {
             MediaCommand::OpenRoom { .. }
             | MediaCommand::CloseRoom { .. }
             | MediaCommand::AddParticipant { .. }
-            | MediaCommand::RemoveParticipant { .. } => Ok(MediaResult::Ok),
+            | MediaCommand::RemoveParticipant { .. }
+            | MediaCommand::PreferFrameRate { .. } => Ok(MediaResult::Ok),
             MediaCommand::Offer { .. }
             | MediaCommand::Answer { .. }
             | MediaCommand::IceCandidate { .. }

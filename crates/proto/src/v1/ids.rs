@@ -170,6 +170,24 @@ string_id!(
     LanguageTag, max = 35, pattern = "^[A-Za-z0-9-]+$", allowed = |c| c.is_ascii_alphanumeric() || c == '-'
 );
 
+/// Sign languages by ISO 639-3 code: the Nordic and Baltic ones, the
+/// major European and world ones. With `sgn` and any `sgn-…` tag (BCP 47's
+/// sign-language prefix), what [`LanguageTag::is_sign_language`] knows.
+const SIGN_LANGUAGES: &[&str] = &[
+    "fse", "fss", "swl", "nsl", "dsl", "icl", "eso", "lsl", "lls", "bfi", "gsg", "fsl", "ssp", "csc", "ise", "psr",
+    "dse", "vgt", "sfb", "sgg", "asq", "pso", "cse", "svk", "slv", "hsh", "rms", "bqn", "gss", "tsm", "rsl", "ukl",
+    "ase", "asf", "nzs", "isg", "isr", "jsl", "csl", "kvk", "ins", "pks", "sfs", "lsb", "lsp", "mfs", "bzs", "aed",
+];
+
+impl LanguageTag {
+    /// Whether this is a sign language (`fse`, `fss`, `sgn-FI`, …): a call
+    /// in it is sent and forwarded for motion, frame rate before resolution.
+    pub fn is_sign_language(&self) -> bool {
+        let primary = self.as_str().split('-').next().unwrap_or_default().to_ascii_lowercase();
+        primary == "sgn" || SIGN_LANGUAGES.contains(&primary.as_str())
+    }
+}
+
 /// A participant's or a token's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -137,6 +137,17 @@ pub enum MediaCommand {
         /// Bits per second, or none.
         max_bitrate_bps: Option<u64>,
     },
+    /// A participant signs: their video is forwarded for motion — layers
+    /// are chosen to keep its frame rate, lowering resolution first, and its
+    /// share of each subscriber's bandwidth comes before others' video.
+    PreferFrameRate {
+        /// The room.
+        room: RoomId,
+        /// The participant.
+        participant: ParticipantId,
+        /// Whether frame rate comes first.
+        prefer: bool,
+    },
 }
 
 impl MediaCommand {
@@ -151,6 +162,7 @@ impl MediaCommand {
             MediaCommand::Answer { .. } => "answer",
             MediaCommand::IceCandidate { .. } => "ice_candidate",
             MediaCommand::SetReceiveLimit { .. } => "set_receive_limit",
+            MediaCommand::PreferFrameRate { .. } => "prefer_frame_rate",
         }
     }
 
@@ -164,7 +176,8 @@ impl MediaCommand {
             | MediaCommand::Offer { room, .. }
             | MediaCommand::Answer { room, .. }
             | MediaCommand::IceCandidate { room, .. }
-            | MediaCommand::SetReceiveLimit { room, .. } => room,
+            | MediaCommand::SetReceiveLimit { room, .. }
+            | MediaCommand::PreferFrameRate { room, .. } => room,
         }
     }
 
@@ -177,7 +190,8 @@ impl MediaCommand {
             | MediaCommand::Offer { participant, .. }
             | MediaCommand::Answer { participant, .. }
             | MediaCommand::IceCandidate { participant, .. }
-            | MediaCommand::SetReceiveLimit { participant, .. } => Some(participant),
+            | MediaCommand::SetReceiveLimit { participant, .. }
+            | MediaCommand::PreferFrameRate { participant, .. } => Some(participant),
         }
     }
 }

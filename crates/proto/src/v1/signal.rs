@@ -641,6 +641,10 @@ pub enum ServerMessage {
     /// left): close the peer connection and negotiate a new one with a
     /// fresh `sdp_offer`; the call itself goes on.
     MediaMoved(MediaMoved),
+    /// Who in the room signs (a sign-language interpreter, a citizen whose
+    /// session is in a sign language) changed: their video is sent for
+    /// motion (frame rate before resolution) and shown large.
+    Signing(Signing),
 }
 
 impl ServerMessage {
@@ -675,6 +679,7 @@ impl ServerMessage {
         "appointments_changed",
         "presence_changed",
         "media_moved",
+        "signing",
     ];
 
     /// The request id this message replies to, if it is a reply.
@@ -802,6 +807,9 @@ pub struct RoomState {
     /// The identity document type, once the advisor checked it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_checked: Option<DocumentType>,
+    /// The participants who sign (see `signing`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signing: Vec<ParticipantId>,
 }
 
 /// `joined`.
@@ -1160,6 +1168,15 @@ pub struct IceCandidateEvent {
 pub struct MediaMoved {
     /// The room.
     pub room: RoomId,
+}
+
+/// `signing`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Signing {
+    /// The room.
+    pub room: RoomId,
+    /// The participants who sign, now.
+    pub participants: Vec<ParticipantId>,
 }
 
 /// `active_speaker`.

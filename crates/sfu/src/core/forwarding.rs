@@ -13,12 +13,15 @@ impl SfuCore {
         let simulcast = incoming.simulcast;
         let meter = incoming.layers.entry(rid).or_default();
         meter.bytes += packet.payload.len() as u64;
+        meter.frames += u64::from(packet.header.marker);
         meter.last_seen = Some(now);
         let window_start = *meter.window_start.get_or_insert(now);
         if now.duration_since(window_start) >= Duration::from_secs(1) {
             let seconds = now.duration_since(window_start).as_secs_f64();
             meter.rate_bps = (meter.bytes as f64 * 8.0 / seconds) as u64;
+            meter.frame_rate = meter.frames as f64 / seconds;
             meter.bytes = 0;
+            meter.frames = 0;
             meter.window_start = Some(now);
         }
         let payload_type = packet.header.payload_type;

@@ -1,8 +1,21 @@
 //! Simulcast layer choice per subscriber: from its bandwidth estimate and
-//! receive limit, audio reserved first, with hysteresis; a switch waits for
-//! a keyframe of the new layer.
+//! receive limit, audio reserved first, signers' video (motion) next, with
+//! hysteresis; a switch waits for a keyframe of the new layer.
 
 use super::*;
+
+/// The frame rate a signer's video keeps (EN 301 549 asks ≥ 20 fps for sign language).
+const MOTION_FRAME_RATE: f64 = 20.0;
+
+/// How a layer must fit its share.
+#[derive(Debug, Clone, Copy)]
+enum Fit {
+    /// The usual: the highest layer that fits.
+    Resolution,
+    /// A signer's video: a margin kept, so frames keep flowing and a lower
+    /// resolution comes first.
+    Motion,
+}
 
 impl SfuCore {
     /// Chooses each simulcast stream's layer for a subscriber: the highest
@@ -27,13 +40,13 @@ impl SfuCore {
                     .any(|meter| meter.last_seen.is_some_and(|seen| now.duration_since(seen) < Duration::from_secs(2)))
             })
         };
-        let video: Vec<(Mid, Source, Option<Rid>)> = subscriber
+        let video: Vec<(Mid, Source, Option<Rid>, bool)> = subscriber
             .outgoing
             .iter()
             .filter(|(_, outgoing)| {
                 outgoing.active && outgoing.source.kind == MediaKind::Video && live(&outgoing.source)
             })
-            .map(|(mid, outgoing)| (*mid, outgoing.source, outgoing.target))
+            .map(|(mid, outgoing)| (*mid, outgoing.source, outgoing.target, outgoing.paused))
             .collect();
         if video.is_empty() {
             return;
@@ -44,56 +57,133 @@ impl SfuCore {
             .values()
             .filter(|outgoing| outgoing.active && outgoing.source.kind == MediaKind::Audio)
             .count() as u64;
-        let share = budget.saturating_sub(audio_streams * 64_000) / video.len() as u64;
+        let video_budget = budget.saturating_sub(audio_streams * 64_000);
+        // Signers' video (`prefer_frame_rate`) has the first claim on the
+        // budget, with a margin: a layer that fills the link loses frames,
+        // so motion takes a lower resolution sooner. The others share what
+        // is left.
+        let motion = |source: &Source| self.peers.get(&source.peer).is_some_and(|peer| peer.prefer_frame_rate);
+        let (first, rest): (Vec<_>, Vec<_>) = video.into_iter().partition(|(_, source, _, _)| motion(source));
+        let signer = !first.is_empty();
         let mut requests = Vec::new();
+        // (m-line, layer, paused)
         let mut changes = Vec::new();
-        for (mid, source, target) in video {
-            let Some(incoming) = self.peers.get(&source.peer).and_then(|peer| peer.incoming.get(&source.mid)) else {
+        let mut spent = 0;
+        let motion_share = video_budget / first.len().max(1) as u64;
+        for (mid, source, target, paused) in first {
+            let Some((chosen, rate)) = self.pick_layer(source, target, motion_share, Fit::Motion, now) else {
                 continue;
             };
-            if !incoming.simulcast {
-                continue;
+            spent += rate;
+            if target != chosen || paused {
+                changes.push((mid, chosen, false));
+                requests.push((source, chosen));
             }
-            let mut layers: Vec<(Option<Rid>, u64, u64)> = incoming
-                .layers
-                .iter()
-                .filter(|(_, meter)| {
-                    meter.last_seen.is_some_and(|seen| now.duration_since(seen) < Duration::from_secs(2))
-                })
-                .map(|(rid, meter)| (*rid, meter.rate_bps, meter.bytes))
-                .collect();
-            // Measured rate first; before a full second has been measured,
-            // the bytes seen so far order the layers.
-            layers.sort_by_key(|(rid, rate, bytes)| (*rate, *bytes, rid.map(|rid| rid.to_string())));
-            let Some(&(lowest, _, _)) = layers.first() else { continue };
-            // An unmeasured layer never counts as fitting: start small. A
-            // higher layer must fit within 90 % of the share; the layer in
-            // use is kept while it fits at all (no flapping at the edge).
-            let up = layers
-                .iter()
-                .rev()
-                .find(|(_, rate, _)| *rate > 0 && *rate * 10 <= share * 9)
-                .map_or(lowest, |(rid, _, _)| *rid);
-            let position = |rid: Option<Rid>| layers.iter().position(|(layer, _, _)| *layer == rid);
-            let keep = layers.iter().find(|(rid, rate, _)| *rid == target && *rate > 0 && *rate <= share);
-            let chosen = match (keep, position(up), position(target)) {
-                (Some(_), Some(new), Some(current)) if new < current => target,
-                _ => up,
-            };
-            if target != chosen {
-                changes.push((mid, chosen));
+        }
+        let share = video_budget.saturating_sub(spent) / rest.len().max(1) as u64;
+        for (mid, source, target, paused) in rest {
+            let Some((chosen, rate)) = self.pick_layer(source, target, share, Fit::Resolution, now) else { continue };
+            // With a signer in the call and no room left for even the
+            // lowest layer, the others' video pauses (their voices go on)
+            // so the signer's frames keep coming; it comes back, at a
+            // keyframe, once the lowest layer fits with a quarter to spare.
+            let pause = signer && if paused { rate * 5 > share * 4 } else { rate > share };
+            if pause {
+                if !paused {
+                    changes.push((mid, None, true));
+                }
+            } else if target != chosen || paused {
+                changes.push((mid, chosen, false));
                 requests.push((source, chosen));
             }
         }
         if let Some(subscriber) = self.peers.get_mut(&key) {
-            for (mid, chosen) in changes {
+            for (mid, chosen, pause) in changes {
                 if let Some(outgoing) = subscriber.outgoing.get_mut(&mid) {
                     outgoing.target = chosen;
+                    outgoing.paused = pause;
+                    if pause {
+                        // Nothing is forwarded until a keyframe of a chosen layer.
+                        outgoing.current = None;
+                    }
                 }
             }
         }
         for (source, rid) in requests {
             self.request_keyframe(source.peer, source.mid, rid, KeyframeRequestKind::Pli, now);
+        }
+    }
+
+    /// The layer of a simulcast source for a subscriber's `share` of its
+    /// bandwidth, and that layer's measured rate; `None` for a source
+    /// without simulcast or without a layer seen lately.
+    fn pick_layer(
+        &self,
+        source: Source,
+        target: Option<Rid>,
+        share: u64,
+        fit: Fit,
+        now: Instant,
+    ) -> Option<(Option<Rid>, u64)> {
+        let incoming = self.peers.get(&source.peer).and_then(|peer| peer.incoming.get(&source.mid))?;
+        if !incoming.simulcast {
+            return None;
+        }
+        let recent =
+            |meter: &&LayerMeter| meter.last_seen.is_some_and(|seen| now.duration_since(seen) < Duration::from_secs(2));
+        // Motion wants frames: a layer its publisher sends at under
+        // MOTION_FRAME_RATE (an encoder starved of bandwidth keeps a large
+        // picture and drops frames) is passed over while another layer
+        // keeps the rate.
+        let smooth = |meter: &LayerMeter| meter.frame_rate >= MOTION_FRAME_RATE;
+        let any_smooth = incoming.layers.values().filter(recent).any(smooth);
+        // A layer that carries bytes but no frames (a paused layer the
+        // browser pads to probe bandwidth) is never chosen while another
+        // carries frames.
+        let any_frames = incoming.layers.values().filter(recent).any(|meter| meter.frame_rate > 0.0);
+        let motion = matches!(fit, Fit::Motion);
+        if motion && !any_smooth && any_frames {
+            // No layer keeps the rate: the one with the most frames.
+            let (rid, meter) = incoming
+                .layers
+                .iter()
+                .filter(|(_, meter)| recent(meter))
+                .max_by(|(_, a), (_, b)| a.frame_rate.total_cmp(&b.frame_rate).then(b.rate_bps.cmp(&a.rate_bps)))?;
+            return Some((*rid, meter.rate_bps));
+        }
+        let mut layers: Vec<(Option<Rid>, u64, u64)> = incoming
+            .layers
+            .iter()
+            .filter(|(_, meter)| recent(meter))
+            .filter(|(_, meter)| !(motion && any_smooth) || smooth(meter))
+            .filter(|(_, meter)| !any_frames || meter.frame_rate > 0.0)
+            .map(|(rid, meter)| (*rid, meter.rate_bps, meter.bytes))
+            .collect();
+        // Measured rate first; before a full second has been measured,
+        // the bytes seen so far order the layers.
+        layers.sort_by_key(|(rid, rate, bytes)| (*rate, *bytes, rid.map(|rid| rid.to_string())));
+        let &(lowest, lowest_rate, _) = layers.first()?;
+        // An unmeasured layer never counts as fitting: start small. A
+        // higher layer must fit within a part of the share (90 %, motion
+        // 60 %); the layer in use is kept while it fits (all of the share,
+        // motion 75 %), so a layer at the edge does not flap. Motion's margin
+        // is wide: a link filled to its estimate queues, and a queue is
+        // delay and lost frames, where a smaller picture costs nothing.
+        let (up_tenths, keep_tenths) = match fit {
+            Fit::Resolution => (9.0, 10.0),
+            Fit::Motion => (6.0, 7.5),
+        };
+        let within = |rate: u64, tenths: f64| rate > 0 && rate as f64 * 10.0 <= share as f64 * tenths;
+        let (up, up_rate) = layers
+            .iter()
+            .rev()
+            .find(|(_, rate, _)| within(*rate, up_tenths))
+            .map_or((lowest, lowest_rate), |(rid, rate, _)| (*rid, *rate));
+        let position = |rid: Option<Rid>| layers.iter().position(|(layer, _, _)| *layer == rid);
+        let keep = layers.iter().find(|(rid, rate, _)| *rid == target && within(*rate, keep_tenths));
+        match (keep, position(up), position(target)) {
+            (Some(&(_, rate, _)), Some(new), Some(current)) if new < current => Some((target, rate)),
+            _ => Some((up, up_rate)),
         }
     }
 

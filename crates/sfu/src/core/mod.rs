@@ -145,8 +145,12 @@ struct Source {
 #[derive(Debug, Default)]
 struct LayerMeter {
     bytes: u64,
+    /// Frames ended (RTP marker bits) in the current window.
+    frames: u64,
     window_start: Option<Instant>,
     rate_bps: u64,
+    /// Frames per second over the last full window.
+    frame_rate: f64,
     last_seen: Option<Instant>,
 }
 
@@ -177,6 +181,8 @@ struct Outgoing {
     new_source: bool,
     current: Option<Rid>,
     target: Option<Rid>,
+    /// Paused for a signer's sake (`layers`): no layer is forwarded.
+    paused: bool,
     rewriter: Rewriter,
     started: bool,
     /// The publisher's payload type last mapped to the subscriber's, so the
@@ -227,6 +233,8 @@ struct Peer {
     dirty: bool,
     /// The peer's call channel (`channels`), once it opened one.
     channel: Option<str0m::channel::ChannelId>,
+    /// The participant signs: its video is forwarded for motion (`layers`).
+    prefer_frame_rate: bool,
 }
 
 impl Outgoing {
@@ -238,6 +246,7 @@ impl Outgoing {
             new_source: false,
             current: None,
             target: None,
+            paused: false,
             rewriter: Rewriter::default(),
             started: false,
             pt_map: None,
@@ -255,6 +264,7 @@ impl Outgoing {
         self.new_source = self.started;
         self.current = None;
         self.target = None;
+        self.paused = false;
         self.pt_map = None;
     }
 }
@@ -447,6 +457,21 @@ impl SfuCore {
             MediaCommand::IceCandidate { room, participant, candidate } => {
                 self.add_candidate(now, &room, &participant, &candidate)
             }
+            MediaCommand::PreferFrameRate { room, participant, prefer } => {
+                match self.by_participant.get(&(room.clone(), participant)).copied() {
+                    None => refused(MediaErrorCode::UnknownParticipant, "no such participant"),
+                    Some(key) => {
+                        if let Some(peer) = self.peers.get_mut(&key) {
+                            peer.prefer_frame_rate = prefer;
+                        }
+                        // Every subscriber's budget is shared anew.
+                        for member in self.rooms.get(&room).cloned().unwrap_or_default() {
+                            self.choose_layers(member, now);
+                        }
+                        MediaResult::Ok
+                    }
+                }
+            }
             MediaCommand::SetReceiveLimit { room, participant, max_bitrate_bps } => {
                 match self.by_participant.get(&(room, participant)).copied() {
                     None => refused(MediaErrorCode::UnknownParticipant, "no such participant"),
@@ -517,6 +542,7 @@ impl SfuCore {
                 audio_level: None,
                 dirty: false,
                 channel: None,
+                prefer_frame_rate: false,
             },
         );
         MediaResult::Ok

@@ -50,6 +50,9 @@ pub struct Client {
     pub audio_level: i8,
     /// Send keyframes only when asked (as a browser does), not every 60 packets.
     pub keyframes_on_request: bool,
+    /// Simulcast layers (by index) sent without frames: no RTP marker bit,
+    /// as a paused layer a browser pads to probe bandwidth.
+    pub frameless_layers: Vec<usize>,
     keyframe_requested: bool,
     sent: u64,
     /// The data channel the client opened (`Simulation::channel_label`).
@@ -203,6 +206,7 @@ impl Simulation {
             screen_mid: None,
             audio_level: -127,
             keyframes_on_request: false,
+            frameless_layers: Vec::new(),
             keyframe_requested: false,
             sent: 0,
             channel,
@@ -386,9 +390,10 @@ impl Simulation {
                 let mut payload: Vec<u8> = vec![0x10, if keyframe { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a, tag as u8];
                 payload.resize(size.max(8), 0);
                 payload[7] = client.participant.as_str().as_bytes()[0];
+                let marker = !client.frameless_layers.contains(&tag);
                 if let Some(stream) = client.rtc.direct_api().stream_tx_by_mid(mid, rid) {
                     stream.write_rtp(
-                        RtpWrite::new(pt, sequence.into(), timestamp, now, payload).marker(true).nackable(true),
+                        RtpWrite::new(pt, sequence.into(), timestamp, now, payload).marker(marker).nackable(true),
                     );
                     wrote = true;
                 }
@@ -445,6 +450,15 @@ impl Simulation {
             self.now,
             MediaCommand::SetReceiveLimit { room: self.room.clone(), participant, max_bitrate_bps },
         );
+        assert_eq!(result, MediaResult::Ok);
+    }
+
+    /// A participant signs (or no longer): its video is forwarded for motion.
+    pub fn prefer_frame_rate(&mut self, index: usize, prefer: bool) {
+        let participant = self.clients[index].participant.clone();
+        let result = self
+            .core
+            .handle_command(self.now, MediaCommand::PreferFrameRate { room: self.room.clone(), participant, prefer });
         assert_eq!(result, MediaResult::Ok);
     }
 

@@ -336,6 +336,119 @@ mod simulcast {
         });
         assert_eq!(layers, Some(vec!["h".to_string()]));
     }
+
+    /// The layers a subscriber received lately from the publisher whose
+    /// name starts with `publisher`.
+    fn recent_layers(simulation: &Simulation, subscriber: usize, publisher: u8) -> Vec<u8> {
+        let client = &simulation.clients[subscriber];
+        let ssrc = client
+            .sources
+            .iter()
+            .find(|(_, packets)| packets.last().is_some_and(|(_, tag)| *tag == publisher))
+            .map(|(ssrc, _)| *ssrc)
+            .expect("a stream from the publisher");
+        client.received[&ssrc].iter().rev().take(100).map(|(_, tag, _)| *tag).collect()
+    }
+
+    #[test]
+    fn a_layer_with_bytes_but_no_frames_is_not_chosen() {
+        // Alice's high layer carries padding only (no frame ends); Bob has
+        // room for it, and gets the middle layer instead.
+        let mut simulation = simulcast_room();
+        simulation.clients[0].frameless_layers = vec![2];
+        simulation.limit(1, Some(5_000_000));
+        run_for(&mut simulation, 4000);
+        let recent: Vec<u8> = bobs_view_of_alice(&simulation).iter().rev().take(100).map(|(_, tag, _)| *tag).collect();
+        assert!(
+            recent.len() == 100 && recent.iter().all(|tag| *tag == 1),
+            "the middle layer, not the padded one: {recent:?}"
+        );
+    }
+
+    #[test]
+    fn a_signers_video_has_the_first_claim_on_a_tight_link_with_a_margin() {
+        // Alice (an interpreter) and Bob (an expert) both publish three
+        // layers (80, 320, 800 kbit/s); Carol's link takes 600 kbit/s.
+        let mut simulation =
+            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        simulation.join_with_layers("alice", vec![("l", 100), ("m", 400), ("h", 1000)]);
+        simulation.join_with_layers("bob", vec![("l", 100), ("m", 400), ("h", 1000)]);
+        simulation.join("carol");
+        simulation.limit(2, Some(600_000));
+        run_for(&mut simulation, 4000);
+        // Shared equally (300 kbit/s each), neither fits the middle layer.
+        assert!(recent_layers(&simulation, 2, b'a').iter().all(|tag| *tag == 0));
+        assert!(recent_layers(&simulation, 2, b'b').iter().all(|tag| *tag == 0));
+
+        // Alice signs: her video takes the middle layer within 60 % of the
+        // budget, and Bob's shares what is left (the low layer).
+        simulation.prefer_frame_rate(0, true);
+        run_for(&mut simulation, 4000);
+        let alice = recent_layers(&simulation, 2, b'a');
+        assert!(alice.iter().all(|tag| *tag == 1), "the signer's middle layer: {alice:?}");
+        assert!(recent_layers(&simulation, 2, b'b').iter().all(|tag| *tag == 0));
+
+        // On a tighter link the signer's margin holds: the middle layer is
+        // kept while within 75 % of the budget (330 of 440 kbit/s), and at
+        // 400 kbit/s (300) Alice drops to the low layer — whole frames at
+        // the full rate rather than a full link.
+        simulation.limit(2, Some(440_000));
+        run_for(&mut simulation, 4000);
+        assert!(recent_layers(&simulation, 2, b'a').iter().all(|tag| *tag == 1), "kept at 440 kbit/s");
+        simulation.limit(2, Some(400_000));
+        run_for(&mut simulation, 4000);
+        let alice = recent_layers(&simulation, 2, b'a');
+        assert!(alice.iter().all(|tag| *tag == 0), "the signer's low layer on 400 kbit/s: {alice:?}");
+        // A link too narrow for both lowest layers (150 kbit/s): Bob's
+        // video pauses, Alice's keeps coming; with room again Bob's comes
+        // back at a keyframe, his numbering continuous.
+        simulation.limit(2, Some(150_000));
+        run_for(&mut simulation, 3000);
+        let bob_before = simulation.clients[2]
+            .sources
+            .values()
+            .find(|p| p.last().is_some_and(|(_, tag)| *tag == b'b'))
+            .map_or(0, Vec::len);
+        let alice_before = simulation.clients[2]
+            .sources
+            .values()
+            .find(|p| p.last().is_some_and(|(_, tag)| *tag == b'a'))
+            .map_or(0, Vec::len);
+        run_for(&mut simulation, 2000);
+        let bob_paused = simulation.clients[2]
+            .sources
+            .values()
+            .find(|p| p.last().is_some_and(|(_, tag)| *tag == b'b'))
+            .map_or(0, Vec::len);
+        let alice_on = simulation.clients[2]
+            .sources
+            .values()
+            .find(|p| p.last().is_some_and(|(_, tag)| *tag == b'a'))
+            .map_or(0, Vec::len);
+        assert!(bob_paused - bob_before < 5, "Bob's video paused: {} packets in 2 s", bob_paused - bob_before);
+        assert!(alice_on - alice_before > 150, "Alice's keeps coming: {} packets in 2 s", alice_on - alice_before);
+        simulation.limit(2, Some(400_000));
+        run_for(&mut simulation, 3000);
+        let bob_back = simulation.clients[2]
+            .sources
+            .values()
+            .find(|p| p.last().is_some_and(|(_, tag)| *tag == b'b'))
+            .map_or(0, Vec::len);
+        assert!(bob_back - bob_paused > 150, "Bob's video back: {} packets in 3 s", bob_back - bob_paused);
+        for packets in simulation.clients[2].received.values() {
+            let mut sequences: Vec<u64> = packets.iter().map(|(seq, _, _)| *seq).collect();
+            sequences.sort_unstable();
+            sequences.dedup();
+            let span = sequences.last().unwrap() - sequences.first().unwrap() + 1;
+            assert_eq!(span, sequences.len() as u64, "numbering continuous across the pause");
+        }
+
+        // No longer signing: back to equal shares.
+        simulation.prefer_frame_rate(0, false);
+        simulation.limit(2, Some(600_000));
+        run_for(&mut simulation, 4000);
+        assert!(recent_layers(&simulation, 2, b'a').iter().all(|tag| *tag == 0));
+    }
 }
 
 mod speaker_and_stats {

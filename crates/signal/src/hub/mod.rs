@@ -711,6 +711,7 @@ impl Hub {
                 .filter_map(|member| self.clients.get(member).map(Client::info))
                 .collect(),
             identity_checked: room.identity_checked,
+            signing: room.signing.iter().cloned().collect(),
         })
     }
 }

@@ -107,6 +107,8 @@ impl Hub {
         {
             (room.service, room.language) = before;
         }
+        // A session in a sign language: the citizen signs from now on.
+        self.refresh_signing(room_id);
         created
     }
 
@@ -228,6 +230,13 @@ impl Hub {
         }
         if let Some(left) = self.rooms.get(room_id).and_then(|room| offer.queue_left(&room.service_point, true, now)) {
             self.publish_session_event(SessionRecordEvent::QueueLeft(left), now);
+        }
+        if offer.role == Role::Interpreter
+            && let Some(language) = offer.language()
+            && let Some(subject) = self.clients.get(id).map(|client| client.identity.subject.clone())
+            && let Some(room) = self.rooms.get_mut(room_id)
+        {
+            room.interpreted.insert(subject, language);
         }
         self.add_participant(room_id, id, now);
         self.dispatch(now);

@@ -1,13 +1,13 @@
 //! Rooms: opening a session, joining, leaving, hand-off and ending.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use silta_proto::v1::hub::{HubOutput, HubTime};
 use silta_proto::v1::media::MediaCommand;
 use silta_proto::v1::sessions::{SessionClosed, SessionJoined, SessionRecordEvent};
 use silta_proto::v1::signal::{
     AdvisorCalled, FeedbackRequested, IdentityCheckedEvent, LeaveReason, MediaMoved, ParticipantEvent, ParticipantLeft,
-    Readiness, RoomState, ServerMessage, SessionEnded, SessionPhase,
+    Readiness, RoomState, ServerMessage, SessionEnded, SessionPhase, Signing,
 };
 use silta_proto::v1::{
     AgencyCode, DocumentType, LanguageTag, OutcomeCode, ParticipantId, Role, RoomId, ServiceId, ServicePointId, Subject,
@@ -40,6 +40,12 @@ pub struct Room {
     pub(super) served_by: Option<AgencyCode>,
     /// Whether an interpreter joined.
     pub(super) interpreter_used: bool,
+    /// The language each interpreter was invited for.
+    #[serde(default)]
+    pub(super) interpreted: BTreeMap<Subject, LanguageTag>,
+    /// Who signs now (`refresh_signing`).
+    #[serde(default)]
+    pub(super) signing: BTreeSet<ParticipantId>,
 }
 
 impl Hub {
@@ -113,6 +119,8 @@ impl Hub {
                 service: None,
                 served_by: None,
                 interpreter_used: false,
+                interpreted: BTreeMap::new(),
+                signing: BTreeSet::new(),
             },
         );
         self.effects.media(MediaCommand::OpenRoom { room: room_id.clone() });
@@ -178,6 +186,49 @@ impl Hub {
         let event = ServerMessage::ParticipantJoined(ParticipantEvent { room: room_id.clone(), participant: info });
         self.send_to_room(room_id, event, Some(id));
         self.publish_session_event(joined, now);
+        self.refresh_signing(room_id);
+    }
+
+    /// Who in a room signs: an interpreter invited for a sign language (or
+    /// whose first language is one), and the kiosk when the session is in a
+    /// sign language or a sign-language interpreter is in the call.
+    fn signers(&self, room: &Room) -> BTreeSet<ParticipantId> {
+        let mut signers = BTreeSet::new();
+        for member in &room.participants {
+            let Some(client) = self.clients.get(member) else { continue };
+            let language = room.interpreted.get(&client.identity.subject).or(client.identity.languages.first());
+            if client.identity.role == Role::Interpreter && language.is_some_and(LanguageTag::is_sign_language) {
+                signers.insert(member.clone());
+            }
+        }
+        let signed_session = room.language.as_ref().is_some_and(LanguageTag::is_sign_language);
+        if (signed_session || !signers.is_empty()) && room.participants.contains(&room.kiosk) {
+            signers.insert(room.kiosk.clone());
+        }
+        signers
+    }
+
+    /// Brings a room's signers up to date: the room is told who signs, and
+    /// the media node forwards their video for motion.
+    pub(super) fn refresh_signing(&mut self, room_id: &RoomId) {
+        let Some(room) = self.rooms.get(room_id) else { return };
+        let signers = self.signers(room);
+        if signers == room.signing {
+            return;
+        }
+        let Some(room) = self.rooms.get_mut(room_id) else { return };
+        let before = std::mem::replace(&mut room.signing, signers.clone());
+        let present: Vec<ParticipantId> = before
+            .symmetric_difference(&signers)
+            .filter(|member| room.participants.contains(member))
+            .cloned()
+            .collect();
+        for participant in present {
+            let prefer = signers.contains(&participant);
+            self.effects.media(MediaCommand::PreferFrameRate { room: room_id.clone(), participant, prefer });
+        }
+        let message = Signing { room: room_id.clone(), participants: signers.into_iter().collect() };
+        self.send_to_room(room_id, ServerMessage::Signing(message), None);
     }
 
     /// The media node holding the room is gone (it failed, or left after
@@ -188,6 +239,7 @@ impl Hub {
     pub(crate) fn media_moved(&mut self, room_id: &RoomId) {
         let Some(room) = self.rooms.get(room_id) else { return };
         let members = room.participants.clone();
+        let signing = room.signing.clone();
         self.effects.media(MediaCommand::OpenRoom { room: room_id.clone() });
         for member in &members {
             let Some(client) = self.clients.get(member) else { continue };
@@ -197,6 +249,13 @@ impl Hub {
                 participant: member.clone(),
                 publish,
                 subscribe,
+            });
+        }
+        for participant in signing.iter().filter(|member| members.contains(member)) {
+            self.effects.media(MediaCommand::PreferFrameRate {
+                room: room_id.clone(),
+                participant: participant.clone(),
+                prefer: true,
             });
         }
         self.send_to_room(room_id, ServerMessage::MediaMoved(MediaMoved { room: room_id.clone() }), None);
@@ -307,6 +366,7 @@ impl Hub {
         });
         self.send_to_room(room_id, event.clone(), None);
         self.send(id, event);
+        self.refresh_signing(room_id);
     }
 
     /// The kiosk calls its advisor back: the service point's advisors are

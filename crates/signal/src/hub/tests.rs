@@ -495,6 +495,94 @@ fn interpreter_joins_by_invitation_only_and_leaving_keeps_the_session() {
     assert!(!received(&effects, &cast.kiosk).iter().any(|m| matches!(m, ServerMessage::SessionEnded(_))));
 }
 
+/// The signers a message told `to` of, in order.
+fn signing_told(effects: &Effects, to: &ParticipantId) -> Vec<Vec<ParticipantId>> {
+    received(effects, to)
+        .into_iter()
+        .filter_map(|message| match message {
+            ServerMessage::Signing(signing) => Some(signing.participants),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The frame-rate preferences sent to the media node, in order.
+fn preferences(effects: &Effects) -> Vec<(ParticipantId, bool)> {
+    media(effects)
+        .into_iter()
+        .filter_map(|command| match command {
+            MediaCommand::PreferFrameRate { participant, prefer, .. } => Some((participant, prefer)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_sign_language_interpreter_and_the_citizen_sign_and_their_video_is_sent_for_motion() {
+    let mut cast = cast();
+    let signer = cast.world.connect(identity("interp-fse", Role::Interpreter, "TULKIT", &["fi", "fse"]));
+    let room = in_service(&mut cast);
+    let now = cast.world.now;
+    // A spoken-language interpreter signs nothing.
+    let spoken = InterpreterTarget::Language { language: LanguageTag::parse("sv").unwrap() };
+    cast.world.hub.invite_interpreter(&cast.advisor, &room, spoken, now).unwrap();
+    cast.world.hub.accept(&cast.interpreter, &room, now).unwrap();
+    let effects = cast.world.effects();
+    assert!(signing_told(&effects, &cast.kiosk).is_empty() && preferences(&effects).is_empty());
+
+    // Invited for Finnish Sign Language (their first language is Finnish):
+    // they sign, and so does the citizen they interpret for.
+    let signed = InterpreterTarget::Language { language: LanguageTag::parse("fse").unwrap() };
+    cast.world.hub.invite_interpreter(&cast.vero, &room, signed, now).unwrap();
+    let state = cast.world.hub.accept(&signer, &room, now).unwrap();
+    let effects = cast.world.effects();
+    let mut both = vec![cast.kiosk.clone(), signer.clone()];
+    both.sort();
+    assert_eq!(signing_told(&effects, &cast.kiosk), vec![both.clone()]);
+    assert_eq!(signing_told(&effects, &cast.vero), vec![both.clone()]);
+    let mut told = preferences(&effects);
+    told.sort();
+    assert_eq!(told, both.iter().map(|p| (p.clone(), true)).collect::<Vec<_>>());
+    assert_eq!(state.signing, both, "the joiner's snapshot names the signers");
+    let add = media(&effects)
+        .iter()
+        .position(|c| matches!(c, MediaCommand::AddParticipant { participant, .. } if *participant == signer));
+    let prefer = media(&effects)
+        .iter()
+        .position(|c| matches!(c, MediaCommand::PreferFrameRate { participant, .. } if *participant == signer));
+    assert!(add < prefer, "the node knows the participant before its preference");
+
+    // The interpreter leaves: nobody signs, the kiosk's video goes back.
+    cast.world.hub.leave(&signer, &room, now).unwrap();
+    let effects = cast.world.effects();
+    assert_eq!(signing_told(&effects, &cast.kiosk), vec![Vec::<ParticipantId>::new()]);
+    assert_eq!(preferences(&effects), vec![(cast.kiosk.clone(), false)]);
+
+    // A session asked for in a sign language: the citizen signs from the request.
+    let mut cast = self::cast();
+    let room = open(&mut cast);
+    let now = cast.world.now;
+    cast.world.effects();
+    let target = ExpertTarget::Queue {
+        agency: AgencyCode::parse("VERO").unwrap(),
+        language: LanguageTag::parse("fse").unwrap(),
+    };
+    let _ = cast.world.hub.request_expert(&cast.advisor, &room, target, None, None, now);
+    let effects = cast.world.effects();
+    assert_eq!(signing_told(&effects, &cast.kiosk), vec![vec![cast.kiosk.clone()]]);
+    assert_eq!(preferences(&effects), vec![(cast.kiosk.clone(), true)]);
+}
+
+#[test]
+fn sign_languages_are_known_by_tag() {
+    for tag in ["fse", "fss", "sgn", "sgn-FI", "FSE", "swl", "ase", "bfi"] {
+        assert!(LanguageTag::parse(tag).unwrap().is_sign_language(), "{tag}");
+    }
+    for tag in ["fi", "sv", "se", "smn", "en", "fi-FI", "und"] {
+        assert!(!LanguageTag::parse(tag).unwrap().is_sign_language(), "{tag}");
+    }
+}
+
 #[test]
 fn transfer_brings_in_another_agency_and_the_first_expert_leaves() {
     let mut cast = cast();
