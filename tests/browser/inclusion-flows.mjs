@@ -243,14 +243,8 @@ export const inclusionFlows = [
     timeoutMs: 240_000,
     async run() {
       await withSystem(async (server, browser) => {
-        const kiosk = await browser.page('kiosk');
-        const advisor = await browser.page('advisor');
-        const expert = await browser.page('expert');
-        await kiosk.setViewportSize({ width: 1920, height: 1080 });
-        await openKiosk(kiosk, server.base, 'kiosk-kemi-1', 'fi');
-        await openStaff(advisor, server.base, 'advisor', 'advisor-kemi-1');
-        await openStaff(expert, server.base, 'expert', 'expert-vero-1');
-        const pages = { kiosk, advisor, expert };
+        const pages = await openThree(server, browser);
+        const { kiosk, advisor, expert } = pages;
 
         // By keyboard alone: Tab to the display button, Enter.
         await focusByTab(kiosk, '#display-mode');
@@ -397,13 +391,7 @@ export const inclusionFlows = [
     name: 'kiosk-sami',
     async run() {
       await withSystem(async (server, browser) => {
-        const kiosk = await browser.page('kiosk');
-        const advisor = await browser.page('advisor');
-        const expert = await browser.page('expert');
-        await kiosk.setViewportSize({ width: 1920, height: 1080 });
-        await openKiosk(kiosk, server.base, 'kiosk-kemi-1', 'fi');
-        await openStaff(advisor, server.base, 'advisor', 'advisor-kemi-1');
-        await openStaff(expert, server.base, 'expert', 'expert-vero-1');
+        const { kiosk, advisor, expert } = await openThree(server, browser);
         // The citizen chooses Northern Sámi among the kiosk's languages.
         const sami = kiosk.locator('#language-buttons button[lang="se"]');
         assert((await sami.textContent()) === 'Davvisámegiella', 'the kiosk offers Davvisámegiella');
@@ -452,6 +440,18 @@ export const inclusionFlows = [
     },
   },
 ];
+
+/** A landscape kiosk at Kemi, its advisor and a Vero expert, signed in, no session yet. */
+async function openThree(server, browser) {
+  const kiosk = await browser.page('kiosk');
+  const advisor = await browser.page('advisor');
+  const expert = await browser.page('expert');
+  await kiosk.setViewportSize({ width: 1920, height: 1080 });
+  await openKiosk(kiosk, server.base, 'kiosk-kemi-1', 'fi');
+  await openStaff(advisor, server.base, 'advisor', 'advisor-kemi-1');
+  await openStaff(expert, server.base, 'expert', 'expert-vero-1');
+  return { kiosk, advisor, expert };
+}
 
 /** Text on the page that looks like a catalogue key shown raw (a missing translation). */
 function rawKeys(page) {

@@ -337,6 +337,13 @@ mod simulcast {
         assert_eq!(layers, Some(vec!["h".to_string()]));
     }
 
+    /// How many video packets a subscriber received from the publisher
+    /// whose name starts with `publisher`.
+    fn packets_from(simulation: &Simulation, subscriber: usize, publisher: u8) -> usize {
+        let sources = &simulation.clients[subscriber].sources;
+        sources.values().find(|packets| packets.last().is_some_and(|(_, tag)| *tag == publisher)).map_or(0, Vec::len)
+    }
+
     /// The layers a subscriber received lately from the publisher whose
     /// name starts with `publisher`.
     fn recent_layers(simulation: &Simulation, subscriber: usize, publisher: u8) -> Vec<u8> {
@@ -404,36 +411,16 @@ mod simulcast {
         // back at a keyframe, his numbering continuous.
         simulation.limit(2, Some(150_000));
         run_for(&mut simulation, 3000);
-        let bob_before = simulation.clients[2]
-            .sources
-            .values()
-            .find(|p| p.last().is_some_and(|(_, tag)| *tag == b'b'))
-            .map_or(0, Vec::len);
-        let alice_before = simulation.clients[2]
-            .sources
-            .values()
-            .find(|p| p.last().is_some_and(|(_, tag)| *tag == b'a'))
-            .map_or(0, Vec::len);
+        let bob_before = packets_from(&simulation, 2, b'b');
+        let alice_before = packets_from(&simulation, 2, b'a');
         run_for(&mut simulation, 2000);
-        let bob_paused = simulation.clients[2]
-            .sources
-            .values()
-            .find(|p| p.last().is_some_and(|(_, tag)| *tag == b'b'))
-            .map_or(0, Vec::len);
-        let alice_on = simulation.clients[2]
-            .sources
-            .values()
-            .find(|p| p.last().is_some_and(|(_, tag)| *tag == b'a'))
-            .map_or(0, Vec::len);
+        let bob_paused = packets_from(&simulation, 2, b'b');
+        let alice_on = packets_from(&simulation, 2, b'a');
         assert!(bob_paused - bob_before < 5, "Bob's video paused: {} packets in 2 s", bob_paused - bob_before);
         assert!(alice_on - alice_before > 150, "Alice's keeps coming: {} packets in 2 s", alice_on - alice_before);
         simulation.limit(2, Some(400_000));
         run_for(&mut simulation, 3000);
-        let bob_back = simulation.clients[2]
-            .sources
-            .values()
-            .find(|p| p.last().is_some_and(|(_, tag)| *tag == b'b'))
-            .map_or(0, Vec::len);
+        let bob_back = packets_from(&simulation, 2, b'b');
         assert!(bob_back - bob_paused > 150, "Bob's video back: {} packets in 3 s", bob_back - bob_paused);
         for packets in simulation.clients[2].received.values() {
             let mut sequences: Vec<u64> = packets.iter().map(|(seq, _, _)| *seq).collect();
