@@ -63,6 +63,15 @@ impl SfuCore {
         // so motion takes a lower resolution sooner. The others share what
         // is left.
         let motion = |source: &Source| self.peers.get(&source.peer).is_some_and(|peer| peer.prefer_frame_rate);
+        // While a video is paused for a signer, what this subscriber would
+        // like to receive (every stream at its top layer) is told to its
+        // bandwidth estimator, which probes for it: the estimate grows only
+        // with what is sent, and a paused video would otherwise keep it,
+        // and itself, down for the rest of the call. Without a pause nothing
+        // is probed (a congested link is left to step down).
+        let wanted = audio_streams * 64_000
+            + video.iter().map(|(_, source, _, _)| self.top_layer_rate(*source, now)).sum::<u64>();
+        let mut any_paused = false;
         let (first, rest): (Vec<_>, Vec<_>) = video.into_iter().partition(|(_, source, _, _)| motion(source));
         let signer = !first.is_empty();
         let mut requests = Vec::new();
@@ -88,6 +97,7 @@ impl SfuCore {
             // so the signer's frames keep coming; it comes back, at a
             // keyframe, once the lowest layer fits with a quarter to spare.
             let pause = signer && if paused { rate * 5 > share * 4 } else { rate > share };
+            any_paused |= pause;
             if pause {
                 if !paused {
                     changes.push((mid, None, true));
@@ -112,6 +122,38 @@ impl SfuCore {
         for (source, rid) in requests {
             self.request_keyframe(source.peer, source.mid, rid, KeyframeRequestKind::Pli, now);
         }
+        self.want_bitrate(key, if any_paused { wanted } else { 0 }, now);
+    }
+
+    /// The highest measured rate among a source's layers seen lately.
+    fn top_layer_rate(&self, source: Source, now: Instant) -> u64 {
+        let Some(incoming) = self.peers.get(&source.peer).and_then(|peer| peer.incoming.get(&source.mid)) else {
+            return 0;
+        };
+        incoming
+            .layers
+            .values()
+            .filter(|meter| meter.last_seen.is_some_and(|seen| now.duration_since(seen) < Duration::from_secs(2)))
+            .map(|meter| meter.rate_bps)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Tells a subscriber's bandwidth estimator the rate wanted (it probes
+    /// towards it; 0: nothing to probe for), when it changed by a tenth or
+    /// more.
+    fn want_bitrate(&mut self, key: PeerKey, wanted: u64, now: Instant) {
+        let Some(peer) = self.peers.get(&key) else { return };
+        let last = peer.wanted_bps;
+        if wanted == last || (wanted != 0 && last != 0 && last.abs_diff(wanted) * 10 < last) {
+            return;
+        }
+        self.guard(key, now, |peer| {
+            peer.wanted_bps = wanted;
+            peer.rtc.bwe().set_bitrate(Bitrate::bps(0), Bitrate::bps(wanted));
+        });
+        // The estimator's timers moved: the peer's next timeout is new.
+        self.drain(key, now);
     }
 
     /// The layer of a simulcast source for a subscriber's `share` of its

@@ -224,6 +224,8 @@ struct Peer {
     wanted: Vec<Source>,
     stopping: Vec<Mid>,
     estimate_bps: Option<u64>,
+    /// The rate last told to its bandwidth estimator as wanted (`layers`).
+    wanted_bps: u64,
     limit_bps: Option<u64>,
     last_stats: Option<(Instant, u64, u64)>,
     /// NACKs received so far per outgoing stream (str0m counts them up).
@@ -536,6 +538,7 @@ impl SfuCore {
                 wanted: Vec::new(),
                 stopping: Vec::new(),
                 estimate_bps: None,
+                wanted_bps: 0,
                 limit_bps: None,
                 last_stats: None,
                 egress_nacks: HashMap::new(),
