@@ -7,19 +7,10 @@
 //
 //   node bench-join.mjs [rounds]     (re-executes itself in a loopback-only namespace)
 
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { walkIn } from './flows.mjs';
-import { Browser, Server, assertMediaFlows, participantsByRole, sleep, startFrameWatch } from './lib.mjs';
+import { Browser, Server, assertMediaFlows, inLoopbackNamespace, participantsByRole, sleep, startFrameWatch } from './lib.mjs';
 
-if (!process.env.SILTA_IN_NETNS) {
-  const script = fileURLToPath(import.meta.url);
-  const result = spawnSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" "${script}" ${Number(process.argv[2] ?? 10)}`], {
-    stdio: 'inherit',
-    env: { ...process.env, SILTA_IN_NETNS: '1' },
-  });
-  process.exit(result.status ?? 1);
-}
+inLoopbackNamespace(import.meta.url);
 
 const rounds = Number(process.argv[2] ?? 10);
 const percentile = (values, p) => {

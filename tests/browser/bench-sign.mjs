@@ -17,19 +17,10 @@
 //   node bench-sign.mjs [kbit/s] [seconds]    (defaults 600 and 20)
 
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { idOf, walkIn } from './flows.mjs';
-import { Browser, Server, assertMediaFlows, eventually, mediaPort, openStaff, sleep } from './lib.mjs';
+import { Browser, Server, assertMediaFlows, eventually, inLoopbackNamespace, mediaPort, openStaff, sleep } from './lib.mjs';
 
-if (!process.env.SILTA_IN_NETNS) {
-  const script = fileURLToPath(import.meta.url);
-  const args = process.argv.slice(2).map((arg) => `'${arg.replace(/'/g, '')}'`).join(' ');
-  const result = spawnSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" "${script}" ${args}`], {
-    stdio: 'inherit',
-    env: { ...process.env, SILTA_IN_NETNS: '1' },
-  });
-  process.exit(result.status ?? 1);
-}
+inLoopbackNamespace(import.meta.url);
 
 const rateKbit = Number(process.argv[2] ?? 600);
 const seconds = Number(process.argv[3] ?? 20);

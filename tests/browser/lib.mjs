@@ -43,6 +43,28 @@ export const CHROMIUM_ARGS = [
   '--auto-select-desktop-capture-source=Entire screen',
 ];
 
+/**
+ * Runs the calling script again inside a network namespace that has only
+ * `lo` (`unshare -n`), with the same arguments, and exits with its status;
+ * returns at once when already inside one. Every media test and benchmark
+ * starts with it: no media leaves loopback.
+ * @param {string} scriptUrl the caller's `import.meta.url`
+ */
+export function inLoopbackNamespace(scriptUrl) {
+  if (process.env.SILTA_IN_NETNS) return;
+  const script = fileURLToPath(scriptUrl);
+  const args = process.argv.slice(2).map((arg) => `'${arg.replace(/'/g, '')}'`).join(' ');
+  const result = spawnSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" "${script}" ${args}`], {
+    stdio: 'inherit',
+    env: { ...process.env, SILTA_IN_NETNS: '1' },
+  });
+  if (result.error) {
+    console.error(`cannot enter a loopback-only network namespace (unshare -n): ${result.error.message}`);
+    process.exit(1);
+  }
+  process.exit(result.status ?? 1);
+}
+
 export class AssertionError extends Error {}
 
 /** @param {unknown} condition @param {string} message */

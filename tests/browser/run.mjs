@@ -5,28 +5,14 @@
 //   node run.mjs                 every flow
 //   node run.mjs walk-in close   the named flows
 
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { accessibilityFindings, siltaBinary } from './lib.mjs';
+import { accessibilityFindings, inLoopbackNamespace, siltaBinary } from './lib.mjs';
 import { flows as callFlows } from './flows.mjs';
 import { inclusionFlows } from './inclusion-flows.mjs';
 
 const flows = [...callFlows, ...inclusionFlows];
 
-if (!process.env.SILTA_IN_NETNS) {
-  const script = fileURLToPath(import.meta.url);
-  const args = process.argv.slice(2).map((arg) => `'${arg.replace(/'/g, '')}'`).join(' ');
-  const result = spawnSync('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" "${script}" ${args}`], {
-    stdio: 'inherit',
-    env: { ...process.env, SILTA_IN_NETNS: '1' },
-  });
-  if (result.error) {
-    console.error(`cannot enter a loopback-only network namespace (unshare -n): ${result.error.message}`);
-    process.exit(1);
-  }
-  process.exit(result.status ?? 1);
-}
+inLoopbackNamespace(import.meta.url);
 
 if (!existsSync(siltaBinary)) {
   console.error(`${siltaBinary} is missing: build it first (cargo build -p silta)`);
