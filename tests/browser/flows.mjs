@@ -972,6 +972,8 @@ export const flows = [
               if (seconds === 20) {
                 await expert.locator('.tile[data-role="kiosk"][data-reconnecting="true"]').first().waitFor({ timeout: 15_000 });
                 await capture(kiosk, 'reconnect-silent-kiosk-offline');
+                // The expert writes while the kiosk's link is dead.
+                await expert.locator('.live-text-input').fill('Odotan, olen yhä täällä');
               }
               await sleep(Math.max(0, seconds * 1000 - (Date.now() - started)));
             } finally {
@@ -985,6 +987,17 @@ export const flows = [
             await expert.locator('.tile[data-role="kiosk"][data-reconnecting="false"]').first().waitFor({ timeout: 20_000 });
             await assertMediaFlows(kiosk, `the kiosk after a ${seconds} s outage`, ['expert']);
             await assertMediaFlows(expert, `the expert after the kiosk's ${seconds} s outage`, ['kiosk']);
+            if (seconds === 20) {
+              // What the expert wrote during the outage reaches the kiosk once it is back, and the line finishes.
+              const expertId = await idOf(kiosk, 'expert');
+              const shown = () => kiosk.evaluate((id) => document.querySelector(`.live-text [data-from="${id}"] .live-text-words`)?.textContent ?? null, expertId);
+              await eventually(async () => (await shown()) === 'Odotan, olen yhä täällä', 'the text written during the outage at the kiosk', 20_000);
+              await expert.locator('.live-text-input').press('Enter');
+              await eventually(
+                () => kiosk.evaluate((id) => document.querySelector(`.live-text-log [data-from="${id}"] .live-text-words`)?.textContent ?? null, expertId),
+                'the finished line in the kiosk log',
+              );
+            }
             const size = await sdpSize(kiosk);
             console.log(`\n  silent outage of ${seconds} s: back in the same call after ${((Date.now() - started) / 1000).toFixed(1)} s; kiosk SDP local ${size.local.bytes} B / ${size.local.mlines} m-lines`);
           }
