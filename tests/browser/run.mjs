@@ -9,8 +9,9 @@ import { existsSync } from 'node:fs';
 import { accessibilityFindings, inLoopbackNamespace, siltaBinary } from './lib.mjs';
 import { flows as callFlows } from './flows.mjs';
 import { inclusionFlows } from './inclusion-flows.mjs';
+import { signinFlows } from './signin-flows.mjs';
 
-const flows = [...callFlows, ...inclusionFlows];
+const flows = [...callFlows, ...inclusionFlows, ...signinFlows];
 
 inLoopbackNamespace(import.meta.url);
 

@@ -27,6 +27,7 @@ fn state() -> (SignalState, TokenIssuer) {
             media: Arc::new(RecordingMedia::default()),
             bus: Arc::new(InProcessBus::default()),
         },
+        signin: None,
     };
     (SignalState::start(SignalSettings::default(), dependencies), issuer)
 }

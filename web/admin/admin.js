@@ -16,8 +16,9 @@
 // it is what an admin opens the page for; it refreshes only while shown.
 // Writes are upserts (POST), so "Edit" fills the form and saving replaces.
 
-import { demoIdentities, demoTokenSource, requestedSubject } from '../shared/auth.js';
+import { demoIdentities, demoTokenSource, identityProviders, requestedSubject, sessionTokenSource } from '../shared/auth.js';
 import { onLanguageChange, t, translate } from '../shared/i18n.js';
+import { addSignOut } from '../shared/signout.js';
 import { announce, byId, h, replace, setUpLanguagePicker } from '../shared/ui.js';
 import { presetHours, renameWeekdayLegends } from './hours.js';
 import { input, msg, select, showProblem } from './kit.js';
@@ -204,10 +205,17 @@ async function start() {
   await setUpLanguagePicker(select('language'), CATALOGUES, LANGUAGE_KEY);
   updateTitle();
   onLanguageChange(renderAll);
-  const subject = await chooseSubject();
+  // Signed in through an identity provider, or (silta dev) a demo identity.
+  const session = requestedSubject() ? null : await sessionTokenSource((code) => location.assign(`/signin/?app=admin&error=${encodeURIComponent(code)}`));
+  if (!session && !requestedSubject() && (await identityProviders()).length > 0) {
+    location.assign('/signin/?app=admin');
+    return;
+  }
+  const subject = session ? session.subject : await chooseSubject();
   if (!subject) return;
   state.subject = subject;
-  connectBookingApi(demoTokenSource(subject));
+  connectBookingApi(session ?? demoTokenSource(subject));
+  if (session) addSignOut();
   onDirectoryLoaded(renderDirectory);
   buildApp();
   state.signedIn = true;

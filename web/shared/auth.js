@@ -1,9 +1,12 @@
 // Where access tokens come from.
 //
-// Staff (advisor, expert, interpreter, admin): in `silta dev` the demo
-// identity named by `?as=<subject>` (or picked on the page) gets a token from
-// `POST /dev/token`; a production deployment puts its identity provider's
-// token exchange behind the same `TokenSource` shape.
+// Staff (advisor, expert, interpreter, admin): signed in through their
+// organisation's identity provider (OpenID Connect, `/auth/oidc/…`), they
+// hold an HttpOnly session cookie this page cannot read; `POST
+// /auth/session` turns it into a 15-minute access token kept in this page's
+// memory only (never localStorage, never a URL), renewed before it ends. In
+// `silta dev` the demo identity named by `?as=<subject>` (or picked on the
+// page) gets a token from `POST /dev/token` instead.
 //
 // Kiosk: a long-lived device credential, provisioned once (the URL fragment
 // `#credential=…`, which never reaches a server log, or the demo's
@@ -27,24 +30,28 @@ export class AuthError extends Error {
   }
 }
 
+/** How long before its end a token is renewed: a minute, or a third of a short lifetime. */
+const refreshMargin = (/** @type {number} */ lifetimeMs) => Math.min(REFRESH_MARGIN_MS, lifetimeMs / 3);
+
 /**
- * Caches a token until a minute before it expires.
+ * Caches a token until shortly before it expires.
  * @param {string} subject
  * @param {() => Promise<{access_token: string, expires_in: number}>} fetchToken
+ * @param {{token: string, expires_in: number} | null} [first] a token already fetched
  * @returns {TokenSource}
  */
-function cachingSource(subject, fetchToken) {
-  /** @type {{token: string, expires: number} | null} */
-  let cached = null;
+function cachingSource(subject, fetchToken, first = null) {
+  /** @type {{token: string, expires: number, margin: number} | null} */
+  let cached = first ? { token: first.token, expires: Date.now() + first.expires_in * 1000, margin: refreshMargin(first.expires_in * 1000) } : null;
   /** @type {Promise<string> | null} */
   let inFlight = null;
   return {
     subject,
     async get() {
-      if (cached && cached.expires - REFRESH_MARGIN_MS > Date.now()) return cached.token;
+      if (cached && cached.expires - cached.margin > Date.now()) return cached.token;
       inFlight ??= fetchToken()
         .then((body) => {
-          cached = { token: body.access_token, expires: Date.now() + body.expires_in * 1000 };
+          cached = { token: body.access_token, expires: Date.now() + body.expires_in * 1000, margin: refreshMargin(body.expires_in * 1000) };
           return body.access_token;
         })
         .finally(() => {
@@ -87,6 +94,96 @@ export function demoTokenSource(subject) {
     if (!response.ok) throw await failure(response, 'sign_in_failed');
     return response.json();
   });
+}
+
+/**
+ * The signed-in person's tokens from their session cookie (an identity
+ * provider's sign-in), or null when nobody is signed in here. The token is
+ * renewed before it ends even while nothing asks for it (a long call), so
+ * a session ended at the identity provider is noticed within one token
+ * lifetime: `onEnded` is then called with the reason's code.
+ * @param {(code: string) => void} onEnded
+ * @returns {Promise<TokenSource | null>}
+ */
+export async function sessionTokenSource(onEnded) {
+  const exchange = async () => {
+    let response = await fetch('/auth/session', { method: 'POST' });
+    for (let retry = 0; (response.status === 429 || response.status === 503) && retry < 2; retry += 1) {
+      await retryAfter(response);
+      response = await fetch('/auth/session', { method: 'POST' });
+    }
+    if (!response.ok) throw await failure(response, 'session_missing');
+    /** @type {{access_token: string, expires_in: number}} */
+    const body = await response.json();
+    return body;
+  };
+  /** @type {{access_token: string, expires_in: number}} */
+  let first;
+  try {
+    first = await exchange();
+  } catch (error) {
+    // Nobody signed in here, or no identity providers at all (no /auth).
+    if (error instanceof AuthError && ['session_missing', 'session_expired', 'session_ended'].includes(error.code)) return null;
+    throw error;
+  }
+  let ended = false;
+  const renewing = async () => {
+    try {
+      return await exchange();
+    } catch (error) {
+      if (!ended && error instanceof AuthError && ['session_missing', 'session_expired', 'session_ended'].includes(error.code)) {
+        ended = true;
+        onEnded(error.code);
+      }
+      throw error;
+    }
+  };
+  const source = cachingSource(subjectOf(first.access_token) ?? 'staff', renewing, { token: first.access_token, expires_in: first.expires_in });
+  // Keep the token fresh while the page is open, asked for or not.
+  const keepFresh = (/** @type {number} */ lifetimeSeconds) => {
+    const lifetimeMs = lifetimeSeconds * 1000;
+    setTimeout(async () => {
+      if (ended) return;
+      try {
+        await source.get();
+        keepFresh(lifetimeSeconds);
+      } catch {
+        if (!ended) setTimeout(() => keepFresh(lifetimeSeconds), 5_000);
+      }
+    }, Math.max(lifetimeMs - refreshMargin(lifetimeMs) + 500, 1_000));
+  };
+  keepFresh(first.expires_in);
+  return source;
+}
+
+/**
+ * The identity providers staff sign in with; empty when there are none.
+ * @returns {Promise<Array<{id: string, name: string}>>}
+ */
+export async function identityProviders() {
+  try {
+    const response = await fetch('/auth/providers');
+    if (!response.ok) return [];
+    /** @type {{providers: Array<{id: string, name: string}>}} */
+    const body = await response.json();
+    return body.providers;
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Signs out: the session cookie is cleared and the browser goes to the
+ * identity provider's end-session page (which comes back to /signin/).
+ */
+export async function signOut() {
+  let next = '/signin/?signed_out=1';
+  try {
+    const response = await fetch('/auth/signout', { method: 'POST' });
+    if (response.ok) next = (await response.json()).next ?? next;
+  } finally {
+    location.assign(next);
+  }
 }
 
 /**

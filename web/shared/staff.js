@@ -1,11 +1,14 @@
-// Sign-in for staff apps (advisor, expert, interpreter, admin).
-// In `silta dev`: `?as=<subject>` or a picker of the role's demo identities.
+// Sign-in for staff apps (advisor, expert, interpreter, admin): the
+// session from an identity provider's sign-in (see auth.js), or to the
+// sign-in page when there is none; in `silta dev` without identity
+// providers, `?as=<subject>` or a picker of the role's demo identities.
 
 import { bookingApi } from './api.js';
-import { claimsOf, demoIdentities, demoTokenSource, requestedSubject } from './auth.js';
+import { claimsOf, demoIdentities, demoTokenSource, identityProviders, requestedSubject, sessionTokenSource } from './auth.js';
 import { SignalClient } from './client.js';
 import { directory } from './directory.js';
 import { t } from './i18n.js';
+import { addSignOut } from './signout.js';
 import { byId, h, setUpLanguagePicker, showConnectionState, showError } from './ui.js';
 
 /**
@@ -40,6 +43,18 @@ export async function startStaffApp(role) {
 export async function signIn(role, container) {
   const named = requestedSubject();
   if (named) return demoTokenSource(named);
+  // Signed in through an identity provider: the session's tokens, and a
+  // way out. A session that ends (signed out at the provider, the role
+  // taken away) takes the page to the sign-in page, which says why.
+  const session = await sessionTokenSource((code) => location.assign(`/signin/?app=${role}&error=${encodeURIComponent(code)}`));
+  if (session) {
+    addSignOut();
+    return session;
+  }
+  if ((await identityProviders()).length > 0) {
+    location.assign(`/signin/?app=${role}`);
+    return new Promise(() => {});
+  }
   const identities = await demoIdentities(role);
   return new Promise((resolve) => {
     if (identities.length === 0) {

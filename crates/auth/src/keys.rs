@@ -41,6 +41,12 @@ impl SigningKey {
         Self::from_pkcs8_der(kid, document.as_ref())
     }
 
+    /// The private key's bytes, to derive other secrets from (see
+    /// [`crate::Sealer`]); never to be sent or logged.
+    pub(crate) fn secret_bytes(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
     /// Loads a key from PKCS#8 DER.
     pub fn from_pkcs8_der(kid: impl Into<String>, der: &[u8]) -> Result<Self, KeyError> {
         let kid = kid.into();

@@ -14,12 +14,14 @@
 mod claims;
 mod error;
 mod keys;
+mod sealed;
 mod tokens;
 mod turn;
 
 pub use claims::{Identity, Organisation, RoomGrant};
 pub use error::{AuthError, IssueError, KeyError};
 pub use keys::{SigningKey, VerificationKey};
+pub use sealed::{SealError, Sealer};
 pub use tokens::{
     ACCESS_AUDIENCE, AccessTokenRequest, DEVICE_AUDIENCE, DeviceCredential, MAX_ACCESS_TOKEN_LIFETIME,
     MAX_DEVICE_CREDENTIAL_LIFETIME, TokenIssuer, TokenVerifier, unix_now,

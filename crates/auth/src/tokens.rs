@@ -102,6 +102,12 @@ impl TokenIssuer {
         Self { key, issuer: issuer.into() }
     }
 
+    /// Seals values for `purpose` with a key derived from the signing key,
+    /// so every node that issues tokens opens them.
+    pub fn sealer(&self, purpose: &str) -> crate::Sealer {
+        crate::Sealer::derived(&self.key, purpose)
+    }
+
     /// The verification key matching this issuer's signing key.
     pub fn verification_key(&self) -> VerificationKey {
         self.key.verification_key()

@@ -56,6 +56,9 @@ pub struct SignalDependencies {
     pub published_keys: Vec<VerificationKey>,
     /// Where the hub runs.
     pub hub: HubWiring,
+    /// Staff sign-in through identity providers (`/auth/…`); unset: no
+    /// such routes.
+    pub signin: Option<Arc<crate::signin::Signin>>,
 }
 
 /// Shared state of the routes and connections.
@@ -66,6 +69,7 @@ pub struct SignalState {
     pub(crate) verifier: Arc<TokenVerifier>,
     issuer: Option<Arc<TokenIssuer>>,
     published_keys: Arc<Vec<VerificationKey>>,
+    signin: Option<Arc<crate::signin::Signin>>,
     connections: Arc<Semaphore>,
     pub(crate) shutdown: watch::Sender<bool>,
     figures: crate::metrics::SharedFigures,
@@ -95,6 +99,7 @@ impl SignalState {
             verifier: Arc::new(dependencies.verifier),
             issuer: dependencies.issuer.map(Arc::new),
             published_keys: Arc::new(dependencies.published_keys),
+            signin: dependencies.signin,
             shutdown,
             figures,
             _gauges: Arc::new(gauges),
@@ -160,6 +165,7 @@ pub fn router(state: SignalState) -> Router {
     let tokens = Router::new().route("/v1/token/kiosk", post(exchange_kiosk_credential));
     let tokens = Limits::new(&state.settings.request_limits)
         .apply(tokens, |tokens| tokens.layer(axum::middleware::from_fn_with_state(state.clone(), identify_device)));
+    let signin = state.signin.clone().map(crate::signin::router).unwrap_or_default();
     Router::new()
         .route("/v1/signal", get(websocket))
         .merge(tokens)
@@ -173,6 +179,7 @@ pub fn router(state: SignalState) -> Router {
         .route("/v1/{*rest}", axum::routing::any(|| async { StatusCode::NOT_FOUND }))
         .layer(axum::middleware::map_response(silta_http::problem_for_framework_errors))
         .with_state(state)
+        .merge(signin)
 }
 
 /// The WebSocket subprotocol clients may offer.

@@ -21,6 +21,7 @@ pub mod metrics;
 mod probe;
 mod ratelimit;
 pub mod settings;
+pub mod signin;
 
 pub use app::{Application, HubWiring, SignalDependencies, router};
 pub use settings::{SignalSettings, TurnSettings};

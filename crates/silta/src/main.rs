@@ -256,11 +256,13 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
             let line = format!("udp://{} (all peers share this port)", sfu.candidate());
             (Arc::new(silta::local_media::InProcessSfu::new(sfu.clone())), Some(sfu), line)
         };
+    let signin = staff_signin(&settings, Some(&issuer))?;
     let dependencies = SignalDependencies {
         verifier,
         issuer: Some(issuer.clone()),
         published_keys,
         hub: HubWiring::InProcess { media, bus },
+        signin,
     };
     let web_root = settings.web.resolved_root();
     let app = Application::build(settings.signal.clone(), dependencies)
@@ -290,6 +292,10 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
     println!("  Signal WebSocket   {ws}://{address}/v1/signal");
     println!("  Health             {base}/healthz");
     println!("  Demo identities    {base}/dev/identities");
+    if !settings.auth.oidc.is_empty() {
+        let names: Vec<&str> = settings.auth.oidc.iter().map(|provider| provider.name.as_str()).collect();
+        println!("  Staff sign-in      {base}/signin/   ({})", names.join(", "));
+    }
     println!(
         "  Demo token         curl -s -X POST {base}/dev/token -H 'content-type: application/json' -d '{{\"subject\":\"advisor-kemi-1\"}}'"
     );
@@ -300,6 +306,22 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
     println!("  Data               {}", settings.data_dir.display());
     println!();
     serve_until_signal(app).await
+}
+
+/// Staff sign-in through the configured identity providers; none when
+/// there are none (`silta dev`'s demo sign-in stays the only one).
+fn staff_signin(
+    settings: &Settings,
+    issuer: Option<&TokenIssuer>,
+) -> anyhow::Result<Option<Arc<silta_signal::signin::Signin>>> {
+    if settings.auth.oidc.is_empty() {
+        return Ok(None);
+    }
+    let signin = silta_signal::signin::Signin::new(settings.auth.signin(), issuer.cloned().map(Arc::new))
+        .map_err(|err| anyhow::anyhow!("invalid staff sign-in settings: {err}"))?;
+    let ids: Vec<&str> = settings.auth.oidc.iter().map(|provider| provider.id.as_str()).collect();
+    tracing::info!(providers = %ids.join(","), "staff sign in through their identity providers");
+    Ok(Some(Arc::new(signin)))
 }
 
 async fn run_signal(settings: Settings) -> anyhow::Result<()> {
@@ -325,7 +347,8 @@ async fn run_signal(settings: Settings) -> anyhow::Result<()> {
             HubWiring::InProcess { media: Arc::new(NoMediaNodes::default()), bus: Arc::new(InProcessBus::default()) };
         (hub, None)
     };
-    let dependencies = SignalDependencies { verifier, issuer, published_keys, hub };
+    let signin = staff_signin(&settings, issuer.as_ref())?;
+    let dependencies = SignalDependencies { verifier, issuer, published_keys, hub, signin };
     let mut app = Application::build(settings.signal.clone(), dependencies)
         .await
         .with_context(|| format!("cannot listen on {}", settings.signal.bind))?;

@@ -131,6 +131,32 @@ pub struct AuthSettings {
     pub verification_keys: Vec<VerificationKey>,
     /// Device credentials to refuse, by kiosk id or credential id.
     pub revoked_devices: Vec<String>,
+    /// Where people reach Silta (`https://silta.example`, no trailing
+    /// slash): the identity providers send people back here.
+    pub public_url: String,
+    /// Lifetime of a staff access token from a sign-in (at most 900 s).
+    pub staff_token_lifetime_seconds: u64,
+    /// The longest a staff session lasts before signing in again.
+    pub staff_session_hours: u64,
+    /// How often (seconds) a token renewal asks the identity provider
+    /// whether the person's session there still stands.
+    pub recheck_seconds: u64,
+    /// The organisations' identity providers for staff sign-in
+    /// (`[[auth.oidc]]`, see docs/identity.md).
+    pub oidc: Vec<silta_signal::signin::OidcProvider>,
+}
+
+impl AuthSettings {
+    /// The staff sign-in part of the settings.
+    pub fn signin(&self) -> silta_signal::signin::SigninSettings {
+        silta_signal::signin::SigninSettings {
+            public_url: self.public_url.trim_end_matches('/').to_owned(),
+            staff_token_lifetime_seconds: self.staff_token_lifetime_seconds,
+            staff_session_hours: self.staff_session_hours,
+            recheck_seconds: self.recheck_seconds,
+            providers: self.oidc.clone(),
+        }
+    }
 }
 
 impl Default for AuthSettings {
@@ -141,6 +167,11 @@ impl Default for AuthSettings {
             signing_key_id: "dev".into(),
             verification_keys: Vec::new(),
             revoked_devices: Vec::new(),
+            public_url: String::new(),
+            staff_token_lifetime_seconds: 900,
+            staff_session_hours: 12,
+            recheck_seconds: 60,
+            oidc: Vec::new(),
         }
     }
 }
@@ -188,6 +219,7 @@ impl Settings {
             .extract()
             .context("invalid settings (defaults → config file → SILTA_ environment)")?;
         settings.signal.validate().map_err(anyhow::Error::msg).context("invalid [signal] settings")?;
+        settings.auth.signin().validate().map_err(anyhow::Error::msg).context("invalid staff sign-in ([auth])")?;
         if settings.cluster.enabled() {
             settings.cluster.validate().map_err(anyhow::Error::msg).context("invalid [cluster] settings")?;
         }
@@ -228,6 +260,54 @@ mod tests {
 
     #[test]
     // figment's Jail returns its own (large) error type.
+    #[allow(clippy::result_large_err)]
+    fn identity_providers_are_configured_side_by_side_and_checked() {
+        let toml = r#"
+            [auth]
+            public_url = "https://silta.example/"
+            [[auth.oidc]]
+            id = "vero"
+            name = "Verohallinto"
+            issuer = "https://login.example/tenant/v2.0"
+            client_id = "silta"
+            client_secret = "s"
+            [auth.oidc.claims]
+            subject = "oid"
+            roles = { "Silta.Expert" = "expert" }
+            fixed_organisation = "VERO"
+            [[auth.oidc]]
+            id = "kemi"
+            name = "Kemin kaupunki"
+            issuer = "https://sso.kemi.example/realms/staff"
+            client_id = "silta"
+            [auth.oidc.claims]
+            role = "groups"
+            roles = { "palveluneuvoja" = "advisor" }
+            organisation = "groups"
+            organisations = { "palvelupiste-kemi" = "sp-kemi" }
+        "#;
+        let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(toml))
+            .extract()
+            .expect("two providers parse");
+        let signin = settings.auth.signin();
+        assert_eq!(signin.public_url, "https://silta.example", "the trailing slash is dropped");
+        assert_eq!(signin.providers.len(), 2);
+        assert_eq!(signin.providers[0].claims.subject, "oid");
+        assert_eq!(signin.providers[1].claims.subject, "sub", "the default subject claim");
+        assert_eq!(signin.providers[0].scopes, ["profile"], "the default scopes");
+        signin.validate().expect("valid");
+        // A mistyped key in a provider's mapping is refused by name.
+        let typo = toml.replace("fixed_organisation", "fixed_organization");
+        let err = Figment::from(Serialized::defaults(Settings::default()))
+            .merge(Toml::string(&typo))
+            .extract::<Settings>()
+            .expect_err("refused");
+        assert!(err.to_string().contains("fixed_organization"), "{err}");
+    }
+
+    #[test]
+    // figment's `Jail` closures return its (large) error type by design.
     #[allow(clippy::result_large_err)]
     fn only_variables_of_the_settings_form_are_read_and_a_mistyped_one_is_refused() {
         figment::Jail::expect_with(|jail| {
