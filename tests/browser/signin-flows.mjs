@@ -89,6 +89,16 @@ const sessionStatus = (page) => page.evaluate(async () => {
   return { status: response.status, code: response.ok ? null : (await response.json()).code };
 });
 
+/**
+ * A kiosk page opened with a provisioning link (the credential in the
+ * address's fragment), as the person installing the kiosk does.
+ */
+async function openProvisionedKiosk(kiosk, link) {
+  await kiosk.goto(link);
+  await eventually(() => kiosk.evaluate(() => document.body.dataset.screen === 'idle' && window.siltaApp?.client?.state === 'connected'), 'the provisioned kiosk idle and connected');
+  assert(!kiosk.url().includes('credential='), 'the credential left the address bar');
+}
+
 export const signinFlows = [
   {
     name: 'staff-sign-in',
@@ -256,6 +266,65 @@ export const signinFlows = [
         assert((await refusalOn(stray)).code === 'oidc_unknown_provider', 'an unknown provider is refused');
         await sleep(10);
       });
+    },
+  },
+  {
+    name: 'kiosk-credentials',
+    async run() {
+      // Kiosk tokens of 15 s, so the next exchange comes within the test.
+      await withSystem(async (server, browser) => {
+        const admin = await browser.page('admin');
+        await admin.goto(`${server.base}/admin/?as=admin-1&lang=fi`);
+        await admin.locator('#operations[data-state="ready"]').waitFor({ timeout: 20_000 });
+        await admin.locator('nav a[href="#kiosks"]').click();
+        await admin.locator('#credential-kiosk option[value="kiosk-kemi-1"]').waitFor({ state: 'attached' });
+        await admin.selectOption('#credential-kiosk', 'kiosk-kemi-1');
+        await admin.locator('#credentials-table tbody td').first().waitFor();
+        assert((await admin.locator('#credentials-table tbody tr[data-credential]').count()) === 0, 'no credentials issued for the kiosk yet');
+        await checkAccessibility(admin, 'admin: kiosk credentials');
+
+        // Issued: shown once, as a provisioning link.
+        await admin.fill('#credential-days', '30');
+        await admin.locator('#credential-form button[type="submit"]').click();
+        const link = await admin.locator('#credential-link').inputValue();
+        assert(link.startsWith(`${server.base}/kiosk/#credential=`), `a provisioning link: ${link.slice(0, 60)}`);
+        await eventually(async () => (await admin.locator('#credentials-table tbody tr[data-state="valid"]').count()) === 1, 'the credential listed as valid');
+        await checkAccessibility(admin, 'admin: a credential issued');
+        await capture(admin, 'admin-credential-issued');
+        // A second credential for a second screen of the same kiosk.
+        await admin.locator('#credential-form button[type="submit"]').click();
+        await eventually(async () => (await admin.locator('#credentials-table tbody tr[data-state="valid"]').count()) === 2, 'two credentials listed');
+        const second = await admin.locator('#credential-link').inputValue();
+        assert(second !== link, 'each credential is its own');
+
+        // The kiosk is provisioned with the first and takes a session.
+        const kiosk = await browser.page('kiosk');
+        await openProvisionedKiosk(kiosk, link);
+        const other = await browser.page('kiosk-2');
+        await openProvisionedKiosk(other, second);
+        const stored = await kiosk.evaluate(() => localStorage.getItem('silta.kiosk.deviceCredential'));
+        const id = JSON.parse(Buffer.from(stored.split('.')[1], 'base64url').toString('utf8')).jti;
+
+        // Revoked on the admin page: the kiosk's next token exchange is
+        // refused and it leaves service (back to provisioning); the other
+        // credential's kiosk goes on.
+        const exchanges = [];
+        kiosk.on('response', (response) => {
+          if (response.url().endsWith('/v1/token/kiosk')) exchanges.push(response.status());
+        });
+        const row = admin.locator(`#credentials-table tbody tr[data-credential="${id}"]`);
+        await row.locator('button').click();
+        await eventually(async () => (await row.getAttribute('data-state')) === 'revoked', 'the credential listed as revoked');
+        await checkAccessibility(admin, 'admin: a credential revoked');
+        await eventually(() => kiosk.evaluate(() => document.body.dataset.screen === 'provision'), 'the revoked kiosk back at provisioning', 30_000);
+        assert(exchanges.includes(401), `the exchange was refused: ${exchanges}`);
+        assert((await kiosk.evaluate(() => localStorage.getItem('silta.kiosk.deviceCredential'))) === null, 'the revoked credential forgotten');
+        await sleep(16_000);
+        assert(await other.evaluate(() => document.body.dataset.screen === 'idle' && window.siltaApp.client.state === 'connected'), 'the other kiosk still in service');
+        // The revoked credential is refused however it is presented.
+        const refused = await fetch(`${server.base}/v1/token/kiosk`, { method: 'POST', headers: { authorization: `Bearer ${stored}` } });
+        assert(refused.status === 401 && (await refused.json()).code === 'credential_revoked', 'the revoked credential refused');
+      }, { env: { SILTA_SIGNAL__KIOSK_TOKEN_LIFETIME_SECONDS: '15' } });
     },
   },
 ];

@@ -14,6 +14,7 @@ mod media_is_relayed;
 mod media_rooms_are_queued_apart;
 mod reconnect_within_and_after_the_window;
 mod records_reach_booking_across_processes;
+mod revoked_kiosk_credentials_are_refused_across_processes;
 mod routes_refuse_without_a_socket;
 mod signal_nodes_survive_a_nats_server_loss;
 mod whole_service_session;

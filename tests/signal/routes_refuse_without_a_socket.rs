@@ -28,6 +28,7 @@ fn state() -> (SignalState, TokenIssuer) {
             bus: Arc::new(InProcessBus::default()),
         },
         signin: None,
+        devices: None,
     };
     (SignalState::start(SignalSettings::default(), dependencies), issuer)
 }

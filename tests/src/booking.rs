@@ -25,7 +25,8 @@ pub enum Database {
     Postgres,
 }
 
-const ISSUER: &str = "silta-test";
+/// The `iss` of the test tokens.
+pub const ISSUER: &str = "silta-test";
 
 fn postgres_admin_url() -> String {
     std::env::var("SILTA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())

@@ -163,6 +163,11 @@ impl BookingProcess {
         process
     }
 
+    /// Kills it (an outage); [`Self::restart`] brings it back.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
     /// Starts it again (after [`SiltaProcess::kill`]) with the same settings.
     pub fn restart(&mut self) {
         self.process.kill();

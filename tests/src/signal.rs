@@ -171,6 +171,7 @@ pub async fn spawn_signal_with_media(
         published_keys: vec![key.verification_key()],
         hub: HubWiring::InProcess { media: control, bus: Arc::new(InProcessBus::default()) },
         signin: None,
+        devices: None,
     };
     let app = Application::build(settings, dependencies).await.expect("the signal service starts");
     let address = app.local_addr().unwrap();

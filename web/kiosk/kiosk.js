@@ -151,7 +151,13 @@ async function main() {
   if (isLanguage(first)) app.homeLanguage = first;
   app.servicePointId = typeof claims.sp === 'string' ? claims.sp : null;
   app.kioskId = typeof claims.sub === 'string' ? claims.sub : null;
-  const tokens = kioskTokenSource(credential);
+  // A credential revoked (or no longer valid) takes the kiosk out of
+  // service at its next token exchange: forgotten, back to provisioning.
+  const tokens = kioskTokenSource(credential, () => {
+    forgetDeviceCredential();
+    app.client?.close();
+    location.reload();
+  });
   app.api = bookingApi(tokens);
   const client = new SignalClient(tokens);
   app.client = client;

@@ -34,24 +34,41 @@ export class AuthError extends Error {
 const refreshMargin = (/** @type {number} */ lifetimeMs) => Math.min(REFRESH_MARGIN_MS, lifetimeMs / 3);
 
 /**
- * Caches a token until shortly before it expires.
+ * Caches a token until shortly before it expires. With `keepFresh`, the
+ * token is also renewed before it ends while nothing asks for it (a long
+ * call, an idle kiosk), until `done()` says the source is finished (its
+ * session or credential ended), retrying every 15 s when a renewal fails.
  * @param {string} subject
  * @param {() => Promise<{access_token: string, expires_in: number}>} fetchToken
- * @param {{token: string, expires_in: number} | null} [first] a token already fetched
+ * @param {{first?: {access_token: string, expires_in: number} | null, keepFresh?: boolean, done?: () => boolean}} [options]
  * @returns {TokenSource}
  */
-function cachingSource(subject, fetchToken, first = null) {
+function cachingSource(subject, fetchToken, { first = null, keepFresh = false, done = () => false } = {}) {
   /** @type {{token: string, expires: number, margin: number} | null} */
-  let cached = first ? { token: first.token, expires: Date.now() + first.expires_in * 1000, margin: refreshMargin(first.expires_in * 1000) } : null;
+  let cached = null;
   /** @type {Promise<string> | null} */
   let inFlight = null;
-  return {
+  /** @param {{access_token: string, expires_in: number}} body */
+  const keep = (body) => {
+    const lifetimeMs = body.expires_in * 1000;
+    cached = { token: body.access_token, expires: Date.now() + lifetimeMs, margin: refreshMargin(lifetimeMs) };
+    if (keepFresh) setTimeout(renew, Math.max(lifetimeMs - cached.margin + 500, 1_000));
+  };
+  const renew = async () => {
+    if (done()) return;
+    try {
+      await source.get();
+    } catch {
+      if (!done()) setTimeout(renew, 15_000);
+    }
+  };
+  const source = {
     subject,
     async get() {
       if (cached && cached.expires - cached.margin > Date.now()) return cached.token;
       inFlight ??= fetchToken()
         .then((body) => {
-          cached = { token: body.access_token, expires: Date.now() + body.expires_in * 1000, margin: refreshMargin(body.expires_in * 1000) };
+          keep(body);
           return body.access_token;
         })
         .finally(() => {
@@ -60,6 +77,8 @@ function cachingSource(subject, fetchToken, first = null) {
       return inFlight;
     },
   };
+  if (first) keep(first);
+  return source;
 }
 
 /**
@@ -138,21 +157,7 @@ export async function sessionTokenSource(onEnded) {
       throw error;
     }
   };
-  const source = cachingSource(subjectOf(first.access_token) ?? 'staff', renewing, { token: first.access_token, expires_in: first.expires_in });
-  // Keep the token fresh while the page is open, asked for or not.
-  const keepFresh = (/** @type {number} */ lifetimeSeconds) => {
-    const lifetimeMs = lifetimeSeconds * 1000;
-    setTimeout(async () => {
-      if (ended) return;
-      try {
-        await source.get();
-        keepFresh(lifetimeSeconds);
-      } catch {
-        if (!ended) setTimeout(() => keepFresh(lifetimeSeconds), 5_000);
-      }
-    }, Math.max(lifetimeMs - refreshMargin(lifetimeMs) + 500, 1_000));
-  };
-  keepFresh(first.expires_in);
+  const source = cachingSource(subjectOf(first.access_token) ?? 'staff', renewing, { first, keepFresh: true, done: () => ended });
   return source;
 }
 
@@ -243,26 +248,48 @@ export function retryAfter(response) {
 }
 
 /**
- * A kiosk's tokens from its device credential.
+ * A kiosk's tokens from its device credential, kept fresh while the kiosk
+ * runs; when an exchange finds the credential revoked or no longer valid,
+ * `onRefused` is called with the code (once).
  * @param {string} credential
+ * @param {(code: string) => void} [onRefused]
  * @returns {TokenSource}
  */
-export function kioskTokenSource(credential) {
+export function kioskTokenSource(credential, onRefused = () => {}) {
   const subject = subjectOf(credential) ?? 'kiosk';
-  return cachingSource(subject, async () => {
-    const exchange = () => fetch('/v1/token/kiosk', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${credential}` },
-    });
-    let response = await exchange();
-    // Over the request limits: wait as told and try again, twice at most.
-    for (let retry = 0; response.status === 429 && retry < 2; retry += 1) {
-      await retryAfter(response);
-      response = await exchange();
+  let refused = false;
+  const fetchToken = async () => {
+    try {
+      return await exchangeDeviceCredential(credential);
+    } catch (error) {
+      if (!refused && error instanceof AuthError && ['credential_revoked', 'token_invalid', 'token_expired', 'wrong_audience'].includes(error.code)) {
+        refused = true;
+        onRefused(error.code);
+      }
+      throw error;
     }
-    if (!response.ok) throw await failure(response, 'credential_invalid');
-    return response.json();
+  };
+  return cachingSource(subject, fetchToken, { keepFresh: true, done: () => refused });
+}
+
+/**
+ * One exchange of a device credential for an access token.
+ * @param {string} credential
+ * @returns {Promise<{access_token: string, expires_in: number}>}
+ */
+async function exchangeDeviceCredential(credential) {
+  const exchange = () => fetch('/v1/token/kiosk', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${credential}` },
   });
+  let response = await exchange();
+  // Over the request limits: wait as told and try again, twice at most.
+  for (let retry = 0; response.status === 429 && retry < 2; retry += 1) {
+    await retryAfter(response);
+    response = await exchange();
+  }
+  if (!response.ok) throw await failure(response, 'credential_invalid');
+  return response.json();
 }
 
 /**

@@ -146,6 +146,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/device-credentials/{id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revokes a kiosk device credential (admins): the kiosk's next token
+         *     exchange is refused.
+         */
+        post: operations["revoke_device_credential"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experts": {
         parameters: {
             query?: never;
@@ -236,6 +256,26 @@ export interface paths {
         get: operations["list_kiosks"];
         put?: never;
         post: operations["put_kiosk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/kiosks/{id}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_device_credentials"];
+        put?: never;
+        /**
+         * Issues a kiosk device credential (admins): shown once in the answer,
+         *     never stored.
+         */
+        post: operations["issue_device_credential"];
         delete?: never;
         options?: never;
         head?: never;
@@ -471,6 +511,44 @@ export interface components {
             /** @description Phone number for SMS, E.164. */
             phone?: string | null;
         };
+        /**
+         * @description A kiosk device credential issued from the admin page; the credential
+         *     itself is shown once, when issued, and never stored.
+         */
+        DeviceCredentialInfo: {
+            /**
+             * Format: date-time
+             * @description When it stops working by itself.
+             */
+            expires_at: string;
+            /** @description The credential's id (its `jti`), which a revocation names. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description When it was issued.
+             */
+            issued_at: string;
+            /** @description The kiosk. */
+            kiosk: string;
+            /**
+             * Format: date-time
+             * @description When it was revoked, if it was: the kiosk's next token exchange is
+             *     refused.
+             */
+            revoked_at?: string | null;
+            /** @description Its service point, bound into the credential. */
+            service_point: string;
+        };
+        /** @description Asks for a kiosk device credential. */
+        DeviceCredentialRequest: {
+            /** @description Languages the kiosk offers first (default fi, sv, en). */
+            languages?: string[] | null;
+            /**
+             * Format: int32
+             * @description How long it is valid, in days (1–1830; default 365).
+             */
+            valid_days?: number | null;
+        };
         /** @description An expert (by staff id; no name is stored). */
         Expert: {
             /** @description Agency. */
@@ -502,6 +580,14 @@ export interface components {
             languages: string[];
             /** @description Weekly working hours. */
             working_hours: components["schemas"]["WeekdayHours"][];
+        };
+        /** @description A device credential just issued: the only time it is shown. */
+        IssuedDeviceCredential: components["schemas"]["DeviceCredentialInfo"] & {
+            /**
+             * @description The credential: give it to the kiosk (its address
+             *     `/kiosk/#credential=…`), then forget it.
+             */
+            credential: string;
         };
         /** @description A kiosk. */
         Kiosk: {
@@ -994,9 +1080,12 @@ export type Appointment = components['schemas']['Appointment'];
 export type AppointmentStatus = components['schemas']['AppointmentStatus'];
 export type AuditEntry = components['schemas']['AuditEntry'];
 export type Contact = components['schemas']['Contact'];
+export type DeviceCredentialInfo = components['schemas']['DeviceCredentialInfo'];
+export type DeviceCredentialRequest = components['schemas']['DeviceCredentialRequest'];
 export type Expert = components['schemas']['Expert'];
 export type Holiday = components['schemas']['Holiday'];
 export type Interpreter = components['schemas']['Interpreter'];
+export type IssuedDeviceCredential = components['schemas']['IssuedDeviceCredential'];
 export type Kiosk = components['schemas']['Kiosk'];
 export type Names = components['schemas']['Names'];
 export type NewAppointment = components['schemas']['NewAppointment'];
@@ -2017,6 +2106,85 @@ export interface operations {
             };
         };
     };
+    revoke_device_credential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The credential's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceCredentialInfo"];
+                };
+            };
+            /** @description The request is malformed or a value breaks its schema (`invalid_query`, `invalid_body`, `invalid_limit`, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token (`token_missing`, `token_expired`, `bad_signature`, …) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, organisation or room scope does not allow this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this address or identity (`rate_limited`); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected failure (`internal`); the cause is in the service's log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_experts: {
         parameters: {
             query?: {
@@ -2792,6 +2960,193 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    list_device_credentials: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The kiosk */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceCredentialInfo"][];
+                };
+            };
+            /** @description The request is malformed or a value breaks its schema (`invalid_query`, `invalid_body`, `invalid_limit`, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token (`token_missing`, `token_expired`, `bad_signature`, …) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, organisation or room scope does not allow this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this address or identity (`rate_limited`); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected failure (`internal`); the cause is in the service's log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    issue_device_credential: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The kiosk */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeviceCredentialRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IssuedDeviceCredential"];
+                };
+            };
+            /** @description The request is malformed or a value breaks its schema (`invalid_query`, `invalid_body`, `invalid_limit`, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token (`token_missing`, `token_expired`, `bad_signature`, …) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, organisation or room scope does not allow this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource, or not visible to the caller (`not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes (`body_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`json_required`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this address or identity (`rate_limited`); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected failure (`internal`); the cause is in the service's log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description OK */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -156,6 +156,19 @@ impl TokenIssuer {
         languages: &[LanguageTag],
         lifetime_seconds: u64,
     ) -> Result<String, IssueError> {
+        self.issue_device_credential_with_id(kiosk, service_point, languages, lifetime_seconds)
+            .map(|(credential, _)| credential)
+    }
+
+    /// Issues a device credential and tells its id (the `jti` a revocation
+    /// names), for a registry of the credentials issued.
+    pub fn issue_device_credential_with_id(
+        &self,
+        kiosk: &Subject,
+        service_point: &ServicePointId,
+        languages: &[LanguageTag],
+        lifetime_seconds: u64,
+    ) -> Result<(String, String), IssueError> {
         if lifetime_seconds == 0 {
             return Err(IssueError::LifetimeZero);
         }
@@ -176,7 +189,8 @@ impl TokenIssuer {
             sp: service_point.clone(),
             langs: languages.to_vec(),
         };
-        self.sign(&claims)
+        let credential = self.sign(&claims)?;
+        Ok((credential, claims.jti))
     }
 
     /// Exchanges a verified device credential for a kiosk access token.

@@ -21,7 +21,7 @@ use crate::app::BookingState;
 use crate::error::AppError;
 use crate::extract::{Body, Params};
 use crate::model::*;
-use crate::{appointments, audit, directory, ics, stats};
+use crate::{appointments, audit, devices, directory, ics, stats};
 
 fn now() -> i64 {
     Utc::now().timestamp()
@@ -114,6 +114,8 @@ pub fn router(state: BookingState) -> axum::Router {
         .routes(routes!(put_opening_exception))
         .routes(routes!(put_holiday))
         .routes(routes!(list_kiosks, put_kiosk))
+        .routes(routes!(list_device_credentials, issue_device_credential))
+        .routes(routes!(revoke_device_credential))
         .routes(routes!(list_experts, put_expert))
         .routes(routes!(list_interpreters, put_interpreter))
         .routes(routes!(put_agreement))
@@ -300,6 +302,49 @@ async fn put_kiosk(
     caller.require_admin()?;
     directory::upsert_kiosk(&state.store, &body).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/kiosks/{id}/credentials", tag = "directory", params(("id" = String, Path, description = "The kiosk")), responses((status = 200, body = Vec<DeviceCredentialInfo>), (status = 403), (status = 404)))]
+async fn list_device_credentials(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<DeviceCredentialInfo>>> {
+    Ok(Json(devices::list(&state.store, &caller, &id).await?))
+}
+
+/// Issues a kiosk device credential (admins): shown once in the answer,
+/// never stored.
+#[utoipa::path(post, path = "/api/v1/kiosks/{id}/credentials", tag = "directory", params(("id" = String, Path, description = "The kiosk")), request_body = DeviceCredentialRequest, responses((status = 201, body = IssuedDeviceCredential), (status = 403), (status = 404), (status = 503)))]
+async fn issue_device_credential(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<DeviceCredentialRequest>,
+) -> ApiResult<(StatusCode, Json<IssuedDeviceCredential>)> {
+    caller.require_admin()?;
+    let Some(issuer) = state.device_issuer.get() else {
+        return Err(AppError::Unavailable(
+            "credentials_unavailable",
+            "this node holds no signing key; issue with `silta device-credential`".into(),
+        ));
+    };
+    let issued = devices::issue(&state.store, issuer, &caller, &id, &body, now()).await?;
+    tracing::info!(credential = %issued.info.id, "kiosk device credential issued");
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// Revokes a kiosk device credential (admins): the kiosk's next token
+/// exchange is refused.
+#[utoipa::path(post, path = "/api/v1/device-credentials/{id}/revoke", tag = "directory", params(("id" = String, Path, description = "The credential's id")), responses((status = 200, body = DeviceCredentialInfo), (status = 403), (status = 404)))]
+async fn revoke_device_credential(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeviceCredentialInfo>> {
+    let revoked = devices::revoke(&state.store, &caller, &id, now()).await?;
+    tracing::info!(credential = %revoked.id, "kiosk device credential revoked");
+    Ok(Json(revoked))
 }
 
 #[utoipa::path(get, path = "/api/v1/experts", tag = "directory", params(AgencyFilter), responses((status = 200, body = Page<Expert>), (status = 403)))]

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use silta_auth::TokenVerifier;
+use silta_auth::{TokenIssuer, TokenVerifier};
+
+use crate::error::AppError;
 use silta_http::limits::RequestLimits;
 use silta_http::tls::{ServerConfig, TlsSettings};
 use tokio::net::TcpListener;
@@ -59,6 +61,9 @@ pub struct BookingState {
     pub(crate) verifier: Arc<TokenVerifier>,
     pub(crate) settings: Arc<BookingSettings>,
     pub(crate) events: broadcast::Sender<BookingEvent>,
+    /// Signs kiosk device credentials issued from the admin page (a node
+    /// holding the signing key); unset, issuing answers 503.
+    pub(crate) device_issuer: Arc<std::sync::OnceLock<TokenIssuer>>,
     stop: watch::Sender<bool>,
 }
 
@@ -101,8 +106,22 @@ impl BookingState {
             verifier: Arc::new(verifier),
             settings: Arc::new(settings),
             events: broadcast::channel(256).0,
+            device_issuer: Arc::new(std::sync::OnceLock::new()),
             stop,
         })
+    }
+
+    /// Lets the admin page issue kiosk device credentials signed by
+    /// `issuer` (set once; a second call changes nothing).
+    pub fn issue_device_credentials_with(&self, issuer: TokenIssuer) {
+        let _ = self.device_issuer.set(issuer);
+    }
+
+    /// Whether a device credential issued from the admin page has been
+    /// revoked (false for one issued elsewhere); the signal service asks
+    /// at every token exchange.
+    pub async fn device_credential_revoked(&self, id: &str) -> Result<bool, AppError> {
+        crate::devices::is_revoked(&self.store, id).await
     }
 
     /// The store (for seeding and tools).

@@ -34,6 +34,9 @@ pub enum AppError {
     /// 415: the body is not JSON (`Content-Type: application/json`).
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 503: this node cannot do it (e.g. it holds no signing key).
+    #[error("{1}")]
+    Unavailable(&'static str, String),
     /// 500: an unexpected failure; the cause goes to the log, not the client.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -55,6 +58,7 @@ impl AppError {
             AppError::Unprocessable(code, _) => (StatusCode::UNPROCESSABLE_ENTITY, code),
             AppError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
             AppError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "json_required"),
+            AppError::Unavailable(code, _) => (StatusCode::SERVICE_UNAVAILABLE, code),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -19,6 +19,7 @@ pub mod app;
 pub mod appointments;
 pub mod audit;
 pub mod availability;
+pub mod devices;
 pub mod directory;
 pub mod error;
 pub mod events;

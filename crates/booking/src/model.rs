@@ -527,3 +527,49 @@ pub struct AuditEntry {
     /// Details (never personal data).
     pub detail: String,
 }
+
+/// Asks for a kiosk device credential.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceCredentialRequest {
+    /// How long it is valid, in days (1–1830; default 365).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1830)]
+    pub valid_days: Option<u32>,
+    /// Languages the kiosk offers first (default fi, sv, en).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub languages: Option<Vec<LanguageTag>>,
+}
+
+/// A kiosk device credential issued from the admin page; the credential
+/// itself is shown once, when issued, and never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeviceCredentialInfo {
+    /// The credential's id (its `jti`), which a revocation names.
+    pub id: String,
+    /// The kiosk.
+    #[schema(value_type = SubjectDoc, inline)]
+    pub kiosk: String,
+    /// Its service point, bound into the credential.
+    #[schema(value_type = ServicePointIdDoc, inline)]
+    pub service_point: ServicePointId,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
+    /// When it stops working by itself.
+    pub expires_at: DateTime<Utc>,
+    /// When it was revoked, if it was: the kiosk's next token exchange is
+    /// refused.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A device credential just issued: the only time it is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IssuedDeviceCredential {
+    /// The credential: give it to the kiosk (its address
+    /// `/kiosk/#credential=…`), then forget it.
+    pub credential: String,
+    /// What is kept of it.
+    #[serde(flatten)]
+    pub info: DeviceCredentialInfo,
+}

@@ -12,11 +12,14 @@
 //!   node (`v1::media::MediaRequest` → `MediaReply`); a request to a run
 //!   that is gone finds no responder and fails at once.
 //! - `<prefix>.media.events.<node>` — the node's events (`NodeEvent`).
+//! - `<prefix>.booking.devices.revoked` — a signal node asks the booking
+//!   service whether a kiosk device credential is revoked ([`devices`]).
 //!
 //! Architecture invariant: this crate knows NATS and the wire types; the
 //! hub, the SFU core and HTTP stay unaware of it.
 
 pub mod control;
+pub mod devices;
 pub mod hub;
 pub mod node;
 pub mod records;
@@ -246,6 +249,10 @@ impl ClusterSettings {
 
     fn command_subject(&self, node: &NodeId, epoch: u64) -> String {
         format!("{}.media.node.{node}.{epoch}", self.subject_prefix)
+    }
+
+    fn device_check_subject(&self) -> String {
+        format!("{}.booking.devices.revoked", self.subject_prefix)
     }
 
     fn ping_subject(&self, node: &NodeId, epoch: u64) -> String {

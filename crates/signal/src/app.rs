@@ -59,6 +59,21 @@ pub struct SignalDependencies {
     /// Staff sign-in through identity providers (`/auth/…`); unset: no
     /// such routes.
     pub signin: Option<Arc<crate::signin::Signin>>,
+    /// The registry of device credentials issued from the admin page,
+    /// asked at every kiosk token exchange; unset: only the configured
+    /// revocations apply.
+    pub devices: Option<Arc<dyn DeviceRegistry>>,
+}
+
+/// Where the kiosk device credentials issued from the admin page are
+/// registered (the booking service's database): a revoked one is refused
+/// at the kiosk's next token exchange.
+#[async_trait::async_trait]
+pub trait DeviceRegistry: Send + Sync {
+    /// Whether the credential with this id is revoked; false for one the
+    /// registry did not issue. An error when the registry cannot be asked
+    /// (the exchange then goes on with the revocations known).
+    async fn revoked(&self, credential_id: &str) -> Result<bool, String>;
 }
 
 /// Shared state of the routes and connections.
@@ -70,6 +85,7 @@ pub struct SignalState {
     issuer: Option<Arc<TokenIssuer>>,
     published_keys: Arc<Vec<VerificationKey>>,
     signin: Option<Arc<crate::signin::Signin>>,
+    devices: Option<Arc<dyn DeviceRegistry>>,
     connections: Arc<Semaphore>,
     pub(crate) shutdown: watch::Sender<bool>,
     figures: crate::metrics::SharedFigures,
@@ -100,6 +116,7 @@ impl SignalState {
             issuer: dependencies.issuer.map(Arc::new),
             published_keys: Arc::new(dependencies.published_keys),
             signin: dependencies.signin,
+            devices: dependencies.devices,
             shutdown,
             figures,
             _gauges: Arc::new(gauges),
@@ -251,6 +268,18 @@ async fn exchange_kiosk_credential(State(state): State<SignalState>, headers: He
         Ok(device) => device,
         Err(err) => return auth_problem(&err),
     };
+    if let Some(devices) = &state.devices {
+        match devices.revoked(&device.credential_id).await {
+            Ok(true) => {
+                tracing::info!(kiosk = %device.kiosk, "a revoked device credential was refused");
+                return auth_problem(&AuthError::Revoked);
+            }
+            Ok(false) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "the device credential registry cannot be asked; the revocations known apply")
+            }
+        }
+    }
     let lifetime = state.settings.kiosk_token_lifetime_seconds;
     match issuer.exchange_device_credential(&device, lifetime) {
         Ok(token) => {

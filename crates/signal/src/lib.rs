@@ -23,5 +23,5 @@ mod ratelimit;
 pub mod settings;
 pub mod signin;
 
-pub use app::{Application, HubWiring, SignalDependencies, router};
+pub use app::{Application, DeviceRegistry, HubWiring, SignalDependencies, router};
 pub use settings::{SignalSettings, TurnSettings};

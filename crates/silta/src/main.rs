@@ -36,7 +36,7 @@ use silta_proto::v1::signal::{AppointmentCheckedIn, AppointmentsChanged};
 use silta_proto::v1::{AgencyCode, LanguageTag, Role, RoomId, ServicePointId, Subject};
 use silta_signal::bus::InProcessBus;
 use silta_signal::media::{NoMediaNodes, SharedMediaControl};
-use silta_signal::{Application, HubWiring, SignalDependencies};
+use silta_signal::{Application, DeviceRegistry, HubWiring, SignalDependencies};
 use silta_telemetry::{LogOptions, ServiceIdentity, Telemetry};
 
 use crate::settings::{LogFormat, Settings};
@@ -257,12 +257,16 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
             (Arc::new(silta::local_media::InProcessSfu::new(sfu.clone())), Some(sfu), line)
         };
     let signin = staff_signin(&settings, Some(&issuer))?;
+    // The admin page issues kiosk device credentials; the exchange asks
+    // the same database whether one was revoked.
+    booking.issue_device_credentials_with(issuer.clone());
     let dependencies = SignalDependencies {
         verifier,
         issuer: Some(issuer.clone()),
         published_keys,
         hub: HubWiring::InProcess { media, bus },
         signin,
+        devices: Some(Arc::new(LocalDevices(booking.clone()))),
     };
     let web_root = settings.web.resolved_root();
     let app = Application::build(settings.signal.clone(), dependencies)
@@ -308,6 +312,16 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
     serve_until_signal(app).await
 }
 
+/// The device credential registry of the booking service in this process.
+struct LocalDevices(BookingState);
+
+#[async_trait::async_trait]
+impl DeviceRegistry for LocalDevices {
+    async fn revoked(&self, credential_id: &str) -> Result<bool, String> {
+        self.0.device_credential_revoked(credential_id).await.map_err(|err| err.to_string())
+    }
+}
+
 /// Staff sign-in through the configured identity providers; none when
 /// there are none (`silta dev`'s demo sign-in stays the only one).
 fn staff_signin(
@@ -334,21 +348,24 @@ async fn run_signal(settings: Settings) -> anyhow::Result<()> {
     // Stopping hands the hub's lease back at once, while the connections
     // are still being told to reconnect elsewhere.
     let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
-    let (hub, node) = if settings.cluster.enabled() {
+    let (hub, node, devices) = if settings.cluster.enabled() {
         let cluster = connect_cluster(&settings, "silta-signal").await?;
+        // Kiosk credentials revoked from the admin page: the booking
+        // service is asked over NATS at each exchange.
+        let devices: Arc<dyn DeviceRegistry> = Arc::new(silta_cluster::devices::NatsDeviceRegistry::new(&cluster));
         let node = SignalNode::start(cluster, settings.signal.hub(), stopping_seen)
             .await
             .context("cannot join the signal nodes (the hub's journal and lease on NATS)")?;
         tracing::info!(run = node.gateway.run(), "signal node joined the cluster");
-        (HubWiring::Remote(node.gateway.clone()), Some(node))
+        (HubWiring::Remote(node.gateway.clone()), Some(node), Some(devices))
     } else {
         tracing::warn!("no [cluster] nats_url: signaling works, media is refused (media_unavailable)");
         let hub =
             HubWiring::InProcess { media: Arc::new(NoMediaNodes::default()), bus: Arc::new(InProcessBus::default()) };
-        (hub, None)
+        (hub, None, None)
     };
     let signin = staff_signin(&settings, issuer.as_ref())?;
-    let dependencies = SignalDependencies { verifier, issuer, published_keys, hub, signin };
+    let dependencies = SignalDependencies { verifier, issuer, published_keys, hub, signin, devices };
     let mut app = Application::build(settings.signal.clone(), dependencies)
         .await
         .with_context(|| format!("cannot listen on {}", settings.signal.bind))?;
@@ -505,6 +522,15 @@ async fn wire_booking_to_cluster(settings: &Settings, booking: BookingState) -> 
     let cluster = connect_cluster(settings, "silta-booking").await?;
     silta_cluster::records::ensure_stream(&cluster).await.context("cannot open the records stream")?;
     let changes: RecordPublisher<BookingRecordMessage> = RecordPublisher::start(&cluster, RecordKind::Booking);
+    // The signal nodes ask at each kiosk token exchange whether its
+    // credential was revoked from the admin page.
+    let registry = booking.clone();
+    silta_cluster::devices::serve_device_checks(&cluster, move |id| {
+        let registry = registry.clone();
+        async move { registry.device_credential_revoked(&id).await.map_err(|err| err.to_string()) }
+    })
+    .await
+    .context("cannot answer the signal nodes' device credential checks")?;
     for_each_booking_change(&booking, move |change| {
         let id = silta_signal::hub_host::fresh_id("booking.");
         let at_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
@@ -545,11 +571,15 @@ async fn run_booking(settings: Settings, args: BookingArgs) -> anyhow::Result<()
         Some(path) => Some(keys::read_signing_key(path, &settings.auth.signing_key_id)?),
         None => None,
     };
-    let (_, verifier, _) = keys::issuer_and_verifier(&settings, signing_key)?;
+    let (issuer, verifier, _) = keys::issuer_and_verifier(&settings, signing_key)?;
     let database_url = settings.booking_database_url()?;
     let app = BookingApp::build(settings.booking.clone(), &database_url, verifier)
         .await
         .with_context(|| format!("cannot start the booking service on {}", settings.booking.bind))?;
+    // With the signing key, the admin page issues kiosk device credentials.
+    if let Some(issuer) = issuer {
+        app.state().issue_device_credentials_with(issuer);
+    }
     if args.seed_demo {
         silta_booking::seed::demo(app.state().store())
             .await

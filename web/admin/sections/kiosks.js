@@ -1,11 +1,12 @@
 // The kiosks section: the table of kiosks and the form that adds or replaces
 // one (its service point, whether it is in use and whether it plays audio
-// cues).
+// cues), and the kiosks' device credentials (credentials.js).
 
 import { t } from '../../shared/i18n.js';
 import { h } from '../../shared/ui.js';
 import { SUBJECT_PATTERN, checkboxField, editing, entityForm, entityTable, input, matching, msg, renderRows, reportProblems, select, textField, yesNo } from '../kit.js';
 import { api, chosen, directory, directorySelect, loadDirectory, pointName } from '../store.js';
+import { credentialsSection, renderCredentials } from './credentials.js';
 
 /** @typedef {import('../kit.js').Problem} Problem */
 /** @typedef {import('../store.js').Kiosk} Kiosk */
@@ -44,6 +45,7 @@ export function kiosksSection() {
         },
       },
     ),
+    ...credentialsSection(),
   ];
 }
 
@@ -108,6 +110,7 @@ async function renderKioskLanguages() {
 
 export function renderKiosks() {
   renderKioskLanguages().catch((error) => console.warn('silta:', error));
+  renderCredentials().catch((error) => console.warn('silta:', error));
   renderRows(
     'kiosks-table',
     /** @type {Column<Kiosk>[]} */ ([
