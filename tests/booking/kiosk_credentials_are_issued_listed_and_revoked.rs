@@ -33,6 +33,12 @@ async fn credentials_are_issued_listed_and_revoked(database: Database) {
         let refused = app.post(&issue_path, Some(&admin), json!({"valid_days": days}), &[]).await;
         assert_eq!(refused.status, 400, "{days} days: {refused:?}");
     }
+    // The body is an object (serde would take a struct from an array), of
+    // known fields and valid language tags.
+    for body in [json!([null, null]), json!([30]), json!({"valid_day": 30}), json!({"languages": [""]}), json!(7)] {
+        let refused = app.post(&issue_path, Some(&admin), body.clone(), &[]).await;
+        assert_eq!(refused.status, 400, "{body}: {refused:?}");
+    }
 
     // Issued: a credential the signal service accepts, bound to the kiosk's
     // service point, its id the one listed.
@@ -48,7 +54,8 @@ async fn credentials_are_issued_listed_and_revoked(database: Database) {
         (KIOSK, POINT, id.as_str())
     );
     assert_eq!(device.languages.iter().map(|tag| tag.as_str()).collect::<Vec<_>>(), ["sv", "fi"]);
-    let second = app.post(&issue_path, Some(&admin), json!({}), &[]).await;
+    // A whole number may be written as JSON Schema's integer has it.
+    let second = app.post(&issue_path, Some(&admin), json!({"valid_days": 30.0}), &[]).await;
     assert_eq!(second.status, 201);
     let listed = app.get(&issue_path, Some(&admin)).await;
     assert_eq!(listed.status, 200);

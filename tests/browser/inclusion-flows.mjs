@@ -121,20 +121,25 @@ export const inclusionFlows = [
                 const keys = [...document.querySelectorAll('.osk-key')];
                 const small = keys.filter((key) => key.getBoundingClientRect().width < 44 || key.getBoundingClientRect().height < 44);
                 const log = document.querySelector('.live-text-log')?.getBoundingClientRect();
-                const video = document.querySelector('.tile[data-role="expert"]')?.getBoundingClientRect();
+                // The call's picture: the stage the large tiles share
+                // (whoever speaks is large too: the fake microphones all
+                // beep, so the expert's tile alone may be half of it).
+                const video = document.getElementById('stage')?.getBoundingClientRect();
+                const expertTile = document.querySelector('.tile[data-role="expert"]')?.getBoundingClientRect();
                 return {
                   keys: keys.length,
                   outside: keys.filter((key) => !inside(key)).length + (inside(document.querySelector('.live-text-input')) ? 0 : 1),
                   small: small.length,
                   logHeight: Math.round(log?.height ?? 0),
                   videoHeight: Math.round(video?.height ?? 0),
+                  expertHeight: Math.round(expertTile?.height ?? 0),
                 };
               });
               if (fit.outside > 0) await kiosk.screenshot({ path: '/tmp/kiosk-fit.png' });
               assert(fit.keys > 30 && fit.outside === 0, `${name}: every key and the field on screen: ${JSON.stringify(fit)}`);
               assert(fit.small === 0, `${name}: keys are touch targets of 44 px or more: ${JSON.stringify(fit)}`);
               if (fit.logHeight < 80) await kiosk.screenshot({ path: '/tmp/kiosk-fit.png' });
-              assert(fit.logHeight >= 80 && fit.videoHeight >= 250, `${name}: the log and the expert's video keep room: ${JSON.stringify(fit)}`);
+              assert(fit.logHeight >= 80 && fit.videoHeight >= 250 && fit.expertHeight >= 120, `${name}: the log and the call's video keep room: ${JSON.stringify(fit)}`);
               await capture(kiosk, `live-text-kiosk-${name}`);
             }
             await capture(expert, 'live-text-expert');

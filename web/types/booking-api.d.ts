@@ -539,7 +539,10 @@ export interface components {
             /** @description Its service point, bound into the credential. */
             service_point: string;
         };
-        /** @description Asks for a kiosk device credential. */
+        /**
+         * @description Asks for a kiosk device credential (a JSON object; every field may be
+         *     left out).
+         */
         DeviceCredentialRequest: {
             /** @description Languages the kiosk offers first (default fi, sv, en). */
             languages?: string[] | null;

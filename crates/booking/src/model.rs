@@ -528,18 +528,42 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
-/// Asks for a kiosk device credential.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+/// Asks for a kiosk device credential (a JSON object; every field may be
+/// left out).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, ToSchema)]
+// Read by `ToSchema` (no other fields); the reading is `DeviceCredentialFields`'.
 #[serde(deny_unknown_fields)]
 pub struct DeviceCredentialRequest {
     /// How long it is valid, in days (1–1830; default 365).
-    #[serde(default)]
     #[schema(minimum = 1, maximum = 1830)]
     pub valid_days: Option<u32>,
     /// Languages the kiosk offers first (default fi, sv, en).
-    #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<LanguageTagDoc>>, inline)]
     pub languages: Option<Vec<LanguageTag>>,
+}
+
+/// The fields of [`DeviceCredentialRequest`], read from an object only:
+/// serde would otherwise take a struct from an array (`[null, null]`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceCredentialFields {
+    #[serde(default)]
+    valid_days: Option<WholeDays>,
+    #[serde(default)]
+    languages: Option<Vec<LanguageTag>>,
+}
+
+/// Days as JSON Schema's `integer` has them (`30` or `30.0`).
+#[derive(Deserialize)]
+struct WholeDays(#[serde(deserialize_with = "crate::values::whole")] u32);
+
+impl<'de> Deserialize<'de> for DeviceCredentialRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let object = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let fields =
+            DeviceCredentialFields::deserialize(serde_json::Value::Object(object)).map_err(serde::de::Error::custom)?;
+        Ok(Self { valid_days: fields.valid_days.map(|WholeDays(days)| days), languages: fields.languages })
+    }
 }
 
 /// A kiosk device credential issued from the admin page; the credential
