@@ -6,6 +6,10 @@ use super::*;
 
 /// The frame rate a signer's video keeps (EN 301 549 asks ≥ 20 fps for sign language).
 const MOTION_FRAME_RATE: f64 = 20.0;
+/// Any other video: a layer sent at under a third of the frame rate of the
+/// source's most fluid layer (an encoder starved of bandwidth keeps a large
+/// picture at a few frames a second) is passed over, so a face moves.
+const FLUID_SHARE: f64 = 1.0 / 3.0;
 
 /// How a layer must fit its share.
 #[derive(Debug, Clone, Copy)]
@@ -183,6 +187,8 @@ impl SfuCore {
         // browser pads to probe bandwidth) is never chosen while another
         // carries frames.
         let any_frames = incoming.layers.values().filter(recent).any(|meter| meter.frame_rate > 0.0);
+        let most_fluid = incoming.layers.values().filter(recent).map(|meter| meter.frame_rate).fold(0.0, f64::max);
+        let fluid = |meter: &LayerMeter| meter.frame_rate >= most_fluid * FLUID_SHARE;
         let motion = matches!(fit, Fit::Motion);
         if motion && !any_smooth && any_frames {
             // No layer keeps the rate: the one with the most frames.
@@ -199,6 +205,7 @@ impl SfuCore {
             .filter(|(_, meter)| recent(meter))
             .filter(|(_, meter)| !(motion && any_smooth) || smooth(meter))
             .filter(|(_, meter)| !any_frames || meter.frame_rate > 0.0)
+            .filter(|(_, meter)| motion || fluid(meter))
             .map(|(rid, meter)| (*rid, meter.rate_bps, meter.bytes))
             .collect();
         // Measured rate first; before a full second has been measured,

@@ -53,6 +53,10 @@ pub struct Client {
     /// Simulcast layers (by index) sent without frames: no RTP marker bit,
     /// as a paused layer a browser pads to probe bandwidth.
     pub frameless_layers: Vec<usize>,
+    /// Simulcast layers (by index) whose frames span this many packets
+    /// each (a frame ends every n-th packet): an encoder starved of
+    /// bandwidth, sending a large picture at a few frames a second.
+    pub slow_layers: Vec<(usize, u64)>,
     keyframe_requested: bool,
     sent: u64,
     /// The data channel the client opened (`Simulation::channel_label`).
@@ -207,6 +211,7 @@ impl Simulation {
             audio_level: -127,
             keyframes_on_request: false,
             frameless_layers: Vec::new(),
+            slow_layers: Vec::new(),
             keyframe_requested: false,
             sent: 0,
             channel,
@@ -390,7 +395,8 @@ impl Simulation {
                 let mut payload: Vec<u8> = vec![0x10, if keyframe { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a, tag as u8];
                 payload.resize(size.max(8), 0);
                 payload[7] = client.participant.as_str().as_bytes()[0];
-                let marker = !client.frameless_layers.contains(&tag);
+                let every = client.slow_layers.iter().find(|(layer, _)| *layer == tag).map_or(1, |(_, every)| *every);
+                let marker = !client.frameless_layers.contains(&tag) && sequence.is_multiple_of(every);
                 if let Some(stream) = client.rtc.direct_api().stream_tx_by_mid(mid, rid) {
                     stream.write_rtp(
                         RtpWrite::new(pt, sequence.into(), timestamp, now, payload).marker(marker).nackable(true),

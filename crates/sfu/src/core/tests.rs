@@ -373,6 +373,24 @@ mod simulcast {
     }
 
     #[test]
+    fn a_layer_sent_at_a_few_frames_a_second_is_passed_over_for_one_that_moves() {
+        // Alice's encoder, starved, sends her high layer at a frame every
+        // 15 packets (2 fps where the others send 30); Bob has room for it
+        // and gets the middle layer, whose picture moves. When the high
+        // layer is fluid again, Bob gets it.
+        let mut simulation = simulcast_room();
+        simulation.clients[0].slow_layers = vec![(2, 15)];
+        simulation.limit(1, Some(5_000_000));
+        run_for(&mut simulation, 4000);
+        let recent: Vec<u8> = bobs_view_of_alice(&simulation).iter().rev().take(100).map(|(_, tag, _)| *tag).collect();
+        assert!(recent.len() == 100 && recent.iter().all(|tag| *tag == 1), "the middle layer, which moves: {recent:?}");
+        simulation.clients[0].slow_layers.clear();
+        run_for(&mut simulation, 4000);
+        let recent: Vec<u8> = bobs_view_of_alice(&simulation).iter().rev().take(100).map(|(_, tag, _)| *tag).collect();
+        assert!(recent.iter().all(|tag| *tag == 2), "the high layer once it moves again: {recent:?}");
+    }
+
+    #[test]
     fn a_signers_video_has_the_first_claim_on_a_tight_link_with_a_margin() {
         // Alice (an interpreter) and Bob (an expert) both publish three
         // layers (80, 320, 800 kbit/s); Carol's link takes 600 kbit/s.
