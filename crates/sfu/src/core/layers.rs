@@ -188,7 +188,17 @@ impl SfuCore {
         // carries frames.
         let any_frames = incoming.layers.values().filter(recent).any(|meter| meter.frame_rate > 0.0);
         let most_fluid = incoming.layers.values().filter(recent).map(|meter| meter.frame_rate).fold(0.0, f64::max);
-        let fluid = |meter: &LayerMeter| meter.frame_rate >= most_fluid * FLUID_SHARE;
+        // The smallest layer with frames always stays a choice: a narrow
+        // link must have something that fits.
+        let smallest = incoming
+            .layers
+            .values()
+            .filter(recent)
+            .filter(|meter| meter.frame_rate > 0.0)
+            .map(|meter| meter.rate_bps)
+            .min();
+        let fluid =
+            |meter: &LayerMeter| meter.frame_rate >= most_fluid * FLUID_SHARE || Some(meter.rate_bps) == smallest;
         let motion = matches!(fit, Fit::Motion);
         if motion && !any_smooth && any_frames {
             // No layer keeps the rate: the one with the most frames.

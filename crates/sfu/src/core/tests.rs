@@ -388,6 +388,16 @@ mod simulcast {
         run_for(&mut simulation, 4000);
         let recent: Vec<u8> = bobs_view_of_alice(&simulation).iter().rev().take(100).map(|(_, tag, _)| *tag).collect();
         assert!(recent.iter().all(|tag| *tag == 2), "the high layer once it moves again: {recent:?}");
+        // The smallest layer stays a choice however slow: on a link with
+        // room for nothing else, Bob keeps it rather than a larger one.
+        simulation.clients[0].slow_layers = vec![(0, 15)];
+        simulation.limit(1, Some(150_000));
+        run_for(&mut simulation, 4000);
+        let recent: Vec<u8> = bobs_view_of_alice(&simulation).iter().rev().take(50).map(|(_, tag, _)| *tag).collect();
+        assert!(
+            recent.len() == 50 && recent.iter().all(|tag| *tag == 0),
+            "the small layer on a narrow link: {recent:?}"
+        );
     }
 
     #[test]
