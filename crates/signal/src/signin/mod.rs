@@ -10,7 +10,7 @@
 //! - `GET /auth/oidc/<id>/callback`: the code exchanged, the ID token
 //!   verified by the `openidconnect` library (signature by the provider's
 //!   published keys, issuer, audience, expiry, nonce), its claims mapped to
-//!   a role, organisation and languages ([`mapping`]); then a sealed
+//!   a role, organisation and languages (`mapping`); then a sealed
 //!   HttpOnly session cookie and back to the app. A refusal goes to
 //!   `/signin/?error=<code>`.
 //! - `POST /auth/session`: a Silta access token for the session's holder
