@@ -628,18 +628,30 @@ impl Standby {
         let replica = Arc::new(Mutex::new(start));
         let follower =
             tokio::spawn(follow(self.cluster.clone(), self.stream.clone(), replica.clone(), self.hub_settings.clone()));
-        let Some(revision) = self.wait_for_lease(&shutdown).await else {
-            follower.abort();
-            return;
+        let revision = loop {
+            let Some(revision) = self.wait_for_lease(&shutdown).await else {
+                follower.abort();
+                return;
+            };
+            match self.catch_up(&replica).await {
+                Ok(()) => break revision,
+                Err(err) => {
+                    // Nothing has been led from this replica: it is sound,
+                    // only behind (JetStream still choosing a journal
+                    // leader after a server was lost, say). The lease goes
+                    // back and this node follows on — its connections stay
+                    // up — and it or another takes the lead again.
+                    tracing::error!(
+                        error = %err,
+                        "the journal could not be read to its end in time; handing the lead back and following on"
+                    );
+                    let _ = self.lead.delete(LEAD_KEY).await;
+                    tokio::time::sleep(self.cluster.settings.lead_refresh()).await;
+                }
+            }
         };
-        let caught_up = self.catch_up(&replica).await;
         follower.abort();
         let replica = std::mem::replace(&mut *locked(&replica), Replica::new(&self.hub_settings));
-        if let Err(err) = caught_up {
-            tracing::error!(error = %err, "the journal could not be read to its end; handing the lead back");
-            let _ = self.lead.delete(LEAD_KEY).await;
-            std::process::exit(75);
-        }
         match self.lead_with(replica, revision, shutdown).await {
             Ok(()) => tracing::info!("the lead was handed back"),
             Err(reason) => {
