@@ -5,6 +5,7 @@ mod fixture;
 
 mod booking_reserves_each_resource_once;
 mod contact_details_go_when_no_longer_needed;
+mod documents_are_emailed_once_and_kept_nowhere;
 mod kiosk_credentials_are_issued_listed_and_revoked;
 mod migrations_make_the_same_schema;
 mod notifications_are_delivered_from_the_outbox;

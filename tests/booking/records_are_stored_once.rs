@@ -3,7 +3,10 @@
 //! the time they happened, and make the queue's statistics.
 
 use silta_booking::records::{Stored, store_record};
-use silta_proto::v1::sessions::{QueueLeft, SessionClosed, SessionJoined, SessionRecordEvent, SessionRecordMessage};
+use silta_proto::v1::media::FileType;
+use silta_proto::v1::sessions::{
+    DocumentPassed, Party, QueueLeft, SessionClosed, SessionJoined, SessionRecordEvent, SessionRecordMessage,
+};
 use silta_proto::v1::{AgencyCode, LanguageTag, OutcomeCode, Role, RoomId, ServicePointId};
 use silta_tests::booking::{Database, spawn_booking};
 
@@ -98,4 +101,44 @@ async fn records_are_stored_once_at_the_time_they_happened(database: Database) {
     assert_eq!((bad.status, bad.code()), (400, "invalid_within"));
 }
 
-crate::on_both_databases!(records_are_stored_once_at_the_time_they_happened);
+/// A document that passed in a call is in the audit log as who to whom,
+/// type and size, once however often its record arrives.
+async fn a_document_passed_is_audited_by_type_and_size_once(database: Database) {
+    let app = spawn_booking(database).await;
+    seed(&app).await;
+    let store = app.state.store();
+    let party = |role, organisation: &str| Party { role, organisation: organisation.into() };
+    let passed = SessionRecordMessage {
+        id: "document.r1.7".into(),
+        at_ms: at(3),
+        event: SessionRecordEvent::DocumentPassed(DocumentPassed {
+            room: RoomId::parse("r1").unwrap(),
+            service_point: ServicePointId::parse(POINT).unwrap(),
+            from: party(Role::Expert, "VERO"),
+            to: vec![party(Role::Kiosk, POINT), party(Role::Interpreter, "tulkit")],
+            media_type: FileType::Pdf,
+            size: 123_456,
+        }),
+    };
+    assert_eq!(store_record(store, &passed, 0).await.unwrap(), Stored::New);
+    assert_eq!(store_record(store, &passed, 0).await.unwrap(), Stored::Duplicate);
+    let rows: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT actor_role, actor_org, object, detail FROM audit_log WHERE action = 'document.passed'")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![(
+            "expert".into(),
+            "VERO".into(),
+            "room:r1".into(),
+            format!("to kiosk {POINT}, interpreter tulkit; application/pdf; 123456 bytes")
+        )]
+    );
+}
+
+crate::on_both_databases!(
+    records_are_stored_once_at_the_time_they_happened,
+    a_document_passed_is_audited_by_type_and_size_once
+);

@@ -8,10 +8,11 @@
 import { existsSync } from 'node:fs';
 import { accessibilityFindings, inLoopbackNamespace, siltaBinary } from './lib.mjs';
 import { flows as callFlows } from './flows.mjs';
+import { documentFlows } from './document-flows.mjs';
 import { inclusionFlows } from './inclusion-flows.mjs';
 import { signinFlows } from './signin-flows.mjs';
 
-const flows = [...callFlows, ...inclusionFlows, ...signinFlows];
+const flows = [...callFlows, ...inclusionFlows, ...documentFlows, ...signinFlows];
 
 inLoopbackNamespace(import.meta.url);
 

@@ -413,6 +413,7 @@ async function enterRoom(state) {
     pinnable: true,
     quality: byId('quality'),
     primaryRoles: ['kiosk', 'expert', 'interpreter'],
+    documents: { container: byId('documents'), role: /** @type {const} */ ('advisor') },
   };
   await openRoom(app.client, state, view, (session) => {
     app.session = session;

@@ -197,7 +197,7 @@ async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();
   app.transferring = false;
-  const view = { panel: byId('call-panel'), stage: byId('stage'), text: byId('live-text'), pinnable: true, quality: byId('quality'), primaryRoles: ['kiosk'] };
+  const view = { panel: byId('call-panel'), stage: byId('stage'), text: byId('live-text'), pinnable: true, quality: byId('quality'), primaryRoles: ['kiosk'], documents: { container: byId('documents'), role: /** @type {const} */ ('expert') } };
   await openRoom(app.client, state, view, (session) => {
     app.session = session;
     session.addEventListener('change', renderCall);

@@ -63,7 +63,7 @@ async function main() {
 async function enterRoom(state) {
   if (!app.client || app.session?.room === state.room) return;
   app.session?.close();
-  const view = { panel: byId('call-panel'), stage: byId('stage'), text: byId('live-text'), quality: byId('quality'), primaryRoles: ['kiosk', 'expert'] };
+  const view = { panel: byId('call-panel'), stage: byId('stage'), text: byId('live-text'), quality: byId('quality'), primaryRoles: ['kiosk', 'expert'], documents: { container: byId('documents'), role: /** @type {const} */ ('interpreter') } };
   await openRoom(app.client, state, view, (session) => {
     app.session = session;
     session.addEventListener('change', renderCall);

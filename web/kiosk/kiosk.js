@@ -9,6 +9,7 @@
 
 import { ApiError, bookingApi } from '../shared/api.js';
 import { directory } from '../shared/directory.js';
+import { MAX_DOCUMENT } from '../shared/documents.js';
 import { claimsOf, deviceCredential, demoIdentities, forgetDeviceCredential, kioskTokenSource, storeDeviceCredential } from '../shared/auth.js';
 import { SignalClient } from '../shared/client.js';
 import { LANGUAGE_NAMES, LANGUAGES, formatDuration, isLanguage, loadLanguages, onLanguageChange, setLanguage, t } from '../shared/i18n.js';
@@ -392,6 +393,7 @@ async function enterRoom(state) {
     primaryRoles: ['expert', 'interpreter'],
     text: byId('live-text'),
     keyboard: true,
+    documents: { container: byId('documents'), role: /** @type {const} */ ('kiosk'), still: takeStill, email: emailDocument },
   };
   await openRoom(app.client, state, view, (session) => {
     app.session = session;
@@ -538,6 +540,47 @@ function renderConnectionNotice() {
   // interruption is said here.
   if (lost && !signalingLost) announce(t('connection.reconnecting'));
   if (!lost && app.client?.state === 'connected' && app.screen === 'session') announce(t('connection.connected'));
+}
+
+/**
+ * A still of the document camera at its full resolution (not the video
+ * layer the expert receives): JPEG, or null when the camera is off.
+ * @returns {Promise<Uint8Array | null>}
+ */
+async function takeStill() {
+  const track = app.second?.getVideoTracks()[0];
+  if (!track || track.readyState !== 'live') return null;
+  const { width = 0, height = 0 } = track.getSettings();
+  const video = /** @type {HTMLVideoElement} */ (document.createElement('video'));
+  video.muted = true;
+  video.srcObject = new MediaStream([track]);
+  await video.play();
+  const canvas = document.createElement('canvas');
+  canvas.width = video.videoWidth || width;
+  canvas.height = video.videoHeight || height;
+  canvas.getContext('2d')?.drawImage(video, 0, 0, canvas.width, canvas.height);
+  video.pause();
+  video.srcObject = null;
+  for (const quality of [0.92, 0.8, 0.6]) {
+    const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', quality));
+    if (blob instanceof Blob && blob.size <= MAX_DOCUMENT) return new Uint8Array(await blob.arrayBuffer());
+  }
+  return null;
+}
+
+/**
+ * Sends a document the citizen was handed to the address they typed: used
+ * for this message only (the booking service keeps neither).
+ * @param {import('../shared/documents.js').ReceivedDocument} received
+ * @param {string} address
+ */
+async function emailDocument(received, address) {
+  if (!app.api) throw new Error('no booking service');
+  let binary = '';
+  for (let at = 0; at < received.bytes.length; at += 0x8000) {
+    binary += String.fromCharCode(...received.bytes.subarray(at, at + 0x8000));
+  }
+  await app.api.post('/documents/email', { to: address, media_type: received.type, content: btoa(binary) });
 }
 
 async function toggleSecondSource() {

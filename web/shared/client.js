@@ -582,8 +582,9 @@ export class MediaSession extends EventTarget {
   receiveCall(data) {
     if (!(data instanceof ArrayBuffer) || data.byteLength < 1) return;
     const bytes = new Uint8Array(data);
+    // An empty sender is the SFU itself (a document refused).
     const length = bytes[0];
-    if (length === 0 || bytes.length < 1 + length) return;
+    if (bytes.length < 1 + length) return;
     const from = decoder.decode(bytes.subarray(1, 1 + length));
     /** @type {CallMessage} */
     const detail = { from, payload: bytes.subarray(1 + length) };

@@ -212,6 +212,8 @@ export class LiveText extends EventTarget {
    * @param {Uint8Array} payload
    */
   receive(from, payload) {
+    // JSON only (a document's parts pass on the same channel).
+    if (payload[0] !== 0x7b) return;
     let message;
     try {
       message = JSON.parse(decoder.decode(payload));

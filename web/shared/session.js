@@ -9,6 +9,7 @@ import { OUTCOME_CODES } from '../types/vocabulary.js';
 import { CallView } from './call.js';
 import { ConnectionQuality, MediaSession, localMedia } from './client.js';
 import { t } from './i18n.js';
+import { DocumentsPanel } from './documents.js';
 import { LiveText } from './livetext.js';
 import { announce, showError } from './ui.js';
 
@@ -31,8 +32,9 @@ export const CHOSEN_OUTCOMES = OUTCOME_CODES.filter((code) => code !== 'connecti
  * started. `leave()` on the result hides them again.
  * @param {import('./client.js').SignalClient} client
  * @param {RoomState} state the room snapshot
- * @param {{panel: HTMLElement, stage: HTMLElement, quality: HTMLElement, primaryRoles: string[], text?: HTMLElement, keyboard?: boolean, pinnable?: boolean}} view
- *   `text` holds the call's live text (with an on-screen keyboard when `keyboard`); `pinnable` tiles have pin buttons
+ * @param {{panel: HTMLElement, stage: HTMLElement, quality: HTMLElement, primaryRoles: string[], text?: HTMLElement, keyboard?: boolean, pinnable?: boolean, documents?: DocumentsOptions}} view
+ *   `text` holds the call's live text (with an on-screen keyboard when `keyboard`); `pinnable` tiles have pin buttons;
+ *   `documents` the call's documents (stills, handouts)
  * @param {(session: RoomSession) => void} [ready] called before media starts (to attach listeners)
  */
 export async function openRoom(client, state, view, ready) {
@@ -52,6 +54,7 @@ export async function openRoom(client, state, view, ready) {
     text: view.text,
     keyboard: view.keyboard,
     pinnable: view.pinnable,
+    documents: view.documents,
   });
   session.addEventListener('closed', () => {
     view.panel.hidden = true;
@@ -67,12 +70,19 @@ export async function openRoom(client, state, view, ready) {
 }
 
 /** @typedef {import('./call.js').ParticipantInfo} ParticipantInfo */
+/**
+ * @typedef {object} DocumentsOptions
+ * @property {HTMLElement} container
+ * @property {'kiosk' | 'expert' | 'advisor' | 'interpreter'} role
+ * @property {() => Promise<Uint8Array | null>} [still] the kiosk takes a still of its document camera
+ * @property {(document: import('./documents.js').ReceivedDocument, address: string) => Promise<void>} [email] the kiosk sends a document by e-mail
+ */
 
 export class RoomSession extends EventTarget {
   /**
    * @param {import('./client.js').SignalClient} client
    * @param {RoomState} state
-   * @param {{stage: HTMLElement, quality?: HTMLElement | null, primaryRoles: string[], local: MediaStream | null, text?: HTMLElement, keyboard?: boolean, pinnable?: boolean}} options
+   * @param {{stage: HTMLElement, quality?: HTMLElement | null, primaryRoles: string[], local: MediaStream | null, text?: HTMLElement, keyboard?: boolean, pinnable?: boolean, documents?: DocumentsOptions}} options
    */
   constructor(client, state, options) {
     super();
@@ -105,6 +115,20 @@ export class RoomSession extends EventTarget {
         })
       : null;
     this.text?.attach(this.media);
+    /** The call's documents, when the page has them. */
+    this.documents = options.documents
+      ? new DocumentsPanel(options.documents.container, {
+          role: options.documents.role,
+          participants: () => this.participants,
+          label: (participant) => {
+            const info = this.participants.get(participant);
+            return info ? this.view.label(info) : t('text.someone');
+          },
+          still: options.documents.still,
+          email: options.documents.email,
+        })
+      : null;
+    this.documents?.attach(this.media);
 
     this.watchMedia(this.media);
     this.quality.addEventListener('change', (event) => {
@@ -119,6 +143,7 @@ export class RoomSession extends EventTarget {
       this.participants.set(m.participant.participant, m.participant);
       this.view.upsertParticipant(m.participant);
       this.text?.participantJoined();
+      this.documents?.participantJoined();
       announce(t('call.joined', { who: this.view.label(m.participant) }));
       this.changed();
     });
@@ -229,6 +254,7 @@ export class RoomSession extends EventTarget {
     this.media = new MediaSession(this.client, this.room);
     this.quality.pc = this.media.pc;
     this.text?.attach(this.media);
+    this.documents?.attach(this.media);
     this.watchMedia(this.media);
     await this.media.start(this.local);
     if (this.self && this.signing.has(this.self)) await this.media.preferFrameRate(true);
@@ -272,6 +298,7 @@ export class RoomSession extends EventTarget {
     this.quality.stop();
     this.media.close();
     this.text?.destroy();
+    this.documents?.destroy();
     this.view.destroy();
   }
 }

@@ -166,6 +166,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/documents/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a document the citizen was handed in a call to the e-mail address
+         *     they typed at the kiosk (kiosks): used once, kept nowhere; the audit log
+         *     records only the type and size.
+         */
+        post: operations["email_document"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experts": {
         parameters: {
             query?: never;
@@ -551,6 +572,18 @@ export interface components {
              * @description How long it is valid, in days (1–1830; default 365).
              */
             valid_days?: number | null;
+        };
+        /** @description A document to send by e-mail (a JSON object). */
+        DocumentEmail: {
+            /** @description The document, base64. */
+            content: string;
+            /**
+             * @description The document's type; its first bytes must agree.
+             * @enum {string}
+             */
+            media_type: "application/pdf" | "image/png" | "image/jpeg";
+            /** @description The address the citizen typed: used for this message only. */
+            to: string;
         };
         /** @description An expert (by staff id; no name is stored). */
         Expert: {
@@ -1085,6 +1118,7 @@ export type AuditEntry = components['schemas']['AuditEntry'];
 export type Contact = components['schemas']['Contact'];
 export type DeviceCredentialInfo = components['schemas']['DeviceCredentialInfo'];
 export type DeviceCredentialRequest = components['schemas']['DeviceCredentialRequest'];
+export type DocumentEmail = components['schemas']['DocumentEmail'];
 export type Expert = components['schemas']['Expert'];
 export type Holiday = components['schemas']['Holiday'];
 export type Interpreter = components['schemas']['Interpreter'];
@@ -2185,6 +2219,100 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    email_document: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DocumentEmail"];
+            };
+        };
+        responses: {
+            /** @description Done; no content */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or a value breaks its schema (`invalid_query`, `invalid_body`, `invalid_limit`, …) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid access token (`token_missing`, `token_expired`, `bad_signature`, …) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role, organisation or room scope does not allow this (`forbidden`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes (`body_too_large`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` (`json_required`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this address or identity (`rate_limited`); see `Retry-After` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An unexpected failure (`internal`); the cause is in the service's log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description OK */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -16,6 +16,9 @@ export const DOCUMENT_TYPES = Object.freeze(['passport', 'identity_card', 'drivi
 /** @type {readonly import('./wire').ErrorCode[]} */
 export const ERROR_CODES = Object.freeze(['invalid_json', 'invalid_message', 'unknown_type', 'invalid_field', 'message_too_large', 'rate_limited', 'not_authenticated', 'already_authenticated', 'token_expired', 'token_invalid', 'unknown_key', 'wrong_audience', 'forbidden', 'room_not_granted', 'room_not_found', 'not_in_room', 'already_in_room', 'not_invited', 'room_full', 'kiosk_offline', 'kiosk_busy', 'kiosk_not_ready', 'wrong_service_point', 'unavailable', 'no_offer', 'invalid_state', 'media_error', 'media_unavailable', 'shutting_down', 'try_again', 'internal']);
 
+/** @type {readonly import('./wire').FileType[]} */
+export const FILE_TYPES = Object.freeze(['application/pdf', 'image/png', 'image/jpeg']);
+
 /** @type {readonly import('./wire').LeaveReason[]} */
 export const LEAVE_REASONS = Object.freeze(['left', 'timeout']);
 

@@ -217,6 +217,29 @@ export type MediaEvent =
     }
   | {
       /**
+       * Who sent it.
+       */
+      from: ParticipantId;
+      /**
+       * Its type.
+       */
+      media_type: FileType;
+      /**
+       * The room.
+       */
+      room: RoomId;
+      /**
+       * Its size in bytes.
+       */
+      size: number;
+      /**
+       * Whom it was addressed to (those in the room when it started).
+       */
+      to: ParticipantId[];
+      type: 'document_passed';
+    }
+  | {
+      /**
        * The participant.
        */
       participant: ParticipantId;
@@ -231,6 +254,10 @@ export type MediaEvent =
       type: 'peer_state';
     };
 export type ParticipantId = string;
+/**
+ * The types of file a document passing in a call may be.
+ */
+export type FileType = 'application/pdf' | 'image/png' | 'image/jpeg';
 /**
  * Transport state of one peer.
  */

@@ -13,7 +13,7 @@ use silta_http::limits::Requester;
 use silta_proto::v1::Role;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::access::{Caller, page};
@@ -21,7 +21,7 @@ use crate::app::BookingState;
 use crate::error::AppError;
 use crate::extract::{Body, Params};
 use crate::model::*;
-use crate::{appointments, audit, devices, directory, ics, stats};
+use crate::{appointments, audit, devices, directory, documents, ics, stats};
 
 fn now() -> i64 {
     Utc::now().timestamp()
@@ -129,6 +129,7 @@ pub fn router(state: BookingState) -> axum::Router {
         .routes(routes!(record_session))
         .routes(routes!(record_session_join))
         .routes(routes!(add_feedback))
+        .routes(routes!(email_document).layer(axum::extract::DefaultBodyLimit::max(documents::MAX_BODY)))
         .routes(routes!(get_statistics))
         .routes(routes!(get_statistics_csv))
         .routes(routes!(list_audit))
@@ -531,6 +532,19 @@ async fn record_session_join(
     Body(body): Body<SessionJoin>,
 ) -> ApiResult<StatusCode> {
     stats::record_join(&state.store, &caller, &body, now()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sends a document the citizen was handed in a call to the e-mail address
+/// they typed at the kiosk (kiosks): used once, kept nowhere; the audit log
+/// records only the type and size.
+#[utoipa::path(post, path = "/api/v1/documents/email", tag = "documents", request_body = documents::DocumentEmail, responses((status = 204), (status = 400), (status = 403), (status = 413), (status = 503)))]
+async fn email_document(
+    State(state): State<BookingState>,
+    caller: Caller,
+    Body(body): Body<documents::DocumentEmail>,
+) -> ApiResult<StatusCode> {
+    documents::email(&state.store, &state.mailer, &caller, body, now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

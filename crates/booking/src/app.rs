@@ -64,6 +64,9 @@ pub struct BookingState {
     /// Signs kiosk device credentials issued from the admin page (a node
     /// holding the signing key); unset, issuing answers 503.
     pub(crate) device_issuer: Arc<std::sync::OnceLock<TokenIssuer>>,
+    /// Sends documents by e-mail (`documents`): the notifications' SMTP
+    /// server, or the log.
+    pub(crate) mailer: crate::documents::Mailer,
     stop: watch::Sender<bool>,
 }
 
@@ -99,6 +102,7 @@ impl BookingState {
         settings.request_limits.validate()?;
         let store = Store::connect(database_url, settings.max_connections, settings.migrations).await?;
         let notifier = Notifier::new(store.clone(), settings.notifications.clone())?;
+        let mailer = notifier.mailer();
         let (stop, stopped) = watch::channel(false);
         tokio::spawn(notifier.run(stopped));
         Ok(Self {
@@ -107,6 +111,7 @@ impl BookingState {
             settings: Arc::new(settings),
             events: broadcast::channel(256).0,
             device_issuer: Arc::new(std::sync::OnceLock::new()),
+            mailer,
             stop,
         })
     }

@@ -21,6 +21,7 @@ pub mod audit;
 pub mod availability;
 pub mod devices;
 pub mod directory;
+pub mod documents;
 pub mod error;
 pub mod events;
 pub mod extract;

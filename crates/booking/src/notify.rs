@@ -372,6 +372,12 @@ pub enum NotifierError {
 }
 
 impl Notifier {
+    /// The SMTP transport and sender, for mail sent at once rather than
+    /// through the outbox (documents; `None` with the log adapter).
+    pub fn mailer(&self) -> crate::documents::Mailer {
+        self.smtp.clone()
+    }
+
     /// Builds the adapters named in the settings.
     pub fn new(store: Store, settings: NotifySettings) -> Result<Self, NotifierError> {
         let smtp = match &settings.email {

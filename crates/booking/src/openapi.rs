@@ -247,6 +247,20 @@ doc_schema!(
     string(3, 254, crate::notify::EMAIL_PATTERN)
 );
 doc_schema!(
+    /// The type of a document passing in a call.
+    FileTypeDoc,
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(silta_proto::v1::media::FileType::ALL.map(silta_proto::v1::media::FileType::as_str)))
+        .into()
+);
+doc_schema!(
+    /// A document's bytes in base64 (RFC 4648, with padding): at most
+    /// 10 MiB decoded.
+    DocumentContentDoc,
+    string(4, 13_981_016, "^[A-Za-z0-9+/]*={0,2}$")
+);
+doc_schema!(
     /// A phone number for SMS, E.164: `+` and 8–15 digits.
     PhoneDoc,
     string(9, 16, r"^\+[0-9]{8,15}$")

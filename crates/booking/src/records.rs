@@ -54,7 +54,7 @@ pub async fn store_record(store: &Store, message: &SessionRecordMessage, now: i6
     let at = instant(message.at_ms);
     // Read outside the write transaction (SQLite takes its lock at BEGIN).
     let month = match &message.event {
-        SessionRecordEvent::Joined(_) => None,
+        SessionRecordEvent::Joined(_) | SessionRecordEvent::DocumentPassed(_) => None,
         SessionRecordEvent::Ended(ended) => {
             Some(crate::stats::month_at(store, ended.service_point.as_str(), at).await?)
         }
@@ -106,6 +106,23 @@ pub async fn store_record(store: &Store, message: &SessionRecordMessage, now: i6
                 crate::stats::insert_session(&mut tx, &caller, &record, month, at.timestamp()).await?;
             }
         }
+        SessionRecordEvent::DocumentPassed(passed) => {
+            // Who to whom, the type and the size: never the document, its
+            // name or a person.
+            let to: Vec<String> =
+                passed.to.iter().map(|party| format!("{} {}", party.role.as_str(), party.organisation)).collect();
+            let detail = format!("to {}; {}; {} bytes", to.join(", "), passed.media_type.as_str(), passed.size);
+            sqlx::query(
+                "INSERT INTO audit_log (at, actor_role, actor_org, action, object, detail) VALUES ($1, $2, $3, 'document.passed', $4, $5)",
+            )
+            .bind(at.timestamp())
+            .bind(passed.from.role.as_str().to_owned())
+            .bind(passed.from.organisation.clone())
+            .bind(format!("room:{}", passed.room))
+            .bind(detail)
+            .execute(&mut *tx)
+            .await?;
+        }
         SessionRecordEvent::QueueLeft(left) => {
             sqlx::query(
                 "INSERT INTO queue_waits (record_id, room_id, service_point_id, agency_code, language, left_at, waited_ms,
@@ -129,6 +146,7 @@ pub async fn store_record(store: &Store, message: &SessionRecordMessage, now: i6
         SessionRecordEvent::Joined(_) => "joined",
         SessionRecordEvent::Ended(_) => "ended",
         SessionRecordEvent::QueueLeft(_) => "queue_left",
+        SessionRecordEvent::DocumentPassed(_) => "document_passed",
     });
     Ok(Stored::New)
 }

@@ -136,7 +136,7 @@ pub fn record_made(record: &SessionRecordMessage) {
         SessionRecordEvent::Ended(ended) => {
             instruments.sessions_ended.add(1, &[KeyValue::new("outcome", ended.outcome.as_str())]);
         }
-        SessionRecordEvent::Joined(_) => {}
+        SessionRecordEvent::Joined(_) | SessionRecordEvent::DocumentPassed(_) => {}
     }
 }
 

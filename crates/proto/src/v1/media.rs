@@ -204,6 +204,7 @@ impl MediaEvent {
             | MediaEvent::IceCandidate { room, .. }
             | MediaEvent::ActiveSpeaker { room, .. }
             | MediaEvent::ParticipantStats { room, .. }
+            | MediaEvent::DocumentPassed { room, .. }
             | MediaEvent::PeerState { room, .. } => room,
         }
     }
@@ -319,6 +320,21 @@ pub enum MediaEvent {
         #[serde(default)]
         receive_layers: Vec<String>,
     },
+    /// A document passed through the node on the call channel, whole
+    /// (every byte of it relayed): who sent it to whom, its type and size,
+    /// for the audit log. Never its content or name.
+    DocumentPassed {
+        /// The room.
+        room: RoomId,
+        /// Who sent it.
+        from: ParticipantId,
+        /// Whom it was addressed to (those in the room when it started).
+        to: Vec<ParticipantId>,
+        /// Its type.
+        media_type: FileType,
+        /// Its size in bytes.
+        size: u32,
+    },
     /// The participant's transport connected or failed.
     PeerState {
         /// The room.
@@ -328,6 +344,71 @@ pub enum MediaEvent {
         /// The new state.
         state: PeerState,
     },
+}
+
+/// The types of file a document passing in a call may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum FileType {
+    /// A PDF file.
+    #[serde(rename = "application/pdf")]
+    Pdf,
+    /// A PNG image.
+    #[serde(rename = "image/png")]
+    Png,
+    /// A JPEG image.
+    #[serde(rename = "image/jpeg")]
+    Jpeg,
+}
+
+impl FileType {
+    /// The largest document, in bytes (10 MiB).
+    pub const MAX_SIZE: u32 = 10 * 1024 * 1024;
+
+    /// Every type.
+    pub const ALL: [FileType; 3] = [FileType::Pdf, FileType::Png, FileType::Jpeg];
+
+    /// The media type, as on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileType::Pdf => "application/pdf",
+            FileType::Png => "image/png",
+            FileType::Jpeg => "image/jpeg",
+        }
+    }
+
+    /// The type named by a media type.
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == media_type)
+    }
+
+    /// How a file of this type begins (its magic bytes): a file that does
+    /// not begin so is not of this type, whatever it is called.
+    pub fn signature(self) -> &'static [u8] {
+        match self {
+            FileType::Pdf => b"%PDF-",
+            FileType::Png => b"\x89PNG\r\n\x1a\n",
+            FileType::Jpeg => b"\xff\xd8\xff",
+        }
+    }
+
+    /// Whether the bytes begin as a file of this type does.
+    pub fn matches(self, bytes: &[u8]) -> bool {
+        bytes.starts_with(self.signature())
+    }
+
+    /// The type's code on the call channel (1 PDF, 2 PNG, 3 JPEG).
+    pub fn code(self) -> u8 {
+        match self {
+            FileType::Pdf => 1,
+            FileType::Png => 2,
+            FileType::Jpeg => 3,
+        }
+    }
+
+    /// The type of a call-channel code.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.code() == code)
+    }
 }
 
 /// Transport state of one peer.

@@ -10,6 +10,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::media::FileType;
 use super::{AgencyCode, LanguageTag, OutcomeCode, Role, RoomId, ServicePointId};
 
 /// A record as it travels: its id, when it happened, and what.
@@ -35,6 +36,36 @@ pub enum SessionRecordEvent {
     /// (the session ended before an expert took it). For the queue
     /// statistics.
     QueueLeft(QueueLeft),
+    /// A document passed between participants of a session (for the audit
+    /// log): who to whom, its type and size, never its content or name.
+    DocumentPassed(DocumentPassed),
+}
+
+/// A document passed in a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct DocumentPassed {
+    /// The room.
+    pub room: RoomId,
+    /// The session's service point.
+    pub service_point: ServicePointId,
+    /// Who sent it.
+    pub from: Party,
+    /// Whom it went to.
+    pub to: Vec<Party>,
+    /// Its type.
+    pub media_type: FileType,
+    /// Its size in bytes.
+    pub size: u32,
+}
+
+/// A participant as the records name them: a role and an organisation,
+/// never a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Party {
+    /// The role.
+    pub role: Role,
+    /// The organisation (service point id, agency code, interpreter pool).
+    pub organisation: String,
 }
 
 /// A walk-in request left the queue.

@@ -1,5 +1,5 @@
 //! The call's data channel: what participants send one another besides
-//! media (text typed live, later documents) passes through the node on each
+//! media (text typed live, documents: `documents`) passes through the node on each
 //! peer's one data channel labelled [`CALL_CHANNEL_LABEL`], held only in
 //! memory while on its way, never logged or counted by its content.
 //!
@@ -16,6 +16,7 @@
 
 use str0m::channel::{ChannelData, ChannelId};
 
+use super::documents;
 use super::*;
 
 /// The label of the data channel a participant opens to the node.
@@ -81,34 +82,54 @@ impl SfuCore {
         frame.push(from_length);
         frame.extend_from_slice(from);
         frame.extend_from_slice(payload);
-        let recipients: Vec<PeerKey> = self
-            .rooms
-            .get(&sender.room)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|member| *member != key)
-            .filter(|member| {
-                addressees.is_empty()
-                    || self.peers.get(member).is_some_and(|peer| addressees.contains(&peer.participant.as_str()))
-            })
-            .collect();
-        for member in recipients {
-            let written = self.guard(member, now, |peer| {
-                let Some(id) = peer.channel else { return false };
-                let Some(mut channel) = peer.rtc.channel(id) else { return false };
-                matches!(channel.write(true, &frame), Ok(true))
-            });
-            if written == Some(true) {
-                self.counters.channel_relayed += 1;
-                if !self.dirty.contains(&member) {
-                    self.dirty.push(member);
+        let others: Vec<PeerKey> =
+            self.rooms.get(&sender.room).into_iter().flatten().copied().filter(|member| *member != key).collect();
+        let named = (!addressees.is_empty()).then(|| {
+            others
+                .iter()
+                .copied()
+                .filter(|member| {
+                    self.peers.get(member).is_some_and(|peer| addressees.contains(&peer.participant.as_str()))
+                })
+                .collect::<Vec<_>>()
+        });
+        let recipients = if documents::is_document_frame(payload) {
+            match self.document_frame(key, payload, others, named, now) {
+                documents::Verdict::Pass(recipients) => recipients,
+                documents::Verdict::Refuse(id, reason) => {
+                    self.counters.channel_dropped += 1;
+                    self.write_channel(key, &documents::refusal_frame(id, reason), now);
+                    return;
                 }
-                self.drain(member, now);
+            }
+        } else {
+            named.unwrap_or(others)
+        };
+        for member in recipients {
+            if self.write_channel(member, &frame, now) {
+                self.counters.channel_relayed += 1;
             } else {
                 self.counters.channel_dropped += 1;
             }
         }
+    }
+
+    /// Writes a frame on a peer's call channel; false when it has none
+    /// open or its send buffer cannot take the frame now.
+    fn write_channel(&mut self, key: PeerKey, frame: &[u8], now: Instant) -> bool {
+        let written = self.guard(key, now, |peer| {
+            let Some(id) = peer.channel else { return false };
+            let Some(mut channel) = peer.rtc.channel(id) else { return false };
+            matches!(channel.write(true, frame), Ok(true))
+        });
+        if written != Some(true) {
+            return false;
+        }
+        if !self.dirty.contains(&key) {
+            self.dirty.push(key);
+        }
+        self.drain(key, now);
+        true
     }
 }
 

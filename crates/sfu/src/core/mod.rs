@@ -23,6 +23,7 @@
 //! (stream ids of recycled m-lines).
 
 mod channels;
+mod documents;
 mod events;
 mod forwarding;
 mod keyframe;
@@ -52,6 +53,7 @@ use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Ssrc};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 pub use channels::{CALL_CHANNEL_LABEL, MAX_CALL_MESSAGE};
+pub use documents::{DOCUMENT_PART, DOCUMENT_REFUSED, DOCUMENT_START, Refusal};
 pub use keyframe::starts_keyframe;
 pub use rewrite::Rewriter;
 
@@ -237,6 +239,8 @@ struct Peer {
     channel: Option<str0m::channel::ChannelId>,
     /// The participant signs: its video is forwarded for motion (`layers`).
     prefer_frame_rate: bool,
+    /// Documents it is sending, by their id (`documents`).
+    transfers: HashMap<u32, documents::Transfer>,
 }
 
 impl Outgoing {
@@ -546,6 +550,7 @@ impl SfuCore {
                 dirty: false,
                 channel: None,
                 prefer_frame_rate: false,
+                transfers: HashMap::new(),
             },
         );
         MediaResult::Ok

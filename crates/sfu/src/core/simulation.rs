@@ -72,7 +72,7 @@ pub struct Simulation {
     pub now: Instant,
     pub core: SfuCore,
     pub clients: Vec<Client>,
-    room: RoomId,
+    pub room: RoomId,
     conditions: Conditions,
     in_flight: BTreeMap<(Instant, u64), (SocketAddr, SocketAddr, Vec<u8>)>,
     /// Media events other than offers, in order.

@@ -607,8 +607,11 @@ mod congestion {
 mod call_channel {
     use std::time::Duration;
 
+    use silta_proto::v1::ParticipantId;
+    use silta_proto::v1::media::{FileType, MediaEvent};
+
     use super::super::simulation::{Conditions, Simulation};
-    use super::super::{CALL_CHANNEL_LABEL, MAX_CALL_MESSAGE};
+    use super::super::{CALL_CHANNEL_LABEL, MAX_CALL_MESSAGE, Refusal};
 
     /// Three participants with their call channels open.
     fn room(label: &'static str) -> Simulation {
@@ -689,6 +692,120 @@ mod call_channel {
         settle(&mut other);
         assert!(received(&other, 1).is_empty() && received(&other, 2).is_empty());
         assert_eq!(other.core.counters().channel_relayed, 0);
+    }
+
+    /// A document's start frame, addressed to `to` (none: everyone).
+    fn start(to: &[&str], id: u32, code: u8, size: u32) -> Vec<u8> {
+        let mut frame = addressed(to);
+        frame.push(super::super::DOCUMENT_START);
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.push(code);
+        frame.extend_from_slice(&size.to_be_bytes());
+        frame.push(2);
+        frame
+    }
+
+    fn part(to: &[&str], id: u32, offset: u32, bytes: &[u8]) -> Vec<u8> {
+        let mut frame = addressed(to);
+        frame.push(super::super::DOCUMENT_PART);
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.extend_from_slice(&offset.to_be_bytes());
+        frame.extend_from_slice(bytes);
+        frame
+    }
+
+    fn addressed(to: &[&str]) -> Vec<u8> {
+        let mut frame = vec![u8::try_from(to.len()).expect("few")];
+        for name in to {
+            frame.push(u8::try_from(name.len()).expect("short"));
+            frame.extend_from_slice(name.as_bytes());
+        }
+        frame
+    }
+
+    fn passed(simulation: &Simulation) -> Vec<MediaEvent> {
+        simulation.events.iter().filter(|event| matches!(event, MediaEvent::DocumentPassed { .. })).cloned().collect()
+    }
+
+    #[test]
+    fn a_document_passes_whole_to_its_recipients_and_is_reported_once() {
+        let mut simulation = room(CALL_CHANNEL_LABEL);
+        let mut document = b"%PDF-1.4 ".to_vec();
+        document.extend((0..40_000u32).map(|i| (i % 251) as u8));
+        let size = u32::try_from(document.len()).expect("small");
+        assert!(simulation.write_channel(0, &start(&["carol"], 7, 1, size)));
+        for (index, chunk) in document.chunks(16 * 1024).enumerate() {
+            let offset = u32::try_from(index * 16 * 1024).expect("small");
+            assert!(simulation.write_channel(0, &part(&[], 7, offset, chunk)));
+            settle(&mut simulation);
+        }
+        // The first part again, to carol alone (her copy was lost, say).
+        assert!(simulation.write_channel(0, &part(&["carol"], 7, 0, &document[..16 * 1024])));
+        settle(&mut simulation);
+        assert!(received(&simulation, 1).is_empty(), "bob is not a recipient");
+        let at_carol = received(&simulation, 2);
+        assert_eq!(at_carol.len(), 1 + 3 + 1);
+        let mut rebuilt = Vec::new();
+        for frame in &at_carol[1..4] {
+            assert!(frame.starts_with(b"\x05alice\x02"));
+            rebuilt.extend_from_slice(&frame[6 + 9..]);
+        }
+        assert_eq!(rebuilt, document, "the parts carry the document as sent");
+        assert_eq!(
+            passed(&simulation),
+            vec![MediaEvent::DocumentPassed {
+                room: simulation.room.clone(),
+                from: ParticipantId::parse("alice").expect("an id"),
+                to: vec![ParticipantId::parse("carol").expect("an id")],
+                media_type: FileType::Pdf,
+                size,
+            }],
+            "reported once, with who to whom, type and size"
+        );
+    }
+
+    #[test]
+    fn a_document_over_the_limits_is_refused_to_its_sender_and_not_passed() {
+        let mut simulation = room(CALL_CHANNEL_LABEL);
+        // Too large, an unknown type, a part of nothing.
+        assert!(simulation.write_channel(0, &start(&[], 1, 1, FileType::MAX_SIZE + 1)));
+        assert!(simulation.write_channel(0, &start(&[], 2, 9, 100)));
+        assert!(simulation.write_channel(0, &part(&[], 3, 0, b"%PDF-")));
+        // Called a PNG, begins as something else.
+        assert!(simulation.write_channel(0, &start(&[], 4, 2, 100)));
+        assert!(simulation.write_channel(0, &part(&[], 4, 0, b"MZ\x90\0 an executable")));
+        // More bytes than it said, and a gap.
+        assert!(simulation.write_channel(0, &start(&[], 5, 3, 4)));
+        assert!(simulation.write_channel(0, &part(&[], 5, 0, b"\xff\xd8\xff\xe0 and more")));
+        assert!(simulation.write_channel(0, &start(&[], 6, 3, 100)));
+        assert!(simulation.write_channel(0, &part(&[], 6, 50, b"\xff\xd8\xff")));
+        settle(&mut simulation);
+        let refusals = received(&simulation, 0);
+        let expected: Vec<Vec<u8>> = [
+            (1, Refusal::TooLarge),
+            (2, Refusal::WrongType),
+            (3, Refusal::Unknown),
+            (4, Refusal::WrongType),
+            (5, Refusal::TooLarge),
+            (6, Refusal::Malformed),
+        ]
+        .into_iter()
+        .map(|(id, reason)| {
+            let mut frame = vec![0, super::super::DOCUMENT_REFUSED];
+            frame.extend_from_slice(&u32::to_be_bytes(id));
+            frame.push(reason as u8);
+            frame
+        })
+        .collect();
+        assert_eq!(refusals, expected);
+        // Only the starts of 4, 5 and 6 reached the others (no refused part).
+        assert_eq!(received(&simulation, 1).len(), 3);
+        assert!(received(&simulation, 1).iter().all(|frame| frame[6] == super::super::DOCUMENT_START));
+        assert!(passed(&simulation).is_empty());
+        // The refused ones are forgotten: a part of one is refused as unknown.
+        assert!(simulation.write_channel(0, &part(&[], 4, 0, b"\x89PNG\r\n\x1a\n")));
+        settle(&mut simulation);
+        assert_eq!(received(&simulation, 0).last().map(|frame| frame[6]), Some(Refusal::Unknown as u8));
     }
 
     #[test]

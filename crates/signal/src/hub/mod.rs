@@ -292,6 +292,7 @@ impl Hub {
             SessionRecordEvent::Joined(joined) => ("join", &joined.room),
             SessionRecordEvent::Ended(closed) => ("end", &closed.room),
             SessionRecordEvent::QueueLeft(left) => ("queue", &left.room),
+            SessionRecordEvent::DocumentPassed(passed) => ("document", &passed.room),
         };
         self.records += 1;
         let id = format!("{kind}.{room}.{at_ms}.{}", self.records);

@@ -3,7 +3,8 @@
 
 use silta_auth::Identity;
 use silta_proto::v1::hub::{BookingChange, HubEnvelope, HubInput, HubReply, HubStep, HubTime, MediaChange};
-use silta_proto::v1::media::{MediaCommand, MediaEvent};
+use silta_proto::v1::media::{FileType, MediaCommand, MediaEvent};
+use silta_proto::v1::sessions::{DocumentPassed, Party, SessionRecordEvent};
 use silta_proto::v1::signal::{
     Ack, ActiveSpeaker, ClientMessage, ConnectionQuality, ErrorMessage, IceCandidateEvent, Joined, QualityGrade,
     SdpOfferEvent, SelfTestAssessed, ServerMessage,
@@ -50,7 +51,7 @@ impl Hub {
             }
             HubInput::Media { change } => {
                 match change {
-                    MediaChange::Event { event } => self.media_event(event),
+                    MediaChange::Event { event } => self.media_event(event, at),
                     MediaChange::Failed { command, reason } => self.media_failed(&command, &reason),
                     MediaChange::Moved { room } => self.media_moved(&room),
                 }
@@ -180,7 +181,7 @@ impl Hub {
     /// An event of the node that holds the room, for the participants it
     /// concerns: offers and candidates to their participant, the active
     /// speaker and connection quality to everyone in the room.
-    fn media_event(&mut self, event: MediaEvent) {
+    fn media_event(&mut self, event: MediaEvent, now: HubTime) {
         match event {
             MediaEvent::Offer { room, participant, sdp } => {
                 if self.room_members(&room).contains(&participant) {
@@ -215,8 +216,42 @@ impl Hub {
                 });
                 self.send_to_room(&room, message, None);
             }
+            MediaEvent::DocumentPassed { room, from, to, media_type, size } => {
+                self.document_passed(room, &from, &to, media_type, size, now);
+            }
             MediaEvent::PeerState { .. } => {}
         }
+    }
+
+    /// A document passed between participants of a room: a record for the
+    /// audit log, naming roles and organisations (never people, never the
+    /// document).
+    fn document_passed(
+        &mut self,
+        room_id: RoomId,
+        from: &ParticipantId,
+        to: &[ParticipantId],
+        media_type: FileType,
+        size: u32,
+        now: HubTime,
+    ) {
+        let Some(room) = self.rooms.get(&room_id) else { return };
+        let party = |participant: &ParticipantId| {
+            self.clients.get(participant).map(|client| Party {
+                role: client.identity.role,
+                organisation: client.identity.organisation.as_str().to_owned(),
+            })
+        };
+        let Some(sender) = party(from) else { return };
+        let record = SessionRecordEvent::DocumentPassed(DocumentPassed {
+            room: room_id.clone(),
+            service_point: room.service_point.clone(),
+            from: sender,
+            to: to.iter().filter_map(party).collect(),
+            media_type,
+            size,
+        });
+        self.publish_session_event(record, now);
     }
 }
 
