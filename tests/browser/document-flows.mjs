@@ -175,6 +175,9 @@ export const documentFlows = [
             await expert.click('.documents-still');
             await eventually(async () => (await shown(expert))?.width > 0, 'the still at the expert', 20_000);
             const still = await shown(expert);
+            // The citizen is told a picture of their paper went to the expert.
+            await eventually(async () => (await status(kiosk)).length > 0 && (await kiosk.locator('.documents-status').isVisible()), 'the kiosk to say the still was sent');
+            await capture(kiosk, 'documents-kiosk-still-sent');
             const video = await expert.evaluate(() => {
               const element = document.querySelector('.tile[data-source="second"] video');
               return { width: element?.videoWidth ?? 0, height: element?.videoHeight ?? 0 };
@@ -268,8 +271,13 @@ export const documentFlows = [
             await kiosk.fill('#documents-email', 'not-an-address');
             await kiosk.click('.documents-email-send');
             const invalid = await status(kiosk);
-            await kiosk.fill('#documents-email', ADDRESS);
-            await kiosk.click('.documents-email-send');
+            // Touch alone: the address typed on the kiosk's keyboard.
+            await kiosk.fill('#documents-email', '');
+            const keys = kiosk.locator('.documents-email-form .osk');
+            for (const character of ADDRESS) await keys.locator(`button[data-key="${character}"]`).first().click();
+            assert((await kiosk.inputValue('#documents-email')) === ADDRESS, `the address typed on screen: ${await kiosk.inputValue('#documents-email')}`);
+            await capture(kiosk, 'documents-kiosk-email');
+            await keys.locator('button[data-key="enter"]').click();
             await eventually(async () => (await status(kiosk)) !== invalid && !(await status(kiosk)).endsWith('…'), 'the e-mail sent');
             assert((await kiosk.inputValue('#documents-email')) === '', 'the address is not kept in the form');
             await eventually(() => smtp.messages.length === 1, 'the e-mail at the SMTP server');

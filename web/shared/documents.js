@@ -17,6 +17,7 @@
 // and goes with the call.
 
 import { t } from './i18n.js';
+import { EMAIL_KEYS, OnScreenKeyboard } from './keyboard.js';
 import { announce, h } from './ui.js';
 
 /** The largest document (bytes). */
@@ -29,6 +30,8 @@ const WINDOW = 6 * PART;
 const RESEND_MS = 1500;
 /** A recipient that acknowledged nothing new for this long is given up. */
 const GIVE_UP_MS = 30_000;
+/** How long a notice stays on the kiosk's screen. */
+const KIOSK_NOTICE_MS = 8000;
 /** Documents a page may be receiving at once from one sender. */
 const MAX_INCOMING = 4;
 
@@ -518,6 +521,10 @@ export class DocumentsPanel extends EventTarget {
     this.interpreterSees = false;
     /** @type {DocumentViewer | null} */
     this.viewer = null;
+    /** @type {OnScreenKeyboard | null} the e-mail form's keyboard (the kiosk) */
+    this.emailKeyboard = null;
+    /** @type {number | undefined} */
+    this.sayTimer = undefined;
     this.status = h('p', { class: 'documents-status', role: 'status' });
     this.viewerArea = h('div', { class: 'documents-viewer-area' });
     /** @type {HTMLElement[]} */
@@ -579,6 +586,13 @@ export class DocumentsPanel extends EventTarget {
   say(text) {
     this.status.textContent = text;
     announce(text);
+    // At the kiosk the line is a passing notice over the call.
+    if (this.options.role === 'kiosk') {
+      window.clearTimeout(this.sayTimer);
+      this.sayTimer = window.setTimeout(() => {
+        this.status.textContent = '';
+      }, KIOSK_NOTICE_MS);
+    }
   }
 
   askStill() {
@@ -688,7 +702,18 @@ export class DocumentsPanel extends EventTarget {
       h('input', { type: 'email', id: 'documents-email', class: 'documents-email', autocomplete: 'off', required: true, maxlength: 254 })
     );
     const note = h('p', { class: 'documents-email-note' }, t('documents.email_note'));
-    return h(
+    // Touch screens have no keyboard: the kiosk's own, with what an address needs.
+    this.emailKeyboard?.destroy();
+    this.emailKeyboard = new OnScreenKeyboard(input, {
+      label: 'documents.email_keyboard',
+      maxLength: 254,
+      extra: EMAIL_KEYS,
+      space: false,
+      enterLabel: 'documents.email_send',
+      onChange: () => {},
+      onEnter: () => /** @type {HTMLFormElement} */ (form).requestSubmit(),
+    });
+    const form = h(
       'form',
       {
         class: 'documents-email-form',
@@ -714,10 +739,14 @@ export class DocumentsPanel extends EventTarget {
       input,
       h('button', { type: 'submit', class: 'documents-email-send' }, t('documents.email_send')),
       note,
+      this.emailKeyboard.element,
     );
+    return form;
   }
 
   closeViewer() {
+    this.emailKeyboard?.destroy();
+    this.emailKeyboard = null;
     this.viewer?.destroy();
     this.viewer = null;
     delete this.container.dataset.showing;
@@ -725,6 +754,7 @@ export class DocumentsPanel extends EventTarget {
 
   /** The call ended: every document goes with it. */
   destroy() {
+    window.clearTimeout(this.sayTimer);
     this.channel.destroy();
     this.closeViewer();
     this.container.replaceChildren();

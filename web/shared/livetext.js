@@ -15,7 +15,8 @@
 // key. The kiosk adds an on-screen keyboard in its language (touch screens
 // have none).
 
-import { language, onLanguageChange, t } from './i18n.js';
+import { t } from './i18n.js';
+import { OnScreenKeyboard } from './keyboard.js';
 import { h } from './ui.js';
 
 /** How often a line being typed is sent while it changes. */
@@ -29,19 +30,6 @@ const KEPT_LINES = 200;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/**
- * Keyboard layouts by language: rows of keys (a letter key types its
- * character; shift gives capitals).
- * @type {Record<string, string[]>}
- */
-const LAYOUTS = {
-  fi: ['1234567890+', 'qwertyuiopå', 'asdfghjklöä', 'zxcvbnm,.-?'],
-  sv: ['1234567890+', 'qwertyuiopå', 'asdfghjklöä', 'zxcvbnm,.-?'],
-  en: ['1234567890-', 'qwertyuiop', 'asdfghjkl\'', 'zxcvbnm,.?'],
-  // Northern Sámi (the Finnish and Norwegian Sámi layout).
-  se: ['1234567890+', 'ášertŧuiopå', 'asdfghjklöä', 'žzčcvbnmđŋ,.'],
-};
 
 let panels = 0;
 
@@ -80,7 +68,6 @@ export class LiveText extends EventTarget {
     this.typing = new Map();
     /** The last finished line number per writer, so a late copy is ignored. @type {Map<string, number>} */
     this.finished = new Map();
-    this.shift = false;
 
     this.title = h('h3', { id: `${id}-title`, class: 'live-text-title', 'data-i18n': 'text.title' }, t('text.title'));
     // A log (announced as lines are added) that scrolls: focusable, so it
@@ -108,15 +95,10 @@ export class LiveText extends EventTarget {
       this.input,
       this.sendButton,
     );
-    /** @type {HTMLElement | null} */
-    this.keyboard = null;
-    /** @type {() => void} */
-    this.stopRelabelling = () => {};
-    if (options.keyboard) {
-      this.keyboard = h('div', { class: 'osk', role: 'group', 'aria-label': t('text.keyboard'), 'data-i18n-attr': 'aria-label=text.keyboard' });
-      this.renderKeyboard();
-      this.stopRelabelling = onLanguageChange(() => this.renderKeyboard());
-    }
+    /** @type {OnScreenKeyboard | null} */
+    this.keyboard = options.keyboard
+      ? new OnScreenKeyboard(this.input, { label: 'text.keyboard', maxLength: MAX_LINE, onChange: () => this.changed(), onEnter: () => this.finish() })
+      : null;
     this.panel = h(
       'section',
       { class: 'live-text', 'aria-labelledby': `${id}-title`, 'data-live-text': '' },
@@ -124,7 +106,7 @@ export class LiveText extends EventTarget {
       this.log,
       this.typingList,
       form,
-      this.keyboard,
+      this.keyboard?.element,
     );
     container.replaceChildren(this.panel);
   }
@@ -262,58 +244,9 @@ export class LiveText extends EventTarget {
     this.typingList.replaceChildren(...items);
   }
 
-  renderKeyboard() {
-    const keyboard = this.keyboard;
-    if (!keyboard) return;
-    const layout = LAYOUTS[language()] ?? LAYOUTS.fi;
-    const key = (/** @type {string} */ character) => {
-      const shown = this.shift ? character.toLocaleUpperCase(language()) : character;
-      return h('button', { type: 'button', class: 'osk-key', 'data-key': character, onclick: () => this.type(shown) }, shown);
-    };
-    const special = (/** @type {string} */ name, /** @type {() => void} */ action, /** @type {Record<string, string>} */ extra = {}) =>
-      h('button', { type: 'button', class: `osk-key osk-${name}`, 'data-key': name, onclick: action, ...extra }, t(`text.key.${name}`));
-    keyboard.replaceChildren(
-      ...layout.map((row) => h('div', { class: 'osk-row' }, ...[...row].map(key))),
-      h(
-        'div',
-        { class: 'osk-row' },
-        special('shift', () => {
-          this.shift = !this.shift;
-          this.renderKeyboard();
-        }, { 'aria-pressed': String(this.shift) }),
-        special('space', () => this.type(' ')),
-        special('backspace', () => this.erase()),
-        special('enter', () => this.finish()),
-      ),
-    );
-  }
-
-  /** An on-screen key: its character at the caret. @param {string} character */
-  type(character) {
-    const input = this.input;
-    const start = input.selectionStart ?? input.value.length;
-    const end = input.selectionEnd ?? start;
-    if (input.value.length - (end - start) >= MAX_LINE) return;
-    input.setRangeText(character, start, end, 'end');
-    if (this.shift) {
-      this.shift = false;
-      this.renderKeyboard();
-    }
-    this.changed();
-  }
-
-  erase() {
-    const input = this.input;
-    const start = input.selectionStart ?? input.value.length;
-    const end = input.selectionEnd ?? start;
-    if (start === end && start === 0) return;
-    input.setRangeText('', start === end ? start - 1 : start, end, 'end');
-    this.changed();
-  }
-
   /** The call ended: everything typed goes with it. */
   destroy() {
-    this.stopRelabelling();
+    this.keyboard?.destroy();
     for (const stop of this.detachMedia) stop();
     this.detachMedia = [];
     window.clearTimeout(this.sendTimer);
