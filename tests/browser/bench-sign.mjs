@@ -17,7 +17,7 @@
 //   node bench-sign.mjs [kbit/s] [seconds]    (defaults 600 and 20)
 
 import { spawnSync } from 'node:child_process';
-import { idOf, walkIn } from './flows.mjs';
+import { acceptInterpretation, idOf, walkIn } from './flows.mjs';
 import { Browser, Server, assertMediaFlows, eventually, inLoopbackNamespace, mediaPort, openStaff, sleep } from './lib.mjs';
 
 inLoopbackNamespace(import.meta.url);
@@ -89,11 +89,7 @@ async function call(language) {
     const interpreter = await browser.page('interpreter');
     await openStaff(interpreter, server.base, 'interpreter', `interpreter-${language}-1`);
     await interpreter.click('#presence');
-    await expert.selectOption('#interpreter-language', language);
-    await expert.click('#interpreter-form button[type="submit"]');
-    const offer = interpreter.locator('.offer[data-kind="interpretation"]');
-    await offer.waitFor();
-    await offer.locator('button[data-action="accept"]').click();
+    await acceptInterpretation(expert, interpreter, language);
     await assertMediaFlows(kiosk, 'the kiosk', ['expert', 'interpreter']);
     const interpreterId = await idOf(kiosk, 'interpreter');
     const kioskId = await idOf(expert, 'kiosk');

@@ -16,8 +16,8 @@
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { assert, capture, eventually, openStaff, participantsByRole, sleep } from './lib.mjs';
-import { endByExpert, idOf, walkIn, withSystem } from './flows.mjs';
+import { OtlpSink, assert, capture, eventually, openStaff, participantsByRole, sleep } from './lib.mjs';
+import { acceptInterpretation, endByExpert, idOf, walkIn, withSystem } from './flows.mjs';
 
 const MARKER = 'SILTA-PAATOS-7731';
 const ADDRESS = 'asiakas.paperi@example.org';
@@ -143,6 +143,7 @@ export const documentFlows = [
     timeoutMs: 300_000,
     async run() {
       const smtp = await SmtpSink.start();
+      const otlp = await OtlpSink.start();
       try {
         await withSystem(
           async (server, browser) => {
@@ -230,6 +231,30 @@ export const documentFlows = [
             });
             assert(JSON.stringify(refused) === '[2,1]', `the SFU refuses the wrong type and the size: ${JSON.stringify(refused)}`);
             assert((await shown(kiosk)) === null, 'nothing refused reached the kiosk');
+            // The kiosk's own checks, as if a relay had let them through: a
+            // start too large and a "PNG" that is a PDF are refused to the sender.
+            const kioskRefusals = await kiosk.evaluate(async (from) => {
+              const media = window.siltaApp.session.media;
+              const answers = [];
+              const send = media.sendCall.bind(media);
+              media.sendCall = (payload, to) => {
+                if (payload[0] === 0x7b) {
+                  const message = JSON.parse(new TextDecoder().decode(payload));
+                  if (message.kind === 'doc-refused') answers.push(message.reason);
+                }
+                return send(payload, to);
+              };
+              const deliver = (bytes) => media.dispatchEvent(new CustomEvent('callmessage', { detail: { from, payload: Uint8Array.from(bytes) } }));
+              const u32 = (value) => [(value >>> 24) & 255, (value >>> 16) & 255, (value >>> 8) & 255, value & 255];
+              deliver([1, ...u32(77), 1, ...u32(11 * 1024 * 1024), 2]);
+              deliver([1, ...u32(78), 2, ...u32(6), 2]);
+              deliver([2, ...u32(78), ...u32(0), 0x25, 0x50, 0x44, 0x46, 0x2d, 0x31]);
+              await new Promise((resolve) => setTimeout(resolve, 200));
+              media.sendCall = send;
+              return answers;
+            }, await idOf(kiosk, 'expert'));
+            assert(JSON.stringify(kioskRefusals) === '["too_large","wrong_type"]', `the kiosk refuses what it must not show: ${JSON.stringify(kioskRefusals)}`);
+            assert((await shown(kiosk)) === null, 'the kiosk shows nothing it refused');
 
             // A PDF to the citizen: shown large, printed, e-mailed.
             await expert.setInputFiles('#documents-file', { name: 'paatos.pdf', mimeType: 'application/pdf', buffer: pdf(MARKER) });
@@ -296,12 +321,7 @@ export const documentFlows = [
             const interpreter = await browser.page('interpreter');
             await openStaff(interpreter, server.base, 'interpreter', 'interpreter-sv-1');
             await interpreter.click('#presence');
-            await expert.selectOption('#interpreter-language', 'sv');
-            await expert.click('#interpreter-form button[type="submit"]');
-            const offer = interpreter.locator('.offer[data-kind="interpretation"]');
-            await offer.waitFor();
-            await offer.locator('button[data-action="accept"]').click();
-            await interpreter.locator('#call-panel').waitFor({ state: 'visible' });
+            await acceptInterpretation(expert, interpreter, 'sv');
             await eventually(() => interpreter.evaluate(() => window.siltaApp.session?.media.channel.readyState === 'open'), 'the interpreter\'s call channel open');
             await expert.setInputFiles('#documents-file', { name: 'kuva.png', mimeType: 'image/png', buffer: PNG });
             await eventually(async () => (await shown(kiosk))?.type === 'image/png', 'the PNG at the kiosk');
@@ -332,6 +352,7 @@ export const documentFlows = [
           {
             env: {
               SILTA_LOG__FILTER: 'debug',
+            SILTA_TELEMETRY__OTLP_ENDPOINT: otlp.endpoint,
               SILTA_BOOKING__NOTIFICATIONS__EMAIL__ADAPTER: 'smtp',
               SILTA_BOOKING__NOTIFICATIONS__EMAIL__HOST: '127.0.0.1',
               SILTA_BOOKING__NOTIFICATIONS__EMAIL__PORT: String(smtp.port),
@@ -343,11 +364,17 @@ export const documentFlows = [
           async (server) => {
             const log = server.fullLog();
             assert(log.length > 10_000, `the debug log was captured (${log.length} bytes)`);
-            for (const secret of server.secrets ?? []) assert(!log.includes(Buffer.from(secret)), `the server log holds ${secret}`);
+            const exported = otlp.bytes();
+            assert(otlp.receivedSpans() && exported.length > 1000, `spans were exported (${exported.length} bytes)`);
+            for (const secret of server.secrets ?? []) {
+              assert(!log.includes(Buffer.from(secret)), `the server log holds ${secret}`);
+              assert(!exported.includes(Buffer.from(secret)), `the OTLP export holds ${secret}`);
+            }
           },
         );
       } finally {
         await smtp.close();
+        await otlp.close();
       }
     },
   },

@@ -215,6 +215,22 @@ export async function walkIn(server, browser, { prefix, expert = 'expert-vero-1'
 }
 
 /**
+ * The expert asks for an interpreter of a language; the interpreter's page
+ * (open and available) accepts the offer and shows the call.
+ * @param {import('playwright-core').Page} expert
+ * @param {import('playwright-core').Page} interpreter
+ * @param {string} language
+ */
+export async function acceptInterpretation(expert, interpreter, language) {
+  await expert.selectOption('#interpreter-language', language);
+  await expert.click('#interpreter-form button[type="submit"]');
+  const offer = interpreter.locator('.offer[data-kind="interpretation"]');
+  await offer.waitFor();
+  await offer.locator('button[data-action="accept"]').click();
+  await interpreter.locator('#call-panel').waitFor({ state: 'visible' });
+}
+
+/**
  * A walk-in call on open pages: the advisor opens a session at the kiosk and
  * asks for the agency in the language, the expert (made available if they
  * are not) accepts, and the kiosk shows the call.
@@ -1036,12 +1052,7 @@ export const flows = [
           await eventually(async () => !(await participantsByRole(kiosk)).advisor, 'the advisor to leave');
         };
         const inviteInterpreter = async (host) => {
-          await host.selectOption('#interpreter-language', 'sv');
-          await host.click('#interpreter-form button[type="submit"]');
-          const offer = interpreter.locator('.offer[data-kind="interpretation"]');
-          await offer.waitFor();
-          await offer.locator('button[data-action="accept"]').click();
-          await interpreter.locator('#call-panel').waitFor({ state: 'visible' });
+          await acceptInterpretation(host, interpreter, 'sv');
           await eventually(async () => (await participantsByRole(kiosk)).interpreter, 'the interpreter in the kiosk room');
         };
         const interpreterLeaves = async () => {

@@ -17,7 +17,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OtlpSink, assert, assertMediaFlows, capture, eventually, openKiosk, openStaff, participantsByRole, sleep } from './lib.mjs';
-import { callExpert, endByExpert, idOf, walkIn, withSystem } from './flows.mjs';
+import { acceptInterpretation, callExpert, endByExpert, idOf, walkIn, withSystem } from './flows.mjs';
 
 /** The touch screens a kiosk is mounted on. */
 const KIOSK_DISPLAYS = [
@@ -172,12 +172,7 @@ export const inclusionFlows = [
             await openStaff(interpreter, server.base, 'interpreter', 'interpreter-sv-1');
             await interpreter.click('#presence');
             await typeSlowly(expert, 'Odottakaa hetki');
-            await expert.selectOption('#interpreter-language', 'sv');
-            await expert.click('#interpreter-form button[type="submit"]');
-            const offer = interpreter.locator('.offer[data-kind="interpretation"]');
-            await offer.waitFor();
-            await offer.locator('button[data-action="accept"]').click();
-            await interpreter.locator('#call-panel').waitFor({ state: 'visible' });
+            await acceptInterpretation(expert, interpreter, 'sv');
             await eventually(async () => (await typingOf(interpreter, expertId)) === 'Odottakaa hetki', 'the line being typed reaches the interpreter who joined mid-line');
             await expert.locator('.live-text-input').fill('');
             await expert.locator('.live-text-input').press('Enter');
@@ -331,12 +326,7 @@ export const inclusionFlows = [
         const preference = (page) => page.evaluate(() => window.siltaApp.session?.media.cameraSender?.getParameters().degradationPreference ?? null);
         assert((await preference(kiosk)) !== 'maintain-framerate', 'a spoken-language call sends the kiosk camera as the browser balances it');
         // The expert brings in a Finnish Sign Language interpreter.
-        await expert.selectOption('#interpreter-language', 'fse');
-        await expert.click('#interpreter-form button[type="submit"]');
-        const offer = interpreter.locator('.offer[data-kind="interpretation"]');
-        await offer.waitFor();
-        await offer.locator('button[data-action="accept"]').click();
-        await interpreter.locator('#call-panel').waitFor({ state: 'visible' });
+        await acceptInterpretation(expert, interpreter, 'fse');
         const interpreterId = await idOf(kiosk, 'interpreter');
         const kioskId = await idOf(expert, 'kiosk');
         // Both signers are known everywhere; their cameras are sent for motion.
