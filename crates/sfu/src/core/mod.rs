@@ -31,8 +31,8 @@ mod layers;
 mod negotiation;
 mod rewrite;
 mod sdp;
-#[cfg(test)]
-mod simulation;
+#[doc(hidden)]
+pub mod simulation;
 mod speakers;
 mod vp8;
 

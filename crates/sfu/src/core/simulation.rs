@@ -1,5 +1,8 @@
 //! A simulated network and str0m client peers around the core, on a virtual
-//! clock: deterministic tests of forwarding under loss and jitter.
+//! clock: deterministic tests of forwarding under loss and jitter, and the
+//! core's forwarding benchmark (`benches/forwarding.rs`), which reads the
+//! real time spent in the core's own calls ([`Simulation::core_input`],
+//! [`Simulation::core_output`]) apart from the clients'.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -65,6 +68,8 @@ pub struct Client {
     pub channel_open: bool,
     /// Every message received on it, in order.
     pub channel_received: Vec<Vec<u8>>,
+    /// Payload bytes of each video packet without simulcast (8 unless set).
+    pub video_payload: usize,
 }
 
 /// The core, its clients and the wires between them.
@@ -87,6 +92,12 @@ pub struct Simulation {
     candidate: SocketAddr,
     /// When set, clients that join open a data channel with this label.
     pub channel_label: Option<&'static str>,
+    /// Real time spent in the core taking datagrams in (decrypt, route,
+    /// rewrite, queue for the subscribers).
+    pub core_input: Duration,
+    /// Real time spent in the core's timeout passes and in handing out what
+    /// it sends (str0m's bookkeeping, packetising, encrypting).
+    pub core_output: Duration,
 }
 
 impl Simulation {
@@ -110,6 +121,8 @@ impl Simulation {
             random: 0x2545_f491_4f6c_dd1d,
             candidate,
             channel_label: None,
+            core_input: Duration::ZERO,
+            core_output: Duration::ZERO,
         }
     }
 
@@ -217,6 +230,7 @@ impl Simulation {
             channel,
             channel_open: false,
             channel_received: Vec::new(),
+            video_payload: 8,
         });
     }
 
@@ -319,7 +333,7 @@ impl Simulation {
             }
             let ((at, _), (from, to, contents)) = entry.remove_entry();
             if to == self.candidate {
-                self.core.handle_datagram(at, from, &contents);
+                self.core_takes_in(at, from, &contents);
             } else if let Some(index) = self.clients.iter().position(|client| client.address == to) {
                 let receive = Receive::new(Protocol::Udp, from, to, &contents).unwrap();
                 self.clients[index].rtc.handle_input(Input::Receive(at, receive)).unwrap();
@@ -330,14 +344,35 @@ impl Simulation {
             self.clients[index].rtc.handle_input(Input::Timeout(now)).unwrap();
             self.drain_client(index);
         }
-        self.core.handle_timeout(now);
-        while let Some(datagram) = self.core.poll_transmit() {
+        for datagram in self.core_sends(now) {
             let from = self.candidate;
             self.send(from, datagram.destination, datagram.contents);
         }
         while let Some(event) = self.core.poll_event() {
             self.on_event(event);
         }
+    }
+
+    /// The core takes a datagram in (timed; a function of its own, so a
+    /// profiler can count inside it alone: `--toggle-collect`).
+    #[inline(never)]
+    fn core_takes_in(&mut self, at: Instant, from: SocketAddr, contents: &[u8]) {
+        let started = Instant::now();
+        self.core.handle_datagram(at, from, contents);
+        self.core_input += started.elapsed();
+    }
+
+    /// The core's timeout pass and what it sends (timed, as above).
+    #[inline(never)]
+    fn core_sends(&mut self, now: Instant) -> Vec<super::Datagram> {
+        let started = Instant::now();
+        self.core.handle_timeout(now);
+        let mut sent = Vec::new();
+        while let Some(datagram) = self.core.poll_transmit() {
+            sent.push(datagram);
+        }
+        self.core_output += started.elapsed();
+        sent
     }
 
     fn on_event(&mut self, event: MediaEvent) {
@@ -386,7 +421,7 @@ impl Simulation {
             };
             let timestamp = 90_000 + (sequence as u32) * 3000;
             let layers: Vec<(Option<Rid>, usize)> = if client.layers.is_empty() {
-                vec![(None, 8)]
+                vec![(None, client.video_payload)]
             } else {
                 client.layers.iter().map(|(rid, size)| (Some(*rid), *size)).collect()
             };
