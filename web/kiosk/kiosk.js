@@ -542,6 +542,9 @@ function renderConnectionNotice() {
   if (!lost && app.client?.state === 'connected' && app.screen === 'session') announce(t('connection.connected'));
 }
 
+/** The widest the document camera's video is sent (its stills are whole). */
+const DOCUMENT_VIDEO_WIDTH = 1280;
+
 /**
  * A still of the document camera at its full resolution (not the video
  * layer the expert receives): JPEG, or null when the camera is off.
@@ -598,10 +601,13 @@ async function toggleSecondSource() {
   try {
     const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === 'videoinput');
     const documentCamera = devices[1] ?? devices[0];
+    // The document camera at the most it gives: a still is read at that
+    // size, while the call's video of it is sent at most DOCUMENT_VIDEO_WIDTH wide.
+    const most = { width: { ideal: 3840 }, height: { ideal: 2160 } };
     app.second = await navigator.mediaDevices.getUserMedia({
-      video: documentCamera?.deviceId ? { deviceId: documentCamera.deviceId } : true,
+      video: documentCamera?.deviceId ? { deviceId: documentCamera.deviceId, ...most } : most,
     });
-    await session.media.setSecondSource(app.second.getVideoTracks()[0] ?? null);
+    await session.media.setSecondSource(app.second.getVideoTracks()[0] ?? null, { maxWidth: DOCUMENT_VIDEO_WIDTH });
     button.setAttribute('aria-pressed', 'true');
     announce(t('call.document_camera_on'));
   } catch (error) {

@@ -593,11 +593,21 @@ export class MediaSession extends EventTarget {
 
   /**
    * Puts a second video source (document camera, screen) on the spare
-   * sender; null takes it off.
+   * sender; null takes it off. `maxWidth` sends it no wider than that:
+   * a document camera's whole picture stays with the track (for stills),
+   * the call gets a video the link and the kiosk's encoder can carry.
    * @param {MediaStreamTrack | null} track
+   * @param {{maxWidth?: number}} [options]
    */
-  async setSecondSource(track) {
-    await this.secondSender?.replaceTrack(track);
+  async setSecondSource(track, options = {}) {
+    const sender = this.secondSender;
+    if (!sender) return;
+    await sender.replaceTrack(track);
+    const width = track?.getSettings().width ?? 0;
+    const parameters = sender.getParameters();
+    if (!options.maxWidth || !parameters.encodings?.length) return;
+    parameters.encodings[0].scaleResolutionDownBy = Math.max(1, width / options.maxWidth);
+    await sender.setParameters(parameters).catch((error) => console.warn('silta: the second source could not be scaled', error));
   }
 
   /**
