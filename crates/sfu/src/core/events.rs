@@ -54,9 +54,9 @@ impl SfuCore {
                     Incoming {
                         kind: added.kind,
                         simulcast: added.simulcast.is_some_and(|simulcast| !simulcast.recv.is_empty()),
-                        layers: HashMap::new(),
-                        last_keyframe_request: HashMap::new(),
-                        deferred_keyframes: HashMap::new(),
+                        layers: FastMap::default(),
+                        last_keyframe_request: FastMap::default(),
+                        deferred_keyframes: FastMap::default(),
                         last_params: None,
                     },
                 );
