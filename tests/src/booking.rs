@@ -140,6 +140,14 @@ impl BookingTestApp {
         start(self.database_url, self.issuer, self.verifier, settings).await
     }
 
+    /// Starts a second booking process on the same database (as a cluster
+    /// runs several), accepting the same tokens. This one keeps running.
+    pub async fn another_process(&self) -> BookingTestApp {
+        let mut settings = self.settings.clone();
+        settings.bind = "127.0.0.1:0".parse().unwrap();
+        start(self.database_url.clone(), self.issuer.clone(), self.verifier.clone(), settings).await
+    }
+
     /// A token for a role.
     pub fn token(&self, subject: &str, role: Role, organisation: &str, languages: &[&str]) -> String {
         let request = AccessTokenRequest {

@@ -1,8 +1,10 @@
 //! Booking benchmark on PostgreSQL: slot search over 500 experts × 14 days,
-//! and booking commit latency. Prints p50/p99; figures go to
+//! booking commit latency, and a search just after a directory change (the
+//! in-memory directory reloaded). Prints p50/p99; figures go to
 //! docs/benchmarks.md. Run: `cargo bench -p silta-booking --bench booking`
 //! (PostgreSQL at SILTA_BENCH_POSTGRES_URL, default
-//! postgres://postgres@127.0.0.1:5432/postgres; a fresh database is made).
+//! postgres://postgres@127.0.0.1:5432/postgres; a fresh database is made;
+//! SILTA_BENCH_EXPERTS sets the number of experts, default 500).
 
 #![allow(clippy::print_stdout)]
 
@@ -19,10 +21,11 @@ use silta_booking::{Store, appointments, directory};
 use silta_proto::v1::{AgencyCode, LanguageTag, Role, ServicePointId, Subject};
 use sqlx::Connection;
 
-const EXPERTS: usize = 500;
 const KIOSKS: usize = 40;
 const SEARCHES: usize = 200;
 const BOOKINGS: usize = 400;
+/// Searches, each just after one expert's hours were written.
+const AFTER_CHANGE: usize = 20;
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
@@ -42,6 +45,7 @@ fn weekdays() -> Vec<WeekdayHours> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let experts: usize = std::env::var("SILTA_BENCH_EXPERTS").ok().and_then(|n| n.parse().ok()).unwrap_or(500);
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     sqlx::any::install_default_drivers();
     let admin_url = std::env::var("SILTA_BENCH_POSTGRES_URL")
@@ -98,18 +102,18 @@ async fn main() {
         .await
         .unwrap();
     }
+    let expert_of = |n: usize| Expert {
+        id: format!("expert-{n}"),
+        agency: agency.clone(),
+        languages: languages.clone(),
+        services: vec!["svc".into()],
+        working_hours: weekdays(),
+    };
     let started = Instant::now();
-    for n in 0..EXPERTS {
-        let expert = Expert {
-            id: format!("expert-{n}"),
-            agency: agency.clone(),
-            languages: languages.clone(),
-            services: vec!["svc".into()],
-            working_hours: weekdays(),
-        };
-        directory::upsert_expert(&store, &expert).await.unwrap();
+    for n in 0..experts {
+        directory::upsert_expert(&store, &expert_of(n)).await.unwrap();
     }
-    println!("seeded {EXPERTS} experts and {KIOSKS} kiosks in {:.1?}", started.elapsed());
+    println!("seeded {experts} experts and {KIOSKS} kiosks in {:.1?}", started.elapsed());
 
     let mut monday = Utc::now().date_naive() + chrono::Duration::days(7);
     while monday.weekday() != Weekday::Mon {
@@ -142,8 +146,9 @@ async fn main() {
             starts_at,
             language: languages[0].clone(),
             interpreter_language: None,
-            expert: Some(format!("expert-{}", n % EXPERTS)),
-            contact: Contact::default(),
+            expert: Some(format!("expert-{}", n % experts)),
+            // A confirmation e-mail: its outbox row is part of the commit.
+            contact: Contact { email: Some(format!("citizen-{n}@example.invalid")), phone: None },
         };
         let started = Instant::now();
         let result = appointments::create(&store, &caller, &request, None, &settings, now).await;
@@ -170,6 +175,14 @@ async fn main() {
         found = appointments::search_slots(&store, &search, now).await.unwrap().len();
         searches.push(started.elapsed());
     }
+    // A search just after a directory change: the directory is read again.
+    let mut after_change = Vec::with_capacity(AFTER_CHANGE);
+    for n in 0..AFTER_CHANGE {
+        directory::upsert_expert(&store, &expert_of(n)).await.unwrap();
+        let started = Instant::now();
+        std::hint::black_box(appointments::search_slots(&store, &search, now).await.unwrap());
+        after_change.push(started.elapsed());
+    }
     // The same computation without the database: where the time goes.
     let mut weekly = silta_booking::availability::WeeklyHours::default();
     for day in 1..=5 {
@@ -179,9 +192,13 @@ async fn main() {
     for day in 1..=5 {
         point_hours.add(day, silta_booking::availability::DayInterval::new(9 * 60, 16 * 60).unwrap());
     }
-    let resource = |id: String, hours: Option<silta_booking::availability::WeeklyHours>| {
-        silta_booking::availability::Resource { id, hours, time_zone: tz, booked: Default::default() }
-    };
+    let resource =
+        |id: String, hours: Option<silta_booking::availability::WeeklyHours>| silta_booking::availability::Resource {
+            id,
+            hours: hours.map(std::sync::Arc::new),
+            time_zone: tz,
+            booked: Default::default(),
+        };
     let query = silta_booking::availability::SlotQuery {
         from: monday,
         to: monday + chrono::Duration::days(13),
@@ -192,7 +209,7 @@ async fn main() {
             exceptions: Default::default(),
             holidays: Default::default(),
         },
-        experts: (0..EXPERTS).map(|n| resource(format!("expert-{n}"), Some(weekly.clone()))).collect(),
+        experts: (0..experts).map(|n| resource(format!("expert-{n}"), Some(weekly.clone()))).collect(),
         kiosks: (0..KIOSKS).map(|n| resource(format!("kiosk-{n}"), None)).collect(),
         interpreters: None,
         not_before: now,
@@ -207,14 +224,19 @@ async fn main() {
     println!("| measurement | n | p50 | p99 |");
     println!("|---|---|---|---|");
     println!(
-        "| slot search, {EXPERTS} experts × 14 days ({found} slots) | {SEARCHES} | {:.2?} | {:.2?} |",
+        "| slot search, {experts} experts × 14 days ({found} slots) | {SEARCHES} | {:.2?} | {:.2?} |",
         percentile(&mut searches, 0.5),
         percentile(&mut searches, 0.99)
     );
     println!(
-        "| booking commit (expert + kiosk, outbox, audit) | {BOOKINGS} | {:.2?} | {:.2?} |",
+        "| booking commit (checks the slot, reserves expert + kiosk, outbox, audit) | {BOOKINGS} | {:.2?} | {:.2?} |",
         percentile(&mut commit, 0.5),
         percentile(&mut commit, 0.99)
+    );
+    println!(
+        "| slot search just after a directory change (the directory reloaded) | {AFTER_CHANGE} | {:.2?} | {:.2?} |",
+        percentile(&mut after_change, 0.5),
+        percentile(&mut after_change, 0.99)
     );
     println!(
         "| slot computation only (no database), same size | {SEARCHES} | {:.2?} | {:.2?} |",

@@ -13,7 +13,7 @@ use silta_proto::v1::{LanguageTag, Role};
 
 use crate::access::Caller;
 use crate::availability::{FreeSlot, Resource, SlotQuery, free_slots, occupied_units};
-use crate::directory;
+use crate::directory_cache::Directory;
 use crate::error::AppError;
 use crate::model::{
     Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Page, Reschedule, Slot, SlotSearch,
@@ -45,10 +45,29 @@ fn ids(list: &[String], indices: &[u32]) -> Vec<String> {
     indices.iter().filter_map(|index| list.get(*index as usize).cloned()).collect()
 }
 
-/// Loads everything the computation needs and runs it. `ignore` names an
-/// appointment whose own units count as free (rescheduling it).
-async fn compute(store: &Store, search: &SlotSearch, now: i64, ignore: Option<&str>) -> Result<Computed, AppError> {
-    let service = directory::get_service(store, &search.service).await?;
+/// What a computation leaves out or narrows to.
+#[derive(Debug, Default, Clone, Copy)]
+struct Narrowing<'a> {
+    /// An appointment whose own units count as free (rescheduling it).
+    ignore: Option<&'a str>,
+    /// Read only the bookings overlapping one slot's `[start, end)`, to
+    /// validate a booking there: other slots of the day then look free and
+    /// must not be used.
+    only: Option<(i64, i64)>,
+    /// Only this expert (a booking that names one).
+    expert: Option<&'a str>,
+}
+
+/// Loads the bookings the computation needs and runs it over the directory
+/// in memory.
+async fn compute(
+    store: &Store,
+    directory: &Directory,
+    search: &SlotSearch,
+    now: i64,
+    narrowing: Narrowing<'_>,
+) -> Result<Computed, AppError> {
+    let service = directory.service(&search.service)?;
     if service.agency != search.agency {
         return Err(AppError::Unprocessable("service_of_other_agency", "the service belongs to another agency".into()));
     }
@@ -58,12 +77,14 @@ async fn compute(store: &Store, search: &SlotSearch, now: i64, ignore: Option<&s
             "the service is not offered in that language".into(),
         ));
     }
-    let point = directory::load_point_calendar(store, &search.service_point).await?;
+    let point = directory.calendar(&search.service_point)?.clone();
     let tz = point.time_zone;
-    let experts = directory::bookable_experts(store, &search.agency, &service.id, &search.language).await?;
-    let kiosks = directory::list_kiosks(store, Some(search.service_point.as_str())).await?;
-    let window_start = crate::availability::local_instant(tz, search.from, 0).unwrap_or(0) - 86_400;
-    let window_end = crate::availability::local_instant(tz, search.to, 0).unwrap_or(0) + 2 * 86_400;
+    let (window_start, window_end) = narrowing.only.unwrap_or_else(|| {
+        (
+            crate::availability::local_instant(tz, search.from, 0).unwrap_or(0) - 86_400,
+            crate::availability::local_instant(tz, search.to, 0).unwrap_or(0) + 2 * 86_400,
+        )
+    });
     let booked_rows: Vec<(String, i64, String)> = sqlx::query_as(
         "SELECT resource, slot_start, appointment_id FROM resource_slots WHERE slot_start >= $1 AND slot_start < $2",
     )
@@ -71,48 +92,42 @@ async fn compute(store: &Store, search: &SlotSearch, now: i64, ignore: Option<&s
     .bind(window_end)
     .fetch_all(store.pool())
     .await?;
-    let mut booked: HashMap<String, std::collections::HashSet<i64>> = HashMap::new();
+    let mut booked: HashMap<String, std::collections::BTreeSet<i64>> = HashMap::new();
     for (resource, unit, appointment) in booked_rows {
-        if Some(appointment.as_str()) != ignore {
+        if Some(appointment.as_str()) != narrowing.ignore {
             booked.entry(resource).or_default().insert(unit);
         }
     }
-    let mut take = |key: String| booked.remove(&key).unwrap_or_default();
-    let expert_resources: Vec<Resource> = experts
-        .into_iter()
-        .map(|(id, hours)| Resource { booked: take(format!("expert:{id}")), hours: Some(hours), time_zone: tz, id })
-        .collect();
-    let kiosk_resources: Vec<Resource> = kiosks
-        .into_iter()
-        .filter(|kiosk| kiosk.active)
-        .map(|kiosk| Resource { booked: take(format!("kiosk:{}", kiosk.id)), hours: None, time_zone: tz, id: kiosk.id })
-        .collect();
-    let interpreter_resources = match &search.interpreter_language {
-        None => None,
-        Some(language) => {
-            let hours = directory::load_weekly_hours(store, "interpreter:").await?;
-            let list = directory::list_interpreters(store).await?;
-            Some(
-                list.into_iter()
-                    .filter(|interpreter| interpreter.languages.contains(language))
-                    .map(|interpreter| Resource {
-                        booked: take(format!("interpreter:{}", interpreter.id)),
-                        hours: Some(hours.get(&interpreter.id).cloned().unwrap_or_default()),
-                        time_zone: tz,
-                        id: interpreter.id,
-                    })
-                    .collect(),
-            )
-        }
+    let mut take = |kind: &str, id: &str| booked.remove(&format!("{kind}:{id}")).unwrap_or_default();
+    let resource = |id: &str, hours: Option<&std::sync::Arc<crate::availability::WeeklyHours>>, booked| Resource {
+        id: id.to_owned(),
+        hours: hours.cloned(),
+        time_zone: tz,
+        booked,
     };
+    let experts = directory
+        .bookable_experts(&search.agency, &service.id, &search.language)
+        .filter(|expert| narrowing.expert.is_none_or(|wanted| wanted == expert.id))
+        .map(|expert| resource(&expert.id, Some(&expert.hours), take("expert", &expert.id)))
+        .collect();
+    let kiosks =
+        directory.active_kiosks(&search.service_point).iter().map(|id| resource(id, None, take("kiosk", id))).collect();
+    let interpreters = search.interpreter_language.as_ref().map(|language| {
+        directory
+            .interpreters_of(language)
+            .map(|interpreter| {
+                resource(&interpreter.id, Some(&interpreter.hours), take("interpreter", &interpreter.id))
+            })
+            .collect()
+    });
     let query = SlotQuery {
         from: search.from,
         to: search.to,
         duration_minutes: service.duration_minutes,
         point,
-        experts: expert_resources,
-        kiosks: kiosk_resources,
-        interpreters: interpreter_resources,
+        experts,
+        kiosks,
+        interpreters,
         not_before: now,
     };
     let slots = free_slots(&query);
@@ -135,7 +150,8 @@ pub async fn search_slots(store: &Store, search: &SlotSearch, now: i64) -> Resul
             format!("`to` must be 0–{MAX_SEARCH_DAYS} days after `from`"),
         ));
     }
-    let computed = compute(store, search, now, None).await?;
+    let directory = store.directory().await?;
+    let computed = compute(store, &directory, search, now, Narrowing::default()).await?;
     let tz = computed.time_zone;
     Ok(computed
         .slots
@@ -165,8 +181,11 @@ async fn slot_at(
     starts_at: i64,
     now: i64,
     ignore: Option<&str>,
+    expert: Option<&str>,
 ) -> Result<SlotAt, AppError> {
-    let tz = directory::load_point_calendar(store, &request.service_point).await?.time_zone;
+    let directory = store.directory().await?;
+    let tz = directory.calendar(&request.service_point)?.time_zone;
+    let duration = directory.service(&request.service)?.duration_minutes;
     let local = timestamp(starts_at).with_timezone(&tz).date_naive();
     let search = SlotSearch {
         agency: request.agency.clone(),
@@ -177,12 +196,19 @@ async fn slot_at(
         from: local,
         to: local,
     };
-    let computed = compute(store, &search, now, ignore).await?;
-    let slot = computed
-        .slots
-        .iter()
-        .find(|slot| slot.starts_at == starts_at)
-        .ok_or_else(|| AppError::Conflict("slot_unavailable", "that time is not free; search again".into()))?;
+    let narrowing = Narrowing { ignore, only: Some((starts_at, starts_at + i64::from(duration) * 60)), expert };
+    let computed = compute(store, &directory, &search, now, narrowing).await?;
+    let Some(slot) = computed.slots.iter().find(|slot| slot.starts_at == starts_at) else {
+        // Whether the time or only the named expert is taken: the slower
+        // question, asked only when the answer is no.
+        let anyone = Narrowing { expert: None, ..narrowing };
+        let others = compute(store, &directory, &search, now, anyone).await?;
+        return Err(if expert.is_some() && others.slots.iter().any(|slot| slot.starts_at == starts_at) {
+            AppError::Conflict("expert_unavailable", "that expert is not free at that time".into())
+        } else {
+            AppError::Conflict("slot_unavailable", "that time is not free; search again".into())
+        });
+    };
     Ok(SlotAt {
         ends_at: slot.ends_at,
         experts: ids(&computed.experts, &slot.experts),
@@ -271,7 +297,7 @@ pub async fn create(
         }
         Err(err)
     };
-    let slot = match slot_at(store, request, starts_at, now, None).await {
+    let slot = match slot_at(store, request, starts_at, now, None, request.expert.as_deref()).await {
         Ok(slot) => slot,
         Err(err) => return replay_or(err).await,
     };
@@ -351,7 +377,23 @@ pub async fn create(
         return Ok(replayed);
     }
     crate::metrics::appointment("booked");
-    Ok(Booked { appointment: get_unchecked(store, &id).await?, replayed: false })
+    // As the row was written: no second read.
+    let appointment = Appointment {
+        id,
+        agency: request.agency.as_str().to_owned(),
+        service: request.service.clone(),
+        service_point: request.service_point.as_str().to_owned(),
+        kiosk,
+        expert,
+        interpreter,
+        language: request.language.as_str().to_owned(),
+        interpreter_language: request.interpreter_language.as_ref().map(|tag| tag.as_str().to_owned()),
+        starts_at: timestamp(starts_at),
+        ends_at: timestamp(slot.ends_at),
+        status: AppointmentStatus::Booked,
+        room,
+    };
+    Ok(Booked { appointment, replayed: false })
 }
 
 /// The `resource_slots` keys of the resources a booking holds.
@@ -373,7 +415,8 @@ async fn enqueue_confirmation_and_reminder(
     notify::enqueue(tx, id, NotificationKind::Reminder, contact, starts_at, settings, now).await
 }
 
-/// Inserts the slot rows; a unique violation means the slot was taken.
+/// Inserts the slot rows, in one statement; a unique violation means the
+/// slot was taken.
 async fn reserve(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     appointment: &str,
@@ -381,26 +424,27 @@ async fn reserve(
     starts_at: i64,
     ends_at: i64,
 ) -> Result<(), AppError> {
-    for resource in resources {
-        for unit in occupied_units(starts_at, ends_at) {
-            let result =
-                sqlx::query("INSERT INTO resource_slots (resource, slot_start, appointment_id) VALUES ($1, $2, $3)")
-                    .bind(resource.clone())
-                    .bind(unit)
-                    .bind(appointment.to_owned())
-                    .execute(&mut **tx)
-                    .await;
-            if let Err(err) = result {
-                return Err(match AppError::from(err) {
-                    AppError::Conflict(..) => {
-                        AppError::Conflict("slot_taken", "the slot was just taken; search again".into())
-                    }
-                    other => other,
-                });
-            }
-        }
+    let rows: Vec<(&String, i64)> = resources
+        .iter()
+        .flat_map(|resource| occupied_units(starts_at, ends_at).map(move |unit| (resource, unit)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let values = (0..rows.len())
+        .map(|row| format!("(${}, ${}, ${})", 3 * row + 1, 3 * row + 2, 3 * row + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Only placeholders are formatted in; every value is bound.
+    let sql = format!("INSERT INTO resource_slots (resource, slot_start, appointment_id) VALUES {values}");
+    let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (resource, unit) in rows {
+        insert = insert.bind(resource.clone()).bind(unit).bind(appointment.to_owned());
+    }
+    insert.execute(&mut **tx).await.map(drop).map_err(|err| match AppError::from(err) {
+        AppError::Conflict(..) => AppError::Conflict("slot_taken", "the slot was just taken; search again".into()),
+        other => other,
+    })
 }
 
 async fn find_by_idempotency_key(store: &Store, key: &str, hash: &str) -> Result<Option<Appointment>, AppError> {
@@ -591,7 +635,7 @@ pub async fn reschedule(
         contact: Default::default(),
     };
     let starts_at = change.starts_at.timestamp();
-    let slot = slot_at(store, &request, starts_at, now, Some(id)).await?;
+    let slot = slot_at(store, &request, starts_at, now, Some(id), None).await?;
     let keep_or_first = |wanted: Option<&String>, free: &[String]| -> Option<String> {
         wanted.filter(|wanted| free.contains(wanted)).cloned().or_else(|| free.first().cloned())
     };

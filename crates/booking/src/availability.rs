@@ -8,7 +8,9 @@
 //! and 06:00 UTC in summer, and a local time that does not exist (the
 //! spring-forward gap) produces no slot.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
+use std::sync::Arc;
 
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, TimeZone};
 use chrono_tz::Tz;
@@ -17,7 +19,7 @@ use chrono_tz::Tz;
 pub const SLOT_SECONDS: i64 = 15 * 60;
 
 /// A time-of-day interval in minutes after local midnight, `start < end`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DayInterval {
     /// First minute.
     pub start: u16,
@@ -75,17 +77,19 @@ impl PointCalendar {
     }
 }
 
-/// A bookable resource: an expert, a kiosk or an interpreter.
+/// A bookable resource: an expert, a kiosk or an interpreter. Its working
+/// intervals that touch join: 09–12 and 12–16 take a slot across noon.
 #[derive(Debug, Clone)]
 pub struct Resource {
     /// Its id.
     pub id: String,
     /// Working hours; `None` means "whenever the point is open" (kiosks).
-    pub hours: Option<WeeklyHours>,
+    /// Shared: a search borrows them from the directory in memory.
+    pub hours: Option<Arc<WeeklyHours>>,
     /// Time zone of the working hours.
     pub time_zone: Tz,
     /// Start instants (Unix seconds) of grid slots already booked.
-    pub booked: HashSet<i64>,
+    pub booked: BTreeSet<i64>,
 }
 
 /// What to search.
@@ -145,37 +149,141 @@ fn absolute(time_zone: Tz, date: NaiveDate, intervals: &[DayInterval]) -> Vec<(i
         .collect()
 }
 
+/// One resource on one day: where it may be booked, as a bit per 15-minute
+/// unit from the day's first opening instant (`origin`), so a slot's check
+/// is a shift and a compare. Every zone's offset is a whole number of
+/// quarter hours, so every grid instant is a whole number of units from
+/// `origin`; anything that is not (or lies beyond the mask's 128 units)
+/// takes the exact, slower path.
 struct DayView<'a> {
     index: u32,
     resource: &'a Resource,
-    windows: Option<Vec<(i64, i64)>>,
+    windows: Option<Rc<[(i64, i64)]>>,
+    free: u128,
 }
 
-impl DayView<'_> {
-    fn free(&self, start: i64, end: i64) -> bool {
-        let within = match &self.windows {
+/// Units a day's mask holds (32 hours: a 25-hour DST day fits).
+const MASK_UNITS: i64 = 128;
+
+/// The mask of units inside `windows` (all of them when `None`).
+fn window_mask(windows: Option<&[(i64, i64)]>, origin: i64) -> u128 {
+    let mut free: u128 = 0;
+    let mut set = |from: i64, to: i64| {
+        let first = (from - origin + SLOT_SECONDS - 1).div_euclid(SLOT_SECONDS).clamp(0, MASK_UNITS);
+        let last = (to - origin).div_euclid(SLOT_SECONDS).clamp(0, MASK_UNITS);
+        for unit in first..last {
+            free |= 1u128 << unit;
+        }
+    };
+    match windows {
+        None => set(origin, origin + MASK_UNITS * SLOT_SECONDS),
+        Some(windows) => windows.iter().for_each(|(from, to)| set(*from, *to)),
+    }
+    free
+}
+
+impl<'a> DayView<'a> {
+    /// `windows` and `free` are the resource's hours on the day, before
+    /// its bookings.
+    fn new(index: u32, resource: &'a Resource, windows: Option<Rc<[(i64, i64)]>>, mut free: u128, origin: i64) -> Self {
+        let end = origin + MASK_UNITS * SLOT_SECONDS;
+        // A booked unit is [start, start + 15 min): it takes every unit it touches.
+        for start in resource.booked.range(origin - SLOT_SECONDS + 1..end) {
+            let offset = start - origin;
+            for unit in [offset.div_euclid(SLOT_SECONDS), (offset + SLOT_SECONDS - 1).div_euclid(SLOT_SECONDS)] {
+                if (0..MASK_UNITS).contains(&unit) {
+                    free &= !(1u128 << unit);
+                }
+            }
+        }
+        Self { index, resource, windows, free }
+    }
+
+    /// Whether `[start, end)` is free; `units` is the slot's bits from
+    /// [`slot_units`] (every view of a day shares its origin).
+    fn free(&self, units: Option<u128>, start: i64, end: i64) -> bool {
+        match units {
+            Some(bits) => self.free & bits == bits,
+            None => self.free_exactly(start, end),
+        }
+    }
+
+    fn free_exactly(&self, start: i64, end: i64) -> bool {
+        let within = |from: i64, to: i64| match &self.windows {
             None => true,
-            Some(windows) => windows.iter().any(|(from, to)| *from <= start && end <= *to),
+            Some(windows) => windows.iter().any(|(open, close)| *open <= from && to <= *close),
         };
-        within && (start..end).step_by(SLOT_SECONDS as usize).all(|unit| !self.resource.booked.contains(&unit))
+        // Unit by unit, like the mask: adjacent intervals join.
+        occupied_units(start, end).all(|unit| within(unit, (unit + SLOT_SECONDS).min(end)))
+            && self.resource.booked.range(start - SLOT_SECONDS + 1..end).next().is_none()
     }
 }
 
-fn day_views(resources: &[Resource], date: NaiveDate) -> Vec<DayView<'_>> {
+/// A resource's hours on a day, by zone and intervals.
+type HoursKey<'a> = (Tz, &'a [DayInterval]);
+
+/// Those hours as instants, and as a mask before bookings.
+type DayHours = (Rc<[(i64, i64)]>, u128);
+
+fn day_views(resources: &[Resource], date: NaiveDate, origin: i64) -> Vec<DayView<'_>> {
+    // Many resources share their hours (office hours): each distinct set
+    // of hours is turned into instants and a mask once a day, not once per
+    // resource — the time zone lookups were most of a search's work.
+    let mut shared: HashMap<HoursKey<'_>, DayHours> = HashMap::new();
+    // The last resource's, checked first: neighbours often share hours,
+    // and comparing is cheaper than hashing.
+    let mut last: Option<(HoursKey<'_>, DayHours)> = None;
+    let all_day = window_mask(None, origin);
     resources
         .iter()
         .enumerate()
-        .map(|(index, resource)| DayView {
-            index: u32::try_from(index).unwrap_or(u32::MAX),
-            resource,
-            windows: resource.hours.as_ref().map(|hours| absolute(resource.time_zone, date, hours.on(date))),
+        .filter_map(|(index, resource)| {
+            let (windows, free) = match &resource.hours {
+                None => (None, all_day),
+                Some(hours) => {
+                    let intervals = hours.on(date);
+                    if intervals.is_empty() {
+                        return None;
+                    }
+                    let key = (resource.time_zone, intervals);
+                    let (windows, free) = match &last {
+                        Some((seen, value)) if *seen == key => value.clone(),
+                        _ => {
+                            let value = shared
+                                .entry(key)
+                                .or_insert_with(|| {
+                                    let windows: Rc<[(i64, i64)]> =
+                                        absolute(resource.time_zone, date, intervals).into();
+                                    let free = window_mask(Some(&windows), origin);
+                                    (windows, free)
+                                })
+                                .clone();
+                            last = Some((key, value.clone()));
+                            value
+                        }
+                    };
+                    if windows.is_empty() {
+                        return None;
+                    }
+                    (Some(windows), free)
+                }
+            };
+            Some(DayView::new(u32::try_from(index).unwrap_or(u32::MAX), resource, windows, free, origin))
         })
-        .filter(|view| view.windows.as_ref().is_none_or(|windows| !windows.is_empty()))
         .collect()
 }
 
-fn free_ids(views: &[DayView<'_>], start: i64, end: i64) -> Vec<u32> {
-    views.iter().filter(|view| view.free(start, end)).map(|view| view.index).collect()
+/// The mask bits of `[start, end)` from `origin`, or `None` when the slot
+/// is off the grid or beyond the mask (then checked exactly).
+fn slot_units(origin: i64, start: i64, end: i64) -> Option<u128> {
+    let (offset, length) = (start - origin, end - start);
+    let (first, count) = (offset / SLOT_SECONDS, length / SLOT_SECONDS);
+    let fits = offset >= 0 && offset % SLOT_SECONDS == 0 && length % SLOT_SECONDS == 0;
+    (fits && count < MASK_UNITS && first + count <= MASK_UNITS).then(|| ((1u128 << count) - 1) << first)
+}
+
+fn free_ids(views: &[DayView<'_>], units: Option<u128>, start: i64, end: i64) -> Vec<u32> {
+    views.iter().filter(|view| view.free(units, start, end)).map(|view| view.index).collect()
 }
 
 /// Computes every free slot of the query, in time order.
@@ -187,18 +295,25 @@ pub fn free_slots(query: &SlotQuery) -> Vec<FreeSlot> {
     }
     let mut date = query.from;
     while date <= query.to {
-        let experts = day_views(&query.experts, date);
-        let kiosks = day_views(&query.kiosks, date);
-        let interpreters = query.interpreters.as_ref().map(|list| day_views(list, date));
-        for (open, close) in absolute(query.point.time_zone, date, &query.point.open_on(date)) {
+        let opening = absolute(query.point.time_zone, date, &query.point.open_on(date));
+        let Some(origin) = opening.iter().map(|(open, _)| *open).min() else {
+            date += Duration::days(1);
+            continue;
+        };
+        let experts = day_views(&query.experts, date, origin);
+        let kiosks = day_views(&query.kiosks, date, origin);
+        let interpreters = query.interpreters.as_ref().map(|list| day_views(list, date, origin));
+        for (open, close) in opening {
             let mut start = open;
             while start + length <= close {
                 let end = start + length;
                 if start >= query.not_before {
-                    let free_experts = free_ids(&experts, start, end);
-                    let free_kiosks = if free_experts.is_empty() { Vec::new() } else { free_ids(&kiosks, start, end) };
+                    let units = slot_units(origin, start, end);
+                    let free_experts = free_ids(&experts, units, start, end);
+                    let free_kiosks =
+                        if free_experts.is_empty() { Vec::new() } else { free_ids(&kiosks, units, start, end) };
                     let free_interpreters = match &interpreters {
-                        Some(views) if !free_kiosks.is_empty() => free_ids(views, start, end),
+                        Some(views) if !free_kiosks.is_empty() => free_ids(views, units, start, end),
                         _ => Vec::new(),
                     };
                     let interpreter_ok = interpreters.is_none() || !free_interpreters.is_empty();
@@ -252,7 +367,7 @@ mod tests {
     }
 
     fn resource(id: &str, hours: Option<WeeklyHours>) -> Resource {
-        Resource { id: id.into(), hours, time_zone: helsinki(), booked: HashSet::new() }
+        Resource { id: id.into(), hours: hours.map(Arc::new), time_zone: helsinki(), booked: BTreeSet::new() }
     }
 
     fn query(from: NaiveDate, to: NaiveDate) -> SlotQuery {
@@ -322,6 +437,19 @@ mod tests {
         let slots = free_slots(&q);
         assert_eq!(slots.len(), 3);
         assert!(slots.iter().all(|slot| slot.interpreters == vec![0]));
+    }
+
+    #[test]
+    fn touching_working_intervals_take_a_slot_across_them() {
+        let mut q = query(date(2026, 6, 1), date(2026, 6, 1));
+        let mut hours = WeeklyHours::default();
+        hours.add(1, DayInterval::new(9 * 60, 12 * 60).unwrap());
+        hours.add(1, DayInterval::new(12 * 60, 13 * 60).unwrap());
+        q.experts = vec![resource("e1", Some(hours))];
+        let starts: Vec<i64> = free_slots(&q).iter().map(|slot| slot.starts_at).collect();
+        let at = |hour: u16, minute: u16| local_instant(helsinki(), date(2026, 6, 1), hour * 60 + minute).unwrap();
+        assert!(starts.contains(&at(11, 45)), "11:45–12:15 spans both intervals");
+        assert_eq!(starts.len(), 15, "09:00, 09:15 … 12:30");
     }
 
     #[test]
@@ -398,11 +526,41 @@ mod tests {
                 for index in &slot.experts {
                     let expert = &experts[*index as usize];
                     let hours = expert.hours.as_ref().unwrap();
-                    prop_assert!(within(tz, hours.on(local), local, slot.starts_at, slot.ends_at), "outside working hours");
+                    prop_assert!(
+                        occupied_units(slot.starts_at, slot.ends_at).all(|u| within(tz, hours.on(local), local, u, u + SLOT_SECONDS)),
+                        "outside working hours"
+                    );
                     prop_assert!(occupied_units(slot.starts_at, slot.ends_at).all(|u| !expert.booked.contains(&u)), "expert double-booked");
                 }
                 prop_assert!(occupied_units(slot.starts_at, slot.ends_at).all(|u| !kiosk.booked.contains(&u)), "kiosk double-booked");
             }
+            // And every free slot is found, with every free expert: the
+            // same answer as checking each start unit by unit.
+            let length = i64::from(duration) * 15 * 60;
+            let free = |resource: &Resource, local: NaiveDate, start: i64| {
+                resource.hours.as_ref().is_none_or(|hours| {
+                    occupied_units(start, start + length).all(|u| within(tz, hours.on(local), local, u, u + SLOT_SECONDS))
+                })
+                    && occupied_units(start, start + length).all(|u| !resource.booked.contains(&u))
+            };
+            let mut expected = Vec::new();
+            let mut local = from;
+            while local <= to {
+                for (open, close) in absolute(tz, local, &q.point.open_on(local)) {
+                    let mut start = open;
+                    while start + length <= close {
+                        let free_experts: Vec<u32> =
+                            (0..experts.len()).filter(|n| free(&experts[*n], local, start)).map(|n| n as u32).collect();
+                        if !free_experts.is_empty() && free(&kiosk, local, start) {
+                            expected.push((start, free_experts));
+                        }
+                        start += SLOT_SECONDS;
+                    }
+                }
+                local += Duration::days(1);
+            }
+            let found: Vec<(i64, Vec<u32>)> = free_slots(&q).into_iter().map(|slot| (slot.starts_at, slot.experts)).collect();
+            prop_assert_eq!(found, expected);
         }
     }
 }

@@ -3,6 +3,7 @@
 //! upserts (create or replace), so an admin tool can re-apply its data.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -173,18 +174,6 @@ pub async fn list_services(store: &Store, agency: Option<&str>) -> Result<Vec<Se
     .fetch_all(store.pool())
     .await?;
     Ok(rows.into_iter().filter_map(service_of).collect())
-}
-
-/// One service.
-pub async fn get_service(store: &Store, id: &str) -> Result<Service, AppError> {
-    let row: Option<ServiceRow> = sqlx::query_as(
-        "SELECT id, agency_code, name_fi, name_sv, name_en, duration_minutes, languages, remote_capable
-         FROM services WHERE id = $1",
-    )
-    .bind(id.to_owned())
-    .fetch_optional(store.pool())
-    .await?;
-    row.and_then(service_of).ok_or(AppError::NotFound("service"))
 }
 
 /// Creates or replaces a service point and its weekly opening hours.
@@ -484,45 +473,53 @@ fn weekly(rows: &[(i64, i64, i64)]) -> WeeklyHours {
     hours
 }
 
-/// A service point's calendar for slot computation.
-pub async fn load_point_calendar(store: &Store, point: &ServicePointId) -> Result<PointCalendar, AppError> {
-    let (time_zone,): (String,) = sqlx::query_as("SELECT time_zone FROM service_points WHERE id = $1")
-        .bind(point.as_str().to_owned())
-        .fetch_optional(store.pool())
-        .await?
-        .ok_or(AppError::NotFound("service point"))?;
-    let hours: Vec<(i64, i64, i64)> =
-        sqlx::query_as("SELECT weekday, opens_minute, closes_minute FROM opening_hours WHERE service_point_id = $1")
-            .bind(point.as_str().to_owned())
+/// Every service point's calendar for slot computation, by point id (four
+/// queries, whatever the number of points).
+pub async fn load_calendars(store: &Store) -> Result<HashMap<String, PointCalendar>, AppError> {
+    let points: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, time_zone FROM service_points").fetch_all(store.pool()).await?;
+    let hours: Vec<(String, i64, i64, i64)> =
+        sqlx::query_as("SELECT service_point_id, weekday, opens_minute, closes_minute FROM opening_hours")
             .fetch_all(store.pool())
             .await?;
-    let exceptions: Vec<(String, Option<i64>, Option<i64>)> =
-        sqlx::query_as("SELECT date, opens_minute, closes_minute FROM opening_exceptions WHERE service_point_id = $1")
-            .bind(point.as_str().to_owned())
+    let exceptions: Vec<(String, String, Option<i64>, Option<i64>)> =
+        sqlx::query_as("SELECT service_point_id, date, opens_minute, closes_minute FROM opening_exceptions")
             .fetch_all(store.pool())
             .await?;
     let holidays: Vec<(String,)> = sqlx::query_as("SELECT date FROM public_holidays").fetch_all(store.pool()).await?;
-    Ok(PointCalendar {
-        time_zone: stored_time_zone(&time_zone)?,
-        weekly: weekly(&hours),
-        exceptions: exceptions
-            .into_iter()
-            .filter_map(|(date, opens, closes)| {
-                let date = NaiveDate::parse_from_str(&date, "%Y-%m-%d").ok()?;
-                let interval = match (opens, closes) {
-                    (Some(opens), Some(closes)) => {
-                        DayInterval::new(u16::try_from(opens).ok()?, u16::try_from(closes).ok()?)
-                    }
-                    _ => None,
-                };
-                Some((date, interval))
-            })
-            .collect(),
-        holidays: holidays
-            .into_iter()
-            .filter_map(|(date,)| NaiveDate::parse_from_str(&date, "%Y-%m-%d").ok())
-            .collect::<HashSet<_>>(),
-    })
+    let holidays: HashSet<NaiveDate> =
+        holidays.into_iter().filter_map(|(date,)| NaiveDate::parse_from_str(&date, "%Y-%m-%d").ok()).collect();
+    let mut hours_by_point: HashMap<String, Vec<HoursRow>> = HashMap::new();
+    for (point, weekday, opens, closes) in hours {
+        hours_by_point.entry(point).or_default().push((weekday, opens, closes));
+    }
+    let mut calendars = HashMap::with_capacity(points.len());
+    for (id, time_zone) in points {
+        let weekly = weekly(hours_by_point.get(&id).map(Vec::as_slice).unwrap_or_default());
+        let Ok(time_zone) = stored_time_zone(&time_zone) else {
+            // Written only after parsing: a damaged row, which must not
+            // stop every other point's searches.
+            tracing::warn!(service_point = %id, "a service point's stored time zone is unreadable; it has no slots");
+            continue;
+        };
+        let calendar = PointCalendar { time_zone, weekly, exceptions: HashMap::new(), holidays: holidays.clone() };
+        calendars.insert(id, calendar);
+    }
+    for (point, date, opens, closes) in exceptions {
+        let (Some(calendar), Ok(date)) = (calendars.get_mut(&point), NaiveDate::parse_from_str(&date, "%Y-%m-%d"))
+        else {
+            continue;
+        };
+        let interval = match (opens, closes) {
+            (Some(opens), Some(closes)) => match (u16::try_from(opens), u16::try_from(closes)) {
+                (Ok(opens), Ok(closes)) => DayInterval::new(opens, closes),
+                _ => None,
+            },
+            _ => None,
+        };
+        calendar.exceptions.insert(date, interval);
+    }
+    Ok(calendars)
 }
 
 /// Weekday, start minute, end minute.
@@ -533,6 +530,7 @@ type HoursRow = (i64, i64, i64);
 #[derive(sqlx::FromRow)]
 struct ExpertHoursRow {
     id: String,
+    agency_code: String,
     languages: String,
     services: String,
     weekday: Option<i64>,
@@ -540,31 +538,41 @@ struct ExpertHoursRow {
     end_minute: Option<i64>,
 }
 
-/// The experts of an agency who offer `service` in `language`, with their
-/// weekly hours, in one query (the slot search's hot path).
-pub async fn bookable_experts(
-    store: &Store,
-    agency: &AgencyCode,
-    service: &str,
-    language: &LanguageTag,
-) -> Result<Vec<(String, WeeklyHours)>, AppError> {
+/// An expert as slot search reads them.
+#[derive(Debug, Clone)]
+pub struct BookableExpert {
+    /// Id.
+    pub id: String,
+    /// Agency code.
+    pub agency: String,
+    /// Language tags spoken.
+    pub languages: Vec<String>,
+    /// Service ids offered.
+    pub services: Vec<String>,
+    /// Weekly working hours.
+    pub hours: Arc<WeeklyHours>,
+}
+
+/// Every expert with their weekly hours, in id order, in one query.
+pub async fn experts_with_hours(store: &Store) -> Result<Vec<BookableExpert>, AppError> {
     let rows: Vec<ExpertHoursRow> = sqlx::query_as(
-        "SELECT e.id, e.languages, e.services, w.weekday, w.start_minute, w.end_minute
+        "SELECT e.id, e.agency_code, e.languages, e.services, w.weekday, w.start_minute, w.end_minute
          FROM experts e LEFT JOIN working_hours w ON w.resource = 'expert:' || e.id
-         WHERE e.agency_code = $1 ORDER BY e.id",
+         ORDER BY e.id",
     )
-    .bind(agency.as_str().to_owned())
     .fetch_all(store.pool())
     .await?;
-    let mut experts: Vec<(String, Vec<HoursRow>)> = Vec::new();
+    let mut experts: Vec<(BookableExpert, Vec<HoursRow>)> = Vec::new();
     for row in rows {
-        let offers = split(&row.services).iter().any(|offered| offered == service)
-            && split(&row.languages).iter().any(|spoken| spoken == language.as_str());
-        if !offers {
-            continue;
-        }
-        if experts.last().is_none_or(|(last, _)| *last != row.id) {
-            experts.push((row.id, Vec::new()));
+        if experts.last().is_none_or(|(last, _)| last.id != row.id) {
+            let expert = BookableExpert {
+                languages: split(&row.languages),
+                services: split(&row.services),
+                agency: row.agency_code,
+                id: row.id,
+                hours: Arc::default(),
+            };
+            experts.push((expert, Vec::new()));
         }
         if let (Some(weekday), Some(start), Some(end), Some((_, hours))) =
             (row.weekday, row.start_minute, row.end_minute, experts.last_mut())
@@ -572,7 +580,13 @@ pub async fn bookable_experts(
             hours.push((weekday, start, end));
         }
     }
-    Ok(experts.into_iter().map(|(id, hours)| (id, weekly(&hours))).collect())
+    Ok(experts
+        .into_iter()
+        .map(|(mut expert, rows)| {
+            expert.hours = Arc::new(weekly(&rows));
+            expert
+        })
+        .collect())
 }
 
 /// Working hours of resources with a prefix (`expert:`, `interpreter:`),

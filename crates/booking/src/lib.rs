@@ -6,7 +6,8 @@
 //!
 //! Layers: [`api`] (axum + utoipa, problem+json) → the domain modules
 //! ([`appointments`], [`records`], [`stats`], [`directory`]) → [`store`] (sqlx
-//! over SQLite or PostgreSQL). [`availability`] is the pure slot
+//! over SQLite or PostgreSQL; the directory also kept in memory,
+//! [`directory_cache`]). [`availability`] is the pure slot
 //! computation.
 //!
 //! Architecture invariant: the booking service knows nothing of WebSockets
@@ -21,6 +22,7 @@ pub mod audit;
 pub mod availability;
 pub mod devices;
 pub mod directory;
+pub mod directory_cache;
 pub mod documents;
 pub mod error;
 pub mod events;

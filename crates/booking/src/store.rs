@@ -8,12 +8,16 @@
 use std::path::Path;
 use std::str::FromStr;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{AnyPool, Transaction};
+
+use crate::directory_cache::{Directory, DirectoryCache};
+use crate::error::AppError;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -75,6 +79,7 @@ const SCHEMA_POLL: Duration = Duration::from_secs(2);
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    directory: Arc<DirectoryCache>,
 }
 
 impl Store {
@@ -118,7 +123,7 @@ impl Store {
                 sqlx::Error::PoolTimedOut => StoreError::ConnectTimeout(CONNECT_WAIT.as_secs()),
                 err => StoreError::Connect(err),
             })?;
-        Ok(Self { pool, backend })
+        Ok(Self { pool, backend, directory: Arc::default() })
     }
 
     /// Checks a database URL without connecting: its scheme and its form.
@@ -208,6 +213,12 @@ impl Store {
     /// The pool, for reads.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The directory as the database holds it now, from memory while it is
+    /// unchanged (one read of its version), see [`crate::directory_cache`].
+    pub async fn directory(&self) -> Result<Arc<Directory>, AppError> {
+        self.directory.get(self).await
     }
 
     /// The backend.
