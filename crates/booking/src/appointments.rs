@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use silta_proto::v1::{LanguageTag, Role};
 
 use crate::access::Caller;
-use crate::availability::{FreeSlot, Resource, SlotQuery, free_slots, occupied_units};
+use crate::availability::{FreeSlot, Resource, SlotQuery, free_slots_listing, occupied_units};
 use crate::directory_cache::Directory;
 use crate::error::AppError;
 use crate::model::{
@@ -56,6 +56,9 @@ struct Narrowing<'a> {
     only: Option<(i64, i64)>,
     /// Only this expert (a booking that names one).
     expert: Option<&'a str>,
+    /// List at most this many free experts per slot (a search); `None`:
+    /// all of them (a booking chooses among them).
+    experts_listed: Option<usize>,
 }
 
 /// Loads the bookings the computation needs and runs it over the directory
@@ -130,7 +133,7 @@ async fn compute(
         interpreters,
         not_before: now,
     };
-    let slots = free_slots(&query);
+    let slots = free_slots_listing(&query, narrowing.experts_listed.unwrap_or(usize::MAX));
     let names = |list: &[Resource]| list.iter().map(|resource| resource.id.clone()).collect::<Vec<_>>();
     Ok(Computed {
         experts: names(&query.experts),
@@ -151,7 +154,14 @@ pub async fn search_slots(store: &Store, search: &SlotSearch, now: i64) -> Resul
         ));
     }
     let directory = store.directory().await?;
-    let computed = compute(store, &directory, search, now, Narrowing::default()).await?;
+    let computed = compute(
+        store,
+        &directory,
+        search,
+        now,
+        Narrowing { experts_listed: Some(SLOT_EXPERTS_LISTED), ..Narrowing::default() },
+    )
+    .await?;
     let tz = computed.time_zone;
     Ok(computed
         .slots
@@ -160,7 +170,7 @@ pub async fn search_slots(store: &Store, search: &SlotSearch, now: i64) -> Resul
             starts_at: timestamp(slot.starts_at),
             ends_at: timestamp(slot.ends_at),
             local_start: timestamp(slot.starts_at).with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string(),
-            experts_free: slot.experts.len(),
+            experts_free: slot.experts_free,
             experts: ids(&computed.experts, &slot.experts[..slot.experts.len().min(SLOT_EXPERTS_LISTED)]),
         })
         .collect())
@@ -196,7 +206,8 @@ async fn slot_at(
         from: local,
         to: local,
     };
-    let narrowing = Narrowing { ignore, only: Some((starts_at, starts_at + i64::from(duration) * 60)), expert };
+    let only = Some((starts_at, starts_at + i64::from(duration) * 60));
+    let narrowing = Narrowing { ignore, only, expert, experts_listed: None };
     let computed = compute(store, &directory, &search, now, narrowing).await?;
     let Some(slot) = computed.slots.iter().find(|slot| slot.starts_at == starts_at) else {
         // Whether the time or only the named expert is taken: the slower

@@ -122,8 +122,11 @@ pub struct FreeSlot {
     pub starts_at: i64,
     /// End, Unix seconds.
     pub ends_at: i64,
-    /// Free experts: indices into `SlotQuery::experts`, in order.
+    /// Free experts: indices into `SlotQuery::experts`, in order (the
+    /// first of them only, when listing was limited).
     pub experts: Vec<u32>,
+    /// How many experts are free.
+    pub experts_free: usize,
     /// Free kiosks: indices into `SlotQuery::kiosks`.
     pub kiosks: Vec<u32>,
     /// Free interpreters: indices into `SlotQuery::interpreters` (empty when
@@ -286,8 +289,35 @@ fn free_ids(views: &[DayView<'_>], units: Option<u128>, start: i64, end: i64) ->
     views.iter().filter(|view| view.free(units, start, end)).map(|view| view.index).collect()
 }
 
-/// Computes every free slot of the query, in time order.
+/// The first `listed` free views' indices, and how many are free.
+fn free_ids_counted(
+    views: &[DayView<'_>],
+    units: Option<u128>,
+    start: i64,
+    end: i64,
+    listed: usize,
+) -> (Vec<u32>, usize) {
+    let mut ids = Vec::new();
+    let mut count = 0;
+    for view in views.iter().filter(|view| view.free(units, start, end)) {
+        if count < listed {
+            ids.push(view.index);
+        }
+        count += 1;
+    }
+    (ids, count)
+}
+
+/// Computes every free slot of the query, in time order, each with every
+/// free expert.
 pub fn free_slots(query: &SlotQuery) -> Vec<FreeSlot> {
+    free_slots_listing(query, usize::MAX)
+}
+
+/// Computes every free slot of the query, in time order, each with its
+/// first `listed` free experts and their count (a search shows a few; a
+/// booking needs them all).
+pub fn free_slots_listing(query: &SlotQuery, listed: usize) -> Vec<FreeSlot> {
     let length = i64::from(query.duration_minutes) * 60;
     let mut slots = Vec::new();
     if length <= 0 || length % SLOT_SECONDS != 0 {
@@ -309,7 +339,7 @@ pub fn free_slots(query: &SlotQuery) -> Vec<FreeSlot> {
                 let end = start + length;
                 if start >= query.not_before {
                     let units = slot_units(origin, start, end);
-                    let free_experts = free_ids(&experts, units, start, end);
+                    let (free_experts, experts_free) = free_ids_counted(&experts, units, start, end, listed.max(1));
                     let free_kiosks =
                         if free_experts.is_empty() { Vec::new() } else { free_ids(&kiosks, units, start, end) };
                     let free_interpreters = match &interpreters {
@@ -322,6 +352,7 @@ pub fn free_slots(query: &SlotQuery) -> Vec<FreeSlot> {
                             starts_at: start,
                             ends_at: end,
                             experts: free_experts,
+                            experts_free,
                             kiosks: free_kiosks,
                             interpreters: free_interpreters,
                         });
@@ -560,7 +591,13 @@ mod tests {
                 local += Duration::days(1);
             }
             let found: Vec<(i64, Vec<u32>)> = free_slots(&q).into_iter().map(|slot| (slot.starts_at, slot.experts)).collect();
-            prop_assert_eq!(found, expected);
+            prop_assert_eq!(&found, &expected);
+            // Listing one expert a slot: the same slots, the first expert, the full count.
+            let listed: Vec<(i64, Vec<u32>, usize)> =
+                free_slots_listing(&q, 1).into_iter().map(|slot| (slot.starts_at, slot.experts, slot.experts_free)).collect();
+            let expected: Vec<(i64, Vec<u32>, usize)> =
+                expected.into_iter().map(|(start, experts)| (start, experts[..1].to_vec(), experts.len())).collect();
+            prop_assert_eq!(listed, expected);
         }
     }
 }
