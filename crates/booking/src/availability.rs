@@ -285,8 +285,9 @@ fn slot_units(origin: i64, start: i64, end: i64) -> Option<u128> {
     (fits && count < MASK_UNITS && first + count <= MASK_UNITS).then(|| ((1u128 << count) - 1) << first)
 }
 
+/// Every free view's index.
 fn free_ids(views: &[DayView<'_>], units: Option<u128>, start: i64, end: i64) -> Vec<u32> {
-    views.iter().filter(|view| view.free(units, start, end)).map(|view| view.index).collect()
+    free_ids_counted(views, units, start, end, usize::MAX).0
 }
 
 /// The first `listed` free views' indices, and how many are free.

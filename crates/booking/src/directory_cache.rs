@@ -48,11 +48,6 @@ pub struct Interpreter {
 }
 
 impl Directory {
-    /// The database's directory version this copy was loaded at.
-    pub fn version(&self) -> i64 {
-        self.version
-    }
-
     /// A service.
     pub fn service(&self, id: &str) -> Result<&Service, AppError> {
         self.services.get(id).ok_or(AppError::NotFound("service"))
