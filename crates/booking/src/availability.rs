@@ -230,8 +230,8 @@ type DayHours = (Rc<[(i64, i64)]>, u128);
 
 fn day_views(resources: &[Resource], date: NaiveDate, origin: i64) -> Vec<DayView<'_>> {
     // Many resources share their hours (office hours): each distinct set
-    // of hours is turned into instants and a mask once a day, not once per
-    // resource — the time zone lookups were most of a search's work.
+    // of hours is turned into instants (time zone lookups) and a mask once
+    // a day, not once per resource.
     let mut shared: HashMap<HoursKey<'_>, DayHours> = HashMap::new();
     // The last resource's, checked first: neighbours often share hours,
     // and comparing is cheaper than hashing.
