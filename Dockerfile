@@ -17,6 +17,6 @@ FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /out/ /
 ENV SILTA_WEB__ROOT=/usr/share/silta/web
 USER 65532:65532
-EXPOSE 7100/tcp 7200/tcp 7300/udp 7301/tcp
+EXPOSE 7100/tcp 7200/tcp 7300-7301/udp 7301/tcp
 ENTRYPOINT ["/usr/local/bin/silta"]
 CMD ["--help"]

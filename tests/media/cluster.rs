@@ -38,12 +38,14 @@ pub fn scenarios() -> Vec<super::Scenario> {
     ]
 }
 
-/// A `silta sfu` node of the cluster, with `extra` settings.
+/// A `silta sfu` node of the cluster, with `extra` settings. Each runs two
+/// forwarding workers, as the Kubernetes manifests do.
 fn sfu_process(nats: &NatsServer, name: &str, extra: &[(&str, &str)]) -> SiltaProcess {
     let mut settings = vec![
         ("SILTA_CLUSTER__NATS_URL", nats.url.as_str()),
         ("SILTA_CLUSTER__NODE_ID", name),
         ("SILTA_SFU__BIND", "127.0.0.1:0"),
+        ("SILTA_SFU__WORKERS", "2"),
     ];
     settings.extend_from_slice(extra);
     SiltaProcess::start("sfu", &settings)

@@ -15,6 +15,7 @@ pub fn scenarios() -> Vec<super::Scenario> {
     vec![
         ("two_peers_receive_each_others_media", || two_peers().boxed()),
         ("three_peers_receive_everyone_elses_media", || three_peers().boxed()),
+        ("rooms_spread_over_two_workers_each_forward_everything", || two_workers().boxed()),
     ]
 }
 
@@ -105,4 +106,47 @@ async fn three_peers() {
     let stack = spawn_media_stack(|_| {}).await;
     let (_room, kiosk, advisor, expert) = three_party_room(&stack.signal).await;
     check_complete(&[&kiosk, &advisor, &expert], 4).await;
+}
+
+/// A two-party call of `kiosk` and `advisor`, both peers connected.
+async fn call(signal: &impl SignalEndpoint, kiosk: &str, advisor: &str) -> (RoomId, Peer, Peer) {
+    let kiosk_client = client(signal, kiosk, Role::Kiosk, "sp-kemi").await;
+    let mut advisor_client = client(signal, advisor, Role::Advisor, "sp-kemi").await;
+    let ServerMessage::Joined(joined) =
+        advisor_client.request(json!({"type": "session_open", "kiosk": kiosk})).await.unwrap()
+    else {
+        panic!("session_open replies joined")
+    };
+    let room = joined.room.room;
+    let kiosk = Peer::join(kiosk_client, room.clone(), PeerOptions::default()).await.expect("the kiosk connects");
+    let advisor = Peer::join(advisor_client, room.clone(), PeerOptions::default()).await.expect("the advisor connects");
+    (room, kiosk, advisor)
+}
+
+/// A node with two forwarding workers: each has its own port, new rooms go
+/// to the one with fewer, and every room's media is complete and in order
+/// — a room's datagrams reach only its own worker, which holds its peers.
+async fn two_workers() {
+    let stack = spawn_media_stack(|settings| settings.workers = 2).await;
+    let candidates = stack.sfu.candidates();
+    assert_eq!(candidates.len(), 2);
+    assert_ne!(candidates[0].port(), candidates[1].port(), "each worker has a port of its own");
+    let (first_room, first_kiosk, first_advisor) = call(&stack.signal, "kiosk-1", "advisor-1").await;
+    assert_eq!(stack.sfu.rooms_per_worker(), [1, 0]);
+    let (second_room, second_kiosk, second_advisor) = call(&stack.signal, "kiosk-2", "advisor-2").await;
+    assert_eq!(stack.sfu.rooms_per_worker(), [1, 1], "the second room goes to the idle worker");
+    let (third_room, third_kiosk, third_advisor) = call(&stack.signal, "kiosk-3", "advisor-3").await;
+    assert_eq!(stack.sfu.rooms_per_worker(), [2, 1]);
+    check_complete(&[&first_kiosk, &first_advisor], 2).await;
+    check_complete(&[&second_kiosk, &second_advisor], 2).await;
+    check_complete(&[&third_kiosk, &third_advisor], 2).await;
+    let stats = stack.sfu.stats().await;
+    assert_eq!((stats.rooms, stats.peers), (3, 6), "the node's figures are its workers' sum");
+    assert_eq!(stats.counters.dropped_unknown_peer, 0, "no datagram reached a worker without its peer");
+    assert!(stats.counters.rtp_forwarded > 1500, "{:?}", stats.counters);
+    let mut rooms = stack.sfu.rooms().await;
+    rooms.sort();
+    let mut expected = vec![first_room, second_room, third_room];
+    expected.sort();
+    assert_eq!(rooms, expected);
 }

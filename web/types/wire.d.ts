@@ -1013,7 +1013,8 @@ export interface NodeStatus {
    */
   epoch: number;
   /**
-   * The UDP address peers reach it on (`ip:port`).
+   * The UDP address peers reach its first forwarding worker on
+   * (`ip:port`); with `sfu.workers` = N, worker i takes the port + i.
    */
   media_address: string;
   /**

@@ -203,7 +203,27 @@ fn histogram_quantile(before: &[(f64, f64)], after: &[(f64, f64)], q: f64) -> Op
 
 /// CPU time (user + system) of a process in microseconds.
 fn cpu_micros(pid: u32) -> anyhow::Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| format!("no process {pid}"))?;
+    stat_cpu_micros(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU time of each of the SFU's forwarding workers (threads named
+/// `sfu-worker-N`), worker 0 first.
+fn worker_cpu_micros(pid: u32) -> anyhow::Result<Vec<u64>> {
+    let mut workers = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).with_context(|| format!("no process {pid}"))? {
+        let task = task?.path();
+        let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+        if let Some(index) = name.trim().strip_prefix("sfu-worker-").and_then(|index| index.parse::<usize>().ok()) {
+            workers.push((index, stat_cpu_micros(&task.join("stat").to_string_lossy())?));
+        }
+    }
+    workers.sort_unstable();
+    Ok(workers.into_iter().map(|(_, micros)| micros).collect())
+}
+
+/// User + system time from a /proc stat file, in microseconds.
+fn stat_cpu_micros(path: &str) -> anyhow::Result<u64> {
+    let stat = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).context("unreadable /proc stat")?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks: u64 =
@@ -275,6 +295,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     const LATENCY: &str = "silta_sfu_forward_latency_seconds";
     let metrics_before = scrape(&args.metrics).await.ok();
     let cpu_before = args.sfu_pid.map(cpu_micros).transpose()?;
+    let workers_before = args.sfu_pid.map(worker_cpu_micros).transpose()?;
     let baseline: Vec<Vec<(u64, u64)>> = peers
         .iter()
         .map(|(_, peer)| peer.received().iter().map(|track| (track.stats.received, track.stats.expected())).collect())
@@ -289,6 +310,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let metrics_after = scrape(&args.metrics).await.ok();
     let cpu_after = args.sfu_pid.map(cpu_micros).transpose()?;
+    let workers_after = args.sfu_pid.map(worker_cpu_micros).transpose()?;
+    // Each forwarding worker's share of a core during the run.
+    let worker_cores: Option<Vec<f64>> = workers_before.zip(workers_after).map(|(before, after)| {
+        after.iter().zip(&before).map(|(after, before)| (after - before) as f64 / 1e6 / elapsed).collect()
+    });
     let scrapes = metrics_before.as_deref().zip(metrics_after.as_deref());
     // A counter the first scrape lacks had not counted anything yet; one the
     // second lacks is not exported (a renamed metric): no figure.
@@ -341,6 +367,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "sfu_forwarded_packets": forwarded,
         "sfu_forwarded_per_second": forwarded.map(|forwarded| forwarded as f64 / elapsed),
         "sfu_cpu_us_per_forwarded_packet": cpu_per_packet,
+        "sfu_worker_cores": worker_cores,
         "sfu_forward_latency_p50_us": latency_p50,
         "sfu_forward_latency_p99_us": latency_p99,
         "sfu_layer_switches": counted(SWITCHES),

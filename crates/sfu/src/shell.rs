@@ -1,9 +1,16 @@
-//! The tokio shell around the core: one UDP socket for all peers, the
-//! clock, and a command channel. It owns no media logic.
+//! The tokio shell around the core: the node's forwarding workers, each a
+//! thread with its own UDP socket, clock and `SfuCore`, and the handle
+//! that places each room on one of them. It owns no media logic.
+//!
+//! A room lives on one worker for its whole life, so a packet never leaves
+//! the thread that received it and nothing is shared on the packet path:
+//! worker `i` binds `sfu.bind`'s port + `i` and announces that port in its
+//! peers' candidates. A new room goes to the worker with the fewest rooms.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
@@ -33,6 +40,40 @@ pub struct SfuSettings {
     /// `silta sfu` serves `/healthz`, `/readyz` and `/metrics` over HTTP
     /// here; unset: not served (`silta dev` serves them on its one port).
     pub http_bind: Option<SocketAddr>,
+    /// Forwarding workers: threads with a UDP port and rooms of their own,
+    /// worker `i` on `bind`'s port + `i` (each its own free port when that
+    /// is 0). One per core the node may use; 1 keeps one port.
+    pub workers: usize,
+}
+
+/// Most forwarding workers a node runs.
+pub const MAX_WORKERS: usize = 64;
+
+impl SfuSettings {
+    /// Checks what can be checked before binding: the worker count and
+    /// the workers' port range.
+    pub fn validate(&self) -> Result<(), String> {
+        self.worker_binds().map(drop).map_err(|err| err.to_string())
+    }
+
+    /// The address each worker binds, or why the settings cannot work.
+    pub fn worker_binds(&self) -> Result<Vec<SocketAddr>, StartError> {
+        if self.workers == 0 || self.workers > MAX_WORKERS {
+            return Err(StartError::Workers(self.workers));
+        }
+        (0..self.workers)
+            .map(|index| {
+                if self.bind.port() == 0 {
+                    return Ok(self.bind);
+                }
+                u16::try_from(index)
+                    .ok()
+                    .and_then(|index| self.bind.port().checked_add(index))
+                    .map(|port| SocketAddr::new(self.bind.ip(), port))
+                    .ok_or(StartError::PortRange(self.bind, self.workers))
+            })
+            .collect()
+    }
 }
 
 impl Default for SfuSettings {
@@ -43,6 +84,7 @@ impl Default for SfuSettings {
             max_participants: 6,
             test_egress_loss_per_mille: 0,
             http_bind: None,
+            workers: 1,
         }
     }
 }
@@ -57,6 +99,15 @@ pub enum StartError {
     /// No announceable address.
     #[error("the media socket is bound to a wildcard address; set sfu.announce_ip to the address peers reach")]
     NoAnnounceAddress,
+    /// A worker count out of range.
+    #[error("sfu.workers is {0}; it must be 1 to {MAX_WORKERS}")]
+    Workers(usize),
+    /// The workers' ports run past 65535.
+    #[error("sfu.workers = {1} from sfu.bind {0} needs UDP ports past 65535; choose a lower port")]
+    PortRange(SocketAddr, usize),
+    /// A worker thread could not be started.
+    #[error("cannot start an SFU worker thread: {0}")]
+    Thread(#[source] std::io::Error),
 }
 
 enum Job {
@@ -90,6 +141,10 @@ struct Meters {
     rooms: Gauge<u64>,
     peers: Gauge<u64>,
     latency: Histogram<f64>,
+    /// Forwarding times measured since the last flush, in seconds: the
+    /// histogram's record takes a lock the workers would share, so a
+    /// worker records its own measurements together, off the packet path.
+    latencies: Vec<f64>,
     loss: Histogram<f64>,
     rtt: Histogram<f64>,
 }
@@ -146,6 +201,7 @@ impl Meters {
                 .u64_gauge("silta_sfu_peers")
                 .with_description("Peers (participants with media) on this node.")
                 .build(),
+            latencies: Vec::with_capacity(16 * 1024),
             latency: meter
                 .f64_histogram("silta_sfu_forward_latency_seconds")
                 .with_description("From receiving an RTP datagram to having sent every datagram it caused, in seconds.")
@@ -167,16 +223,32 @@ impl Meters {
         }
     }
 
-    /// Adds what the core counted since the last flush.
-    fn flush(&mut self, core: &SfuCore) {
+    /// Adds what this worker's core counted since the last flush; the
+    /// gauges get the whole node's rooms and peers.
+    fn flush(&mut self, core: &SfuCore, load: &NodeLoad, worker: usize) {
         let now = core.counters();
         for (counter, read, labels) in &self.counters {
             // Added even when 0, so every series exists from the start.
             counter.add(read(&now).saturating_sub(read(&self.last)), labels);
         }
         self.last = now;
-        self.rooms.record(u64::try_from(core.room_count()).unwrap_or(u64::MAX), &[]);
-        self.peers.record(u64::try_from(core.peer_count()).unwrap_or(u64::MAX), &[]);
+        for seconds in self.latencies.drain(..) {
+            self.latency.record(seconds, &[]);
+        }
+        let (rooms, peers) = load.update(worker, core);
+        self.rooms.record(rooms, &[]);
+        self.peers.record(peers, &[]);
+    }
+
+    /// One RTP datagram's forwarding time, kept for the next flush (or
+    /// recorded now if a flush is long overdue, so memory stays bounded).
+    fn forwarded(&mut self, elapsed: Duration) {
+        self.latencies.push(elapsed.as_secs_f64());
+        if self.latencies.len() >= MAX_PENDING_LATENCIES {
+            for seconds in self.latencies.drain(..) {
+                self.latency.record(seconds, &[]);
+            }
+        }
     }
 
     fn event(&self, event: &MediaEvent) {
@@ -189,6 +261,31 @@ impl Meters {
     }
 }
 
+/// Each worker's rooms and peers as of its last flush, for the node's
+/// gauges (written once a second, never on the packet path).
+struct NodeLoad {
+    workers: Vec<(AtomicU64, AtomicU64)>,
+}
+
+impl NodeLoad {
+    /// Stores one worker's load and returns the node's (rooms, peers).
+    fn update(&self, worker: usize, core: &SfuCore) -> (u64, u64) {
+        if let Some((rooms, peers)) = self.workers.get(worker) {
+            rooms.store(u64::try_from(core.room_count()).unwrap_or(u64::MAX), Ordering::Relaxed);
+            peers.store(u64::try_from(core.peer_count()).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        self.workers.iter().fold((0, 0), |(rooms, peers), (worker_rooms, worker_peers)| {
+            (
+                rooms.saturating_add(worker_rooms.load(Ordering::Relaxed)),
+                peers.saturating_add(worker_peers.load(Ordering::Relaxed)),
+            )
+        })
+    }
+}
+
+/// Most forwarding times a worker keeps between flushes (about 8 MiB).
+const MAX_PENDING_LATENCIES: usize = 1 << 20;
+
 /// How often the core's counters are added to the instruments.
 const METERS_FLUSH: Duration = Duration::from_secs(1);
 
@@ -197,26 +294,73 @@ fn is_rtp(datagram: &[u8]) -> bool {
     datagram.len() >= 12 && (128..192).contains(&datagram[0]) && !(64..96).contains(&(datagram[1] & 0x7f))
 }
 
+/// Which worker holds each room, and how many each holds.
+struct Placement {
+    rooms: HashMap<RoomId, usize>,
+    counts: Vec<usize>,
+}
+
+impl Placement {
+    /// The worker a command goes to: its room's, or for a command that
+    /// opens a room (`OpenRoom`, `AddParticipant`) the least loaded one.
+    /// Any other command for an unknown room goes to worker 0, which
+    /// answers it as a node with no such room does. `CloseRoom` forgets
+    /// the room as it routes, so whatever comes after it for the same room
+    /// is placed anew and never finds a closed room's worker.
+    fn route(&mut self, command: &MediaCommand) -> usize {
+        if let MediaCommand::CloseRoom { room } = command {
+            let Some(worker) = self.rooms.remove(room) else { return 0 };
+            if let Some(count) = self.counts.get_mut(worker) {
+                *count = count.saturating_sub(1);
+            }
+            return worker;
+        }
+        if let Some(&worker) = self.rooms.get(command.room()) {
+            return worker;
+        }
+        if !matches!(command, MediaCommand::OpenRoom { .. } | MediaCommand::AddParticipant { .. }) {
+            return 0;
+        }
+        let worker = (0..self.counts.len()).min_by_key(|&worker| (self.counts[worker], worker)).unwrap_or(0);
+        self.rooms.insert(command.room().clone(), worker);
+        if let Some(count) = self.counts.get_mut(worker) {
+            *count += 1;
+        }
+        worker
+    }
+}
+
+struct Worker {
+    jobs: mpsc::Sender<Job>,
+    candidate: SocketAddr,
+}
+
 /// A handle to a running SFU.
 #[derive(Clone)]
 pub struct SfuHandle {
-    jobs: mpsc::Sender<Job>,
+    workers: Arc<[Worker]>,
+    placement: Arc<Mutex<Placement>>,
     events: broadcast::Sender<MediaEvent>,
-    candidate: SocketAddr,
     stop: watch::Sender<bool>,
     impairment_drops: Arc<AtomicU64>,
 }
 
+fn stopped_error() -> MediaResult {
+    MediaResult::Error { code: MediaErrorCode::Internal, message: "the SFU has stopped".into() }
+}
+
 impl SfuHandle {
-    /// Carries out a media command.
+    /// Carries out a media command on the worker holding its room.
     pub async fn execute(&self, command: MediaCommand) -> MediaResult {
+        let worker = self.placement.lock().unwrap_or_else(PoisonError::into_inner).route(&command);
+        let Some(worker) = self.workers.get(worker) else {
+            return stopped_error();
+        };
         let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job::Command(command, reply)).await.is_err() {
-            return MediaResult::Error { code: MediaErrorCode::Internal, message: "the SFU has stopped".into() };
+        if worker.jobs.send(Job::Command(command, reply)).await.is_err() {
+            return stopped_error();
         }
-        answer
-            .await
-            .unwrap_or(MediaResult::Error { code: MediaErrorCode::Internal, message: "the SFU has stopped".into() })
+        answer.await.unwrap_or_else(|_| stopped_error())
     }
 
     /// The node's events.
@@ -224,9 +368,19 @@ impl SfuHandle {
         self.events.subscribe()
     }
 
-    /// The announced candidate address.
+    /// The first worker's candidate address (the node's media address).
     pub fn candidate(&self) -> SocketAddr {
-        self.candidate
+        self.workers.first().map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |worker| worker.candidate)
+    }
+
+    /// Every worker's candidate address, worker 0 first.
+    pub fn candidates(&self) -> Vec<SocketAddr> {
+        self.workers.iter().map(|worker| worker.candidate).collect()
+    }
+
+    /// The number of rooms each worker holds, worker 0 first.
+    pub fn rooms_per_worker(&self) -> Vec<usize> {
+        self.placement.lock().unwrap_or_else(PoisonError::into_inner).counts.clone()
     }
 
     /// The core's counters.
@@ -234,22 +388,34 @@ impl SfuHandle {
         self.stats().await.counters
     }
 
-    /// The node's counters, rooms and peers.
+    /// The node's counters, rooms and peers: the sum of its workers'.
     pub async fn stats(&self) -> SfuStats {
-        let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job::Stats(reply)).await.is_err() {
-            return SfuStats::default();
+        let mut total = SfuStats::default();
+        for worker in self.workers.iter() {
+            let (reply, answer) = oneshot::channel();
+            if worker.jobs.send(Job::Stats(reply)).await.is_err() {
+                continue;
+            }
+            if let Ok(stats) = answer.await {
+                total.counters += stats.counters;
+                total.rooms += stats.rooms;
+                total.peers += stats.peers;
+            }
         }
-        answer.await.unwrap_or_default()
+        total
     }
 
     /// The rooms open here.
     pub async fn rooms(&self) -> Vec<RoomId> {
-        let (reply, answer) = oneshot::channel();
-        if self.jobs.send(Job::Rooms(reply)).await.is_err() {
-            return Vec::new();
+        let mut rooms = Vec::new();
+        for worker in self.workers.iter() {
+            let (reply, answer) = oneshot::channel();
+            if worker.jobs.send(Job::Rooms(reply)).await.is_err() {
+                continue;
+            }
+            rooms.extend(answer.await.unwrap_or_default());
         }
-        answer.await.unwrap_or_default()
+        rooms
     }
 
     /// Datagrams dropped by the test impairment so far.
@@ -286,38 +452,95 @@ impl Impairment {
     }
 }
 
-/// Binds the socket and starts the node on the current runtime.
+/// Binds the workers' sockets and starts each worker on a thread of its
+/// own. The returned task ends when every worker has stopped.
 pub async fn start(settings: &SfuSettings) -> Result<(SfuHandle, tokio::task::JoinHandle<()>), StartError> {
-    let socket = UdpSocket::bind(settings.bind).await.map_err(|err| StartError::Bind(settings.bind, err))?;
-    let local = socket.local_addr().map_err(|err| StartError::Bind(settings.bind, err))?;
-    let ip = match settings.announce_ip {
-        Some(ip) => ip,
-        None if local.ip().is_unspecified() => return Err(StartError::NoAnnounceAddress),
-        None => local.ip(),
-    };
-    let candidate = SocketAddr::new(ip, local.port());
-    let mut config = CoreConfig::new(candidate);
-    config.max_participants = settings.max_participants;
-    let (jobs, job_receiver) = mpsc::channel(1024);
+    let binds = settings.worker_binds()?;
     let (events, _) = broadcast::channel(4096);
-    let (stop, stopped) = watch::channel(false);
+    let (stop, _) = watch::channel(false);
     let drops = Arc::new(AtomicU64::new(0));
-    let handle = SfuHandle { jobs, events: events.clone(), candidate, stop, impairment_drops: drops.clone() };
-    let impairment =
-        Impairment { per_mille: settings.test_egress_loss_per_mille.min(1000), state: 0x9e37_79b9_7f4a_7c15, drops };
-    let task = tokio::spawn(run(socket, SfuCore::new(config), job_receiver, events, stopped, impairment));
-    tracing::info!(%candidate, "SFU listening");
+    let load = Arc::new(NodeLoad { workers: binds.iter().map(|_| (AtomicU64::new(0), AtomicU64::new(0))).collect() });
+    let mut workers = Vec::with_capacity(binds.len());
+    let mut sockets = Vec::with_capacity(binds.len());
+    for bind in binds {
+        // Bound here, so a port in use is this call's error.
+        let socket = std::net::UdpSocket::bind(bind).map_err(|err| StartError::Bind(bind, err))?;
+        socket.set_nonblocking(true).map_err(|err| StartError::Bind(bind, err))?;
+        let local = socket.local_addr().map_err(|err| StartError::Bind(bind, err))?;
+        let ip = match settings.announce_ip {
+            Some(ip) => ip,
+            None if local.ip().is_unspecified() => return Err(StartError::NoAnnounceAddress),
+            None => local.ip(),
+        };
+        let candidate = SocketAddr::new(ip, local.port());
+        let (jobs, job_receiver) = mpsc::channel(1024);
+        workers.push(Worker { jobs, candidate });
+        sockets.push((socket, candidate, job_receiver));
+    }
+    let mut finished = Vec::with_capacity(sockets.len());
+    for (index, (socket, candidate, job_receiver)) in sockets.into_iter().enumerate() {
+        let mut config = CoreConfig::new(candidate);
+        config.max_participants = settings.max_participants;
+        let impairment = Impairment {
+            per_mille: settings.test_egress_loss_per_mille.min(1000),
+            state: 0x9e37_79b9_7f4a_7c15 ^ u64::try_from(index).unwrap_or(0),
+            drops: drops.clone(),
+        };
+        let context = WorkerContext {
+            index,
+            jobs: job_receiver,
+            events: events.clone(),
+            stopped: stop.subscribe(),
+            impairment,
+            load: load.clone(),
+        };
+        let (done, done_receiver) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("sfu-worker-{index}"))
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime.block_on(async move {
+                        match UdpSocket::from_std(socket) {
+                            Ok(socket) => run(socket, SfuCore::new(config), context).await,
+                            Err(err) => tracing::error!(error = %err, "an SFU worker cannot use its socket"),
+                        }
+                    }),
+                    Err(err) => tracing::error!(error = %err, "an SFU worker cannot start its runtime"),
+                }
+                let _ = done.send(());
+            })
+            .map_err(StartError::Thread)?;
+        finished.push(done_receiver);
+        tracing::info!(%candidate, worker = index, "SFU listening");
+    }
+    let counts = vec![0; workers.len()];
+    let handle = SfuHandle {
+        workers: workers.into(),
+        placement: Arc::new(Mutex::new(Placement { rooms: HashMap::new(), counts })),
+        events,
+        stop,
+        impairment_drops: drops,
+    };
+    let task = tokio::spawn(async move {
+        for done in finished {
+            let _ = done.await;
+        }
+    });
     Ok((handle, task))
 }
 
-async fn run(
-    socket: UdpSocket,
-    mut core: SfuCore,
-    mut jobs: mpsc::Receiver<Job>,
+/// What a worker runs with besides its socket and core.
+struct WorkerContext {
+    index: usize,
+    jobs: mpsc::Receiver<Job>,
     events: broadcast::Sender<MediaEvent>,
-    mut stopped: watch::Receiver<bool>,
-    mut impairment: Impairment,
-) {
+    stopped: watch::Receiver<bool>,
+    impairment: Impairment,
+    load: Arc<NodeLoad>,
+}
+
+async fn run(socket: UdpSocket, mut core: SfuCore, context: WorkerContext) {
+    let WorkerContext { index, mut jobs, events, mut stopped, mut impairment, load } = context;
     let mut buffer = vec![0u8; 2048];
     let mut meters = Meters::new();
     let mut next_flush = Instant::now() + METERS_FLUSH;
@@ -345,7 +568,7 @@ async fn run(
                     }
                     Some(Job::Stats(reply)) => {
                         // A scrape reads the counters as they are now.
-                        meters.flush(&core);
+                        meters.flush(&core, &load, index);
                         let _ = reply.send(SfuStats {
                             counters: core.counters(),
                             rooms: core.room_count(),
@@ -362,7 +585,7 @@ async fn run(
                 let now = Instant::now();
                 core.handle_timeout(now);
                 if now >= next_flush {
-                    meters.flush(&core);
+                    meters.flush(&core, &load, index);
                     next_flush = now + METERS_FLUSH;
                 }
             }
@@ -379,11 +602,70 @@ async fn run(
             sent_any = true;
         }
         if let (Some(arrived), true) = (measured, sent_any) {
-            meters.latency.record(arrived.elapsed().as_secs_f64(), &[]);
+            meters.forwarded(arrived.elapsed());
         }
         while let Some(event) = core.poll_event() {
             meters.event(&event);
             let _ = events.send(event);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(name: &str) -> RoomId {
+        RoomId::parse(name).expect("a room id")
+    }
+
+    #[test]
+    fn worker_ports_follow_the_bind_port_and_bad_counts_are_refused() {
+        let settings =
+            |bind: &str, workers| SfuSettings { bind: bind.parse().unwrap(), workers, ..SfuSettings::default() };
+        let binds = settings("10.0.0.7:7300", 3).worker_binds().expect("three workers");
+        assert_eq!(binds, ["10.0.0.7:7300", "10.0.0.7:7301", "10.0.0.7:7302"].map(|bind| bind.parse().unwrap()));
+        let any = settings("127.0.0.1:0", 2).worker_binds().expect("free ports");
+        assert!(any.iter().all(|bind| bind.port() == 0), "each worker takes a free port of its own");
+        assert!(matches!(settings("127.0.0.1:7300", 0).worker_binds(), Err(StartError::Workers(0))));
+        assert!(matches!(settings("127.0.0.1:7300", MAX_WORKERS + 1).worker_binds(), Err(StartError::Workers(_))));
+        assert!(matches!(settings("127.0.0.1:65535", 2).worker_binds(), Err(StartError::PortRange(..))));
+        assert!(settings("127.0.0.1:65535", 1).validate().is_ok());
+        let message = settings("127.0.0.1:7300", 0).validate().unwrap_err();
+        assert!(message.contains("sfu.workers"), "{message}");
+    }
+
+    #[test]
+    fn a_new_room_goes_to_the_least_loaded_worker_and_stays_there() {
+        let mut placement = Placement { rooms: HashMap::new(), counts: vec![0; 3] };
+        let open = |name: &str| MediaCommand::OpenRoom { room: room(name) };
+        assert_eq!(placement.route(&open("a")), 0);
+        assert_eq!(placement.route(&open("b")), 1);
+        assert_eq!(placement.route(&open("c")), 2);
+        assert_eq!(placement.route(&open("a")), 0, "a room stays on its worker");
+        let offer = MediaCommand::Offer {
+            room: room("b"),
+            participant: silta_proto::v1::ParticipantId::parse("p").unwrap(),
+            sdp: String::new(),
+        };
+        assert_eq!(placement.route(&offer), 1);
+        assert_eq!(placement.route(&MediaCommand::CloseRoom { room: room("b") }), 1, "closed where it lives");
+        assert_eq!(placement.counts, [1, 0, 1]);
+        // A participant added to a room nobody opened opens it (as the core
+        // does), on the worker now least loaded.
+        let add = MediaCommand::AddParticipant {
+            room: room("d"),
+            participant: silta_proto::v1::ParticipantId::parse("p").unwrap(),
+            publish: true,
+            subscribe: true,
+        };
+        assert_eq!(placement.route(&add), 1);
+        // Any other command for an unknown room is answered by worker 0 and
+        // places nothing.
+        let unknown = MediaCommand::CloseRoom { room: room("e") };
+        assert_eq!(placement.route(&unknown), 0);
+        assert_eq!(placement.route(&MediaCommand::CloseRoom { room: room("b") }), 0, "closed twice: nothing left");
+        assert_eq!(placement.counts, [1, 1, 1]);
+        assert_eq!(placement.rooms.len(), 3);
     }
 }

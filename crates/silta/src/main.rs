@@ -253,7 +253,7 @@ async fn run_dev(settings: Settings) -> anyhow::Result<()> {
             let (sfu, _task) = silta_sfu::start(&settings.sfu)
                 .await
                 .with_context(|| format!("cannot start the SFU on {} (set SILTA_SFU__BIND)", settings.sfu.bind))?;
-            let line = format!("udp://{} (all peers share this port)", sfu.candidate());
+            let line = media_ports(&sfu);
             (Arc::new(silta::local_media::InProcessSfu::new(sfu.clone())), Some(sfu), line)
         };
     let signin = staff_signin(&settings, Some(&issuer))?;
@@ -403,6 +403,18 @@ async fn connect_cluster(settings: &Settings, name: &str) -> anyhow::Result<Clus
         .with_context(|| format!("cannot join the cluster at {} ([cluster] nats_url)", settings.cluster.nats_url))
 }
 
+/// Where the SFU's workers take media, for the start-up lines.
+fn media_ports(sfu: &silta_sfu::SfuHandle) -> String {
+    match sfu.candidates().as_slice() {
+        [one] => format!("udp://{one} (all peers share this port)"),
+        many => format!(
+            "{} ({} workers, each with its own rooms)",
+            many.iter().map(|candidate| format!("udp://{candidate}")).collect::<Vec<_>>().join(", "),
+            many.len()
+        ),
+    }
+}
+
 /// A media node: the SFU, registered in the cluster. SIGTERM drains it: no
 /// new rooms, its calls go on until they end or the drain deadline passes.
 async fn run_sfu(settings: Settings) -> anyhow::Result<()> {
@@ -417,10 +429,10 @@ async fn run_sfu(settings: Settings) -> anyhow::Result<()> {
     let cluster = connect_cluster(&settings, &format!("silta-sfu-{node_id}")).await?;
     let agent = MediaNodeAgent::start(cluster, node_id, sfu.clone()).await.context("cannot register the node")?;
     println!(
-        "silta sfu: node {} (epoch {}) serving media on udp://{}",
+        "silta sfu: node {} (epoch {}) serving media on {}",
         agent.node().node,
         agent.node().epoch,
-        sfu.candidate()
+        media_ports(&sfu)
     );
     if let Some(bind) = settings.sfu.http_bind {
         let address = sfu_http::serve(bind, sfu.clone(), agent.readiness()).await?;

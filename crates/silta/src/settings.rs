@@ -219,6 +219,7 @@ impl Settings {
             .extract()
             .context("invalid settings (defaults → config file → SILTA_ environment)")?;
         settings.signal.validate().map_err(anyhow::Error::msg).context("invalid [signal] settings")?;
+        settings.sfu.validate().map_err(anyhow::Error::msg).context("invalid [sfu] settings")?;
         settings.auth.signin().validate().map_err(anyhow::Error::msg).context("invalid staff sign-in ([auth])")?;
         if settings.cluster.enabled() {
             settings.cluster.validate().map_err(anyhow::Error::msg).context("invalid [cluster] settings")?;

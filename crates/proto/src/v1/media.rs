@@ -29,7 +29,8 @@ pub struct NodeStatus {
     /// The node and its run.
     #[serde(flatten)]
     pub node: NodeRef,
-    /// The UDP address peers reach it on (`ip:port`).
+    /// The UDP address peers reach its first forwarding worker on
+    /// (`ip:port`); with `sfu.workers` = N, worker i takes the port + i.
     pub media_address: String,
     /// Open rooms.
     pub rooms: u32,

@@ -127,6 +127,40 @@ pub struct Counters {
     pub channel_dropped: u64,
 }
 
+impl std::ops::AddAssign for Counters {
+    /// A node's counters are the sum of its workers'.
+    fn add_assign(&mut self, other: Self) {
+        let Self {
+            datagrams_in,
+            datagrams_out,
+            rtp_forwarded,
+            forwarded_bytes,
+            nacks_received,
+            dropped_malformed,
+            dropped_unknown_peer,
+            peer_input_errors,
+            peer_panics,
+            keyframe_requests,
+            layer_switches,
+            channel_relayed,
+            channel_dropped,
+        } = other;
+        self.datagrams_in += datagrams_in;
+        self.datagrams_out += datagrams_out;
+        self.rtp_forwarded += rtp_forwarded;
+        self.forwarded_bytes += forwarded_bytes;
+        self.nacks_received += nacks_received;
+        self.dropped_malformed += dropped_malformed;
+        self.dropped_unknown_peer += dropped_unknown_peer;
+        self.peer_input_errors += peer_input_errors;
+        self.peer_panics += peer_panics;
+        self.keyframe_requests += keyframe_requests;
+        self.layer_switches += layer_switches;
+        self.channel_relayed += channel_relayed;
+        self.channel_dropped += channel_dropped;
+    }
+}
+
 type PeerKey = u64;
 
 /// The maps on the packet path (peers, streams by SSRC and m-line): keys
