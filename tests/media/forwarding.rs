@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt;
 use serde_json::json;
-use silta_loadgen::{Peer, PeerOptions, SignalClient};
+use silta_loadgen::{LightPeer, Peer, PeerOptions, SignalClient};
 use silta_proto::v1::signal::ServerMessage;
 use silta_proto::v1::{Role, RoomId};
 use silta_tests::media::{spawn_media_stack, wait_until};
@@ -16,6 +16,7 @@ pub fn scenarios() -> Vec<super::Scenario> {
         ("two_peers_receive_each_others_media", || two_peers().boxed()),
         ("three_peers_receive_everyone_elses_media", || three_peers().boxed()),
         ("rooms_spread_over_two_workers_each_forward_everything", || two_workers().boxed()),
+        ("light_load_peers_count_what_the_node_forwards", || light_peers().boxed()),
     ]
 }
 
@@ -149,4 +150,60 @@ async fn two_workers() {
     let mut expected = vec![first_room, second_room, third_room];
     expected.sort();
     assert_eq!(rooms, expected);
+}
+
+/// The light load generator's peers (str0m, counting received RTP from
+/// the clear header) beside a full webrtc-crate peer in one room: the full
+/// peer decrypts what the light ones publish, complete and in order; the
+/// light ones count every stream the node forwards them, with nothing
+/// missing, and read a plausible one-way delay from the RTP timestamps;
+/// their counts add up to what the node says it forwarded.
+async fn light_peers() {
+    let stack = spawn_media_stack(|_| {}).await;
+    let (room, kiosk, mut advisor) = kiosk_and_advisor(&stack.signal).await;
+    let mut expert = client(&stack.signal, "expert-vero-1", Role::Expert, "VERO").await;
+    advisor
+        .request(
+            json!({"type": "expert_request", "room": room, "target": {"by": "person", "subject": "expert-vero-1"}}),
+        )
+        .await
+        .unwrap();
+    expert.request(json!({"type": "call_accept", "room": room})).await.unwrap();
+    let kiosk = LightPeer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("the light kiosk connects");
+    let advisor = Peer::join(advisor, room.clone(), PeerOptions::default()).await.expect("the full advisor connects");
+    let expert = LightPeer::join(expert, room, PeerOptions::default()).await.expect("the light expert connects");
+    check_complete(&[&advisor], 4).await;
+    let light = [&kiosk, &expert];
+    wait_until(Duration::from_secs(10), "the light peers to count four streams", || {
+        light.iter().all(|peer| peer.streams().len() == 4 && peer.streams().iter().all(|stream| stream.received >= 60))
+    })
+    .await;
+    for (index, peer) in light.iter().enumerate() {
+        let streams = peer.streams();
+        assert_eq!(streams.iter().filter(|stream| stream.video).count(), 2, "light peer {index}: {streams:?}");
+        for stream in &streams {
+            assert_eq!(stream.received, stream.expected(), "light peer {index}: a stream lost packets: {stream:?}");
+        }
+        assert!(peer.sent() > 200, "light peer {index} published {}", peer.sent());
+        let mut latencies = peer.take_latencies();
+        latencies.sort_unstable();
+        let median = latencies.get(latencies.len() / 2).copied().expect("latency samples");
+        assert!(median < 50_000, "light peer {index}: median one-way delay {median} µs on loopback");
+        assert!(peer.ice_changes().is_empty(), "light peer {index}: {:?}", peer.ice_changes());
+    }
+    // Quiet the room: what the node forwarded is what the three counted
+    // (within what reached the full peer before its tracks were set up).
+    for peer in light {
+        peer.stop_publishing();
+    }
+    advisor.stop_publishing();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let forwarded = stack.sfu.counters().await.rtp_forwarded;
+    let counted: u64 = light.iter().map(|peer| peer.received_total()).sum::<u64>()
+        + advisor.received().iter().map(|track| track.stats.received).sum::<u64>();
+    assert!(forwarded > 1_000, "{forwarded}");
+    assert!(counted <= forwarded && counted * 100 >= forwarded * 98, "counted {counted} of {forwarded} forwarded");
+    kiosk.close().await;
+    expert.close().await;
+    advisor.close().await;
 }

@@ -4,11 +4,13 @@
 //!
 //! Used by the media tests and by the `silta-loadgen` benchmark.
 
+pub mod light;
 pub mod minter;
 pub mod peer;
 pub mod probe;
 pub mod signaling;
 
+pub use light::{LightPeer, LightStream};
 pub use peer::{Peer, PeerOptions, ReceivedTrack};
 pub use probe::ProbeStats;
 pub use signaling::SignalClient;

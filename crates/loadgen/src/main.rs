@@ -24,7 +24,7 @@ use clap::Parser;
 use serde_json::json;
 use silta_loadgen::minter::{KeyArgs, Minter};
 use silta_loadgen::probe::{now_micros, quantile};
-use silta_loadgen::{Peer, PeerOptions, SignalClient};
+use silta_loadgen::{LightPeer, Peer, PeerOptions, SignalClient};
 use silta_proto::v1::signal::ServerMessage;
 use silta_proto::v1::{Role, RoomId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -80,6 +80,70 @@ struct Args {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// The synthetic client: `webrtc` (the webrtc crate: a full receive
+    /// path with NACK, congestion feedback and latency read from each
+    /// decrypted payload) or `light` (str0m: received media is counted
+    /// from the clear RTP header and never decrypted, so a fraction of a
+    /// core of load drives a core of SFU; see `light.rs`).
+    #[arg(long, value_enum, default_value_t = Client::Webrtc)]
+    client: Client,
+}
+
+/// Which synthetic client the load generator runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Client {
+    Webrtc,
+    Light,
+}
+
+/// A joined participant of either client.
+enum Joined {
+    Full(Peer),
+    Light(LightPeer),
+}
+
+impl Joined {
+    /// Per received stream, ordered by SSRC: packets received and expected,
+    /// and the first arrival (Unix micros).
+    fn streams(&self) -> Vec<(u64, u64, Option<u64>)> {
+        match self {
+            Joined::Full(peer) => peer
+                .received()
+                .iter()
+                .map(|track| (track.stats.received, track.stats.expected(), track.stats.first_arrival_us))
+                .collect(),
+            Joined::Light(peer) => peer
+                .streams()
+                .iter()
+                .map(|stream| (stream.received, stream.expected(), Some(stream.first_arrival_us)))
+                .collect(),
+        }
+    }
+
+    fn received_total(&self) -> u64 {
+        match self {
+            Joined::Full(peer) => peer.received().iter().map(|track| track.stats.received).sum(),
+            Joined::Light(peer) => peer.received_total(),
+        }
+    }
+
+    /// One-way latency samples (µs): a full peer's of the whole run, a light
+    /// peer's since the last call.
+    fn latencies(&self) -> Vec<u64> {
+        match self {
+            Joined::Full(peer) => {
+                peer.received().iter().flat_map(|track| track.stats.latencies_us.iter().copied()).collect()
+            }
+            Joined::Light(peer) => peer.take_latencies().into_iter().map(u64::from).collect(),
+        }
+    }
+
+    async fn close(self) {
+        match self {
+            Joined::Full(peer) => peer.close().await,
+            Joined::Light(peer) => peer.close().await,
+        }
+    }
 }
 
 fn parse_duration(value: &str) -> Result<Duration, String> {
@@ -221,6 +285,19 @@ fn worker_cpu_micros(pid: u32) -> anyhow::Result<Vec<u64>> {
     Ok(workers.into_iter().map(|(_, micros)| micros).collect())
 }
 
+/// This network namespace's UDP counters (`/proc/net/snmp`): datagrams
+/// dropped because a socket's receive buffer was full, and because a send
+/// buffer was. On loopback these say where packets were lost: the load
+/// generator and the node under test are the only sockets.
+fn udp_buffer_errors() -> Option<(u64, u64)> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut udp = snmp.lines().filter(|line| line.starts_with("Udp: "));
+    let names: Vec<&str> = udp.next()?.split_whitespace().collect();
+    let values: Vec<&str> = udp.next()?.split_whitespace().collect();
+    let field = |name: &str| values.get(names.iter().position(|n| *n == name)?)?.parse().ok();
+    Some((field("RcvbufErrors")?, field("SndbufErrors")?))
+}
+
 /// User + system time from a /proc stat file, in microseconds.
 fn stat_cpu_micros(path: &str) -> anyhow::Result<u64> {
     let stat = std::fs::read_to_string(path).with_context(|| format!("cannot read {path}"))?;
@@ -248,6 +325,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if !(2..=4).contains(&args.participants) {
         bail!("--participants must be 2–4");
     }
+    if args.simulcast && args.client == Client::Light {
+        bail!("--simulcast needs --client webrtc: light peers publish one layer");
+    }
     if !args.bind_ip.is_loopback() {
         bail!("--bind-ip must be a loopback address: load tests stay on this machine");
     }
@@ -268,23 +348,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let (room, clients) = open_room(&args, &minter, index).await.with_context(|| format!("room {index}"))?;
         for client in clients {
             let started = now_micros();
-            let peer = Peer::join(client, room.clone(), options.clone())
-                .await
-                .with_context(|| format!("a peer of room {index}"))?;
+            let peer = match args.client {
+                Client::Webrtc => Peer::join(client, room.clone(), options.clone()).await.map(Joined::Full),
+                Client::Light => LightPeer::join(client, room.clone(), options.clone()).await.map(Joined::Light),
+            };
+            let peer = peer.with_context(|| format!("a peer of room {index}"))?;
             peers.push((started, peer));
         }
     }
     // Join → first packet: wait until every peer receives from every other.
     let streams = (args.participants - 1) * 2;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while peers.iter().any(|(_, peer)| peer.received().len() < streams) {
+    while peers.iter().any(|(_, peer)| peer.streams().len() < streams) {
         if Instant::now() > deadline {
             bail!("not every peer received every stream within 30 s");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for (started, peer) in &peers {
-        if let Some(first) = peer.received().iter().filter_map(|track| track.stats.first_arrival_us).min() {
+        if let Some(first) = peer.streams().iter().filter_map(|(_, _, first)| *first).min() {
             join_ms.push(first.saturating_sub(*started) / 1000);
         }
     }
@@ -298,12 +380,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let workers_before = args.sfu_pid.map(worker_cpu_micros).transpose()?;
     let baseline: Vec<Vec<(u64, u64)>> = peers
         .iter()
-        .map(|(_, peer)| peer.received().iter().map(|track| (track.stats.received, track.stats.expected())).collect())
+        .map(|(_, peer)| peer.streams().iter().map(|(received, expected, _)| (*received, *expected)).collect())
         .collect();
+    // A light peer's latencies count from here (a full peer's from its join).
+    for (_, peer) in &peers {
+        if let Joined::Light(peer) = peer {
+            peer.take_latencies();
+        }
+    }
+    let own_cpu_before = cpu_micros(std::process::id())?;
+    let udp_errors_before = udp_buffer_errors();
     let started = Instant::now();
     while started.elapsed() < args.duration {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let received: u64 = peers.iter().flat_map(|(_, peer)| peer.received()).map(|track| track.stats.received).sum();
+        let received: u64 = peers.iter().map(|(_, peer)| peer.received_total()).sum();
         eprint!("\r  {:>4}s  peers {:>4}  packets received {:>10}", started.elapsed().as_secs(), peers.len(), received);
     }
     eprintln!();
@@ -311,6 +401,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let metrics_after = scrape(&args.metrics).await.ok();
     let cpu_after = args.sfu_pid.map(cpu_micros).transpose()?;
     let workers_after = args.sfu_pid.map(worker_cpu_micros).transpose()?;
+    let own_cpu = cpu_micros(std::process::id())?.saturating_sub(own_cpu_before) as f64;
+    let udp_errors = udp_errors_before
+        .zip(udp_buffer_errors())
+        .map(|(before, after)| (after.0.saturating_sub(before.0), after.1.saturating_sub(before.1)));
     // Each forwarding worker's share of a core during the run.
     let worker_cores: Option<Vec<f64>> = workers_before.zip(workers_after).map(|(before, after)| {
         after.iter().zip(&before).map(|(after, before)| (after - before) as f64 / 1e6 / elapsed).collect()
@@ -333,13 +427,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let (mut received, mut expected, mut latencies, mut reordered) = (0u64, 0u64, Vec::new(), 0u64);
     for ((_, peer), before) in peers.iter().zip(&baseline) {
-        for (index, track) in peer.received().iter().enumerate() {
+        for (index, (track_received, track_expected, _)) in peer.streams().into_iter().enumerate() {
             let (received_before, expected_before) = before.get(index).copied().unwrap_or((0, 0));
-            received += track.stats.received - received_before;
-            expected += track.stats.expected() - expected_before;
-            reordered += track.stats.out_of_order;
-            latencies.extend_from_slice(&track.stats.latencies_us);
+            received += track_received - received_before;
+            expected += track_expected - expected_before;
         }
+        if let Joined::Full(peer) = peer {
+            reordered += peer.received().iter().map(|track| track.stats.out_of_order).sum::<u64>();
+        }
+        latencies.extend(peer.latencies());
     }
     let delivery = if expected == 0 { 0.0 } else { received as f64 / expected as f64 };
     let forwarded = counted(FORWARDED);
@@ -371,6 +467,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "sfu_forward_latency_p50_us": latency_p50,
         "sfu_forward_latency_p99_us": latency_p99,
         "sfu_layer_switches": counted(SWITCHES),
+        "udp_receive_buffer_drops": udp_errors.map(|(receive, _)| receive),
+        "udp_send_buffer_drops": udp_errors.map(|(_, send)| send),
+        "client": format!("{:?}", args.client).to_lowercase(),
+        "loadgen_cpu_cores": own_cpu / 1e6 / elapsed,
+        "loadgen_cpu_us_per_forwarded_packet": forwarded.filter(|forwarded| *forwarded > 0).map(|forwarded| own_cpu / forwarded as f64),
     });
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -44,7 +44,16 @@ pub struct SfuSettings {
     /// worker `i` on `bind`'s port + `i` (each its own free port when that
     /// is 0). One per core the node may use; 1 keeps one port.
     pub workers: usize,
+    /// Receive and send buffer asked of the kernel for each worker's
+    /// socket, in bytes (0: the kernel's default, ~208 KiB on Linux). A
+    /// worker that stalls for a few milliseconds — a timer pass, a busy
+    /// core — finds its datagrams waiting here rather than dropped; Linux
+    /// grants at most `net.core.rmem_max` / `wmem_max`.
+    pub socket_buffer_bytes: usize,
 }
+
+/// The largest socket buffer a node asks for.
+pub const MAX_SOCKET_BUFFER_BYTES: usize = 256 << 20;
 
 /// Most forwarding workers a node runs.
 pub const MAX_WORKERS: usize = 64;
@@ -53,6 +62,12 @@ impl SfuSettings {
     /// Checks what can be checked before binding: the worker count and
     /// the workers' port range.
     pub fn validate(&self) -> Result<(), String> {
+        if self.socket_buffer_bytes > MAX_SOCKET_BUFFER_BYTES {
+            return Err(format!(
+                "sfu.socket_buffer_bytes is {}; it must be at most {MAX_SOCKET_BUFFER_BYTES} (0: the kernel's default)",
+                self.socket_buffer_bytes
+            ));
+        }
         self.worker_binds().map(drop).map_err(|err| err.to_string())
     }
 
@@ -85,6 +100,7 @@ impl Default for SfuSettings {
             test_egress_loss_per_mille: 0,
             http_bind: None,
             workers: 1,
+            socket_buffer_bytes: 1 << 20,
         }
     }
 }
@@ -452,6 +468,17 @@ impl Impairment {
     }
 }
 
+/// Asks for `bytes` of receive and send buffer on a worker's socket;
+/// returns the smaller of the two the kernel granted (Linux reports twice
+/// what it grants, its bookkeeping included, so the halves are compared).
+fn size_buffers(socket: &std::net::UdpSocket, bytes: usize) -> usize {
+    let socket = socket2::SockRef::from(socket);
+    let _ = socket.set_recv_buffer_size(bytes);
+    let _ = socket.set_send_buffer_size(bytes);
+    let granted = |size: std::io::Result<usize>| size.map_or(0, |size| size / 2);
+    granted(socket.recv_buffer_size()).min(granted(socket.send_buffer_size()))
+}
+
 /// Binds the workers' sockets and starts each worker on a thread of its
 /// own. The returned task ends when every worker has stopped.
 pub async fn start(settings: &SfuSettings) -> Result<(SfuHandle, tokio::task::JoinHandle<()>), StartError> {
@@ -466,6 +493,17 @@ pub async fn start(settings: &SfuSettings) -> Result<(SfuHandle, tokio::task::Jo
         // Bound here, so a port in use is this call's error.
         let socket = std::net::UdpSocket::bind(bind).map_err(|err| StartError::Bind(bind, err))?;
         socket.set_nonblocking(true).map_err(|err| StartError::Bind(bind, err))?;
+        if settings.socket_buffer_bytes > 0 {
+            let granted = size_buffers(&socket, settings.socket_buffer_bytes);
+            if granted < settings.socket_buffer_bytes && workers.is_empty() {
+                tracing::warn!(
+                    asked = settings.socket_buffer_bytes,
+                    granted,
+                    "the kernel grants the media sockets less buffer than sfu.socket_buffer_bytes; \
+                     raise net.core.rmem_max and net.core.wmem_max so bursts wait instead of being dropped"
+                );
+            }
+        }
         let local = socket.local_addr().map_err(|err| StartError::Bind(bind, err))?;
         let ip = match settings.announce_ip {
             Some(ip) => ip,
@@ -633,6 +671,30 @@ mod tests {
         assert!(settings("127.0.0.1:65535", 1).validate().is_ok());
         let message = settings("127.0.0.1:7300", 0).validate().unwrap_err();
         assert!(message.contains("sfu.workers"), "{message}");
+    }
+
+    #[test]
+    fn socket_buffers_are_asked_for_and_bounded() {
+        let huge = SfuSettings { socket_buffer_bytes: MAX_SOCKET_BUFFER_BYTES + 1, ..SfuSettings::default() };
+        let message = huge.validate().unwrap_err();
+        assert!(message.contains("sfu.socket_buffer_bytes"), "{message}");
+        assert!(SfuSettings { socket_buffer_bytes: 0, ..SfuSettings::default() }.validate().is_ok());
+        // What the kernel grants is reported, never more than it holds: a
+        // small request is granted in full (Linux's floor aside), a large
+        // one up to net.core.rmem_max / wmem_max.
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let small = size_buffers(&socket, 64 << 10);
+        assert!(small >= 64 << 10, "{small}");
+        let large = size_buffers(&socket, 4 << 20);
+        assert!(large >= small, "{large} after {small}");
+        assert_eq!(
+            large,
+            socket2::SockRef::from(&socket)
+                .recv_buffer_size()
+                .unwrap()
+                .min(socket2::SockRef::from(&socket).send_buffer_size().unwrap())
+                / 2
+        );
     }
 
     #[test]
