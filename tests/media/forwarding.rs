@@ -85,9 +85,9 @@ async fn two_peers() {
     assert_eq!(counters.peer_panics, 0);
 }
 
-/// A kiosk, its advisor and a named expert in one room, each with a
-/// connected peer.
-pub async fn three_party_room(signal: &impl SignalEndpoint) -> (RoomId, Peer, Peer, Peer) {
+/// A kiosk, its advisor and a named expert who accepted the call: the
+/// room and the three signaling clients, no media yet.
+async fn three_party_signaling(signal: &impl SignalEndpoint) -> (RoomId, SignalClient, SignalClient, SignalClient) {
     let (room, kiosk, mut advisor) = kiosk_and_advisor(signal).await;
     let mut expert = client(signal, "expert-vero-1", Role::Expert, "VERO").await;
     advisor
@@ -97,6 +97,13 @@ pub async fn three_party_room(signal: &impl SignalEndpoint) -> (RoomId, Peer, Pe
         .await
         .unwrap();
     expert.request(json!({"type": "call_accept", "room": room})).await.unwrap();
+    (room, kiosk, advisor, expert)
+}
+
+/// A kiosk, its advisor and a named expert in one room, each with a
+/// connected peer.
+pub async fn three_party_room(signal: &impl SignalEndpoint) -> (RoomId, Peer, Peer, Peer) {
+    let (room, kiosk, advisor, expert) = three_party_signaling(signal).await;
     let kiosk = Peer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("kiosk");
     let advisor = Peer::join(advisor, room.clone(), PeerOptions::default()).await.expect("advisor");
     let expert = Peer::join(expert, room.clone(), PeerOptions::default()).await.expect("expert");
@@ -160,15 +167,7 @@ async fn two_workers() {
 /// their counts add up to what the node says it forwarded.
 async fn light_peers() {
     let stack = spawn_media_stack(|_| {}).await;
-    let (room, kiosk, mut advisor) = kiosk_and_advisor(&stack.signal).await;
-    let mut expert = client(&stack.signal, "expert-vero-1", Role::Expert, "VERO").await;
-    advisor
-        .request(
-            json!({"type": "expert_request", "room": room, "target": {"by": "person", "subject": "expert-vero-1"}}),
-        )
-        .await
-        .unwrap();
-    expert.request(json!({"type": "call_accept", "room": room})).await.unwrap();
+    let (room, kiosk, advisor, expert) = three_party_signaling(&stack.signal).await;
     let kiosk = LightPeer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("the light kiosk connects");
     let advisor = Peer::join(advisor, room.clone(), PeerOptions::default()).await.expect("the full advisor connects");
     let expert = LightPeer::join(expert, room, PeerOptions::default()).await.expect("the light expert connects");
