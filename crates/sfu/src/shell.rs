@@ -59,8 +59,8 @@ pub const MAX_SOCKET_BUFFER_BYTES: usize = 256 << 20;
 pub const MAX_WORKERS: usize = 64;
 
 impl SfuSettings {
-    /// Checks what can be checked before binding: the worker count and
-    /// the workers' port range.
+    /// Checks what can be checked before binding: the socket buffer size,
+    /// the worker count and the workers' port range.
     pub fn validate(&self) -> Result<(), String> {
         if self.socket_buffer_bytes > MAX_SOCKET_BUFFER_BYTES {
             return Err(format!(
