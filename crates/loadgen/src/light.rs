@@ -294,14 +294,20 @@ impl Session {
                     // An error here is an ICMP report of an earlier send
                     // (the node's port closed); the connection's own timers
                     // decide whether it is gone.
-                    if let Ok((length, from)) = received {
-                        self.take_in(&buffer[..length], from);
-                    }
+                    let mut counted = match received {
+                        Ok((length, from)) => self.take_in(&buffer[..length], from),
+                        Err(_) => false,
+                    };
                     // What else is waiting, without another pass through the
-                    // runtime (bounded, so publishing keeps its pace).
+                    // runtime (bounded, so publishing keeps its pace) —
+                    // while it is media only: str0m is drained after each
+                    // datagram it takes.
                     for _ in 0..32 {
+                        if !counted {
+                            break;
+                        }
                         let Ok((length, from)) = self.socket.try_recv_from(&mut buffer) else { break };
-                        self.take_in(&buffer[..length], from);
+                        counted = self.take_in(&buffer[..length], from);
                     }
                 }
                 offer = self.offers.recv() => {
@@ -364,13 +370,16 @@ impl Session {
             .collect();
     }
 
-    fn take_in(&mut self, datagram: &[u8], from: SocketAddr) {
+    /// Counts an RTP datagram (true) or hands anything else to str0m.
+    fn take_in(&mut self, datagram: &[u8], from: SocketAddr) -> bool {
         if let Some((pt, sequence, timestamp, ssrc)) = rtp_header(datagram) {
             self.count(pt, sequence, timestamp, ssrc);
-            return;
+            return true;
         }
-        let Ok(receive) = Receive::new(Protocol::Udp, from, self.local, datagram) else { return };
-        let _ = self.rtc.handle_input(Input::Receive(Instant::now(), receive));
+        if let Ok(receive) = Receive::new(Protocol::Udp, from, self.local, datagram) {
+            let _ = self.rtc.handle_input(Input::Receive(Instant::now(), receive));
+        }
+        false
     }
 
     /// Counts an RTP packet from its clear header.
