@@ -404,8 +404,13 @@ export function mediaPath(page) {
   });
 }
 
-/** The relay ports the test coturn allocates from (64: one tc mask). */
-export const RELAY_PORTS = { min: 49152, max: 49215 };
+/**
+ * The relay ports the test coturn allocates from (64: one tc mask), below
+ * the kernel's ephemeral range (32768–60999 by default): a browser's own
+ * UDP socket landing in it would pass the filters as relayed traffic (seen
+ * once: turn-fallback's kiosk on 49168 went straight to the media server).
+ */
+export const RELAY_PORTS = { min: 28672, max: 28735 };
 
 /**
  * coturn (Debian's turnserver) on loopback with a REST-API shared secret,
