@@ -16,6 +16,7 @@ import {
   MediaCluster,
   Server,
   assert,
+  assertJoinedInOneRound,
   assertMediaFlows,
   blackhole,
   capture,
@@ -1075,6 +1076,7 @@ export const flows = [
           [advisor, 'the advisor', ['kiosk', 'expert']],
           [expert, 'the expert', ['kiosk', 'advisor']],
         ]);
+        await assertJoinedInOneRound(advisor, 'the returning advisor');
 
         await inviteInterpreter(expert);
         await step('an interpreter joins', [
@@ -1083,6 +1085,7 @@ export const flows = [
           [interpreter, 'the interpreter', ['kiosk', 'expert', 'advisor']],
           [advisor, 'the advisor', ['kiosk', 'expert', 'interpreter']],
         ]);
+        await assertJoinedInOneRound(interpreter, 'the interpreter');
 
         await interpreterLeaves();
         await step('the interpreter leaves', [[kiosk, 'the kiosk', ['expert', 'advisor']], [expert, 'the expert', ['kiosk', 'advisor']]]);

@@ -357,6 +357,18 @@ export function sdpSize(page) {
 }
 
 /**
+ * The page joined its call in one round: its offer's answer brought the
+ * others' media, with no offer from the media node after it (the peer
+ * connection's last remote description is still that answer).
+ * @param {import('playwright-core').Page} page
+ * @param {string} who
+ */
+export async function assertJoinedInOneRound(page, who) {
+  const type = await page.evaluate(() => window.siltaApp?.session?.media?.pc.currentRemoteDescription?.type ?? null);
+  assert(type === 'answer', `${who}'s media took a second round: its last remote description is ${type === null ? 'missing' : `an ${type}`}`);
+}
+
+/**
  * Runs in the page before its scripts: every RTCPeerConnection keeps only
  * the TURN URLs of `transport` and relays (`iceTransportPolicy: 'relay'`).
  * @param {string} transport udp | tcp | tls

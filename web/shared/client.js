@@ -375,6 +375,8 @@ export class SignalClient extends EventTarget {
  * @property {Uint8Array} payload
  */
 
+/** A bound on the participants whose media one asks for up front (the SFU's default `max_participants`). */
+const MAX_ROOM_SIZE = 6;
 /** The largest frame the SFU relays on the call channel (`MAX_CALL_MESSAGE`). */
 export const MAX_CALL_MESSAGE = 64 * 1024;
 const encoder = new TextEncoder();
@@ -413,6 +415,9 @@ export class MediaSession extends EventTarget {
     this.channel.addEventListener('message', (event) => this.receiveCall(event.data));
     /** Negotiation steps run one at a time, in order. */
     this.chain = Promise.resolve();
+    /** The microphone and camera are on (not muted by the person). */
+    this.audioEnabled = true;
+    this.videoEnabled = true;
     /** The camera is sent for motion (`preferFrameRate`). */
     this.motion = false;
     this.closed = false;
@@ -477,9 +482,14 @@ export class MediaSession extends EventTarget {
 
   /**
    * Publishes the local microphone and camera (camera with simulcast) and
-   * connects to the SFU.
+   * connects to the SFU. `others` is how many participants are in the room
+   * already: the offer asks for their media (a microphone, a camera and a
+   * second source each) on receive-only lines, which the SFU fills in its
+   * answer, so the call starts in one round. More participants than
+   * guessed cost one renegotiation, fewer cost one to set the spare lines
+   * inactive; neither loses media.
    * @param {MediaStream | null} local
-   * @param {{simulcast?: boolean}} [options]
+   * @param {{simulcast?: boolean, others?: number}} [options]
    */
   start(local, options = {}) {
     const audio = local?.getAudioTracks()[0] ?? null;
@@ -501,6 +511,11 @@ export class MediaSession extends EventTarget {
     }).sender;
     // The spare sender: a document camera or a shared screen, later.
     this.secondSender = this.pc.addTransceiver('video', { direction: 'sendonly' }).sender;
+    for (let other = 0; other < Math.min(options.others ?? 0, MAX_ROOM_SIZE - 1); other += 1) {
+      this.pc.addTransceiver('audio', { direction: 'recvonly' });
+      this.pc.addTransceiver('video', { direction: 'recvonly' });
+      this.pc.addTransceiver('video', { direction: 'recvonly' });
+    }
     return this.enqueue(() => this.offer(false));
   }
 
@@ -627,14 +642,30 @@ export class MediaSession extends EventTarget {
     });
   }
 
+  /**
+   * The microphone and camera opened after `start`: on the senders the
+   * first offer made for them (no renegotiation), muted or not as chosen
+   * meanwhile.
+   * @param {MediaStream} local
+   */
+  async setLocal(local) {
+    const audio = local.getAudioTracks()[0] ?? null;
+    const video = local.getVideoTracks()[0] ?? null;
+    if (audio) audio.enabled = this.audioEnabled;
+    if (video) video.enabled = this.videoEnabled;
+    await Promise.all([this.audioSender?.replaceTrack(audio), this.cameraSender?.replaceTrack(video)]);
+  }
+
   /** @param {boolean} enabled */
   setAudioEnabled(enabled) {
+    this.audioEnabled = enabled;
     const track = this.audioSender?.track;
     if (track) track.enabled = enabled;
   }
 
   /** @param {boolean} enabled */
   setVideoEnabled(enabled) {
+    this.videoEnabled = enabled;
     const track = this.cameraSender?.track;
     if (track) track.enabled = enabled;
   }

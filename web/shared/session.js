@@ -27,9 +27,10 @@ import { announce, showError } from './ui.js';
 export const CHOSEN_OUTCOMES = OUTCOME_CODES.filter((code) => code !== 'connection_lost');
 
 /**
- * Joins a room's media as a desk app does: the camera (a call goes on
- * without it), the call panel and the quality indicator shown, the session
- * started. `leave()` on the result hides them again.
+ * Joins a room's media as a desk app does: the call panel and the quality
+ * indicator shown, the session started, and the camera and microphone
+ * opened meanwhile (a call goes on without them). `leave()` on the result
+ * hides them again.
  * @param {import('./client.js').SignalClient} client
  * @param {RoomState} state the room snapshot
  * @param {{panel: HTMLElement, stage: HTMLElement, quality: HTMLElement, primaryRoles: string[], text?: HTMLElement, keyboard?: boolean, pinnable?: boolean, documents?: DocumentsOptions}} view
@@ -38,19 +39,19 @@ export const CHOSEN_OUTCOMES = OUTCOME_CODES.filter((code) => code !== 'connecti
  * @param {(session: RoomSession) => void} [ready] called before media starts (to attach listeners)
  */
 export async function openRoom(client, state, view, ready) {
-  let local = null;
-  try {
-    local = await localMedia();
-  } catch (error) {
+  // The devices open while the call is negotiated, not before it: their
+  // tracks go on senders made for them in the first offer.
+  const camera = localMedia().catch((error) => {
     showError({ code: 'camera', error });
-  }
+    return null;
+  });
   view.panel.hidden = false;
   view.quality.hidden = false;
   const session = new RoomSession(client, state, {
     stage: view.stage,
     quality: view.quality,
     primaryRoles: view.primaryRoles,
-    local,
+    local: null,
     text: view.text,
     keyboard: view.keyboard,
     pinnable: view.pinnable,
@@ -62,7 +63,7 @@ export async function openRoom(client, state, view, ready) {
   });
   ready?.(session);
   try {
-    await session.start();
+    await session.start(camera);
   } catch (error) {
     showError(error);
   }
@@ -227,10 +228,32 @@ export class RoomSession extends EventTarget {
     this.changed();
   }
 
-  /** Starts publishing and receiving. */
-  async start() {
-    await this.media.start(this.local);
+  /**
+   * Starts publishing and receiving; the camera and microphone, when given
+   * as still opening, are sent from when they are open.
+   * @param {Promise<MediaStream | null>} [camera]
+   */
+  async start(camera) {
+    const started = this.media.start(this.local, { others: this.others() });
+    const opened = camera?.then((local) => this.useLocal(local));
+    await Promise.all([started, opened]);
     if (this.self && this.signing.has(this.self)) await this.media.preferFrameRate(true);
+  }
+
+  /**
+   * The camera and microphone, once open: one's own view, and on the
+   * senders (stopped at once if the call closed meanwhile).
+   * @param {MediaStream | null} local
+   */
+  async useLocal(local) {
+    if (!local) return;
+    if (this.media.closed) {
+      local.getTracks().forEach((track) => track.stop());
+      return;
+    }
+    this.local = local;
+    this.view.setSelf(local);
+    await this.media.setLocal(local);
   }
 
   /** @param {MediaSession} media */
@@ -256,8 +279,13 @@ export class RoomSession extends EventTarget {
     this.text?.attach(this.media);
     this.documents?.attach(this.media);
     this.watchMedia(this.media);
-    await this.media.start(this.local);
+    await this.media.start(this.local, { others: this.others() });
     if (this.self && this.signing.has(this.self)) await this.media.preferFrameRate(true);
+  }
+
+  /** The others in the room now, connected: whose media to ask for. */
+  others() {
+    return [...this.participants.values()].filter((info) => info.connection === 'connected').length;
   }
 
   /**

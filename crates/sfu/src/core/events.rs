@@ -28,6 +28,9 @@ impl SfuCore {
                     self.want(key, sources);
                     self.negotiate(key, now);
                 }
+                // What was placed before the connection was up got no
+                // keyframe that reached the peer: ask for one now.
+                self.request_keyframes_for(key, now);
             }
             Event::IceConnectionStateChange(state) => {
                 let Some(peer) = self.peers.get(&key) else { return };
@@ -64,7 +67,7 @@ impl SfuCore {
                 let room = peer.room.clone();
                 let members = self.rooms.get(&room).cloned().unwrap_or_default();
                 for member in members.into_iter().filter(|member| *member != key) {
-                    if self.peers.get(&member).is_some_and(|peer| peer.subscribe && peer.connected) {
+                    if self.peers.get(&member).is_some_and(|peer| peer.subscribe && peer.negotiated) {
                         self.want(member, vec![source]);
                         self.negotiate(member, now);
                     }

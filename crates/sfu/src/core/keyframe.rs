@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use str0m::Input;
 
+use str0m::media::MediaKind;
+
 use super::{KeyframeRequestKind, Mid, PeerKey, Rid, SfuCore, Source};
 
 impl SfuCore {
@@ -17,6 +19,29 @@ impl SfuCore {
             return vec![None];
         };
         if incoming.simulcast { incoming.layers.keys().copied().collect() } else { vec![None] }
+    }
+
+    /// Asks the publishers of these sources for a keyframe of every layer
+    /// (audio sources are passed over).
+    pub(super) fn request_keyframes(&mut self, sources: Vec<Source>, now: Instant) {
+        for source in sources.into_iter().filter(|source| source.kind == MediaKind::Video) {
+            for rid in self.source_rids(source) {
+                self.request_keyframe(source.peer, source.mid, rid, KeyframeRequestKind::Pli, now);
+            }
+        }
+    }
+
+    /// A keyframe of each video source a subscriber is sent, as its
+    /// connection comes up.
+    pub(super) fn request_keyframes_for(&mut self, subscriber: PeerKey, now: Instant) {
+        let Some(peer) = self.peers.get(&subscriber) else { return };
+        let sources: Vec<Source> = peer
+            .outgoing
+            .values()
+            .filter(|outgoing| outgoing.active && !outgoing.idle)
+            .map(|outgoing| outgoing.source)
+            .collect();
+        self.request_keyframes(sources, now);
     }
 
     pub(super) fn request_keyframe(

@@ -123,8 +123,13 @@ impl SfuCore {
                 }
             }
         }
-        for (source, rid) in requests {
-            self.request_keyframe(source.peer, source.mid, rid, KeyframeRequestKind::Pli, now);
+        // A subscriber not connected yet would miss the keyframe, and the
+        // throttle would hold back the one it asks for when it connects
+        // (`Event::Connected`).
+        if self.peers.get(&key).is_some_and(|subscriber| subscriber.connected) {
+            for (source, rid) in requests {
+                self.request_keyframe(source.peer, source.mid, rid, KeyframeRequestKind::Pli, now);
+            }
         }
         self.want_bitrate(key, if any_paused { wanted } else { 0 }, now);
     }

@@ -43,17 +43,27 @@ impl SfuCore {
                 peer.stopping.extend(stops);
             });
         }
+        let receive_lines = sdp::receive_only_lines(sdp);
         let answer = self.guard(key, now, |peer| peer.rtc.sdp_api().accept_offer(offer));
         match answer {
             None => refused(MediaErrorCode::Internal, "the peer failed"),
             Some(Err(err)) => refused(MediaErrorCode::InvalidSdp, format!("the offer cannot be accepted: {err}")),
             Some(Ok(answer)) => {
-                if let Some(peer) = self.peers.get_mut(&key) {
+                let subscribe = self.peers.get_mut(&key).map(|peer| {
                     peer.negotiated = true;
-                }
+                    (peer.subscribe, peer.room.clone())
+                });
                 self.forget_payload_mappings(key);
-                let sdp = self.with_stream_ids(key, &answer.to_sdp_string());
                 self.drain(key, now);
+                // The room's sources go on the receive-only lines the peer
+                // offered, in this answer; any left over are offered at
+                // once, while ICE and DTLS are still under way.
+                if let Some((true, room)) = subscribe {
+                    let sources = self.sources_in_room(&room, key);
+                    self.want(key, sources);
+                }
+                self.fill_receive_lines(key, &receive_lines, now);
+                let sdp = self.with_stream_ids(key, &answer.to_sdp_string());
                 self.negotiate(key, now);
                 MediaResult::Answer { sdp }
             }
@@ -99,42 +109,91 @@ impl SfuCore {
                             sources.push(placement.source);
                         }
                     }
-                    // Repairs must not be given up: str0m's default clears every
-                    // queued resend once retransmissions exceed 15 % of the bytes
-                    // sent, and bandwidth probing (padding made of spurious
-                    // resends) counts towards that share. NACK-driven resends
-                    // are bounded by the loss itself, so no cap is set.
-                    for Placement { mid, source, .. } in &adds {
-                        if source.kind == MediaKind::Video {
-                            let configured = catch_unwind(AssertUnwindSafe(|| {
-                                if let Some(stream) = peer.rtc.direct_api().stream_tx_by_mid(*mid, None) {
-                                    stream.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, None);
-                                    // Forwarded video was paced by its publisher already;
-                                    // pacing it again behind an estimator that holds under
-                                    // random loss only adds queueing delay. The estimate
-                                    // still drives layer choice.
-                                    stream.set_unpaced(true);
-                                }
-                            }));
-                            if configured.is_err() {
-                                self.counters.peer_panics += 1;
-                            }
-                        }
-                    }
                     peer.mark_idle(&stops);
                 }
+                self.configure_forwarded_video(key, &adds);
                 self.drain(key, now);
                 self.choose_layers(key, now);
-                // A new subscriber needs a keyframe to start decoding.
-                for source in sources.into_iter().filter(|source| source.kind == MediaKind::Video) {
-                    let rids = self.source_rids(source);
-                    for rid in rids {
-                        self.request_keyframe(source.peer, source.mid, rid, KeyframeRequestKind::Pli, now);
-                    }
+                // A new subscriber needs a keyframe to start decoding; one
+                // not connected yet asks when it is (`Event::Connected`).
+                if self.peers.get(&key).is_some_and(|peer| peer.connected) {
+                    self.request_keyframes(sources, now);
                 }
                 self.negotiate(key, now);
                 MediaResult::Ok
             }
+        }
+    }
+
+    /// Repairs must not be given up: str0m's default clears every queued
+    /// resend once retransmissions exceed 15 % of the bytes sent, and
+    /// bandwidth probing (padding made of spurious resends) counts towards
+    /// that share. NACK-driven resends are bounded by the loss itself, so no
+    /// cap is set. Forwarded video was paced by its publisher already;
+    /// pacing it again behind an estimator that holds under random loss only
+    /// adds queueing delay (the estimate still drives layer choice).
+    fn configure_forwarded_video(&mut self, key: PeerKey, placements: &[Placement]) {
+        let Some(peer) = self.peers.get_mut(&key) else { return };
+        for Placement { mid, source, .. } in placements {
+            if source.kind == MediaKind::Video {
+                let configured = catch_unwind(AssertUnwindSafe(|| {
+                    if let Some(stream) = peer.rtc.direct_api().stream_tx_by_mid(*mid, None) {
+                        stream.set_rtx_cache(RTX_CACHE_PACKETS, RTX_CACHE_AGE, None);
+                        stream.set_unpaced(true);
+                    }
+                }));
+                if configured.is_err() {
+                    self.counters.peer_panics += 1;
+                }
+            }
+        }
+    }
+
+    /// The receive-only m-lines a peer offered (new ones only) carry the
+    /// sources it wants, in the answer itself: their stream ids name the
+    /// publishers, so the peer needs no second round. A line with no
+    /// source for it is turned inactive by the next offer of ours, and is
+    /// then free for a later source; sources with no line wait for one.
+    fn fill_receive_lines(&mut self, key: PeerKey, lines: &[(String, bool)], now: Instant) {
+        let sending = self.guard(key, now, |peer| {
+            lines
+                .iter()
+                .map(|(mid, audio)| (Mid::from(mid.as_str()), if *audio { MediaKind::Audio } else { MediaKind::Video }))
+                .filter(|(mid, _)| {
+                    peer.rtc.media(*mid).is_some_and(|media| media.direction() == str0m::media::Direction::SendOnly)
+                })
+                .collect::<Vec<_>>()
+        });
+        let (Some(sending), Some(peer)) = (sending, self.peers.get_mut(&key)) else { return };
+        let mut placements = Vec::new();
+        for (mid, kind) in sending {
+            if peer.outgoing.contains_key(&mid) || peer.incoming.contains_key(&mid) {
+                continue;
+            }
+            match peer.wanted.iter().position(|source| source.kind == kind) {
+                Some(index) => {
+                    let source = peer.wanted.remove(index);
+                    let mut outgoing = Outgoing::new(source);
+                    outgoing.active = true;
+                    peer.outgoing.insert(mid, outgoing);
+                    placements.push(Placement { mid, source, recycled: false });
+                }
+                None => {
+                    // Nothing to carry: it waits, inactive, for a source.
+                    let mut outgoing = Outgoing::new(Source { peer: key, mid, kind });
+                    outgoing.idle = true;
+                    peer.outgoing.insert(mid, outgoing);
+                    peer.stopping.push(mid);
+                }
+            }
+        }
+        if placements.is_empty() {
+            return;
+        }
+        self.configure_forwarded_video(key, &placements);
+        self.choose_layers(key, now);
+        if self.peers.get(&key).is_some_and(|peer| peer.connected) {
+            self.request_keyframes(placements.iter().map(|placement| placement.source).collect(), now);
         }
     }
 

@@ -5,6 +5,36 @@
 
 use std::collections::HashMap;
 
+/// The receive-only media sections of a peer's offer, in order: the mid
+/// and whether it is audio (else video). A client offers these to be sent
+/// the room's media in the answer, without a second round.
+pub fn receive_only_lines(sdp: &str) -> Vec<(String, bool)> {
+    let mut lines = Vec::new();
+    let mut section: Option<(Option<String>, bool, bool)> = None;
+    let close = |section: Option<(Option<String>, bool, bool)>, lines: &mut Vec<(String, bool)>| {
+        if let Some((Some(mid), audio, true)) = section {
+            lines.push((mid, audio));
+        }
+    };
+    for line in sdp.lines() {
+        if let Some(media) = line.strip_prefix("m=") {
+            close(section.take(), &mut lines);
+            let kind = media.split(' ').next().unwrap_or_default();
+            if kind == "audio" || kind == "video" {
+                section = Some((None, kind == "audio", false));
+            }
+        } else if let Some((mid, _, receive_only)) = section.as_mut() {
+            if let Some(value) = line.strip_prefix("a=mid:") {
+                *mid = Some(value.trim().to_owned());
+            } else if line.trim_end() == "a=recvonly" {
+                *receive_only = true;
+            }
+        }
+    }
+    close(section, &mut lines);
+    lines
+}
+
 /// Rewrites the stream id in the `a=msid:` and `a=ssrc:<n> msid:` lines of
 /// every m-section whose mid is in `streams` (mid → stream id). Other lines
 /// and sections are left exactly as they were.
@@ -65,6 +95,19 @@ mod tests {
         assert!(!rewritten.contains("old-b"));
         assert!(rewritten.ends_with("\r\n"), "the description still ends with a line break");
         assert_eq!(rewritten.len(), OFFER.len() + 2 * ("participant-7".len() - "old-b".len()));
+    }
+
+    #[test]
+    fn receive_only_sections_are_listed_in_order() {
+        let offer = "v=0\r\ns=-\r\nt=0 0\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendonly\r\n\
+            m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=recvonly\r\na=mid:3\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:4\r\na=recvonly\r\n\
+            m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:2\r\na=recvonly\r\n\
+            m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:5\r\na=inactive\r\n";
+        assert_eq!(receive_only_lines(offer), vec![("3".to_owned(), true), ("4".to_owned(), false)]);
+        assert_eq!(receive_only_lines(""), vec![]);
+        assert_eq!(receive_only_lines("m=video\na=recvonly\n"), vec![], "no mid, no line");
     }
 
     #[test]

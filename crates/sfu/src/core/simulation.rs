@@ -92,6 +92,14 @@ pub struct Simulation {
     candidate: SocketAddr,
     /// When set, clients that join open a data channel with this label.
     pub channel_label: Option<&'static str>,
+    /// Receive-only video m-lines each joining client adds to its first
+    /// offer, for the core to fill in its answer (as a browser asks for the
+    /// others' media up front).
+    pub receive_lines: usize,
+    /// The core's answer to each participant's first offer.
+    pub answers: HashMap<ParticipantId, String>,
+    /// How many offers the core sent each participant.
+    pub offer_count: HashMap<ParticipantId, usize>,
     /// Real time spent in the core taking datagrams in (decrypt, route,
     /// rewrite, queue for the subscribers).
     pub core_input: Duration,
@@ -121,6 +129,9 @@ impl Simulation {
             random: 0x2545_f491_4f6c_dd1d,
             candidate,
             channel_label: None,
+            receive_lines: 0,
+            answers: HashMap::new(),
+            offer_count: HashMap::new(),
             core_input: Duration::ZERO,
             core_output: Duration::ZERO,
         }
@@ -189,6 +200,9 @@ impl Simulation {
             recv: Vec::new(),
         });
         let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, simulcast);
+        for _ in 0..self.receive_lines {
+            api.add_media(MediaKind::Video, Direction::RecvOnly, None, None, None);
+        }
         let channel = self.channel_label.map(|label| api.add_channel(label.to_owned()));
         let (offer, pending) = api.apply().expect("an offer");
         let added = self.core.handle_command(
@@ -211,6 +225,7 @@ impl Simulation {
         );
         let MediaResult::Answer { sdp } = answer else { panic!("expected an answer, got {answer:?}") };
         rtc.sdp_api().accept_answer(pending, SdpAnswer::from_sdp_string(&sdp).unwrap()).unwrap();
+        self.answers.insert(participant.clone(), sdp);
         self.clients.push(Client {
             participant,
             address,
@@ -382,6 +397,7 @@ impl Simulation {
         }
         if let MediaEvent::Offer { participant, sdp, .. } = event {
             self.offers.insert(participant.clone(), sdp.clone());
+            *self.offer_count.entry(participant.clone()).or_default() += 1;
             let index = self.clients.iter().position(|client| client.participant == participant).unwrap();
             let answer =
                 self.clients[index].rtc.sdp_api().accept_offer(SdpOffer::from_sdp_string(&sdp).unwrap()).unwrap();

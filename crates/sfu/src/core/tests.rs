@@ -189,11 +189,15 @@ mod simulcast {
 
     use super::super::simulation::{Conditions, Simulation};
 
+    /// An empty room on links with 10 ms of delay and no loss.
+    fn lossless() -> Simulation {
+        Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO })
+    }
+
     /// A publisher sends three layers (100, 400 and 1000 bytes per packet
     /// at 100 packets/s: about 80 kbit/s, 320 kbit/s and 800 kbit/s).
     fn simulcast_room() -> Simulation {
-        let mut simulation =
-            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        let mut simulation = lossless();
         simulation.join_with_layers("alice", vec![("l", 100), ("m", 400), ("h", 1000)]);
         simulation.join("bob");
         simulation
@@ -223,8 +227,7 @@ mod simulcast {
 
     #[test]
     fn a_leavers_m_line_is_recycled_for_the_next_publisher_with_continuous_numbering() {
-        let mut simulation =
-            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        let mut simulation = lossless();
         simulation.join("alice");
         simulation.join("bob");
         simulation.join("carol");
@@ -272,10 +275,89 @@ mod simulcast {
         assert_eq!(simulation.core.counters().peer_panics, 0);
     }
 
+    /// Which publishers (their names' first letters) a client heard video
+    /// from, and whether each video stream it received has a keyframe.
+    fn heard(simulation: &Simulation, index: usize) -> (std::collections::BTreeSet<u8>, bool) {
+        let client = &simulation.clients[index];
+        let publishers =
+            client.sources.values().flat_map(|packets| packets.iter().map(|(_, publisher)| *publisher)).collect();
+        let keyframes = client
+            .received
+            .values()
+            .filter(|packets| packets.first().is_some_and(|p| p.1 != 0xff))
+            .all(|packets| packets.iter().any(|p| p.2));
+        (publishers, keyframes)
+    }
+
+    #[test]
+    fn a_joiner_offering_receive_lines_gets_the_room_in_its_answer() {
+        let mut simulation = lossless();
+        simulation.join_with_layers("alice", vec![("l", 100), ("m", 400)]);
+        simulation.join("bob");
+        for client in &mut simulation.clients {
+            client.keyframes_on_request = true;
+        }
+        run_for(&mut simulation, 1500);
+        // Carol asks for three videos up front; the room has two.
+        simulation.receive_lines = 3;
+        simulation.join("carol");
+        simulation.clients[2].publish_mid = None;
+        let carol = silta_proto::v1::ParticipantId::parse("carol").unwrap();
+        let answer = simulation.answers[&carol].clone();
+        assert!(answer.contains("a=msid:alice "), "alice's video is in the answer:\n{answer}");
+        assert!(answer.contains("a=msid:bob "), "bob's video is in the answer:\n{answer}");
+        run_for(&mut simulation, 2000);
+        let (publishers, keyframes) = heard(&simulation, 2);
+        assert_eq!(publishers, [b'a', b'b'].into_iter().collect(), "carol sees alice and bob");
+        assert!(keyframes, "each stream has a keyframe, asked for when carol connected");
+        // No second round for the media; one offer turns the spare line inactive.
+        assert_eq!(simulation.offer_count.get(&carol), Some(&1));
+        let spare_offer = simulation.offers[&carol].clone();
+        assert!(spare_offer.contains("a=inactive"), "{spare_offer}");
+        // The spare line carries the next publisher: dave, on no new m-line.
+        simulation.receive_lines = 0;
+        simulation.join("dave");
+        simulation.clients[3].keyframes_on_request = true;
+        run_for(&mut simulation, 2000);
+        let (publishers, keyframes) = heard(&simulation, 2);
+        assert_eq!(publishers, [b'a', b'b', b'd'].into_iter().collect(), "carol sees dave too");
+        assert!(keyframes);
+        assert_eq!(mlines(&simulation.offers[&carol]), mlines(&answer), "dave took the spare line");
+        assert_eq!(simulation.core.counters().peer_panics, 0);
+    }
+
+    #[test]
+    fn sources_beyond_the_offered_receive_lines_come_by_renegotiation() {
+        let mut simulation = lossless();
+        simulation.join("alice");
+        simulation.join("bob");
+        run_for(&mut simulation, 500);
+        simulation.receive_lines = 1;
+        simulation.join("carol");
+        let carol = silta_proto::v1::ParticipantId::parse("carol").unwrap();
+        let answer = simulation.answers[&carol].clone();
+        assert_eq!(
+            ["a=msid:alice ", "a=msid:bob "].iter().filter(|msid| answer.contains(**msid)).count(),
+            1,
+            "one of the two in the answer"
+        );
+        run_for(&mut simulation, 2000);
+        assert_eq!(simulation.offer_count.get(&carol), Some(&1), "the other in one offer");
+        let (publishers, _) = heard(&simulation, 2);
+        assert_eq!(publishers, [b'a', b'b'].into_iter().collect());
+        // And the others see carol.
+        for index in [0, 1] {
+            assert!(
+                heard(&simulation, index).0.contains(&b'c'),
+                "{} sees carol",
+                simulation.clients[index].participant
+            );
+        }
+    }
+
     #[test]
     fn subscribers_joining_within_the_keyframe_throttle_each_get_a_keyframe() {
-        let mut simulation =
-            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        let mut simulation = lossless();
         simulation.join_with_layers("alice", vec![("l", 100), ("m", 400)]);
         // Like a browser: a keyframe at the start and then only when asked.
         simulation.clients[0].keyframes_on_request = true;
@@ -404,8 +486,7 @@ mod simulcast {
     fn a_signers_video_has_the_first_claim_on_a_tight_link_with_a_margin() {
         // Alice (an interpreter) and Bob (an expert) both publish three
         // layers (80, 320, 800 kbit/s); Carol's link takes 600 kbit/s.
-        let mut simulation =
-            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        let mut simulation = lossless();
         simulation.join_with_layers("alice", vec![("l", 100), ("m", 400), ("h", 1000)]);
         simulation.join_with_layers("bob", vec![("l", 100), ("m", 400), ("h", 1000)]);
         simulation.join("carol");
