@@ -2,7 +2,11 @@
 // A kiosk, an advisor and an expert in a call; the advisor steps out and
 // comes back N times. Per round: the advisor's join request → its first
 // decoded remote frame (pressing "Return to the session"), and the longest time
-// the citizen's video from the expert stood still meanwhile. Also the
+// the citizen's video from the expert stood still meanwhile, and the join's
+// phases as the advisor's page sees them: the requests it sends and their
+// replies, the camera, the `sdp_offer` events from the node (a second
+// round), ICE and DTLS connected, the first video RTP and the first decoded
+// frame, and how long each of the browser's own SDP steps took. Also the
 // WebSocket open → welcome time of each page.
 //
 //   node bench-join.mjs [rounds]     (re-executes itself in a loopback-only namespace)
@@ -29,6 +33,10 @@ try {
   }
   const joins = [];
   const stills = [];
+  /** @type {Array<Record<string, number>>} */
+  const phases = [];
+  /** @type {Array<Record<string, number>>} */
+  const steps = [];
   const expertId = (await participantsByRole(kiosk)).expert[0];
   const counters = async () => {
     const text = await (await fetch(`${server.base}/metrics`)).text();
@@ -47,22 +55,86 @@ try {
       throw error;
     });
     // In the page: press "Return to the session" and wait for the first
-    // decoded frame.
-    const firstFrame = await advisor.evaluate(async () => {
+    // decoded frame, marking each phase on the way (ms from the press).
+    const { firstFrame, marks, durations } = await advisor.evaluate(async () => {
       const started = performance.now();
-      /** @type {HTMLButtonElement} */ (document.querySelector('li[data-kiosk="kiosk-kemi-1"] button')).click();
-      for (;;) {
-        const media = window.siltaApp.session?.media;
-        if (media) {
-          let frames = 0;
-          (await media.pc.getStats()).forEach((e) => {
-            if (e.type === 'inbound-rtp' && e.kind === 'video') frames += e.framesDecoded ?? 0;
-          });
-          if (frames > 0) return performance.now() - started;
+      /** @type {Record<string, number>} */
+      const marks = {};
+      /** @type {Record<string, number>} the browser's own SDP steps, ms each */
+      const durations = {};
+      const mark = (/** @type {string} */ name) => {
+        if (!(name in marks)) marks[name] = Math.round(performance.now() - started);
+      };
+      const client = window.siltaApp.client;
+      const request = client.request;
+      client.request = /** @type {any} */ (
+        async (/** @type {any} */ message) => {
+          mark(`${message.type} sent`);
+          const reply = await request.call(client, message);
+          mark(`${message.type} replied`);
+          return reply;
         }
-        await new Promise((resolve) => setTimeout(resolve, 5));
+      );
+      const devices = navigator.mediaDevices;
+      const getUserMedia = devices.getUserMedia;
+      devices.getUserMedia = async (constraints) => {
+        const stream = await getUserMedia.call(devices, constraints);
+        mark('camera open');
+        return stream;
+      };
+      const proto = RTCPeerConnection.prototype;
+      const originals = { setRemoteDescription: proto.setRemoteDescription, setLocalDescription: proto.setLocalDescription, createAnswer: proto.createAnswer, createOffer: proto.createOffer };
+      for (const [name, original] of Object.entries(originals)) {
+        /** @type {any} */ (proto)[name] = async function (/** @type {any[]} */ ...args) {
+          const label = `${name}${args[0]?.type ? `(${args[0].type})` : ''} took`;
+          const at = performance.now();
+          const result = await /** @type {any} */ (original).apply(this, args);
+          if (!(label in durations)) durations[label] = Math.round(performance.now() - at);
+          return result;
+        };
+      }
+      const addTransceiver = proto.addTransceiver;
+      proto.addTransceiver = function (/** @type {any[]} */ ...args) {
+        mark('first addTransceiver');
+        const result = /** @type {any} */ (addTransceiver).apply(this, args);
+        marks['last addTransceiver'] = Math.round(performance.now() - started);
+        return result;
+      };
+      const nodeOffer = () => mark('node offer');
+      client.addEventListener('sdp_offer', nodeOffer);
+      const before = window.siltaApp.session?.media;
+      /** @type {HTMLButtonElement} */ (document.querySelector('li[data-kiosk="kiosk-kemi-1"] button')).click();
+      try {
+        for (;;) {
+          const media = window.siltaApp.session?.media;
+          if (media && media !== before) {
+            if (['connected', 'completed'].includes(media.pc.iceConnectionState)) mark('ICE connected');
+            if (media.pc.connectionState === 'connected') mark('DTLS connected');
+            let packets = 0;
+            let frames = 0;
+            (await media.pc.getStats()).forEach((e) => {
+              if (e.type === 'inbound-rtp' && e.kind === 'video') {
+                packets += e.packetsReceived ?? 0;
+                frames += e.framesDecoded ?? 0;
+              }
+            });
+            if (packets > 0) mark('first video RTP');
+            if (frames > 0) {
+              mark('first frame');
+              return { firstFrame: performance.now() - started, marks, durations };
+            }
+          }
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+      } finally {
+        client.request = request;
+        devices.getUserMedia = getUserMedia;
+        client.removeEventListener('sdp_offer', nodeOffer);
+        Object.assign(proto, originals, { addTransceiver });
       }
     });
+    phases.push(marks);
+    steps.push(durations);
     joins.push(firstFrame);
     await sleep(1000);
     const watched = await watch.stop();
@@ -71,11 +143,23 @@ try {
     const after = await counters();
     process.stdout.write(
       `round ${round + 1}: join → first frame ${Math.round(firstFrame)} ms, citizen's video still at most ${stills.at(-1)} ms ` +
-        `(SFU: ${after.switches - before.switches} layer switches, ${after.keyframes - before.keyframes} keyframe requests)\n`,
+        `(SFU: ${after.switches - before.switches} layer switches, ${after.keyframes - before.keyframes} keyframe requests)\n` +
+        `  ${Object.entries(phases.at(-1) ?? {}).sort((a, b) => a[1] - b[1]).map(([name, ms]) => `${name} ${ms}`).join(' · ')}\n`,
     );
   }
   console.log(`\nWebSocket open → welcome: ${welcome.map((ms) => Math.round(ms)).join(' / ')} ms (kiosk / advisor / expert)`);
   console.log(`join request → first decoded frame over ${rounds} rounds: p50 ${Math.round(percentile(joins, 50))} ms, p95 ${Math.round(percentile(joins, 95))} ms, max ${Math.round(Math.max(...joins))} ms`);
+  const summary = (/** @type {Array<Record<string, number>>} */ records, /** @type {string} */ title) => {
+    console.log(title);
+    const names = [...new Set(records.flatMap((record) => Object.keys(record)))];
+    const p50 = (/** @type {string} */ name) => percentile(records.map((record) => record[name]).filter((v) => v !== undefined), 50);
+    for (const name of names.sort((a, b) => p50(a) - p50(b))) {
+      const values = records.map((record) => record[name]).filter((v) => v !== undefined);
+      console.log(`  ${name}: ${percentile(values, 50)} / ${percentile(values, 95)}${values.length < records.length ? ` (in ${values.length} of ${records.length} rounds)` : ''}`);
+    }
+  };
+  summary(phases, 'phases, ms from the press (p50 / p95 over the rounds):');
+  summary(steps, "the browser's SDP steps, ms each (p50 / p95):");
   console.log(`citizen's video stood still at most: p50 ${percentile(stills, 50)} ms, max ${Math.max(...stills)} ms`);
 } finally {
   await browser.close();
