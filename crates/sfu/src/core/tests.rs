@@ -327,6 +327,33 @@ mod simulcast {
     }
 
     #[test]
+    fn two_joining_at_once_each_asking_for_the_other_both_see_everyone() {
+        let mut simulation = lossless();
+        simulation.join("alice");
+        run_for(&mut simulation, 500);
+        // Bob and carol join in the same instant, each asking for two
+        // videos: bob's offer comes before carol has any media, so one of
+        // his lines is spare until carol's video takes it.
+        simulation.receive_lines = 2;
+        simulation.join("bob");
+        simulation.join("carol");
+        run_for(&mut simulation, 3000);
+        for (index, others) in [(0, [b'b', b'c']), (1, [b'a', b'c']), (2, [b'a', b'b'])] {
+            let (publishers, _) = heard(&simulation, index);
+            assert_eq!(
+                publishers,
+                others.into_iter().collect(),
+                "{} sees the two others",
+                simulation.clients[index].participant
+            );
+        }
+        let bob = silta_proto::v1::ParticipantId::parse("bob").unwrap();
+        let answer = simulation.answers[&bob].clone();
+        assert_eq!(mlines(&simulation.offers[&bob]), mlines(&answer), "carol took bob's spare line");
+        assert_eq!(simulation.core.counters().peer_panics, 0);
+    }
+
+    #[test]
     fn sources_beyond_the_offered_receive_lines_come_by_renegotiation() {
         let mut simulation = lossless();
         simulation.join("alice");
