@@ -15,6 +15,7 @@ pub fn scenarios() -> Vec<super::Scenario> {
     vec![
         ("two_peers_receive_each_others_media", || two_peers().boxed()),
         ("three_peers_receive_everyone_elses_media", || three_peers().boxed()),
+        ("a_peer_asking_for_the_room_up_front_gets_it_in_one_round", || one_round_join().boxed()),
         ("rooms_spread_over_two_workers_each_forward_everything", || two_workers().boxed()),
         ("light_load_peers_count_what_the_node_forwards", || light_peers().boxed()),
     ]
@@ -114,6 +115,22 @@ async fn three_peers() {
     let stack = spawn_media_stack(|_| {}).await;
     let (_room, kiosk, advisor, expert) = three_party_room(&stack.signal).await;
     check_complete(&[&kiosk, &advisor, &expert], 4).await;
+}
+
+/// The expert joins a kiosk and an advisor asking for their media up front
+/// (receive-only lines in its first offer): the node's answer carries it,
+/// with no offer after, and everyone receives everyone complete.
+async fn one_round_join() {
+    let stack = spawn_media_stack(|_| {}).await;
+    let (room, kiosk, advisor, expert) = three_party_signaling(&stack.signal).await;
+    let kiosk = Peer::join(kiosk, room.clone(), PeerOptions::default()).await.expect("kiosk");
+    let advisor = Peer::join(advisor, room.clone(), PeerOptions::default()).await.expect("advisor");
+    let expert = Peer::join(expert, room.clone(), PeerOptions { receive_lines: 2, ..PeerOptions::default() })
+        .await
+        .expect("expert");
+    check_complete(&[&kiosk, &advisor, &expert], 4).await;
+    assert_eq!(expert.node_offers(), 0, "the expert's media came in the answer to its own offer");
+    assert!(advisor.node_offers() >= 1, "the advisor, who asked for nothing, got the others by offers");
 }
 
 /// A two-party call of `kiosk` and `advisor`, both peers connected.

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYP
 use rtc::rtp::header::Header;
 use rtc::rtp::packet::Packet;
 use rtc::rtp_transceiver::rtp_sender::{RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind};
+use rtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 use silta_proto::v1::RoomId;
 use silta_proto::v1::signal::ServerMessage;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
@@ -56,6 +58,10 @@ pub struct PeerOptions {
     /// 200-byte, one 600-byte and `packets_per_frame` full-size packets per
     /// frame).
     pub simulcast: bool,
+    /// Ask for this many others' media up front: an audio and a video
+    /// receive-only line each in the first offer, which the media node
+    /// fills in its answer (as the browser apps do).
+    pub receive_lines: usize,
 }
 
 impl Default for PeerOptions {
@@ -70,6 +76,7 @@ impl Default for PeerOptions {
             keyframe_interval: Duration::from_secs(2),
             simulcast: false,
             audio_packets_per_second: 50,
+            receive_lines: 0,
         }
     }
 }
@@ -196,6 +203,18 @@ async fn new_pc(options: &PeerOptions, handler: Arc<Handler>) -> Result<Arc<dyn 
     ))
 }
 
+/// An audio and a video receive-only line for each of `others`, for the
+/// media node to fill in its answer.
+async fn add_receive_lines(pc: &Arc<dyn PeerConnection>, others: usize) -> Result<(), PeerError> {
+    for _ in 0..others {
+        for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+            let init = RTCRtpTransceiverInit { direction: RTCRtpTransceiverDirection::Recvonly, ..Default::default() };
+            pc.add_transceiver_from_kind(kind, Some(init)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// What it takes to rebuild the peer's media on another node: a new
 /// connection carrying the same tracks (the publishers keep writing to
 /// them), negotiated with a fresh offer.
@@ -216,6 +235,7 @@ impl Rebuild {
         for track in &self.tracks {
             pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?;
         }
+        add_receive_lines(&pc, self.options.receive_lines).await?;
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer).await?;
         tokio::time::timeout(Duration::from_secs(5), self.gathered.notified())
@@ -260,6 +280,8 @@ pub struct Peer {
     closing: watch::Sender<bool>,
     /// Packets sent so far (video, audio).
     pub sent: Arc<Mutex<(u64, u64)>>,
+    /// Offers the media node sent (renegotiations), answered or not.
+    node_offers: Arc<AtomicU32>,
 }
 
 async fn negotiated_pt(sender: &Arc<dyn RtpSender>, mime: &str) -> Result<u8, PeerError> {
@@ -369,6 +391,7 @@ impl Peer {
             Some(track) => Some(pc.add_track(track.clone() as Arc<dyn TrackLocal>).await?),
             None => None,
         };
+        add_receive_lines(&pc, options.receive_lines).await?;
         let offer = pc.create_offer(None).await?;
         pc.set_local_description(offer).await?;
         tokio::time::timeout(Duration::from_secs(5), gathered.notified())
@@ -397,7 +420,8 @@ impl Peer {
             room: room.clone(),
             rebuilt,
         };
-        tokio::spawn(signaling_loop(signal, slot.clone(), room, command_receiver, events.clone(), closed, rebuild));
+        let node_offers = Arc::new(AtomicU32::new(0));
+        tokio::spawn(signaling_loop(signal, command_receiver, events.clone(), closed, rebuild, node_offers.clone()));
 
         let mut waiting = state.clone();
         tokio::time::timeout(
@@ -429,7 +453,7 @@ impl Peer {
             let every = Duration::from_secs(1) / options.audio_packets_per_second.max(1);
             tokio::spawn(publish_audio(track, audio_ssrc, pt, every, sent.clone(), stopped));
         }
-        Ok(Peer { pc: slot, rebuilds, received, state, commands, events, stop, closing, sent })
+        Ok(Peer { pc: slot, rebuilds, received, state, commands, events, stop, closing, sent, node_offers })
     }
 
     /// A snapshot of every received stream.
@@ -484,6 +508,12 @@ impl Peer {
         *self.rebuilds.borrow()
     }
 
+    /// How many offers the media node sent this peer after its own first
+    /// one (renegotiations: new sources, spare lines turned inactive).
+    pub fn node_offers(&self) -> u32 {
+        self.node_offers.load(Ordering::Relaxed)
+    }
+
     /// Restarts ICE (a new offer with fresh credentials) and waits until
     /// the connection is up again.
     pub async fn ice_restart(&self, room: &RoomId) -> Result<(), PeerError> {
@@ -527,15 +557,18 @@ impl Peer {
     }
 }
 
+/// The peer's signaling: replies to its requests, the node's offers
+/// answered on the current connection (`rebuild.slot`), `media_moved`
+/// handled, other messages passed on as events.
 async fn signaling_loop(
     mut signal: SignalClient,
-    slot: PcSlot,
-    room: RoomId,
     mut commands: mpsc::Receiver<Command>,
     events: tokio::sync::broadcast::Sender<ServerMessage>,
     mut stopped: watch::Receiver<bool>,
     rebuild: Rebuild,
+    node_offers: Arc<AtomicU32>,
 ) {
+    let (slot, room) = (rebuild.slot.clone(), rebuild.room.clone());
     let rebuild = Arc::new(rebuild);
     let mut waiting: HashMap<String, oneshot::Sender<Result<ServerMessage, SignalError>>> = HashMap::new();
     loop {
@@ -560,6 +593,7 @@ async fn signaling_loop(
                     }
                 match message {
                     ServerMessage::SdpOffer(offer) => {
+                        node_offers.fetch_add(1, Ordering::Relaxed);
                         let pc = slot.lock().unwrap_or_else(|poison| poison.into_inner()).clone();
                         if let Err(err) = answer_offer(&mut signal, &pc, &room, offer.sdp).await {
                             tracing::warn!(error = %err, "renegotiation failed");
