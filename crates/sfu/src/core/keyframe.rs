@@ -8,7 +8,6 @@ use str0m::format::Codec;
 use std::time::Instant;
 
 use str0m::Input;
-
 use str0m::media::MediaKind;
 
 use super::{KeyframeRequestKind, Mid, PeerKey, Rid, SfuCore, Source};
