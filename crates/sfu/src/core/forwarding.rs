@@ -138,12 +138,12 @@ impl SfuCore {
                 if switched {
                     self.counters.layer_switches += 1;
                 }
+                // No drain here: the write only queues the packet, and the
+                // subscriber's timeout pass at the next `poll_transmit`
+                // (`flush`) is followed by the drain str0m asks for.
                 if !self.dirty.contains(&member) {
                     self.dirty.push(member);
                 }
-                // str0m wants a drain after every mutation; after a write it
-                // only reports the next timeout.
-                self.drain(member, now);
             }
         }
     }

@@ -659,50 +659,58 @@ impl SfuCore {
         match catch_unwind(AssertUnwindSafe(|| operation(peer))) {
             Ok(value) => Some(value),
             Err(_) => {
-                self.counters.peer_panics += 1;
-                if let Some(peer) = self.peers.get(&key) {
-                    tracing::error!("a peer's WebRTC stack panicked; closing that peer");
-                    self.events.push_back(MediaEvent::PeerState {
-                        room: peer.room.clone(),
-                        participant: peer.participant.clone(),
-                        state: PeerState::Failed,
-                    });
-                }
-                self.remove_peer(key, now);
+                self.panicked(key, now);
                 None
             }
         }
     }
 
-    /// Collects a peer's output: datagrams, its next timeout, events.
+    /// A peer's WebRTC stack panicked: it is closed, and only it.
+    fn panicked(&mut self, key: PeerKey, now: Instant) {
+        self.counters.peer_panics += 1;
+        if let Some(peer) = self.peers.get(&key) {
+            tracing::error!("a peer's WebRTC stack panicked; closing that peer");
+            self.events.push_back(MediaEvent::PeerState {
+                room: peer.room.clone(),
+                participant: peer.participant.clone(),
+                state: PeerState::Failed,
+            });
+        }
+        self.remove_peer(key, now);
+    }
+
+    /// Collects a peer's output: datagrams, its next timeout, events. The
+    /// whole loop runs under one `catch_unwind` and moves each output
+    /// straight into its queue (an `Output` is large; this is per packet).
     fn drain(&mut self, key: PeerKey, now: Instant) {
-        loop {
-            let output = match self.guard(key, now, |peer| peer.rtc.poll_output()) {
-                None => return,
-                Some(output) => output,
-            };
-            match output {
-                Ok(Output::Transmit(transmit)) => {
-                    self.counters.datagrams_out += 1;
-                    self.transmits
-                        .push_back(Datagram { destination: transmit.destination, contents: transmit.contents.into() });
-                }
-                Ok(Output::Timeout(at)) => {
-                    if let Some(peer) = self.peers.get_mut(&key) {
+        let Self { peers, transmits, queue, counters, .. } = self;
+        let Some(peer) = peers.get_mut(&key) else { return };
+        let drained = catch_unwind(AssertUnwindSafe(|| {
+            loop {
+                match peer.rtc.poll_output() {
+                    Ok(Output::Transmit(transmit)) => {
+                        counters.datagrams_out += 1;
+                        transmits.push_back(Datagram {
+                            destination: transmit.destination,
+                            contents: transmit.contents.into(),
+                        });
+                    }
+                    Ok(Output::Timeout(at)) => {
                         peer.timeout = at;
+                        return;
                     }
-                    return;
-                }
-                Ok(Output::Event(event)) => self.queue.push_back((key, event)),
-                Err(err) => {
-                    tracing::debug!(error = %err, "a peer failed while polling");
-                    self.counters.peer_input_errors += 1;
-                    if let Some(peer) = self.peers.get_mut(&key) {
+                    Ok(Output::Event(event)) => queue.push_back((key, event)),
+                    Err(err) => {
+                        tracing::debug!(error = %err, "a peer failed while polling");
+                        counters.peer_input_errors += 1;
                         peer.timeout = now + Duration::from_millis(50);
+                        return;
                     }
-                    return;
                 }
             }
+        }));
+        if drained.is_err() {
+            self.panicked(key, now);
         }
     }
 
