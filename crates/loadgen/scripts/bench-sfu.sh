@@ -9,7 +9,9 @@
 # `silta dev` and the load generator to CPUs (taskset lists, e.g. 0 and 1).
 # SFU_CPU_QUOTA caps `silta dev` at that many cores in all (e.g. 0.5; a
 # cgroup v1 `cpu` group, period 20 ms), to compare worker counts at equal
-# CPU.
+# CPU. SILTA_BIN_DIR runs the `silta` and `silta-loadgen` found there
+# instead of building (to compare two builds' binaries, copied aside, in
+# alternated runs).
 # Needs root (or CAP_SYS_ADMIN) for `unshare -n`.
 set -euo pipefail
 rooms=${1:-10}
@@ -17,8 +19,13 @@ participants=${2:-3}
 seconds=${3:-30}
 cd "$(dirname "$0")/../../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/silta-target-release}"
-cargo build --release -q -p silta -p silta-loadgen
-bin="$CARGO_TARGET_DIR/release"
+if [ -n "${SILTA_BIN_DIR:-}" ]; then
+  bin="$SILTA_BIN_DIR"
+  [ -x "$bin/silta" ] && [ -x "$bin/silta-loadgen" ] || { echo "no silta and silta-loadgen in $bin" >&2; exit 1; }
+else
+  cargo build --release -q -p silta -p silta-loadgen
+  bin="$CARGO_TARGET_DIR/release"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 exec unshare -n -- bash -c '

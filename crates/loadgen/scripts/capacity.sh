@@ -9,7 +9,8 @@
 #
 # Defaults: 20 s per step; 10 20 30 40 50 60 80 100 three-party rooms.
 # SFU_CPUS / LOADGEN_CPUS (empty: not pinned), SFU_CPU_QUOTA and
-# SILTA_SFU__WORKERS change the setup (bench-sfu.sh).
+# SILTA_SFU__WORKERS change the setup, and SILTA_BIN_DIR runs binaries
+# copied aside instead of building (bench-sfu.sh).
 set -euo pipefail
 seconds=${1:-20}
 shift || true

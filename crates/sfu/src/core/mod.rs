@@ -19,8 +19,9 @@
 //! (what each `Rtc` reports), `forwarding` (the per-packet path), `keyframe`
 //! (recognising and requesting keyframes), `layers` (simulcast layer
 //! choice), `speakers` (the active speaker), and the helpers `rewrite`
-//! (sequence numbers and timestamps), `vp8` (picture numbering) and `sdp`
-//! (stream ids of recycled m-lines).
+//! (sequence numbers and timestamps), `vp8` (picture numbering), `sdp`
+//! (stream ids of recycled m-lines) and `timers` (the peers' timeouts,
+//! soonest first).
 
 mod channels;
 mod documents;
@@ -34,6 +35,7 @@ mod sdp;
 #[doc(hidden)]
 pub mod simulation;
 mod speakers;
+mod timers;
 mod vp8;
 
 use std::collections::{HashMap, VecDeque};
@@ -257,6 +259,9 @@ struct Peer {
     subscribe: bool,
     rtc: Rtc,
     timeout: Instant,
+    /// `timers` holds an entry for `timeout` (not while the peer is being
+    /// served by `handle_timeout`).
+    timer_set: bool,
     negotiated: bool,
     connected: bool,
     rx: FastMap<Ssrc, (Mid, Option<Rid>)>,
@@ -368,6 +373,10 @@ pub struct SfuCore {
     next_deferred_keyframe: Option<Instant>,
     /// Subscribers with media written but not yet sent.
     dirty: Vec<PeerKey>,
+    /// The peers' timeouts, soonest first.
+    timers: timers::Timers,
+    /// The peers due in a timeout pass (kept to reuse its allocation).
+    due: Vec<PeerKey>,
     /// The latest time the core was given.
     last_now: Option<Instant>,
 }
@@ -377,6 +386,16 @@ pub struct SfuCore {
 /// input (under `guard`) closes it.
 fn accepts(peer: &Peer, input: &Input<'_>) -> bool {
     catch_unwind(AssertUnwindSafe(|| peer.rtc.accepts(input))).unwrap_or(false)
+}
+
+/// A peer's next timeout, with its timer entry when it changed (or was
+/// taken by a timeout pass).
+fn set_timeout(peer: &mut Peer, timers: &mut timers::Timers, key: PeerKey, at: Instant) {
+    if at != peer.timeout || !peer.timer_set {
+        timers.set(key, at);
+        peer.timer_set = true;
+    }
+    peer.timeout = at;
 }
 
 fn refused(code: MediaErrorCode, message: impl Into<String>) -> MediaResult {
@@ -410,6 +429,8 @@ impl SfuCore {
             next_speaker_check: None,
             next_deferred_keyframe: None,
             dirty: Vec::new(),
+            timers: timers::Timers::default(),
+            due: Vec::new(),
             last_now: None,
         }
     }
@@ -467,9 +488,22 @@ impl SfuCore {
     }
 
     /// When `handle_timeout` should be called next.
-    pub fn next_timeout(&self) -> Option<Instant> {
-        let peers = self.peers.values().map(|peer| peer.timeout).min();
-        [peers, self.next_speaker_check, self.next_deferred_keyframe].into_iter().flatten().min()
+    pub fn next_timeout(&mut self) -> Option<Instant> {
+        self.tidy_timers();
+        let peers = &self.peers;
+        let soonest = self.timers.soonest(|key, at| peers.get(&key).is_some_and(|peer| peer.timeout == at));
+        [soonest, self.next_speaker_check, self.next_deferred_keyframe].into_iter().flatten().min()
+    }
+
+    /// Drops the timers' stale entries once they outnumber the peers.
+    /// Only between passes: every peer then has its timeout set.
+    fn tidy_timers(&mut self) {
+        if self.timers.wants_rebuild(self.peers.len()) {
+            self.timers.rebuild(self.peers.iter().map(|(key, peer)| (*key, peer.timeout)));
+            for peer in self.peers.values_mut() {
+                peer.timer_set = true;
+            }
+        }
     }
 
     // ----- commands -------------------------------------------------------
@@ -562,6 +596,7 @@ impl SfuCore {
         rtc.add_local_candidate(candidate);
         let key = self.next_key;
         self.next_key += 1;
+        self.timers.set(key, now);
         members.push(key);
         self.by_participant.insert((room.clone(), participant.clone()), key);
         self.peers.insert(
@@ -573,6 +608,7 @@ impl SfuCore {
                 subscribe,
                 rtc,
                 timeout: now,
+                timer_set: true,
                 negotiated: false,
                 connected: false,
                 rx: FastMap::default(),
@@ -631,14 +667,24 @@ impl SfuCore {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = Some(now);
         self.flush(now);
-        let due: Vec<PeerKey> =
-            self.peers.iter().filter(|(_, peer)| peer.timeout <= now).map(|(key, _)| *key).collect();
-        for key in due {
+        self.tidy_timers();
+        let mut due = std::mem::take(&mut self.due);
+        let peers = &self.peers;
+        self.timers.take_due(now, |key, at| peers.get(&key).is_some_and(|peer| peer.timeout == at), &mut due);
+        for key in &due {
+            if let Some(peer) = self.peers.get_mut(key) {
+                peer.timer_set = false;
+            }
+        }
+        for &key in &due {
             if let Some(Err(_)) = self.guard(key, now, |peer| peer.rtc.handle_input(Input::Timeout(now))) {
                 self.counters.peer_input_errors += 1;
             }
+            // Sets the peer's next timeout (and its timer).
             self.drain(key, now);
         }
+        due.clear();
+        self.due = due;
         if self.next_deferred_keyframe.is_some_and(|at| at <= now) {
             self.send_deferred_keyframes(now);
         }
@@ -683,7 +729,7 @@ impl SfuCore {
     /// whole loop runs under one `catch_unwind` and moves each output
     /// straight into its queue (an `Output` is large; this is per packet).
     fn drain(&mut self, key: PeerKey, now: Instant) {
-        let Self { peers, transmits, queue, counters, .. } = self;
+        let Self { peers, transmits, queue, counters, timers, .. } = self;
         let Some(peer) = peers.get_mut(&key) else { return };
         let drained = catch_unwind(AssertUnwindSafe(|| {
             loop {
@@ -696,14 +742,14 @@ impl SfuCore {
                         });
                     }
                     Ok(Output::Timeout(at)) => {
-                        peer.timeout = at;
+                        set_timeout(peer, timers, key, at);
                         return;
                     }
                     Ok(Output::Event(event)) => queue.push_back((key, event)),
                     Err(err) => {
                         tracing::debug!(error = %err, "a peer failed while polling");
                         counters.peer_input_errors += 1;
-                        peer.timeout = now + Duration::from_millis(50);
+                        set_timeout(peer, timers, key, now + Duration::from_millis(50));
                         return;
                     }
                 }
