@@ -128,9 +128,6 @@ impl SfuCore {
                         wrote = true;
                     }
                 }
-                if wrote && !subscriber.dirty {
-                    subscriber.dirty = true;
-                }
             });
             if written.is_some() && wrote {
                 self.counters.rtp_forwarded += 1;

@@ -278,8 +278,6 @@ struct Peer {
     /// NACKs received so far per outgoing stream (str0m counts them up).
     egress_nacks: FastMap<(Mid, Option<Rid>), u64>,
     audio_level: Option<(Instant, i8)>,
-    /// Media was written since the last timeout pass.
-    dirty: bool,
     /// The peer's call channel (`channels`), once it opened one.
     channel: Option<str0m::channel::ChannelId>,
     /// The participant signs: its video is forwarded for motion (`layers`).
@@ -470,10 +468,7 @@ impl SfuCore {
 
     fn flush(&mut self, now: Instant) {
         while let Some(key) = self.dirty.pop() {
-            let ran = self.guard(key, now, |peer| {
-                peer.dirty = false;
-                peer.rtc.handle_input(Input::Timeout(now))
-            });
+            let ran = self.guard(key, now, |peer| peer.rtc.handle_input(Input::Timeout(now)));
             if let Some(Err(_)) = ran {
                 self.counters.peer_input_errors += 1;
             }
@@ -623,7 +618,6 @@ impl SfuCore {
                 last_stats: None,
                 egress_nacks: FastMap::default(),
                 audio_level: None,
-                dirty: false,
                 channel: None,
                 prefer_frame_rate: false,
                 transfers: FastMap::default(),
