@@ -1,6 +1,9 @@
 //! The per-packet path: one publisher's RTP packet to every subscriber of
 //! its source, with payload types mapped, numbering rewritten and the
-//! simulcast layer each subscriber wants. Allocation-free per packet.
+//! simulcast layer each subscriber wants. Its only allocation per packet
+//! is the payload copy each subscriber's `write_rtp` takes by value (str0m's
+//! API); str0m allocates its own on the way out (the datagram, the RTX
+//! cache's copy).
 
 use super::*;
 
