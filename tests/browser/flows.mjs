@@ -14,6 +14,7 @@ import {
   Coturn,
   RELAY_PORTS,
   MediaCluster,
+  AssertionError,
   Server,
   assert,
   assertJoinedInOneRound,
@@ -1354,6 +1355,18 @@ export const flows = [
         admin.on('request', (request) => {
           if (new URL(request.url()).pathname === '/v1/operations') asked.push(Date.now());
         });
+        /** The last answers, for a failure to show. */
+        const answers = [];
+        admin.on('response', async (response) => {
+          if (new URL(response.url()).pathname !== '/v1/operations') return;
+          const body = await response.text().catch((error) => `(unread: ${error.message})`);
+          answers.push(`${new Date().toISOString()} ${response.status()} ${body.slice(0, 300)}`);
+          answers.splice(0, answers.length - 4);
+        });
+        /** Waits for the view to show what `probe` checks, within three refreshes; a failure says what the server last answered. */
+        const viewShows = (probe, what) => eventually(probe, what, 3 * 5_000 + 2_000).catch((error) => {
+          throw new AssertionError(`${error.message}\n  the last answers:\n  ${answers.join('\n  ')}`);
+        });
         await admin.goto(`${server.base}/admin/?as=admin-1&lang=fi`);
         // The view is the first section and the one shown by default.
         await admin.locator('#operations[data-state="ready"]').waitFor({ timeout: 20_000 });
@@ -1389,12 +1402,12 @@ export const flows = [
         const advisor = await browser.page('advisor');
         await openKiosk(kiosk, server.base, KIOSK, 'fi');
         await openStaff(advisor, server.base, 'advisor', ADVISOR);
-        await eventually(async () => (await figure('kiosks')) === 1, 'the view to count the connected kiosk', 12_000);
+        await viewShows(async () => (await figure('kiosks')) === 1, 'the view to count the connected kiosk');
         const start = advisor.locator(`li[data-kiosk="${KIOSK}"] button`);
         await start.waitFor();
         await start.click();
         await advisor.locator('#session-panel').waitFor({ state: 'visible' });
-        await eventually(async () => (await figure('rooms')) >= 1, 'the view to count the open session', 12_000);
+        await viewShows(async () => (await figure('rooms')) >= 1, 'the view to count the open session');
 
         // The citizen asks for Vero; no Vero expert is online, so they wait.
         await eventually(() => advisor.locator('#request-agency option[value="VERO"]').count(), 'the agencies to load');
@@ -1402,14 +1415,14 @@ export const flows = [
         await advisor.selectOption('#request-language', 'fi');
         await advisor.click('#request-submit');
         await kiosk.locator('#queue').waitFor({ state: 'visible' });
-        await eventually(async () => (await queue('VERO', 'waiting')) === 1 && (await figure('waiting')) === 1, 'the view to show one citizen waiting for VERO', 10_000);
+        await viewShows(async () => (await queue('VERO', 'waiting')) === 1 && (await figure('waiting')) === 1, 'the view to show one citizen waiting for VERO');
         assert((await figure('calls')) === 0, 'no call while the citizen waits');
         const firstRow = await admin.locator('#operations-queues tbody tr').first().getAttribute('data-agency');
         assert(firstRow === 'VERO', `the agency with someone waiting comes first: ${firstRow}`);
         // The wait grows from one refresh to the next, shown as minutes:seconds.
         const waited = await queue('VERO', 'longest_wait_seconds');
         const updated = await admin.locator('#operations-updated time').getAttribute('data-at-ms');
-        await eventually(async () => (await queue('VERO', 'longest_wait_seconds')) > waited, 'the longest wait to grow', 12_000);
+        await viewShows(async () => (await queue('VERO', 'longest_wait_seconds')) > waited, 'the longest wait to grow');
         assert((await admin.locator('#operations-updated time').getAttribute('data-at-ms')) !== updated, 'the time of the last refresh moved on');
         const clock = await queueRow('VERO').locator('[data-field="longest_wait_seconds"] [aria-hidden="true"]').textContent();
         assert(/^\d+:[0-5]\d$/.test(clock ?? ''), `the wait as minutes:seconds: ${clock}`);
@@ -1466,13 +1479,13 @@ export const flows = [
         await offer.waitFor();
         await offer.locator('button[data-action="accept"]').click();
         await expert.locator('#call-panel').waitFor({ state: 'visible' });
-        await eventually(async () => (await figure('waiting')) === 0 && (await queue('VERO', 'waiting')) === 0 && (await figure('calls')) === 1,
-          'the view to show no one waiting and one call in progress', 10_000);
+        await viewShows(async () => (await figure('waiting')) === 0 && (await queue('VERO', 'waiting')) === 0 && (await figure('calls')) === 1,
+          'the view to show no one waiting and one call in progress');
         await capture(admin, 'operations-view-call');
 
         // The session ends: no call.
         await endByExpert(expert, kiosk);
-        await eventually(async () => (await figure('calls')) === 0, 'the view to show no call after the session', 10_000);
+        await viewShows(async () => (await figure('calls')) === 0, 'the view to show no call after the session');
 
         // Admins only: an advisor's token is refused (403), no token or a bad one is not accepted (401).
         const refused = await admin.evaluate(async (subject) => {
