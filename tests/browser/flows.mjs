@@ -1046,6 +1046,8 @@ export const flows = [
         const step = async (name, checks) => {
           for (const [page, who, roles] of checks) await assertMediaFlows(page, `${who} after ${name}`, roles);
           const size = await sdpSize(kiosk);
+          // The kiosk offers and answers only the codecs the call uses.
+          assert(size.local.codecs.join() === 'VP8,opus,rtx', `the kiosk's codecs after ${name}: ${size.local.codecs.join(', ')}`);
           sizes.push({ step: name, ...size });
           console.log(`\n  ${name}: kiosk SDP local ${size.local.bytes} B / ${size.local.mlines} m-lines, remote ${size.remote.bytes} B / ${size.remote.mlines} m-lines`);
         };

@@ -341,8 +341,8 @@ export function dropUdpPort(port) {
 }
 
 /**
- * The session descriptions of a page's call: sizes in bytes and the number
- * of m-lines (local and remote).
+ * The session descriptions of a page's call: sizes in bytes, the number
+ * of m-lines and the codecs named (local and remote).
  * @param {import('playwright-core').Page} page
  */
 export function sdpSize(page) {
@@ -350,7 +350,8 @@ export function sdpSize(page) {
     const pc = window.siltaApp?.session?.media?.pc;
     const measure = (description) => {
       const sdp = description?.sdp ?? '';
-      return { bytes: sdp.length, mlines: (sdp.match(/^m=/gm) ?? []).length };
+      const codecs = [...new Set([...sdp.matchAll(/^a=rtpmap:\d+ ([^/\r\n]+)/gm)].map((match) => match[1]))].sort();
+      return { bytes: sdp.length, mlines: (sdp.match(/^m=/gm) ?? []).length, codecs };
     };
     return { local: measure(pc?.currentLocalDescription), remote: measure(pc?.currentRemoteDescription) };
   });
