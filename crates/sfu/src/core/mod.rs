@@ -404,6 +404,16 @@ impl SfuCore {
     /// A core announcing `config.candidate`.
     pub fn new(config: CoreConfig) -> Self {
         let template = Rtc::builder()
+            // Opus, VP8 (simulcast: its picture numbering is kept continuous
+            // across layer switches, `vp8.rs`) and H.264 (a second source
+            // such as a shared screen). Not VP9, AV1 or H.265: their layers
+            // would switch without that, and each codec listed adds ~230
+            // bytes (with its retransmission) to every video m-line the node
+            // offers.
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .enable_h264(true)
             .set_ice_lite(true)
             .set_rtp_mode(true)
             // The starting estimate must exceed what one subscriber receives:
