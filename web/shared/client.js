@@ -381,9 +381,10 @@ const MAX_ROOM_SIZE = 6;
 /**
  * The codecs offered and accepted for `kind`: Opus for audio; VP8 and its
  * retransmission for video — what every browser sends and the SFU's
- * simulcast and layer switching are built for. A browser lists some twenty
+ * simulcast and layer switching are built for (so every page sends and
+ * receives VP8, the second source too). A browser lists some twenty
  * video codecs by default (VP9, H.264 profiles, AV1, each with its
- * retransmission), which makes each m-line ~2.5 KB of SDP and each
+ * retransmission), which makes each m-line ~2 KB of SDP and each
  * `createOffer`/`setLocalDescription`/`setRemoteDescription` about twice
  * the work; narrowed, the join's negotiation takes about half as long.
  * null where the browser cannot narrow them or lacks the codec: its own
@@ -423,6 +424,7 @@ function narrowCodecs(transceiver) {
 }
 /** @type {WeakSet<RTCRtpTransceiver>} */
 const narrowed = new WeakSet();
+
 /** The largest frame the SFU relays on the call channel (`MAX_CALL_MESSAGE`). */
 export const MAX_CALL_MESSAGE = 64 * 1024;
 const encoder = new TextEncoder();

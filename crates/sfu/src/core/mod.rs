@@ -405,8 +405,9 @@ impl SfuCore {
     pub fn new(config: CoreConfig) -> Self {
         let template = Rtc::builder()
             // Opus, VP8 (simulcast: its picture numbering is kept continuous
-            // across layer switches, `vp8.rs`) and H.264 (a second source
-            // such as a shared screen). Not VP9, AV1 or H.265: their layers
+            // across layer switches, `vp8.rs`) and H.264 (a client other
+            // than the web pages, which send VP8 only, may share a screen in
+            // it: `core/tests.rs`). Not VP9, AV1 or H.265: their layers
             // would switch without that, and each codec listed adds ~230
             // bytes (with its retransmission) to every video m-line the node
             // offers.
