@@ -78,9 +78,10 @@ export class CallView {
   }
 
   /**
-   * A second source (document camera, shared screen) is negotiated from the
-   * start but sends only when in use: its tile is shown while its video
-   * element presents new frames, and collapsed two seconds after they stop.
+   * A second source (document camera, shared screen) is negotiated when
+   * first shown and sends only while in use: its tile is shown while its
+   * video element presents new frames, and collapsed two seconds after they
+   * stop.
    */
   watchSecondSources() {
     for (const tile of this.tiles.values()) {

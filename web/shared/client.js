@@ -9,10 +9,10 @@
 // rather than when TCP gives up, minutes later.
 //
 // MediaSession: one RTCPeerConnection to the room's SFU node. The client
-// offers once (microphone, camera with simulcast, and a spare video sender
-// for a document camera or a shared screen, filled later without
-// renegotiating; Opus and VP8 only, `preferredCodecs`); the SFU offers
-// whenever other participants' tracks come or go. Remote tracks are grouped
+// offers its microphone and camera (simulcast) at the start, and a second
+// video source (a document camera, a shared screen) when first shown; Opus
+// and VP8 only, `preferredCodecs`. The SFU offers whenever other
+// participants' tracks come or go. Remote tracks are grouped
 // by their stream id, which the SFU sets to the publishing participant's id.
 //
 // ConnectionQuality: the good/fair/poor grades the server sends for each
@@ -449,8 +449,10 @@ export class MediaSession extends EventTarget {
     this.audioSender = null;
     /** @type {RTCRtpSender | null} */
     this.cameraSender = null;
-    /** @type {RTCRtpSender | null} */
+    /** @type {RTCRtpSender | null} made when a second source is first shown */
     this.secondSender = null;
+    /** @type {{maxWidth?: number}} how the second source is sent */
+    this.secondOptions = {};
     /**
      * The call channel: a data channel to the SFU, which passes each
      * message to the room's other participants (all, or those named) with
@@ -531,11 +533,11 @@ export class MediaSession extends EventTarget {
   /**
    * Publishes the local microphone and camera (camera with simulcast) and
    * connects to the SFU. `others` is how many participants are in the room
-   * already: the offer asks for their media (a microphone, a camera and a
-   * second source each) on receive-only lines, which the SFU fills in its
-   * answer, so the call starts in one round. More participants than
-   * guessed cost one renegotiation, fewer cost one to set the spare lines
-   * inactive; neither loses media.
+   * already: the offer asks for their media (a microphone and a camera
+   * each) on receive-only lines, which the SFU fills in its answer, so the
+   * call starts in one round. More participants than guessed, or a second
+   * source one of them is showing, cost one renegotiation; fewer cost one
+   * to set the spare lines inactive; neither loses media.
    * @param {MediaStream | null} local
    * @param {{simulcast?: boolean, others?: number}} [options]
    */
@@ -557,11 +559,12 @@ export class MediaSession extends EventTarget {
       streams: local ? [local] : [],
       sendEncodings: encodings,
     }).sender;
-    // The spare sender: a document camera or a shared screen, later.
-    this.secondSender = this.pc.addTransceiver('video', { direction: 'sendonly' }).sender;
+    // A second source (document camera, screen) gets its line when first
+    // shown (`setSecondSource`): a line in every join's offer would cost
+    // each negotiation of the call its share of SDP work for a source most
+    // calls never use.
     for (let other = 0; other < Math.min(options.others ?? 0, MAX_ROOM_SIZE - 1); other += 1) {
       this.pc.addTransceiver('audio', { direction: 'recvonly' });
-      this.pc.addTransceiver('video', { direction: 'recvonly' });
       this.pc.addTransceiver('video', { direction: 'recvonly' });
     }
     for (const transceiver of this.pc.getTransceivers()) narrowCodecs(transceiver);
@@ -658,17 +661,28 @@ export class MediaSession extends EventTarget {
   }
 
   /**
-   * Puts a second video source (document camera, screen) on the spare
-   * sender; null takes it off. `maxWidth` sends it no wider than that:
-   * a document camera's whole picture stays with the track (for stills),
-   * the call gets a video the link and the kiosk's encoder can carry.
+   * Puts a second video source (document camera, screen) on its sender;
+   * null takes it off. The first time, the sender and its line are made
+   * and offered (one renegotiation); later, the track is only replaced.
+   * `maxWidth` sends it no wider than that: a document camera's whole
+   * picture stays with the track (for stills), the call gets a video the
+   * link and the kiosk's encoder can carry.
    * @param {MediaStreamTrack | null} track
    * @param {{maxWidth?: number}} [options]
    */
   async setSecondSource(track, options = {}) {
-    const sender = this.secondSender;
-    if (!sender) return;
-    await sender.replaceTrack(track);
+    if (this.closed) return;
+    this.secondOptions = options;
+    let sender = this.secondSender;
+    if (!sender) {
+      if (!track) return;
+      const transceiver = this.pc.addTransceiver(track, { direction: 'sendonly' });
+      narrowCodecs(transceiver);
+      sender = this.secondSender = transceiver.sender;
+      await this.enqueue(() => this.offer(false));
+    } else {
+      await sender.replaceTrack(track);
+    }
     const width = track?.getSettings().width ?? 0;
     const parameters = sender.getParameters();
     if (!options.maxWidth || !parameters.encodings?.length) return;

@@ -273,6 +273,8 @@ export class RoomSession extends EventTarget {
 
   /** Negotiates the room's media anew on a new connection (`media_moved`). */
   async rebuildMedia() {
+    const second = this.media.secondSender?.track ?? null;
+    const secondOptions = this.media.secondOptions;
     this.media.close({ stopTracks: false });
     this.media = new MediaSession(this.client, this.room);
     this.quality.pc = this.media.pc;
@@ -280,6 +282,8 @@ export class RoomSession extends EventTarget {
     this.documents?.attach(this.media);
     this.watchMedia(this.media);
     await this.media.start(this.local, { others: this.others() });
+    // A document camera or shared screen being shown stays shown.
+    if (second) await this.media.setSecondSource(second, secondOptions);
     if (this.self && this.signing.has(this.self)) await this.media.preferFrameRate(true);
   }
 

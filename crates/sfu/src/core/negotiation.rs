@@ -164,13 +164,28 @@ impl SfuCore {
                 })
                 .collect::<Vec<_>>()
         });
+        // Cameras first: a publisher's first video line is its camera, and a
+        // second source (a document camera, a screen, perhaps no longer
+        // sending) takes one of these lines only when every camera has one.
+        // The page offers a line per other's camera; the rest come by
+        // renegotiation, never a camera the join's first frames wait for.
+        let cameras: Vec<Source> = self
+            .peers
+            .get(&key)
+            .map(|peer| peer.wanted.iter().filter(|source| self.is_camera(source)).copied().collect())
+            .unwrap_or_default();
         let (Some(sending), Some(peer)) = (sending, self.peers.get_mut(&key)) else { return };
         let mut placements = Vec::new();
         for (mid, kind) in sending {
             if peer.outgoing.contains_key(&mid) || peer.incoming.contains_key(&mid) {
                 continue;
             }
-            match peer.wanted.iter().position(|source| source.kind == kind) {
+            let index = peer
+                .wanted
+                .iter()
+                .position(|source| source.kind == kind && (kind != MediaKind::Video || cameras.contains(source)))
+                .or_else(|| peer.wanted.iter().position(|source| source.kind == kind));
+            match index {
                 Some(index) => {
                     let source = peer.wanted.remove(index);
                     let mut outgoing = Outgoing::new(source);
@@ -328,6 +343,21 @@ impl SfuCore {
                 peer.wanted.push(source);
             }
         }
+    }
+
+    /// Whether `source` is its publisher's first video line (in the order
+    /// of `sources_in_room`): its camera.
+    fn is_camera(&self, source: &Source) -> bool {
+        source.kind == MediaKind::Video
+            && self.peers.get(&source.peer).is_some_and(|publisher| {
+                let first = publisher
+                    .incoming
+                    .iter()
+                    .filter(|(_, incoming)| incoming.kind == MediaKind::Video)
+                    .map(|(mid, _)| mid.to_string())
+                    .min();
+                first == Some(source.mid.to_string())
+            })
     }
 
     pub(super) fn sources_in_room(&self, room: &RoomId, except: PeerKey) -> Vec<Source> {

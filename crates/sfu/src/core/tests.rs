@@ -354,6 +354,39 @@ mod simulcast {
     }
 
     #[test]
+    fn a_joiners_receive_lines_carry_every_camera_before_a_second_source() {
+        let mut simulation = lossless();
+        // Alice shows a second source (her second video line) beside her camera.
+        simulation.join_with_screen_share("alice");
+        simulation.join("bob");
+        run_for(&mut simulation, 500);
+        // Carol asks for a video from each of the two others.
+        simulation.receive_lines = 2;
+        simulation.join("carol");
+        let carol = silta_proto::v1::ParticipantId::parse("carol").unwrap();
+        let answer = simulation.answers[&carol].clone();
+        assert!(
+            answer.contains("a=msid:bob "),
+            "bob's camera is in the answer, not left for alice's screen:\n{answer}"
+        );
+        assert!(answer.contains("a=msid:alice "), "alice's camera is in the answer:\n{answer}");
+        run_for(&mut simulation, 2000);
+        // Alice's screen in one offer after.
+        assert_eq!(simulation.offer_count.get(&carol), Some(&1), "the second source in one offer");
+        let (publishers, _) = heard(&simulation, 2);
+        assert!(publishers.contains(&b'a') && publishers.contains(&b'b'), "carol sees alice's and bob's cameras");
+        // Two VP8 cameras (tag 0) and the H.264 screen (tag 9).
+        let mut streams: Vec<u8> = simulation.clients[2]
+            .received
+            .values()
+            .filter_map(|packets| packets.first().map(|packet| packet.1))
+            .collect();
+        streams.sort_unstable();
+        assert_eq!(streams, [0, 0, 9], "carol receives both cameras and alice's screen");
+        assert_eq!(simulation.core.counters().peer_panics, 0);
+    }
+
+    #[test]
     fn sources_beyond_the_offered_receive_lines_come_by_renegotiation() {
         let mut simulation = lossless();
         simulation.join("alice");
