@@ -33,7 +33,8 @@ impl SfuCore {
                 self.request_keyframes_for(key, now);
             }
             Event::IceConnectionStateChange(state) => {
-                let Some(peer) = self.peers.get(&key) else { return };
+                let Some(peer) = self.peers.get_mut(&key) else { return };
+                peer.ice_checking = matches!(state, IceConnectionState::New | IceConnectionState::Checking);
                 let mapped = match state {
                     IceConnectionState::Disconnected => Some(PeerState::Disconnected),
                     IceConnectionState::Connected | IceConnectionState::Completed => Some(PeerState::Connected),

@@ -646,6 +646,62 @@ mod speaker_and_stats {
     }
 }
 
+mod nomination {
+    use std::time::Duration;
+
+    use silta_proto::v1::media::{MediaEvent, PeerState};
+    use str0m::ice::{StunMessage, TransId};
+
+    use super::super::nomination::sha1_hmac;
+    use super::super::simulation::{Conditions, Simulation};
+
+    /// Whether the core reported the peer's connection up since last asked.
+    fn reported_connected(simulation: &mut Simulation) -> bool {
+        let mut connected = false;
+        while let Some(event) = simulation.core.poll_event() {
+            connected |= matches!(event, MediaEvent::PeerState { state: PeerState::Connected, .. });
+        }
+        connected
+    }
+
+    #[test]
+    fn a_peers_first_authentic_check_nominates_its_pair_and_a_forged_one_does_not() {
+        let mut simulation =
+            Simulation::new(Conditions { loss_per_mille: 0, delay: Duration::from_millis(10), jitter: Duration::ZERO });
+        simulation.join("alice");
+        let alice = silta_proto::v1::ParticipantId::parse("alice").unwrap();
+        let answer = simulation.answers[&alice].clone();
+        let field = |name: &str| answer.lines().find_map(|line| line.strip_prefix(name)).unwrap().trim().to_owned();
+        let (ufrag, password) = (field("a=ice-ufrag:"), field("a=ice-pwd:"));
+        let username = format!("{ufrag}:{}", simulation.clients[0].rtc.direct_api().local_ice_credentials().ufrag);
+        let address = simulation.clients[0].address;
+        // A check as a browser makes its first: controlling, no USE-CANDIDATE.
+        let check = |password: &str| {
+            let message = StunMessage::binding_request(&username, TransId::new(), true, 7, 1_000, false);
+            let mut out = [0; 512];
+            let length = message.to_bytes(Some(password.as_bytes()), &mut out, sha1_hmac).unwrap();
+            out[..length].to_vec()
+        };
+        let now = simulation.now;
+        assert!(!reported_connected(&mut simulation));
+        simulation.core.handle_datagram(now, address, &check("a-guessed-password-xxxx"));
+        simulation.core.handle_timeout(now);
+        assert!(!reported_connected(&mut simulation), "a forged check nominates nothing");
+        simulation.core.handle_datagram(now, address, &check(&password));
+        simulation.core.handle_timeout(now);
+        assert!(reported_connected(&mut simulation), "the first authentic check nominated the pair");
+        // The binding response went back, signed: the browser's check succeeds.
+        let mut responses = 0;
+        while let Some(datagram) = simulation.core.poll_transmit() {
+            let message = StunMessage::parse(&datagram.contents).unwrap();
+            assert!(message.is_successful_binding_response() && message.verify(password.as_bytes(), sha1_hmac));
+            responses += 1;
+        }
+        assert_eq!(responses, 1);
+        assert_eq!(simulation.core.counters().peer_panics, 0);
+    }
+}
+
 mod second_video {
     use std::time::Duration;
 
