@@ -97,33 +97,14 @@ mod tests {
     fn anything_else_is_passed_as_it_came() {
         let mut out = [0; MAX_REQUEST];
         // Forged (another password), for another session, already nominating.
-        assert_eq!(
-            as_nomination(
-                &request("node:browser", "a-guessed-password-xx", false),
-                "node",
-                "secret-password-of-22",
-                &mut out
-            ),
-            None
-        );
-        assert_eq!(
-            as_nomination(
-                &request("other:browser", "secret-password-of-22", false),
-                "node",
-                "secret-password-of-22",
-                &mut out
-            ),
-            None
-        );
-        assert_eq!(
-            as_nomination(
-                &request("node:browser", "secret-password-of-22", true),
-                "node",
-                "secret-password-of-22",
-                &mut out
-            ),
-            None
-        );
+        for (username, password, use_candidate) in [
+            ("node:browser", "a-guessed-password-xx", false),
+            ("other:browser", "secret-password-of-22", false),
+            ("node:browser", "secret-password-of-22", true),
+        ] {
+            let check = request(username, password, use_candidate);
+            assert_eq!(as_nomination(&check, "node", "secret-password-of-22", &mut out), None, "{username} {password}");
+        }
         // Not STUN at all: DTLS, RTP, short, long, garbage.
         for bytes in [
             &[22u8, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0][..],
