@@ -795,6 +795,10 @@ export const flows = [
         await kela.click('#presence');
         await advisor.click('#handoff');
         await eventually(async () => !(await participantsByRole(kiosk)).advisor, 'the advisor to leave');
+        // The citizen is showing a paper when Kela joins: Kela's first
+        // answer carries both cameras, the paper follows.
+        await kiosk.click('#second-source');
+        await expert.locator('.tile[data-source="second"][data-active="true"]').waitFor({ timeout: 15_000 });
         // Vero brings in Kela, then leaves.
         await expert.selectOption('#transfer-agency', 'KELA');
         await expert.selectOption('#transfer-language', 'fi');
@@ -805,6 +809,8 @@ export const flows = [
         await offer.locator('button[data-action="accept"]').click();
         await eventually(async () => ((await participantsByRole(kiosk)).expert ?? []).length === 2, 'both experts in the room');
         await assertMediaFlows(kela, 'the Kela expert', ['kiosk', 'expert']);
+        await kela.locator('.tile[data-role="kiosk"][data-source="second"][data-active="true"]').waitFor({ timeout: 15_000 });
+        await kiosk.click('#second-source');
         await capture(expert, 'transfer-vero-before-leaving');
         await expert.locator('#leave').click();
         await expert.locator('#call-panel').waitFor({ state: 'hidden' });
