@@ -5,11 +5,24 @@
 // the citizen's video from the expert stood still meanwhile, and the join's
 // phases as the advisor's page sees them: the requests it sends and their
 // replies, the camera, the `sdp_offer` events from the node (a second
-// round), ICE and DTLS connected, the first video RTP and the first decoded
-// frame, and how long each of the browser's own SDP steps took. Also the
-// WebSocket open → welcome time of each page.
+// round), the answer applied, ICE and DTLS connected, the first video RTP
+// and the first decoded frame, and how long each of the browser's own SDP
+// steps took. Also the WebSocket open → welcome time of each page.
+//
+// Two measures of the first frame: "first frame" is the first `getStats`
+// poll that counts a decoded frame (the figure of the earlier tables; each
+// poll waits for the browser's threads: tens of ms late when loaded), and
+// "first remote frame shown" is exact: a video element's
+// `requestVideoFrameCallback` for a track of the new connection, with the
+// time that frame's last packet came in ("shown frame received"). The
+// "(event)" and "(unmute)" phases come from the connection's and tracks'
+// own events, not from polling.
 //
 //   node bench-join.mjs [rounds]     (re-executes itself in a loopback-only namespace)
+//   SILTA_BENCH_LOG=<file>           also writes everything the server logged there
+//                                    (with e.g. SILTA_TEST_LOG=warn,silta_sfu=debug)
+
+import { writeFileSync } from 'node:fs';
 
 import { walkIn } from './flows.mjs';
 import { Browser, Server, assertMediaFlows, inLoopbackNamespace, participantsByRole, sleep, startFrameWatch } from './lib.mjs';
@@ -22,7 +35,7 @@ const percentile = (values, p) => {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 };
 
-const server = await Server.start();
+const server = await Server.start({ keepLog: Boolean(process.env.SILTA_BENCH_LOG) });
 const browser = await Browser.launch();
 try {
   const { kiosk, advisor, expert } = await walkIn(server, browser, { prefix: 'bench' });
@@ -32,6 +45,7 @@ try {
     welcome.push(await page.evaluate(() => window.siltaApp.client.timing.welcomed - window.siltaApp.client.timing.opened));
   }
   const joins = [];
+  const shownJoins = [];
   const stills = [];
   /** @type {Array<Record<string, number>>} */
   const phases = [];
@@ -56,7 +70,7 @@ try {
     });
     // In the page: press "Return to the session" and wait for the first
     // decoded frame, marking each phase on the way (ms from the press).
-    const { firstFrame, marks, durations } = await advisor.evaluate(async () => {
+    const { firstFrame, firstShown, marks, durations } = await advisor.evaluate(async () => {
       const started = performance.now();
       /** @type {Record<string, number>} */
       const marks = {};
@@ -90,6 +104,7 @@ try {
           const at = performance.now();
           const result = await /** @type {any} */ (original).apply(this, args);
           if (!(label in durations)) durations[label] = Math.round(performance.now() - at);
+          if (name === 'setRemoteDescription' && args[0]?.type === 'answer') mark('answer applied');
           return result;
         };
       }
@@ -104,9 +119,56 @@ try {
       client.addEventListener('sdp_offer', nodeOffer);
       const before = window.siltaApp.session?.media;
       /** @type {HTMLButtonElement} */ (document.querySelector('li[data-kiosk="kiosk-kemi-1"] button')).click();
+      /** @type {Set<HTMLVideoElement>} */
+      const watched = new Set();
+      /** @type {Set<RTCPeerConnection>} */
+      const listened = new Set();
+      // The first remote frame the page shows: a video element's frame
+      // callback (the compositor presented it) whose stream carries a track
+      // of the new connection's receivers. Not polled, so exact.
+      const shown = 'first remote frame shown';
+      const watchVideo = (/** @type {HTMLVideoElement} */ video) =>
+        video.requestVideoFrameCallback((_, metadata) => {
+          const media = window.siltaApp.session?.media;
+          const stream = video.srcObject;
+          const remote =
+            media &&
+            media !== before &&
+            stream instanceof MediaStream &&
+            stream.getVideoTracks().some((track) => media.pc.getReceivers().some((receiver) => receiver.track === track));
+          if (remote && !(shown in marks)) {
+            mark(shown);
+            // When the frame's last packet came in (WebRTC's frames only).
+            if (metadata.receiveTime) marks['shown frame received'] = Math.round(metadata.receiveTime - started);
+          } else if (!(shown in marks)) {
+            watchVideo(video);
+          }
+        });
       try {
         for (;;) {
           const media = window.siltaApp.session?.media;
+          if (media && media !== before && !listened.has(media.pc)) {
+            listened.add(media.pc);
+            media.pc.addEventListener('iceconnectionstatechange', () => {
+              if (['connected', 'completed'].includes(media.pc.iceConnectionState)) mark('ICE connected (event)');
+            });
+            media.pc.addEventListener('track', (event) => {
+              if (event.track.kind === 'video') mark('first video track event');
+            });
+            media.pc.addEventListener('connectionstatechange', () => {
+              if (media.pc.connectionState === 'connected') mark('DTLS connected (event)');
+            });
+            for (const transceiver of media.pc.getTransceivers()) {
+              const track = transceiver.receiver.track;
+              if (track.kind === 'video') track.addEventListener('unmute', () => mark('first video RTP (unmute)'));
+            }
+          }
+          for (const video of document.querySelectorAll('video')) {
+            if (!watched.has(video) && 'requestVideoFrameCallback' in video) {
+              watched.add(video);
+              watchVideo(video);
+            }
+          }
           if (media && media !== before) {
             if (['connected', 'completed'].includes(media.pc.iceConnectionState)) mark('ICE connected');
             if (media.pc.connectionState === 'connected') mark('DTLS connected');
@@ -119,9 +181,10 @@ try {
               }
             });
             if (packets > 0) mark('first video RTP');
-            if (frames > 0) {
-              mark('first frame');
-              return { firstFrame: performance.now() - started, marks, durations };
+            if (frames > 0) mark('first frame');
+            // Both measures of the first frame (the shown one within 2 s).
+            if ('first frame' in marks && (shown in marks || performance.now() - started > marks['first frame'] + 2000)) {
+              return { firstFrame: marks['first frame'], firstShown: marks[shown], marks, durations };
             }
           }
           await new Promise((resolve) => setTimeout(resolve, 2));
@@ -136,19 +199,24 @@ try {
     phases.push(marks);
     steps.push(durations);
     joins.push(firstFrame);
+    if (firstShown !== undefined) shownJoins.push(firstShown);
     await sleep(1000);
     const watched = await watch.stop();
     if (process.env.SILTA_TEST_VERBOSE) console.log(JSON.stringify(watched));
     stills.push(watched.maxStill);
     const after = await counters();
     process.stdout.write(
-      `round ${round + 1}: join → first frame ${Math.round(firstFrame)} ms, citizen's video still at most ${stills.at(-1)} ms ` +
+      `round ${round + 1}: join → first frame ${Math.round(firstFrame)} ms (shown ${firstShown ?? '–'} ms), citizen's video still at most ${stills.at(-1)} ms ` +
         `(SFU: ${after.switches - before.switches} layer switches, ${after.keyframes - before.keyframes} keyframe requests)\n` +
         `  ${Object.entries(phases.at(-1) ?? {}).sort((a, b) => a[1] - b[1]).map(([name, ms]) => `${name} ${ms}`).join(' · ')}\n`,
     );
   }
   console.log(`\nWebSocket open → welcome: ${welcome.map((ms) => Math.round(ms)).join(' / ')} ms (kiosk / advisor / expert)`);
   console.log(`join request → first decoded frame over ${rounds} rounds: p50 ${Math.round(percentile(joins, 50))} ms, p95 ${Math.round(percentile(joins, 95))} ms, max ${Math.round(Math.max(...joins))} ms`);
+  console.log(
+    `join request → first remote frame shown (requestVideoFrameCallback) in ${shownJoins.length} of ${rounds} rounds: ` +
+      `p50 ${percentile(shownJoins, 50)} ms, p95 ${percentile(shownJoins, 95)} ms, max ${Math.max(...shownJoins)} ms`,
+  );
   const summary = (/** @type {Array<Record<string, number>>} */ records, /** @type {string} */ title) => {
     console.log(title);
     const names = [...new Set(records.flatMap((record) => Object.keys(record)))];
@@ -164,4 +232,5 @@ try {
 } finally {
   await browser.close();
   await server.stop();
+  if (process.env.SILTA_BENCH_LOG) writeFileSync(process.env.SILTA_BENCH_LOG, server.fullLog());
 }
