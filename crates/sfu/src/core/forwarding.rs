@@ -56,6 +56,7 @@ impl SfuCore {
             }
         }
         let keyframe = kind == MediaKind::Video && starts_keyframe(params.spec().codec, &packet.payload);
+        let clock_rate = params.spec().clock_rate.get();
         // VP8 numbering is read once here, rewritten per subscriber below.
         let vp8_numbering =
             if params.spec().codec == Codec::Vp8 { vp8::Numbering::read(&packet.payload) } else { None };
@@ -89,7 +90,12 @@ impl SfuCore {
                     if simulcast && outgoing.current != rid {
                         if outgoing.target == rid && keyframe {
                             if outgoing.started {
-                                outgoing.rewriter.switch_source(*packet.seq_no, packet.header.timestamp);
+                                outgoing.rewriter.switch_source(
+                                    *packet.seq_no,
+                                    packet.header.timestamp,
+                                    packet.timestamp,
+                                    clock_rate,
+                                );
                                 outgoing.vp8.switch_source();
                             }
                             outgoing.new_source = false;
@@ -110,11 +116,18 @@ impl SfuCore {
                         }
                     };
                     if outgoing.new_source {
-                        outgoing.rewriter.switch_source(*packet.seq_no, packet.header.timestamp);
+                        outgoing.rewriter.switch_source(
+                            *packet.seq_no,
+                            packet.header.timestamp,
+                            packet.timestamp,
+                            clock_rate,
+                        );
                         outgoing.vp8.switch_source();
                         outgoing.new_source = false;
                     }
-                    let Some((seq, timestamp)) = outgoing.rewriter.map(*packet.seq_no, packet.header.timestamp) else {
+                    let Some((seq, timestamp)) =
+                        outgoing.rewriter.map(*packet.seq_no, packet.header.timestamp, packet.timestamp)
+                    else {
                         continue;
                     };
                     outgoing.started = true;

@@ -70,6 +70,9 @@ pub struct Client {
     pub channel_received: Vec<Vec<u8>>,
     /// Payload bytes of each video packet without simulcast (8 unless set).
     pub video_payload: usize,
+    /// Per SSRC, the RTP timestamp of every packet received and when (the
+    /// simulated clock's step it arrived in).
+    pub timestamps: HashMap<u32, Vec<(u32, Instant)>>,
 }
 
 /// The core, its clients and the wires between them.
@@ -246,6 +249,7 @@ impl Simulation {
             channel_open: false,
             channel_received: Vec::new(),
             video_payload: 8,
+            timestamps: HashMap::new(),
         });
     }
 
@@ -320,6 +324,12 @@ impl Simulation {
                             .or_default()
                             .push((*packet.seq_no, publisher));
                     }
+                    let now = self.now;
+                    self.clients[index]
+                        .timestamps
+                        .entry(*packet.header.ssrc)
+                        .or_default()
+                        .push((packet.header.timestamp, now));
                     self.clients[index].received.entry(*packet.header.ssrc).or_default().push((
                         *packet.seq_no,
                         tag,

@@ -263,6 +263,19 @@ mod simulcast {
         let last_from_carol = on_recycled[..switch].iter().map(|(seq, _)| *seq).max().expect("carol's packets first");
         assert!(on_recycled[..switch].iter().all(|(_, publisher)| *publisher == b'c'), "only carol's before dave's");
         assert_eq!(first_from_dave, last_from_carol + 1, "numbering goes on where carol's ended");
+        // The line's RTP time moved on with the wall clock while it was idle
+        // (the node's sender reports go on extrapolating it; a stream that
+        // resumed one frame on would step back against them, and a receiver
+        // then delays the video by as much to keep it in sync: ~0.5 s at a
+        // kiosk after each return in Chromium before).
+        let times = &simulation.clients[0].timestamps[&carols_ssrc];
+        let index = |seq: u64| on_recycled.iter().position(|(s, _)| *s == seq).unwrap();
+        let (carol_ts, carol_at) = times[index(last_from_carol)];
+        let (dave_ts, dave_at) = times[index(first_from_dave)];
+        let idle = dave_at.duration_since(carol_at).as_secs_f64();
+        let moved = f64::from(dave_ts.wrapping_sub(carol_ts)) / 90_000.0;
+        assert!(idle > 0.5, "the line was idle {idle} s");
+        assert!((moved - idle).abs() < 0.05, "RTP time moved {moved:.3} s over {idle:.3} s idle");
         let from_dave = on_recycled.iter().filter(|(_, publisher)| *publisher == b'd').count();
         assert!(from_dave > 100, "dave's video flows to alice ({from_dave} packets)");
         // Bob's view too, and dave receives both.
