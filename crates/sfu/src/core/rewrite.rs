@@ -5,7 +5,7 @@
 //! sequence number and never sent).
 //!
 //! Across a change the timestamp moves on by the time that passed since
-//! the stream last carried a packet (at least one frame): the node's sender
+//! the stream last carried a packet: the node's sender
 //! reports map the stream's RTP time to the wall clock, and a stream that
 //! went quiet and resumed one frame on would disagree with them by the time
 //! it was quiet. Chromium then mapped the stream's frames to the wrong
@@ -58,14 +58,17 @@ impl Rewriter {
     /// first packet of a new publisher), received at `at`, of a codec
     /// clocked at `clock_rate` Hz: the next outgoing sequence number follows
     /// the highest sent, and the timestamp moves on by the time since the
-    /// last packet sent, at least one frame (1/30 s).
+    /// last packet sent (at least a tick). Not by an assumed frame: a new
+    /// layer's keyframe is often of the very picture the old layer's last
+    /// frame showed, and a frame's step at every switch put the stream's
+    /// time ahead of the clock, held back by the receiver as it went.
     pub fn switch_source(&mut self, seq: u64, timestamp: u32, at: Instant, clock_rate: u32) {
         match &mut self.state {
             None => {}
             Some(state) => {
                 let next = state.highest_out_seq + 1;
                 state.seq_offset = i64::try_from(next).unwrap_or(0) - i64::try_from(seq).unwrap_or(0);
-                let step = ticks(at.saturating_duration_since(state.last_out_at), clock_rate).max(clock_rate / 30);
+                let step = ticks(at.saturating_duration_since(state.last_out_at), clock_rate).max(1);
                 state.ts_offset = state.last_out_ts.wrapping_add(step).wrapping_sub(timestamp);
             }
         }
@@ -106,7 +109,7 @@ mod tests {
         rewriter.switch_source(70_000, 12_345, at, VIDEO);
         let (seq, ts) = rewriter.map(70_000, 12_345, at).unwrap();
         assert_eq!(seq, 1010, "continues after the highest sent (1009)");
-        assert_eq!(ts, 90_000 + 3000 * 9 + 3000, "one frame on");
+        assert_eq!(ts, 90_000 + 3000 * 9 + 2999, "33.333 ms on, in whole ticks");
         assert_eq!(rewriter.map(70_001, 15_345, at + frame).unwrap(), (1011, ts + 3000));
     }
 
@@ -121,13 +124,14 @@ mod tests {
         rewriter.switch_source(500, 77_777, start + Duration::from_millis(2500), VIDEO);
         let (seq, ts) = rewriter.map(500, 77_777, start + Duration::from_millis(2500)).unwrap();
         assert_eq!((seq, ts), (11, 1_000 + 225_000));
-        // Audio at 48 kHz: at least one 1/30 s step, then by the clock.
+        // Audio at 48 kHz: a tick on at the same instant (a timestamp never
+        // repeats), then by the clock.
         let mut audio = Rewriter::default();
         audio.map(1, 0, start).unwrap();
         audio.switch_source(9, 5, start, 48_000);
-        assert_eq!(audio.map(9, 5, start).unwrap().1, 1_600);
+        assert_eq!(audio.map(9, 5, start).unwrap().1, 1);
         audio.switch_source(20, 5, start + Duration::from_secs(1), 48_000);
-        assert_eq!(audio.map(20, 5, start + Duration::from_secs(1)).unwrap().1, 1_600 + 48_000);
+        assert_eq!(audio.map(20, 5, start + Duration::from_secs(1)).unwrap().1, 1 + 48_000);
     }
 
     #[test]
