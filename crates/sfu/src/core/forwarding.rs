@@ -56,7 +56,6 @@ impl SfuCore {
             }
         }
         let keyframe = kind == MediaKind::Video && starts_keyframe(params.spec().codec, &packet.payload);
-        let clock_rate = params.spec().clock_rate.get();
         // VP8 numbering is read once here, rewritten per subscriber below.
         let vp8_numbering =
             if params.spec().codec == Codec::Vp8 { vp8::Numbering::read(&packet.payload) } else { None };
@@ -94,7 +93,7 @@ impl SfuCore {
                                     *packet.seq_no,
                                     packet.header.timestamp,
                                     packet.timestamp,
-                                    clock_rate,
+                                    params.spec().clock_rate.get(),
                                 );
                                 outgoing.vp8.switch_source();
                             }
@@ -120,7 +119,7 @@ impl SfuCore {
                             *packet.seq_no,
                             packet.header.timestamp,
                             packet.timestamp,
-                            clock_rate,
+                            params.spec().clock_rate.get(),
                         );
                         outgoing.vp8.switch_source();
                         outgoing.new_source = false;
