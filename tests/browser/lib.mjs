@@ -723,18 +723,19 @@ export function mediaCounters(page) {
 }
 
 /**
- * How long, on average, each remote participant's video frames waited in
- * the page's jitter buffer over `ms` (ms per frame, from getStats'
- * `jitterBufferDelay` / `jitterBufferEmittedCount`): what the page adds
- * to the video's delay, keyed by participant id.
+ * How long, on average, each remote participant's video frames and audio
+ * samples waited in the page's jitter buffers over `ms` (ms per frame or
+ * sample, from getStats' `jitterBufferDelay` / `jitterBufferEmittedCount`):
+ * what the page adds to each stream's delay (audio/video sync included),
+ * keyed by participant id.
  * @param {import('playwright-core').Page} page @param {number} [ms]
- * @returns {Promise<Record<string, number>>}
+ * @returns {Promise<{video: Record<string, number>, audio: Record<string, number>}>}
  */
-export async function videoBufferDelays(page, ms = 1500) {
+export async function bufferDelays(page, ms = 1500) {
   const sample = () =>
     page.evaluate(async () => {
       const media = window.siltaApp?.session?.media;
-      /** @type {Record<string, [number, number]>} */
+      /** @type {Record<string, [number, number]>} keyed "kind participant" */
       const result = {};
       if (!media) return result;
       const byTrack = new Map();
@@ -742,21 +743,24 @@ export async function videoBufferDelays(page, ms = 1500) {
         for (const track of stream.getTracks()) byTrack.set(track.id, participant);
       }
       (await media.pc.getStats()).forEach((entry) => {
-        if (entry.type !== 'inbound-rtp' || entry.kind !== 'video') return;
-        const participant = byTrack.get(entry.trackIdentifier) ?? 'unknown';
-        const [delay, count] = result[participant] ?? [0, 0];
-        result[participant] = [delay + (entry.jitterBufferDelay ?? 0), count + (entry.jitterBufferEmittedCount ?? 0)];
+        if (entry.type !== 'inbound-rtp') return;
+        const key = `${entry.kind} ${byTrack.get(entry.trackIdentifier) ?? 'unknown'}`;
+        const [delay, count] = result[key] ?? [0, 0];
+        result[key] = [delay + (entry.jitterBufferDelay ?? 0), count + (entry.jitterBufferEmittedCount ?? 0)];
       });
       return result;
     });
   const before = await sample();
   await sleep(ms);
   const after = await sample();
-  /** @type {Record<string, number>} */
-  const delays = {};
-  for (const [participant, [delay, count]] of Object.entries(after)) {
-    const [delay0, count0] = before[participant] ?? [0, 0];
-    if (count > count0) delays[participant] = Math.round(((delay - delay0) / (count - count0)) * 1000);
+  /** @type {{video: Record<string, number>, audio: Record<string, number>}} */
+  const delays = { video: {}, audio: {} };
+  for (const [key, [delay, count]] of Object.entries(after)) {
+    const [kind, participant] = key.split(' ');
+    const [delay0, count0] = before[key] ?? [0, 0];
+    if ((kind === 'video' || kind === 'audio') && count > count0) {
+      delays[kind][participant] = Math.round(((delay - delay0) / (count - count0)) * 1000);
+    }
   }
   return delays;
 }

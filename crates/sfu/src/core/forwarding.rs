@@ -56,6 +56,15 @@ impl SfuCore {
             }
         }
         let keyframe = kind == MediaKind::Video && starts_keyframe(params.spec().codec, &packet.payload);
+        let clock_rate = params.spec().clock_rate.get();
+        // When it was captured, on the node's clock: what the subscribers'
+        // sender reports are built from and a source change moves by.
+        let captured = publisher.capture.capture_instant(
+            packet.header.timestamp,
+            clock_rate,
+            packet.timestamp,
+            packet.last_sender_info.as_ref(),
+        );
         // VP8 numbering is read once here, rewritten per subscriber below.
         let vp8_numbering =
             if params.spec().codec == Codec::Vp8 { vp8::Numbering::read(&packet.payload) } else { None };
@@ -92,8 +101,8 @@ impl SfuCore {
                                 outgoing.rewriter.switch_source(
                                     *packet.seq_no,
                                     packet.header.timestamp,
-                                    packet.timestamp,
-                                    params.spec().clock_rate.get(),
+                                    captured,
+                                    clock_rate,
                                 );
                                 outgoing.vp8.switch_source();
                             }
@@ -115,23 +124,18 @@ impl SfuCore {
                         }
                     };
                     if outgoing.new_source {
-                        outgoing.rewriter.switch_source(
-                            *packet.seq_no,
-                            packet.header.timestamp,
-                            packet.timestamp,
-                            params.spec().clock_rate.get(),
-                        );
+                        outgoing.rewriter.switch_source(*packet.seq_no, packet.header.timestamp, captured, clock_rate);
                         outgoing.vp8.switch_source();
                         outgoing.new_source = false;
                     }
                     let Some((seq, timestamp)) =
-                        outgoing.rewriter.map(*packet.seq_no, packet.header.timestamp, packet.timestamp)
+                        outgoing.rewriter.map(*packet.seq_no, packet.header.timestamp, captured)
                     else {
                         continue;
                     };
                     outgoing.started = true;
                     let patch = vp8_numbering.and_then(|incoming| outgoing.vp8.patch(&packet.payload, incoming));
-                    let mut write = RtpWrite::new(pt, seq.into(), timestamp, packet.timestamp, packet.payload.clone())
+                    let mut write = RtpWrite::new(pt, seq.into(), timestamp, captured, packet.payload.clone())
                         .marker(packet.header.marker)
                         .ext_vals(forwarded_extensions.clone())
                         .nackable(kind == MediaKind::Video);

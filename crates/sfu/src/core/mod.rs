@@ -19,10 +19,12 @@
 //! (what each `Rtc` reports), `forwarding` (the per-packet path), `keyframe`
 //! (recognising and requesting keyframes), `layers` (simulcast layer
 //! choice), `speakers` (the active speaker), and the helpers `rewrite`
-//! (sequence numbers and timestamps), `vp8` (picture numbering), `sdp`
+//! (sequence numbers and timestamps), `capture` (when forwarded media was
+//! captured, for the sender reports), `vp8` (picture numbering), `sdp`
 //! (stream ids of recycled m-lines) and `timers` (the peers' timeouts,
 //! soonest first).
 
+mod capture;
 mod channels;
 mod documents;
 mod events;
@@ -288,6 +290,8 @@ struct Peer {
     prefer_frame_rate: bool,
     /// Documents it is sending, by their id (`documents`).
     transfers: FastMap<u32, documents::Transfer>,
+    /// Its media's capture times on the node's clock (`capture`).
+    capture: capture::CaptureClock,
 }
 
 impl Outgoing {
@@ -637,6 +641,7 @@ impl SfuCore {
                 channel: None,
                 prefer_frame_rate: false,
                 transfers: FastMap::default(),
+                capture: capture::CaptureClock::default(),
             },
         );
         MediaResult::Ok

@@ -4,13 +4,15 @@
 //! a rollover counter of zero (the SRTP ROC is implied by the extended
 //! sequence number and never sent).
 //!
-//! Across a change the timestamp moves on by the time that passed since
-//! the stream last carried a packet: the node's sender
-//! reports map the stream's RTP time to the wall clock, and a stream that
-//! went quiet and resumed one frame on would disagree with them by the time
-//! it was quiet. Chromium then mapped the stream's frames to the wrong
-//! moments and held the video back to keep it in sync with the audio: a
-//! returning advisor's video at a kiosk played 0.2–0.8 s late.
+//! Across a change the timestamp moves on by the time between the
+//! captures of the stream's last packet and the new source's first (on the
+//! node's clock, `capture`; a packet's arrival until its publisher has sent
+//! a report): the node's sender reports map the stream's RTP time to that
+//! same clock, and a stream that went quiet and resumed one frame on would
+//! disagree with them by the time it was quiet. Chromium then mapped the
+//! stream's frames to the wrong moments and held the video back to keep it
+//! in sync with the audio: a returning advisor's video at a kiosk played
+//! 0.2–0.8 s late.
 
 use std::time::{Duration, Instant};
 
@@ -28,12 +30,12 @@ struct State {
     ts_offset: u32,
     highest_out_seq: u64,
     last_out_ts: u32,
-    /// When the packet with the highest sequence number was received.
+    /// When the packet with the highest sequence number was captured.
     last_out_at: Instant,
 }
 
 impl Rewriter {
-    /// Maps a packet of the current source, received at `at`. The first
+    /// Maps a packet of the current source, captured at `at`. The first
     /// packet ever starts the stream below 65536 (a zero rollover counter).
     pub fn map(&mut self, seq: u64, timestamp: u32, at: Instant) -> Option<(u64, u32)> {
         let state = self.state.get_or_insert_with(|| State {
@@ -55,10 +57,10 @@ impl Rewriter {
     }
 
     /// The source changes at this packet (a keyframe of the new layer, the
-    /// first packet of a new publisher), received at `at`, of a codec
+    /// first packet of a new publisher), captured at `at`, of a codec
     /// clocked at `clock_rate` Hz: the next outgoing sequence number follows
     /// the highest sent, and the timestamp moves on by the time since the
-    /// last packet sent (at least a tick). Not by an assumed frame: a new
+    /// last packet sent was captured (at least a tick). Not by an assumed frame: a new
     /// layer's keyframe is often of the very picture the old layer's last
     /// frame showed, and a frame's step at every switch put the stream's
     /// time ahead of the clock, held back by the receiver as it went.

@@ -16,6 +16,7 @@ use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpWrite;
+use str0m::rtp::rtcp::SenderInfo;
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
 use super::{CoreConfig, SfuCore};
@@ -73,11 +74,18 @@ pub struct Client {
     /// Per SSRC, the RTP timestamp of every packet received and when (the
     /// simulated clock's step it arrived in).
     pub timestamps: HashMap<u32, Vec<(u32, Instant)>>,
+    /// Per SSRC, for each packet that says when it was captured (payload
+    /// bytes 8..16: µs since the simulation began, written by `publish`):
+    /// its RTP timestamp, that capture time, and the last sender report of
+    /// its stream the client had then.
+    pub captures: HashMap<u32, Vec<(u32, u64, Option<SenderInfo>)>>,
 }
 
 /// The core, its clients and the wires between them.
 pub struct Simulation {
     pub now: Instant,
+    /// When the simulation started: the clients' media clocks count from it.
+    epoch: Instant,
     pub core: SfuCore,
     pub clients: Vec<Client>,
     pub room: RoomId,
@@ -120,6 +128,7 @@ impl Simulation {
         core.handle_command(now, MediaCommand::OpenRoom { room: room.clone() });
         Self {
             now,
+            epoch: now,
             core,
             clients: Vec::new(),
             room,
@@ -250,6 +259,7 @@ impl Simulation {
             channel_received: Vec::new(),
             video_payload: 8,
             timestamps: HashMap::new(),
+            captures: HashMap::new(),
         });
     }
 
@@ -323,6 +333,14 @@ impl Simulation {
                             .entry(*packet.header.ssrc)
                             .or_default()
                             .push((*packet.seq_no, publisher));
+                    }
+                    if let Some(bytes) = packet.payload.get(8..16) {
+                        let captured = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
+                        self.clients[index].captures.entry(*packet.header.ssrc).or_default().push((
+                            packet.header.timestamp,
+                            captured,
+                            packet.last_sender_info,
+                        ));
                     }
                     let now = self.now;
                     self.clients[index]
@@ -423,6 +441,11 @@ impl Simulation {
     /// Every client writes one video packet (a keyframe every 60).
     pub fn publish(&mut self) {
         let now = self.now;
+        // RTP time runs with the clock, as a camera's does (the publisher's
+        // sender reports map it to its wall clock).
+        let elapsed = now.duration_since(self.epoch).as_micros() as u64;
+        let timestamp = 90_000 + (elapsed * 90 / 1000) as u32;
+        let audio_timestamp = (elapsed * 48 / 1000) as u32;
         for index in 0..self.clients.len() {
             let client = &mut self.clients[index];
             let Some(mid) = client.publish_mid else { continue };
@@ -445,7 +468,6 @@ impl Simulation {
             } else {
                 client.sent.is_multiple_of(60)
             };
-            let timestamp = 90_000 + (sequence as u32) * 3000;
             let layers: Vec<(Option<Rid>, usize)> = if client.layers.is_empty() {
                 vec![(None, client.video_payload)]
             } else {
@@ -456,6 +478,9 @@ impl Simulation {
                 let mut payload: Vec<u8> = vec![0x10, if keyframe { 0x00 } else { 0x01 }, 0x9d, 0x01, 0x2a, tag as u8];
                 payload.resize(size.max(8), 0);
                 payload[7] = client.participant.as_str().as_bytes()[0];
+                if let Some(bytes) = payload.get_mut(8..16) {
+                    bytes.copy_from_slice(&elapsed.to_le_bytes());
+                }
                 let every = client.slow_layers.iter().find(|(layer, _)| *layer == tag).map_or(1, |(_, every)| *every);
                 let marker = !client.frameless_layers.contains(&tag) && sequence.is_multiple_of(every);
                 if let Some(stream) = client.rtc.direct_api().stream_tx_by_mid(mid, rid) {
@@ -499,9 +524,11 @@ impl Simulation {
                         ..Default::default()
                     };
                     // Byte 5 tags audio (0xff) for the tests.
-                    let payload = vec![0xf8, 0xff, 0xfe, 0x00, 0x00, 0xff, 0x00, 0x00];
+                    // Bytes 8..16: when it was captured.
+                    let mut payload = vec![0xf8, 0xff, 0xfe, 0x00, 0x00, 0xff, 0x00, 0x00];
+                    payload.extend_from_slice(&elapsed.to_le_bytes());
                     stream.write_rtp(
-                        RtpWrite::new(pt, sequence.into(), (sequence as u32) * 480, now, payload).ext_vals(extensions),
+                        RtpWrite::new(pt, sequence.into(), audio_timestamp, now, payload).ext_vals(extensions),
                     );
                 }
             }

@@ -492,6 +492,63 @@ mod simulcast {
         assert_eq!(layers, Some(vec!["h".to_string()]));
     }
 
+    /// Where a subscriber's sender reports put each packet it received,
+    /// less when the packet was captured (ns; constant if the reports map
+    /// RTP time to capture time), per packet after `from` µs of the call.
+    fn report_errors(simulation: &Simulation, subscriber: usize, from: u64) -> Vec<i128> {
+        let mut errors = Vec::new();
+        for records in simulation.clients[subscriber].captures.values() {
+            for (timestamp, captured, report) in records {
+                let Some(report) = report else { continue };
+                if *captured < from {
+                    continue;
+                }
+                let clock = i128::from(report.rtp_time.denom());
+                let reported = report.ntp_time.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i128;
+                let ticks = i128::from(timestamp.wrapping_sub(report.rtp_time.numer() as u32) as i32);
+                errors.push(reported + ticks * 1_000_000_000 / clock - i128::from(*captured) * 1000);
+            }
+        }
+        errors
+    }
+
+    #[test]
+    fn sender_reports_map_forwarded_media_to_its_capture_across_jitter_and_layer_switches() {
+        // Alice's camera (three layers) and microphone reach Bob over links
+        // that delay each datagram by 10-18 ms at random (a spread under the
+        // 10 ms between her pictures: no layer's picture overtakes the next
+        // picture of another); Bob's link is
+        // narrowed and widened, so his stream of Alice's video switches
+        // layers. The node's sender reports to Bob must place every picture
+        // and every sound at the moment it was captured, one clock for
+        // both (what a browser syncs audio and video on), not at when
+        // packets happened to arrive.
+        let mut simulation = Simulation::new(Conditions {
+            loss_per_mille: 0,
+            delay: Duration::from_millis(10),
+            jitter: Duration::from_millis(8),
+        });
+        simulation.join_with_layers("alice", vec![("l", 100), ("m", 400), ("h", 1000)]);
+        simulation.add_audio(0, -30);
+        simulation.join("bob");
+        simulation.clients[1].publish_mid = None;
+        run_for(&mut simulation, 3000);
+        for limit in [150_000, 5_000_000, 150_000, 5_000_000] {
+            simulation.limit(1, Some(limit));
+            run_for(&mut simulation, 3000);
+        }
+        assert!(simulation.core.counters().layer_switches >= 3, "Bob's stream switched layers");
+        let errors = report_errors(&simulation, 1, 3_000_000);
+        let streams = simulation.clients[1].captures.values().filter(|records| records.len() > 100).count();
+        assert!(streams == 2 && errors.len() > 1000, "Bob has reports for Alice's video and audio");
+        let spread = errors.iter().max().unwrap() - errors.iter().min().unwrap();
+        assert!(
+            spread < 1_000_000,
+            "the reports place the media within {:.1} ms of its capture, not within 1 ms",
+            spread as f64 / 1e6
+        );
+    }
+
     /// How many video packets a subscriber received from the publisher
     /// whose name starts with `publisher`.
     fn packets_from(simulation: &Simulation, subscriber: usize, publisher: u8) -> usize {
