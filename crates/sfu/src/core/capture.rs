@@ -18,9 +18,11 @@
 //! reports, extrapolated from the last packet written, then disagreed with
 //! the stream's RTP time by that variation at every report, and at every
 //! layer switch the stream's time moved by the new layer's keyframe's
-//! lateness on top of the time between the pictures. Chromium fits its
-//! RTP-to-NTP estimate to the reports and syncs audio and video on it:
-//! over a long call the kiosk held the expert's video 70–95 ms back.
+//! lateness on top of the time between the pictures. A receiver syncs a
+//! person's audio and video by the reports, so whatever a publisher's
+//! video waited upstream more than its audio (an encoder, a pacer queue on
+//! a narrow uplink; ~10 ms on loopback, docs/benchmarks.md) reached every
+//! receiver as a lip-sync error.
 //!
 //! Before a stream's first report (the first second of a call, about) its
 //! packets' arrival stands in.
