@@ -60,10 +60,11 @@ impl Rewriter {
     /// first packet of a new publisher), captured at `at`, of a codec
     /// clocked at `clock_rate` Hz: the next outgoing sequence number follows
     /// the highest sent, and the timestamp moves on by the time since the
-    /// last packet sent was captured (at least a tick). Not by an assumed frame: a new
-    /// layer's keyframe is often of the very picture the old layer's last
-    /// frame showed, and a frame's step at every switch put the stream's
-    /// time ahead of the clock, held back by the receiver as it went.
+    /// last packet sent was captured (at least a tick). Not by an assumed
+    /// frame: a new layer's keyframe is often of the very picture the old
+    /// layer's last frame showed, and a frame's step at every switch put
+    /// the stream's time ahead of the clock, held back by the receiver as
+    /// it went.
     pub fn switch_source(&mut self, seq: u64, timestamp: u32, at: Instant, clock_rate: u32) {
         match &mut self.state {
             None => {}

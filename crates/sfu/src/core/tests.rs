@@ -517,12 +517,11 @@ mod simulcast {
         // Alice's camera (three layers) and microphone reach Bob over links
         // that delay each datagram by 10-18 ms at random (a spread under the
         // 10 ms between her pictures: no layer's picture overtakes the next
-        // picture of another); Bob's link is
-        // narrowed and widened, so his stream of Alice's video switches
-        // layers. The node's sender reports to Bob must place every picture
-        // and every sound at the moment it was captured, one clock for
-        // both (what a browser syncs audio and video on), not at when
-        // packets happened to arrive.
+        // picture of another); Bob's link is narrowed and widened, so his
+        // stream of Alice's video switches layers. The node's sender reports
+        // to Bob must place every picture and every sound at the moment it
+        // was captured, one clock for both (what a browser syncs audio and
+        // video on), not at when packets happened to arrive.
         let mut simulation = Simulation::new(Conditions {
             loss_per_mille: 0,
             delay: Duration::from_millis(10),
